@@ -1,0 +1,92 @@
+/* The arch_* functions of include/arch/arch.h that need no subsystem of their own. */
+#include "arch/arch.h"
+
+#include "cpu.h"
+#include "kernel/console.h"
+#include "serial.h"
+#include "gdt.h"
+#include "idt.h"
+#include "layout.h"
+
+#define QEMU_DEBUG_EXIT_PORT 0xf4
+#define QEMU_DEBUG_EXIT_PASS 0x10 /* QEMU exits with (value << 1) | 1 = 33 */
+#define QEMU_DEBUG_EXIT_FAIL 0x11 /* ... = 35 */
+#define BACKTRACE_MIN_ADDR KERNEL_VMA
+
+bool arch_early_console_init(void)
+{
+    if (!serial_init())
+        return false;
+    return console_register(serial_write) == 0;
+}
+
+void arch_cpu_init(void)
+{
+    gdt_init_this_cpu();
+    idt_init_this_cpu();
+}
+
+bool arch_irq_save_disable(void)
+{
+    bool were_enabled = (read_rflags() & RFLAGS_IF) != 0;
+    cli();
+    return were_enabled;
+}
+
+void arch_irq_restore(bool were_enabled)
+{
+    if (were_enabled)
+        sti();
+}
+
+void arch_halt_forever(void)
+{
+    for (;;) {
+        cli();
+        hlt();
+    }
+}
+
+uint64_t arch_read_timestamp(void)
+{
+    uint32_t low, high;
+    /* lfence keeps rdtsc from running ahead of the code before it. */
+    __asm__ volatile("lfence; rdtsc" : "=a"(low), "=d"(high) : : "memory");
+    return ((uint64_t)high << 32) | low;
+}
+
+void arch_debug_exit(bool success)
+{
+    outl(QEMU_DEBUG_EXIT_PORT, success ? QEMU_DEBUG_EXIT_PASS : QEMU_DEBUG_EXIT_FAIL);
+    /* Under TCG the exit happens a little later: wait for it here. */
+    arch_halt_forever();
+}
+
+void *arch_phys_to_virt(uint64_t phys)
+{
+    return (void *)(DIRECT_MAP_BASE + phys);
+}
+
+/*
+ * With frame pointers, each frame starts with the caller's saved rbp, then the
+ * return address. The walk only follows pointers that go up the stack and stay in
+ * the kernel's half, so a corrupt chain ends the walk instead of faulting.
+ */
+void arch_backtrace(uint64_t frame_pointer, int max_frames, arch_backtrace_fn visit, void *ctx)
+{
+    const uint64_t *frame =
+        (const uint64_t *)(frame_pointer ? frame_pointer : read_frame_pointer());
+    for (int i = 0; i < max_frames; i++) {
+        uint64_t addr = (uint64_t)frame;
+        if (addr < DIRECT_MAP_BASE || (addr & 7) != 0)
+            return;
+        uint64_t return_address = frame[1];
+        if (return_address < BACKTRACE_MIN_ADDR)
+            return;
+        visit(ctx, return_address);
+        const uint64_t *next = (const uint64_t *)frame[0];
+        if (next <= frame)
+            return;
+        frame = next;
+    }
+}

@@ -1,0 +1,26 @@
+/*
+ * Segments and the TSS. Long mode ignores segment bases and limits except for FS/GS
+ * and the TSS, which holds the stacks the CPU switches to: IST1 for double faults
+ * (so a kernel stack overflow still has a stack to report on), IST2 for NMIs and
+ * IST3 for machine checks.
+ */
+#ifndef EXO_ARCH_X86_64_GDT_H
+#define EXO_ARCH_X86_64_GDT_H
+
+#include <stdint.h>
+
+#define GDT_KERNEL_CODE 0x08
+#define GDT_KERNEL_DATA 0x10
+#define GDT_USER_DATA 0x18
+#define GDT_USER_CODE 0x20
+#define GDT_TSS 0x28
+
+#define IST_DOUBLE_FAULT 1
+#define IST_NMI 2
+#define IST_MACHINE_CHECK 3
+#define IST_STACK_BYTES 8192
+
+/* Loads a fresh GDT and TSS on the calling CPU and reloads every segment register. */
+void gdt_init_this_cpu(void);
+
+#endif

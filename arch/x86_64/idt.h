@@ -1,0 +1,28 @@
+/*
+ * The interrupt descriptor table and the C side of interrupt entry.
+ * isr.S documents how struct interrupt_frame is laid out on the stack.
+ */
+#ifndef EXO_ARCH_X86_64_IDT_H
+#define EXO_ARCH_X86_64_IDT_H
+
+#include <stdint.h>
+
+struct interrupt_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector;
+    uint64_t error_code;
+    uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
+};
+
+#define EXCEPTION_COUNT 32
+#define VECTOR_PAGE_FAULT 14
+#define VECTOR_DOUBLE_FAULT 8
+
+/* Fills the IDT (all 256 vectors) and loads it on the calling CPU. */
+void idt_init_this_cpu(void);
+
+/* Called by isr.S for every interrupt and exception. */
+void isr_dispatch(struct interrupt_frame *frame);
+
+#endif

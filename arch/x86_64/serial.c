@@ -1,0 +1,66 @@
+#include "serial.h"
+
+#include "cpu.h"
+
+#define COM1_PORT 0x3f8
+#define UART_DATA 0         /* THR/RBR; divisor low when DLAB=1 */
+#define UART_IER 1          /* interrupt enable; divisor high when DLAB=1 */
+#define UART_FCR 2          /* FIFO control */
+#define UART_LCR 3          /* line control */
+#define UART_MCR 4          /* modem control */
+#define UART_LSR 5          /* line status */
+#define LCR_DLAB 0x80
+#define LCR_8N1 0x03
+#define FCR_ENABLE_CLEAR 0xc7
+#define MCR_DTR_RTS_OUT2 0x0b
+#define MCR_LOOPBACK 0x1e
+#define LSR_THR_EMPTY 0x20
+#define BAUD_DIVISOR 1      /* 115200 / 115200 */
+#define LOOPBACK_PROBE 0xae
+#define THR_WAIT_LIMIT 100000 /* a wedged UART must not hang the kernel */
+
+/* Written once by serial_init on the boot CPU before any output. */
+static bool serial_ready;
+
+bool serial_init(void)
+{
+    outb(COM1_PORT + UART_IER, 0);
+    outb(COM1_PORT + UART_LCR, LCR_DLAB);
+    outb(COM1_PORT + UART_DATA, BAUD_DIVISOR & 0xff);
+    outb(COM1_PORT + UART_IER, BAUD_DIVISOR >> 8);
+    outb(COM1_PORT + UART_LCR, LCR_8N1);
+    outb(COM1_PORT + UART_FCR, FCR_ENABLE_CLEAR);
+
+    /* In loopback mode a byte sent comes straight back: no echo, no UART. */
+    outb(COM1_PORT + UART_MCR, MCR_LOOPBACK);
+    outb(COM1_PORT + UART_DATA, LOOPBACK_PROBE);
+    for (int i = 0; i < THR_WAIT_LIMIT && !(inb(COM1_PORT + UART_LSR) & 1); i++)
+        ;
+    if (inb(COM1_PORT + UART_DATA) != LOOPBACK_PROBE) {
+        serial_ready = false;
+        return false;
+    }
+    outb(COM1_PORT + UART_MCR, MCR_DTR_RTS_OUT2);
+    serial_ready = true;
+    return true;
+}
+
+static void serial_put(char c)
+{
+    for (int i = 0; i < THR_WAIT_LIMIT; i++) {
+        if (inb(COM1_PORT + UART_LSR) & LSR_THR_EMPTY)
+            break;
+    }
+    outb(COM1_PORT + UART_DATA, (uint8_t)c);
+}
+
+void serial_write(const char *chars, size_t len)
+{
+    if (!serial_ready)
+        return;
+    for (size_t i = 0; i < len; i++) {
+        if (chars[i] == '\n')
+            serial_put('\r');
+        serial_put(chars[i]);
+    }
+}

@@ -1,0 +1,67 @@
+/*
+ * arch: what the architecture-neutral kernel (kernel/, mm/, sched/) may ask of the
+ * CPU. Everything here is implemented in arch/x86_64/; a port replaces that folder
+ * and keeps this header. No function here takes or returns a register name.
+ */
+#ifndef EXO_ARCH_ARCH_H
+#define EXO_ARCH_ARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The first console (COM1 on x86_64), registered with kernel/console.c. Returns
+ * false when the machine has none; kernel_main goes on without it. */
+bool arch_early_console_init(void);
+
+/* Bring up this CPU's descriptor tables and exception handlers (boot CPU, once). */
+void arch_cpu_init(void);
+
+/* Interrupt flag: save-and-disable, restore. Returns the previous state. */
+bool arch_irq_save_disable(void);
+void arch_irq_restore(bool were_enabled);
+
+/* Stop this CPU for good (interrupts off). */
+__attribute__((noreturn)) void arch_halt_forever(void);
+
+/* A cycle counter for timing (the TSC on x86_64), read in program order. */
+uint64_t arch_read_timestamp(void);
+
+/* Under QEMU's isa-debug-exit device, end the VM with a pass or fail status;
+ * elsewhere this has no effect, so it then halts. */
+__attribute__((noreturn)) void arch_debug_exit(bool success);
+
+/* The physical address a virtual address of the direct map stands for, and back.
+ * Valid for physical memory the early tables cover (the first 4 GiB at boot). */
+void *arch_phys_to_virt(uint64_t phys);
+#define ARCH_EARLY_DIRECT_MAP_BYTES (4ull << 30)
+
+/*
+ * Frame-pointer backtrace: calls `visit` with each return address found by walking
+ * the chain of saved frame pointers, starting at `frame_pointer` (0 means the
+ * caller's own frame), stopping after max_frames or at an implausible pointer.
+ */
+typedef void (*arch_backtrace_fn)(void *ctx, uint64_t return_address);
+void arch_backtrace(uint64_t frame_pointer, int max_frames, arch_backtrace_fn visit, void *ctx);
+
+/* What a caught fault looked like. */
+struct fault_info {
+    unsigned vector;     /* exception number (x86: 0..31) */
+    uint64_t error_code; /* 0 where the exception has none */
+    uint64_t fault_addr; /* the faulting data address, for page faults; else 0 */
+    uint64_t ip;         /* instruction pointer at the fault */
+};
+
+/*
+ * Runs fn(arg) with fault recovery armed on this CPU: if fn raises a CPU exception,
+ * execution resumes here instead of panicking, *out describes the fault, and the
+ * result is true. If fn returns normally, the result is false. Faults are caught
+ * only while fn runs, one level deep (a nested call panics). For tests that must
+ * provoke a fault; never a way to "fix" one.
+ */
+bool arch_call_catching_fault(void (*fn)(void *arg), void *arg, struct fault_info *out);
+
+/* The exception's name ("page fault"), or "unknown". */
+const char *arch_exception_name(unsigned vector);
+
+#endif

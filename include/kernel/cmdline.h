@@ -1,0 +1,49 @@
+/*
+ * cmdline: the kernel command line, parsed once at boot into struct kernel_options.
+ *
+ * Options are space-separated `key=value` words:
+ *   mode=shell|test|bench   what the kernel does after boot (default shell)
+ *   test=<glob>             with mode=test, run only suites whose name matches
+ *   seed=<n>                seed of the randomized tests (decimal or 0x hex)
+ *   smp=<n>                 use at most n CPUs (n >= 1)
+ *   console=serial,fb       which consoles to use (a comma list; default both)
+ * An unknown option or a bad value is reported through the diag callback and
+ * ignored, leaving the default. A first word that is a path (starts with '/') is the
+ * loader echoing the kernel's file name and is skipped. Pure: host-tested.
+ */
+#ifndef EXO_KERNEL_CMDLINE_H
+#define EXO_KERNEL_CMDLINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum kernel_mode {
+    MODE_SHELL = 0,
+    MODE_TEST = 1,
+    MODE_BENCH = 2,
+};
+
+#define CONSOLE_SERIAL (1u << 0)
+#define CONSOLE_FB (1u << 1)
+
+#define CMDLINE_GLOB_MAX 64
+
+struct kernel_options {
+    enum kernel_mode mode;
+    char test_glob[CMDLINE_GLOB_MAX]; /* "*" unless test= was given */
+    bool seed_given;
+    uint64_t seed;
+    uint32_t smp_max_cpus; /* 0: no limit */
+    uint32_t consoles;     /* CONSOLE_* bits */
+};
+
+typedef void (*cmdline_diag_fn)(void *ctx, const char *message);
+
+/* Fills *out with the defaults, then applies every valid option of `cmdline`.
+ * Returns the number of problems reported (0 when everything was understood). */
+int cmdline_parse(const char *cmdline, struct kernel_options *out, cmdline_diag_fn diag,
+                  void *diag_ctx);
+
+const char *cmdline_mode_name(enum kernel_mode mode);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * string: the freestanding C string and memory functions the kernel uses, plus a
+ * shell-style glob matcher for selecting test suites.
+ *
+ * Pure code with no kernel dependencies: the same file is built into the kernel and
+ * into the host unit tests (tests/host/test_string.c). The compiler may emit calls to
+ * memcpy, memmove, memset and memcmp on its own, so those four keep their standard
+ * names and contracts.
+ */
+#ifndef EXO_KERNEL_STRING_H
+#define EXO_KERNEL_STRING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int byte, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+
+size_t strlen(const char *s);
+/* Length of s, but reads at most max_len bytes. */
+size_t strnlen(const char *s, size_t max_len);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strchr(const char *s, int c);
+/*
+ * Copies at most dst_size - 1 bytes of src into dst and always NUL-terminates
+ * (when dst_size > 0). Returns strlen(src), so truncation is detected by a
+ * result >= dst_size.
+ */
+size_t strlcpy(char *dst, const char *src, size_t dst_size);
+
+/*
+ * Shell-style match of the whole of `text` against `pattern`: `*` matches any run of
+ * characters (also empty), `?` matches one character, everything else matches itself.
+ * Runs in O(len(pattern) * len(text)) at worst, without recursion.
+ */
+bool glob_match(const char *pattern, const char *text);
+
+/*
+ * Parses an unsigned decimal (or 0x-prefixed hexadecimal) number occupying the whole
+ * of s[0..len). Returns false on an empty string, a stray character, or overflow of
+ * 64 bits; *out is written only on success.
+ */
+bool parse_u64(const char *s, size_t len, unsigned long long *out);
+
+#endif

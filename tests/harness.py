@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Exo's QEMU test harness: boots the kernel under each firmware path and judges
+what it prints on the serial port.
+
+A self-test boot passes only when all of these hold: the banner `exo <version>
+booting` appears; the KTAP output has its version line and plan; every suite the
+plan announces reports a result; no result is `not ok`; the `# Totals:` line is
+there with fail:0; nothing prints `PANIC:`; QEMU exits with status 33 (the kernel
+wrote 0x10 to isa-debug-exit). Exit status 0 means a triple fault (-no-reboot), 35
+a failed self-test. A boot that runs past its time limit fails.
+
+A bad-input boot (a CPU without long mode, say) passes when the expected message
+appears on the serial port and the kernel then stays halted instead of resetting.
+
+Every test case of every boot counts as one result, and so does every boot's own
+verdict; the last line is `N passed, N failed`.
+"""
+import argparse
+import concurrent.futures
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+LOG_DIR = os.path.join(BUILD, "test")
+ISO = os.path.join(BUILD, "exo.iso")
+ELF = os.path.join(BUILD, "exo.elf")
+QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+OVMF_CODE = os.environ.get("OVMF_CODE", "/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = os.environ.get("OVMF_VARS", "/usr/share/OVMF/OVMF_VARS_4M.fd")
+EXIT_PASS = 33
+EXIT_FAIL = 35
+SELFTEST_SMBIOS = ["-smbios", "type=1,product=exo-selftest"]
+
+
+class Boot:
+    """One QEMU run: its arguments and what counts as success."""
+
+    def __init__(self, name, args, timeout_s, expect_message=None):
+        self.name = name
+        self.args = args
+        self.timeout_s = timeout_s
+        self.expect_message = expect_message  # None: a KTAP self-test run
+
+    def log_path(self):
+        return os.path.join(LOG_DIR, self.name + ".log")
+
+
+def uefi_args(name):
+    vars_copy = os.path.join(LOG_DIR, name + "-OVMF_VARS.fd")
+    shutil.copyfile(OVMF_VARS, vars_copy)
+    return ["-machine", "q35",
+            "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+            "-drive", "if=pflash,format=raw,file=" + vars_copy]
+
+
+def usb_stick_args():
+    # The ISO written as-is to a USB disk, as `dd` does to a real stick.
+    return ["-drive", "if=none,id=stick,format=raw,readonly=on,file=" + ISO,
+            "-device", "qemu-xhci", "-device", "usb-storage,drive=stick,bootindex=0"]
+
+
+def all_boots(seed):
+    test_args = "mode=test" + (" seed=%d" % seed if seed is not None else "")
+    boots = [
+        Boot("bios-cd-1cpu", ["-smp", "1", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
+        Boot("bios-cd-4cpu", ["-smp", "4", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
+        Boot("bios-usb", ["-smp", "2"] + usb_stick_args() + SELFTEST_SMBIOS, 90),
+        Boot("uefi-cd", uefi_args("uefi-cd") + ["-smp", "2", "-cdrom", ISO] + SELFTEST_SMBIOS,
+             180),
+        Boot("pvh", ["-smp", "2", "-kernel", ELF, "-append", test_args], 60),
+        Boot("pvh-q35-64m", ["-machine", "q35", "-m", "64M", "-smp", "1", "-kernel", ELF,
+                             "-append", test_args], 60),
+        Boot("no-long-mode", ["-cpu", "qemu32", "-cdrom", ISO] + SELFTEST_SMBIOS, 60,
+             expect_message="this CPU does not support 64-bit long mode"),
+        Boot("no-nx", ["-cpu", "qemu64,-nx", "-kernel", ELF, "-append", test_args], 60,
+             expect_message="lacks the NX (no-execute) page bit"),
+    ]
+    return boots
+
+
+def qemu_command(boot):
+    cmd = [QEMU, "-no-reboot", "-display", "none", "-monitor", "none",
+           "-serial", "file:" + boot.log_path(),
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    if "-m" not in boot.args:
+        cmd += ["-m", "256M"]
+    return cmd + boot.args
+
+
+def read_log(boot):
+    try:
+        with open(boot.log_path(), "rb") as f:
+            return f.read().decode("utf-8", "replace").replace("\r", "")
+    except FileNotFoundError:
+        return ""
+
+
+def run_qemu(boot):
+    """Runs QEMU; returns (exit status or None on timeout, seconds, stderr)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(qemu_command(boot), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    status = None
+    while time.monotonic() - start < boot.timeout_s:
+        status = proc.poll()
+        if status is not None:
+            break
+        if boot.expect_message and boot.expect_message in read_log(boot):
+            time.sleep(0.5)  # the kernel must stay halted, not reset
+            status = proc.poll()
+            break
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+    stderr = proc.communicate()[1].decode("utf-8", "replace")
+    return status, time.monotonic() - start, stderr
+
+
+CASE_RE = re.compile(r"^    (not )?ok (\d+) (\S+)(.*)$")
+SUITE_RE = re.compile(r"^(not )?ok (\d+) (\S+)")
+SUBTEST_RE = re.compile(r"^    # Subtest: (\S+)")
+PLAN_RE = re.compile(r"^1\.\.(\d+)$")
+TOTALS_RE = re.compile(r"^# Totals: pass:(\d+) fail:(\d+) skip:(\d+) total:(\d+)$")
+
+
+def judge_selftest(log, status):
+    """Returns (problems, cases): cases is a list of (name, passed)."""
+    problems, cases = [], []
+    lines = log.split("\n")
+    if not re.search(r"^exo \S+ booting$", log, re.M):
+        problems.append("no 'exo <version> booting' banner")
+    if "PANIC:" in log:
+        problems.append("the kernel panicked")
+    try:
+        start = lines.index("KTAP version 1")
+    except ValueError:
+        problems.append("no 'KTAP version 1' line")
+        start = None
+    if start is not None:
+        plan = next((PLAN_RE.match(l) for l in lines[start:] if PLAN_RE.match(l)), None)
+        suite = None
+        suites_seen = 0
+        for line in lines[start:]:
+            m = SUBTEST_RE.match(line)
+            if m:
+                suite = m.group(1)
+            m = CASE_RE.match(line)
+            if m:
+                cases.append(("%s.%s" % (suite, m.group(3)), m.group(1) is None))
+            m = SUITE_RE.match(line)
+            if m:
+                suites_seen += 1
+                if m.group(1):
+                    problems.append("suite %s: not ok" % m.group(3))
+        if plan is None:
+            problems.append("no KTAP plan line")
+        elif int(plan.group(1)) == 0:
+            problems.append("the plan announces no suites")
+        elif suites_seen != int(plan.group(1)):
+            problems.append("plan announces %s suites, %d reported" % (plan.group(1), suites_seen))
+        totals = next((TOTALS_RE.match(l) for l in lines if TOTALS_RE.match(l)), None)
+        if totals is None:
+            problems.append("no '# Totals:' line")
+        elif int(totals.group(2)) != 0:
+            problems.append("totals report %s failed" % totals.group(2))
+    if status is None:
+        problems.append("timed out")
+    elif status == 0:
+        problems.append("QEMU exited with 0: a triple fault")
+    elif status == EXIT_FAIL:
+        problems.append("the kernel reported failure (exit 35)")
+    elif status != EXIT_PASS:
+        problems.append("QEMU exited with %d" % status)
+    return problems, cases
+
+
+def judge_message(boot, log, status):
+    problems = []
+    if boot.expect_message not in log:
+        problems.append("expected message not printed: %r" % boot.expect_message)
+    if status == 0:
+        problems.append("QEMU exited with 0: a triple fault")
+    elif status is not None:
+        problems.append("QEMU exited with %d instead of staying halted" % status)
+    if "PANIC:" in log:
+        problems.append("the kernel panicked")
+    return problems
+
+
+def failing_lines(log, limit=60):
+    lines = log.rstrip("\n").split("\n")
+    marks = [i for i, l in enumerate(lines)
+             if "not ok" in l or "PANIC" in l or re.match(r"^\s+# .*:\d+: ", l)]
+    if not marks:
+        return lines[-limit:]
+    first = max(0, marks[0] - 5)
+    return lines[first:first + limit]
+
+
+def run_boot(boot):
+    if os.path.exists(boot.log_path()):
+        os.remove(boot.log_path())
+    status, seconds, stderr = run_qemu(boot)
+    log = read_log(boot)
+    if boot.expect_message:
+        problems, cases = judge_message(boot, log, status), []
+    else:
+        problems, cases = judge_selftest(log, status)
+    return boot, problems, cases, seconds, stderr, log
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", help="run only the boots whose name contains this")
+    parser.add_argument("--seed", type=int, help="seed for the randomized tests")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    opts = parser.parse_args()
+
+    os.makedirs(LOG_DIR, exist_ok=True)
+    boots = [b for b in all_boots(opts.seed) if not opts.only or opts.only in b.name]
+    passed = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
+        for boot, problems, cases, seconds, stderr, log in pool.map(run_boot, boots):
+            ok_cases = sum(1 for _, ok in cases if ok)
+            passed += ok_cases + (0 if problems else 1)
+            failed += (len(cases) - ok_cases) + (1 if problems else 0)
+            verdict = "FAIL" if problems else "PASS"
+            detail = "%d cases" % len(cases) if not boot.expect_message else "message seen"
+            print("%s %-14s %s, %.1f s" % (verdict, boot.name, detail, seconds), flush=True)
+            if problems:
+                for p in problems:
+                    print("     - " + p)
+                print("     command: " + " ".join(qemu_command(boot)))
+                print("     log (%s):" % os.path.relpath(boot.log_path(), ROOT))
+                for line in failing_lines(log):
+                    print("     | " + line)
+                if stderr.strip():
+                    print("     qemu stderr: " + stderr.strip()[-2000:])
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
