@@ -49,7 +49,7 @@ KERNEL_S := $(wildcard arch/x86_64/*.S)
 BOOT_ASM := $(wildcard boot/*.asm)
 OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S) $(BOOT_ASM))
 
-QEMU_COMMON := -no-reboot -m 512M -serial mon:stdio -display none \
+QEMU_COMMON := -no-reboot -nic none -m 512M -serial mon:stdio -display none \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 
 .PHONY: all iso run run-uefi run-pvh debug gdb check test clean help compile_commands.json

@@ -84,7 +84,7 @@ def all_boots(seed):
 
 
 def qemu_command(boot):
-    cmd = [QEMU, "-no-reboot", "-display", "none", "-monitor", "none",
+    cmd = [QEMU, "-no-reboot", "-display", "none", "-monitor", "none", "-nic", "none",
            "-serial", "file:" + boot.log_path(),
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
     if "-m" not in boot.args:
