@@ -63,6 +63,10 @@ build/include/exo_version.h: FORCE
 
 build/obj/kernel/main.c.o: build/include/exo_version.h
 
+# string.c implements memcpy and memset: stop the compiler from turning its loops
+# back into calls to them.
+build/obj/kernel/string.c.o: KERNEL_CFLAGS += -fno-builtin $(if $(IS_CLANG),,-fno-tree-loop-distribute-patterns)
+
 build/obj/%.c.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(KERNEL_CFLAGS) -c $< -o $@

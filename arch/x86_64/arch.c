@@ -39,6 +39,16 @@ void arch_irq_restore(bool were_enabled)
         sti();
 }
 
+void arch_cpu_relax(void)
+{
+    __asm__ volatile("pause");
+}
+
+unsigned arch_cpu_index(void)
+{
+    return 0; /* per-CPU data through the GS base arrives with SMP */
+}
+
 void arch_halt_forever(void)
 {
     for (;;) {

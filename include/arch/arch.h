@@ -21,6 +21,13 @@ void arch_cpu_init(void);
 bool arch_irq_save_disable(void);
 void arch_irq_restore(bool were_enabled);
 
+/* A hint inside spin loops (x86: pause). */
+void arch_cpu_relax(void);
+
+/* The calling CPU's index, 0 .. ARCH_MAX_CPUS-1 (0 until other CPUs start). */
+unsigned arch_cpu_index(void);
+#define ARCH_MAX_CPUS 64
+
 /* Stop this CPU for good (interrupts off). */
 __attribute__((noreturn)) void arch_halt_forever(void);
 

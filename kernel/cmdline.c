@@ -1,0 +1,162 @@
+#include "kernel/cmdline.h"
+
+#include <stddef.h>
+
+#include "kernel/printf.h"
+#include "kernel/string.h"
+
+#define DIAG_MAX 160
+
+struct parser {
+    struct kernel_options *out;
+    cmdline_diag_fn diag;
+    void *diag_ctx;
+    int problems;
+};
+
+static void report(struct parser *p, const char *fmt, const char *word, size_t len)
+{
+    char message[DIAG_MAX];
+    p->problems++;
+    if (p->diag) {
+        ksnprintf(message, sizeof(message), fmt, (int)len, word);
+        p->diag(p->diag_ctx, message);
+    }
+}
+
+static bool equals(const char *s, size_t len, const char *literal)
+{
+    return strlen(literal) == len && memcmp(s, literal, len) == 0;
+}
+
+static bool parse_mode(struct parser *p, const char *v, size_t len)
+{
+    if (equals(v, len, "shell"))
+        p->out->mode = MODE_SHELL;
+    else if (equals(v, len, "test"))
+        p->out->mode = MODE_TEST;
+    else if (equals(v, len, "bench"))
+        p->out->mode = MODE_BENCH;
+    else
+        return false;
+    return true;
+}
+
+static bool parse_test(struct parser *p, const char *v, size_t len)
+{
+    if (len == 0 || len >= sizeof(p->out->test_glob))
+        return false;
+    memcpy(p->out->test_glob, v, len);
+    p->out->test_glob[len] = '\0';
+    return true;
+}
+
+static bool parse_seed(struct parser *p, const char *v, size_t len)
+{
+    unsigned long long seed;
+    if (!parse_u64(v, len, &seed))
+        return false;
+    p->out->seed = seed;
+    p->out->seed_given = true;
+    return true;
+}
+
+static bool parse_smp(struct parser *p, const char *v, size_t len)
+{
+    unsigned long long n;
+    if (!parse_u64(v, len, &n) || n == 0 || n > UINT32_MAX)
+        return false;
+    p->out->smp_max_cpus = (uint32_t)n;
+    return true;
+}
+
+/* A comma list of console names; unknown names are reported, the rest used. */
+static bool parse_console(struct parser *p, const char *v, size_t len)
+{
+    uint32_t consoles = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && v[i] != ',')
+            continue;
+        const char *name = v + start;
+        size_t name_len = i - start;
+        if (equals(name, name_len, "serial"))
+            consoles |= CONSOLE_SERIAL;
+        else if (equals(name, name_len, "fb"))
+            consoles |= CONSOLE_FB;
+        else
+            report(p, "cmdline: unknown console '%.*s' ignored", name, name_len);
+        start = i + 1;
+    }
+    if (!consoles)
+        return false;
+    p->out->consoles = consoles;
+    return true;
+}
+
+static const struct {
+    const char *key;
+    bool (*parse)(struct parser *p, const char *value, size_t len);
+} options[] = {
+    {"mode", parse_mode}, {"test", parse_test},       {"seed", parse_seed},
+    {"smp", parse_smp},   {"console", parse_console},
+};
+
+static void parse_word(struct parser *p, const char *word, size_t len)
+{
+    const char *eq = NULL;
+    for (size_t i = 0; i < len && !eq; i++) {
+        if (word[i] == '=')
+            eq = word + i;
+    }
+    if (eq) {
+        size_t key_len = (size_t)(eq - word), value_len = len - key_len - 1;
+        for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+            if (!equals(word, key_len, options[i].key))
+                continue;
+            if (!options[i].parse(p, eq + 1, value_len))
+                report(p, "cmdline: bad value in '%.*s' ignored", word, len);
+            return;
+        }
+    }
+    report(p, "cmdline: unknown option '%.*s' ignored", word, len);
+}
+
+int cmdline_parse(const char *cmdline, struct kernel_options *out, cmdline_diag_fn diag,
+                  void *diag_ctx)
+{
+    struct parser p = {out, diag, diag_ctx, 0};
+    *out = (struct kernel_options){.mode = MODE_SHELL,
+                                   .test_glob = "*",
+                                   .consoles = CONSOLE_SERIAL | CONSOLE_FB};
+    bool first = true;
+    const char *s = cmdline;
+    while (*s) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        const char *word = s;
+        while (*s && *s != ' ' && *s != '\t')
+            s++;
+        size_t len = (size_t)(s - word);
+        if (len == 0)
+            break;
+        /* Some loaders pass the kernel's own path first. */
+        if (!(first && word[0] == '/'))
+            parse_word(&p, word, len);
+        first = false;
+    }
+    return p.problems;
+}
+
+const char *cmdline_mode_name(enum kernel_mode mode)
+{
+    switch (mode) {
+    case MODE_SHELL:
+        return "shell";
+    case MODE_TEST:
+        return "test";
+    case MODE_BENCH:
+        return "bench";
+    }
+    return "unknown";
+}

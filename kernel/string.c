@@ -1,0 +1,172 @@
+/*
+ * The freestanding string and memory functions. Plain byte loops: the compiler
+ * would turn them into calls to memcpy/memset themselves (and so recurse forever),
+ * which the Makefile prevents by building this file with
+ * -fno-tree-loop-distribute-patterns (gcc) / -fno-builtin (both).
+ */
+#include "kernel/string.h"
+
+void *memcpy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    while (n--)
+        *d++ = *s++;
+    return dst;
+}
+
+void *memmove(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (d == s || n == 0)
+        return dst;
+    if (d < s) {
+        while (n--)
+            *d++ = *s++;
+    } else {
+        /* Copy backwards so an overlapping source is read before it is overwritten. */
+        d += n;
+        s += n;
+        while (n--)
+            *--d = *--s;
+    }
+    return dst;
+}
+
+void *memset(void *dst, int byte, size_t n)
+{
+    unsigned char *d = dst;
+    while (n--)
+        *d++ = (unsigned char)byte;
+    return dst;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    }
+    return 0;
+}
+
+size_t strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+size_t strnlen(const char *s, size_t max_len)
+{
+    size_t n = 0;
+    while (n < max_len && s[n])
+        n++;
+    return n;
+}
+
+int strcmp(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+int strncmp(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i] || !a[i])
+            return (unsigned char)a[i] - (unsigned char)b[i];
+    }
+    return 0;
+}
+
+char *strchr(const char *s, int c)
+{
+    for (;; s++) {
+        if (*s == (char)c)
+            return (char *)s;
+        if (!*s)
+            return NULL;
+    }
+}
+
+size_t strlcpy(char *dst, const char *src, size_t dst_size)
+{
+    size_t len = strlen(src);
+    if (dst_size > 0) {
+        size_t copy = len < dst_size - 1 ? len : dst_size - 1;
+        memcpy(dst, src, copy);
+        dst[copy] = '\0';
+    }
+    return len;
+}
+
+/*
+ * Iterative matching with one backtrack point: when a later '*' is met, the
+ * earlier one can never need to match more, so only the last star is remembered.
+ * That bounds the work by len(pattern) * len(text).
+ */
+bool glob_match(const char *pattern, const char *text)
+{
+    const char *star = NULL, *star_text = NULL;
+    while (*text) {
+        if (*pattern == '*') {
+            star = pattern++;
+            star_text = text;
+        } else if (*pattern == '?' || (*pattern && *pattern == *text)) {
+            pattern++;
+            text++;
+        } else if (star) {
+            pattern = star + 1; /* let the star swallow one more character */
+            text = ++star_text;
+        } else {
+            return false;
+        }
+    }
+    while (*pattern == '*')
+        pattern++;
+    return *pattern == '\0';
+}
+
+static int digit_value(char c, unsigned base)
+{
+    unsigned v;
+    if (c >= '0' && c <= '9')
+        v = (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+        v = (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+        v = (unsigned)(c - 'A' + 10);
+    else
+        return -1;
+    return v < base ? (int)v : -1;
+}
+
+bool parse_u64(const char *s, size_t len, unsigned long long *out)
+{
+    unsigned base = 10;
+    unsigned long long value = 0;
+    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        len -= 2;
+    }
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        int d = digit_value(s[i], base);
+        if (d < 0)
+            return false;
+        if (value > (~0ull - (unsigned)d) / base)
+            return false; /* value * base + d would pass 2^64 - 1 */
+        value = value * base + (unsigned)d;
+    }
+    *out = value;
+    return true;
+}
