@@ -1,0 +1,52 @@
+/*
+ * heap: the kernel's general-purpose allocator (kmalloc and friends).
+ *
+ * A binary buddy allocator. Memory comes in arenas of 2^HEAP_MAX_ORDER bytes,
+ * naturally aligned in the heap's virtual region; each arena is split into
+ * power-of-two blocks of order HEAP_MIN_ORDER..HEAP_MAX_ORDER. Every block starts
+ * with a 16-byte header (magic, order, state), so the pointer handed out is
+ * 16-byte aligned and a request of n bytes takes the smallest block of at least
+ * n + 16 bytes. Buddies of order k differ only in bit k of their offset in the
+ * arena: that is how kfree finds the partner to merge with.
+ *
+ * The heap grows by mapping a new arena when no free block is large enough, and
+ * gives an arena back (unmapped, frames freed) when it becomes wholly free, keeping
+ * at most one empty arena mapped to avoid map/unmap churn. So freeing everything
+ * returns the heap and the frame allocator to their exact starting counts.
+ *
+ * Errors: a request above HEAP_MAX_ALLOC_BYTES or one that cannot be backed by
+ * memory returns NULL (never panics). Misuse is a panic naming the address and the
+ * caller: a double free, a pointer the heap never returned, a damaged header.
+ *
+ * Locking: one spinlock around the buddy structure (interrupts off while held).
+ */
+#ifndef EXO_MM_HEAP_H
+#define EXO_MM_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HEAP_MIN_ORDER 5  /* 32-byte blocks: a header and two free-list links */
+#define HEAP_MAX_ORDER 21 /* 2 MiB: the arena size */
+#define HEAP_HEADER_BYTES 16
+#define HEAP_MAX_ALLOC_BYTES ((1ul << HEAP_MAX_ORDER) - HEAP_HEADER_BYTES)
+
+void *kmalloc(size_t size);
+void *kcalloc(size_t count, size_t size);
+/* krealloc(NULL, n) is kmalloc(n); krealloc(p, 0) frees p and returns NULL. On
+ * failure it returns NULL and p stays valid. */
+void *krealloc(void *ptr, size_t size);
+void kfree(void *ptr);
+
+struct heap_stats {
+    size_t arenas;          /* arenas currently mapped */
+    size_t blocks_in_use;   /* allocated blocks */
+    size_t bytes_in_use;    /* sum of the allocated blocks' sizes (headers included) */
+    size_t free_blocks[HEAP_MAX_ORDER + 1]; /* free blocks per order */
+};
+void heap_get_stats(struct heap_stats *out);
+
+/* Sets up the kernel heap over the paging-backed arena source (mm/heap.c). */
+void heap_init(void);
+
+#endif
