@@ -30,11 +30,11 @@ struct buddy_heap {
     /* Circular doubly-linked lists of free blocks, one per order, with sentinels. */
     struct buddy_free_node free_lists[HEAP_MAX_ORDER + 1];
     struct heap_stats stats;
-    void *spare_arena; /* a wholly free arena kept mapped, or NULL */
     uintptr_t region_start, region_end; /* where arenas may lie: bounds for kfree checks */
 };
 
-void buddy_init(struct buddy_heap *heap, struct arena_source source, uintptr_t region_start,
+/* Maps the first arena; returns false when the source could not provide it. */
+bool buddy_init(struct buddy_heap *heap, struct arena_source source, uintptr_t region_start,
                 uintptr_t region_end);
 /* `caller` is the return address of kmalloc's caller, for messages. */
 void *buddy_alloc(struct buddy_heap *heap, size_t size, uintptr_t caller);

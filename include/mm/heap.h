@@ -10,9 +10,11 @@
  * arena: that is how kfree finds the partner to merge with.
  *
  * The heap grows by mapping a new arena when no free block is large enough, and
- * gives an arena back (unmapped, frames freed) when it becomes wholly free, keeping
- * at most one empty arena mapped to avoid map/unmap churn. So freeing everything
- * returns the heap and the frame allocator to their exact starting counts.
+ * gives an arena back (unmapped, frames freed) as soon as it becomes wholly free,
+ * except the last one: one arena always stays mapped (heap_init maps it), so a
+ * lone kmalloc/kfree pair does not map and unmap 2 MiB each time. So freeing
+ * everything returns the heap and the frame allocator to their exact starting
+ * counts.
  *
  * Errors: a request above HEAP_MAX_ALLOC_BYTES or one that cannot be backed by
  * memory returns NULL (never panics). Misuse is a panic naming the address and the
