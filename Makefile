@@ -52,7 +52,7 @@ OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S) $(BOOT_ASM))
 QEMU_COMMON := -no-reboot -nic none -m 512M -serial mon:stdio -display none \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 
-.PHONY: all iso run run-uefi run-pvh debug gdb check test clean help compile_commands.json
+.PHONY: all iso run run-uefi run-pvh debug gdb check fuzz test clean help compile_commands.json
 .DEFAULT_GOAL := all
 
 # ---- rules -----------------------------------------------------------------
@@ -116,6 +116,13 @@ build/exo.iso: build/exo.elf iso/grub.cfg
 
 include $(wildcard tests/host/*.mk)
 
+# libFuzzer targets (tests/fuzz/*.mk add to FUZZ_TARGETS); clang builds them.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -Iinclude -Itests/host
+include $(wildcard tests/fuzz/*.mk)
+
 # ---- phony targets -----------------------------------------------------------
 all: build/exo.elf build/exo.iso ## build the kernel ELF and the hybrid ISO
 
@@ -142,6 +149,15 @@ gdb: build/exo.elf ## attach gdb, with symbols, to `make debug`
 
 check: $(HOST_TESTS) ## host unit tests of the pure code, with ASan and UBSan
 	@set -e; for t in $(HOST_TESTS); do ./$$t; done
+
+fuzz: $(FUZZ_TARGETS) ## run each libFuzzer target for FUZZ_SECONDS (default 60)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$(basename $$t); \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		./$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus/$$(basename $$t) \
+			$$(ls -d tests/fuzz/seeds/$$(basename $$t) 2>/dev/null); \
+	done
 
 test: check all ## check, then boot the kernel in QEMU under every firmware path
 	$(PYTHON) tests/harness.py

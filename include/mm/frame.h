@@ -1,0 +1,79 @@
+/*
+ * frame: the physical frame allocator, one bit per 4 KiB frame.
+ *
+ * The bitmap has a bit per frame of physical memory up to the highest usable
+ * address (1 = free), and two summary levels above it: bit j of level 1 says
+ * "word j of the bitmap has a free frame", bit k of level 2 says the same of word
+ * k of level 1. Finding a free frame reads one level-2 word, one level-1 word and
+ * one bitmap word after a short scan of level 2 (64 words at 64 GiB), so it does
+ * not slow down as memory grows.
+ *
+ * In front of the shared bitmap each CPU keeps a small cache of free frames, so
+ * most allocations and frees touch no shared state. Frames in a cache count as
+ * free in the statistics; a second bitmap marks them so that a double free is
+ * still caught (a panic naming the frame).
+ *
+ * Reserved at init, before the first allocation: the first MiB, the kernel image,
+ * the boot info block, modules, and the bitmap itself; only memory-map regions of
+ * type usable are ever handed out, clipped to whole frames, and a frame listed as
+ * both usable and anything else is treated as reserved.
+ *
+ * Errors: out of memory returns PHYS_INVALID, never panics. Freeing a frame that
+ * is free, or that lies outside managed memory, panics.
+ *
+ * Locking: `frame_lock` (mm/frame.c) protects the bitmap and its summaries; the
+ * per-CPU caches are touched only by their CPU, with interrupts off.
+ */
+#ifndef EXO_MM_FRAME_H
+#define EXO_MM_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/bootinfo.h"
+#include "mm/types.h"
+
+/* A physical range [start, end) that must never be handed out. */
+struct phys_range {
+    uint64_t start;
+    uint64_t end;
+};
+
+#define FRAME_MAX_PHYS (1ull << 40) /* 1 TiB: memory above is ignored with a warning */
+#define FRAME_CACHE_SIZE 64         /* frames each CPU may keep */
+#define FRAME_CACHE_BATCH 32        /* frames moved between a cache and the bitmap */
+
+enum frame_error {
+    FRAME_OK = 0,
+    FRAME_ERR_NO_USABLE_MEMORY = -1,
+    FRAME_ERR_NO_ROOM_FOR_BITMAP = -2,
+};
+
+/*
+ * Builds the allocator from the memory map. `reserved` lists ranges to keep out
+ * besides the first MiB; the bitmap is placed in usable memory below
+ * bitmap_limit_phys (what the early direct map covers) and reserved too.
+ */
+int frame_init(const struct mmap_entry *map, size_t map_count, const struct phys_range *reserved,
+               size_t reserved_count, uint64_t bitmap_limit_phys);
+
+phys_addr_t frame_alloc(void);
+void frame_free(phys_addr_t frame);
+
+/* A run of nframes contiguous frames whose first frame number is a multiple of
+ * align_frames (a power of two; 512 gives a 2 MiB-aligned run). Slow path: scans. */
+phys_addr_t frame_alloc_run(size_t nframes, size_t align_frames);
+void frame_free_run(phys_addr_t first, size_t nframes);
+
+struct frame_stats {
+    uint64_t total_frames;    /* usable frames in the memory map, after clipping */
+    uint64_t reserved_frames; /* of those, reserved at init */
+    uint64_t free_frames;     /* free now (in the bitmap or in a CPU's cache) */
+    uint64_t highest_phys;    /* end of the highest usable frame */
+};
+void frame_get_stats(struct frame_stats *out);
+
+/* Returns every frame in this CPU's cache to the bitmap (tests, memory pressure). */
+void frame_drain_cache(void);
+
+#endif
