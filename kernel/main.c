@@ -8,9 +8,46 @@
 #include "kernel/ktest.h"
 #include "kernel/panic.h"
 #include "kernel/printf.h"
+#include "kernel/string.h"
+#include "mm/frame.h"
+#include "mm/heap.h"
+#include "mm/paging.h"
 
 
 void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic);
+
+/* The kernel image's physical extent (linker.ld). */
+extern char __kernel_phys_start[], __kernel_phys_end[];
+
+/*
+ * Frames, page tables, heap, in that order: each needs the one before. The boot
+ * info was copied into the kernel by boot_load, so only the image and the modules
+ * stay reserved; ACPI tables are in regions the memory map does not call usable.
+ */
+static void memory_init(const struct boot_info *info)
+{
+    struct phys_range reserved[1 + BOOTINFO_MAX_MODULES];
+    size_t nreserved = 0;
+    reserved[nreserved++] = (struct phys_range){(uint64_t)__kernel_phys_start,
+                                                (uint64_t)__kernel_phys_end};
+    for (size_t i = 0; i < info->module_count; i++) {
+        reserved[nreserved++] = (struct phys_range){info->modules[i].start_phys,
+                                                    info->modules[i].end_phys};
+    }
+    int error = frame_init(info->mmap, info->mmap_count, reserved, nreserved,
+                           ARCH_EARLY_DIRECT_MAP_BYTES);
+    if (error == FRAME_ERR_NO_USABLE_MEMORY)
+        panic("memory: the memory map lists no usable RAM above 1 MiB");
+    if (error == FRAME_ERR_NO_ROOM_FOR_BITMAP)
+        panic("memory: no usable RAM below 4 GiB can hold the frame bitmap");
+    struct frame_stats stats;
+    frame_get_stats(&stats);
+    kprintf("memory: %lu MiB usable, %lu KiB reserved, %lu MiB free\n",
+            (stats.total_frames * FRAME_SIZE) >> 20, (stats.reserved_frames * FRAME_SIZE) >> 10,
+            (stats.free_frames * FRAME_SIZE) >> 20);
+    paging_init(info);
+    heap_init();
+}
 
 static __attribute__((noreturn)) void run_tests(const struct kernel_options *options)
 {
@@ -29,6 +66,7 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     arch_cpu_init();
     boot_load(protocol, info_phys, magic);
     boot_print_summary();
+    memory_init(boot_info());
 
     const struct kernel_options *options = boot_options();
     if (options->mode == MODE_TEST)

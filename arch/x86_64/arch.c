@@ -7,6 +7,7 @@
 #include "gdt.h"
 #include "idt.h"
 #include "layout.h"
+#include "mm/paging.h"
 
 #define QEMU_DEBUG_EXIT_PORT 0xf4
 #define QEMU_DEBUG_EXIT_PASS 0x10 /* QEMU exits with (value << 1) | 1 = 33 */
@@ -71,6 +72,23 @@ void arch_debug_exit(bool success)
     /* Under TCG the exit happens a little later: wait for it here. */
     arch_halt_forever();
 }
+
+const struct arch_va_layout arch_va_layout = {
+    .direct_map = {DIRECT_MAP_BASE, DIRECT_MAP_END},
+    .heap = {HEAP_BASE, HEAP_END},
+    .stacks = {STACKS_BASE, STACKS_END},
+    .devices = {DEVICES_BASE, DEVICES_END},
+    .kernel_image = {KERNEL_VMA, KERNEL_END},
+};
+
+extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
+extern char __data_start[], __bss_end[];
+
+const struct arch_image_section arch_image_sections[ARCH_IMAGE_SECTIONS] = {
+    {(uintptr_t)__text_start, (uintptr_t)__text_end, PAGE_EXEC | PAGE_GLOBAL, "text"},
+    {(uintptr_t)__rodata_start, (uintptr_t)__rodata_end, PAGE_GLOBAL, "rodata"},
+    {(uintptr_t)__data_start, (uintptr_t)__bss_end, PAGE_WRITE | PAGE_GLOBAL, "data+bss"},
+};
 
 void *arch_phys_to_virt(uint64_t phys)
 {

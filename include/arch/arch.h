@@ -43,6 +43,31 @@ __attribute__((noreturn)) void arch_debug_exit(bool success);
 void *arch_phys_to_virt(uint64_t phys);
 #define ARCH_EARLY_DIRECT_MAP_BYTES (4ull << 30)
 
+/* The kernel half's virtual regions (arch/x86_64/layout.h has the numbers). Each
+ * starts on a top-level table boundary, so regions share no page tables. */
+struct arch_va_region {
+    uintptr_t start, end; /* [start, end) */
+};
+struct arch_va_layout {
+    struct arch_va_region direct_map;   /* all RAM, at start + physical */
+    struct arch_va_region heap;         /* kmalloc arenas (mm/heap.c) */
+    struct arch_va_region stacks;       /* kernel stacks with guard pages (mm/kstack.c) */
+    struct arch_va_region devices;      /* MMIO and framebuffers */
+    struct arch_va_region kernel_image; /* the linked kernel */
+};
+extern const struct arch_va_layout arch_va_layout;
+
+/* The kernel image's sections, page-aligned (linker.ld). */
+struct arch_image_section {
+    uintptr_t start, end;
+    unsigned page_flags; /* PAGE_* of include/mm/paging.h */
+    const char *name;
+};
+#define ARCH_IMAGE_SECTIONS 3
+extern const struct arch_image_section arch_image_sections[ARCH_IMAGE_SECTIONS];
+/* The virtual address of the image's physical address: image VA - offset = PA. */
+#define ARCH_IMAGE_PHYS(va) ((uint64_t)(va) - arch_va_layout.kernel_image.start)
+
 /*
  * Frame-pointer backtrace: calls `visit` with each return address found by walking
  * the chain of saved frame pointers, starting at `frame_pointer` (0 means the

@@ -47,6 +47,8 @@ struct heap_stats {
     size_t free_blocks[HEAP_MAX_ORDER + 1]; /* free blocks per order */
 };
 void heap_get_stats(struct heap_stats *out);
+/* Walks the whole heap checking every free list and header; panics on damage. */
+void heap_check(void);
 
 /* Sets up the kernel heap over the paging-backed arena source (mm/heap.c). */
 void heap_init(void);

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define FRAME_SIZE 4096ull
+#define FRAME_SIZE ((uint64_t)4096)
 #define FRAME_SHIFT 12
 
 typedef struct {

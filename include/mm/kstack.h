@@ -1,0 +1,47 @@
+/*
+ * kstack: kernel stacks, each with unmapped guard pages below it.
+ *
+ * Stacks live in their own virtual region (arch_va_layout.stacks), cut into
+ * KSTACK_CLASSES classes of equal share; class c holds slots of 2^(c+1) pages. A
+ * stack of n pages takes a slot of the smallest class with room for n + 1 pages
+ * and is mapped at the top of it, so at least one page below the stack is never
+ * mapped: running off the bottom is a page fault at a known address
+ * (kstack_is_guard), never a silent overwrite of a neighbour.
+ *
+ * Errors: out of memory or an oversized request returns an error, never panics.
+ * Freeing something kstack_alloc did not return, or freeing twice, panics.
+ * Locking: one spinlock over the slot bookkeeping (kstack_lock in mm/kstack.c);
+ * the pages are mapped and unmapped outside it.
+ */
+#ifndef EXO_MM_KSTACK_H
+#define EXO_MM_KSTACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KSTACK_CLASSES 8 /* slots of 2, 4, ... 256 pages: stacks up to 255 pages */
+#define KSTACK_MAX_BYTES (((1ul << KSTACK_CLASSES) - 1) * 4096)
+
+struct kstack {
+    uintptr_t bottom; /* lowest mapped byte; the guard page is just below */
+    uintptr_t top;    /* one past the highest byte: the initial stack pointer */
+};
+
+enum kstack_error {
+    KSTACK_OK = 0,
+    KSTACK_ERR_NO_MEMORY = -1,
+    KSTACK_ERR_TOO_LARGE = -2, /* above KSTACK_MAX_BYTES, or 0 */
+};
+
+/* Allocates a stack of at least size_bytes (rounded up to pages). */
+int kstack_alloc(size_t size_bytes, struct kstack *out);
+void kstack_free(const struct kstack *stack);
+
+/* Is `addr` in the stack region but not in a mapped stack (a guard page hit)? */
+bool kstack_is_guard(uintptr_t addr);
+
+/* Stacks allocated now, for tests and `mem`. */
+size_t kstack_count(void);
+
+#endif

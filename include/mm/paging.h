@@ -1,0 +1,111 @@
+/*
+ * paging: the kernel's page tables (4 levels on x86_64).
+ *
+ * Every address space shares one kernel half: the tables below the kernel's root
+ * entries are created at boot and never freed, so copying the root's kernel
+ * entries into a new space shares all present and future kernel mappings. In the
+ * kernel half live (include/arch/arch.h, arch_va_layout):
+ *   - the direct map: all RAM the memory map lists, at a fixed offset, in the
+ *     largest pages alignment allows (1 GiB, 2 MiB, 4 KiB), read-write, no-execute;
+ *   - the kernel image by section: text R+X, rodata R, data and bss R+W;
+ *   - the heap, kernel-stack and device regions, mapped page by page on demand.
+ * Nothing is mapped at virtual address 0 and there is no identity map after boot.
+ *
+ * W^X: a kernel mapping is never both writable and executable (paging_map refuses
+ * one); paging_audit_wx proves it over the live tables at boot and in the tests.
+ *
+ * map / unmap / protect / translate work on one page of 4 KiB, 2 MiB or 1 GiB.
+ * Page-table pages come from the frame allocator and go back to it when they
+ * become empty (except the kernel half's top-level tables). TLB invalidation goes
+ * through one function in mm/paging.c (tlb_invalidate), local for now.
+ *
+ * Errors are negative values of enum paging_error; out of memory never panics.
+ * Locking: each address space has a spinlock over its user half; the kernel half
+ * is protected by kernel_space's lock whichever space the call names.
+ */
+#ifndef EXO_MM_PAGING_H
+#define EXO_MM_PAGING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/bootinfo.h"
+#include "mm/types.h"
+#include "sched/spinlock.h"
+
+/* Permissions and memory type of a page. Readable is implied. */
+#define PAGE_WRITE (1u << 0)
+#define PAGE_EXEC (1u << 1)
+#define PAGE_USER (1u << 2)
+#define PAGE_GLOBAL (1u << 3)        /* kept in the TLB across address-space switches */
+#define PAGE_NOCACHE (1u << 4)       /* uncached: device registers */
+#define PAGE_WRITE_COMBINE (1u << 5) /* write-combining: framebuffers */
+
+enum page_size {
+    PAGE_4K = 0, /* the level of the table whose entry maps it */
+    PAGE_2M = 1,
+    PAGE_1G = 2,
+};
+
+static inline uint64_t page_size_bytes(enum page_size size)
+{
+    return 4096ull << (9 * (unsigned)size);
+}
+
+enum paging_error {
+    PAGING_OK = 0,
+    PAGING_ERR_NO_MEMORY = -1,     /* no frame for a page table */
+    PAGING_ERR_MISALIGNED = -2,    /* address not aligned to the page size */
+    PAGING_ERR_EXISTS = -3,        /* something is mapped there already */
+    PAGING_ERR_NOT_MAPPED = -4,    /* nothing is mapped there */
+    PAGING_ERR_SIZE_MISMATCH = -5, /* mapped, but with another page size */
+    PAGING_ERR_BAD_ADDRESS = -6,   /* not canonical, or user flag on a kernel address */
+    PAGING_ERR_WX = -7,            /* writable and executable in the kernel half */
+    PAGING_ERR_UNSUPPORTED = -8,   /* 1 GiB pages on a CPU without them */
+};
+
+struct address_space {
+    phys_addr_t root;     /* the top-level table; fixed for the space's life */
+    struct spinlock lock; /* protects the user half's tables */
+};
+
+extern struct address_space kernel_space;
+
+/* Builds the kernel's tables (direct map, image by section, root entries of the
+ * other regions), switches to them and runs the W^X audit. Needs frame_init. */
+void paging_init(const struct boot_info *info);
+
+int paging_map(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page_size size,
+               unsigned flags);
+/* On success *old (if not NULL) receives the physical page that was mapped. */
+int paging_unmap(struct address_space *as, uintptr_t va, enum page_size size, phys_addr_t *old);
+int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, unsigned flags);
+
+struct translation {
+    phys_addr_t pa;      /* of va itself, offset included */
+    enum page_size size; /* of the page that maps va */
+    unsigned flags;      /* effective: what every level of the walk allows */
+};
+bool paging_translate(struct address_space *as, uintptr_t va, struct translation *out);
+
+/* A new space: empty user half, the shared kernel half. NULL when out of memory. */
+struct address_space *paging_create_space(void);
+/* Frees the user half's tables (not the pages they map) and the space. */
+void paging_destroy_space(struct address_space *as);
+void paging_activate(struct address_space *as);
+
+/* Maps `bytes` of device memory (MMIO, framebuffer) in the device region with
+ * PAGE_NOCACHE or PAGE_WRITE_COMBINE (and PAGE_WRITE) in `flags`; returns the
+ * virtual address of `pa` or NULL. Never unmapped. */
+void *paging_map_device(phys_addr_t pa, size_t bytes, unsigned flags);
+
+/* Calls `report` for every page both writable and executable (effective rights)
+ * and returns how many there were. `report` may be NULL. */
+typedef void (*paging_wx_report_fn)(void *ctx, uintptr_t va, enum page_size size);
+size_t paging_audit_wx(struct address_space *as, paging_wx_report_fn report, void *ctx);
+
+/* Page-table pages currently allocated (all spaces), for tests and `mem`. */
+uint64_t paging_table_pages(void);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * The kernel heap: the buddy engine (mm/buddy.c) behind one lock, fed with
+ * 2 MiB arenas mapped in the heap region (arch_va_layout.heap).
+ *
+ * An arena is one 2 MiB page over a 2 MiB-aligned run of frames when the frame
+ * allocator has one (one TLB entry, one page-table entry), else 512 separate
+ * frames mapped 4 KiB apiece. Either way unmap_arena gives every frame back.
+ */
+#include "mm/heap.h"
+
+#include "arch/arch.h"
+#include "kernel/panic.h"
+#include "kernel/string.h"
+#include "mm/buddy.h"
+#include "mm/frame.h"
+#include "mm/paging.h"
+#include "sched/spinlock.h"
+
+#define ARENA_BYTES (1ull << HEAP_MAX_ORDER)
+#define ARENA_FRAMES (ARENA_BYTES / FRAME_SIZE)
+#define MAX_ARENAS 32768 /* slots in the heap region (64 GiB) that this bitmap tracks */
+
+/* Protects `heap` and `arena_slots`. Taken before the frame and page-table locks. */
+static struct spinlock heap_lock = SPINLOCK_INIT("heap");
+static struct buddy_heap heap;
+static uint64_t arena_slots[MAX_ARENAS / 64]; /* bit set: that arena slot is mapped */
+
+static uintptr_t slot_address(size_t slot)
+{
+    return arch_va_layout.heap.start + slot * ARENA_BYTES;
+}
+
+static size_t slot_count(void)
+{
+    size_t in_region = (arch_va_layout.heap.end - arch_va_layout.heap.start) / ARENA_BYTES;
+    return in_region < MAX_ARENAS ? in_region : MAX_ARENAS;
+}
+
+static void unmap_small_pages(uintptr_t va, size_t npages)
+{
+    for (size_t i = 0; i < npages; i++) {
+        phys_addr_t frame;
+        if (paging_unmap(&kernel_space, va + i * FRAME_SIZE, PAGE_4K, &frame) == PAGING_OK)
+            frame_free(frame);
+    }
+}
+
+/* Backs the arena at `va`; false (with nothing left mapped) when memory is short. */
+static bool back_arena(uintptr_t va)
+{
+    const unsigned flags = PAGE_WRITE | PAGE_GLOBAL;
+    phys_addr_t run = frame_alloc_run(ARENA_FRAMES, ARENA_FRAMES);
+    if (phys_is_valid(run)) {
+        if (paging_map(&kernel_space, va, run, PAGE_2M, flags) == PAGING_OK)
+            return true;
+        frame_free_run(run, ARENA_FRAMES);
+        return false;
+    }
+    for (size_t i = 0; i < ARENA_FRAMES; i++) {
+        phys_addr_t frame = frame_alloc();
+        if (!phys_is_valid(frame) ||
+            paging_map(&kernel_space, va + i * FRAME_SIZE, frame, PAGE_4K, flags) != PAGING_OK) {
+            if (phys_is_valid(frame))
+                frame_free(frame);
+            unmap_small_pages(va, i);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void *map_arena(void *ctx)
+{
+    (void)ctx;
+    for (size_t slot = 0; slot < slot_count(); slot++) {
+        if (arena_slots[slot / 64] & (1ull << (slot % 64)))
+            continue;
+        if (!back_arena(slot_address(slot)))
+            return NULL;
+        arena_slots[slot / 64] |= 1ull << (slot % 64);
+        return (void *)slot_address(slot);
+    }
+    return NULL;
+}
+
+static void unmap_arena(void *ctx, void *arena)
+{
+    (void)ctx;
+    uintptr_t va = (uintptr_t)arena;
+    size_t slot = (va - arch_va_layout.heap.start) / ARENA_BYTES;
+    KASSERT(slot < slot_count() && (arena_slots[slot / 64] & (1ull << (slot % 64))));
+    phys_addr_t run;
+    if (paging_unmap(&kernel_space, va, PAGE_2M, &run) == PAGING_OK)
+        frame_free_run(run, ARENA_FRAMES);
+    else
+        unmap_small_pages(va, ARENA_FRAMES);
+    arena_slots[slot / 64] &= ~(1ull << (slot % 64));
+}
+
+void heap_init(void)
+{
+    struct arena_source source = {.map_arena = map_arena, .unmap_arena = unmap_arena};
+    bool irq = spin_lock(&heap_lock);
+    bool ok = buddy_init(&heap, source, arch_va_layout.heap.start,
+                         arch_va_layout.heap.start + slot_count() * ARENA_BYTES);
+    spin_unlock(&heap_lock, irq);
+    if (!ok)
+        panic("heap: no memory for the first %llu KiB arena", ARENA_BYTES >> 10);
+}
+
+void *kmalloc(size_t size)
+{
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    bool irq = spin_lock(&heap_lock);
+    void *block = buddy_alloc(&heap, size, caller);
+    spin_unlock(&heap_lock, irq);
+    return block;
+}
+
+void kfree(void *ptr)
+{
+    if (!ptr)
+        return;
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    bool irq = spin_lock(&heap_lock);
+    buddy_free(&heap, ptr, caller);
+    spin_unlock(&heap_lock, irq);
+}
+
+void *kcalloc(size_t count, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(count, size, &bytes))
+        return NULL;
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    bool irq = spin_lock(&heap_lock);
+    void *block = buddy_alloc(&heap, bytes, caller);
+    spin_unlock(&heap_lock, irq);
+    if (block)
+        memset(block, 0, bytes);
+    return block;
+}
+
+void *krealloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return kmalloc(size);
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    if (size == 0) {
+        bool irq = spin_lock(&heap_lock);
+        buddy_free(&heap, ptr, caller);
+        spin_unlock(&heap_lock, irq);
+        return NULL;
+    }
+    bool irq = spin_lock(&heap_lock);
+    size_t usable = buddy_usable_size(&heap, ptr, caller);
+    void *moved = size <= usable ? ptr : buddy_alloc(&heap, size, caller);
+    spin_unlock(&heap_lock, irq);
+    if (moved == ptr || !moved)
+        return moved;
+    memcpy(moved, ptr, usable);
+    irq = spin_lock(&heap_lock);
+    buddy_free(&heap, ptr, caller);
+    spin_unlock(&heap_lock, irq);
+    return moved;
+}
+
+void heap_get_stats(struct heap_stats *out)
+{
+    bool irq = spin_lock(&heap_lock);
+    *out = heap.stats;
+    spin_unlock(&heap_lock, irq);
+}
+
+void heap_check(void)
+{
+    bool irq = spin_lock(&heap_lock);
+    buddy_check(&heap);
+    spin_unlock(&heap_lock, irq);
+}

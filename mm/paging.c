@@ -1,0 +1,535 @@
+#include "mm/paging.h"
+
+#include "arch/arch.h"
+#include "arch/mmu.h"
+#include "kernel/panic.h"
+#include "kernel/printf.h"
+#include "kernel/string.h"
+#include "mm/frame.h"
+#include "mm/heap.h"
+
+#define ROOT_LEVEL (ARCH_PT_LEVELS - 1)
+#define KERNEL_ROOT_FIRST (ARCH_PT_ENTRIES / 2) /* root entries of the kernel half */
+
+struct address_space kernel_space = {.lock = SPINLOCK_INIT("kernel_space")};
+
+/* Page-table pages allocated, all spaces (atomic). */
+static uint64_t table_pages;
+
+/* Set once paging_init has made every kernel root entry; read-only after. */
+static bool kernel_roots_done;
+
+/* Device region: the next free address (under kernel_space.lock). */
+static uintptr_t device_next;
+
+static uint64_t *table_at(uint64_t phys)
+{
+    return arch_phys_to_virt(phys);
+}
+
+static phys_addr_t table_alloc(void)
+{
+    phys_addr_t frame = frame_alloc();
+    if (phys_is_valid(frame)) {
+        memset(table_at(frame.value), 0, FRAME_SIZE);
+        __atomic_fetch_add(&table_pages, 1, __ATOMIC_RELAXED);
+    }
+    return frame;
+}
+
+static void table_free(uint64_t table_phys)
+{
+    __atomic_fetch_sub(&table_pages, 1, __ATOMIC_RELAXED);
+    frame_free(phys(table_phys));
+}
+
+uint64_t paging_table_pages(void)
+{
+    return __atomic_load_n(&table_pages, __ATOMIC_RELAXED);
+}
+
+/*
+ * The one place that decides who must forget a translation. Today: this CPU.
+ * The SMP work makes it a shootdown to every CPU that may cache `as`.
+ */
+static void tlb_invalidate(struct address_space *as, uintptr_t va, enum page_size size)
+{
+    (void)as;
+    (void)size; /* one INVLPG drops the whole page, whatever its size */
+    arch_tlb_flush_page(va);
+}
+
+/* The kernel half is shared, so its lock is kernel_space's whatever `as` is. */
+static struct spinlock *lock_for(struct address_space *as, uintptr_t va)
+{
+    return arch_va_is_kernel(va) ? &kernel_space.lock : &as->lock;
+}
+
+/*
+ * The path of a walk: table[level] is the table at that level that the walk went
+ * through (table[ROOT_LEVEL] is the root), so &table[l][arch_va_index(va, l)] is
+ * va's entry at level l.
+ */
+struct walk {
+    uint64_t *table[ARCH_PT_LEVELS];
+};
+
+/*
+ * Walks from the root down to the table of level `level` for `va`, creating
+ * missing tables when `create`. Returns va's entry in that table, or NULL with
+ * *error set: a larger page maps va already, nothing is mapped, or no memory.
+ */
+static uint64_t *walk_to(struct address_space *as, uintptr_t va, unsigned level, bool create,
+                         struct walk *path, int *error)
+{
+    uint64_t *table = table_at(as->root.value);
+    for (unsigned l = ROOT_LEVEL; l > level; l--) {
+        path->table[l] = table;
+        uint64_t *entry = &table[arch_va_index(va, l)];
+        if (!arch_pte_present(*entry)) {
+            if (!create) {
+                *error = PAGING_ERR_NOT_MAPPED;
+                return NULL;
+            }
+            /* The kernel half's root entries all exist from paging_init on (every
+             * space shares them): a missing one is outside every kernel region. */
+            if (l == ROOT_LEVEL && arch_va_is_kernel(va) && kernel_roots_done) {
+                *error = PAGING_ERR_BAD_ADDRESS;
+                return NULL;
+            }
+            phys_addr_t frame = table_alloc();
+            if (!phys_is_valid(frame)) {
+                *error = PAGING_ERR_NO_MEMORY;
+                return NULL;
+            }
+            *entry = arch_pte_table(frame.value, !arch_va_is_kernel(va));
+        } else if (arch_pte_is_leaf(*entry, l)) {
+            *error = create ? PAGING_ERR_EXISTS : PAGING_ERR_SIZE_MISMATCH;
+            return NULL;
+        }
+        table = table_at(arch_pte_phys(*entry, l));
+    }
+    path->table[level] = table;
+    return &table[arch_va_index(va, level)];
+}
+
+static bool table_is_empty(const uint64_t *table)
+{
+    for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++) {
+        if (table[i])
+            return false;
+    }
+    return true;
+}
+
+/*
+ * After va's entry at `level` was cleared: frees each table on the path that is
+ * now empty, bottom up. The kernel half keeps the tables the root points to.
+ * Returns the physical frames to free after the TLB no longer holds them.
+ */
+static unsigned prune_empty_tables(uintptr_t va, unsigned level, struct walk *path,
+                                   uint64_t freed[ARCH_PT_LEVELS])
+{
+    unsigned nfreed = 0;
+    unsigned top = arch_va_is_kernel(va) ? ROOT_LEVEL - 1 : ROOT_LEVEL;
+    for (unsigned l = level; l < top; l++) {
+        if (!table_is_empty(path->table[l]))
+            break;
+        uint64_t *parent_entry = &path->table[l + 1][arch_va_index(va, l + 1)];
+        freed[nfreed++] = arch_pte_phys(*parent_entry, l + 1);
+        *parent_entry = 0;
+    }
+    return nfreed;
+}
+
+static int check_page(uintptr_t va, uint64_t pa, enum page_size size)
+{
+    if (size > PAGE_1G)
+        return PAGING_ERR_UNSUPPORTED;
+    if (size == PAGE_1G && !arch_mmu_has_1g_pages())
+        return PAGING_ERR_UNSUPPORTED;
+    if (!arch_va_is_canonical(va))
+        return PAGING_ERR_BAD_ADDRESS;
+    uint64_t mask = page_size_bytes(size) - 1;
+    if ((va & mask) || (pa & mask))
+        return PAGING_ERR_MISALIGNED;
+    return PAGING_OK;
+}
+
+int paging_map(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page_size size,
+               unsigned flags)
+{
+    int error = check_page(va, pa.value, size);
+    if (error)
+        return error;
+    bool kernel = arch_va_is_kernel(va);
+    if (kernel && (flags & PAGE_USER))
+        return PAGING_ERR_BAD_ADDRESS;
+    if (kernel && (flags & PAGE_WRITE) && (flags & PAGE_EXEC))
+        return PAGING_ERR_WX;
+
+    struct spinlock *lock = lock_for(as, va);
+    struct walk path;
+    bool irq = spin_lock(lock);
+    uint64_t *entry = walk_to(as, va, size, true, &path, &error);
+    if (entry && arch_pte_present(*entry))
+        error = PAGING_ERR_EXISTS; /* a page, or a table of smaller pages */
+    else if (entry)
+        *entry = arch_pte_leaf(pa.value, flags, size);
+    spin_unlock(lock, irq);
+    /* A not-present entry is never cached, so a new mapping needs no flush. */
+    return error;
+}
+
+/* Finds va's leaf of exactly `size`; NULL with *error otherwise. Lock held. */
+static uint64_t *find_leaf(struct address_space *as, uintptr_t va, enum page_size size,
+                           struct walk *path, int *error)
+{
+    uint64_t *entry = walk_to(as, va, size, false, path, error);
+    if (!entry)
+        return NULL;
+    if (!arch_pte_present(*entry)) {
+        *error = PAGING_ERR_NOT_MAPPED;
+        return NULL;
+    }
+    if (!arch_pte_is_leaf(*entry, size)) {
+        *error = PAGING_ERR_SIZE_MISMATCH; /* smaller pages under a table */
+        return NULL;
+    }
+    return entry;
+}
+
+int paging_unmap(struct address_space *as, uintptr_t va, enum page_size size, phys_addr_t *old)
+{
+    int error = check_page(va, 0, size);
+    if (error)
+        return error;
+    struct spinlock *lock = lock_for(as, va);
+    struct walk path;
+    uint64_t freed[ARCH_PT_LEVELS];
+    unsigned nfreed = 0;
+    bool irq = spin_lock(lock);
+    uint64_t *entry = find_leaf(as, va, size, &path, &error);
+    if (entry) {
+        if (old)
+            *old = phys(arch_pte_phys(*entry, size));
+        *entry = 0;
+        nfreed = prune_empty_tables(va, size, &path, freed);
+        tlb_invalidate(as, va, size);
+    }
+    spin_unlock(lock, irq);
+    for (unsigned i = 0; i < nfreed; i++)
+        table_free(freed[i]);
+    return error;
+}
+
+int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, unsigned flags)
+{
+    int error = check_page(va, 0, size);
+    if (error)
+        return error;
+    if (arch_va_is_kernel(va) && (flags & PAGE_USER))
+        return PAGING_ERR_BAD_ADDRESS;
+    if (arch_va_is_kernel(va) && (flags & PAGE_WRITE) && (flags & PAGE_EXEC))
+        return PAGING_ERR_WX;
+    struct spinlock *lock = lock_for(as, va);
+    struct walk path;
+    bool irq = spin_lock(lock);
+    uint64_t *entry = find_leaf(as, va, size, &path, &error);
+    if (entry) {
+        *entry = arch_pte_leaf(arch_pte_phys(*entry, size), flags, size);
+        tlb_invalidate(as, va, size);
+    }
+    spin_unlock(lock, irq);
+    return error;
+}
+
+bool paging_translate(struct address_space *as, uintptr_t va, struct translation *out)
+{
+    if (!arch_va_is_canonical(va))
+        return false;
+    struct spinlock *lock = lock_for(as, va);
+    bool found = false;
+    unsigned rights = PAGE_WRITE | PAGE_EXEC | PAGE_USER;
+    bool irq = spin_lock(lock);
+    uint64_t *table = table_at(as->root.value);
+    for (int l = ROOT_LEVEL; l >= 0; l--) {
+        uint64_t entry = table[arch_va_index(va, (unsigned)l)];
+        if (!arch_pte_present(entry))
+            break;
+        if (arch_pte_is_leaf(entry, (unsigned)l)) {
+            uint64_t offset = va & (page_size_bytes((enum page_size)l) - 1);
+            unsigned flags = arch_pte_flags(entry);
+            *out = (struct translation){
+                .pa = phys(arch_pte_phys(entry, (unsigned)l) + offset),
+                .size = (enum page_size)l,
+                .flags = (flags & ~(PAGE_WRITE | PAGE_EXEC | PAGE_USER)) | (flags & rights),
+            };
+            found = true;
+            break;
+        }
+        rights &= arch_pte_table_rights(entry);
+        table = table_at(arch_pte_phys(entry, (unsigned)l));
+    }
+    spin_unlock(lock, irq);
+    return found;
+}
+
+/* ---- address spaces -------------------------------------------------------- */
+
+struct address_space *paging_create_space(void)
+{
+    struct address_space *as = kmalloc(sizeof(*as));
+    if (!as)
+        return NULL;
+    phys_addr_t root = table_alloc();
+    if (!phys_is_valid(root)) {
+        kfree(as);
+        return NULL;
+    }
+    *as = (struct address_space){.root = root, .lock = SPINLOCK_INIT("address_space")};
+    uint64_t *mine = table_at(root.value);
+    const uint64_t *kernel_root = table_at(kernel_space.root.value);
+    for (unsigned i = KERNEL_ROOT_FIRST; i < ARCH_PT_ENTRIES; i++)
+        mine[i] = kernel_root[i];
+    return as;
+}
+
+/* Frees the tables below `table_phys` (a table of level `level`), not the pages. */
+static void free_user_tables(uint64_t table_phys, unsigned level)
+{
+    uint64_t *table = table_at(table_phys);
+    for (unsigned i = 0; level > 0 && i < ARCH_PT_ENTRIES; i++) {
+        if (arch_pte_present(table[i]) && !arch_pte_is_leaf(table[i], level))
+            free_user_tables(arch_pte_phys(table[i], level), level - 1);
+    }
+    table_free(table_phys);
+}
+
+void paging_destroy_space(struct address_space *as)
+{
+    KASSERT(as != &kernel_space);
+    KASSERT(arch_mmu_root() != as->root.value);
+    uint64_t *root = table_at(as->root.value);
+    for (unsigned i = 0; i < KERNEL_ROOT_FIRST; i++) {
+        if (arch_pte_present(root[i]))
+            free_user_tables(arch_pte_phys(root[i], ROOT_LEVEL), ROOT_LEVEL - 1);
+    }
+    table_free(as->root.value);
+    kfree(as);
+}
+
+void paging_activate(struct address_space *as)
+{
+    arch_mmu_load_root(as->root.value);
+}
+
+/* ---- the W^X audit ---------------------------------------------------------- */
+
+struct audit {
+    paging_wx_report_fn report;
+    void *ctx;
+    size_t violations;
+    unsigned index[ARCH_PT_LEVELS];
+};
+
+static void audit_table(struct audit *a, const uint64_t *table, unsigned level, unsigned rights,
+                        unsigned first, unsigned end)
+{
+    for (unsigned i = first; i < end; i++) {
+        uint64_t entry = table[i];
+        if (!arch_pte_present(entry))
+            continue;
+        a->index[level] = i;
+        if (arch_pte_is_leaf(entry, level)) {
+            unsigned effective = arch_pte_flags(entry) & rights;
+            if ((effective & PAGE_WRITE) && (effective & PAGE_EXEC)) {
+                for (unsigned l = 0; l < level; l++)
+                    a->index[l] = 0;
+                a->violations++;
+                if (a->report)
+                    a->report(a->ctx, arch_va_from_indexes(a->index), (enum page_size)level);
+            }
+        } else {
+            audit_table(a, table_at(arch_pte_phys(entry, level)), level - 1,
+                        rights & arch_pte_table_rights(entry), 0, ARCH_PT_ENTRIES);
+        }
+    }
+}
+
+size_t paging_audit_wx(struct address_space *as, paging_wx_report_fn report, void *ctx)
+{
+    struct audit a = {.report = report, .ctx = ctx};
+    bool irq = spin_lock(&kernel_space.lock);
+    bool irq_user = as == &kernel_space ? false : spin_lock(&as->lock);
+    audit_table(&a, table_at(as->root.value), ROOT_LEVEL, PAGE_WRITE | PAGE_EXEC | PAGE_USER, 0,
+                ARCH_PT_ENTRIES);
+    if (as != &kernel_space)
+        spin_unlock(&as->lock, irq_user);
+    spin_unlock(&kernel_space.lock, irq);
+    return a.violations;
+}
+
+/* ---- devices ------------------------------------------------------------------ */
+
+void *paging_map_device(phys_addr_t pa, size_t bytes, unsigned flags)
+{
+    uint64_t first = pa.value & ~(FRAME_SIZE - 1);
+    uint64_t end = (pa.value + bytes + FRAME_SIZE - 1) & ~(FRAME_SIZE - 1);
+    if (bytes == 0 || end < first)
+        return NULL;
+    bool irq = spin_lock(&kernel_space.lock);
+    uintptr_t va = device_next;
+    bool fits = va + (end - first) <= arch_va_layout.devices.end && va + (end - first) > va;
+    if (fits)
+        device_next += end - first + FRAME_SIZE; /* an unmapped page between mappings */
+    spin_unlock(&kernel_space.lock, irq);
+    if (!fits)
+        return NULL;
+    for (uint64_t off = 0; off < end - first; off += FRAME_SIZE) {
+        int error = paging_map(&kernel_space, va + off, phys(first + off), PAGE_4K,
+                               (flags & (PAGE_WRITE | PAGE_NOCACHE | PAGE_WRITE_COMBINE)) |
+                                   PAGE_GLOBAL);
+        if (error) {
+            for (uint64_t undo = 0; undo < off; undo += FRAME_SIZE)
+                paging_unmap(&kernel_space, va + undo, PAGE_4K, NULL);
+            return NULL;
+        }
+    }
+    return (void *)(va + (pa.value - first));
+}
+
+/* ---- boot ------------------------------------------------------------------- */
+
+/* Maps [pa, pa + bytes) at va with the largest pages alignment allows. */
+static int map_range(uintptr_t va, uint64_t pa, uint64_t bytes, unsigned flags)
+{
+    while (bytes) {
+        enum page_size size = PAGE_4K;
+        for (enum page_size s = PAGE_1G; s > PAGE_4K; s--) {
+            uint64_t b = page_size_bytes(s);
+            if ((s != PAGE_1G || arch_mmu_has_1g_pages()) && !(va & (b - 1)) &&
+                !(pa & (b - 1)) && bytes >= b) {
+                size = s;
+                break;
+            }
+        }
+        int error = paging_map(&kernel_space, va, phys(pa), size, flags);
+        if (error)
+            return error;
+        va += page_size_bytes(size);
+        pa += page_size_bytes(size);
+        bytes -= page_size_bytes(size);
+    }
+    return PAGING_OK;
+}
+
+struct phys_span {
+    uint64_t start, end;
+};
+
+/* The memory map's regions (any type) and the first MiB, page-rounded, sorted and
+ * merged: what the direct map covers. Returns the number of spans. */
+static size_t direct_map_spans(const struct boot_info *info, struct phys_span *spans)
+{
+    uint64_t limit = arch_va_layout.direct_map.end - arch_va_layout.direct_map.start;
+    size_t n = 0;
+    spans[n++] = (struct phys_span){0, 0x100000};
+    for (size_t i = 0; i < info->mmap_count; i++) {
+        /* Above 4 GiB only RAM: firmware there reserves holes, not tables. */
+        bool ram = info->mmap[i].type == MMAP_USABLE ||
+                   info->mmap[i].type == MMAP_ACPI_RECLAIMABLE ||
+                   info->mmap[i].type == MMAP_ACPI_NVS;
+        if (!ram && info->mmap[i].base_phys >= (4ull << 30))
+            continue;
+        uint64_t start = info->mmap[i].base_phys & ~(FRAME_SIZE - 1);
+        uint64_t end = info->mmap[i].base_phys + info->mmap[i].length_bytes;
+        if (end < start || end > limit)
+            end = limit;
+        end = (end + FRAME_SIZE - 1) & ~(FRAME_SIZE - 1);
+        if (start >= end)
+            continue;
+        size_t j = n++;
+        while (j > 0 && spans[j - 1].start > start) {
+            spans[j] = spans[j - 1];
+            j--;
+        }
+        spans[j] = (struct phys_span){start, end};
+    }
+    size_t merged = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (merged && spans[i].start <= spans[merged - 1].end) {
+            if (spans[i].end > spans[merged - 1].end)
+                spans[merged - 1].end = spans[i].end;
+        } else {
+            spans[merged++] = spans[i];
+        }
+    }
+    return merged;
+}
+
+static void boot_fail(const char *what, int error)
+{
+    panic("paging: cannot %s (error %d): not enough memory for page tables?", what, error);
+}
+
+static void report_wx(void *ctx, uintptr_t va, enum page_size size)
+{
+    (void)ctx;
+    kprintf("paging: W^X violation: 0x%lx (%lu KiB page) is writable and executable\n", va,
+            page_size_bytes(size) >> 10);
+}
+
+void paging_init(const struct boot_info *info)
+{
+    static struct phys_span spans[BOOTINFO_MAX_MMAP + 1];
+    arch_mmu_init_this_cpu();
+    phys_addr_t root = table_alloc();
+    if (!phys_is_valid(root))
+        boot_fail("allocate the root table", PAGING_ERR_NO_MEMORY);
+    kernel_space.root = root;
+
+    /* Every root entry of a kernel region now, so new spaces can share them. */
+    const struct arch_va_region *regions[] = {
+        &arch_va_layout.direct_map, &arch_va_layout.heap, &arch_va_layout.stacks,
+        &arch_va_layout.devices, &arch_va_layout.kernel_image};
+    uint64_t *root_table = table_at(root.value);
+    for (size_t r = 0; r < sizeof(regions) / sizeof(regions[0]); r++) {
+        unsigned first = arch_va_index(regions[r]->start, ROOT_LEVEL);
+        unsigned last = arch_va_index(regions[r]->end - 1, ROOT_LEVEL);
+        for (unsigned i = first; i <= last; i++) {
+            phys_addr_t table = table_alloc();
+            if (!phys_is_valid(table))
+                boot_fail("create the kernel's top-level tables", PAGING_ERR_NO_MEMORY);
+            root_table[i] = arch_pte_table(table.value, false);
+        }
+    }
+    kernel_roots_done = true;
+
+    size_t nspans = direct_map_spans(info, spans);
+    for (size_t i = 0; i < nspans; i++) {
+        int error = map_range(arch_va_layout.direct_map.start + spans[i].start, spans[i].start,
+                              spans[i].end - spans[i].start, PAGE_WRITE | PAGE_GLOBAL);
+        if (error)
+            boot_fail("build the direct map", error);
+    }
+    for (unsigned s = 0; s < ARCH_IMAGE_SECTIONS; s++) {
+        const struct arch_image_section *sec = &arch_image_sections[s];
+        uintptr_t end = (sec->end + FRAME_SIZE - 1) & ~(uintptr_t)(FRAME_SIZE - 1);
+        for (uintptr_t va = sec->start; va < end; va += FRAME_SIZE) {
+            int error = paging_map(&kernel_space, va, phys(ARCH_IMAGE_PHYS(va)), PAGE_4K,
+                                   sec->page_flags);
+            if (error)
+                boot_fail("map the kernel image", error);
+        }
+    }
+    device_next = arch_va_layout.devices.start;
+
+    paging_activate(&kernel_space);
+    arch_tlb_flush_all();
+    size_t violations = paging_audit_wx(&kernel_space, report_wx, NULL);
+    if (violations)
+        panic("paging: %zu pages are both writable and executable", violations);
+    kprintf("paging: %zu direct-map spans, %lu table pages, W^X audit clean; %s\n", nspans,
+            paging_table_pages(), arch_mmu_features());
+}
