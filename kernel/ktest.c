@@ -53,6 +53,13 @@ static uint64_t hash_name(uint64_t h, const char *s)
     return h;
 }
 
+static bool selected(const struct ktest_suite *suite, const char *glob)
+{
+    if (suite->named_only)
+        return strcmp(glob, suite->name) == 0;
+    return glob_match(glob, suite->name);
+}
+
 static void run_case(const struct ktest_suite *suite, size_t index, uint64_t seed,
                      struct ktest_totals *suite_totals)
 {
@@ -98,7 +105,7 @@ bool ktest_run(const char *glob, uint64_t seed, struct ktest_totals *totals)
 {
     size_t matching = 0, number = 0;
     for (const struct ktest_suite *const *s = __start_ktest_suites; s < __stop_ktest_suites; s++)
-        matching += glob_match(glob, (*s)->name);
+        matching += selected(*s, glob);
 
     *totals = (struct ktest_totals){0, 0, 0};
     kprintf("KTAP version 1\n");
@@ -107,7 +114,7 @@ bool ktest_run(const char *glob, uint64_t seed, struct ktest_totals *totals)
     if (matching == 0)
         kprintf("# no test suite matches '%s'\n", glob);
     for (const struct ktest_suite *const *s = __start_ktest_suites; s < __stop_ktest_suites; s++) {
-        if (glob_match(glob, (*s)->name))
+        if (selected(*s, glob))
             run_suite(*s, ++number, seed, totals);
     }
     kprintf("# Totals: pass:%d fail:%d skip:%d total:%d\n", totals->passed, totals->failed,

@@ -171,7 +171,8 @@ void kstack_free(const struct kstack *stack)
 bool kstack_is_guard(uintptr_t addr)
 {
     struct translation t;
-    return class_of(addr) < KSTACK_CLASSES && !paging_translate(&kernel_space, addr, &t);
+    /* Unlocked: the page-fault panic asks, and may have interrupted a lock holder. */
+    return class_of(addr) < KSTACK_CLASSES && !paging_translate_unlocked(&kernel_space, addr, &t);
 }
 
 size_t kstack_count(void)

@@ -249,9 +249,18 @@ bool paging_translate(struct address_space *as, uintptr_t va, struct translation
     if (!arch_va_is_canonical(va))
         return false;
     struct spinlock *lock = lock_for(as, va);
+    bool irq = spin_lock(lock);
+    bool found = paging_translate_unlocked(as, va, out);
+    spin_unlock(lock, irq);
+    return found;
+}
+
+bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct translation *out)
+{
+    if (!arch_va_is_canonical(va) || as->root.value == 0)
+        return false;
     bool found = false;
     unsigned rights = PAGE_WRITE | PAGE_EXEC | PAGE_USER;
-    bool irq = spin_lock(lock);
     uint64_t *table = table_at(as->root.value);
     for (int l = ROOT_LEVEL; l >= 0; l--) {
         uint64_t entry = table[arch_va_index(va, (unsigned)l)];
@@ -271,7 +280,6 @@ bool paging_translate(struct address_space *as, uintptr_t va, struct translation
         rights &= arch_pte_table_rights(entry);
         table = table_at(arch_pte_phys(entry, (unsigned)l));
     }
-    spin_unlock(lock, irq);
     return found;
 }
 

@@ -12,6 +12,10 @@ a failed self-test. A boot that runs past its time limit fails.
 A bad-input boot (a CPU without long mode, say) passes when the expected message
 appears on the serial port and the kernel then stays halted instead of resetting.
 
+A crash boot runs one deliberately fatal test (a double free, say: `test=<suite>`
+names a suite that runs only when named exactly) and passes when the kernel
+panics with every expected piece of text and exits with the failure status 35.
+
 Every test case of every boot counts as one result, and so does every boot's own
 verdict; the last line is `N passed, N failed`.
 """
@@ -40,11 +44,12 @@ SELFTEST_SMBIOS = ["-smbios", "type=1,product=exo-selftest"]
 class Boot:
     """One QEMU run: its arguments and what counts as success."""
 
-    def __init__(self, name, args, timeout_s, expect_message=None):
+    def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
-        self.expect_message = expect_message  # None: a KTAP self-test run
+        self.expect_message = expect_message  # a bad-input boot: this text, then halt
+        self.expect_panic = expect_panic  # a crash boot: PANIC with all these texts
 
     def log_path(self):
         return os.path.join(LOG_DIR, self.name + ".log")
@@ -75,11 +80,35 @@ def all_boots(seed):
         Boot("pvh", ["-smp", "2", "-kernel", ELF, "-append", test_args], 60),
         Boot("pvh-q35-64m", ["-machine", "q35", "-m", "64M", "-smp", "1", "-kernel", ELF,
                              "-append", test_args], 60),
+        # Memory from 64 MiB up: split around the PCI hole, above 4 GiB, 1 GiB pages.
+        Boot("pvh-3584m", ["-m", "3584M", "-smp", "1", "-kernel", ELF, "-append", test_args],
+             90),
+        Boot("pvh-q35-8g-1g-pages", ["-machine", "q35", "-m", "8G", "-smp", "2", "-cpu",
+                                     "qemu64,+pdpe1gb,+smep,+smap,+umip", "-kernel", ELF,
+                                     "-append", test_args], 120),
         Boot("no-long-mode", ["-cpu", "qemu32", "-cdrom", ISO] + SELFTEST_SMBIOS, 60,
              expect_message="this CPU does not support 64-bit long mode"),
         Boot("no-nx", ["-cpu", "qemu64,-nx", "-kernel", ELF, "-append", test_args], 60,
              expect_message="lacks the NX (no-execute) page bit"),
     ]
+    # Misuse the kernel must catch: each crash suite provokes one, and the panic
+    # must name what went wrong and where.
+    crashes = [
+        ("crash_heap_double_free", ["heap: free of 0xffffc0", "already free",
+                                    "crash_heap_double_free"]),
+        ("crash_heap_foreign_free", ["heap: free of 0xffffffff8", "not a heap pointer",
+                                     "crash_heap_foreign_free"]),
+        ("crash_heap_damaged_header", ["heap: free of 0xffffc0", "header is damaged",
+                                       "crash_heap_damaged_header"]),
+        ("crash_frame_double_free", ["frame: double free of frame 0x"]),
+        ("crash_kstack_double_free", ["kstack: double free of the stack at"]),
+        ("crash_stack_overflow", ["double fault", "kernel stack overflow: CR2=0xffffc8",
+                                  "crash_stack_overflow"]),
+    ]
+    for suite, texts in crashes:
+        boots.append(Boot(suite.replace("_", "-"), ["-kernel", ELF, "-append",
+                                                    "mode=test test=" + suite], 60,
+                          expect_panic=texts))
     return boots
 
 
@@ -192,6 +221,20 @@ def judge_message(boot, log, status):
     return problems
 
 
+def judge_panic(boot, log, status):
+    problems = []
+    if "PANIC:" not in log:
+        problems.append("the kernel did not panic")
+    for text in boot.expect_panic:
+        if text not in log:
+            problems.append("the panic report lacks %r" % text)
+    if status is None:
+        problems.append("timed out")
+    elif status != EXIT_FAIL:
+        problems.append("QEMU exited with %d instead of 35 (panic in test mode)" % status)
+    return problems
+
+
 def failing_lines(log, limit=60):
     lines = log.rstrip("\n").split("\n")
     marks = [i for i, l in enumerate(lines)
@@ -209,6 +252,8 @@ def run_boot(boot):
     log = read_log(boot)
     if boot.expect_message:
         problems, cases = judge_message(boot, log, status), []
+    elif boot.expect_panic:
+        problems, cases = judge_panic(boot, log, status), []
     else:
         problems, cases = judge_selftest(log, status)
     return boot, problems, cases, seconds, stderr, log
@@ -230,7 +275,8 @@ def main():
             passed += ok_cases + (0 if problems else 1)
             failed += (len(cases) - ok_cases) + (1 if problems else 0)
             verdict = "FAIL" if problems else "PASS"
-            detail = "%d cases" % len(cases) if not boot.expect_message else "message seen"
+            detail = ("message seen" if boot.expect_message else
+                      "panic seen" if boot.expect_panic else "%d cases" % len(cases))
             print("%s %-14s %s, %.1f s" % (verdict, boot.name, detail, seconds), flush=True)
             if problems:
                 for p in problems:

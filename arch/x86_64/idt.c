@@ -7,6 +7,7 @@
 #include "gdt.h"
 #include "kernel/panic.h"
 #include "kernel/printf.h"
+#include "mm/kstack.h"
 
 #define IDT_VECTORS 256
 #define ISR_STUB_SIZE 16 /* isr.S lays its stubs out this far apart */
@@ -156,9 +157,17 @@ __attribute__((noreturn)) static void exception_panic(struct interrupt_frame *fr
     if (vector == VECTOR_PAGE_FAULT) {
         uint64_t code = frame->error_code;
         kprintf("  CR2 %016lx (%s, %s, %s%s)\n", read_cr2(),
-                code & 1 ? "protection violation" : "page not present",
-                code & 2 ? "write" : "read", code & 4 ? "user" : "kernel",
-                code & 16 ? ", instruction fetch" : "");
+                code & PF_ERROR_PRESENT ? "protection violation" : "page not present",
+                code & PF_ERROR_WRITE ? "write" : "read", code & PF_ERROR_USER ? "user" : "kernel",
+                code & PF_ERROR_FETCH ? ", instruction fetch" : "");
+    }
+    /* A fault in a guard page (a #PF, or the #DF it becomes when the CPU cannot
+     * push the #PF's frame on the overflowed stack) is a stack overflow. The check
+     * reads the page tables without their lock: this CPU is about to stop. */
+    if ((vector == VECTOR_PAGE_FAULT || vector == VECTOR_DOUBLE_FAULT) &&
+        kstack_is_guard(read_cr2())) {
+        kprintf("  kernel stack overflow: CR2=0x%lx is in the guard page below a kernel stack\n",
+                read_cr2());
     }
     print_register_row("RAX", frame->rax, "RBX", frame->rbx, "RCX", frame->rcx);
     print_register_row("RDX", frame->rdx, "RSI", frame->rsi, "RDI", frame->rdi);
@@ -170,6 +179,18 @@ __attribute__((noreturn)) static void exception_panic(struct interrupt_frame *fr
     kprintf("  CR4 %016lx\n", read_cr4());
     panic_backtrace_from(frame->rip, frame->rbp);
     panic_end();
+}
+
+bool arch_fault_is_page_fault(const struct fault_info *fault, enum fault_access *access,
+                              bool *was_present)
+{
+    if (fault->vector != VECTOR_PAGE_FAULT)
+        return false;
+    *access = fault->error_code & PF_ERROR_FETCH   ? FAULT_ACCESS_EXEC
+              : fault->error_code & PF_ERROR_WRITE ? FAULT_ACCESS_WRITE
+                                                   : FAULT_ACCESS_READ;
+    *was_present = (fault->error_code & PF_ERROR_PRESENT) != 0;
+    return true;
 }
 
 void isr_dispatch(struct interrupt_frame *frame)

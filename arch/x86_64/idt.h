@@ -19,6 +19,12 @@ struct interrupt_frame {
 #define VECTOR_PAGE_FAULT 14
 #define VECTOR_DOUBLE_FAULT 8
 
+/* Page-fault error code bits (Intel SDM vol. 3, 4.7). */
+#define PF_ERROR_PRESENT (1u << 0) /* 0: the page was not present */
+#define PF_ERROR_WRITE (1u << 1)
+#define PF_ERROR_USER (1u << 2)
+#define PF_ERROR_FETCH (1u << 4) /* an instruction fetch (with NX) */
+
 /* Fills the IDT (all 256 vectors) and loads it on the calling CPU. */
 void idt_init_this_cpu(void);
 

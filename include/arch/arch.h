@@ -93,6 +93,22 @@ struct fault_info {
  */
 bool arch_call_catching_fault(void (*fn)(void *arg), void *arg, struct fault_info *out);
 
+/* Is the caught fault a page fault? If so: the kind of access, and whether the
+ * page was present (a protection violation) or not. */
+enum fault_access {
+    FAULT_ACCESS_READ,
+    FAULT_ACCESS_WRITE,
+    FAULT_ACCESS_EXEC,
+};
+bool arch_fault_is_page_fault(const struct fault_info *fault, enum fault_access *access,
+                              bool *was_present);
+
+/*
+ * Runs fn(arg) on another stack (stack_top: 16-byte aligned, the stack grows down
+ * from it) and comes back to the caller's stack when fn returns.
+ */
+void arch_call_on_stack(void (*fn)(void *arg), void *arg, uintptr_t stack_top);
+
 /* The exception's name ("page fault"), or "unknown". */
 const char *arch_exception_name(unsigned vector);
 

@@ -42,17 +42,24 @@ struct ktest_suite {
     const char *name;
     const struct ktest_case *cases;
     size_t case_count;
+    /* Runs only when test= names it exactly: for the crash suites, whose one case
+     * must bring the kernel down (tests/harness.py checks the panic). */
+    bool named_only;
 };
 
 #define KTEST(fn) {#fn, fn}
 
-#define KTEST_SUITE(suite_name, ...)                                                    \
+#define KTEST_SUITE_WITH(suite_name, only_when_named, ...)                              \
     static const struct ktest_case suite_name##_cases[] = {__VA_ARGS__};                 \
     static const struct ktest_suite suite_name##_suite = {                              \
         #suite_name, suite_name##_cases,                                                \
-        sizeof(suite_name##_cases) / sizeof(suite_name##_cases[0])};                    \
+        sizeof(suite_name##_cases) / sizeof(suite_name##_cases[0]), only_when_named};   \
     static const struct ktest_suite *const suite_name##_suite_entry                     \
         __attribute__((used, section(".ktest_suites"))) = &suite_name##_suite
+
+#define KTEST_SUITE(suite_name, ...) KTEST_SUITE_WITH(suite_name, false, __VA_ARGS__)
+/* A suite whose case ends the run with a panic; see named_only. */
+#define KTEST_CRASH_SUITE(suite_name, ...) KTEST_SUITE_WITH(suite_name, true, __VA_ARGS__)
 
 /* Records a failure with its location and prints it as a KTAP diagnostic. */
 void ktest_fail(struct ktest *t, const char *file, int line, const char *fmt, ...)

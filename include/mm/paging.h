@@ -88,6 +88,8 @@ struct translation {
     unsigned flags;      /* effective: what every level of the walk allows */
 };
 bool paging_translate(struct address_space *as, uintptr_t va, struct translation *out);
+/* The same without the lock, for panic reports only (the tables may be changing). */
+bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct translation *out);
 
 /* A new space: empty user half, the shared kernel half. NULL when out of memory. */
 struct address_space *paging_create_space(void);

@@ -1,0 +1,122 @@
+/* Suite `kstack`: kernel stacks and their guard pages. */
+#include "kernel/ktest.h"
+#include "mm/kstack.h"
+#include "mm/paging.h"
+#include "mm_test_util.h"
+
+static void kstack_is_mapped_with_a_guard_below(struct ktest *t)
+{
+    uint64_t frames_before = mm_free_frames();
+    size_t live = kstack_count();
+    struct kstack s;
+    KT_ASSERT(t, kstack_alloc(16384, &s) == KSTACK_OK);
+    KT_EXPECT_EQ(t, s.top - s.bottom, 16384);
+    KT_EXPECT_EQ(t, s.top % 16, 0);
+    KT_EXPECT_EQ(t, kstack_count(), live + 1);
+    struct translation tr;
+    for (uintptr_t va = s.bottom; va < s.top; va += 4096) {
+        KT_EXPECT(t, paging_translate(&kernel_space, va, &tr));
+        KT_EXPECT_EQ(t, tr.flags & (PAGE_WRITE | PAGE_EXEC), PAGE_WRITE);
+        *(volatile uint64_t *)va = va;
+    }
+    KT_EXPECT(t, !paging_translate(&kernel_space, s.bottom - 1, &tr));
+    KT_EXPECT(t, kstack_is_guard(s.bottom - 1));
+    KT_EXPECT(t, !kstack_is_guard(s.bottom));
+    mm_expect_page_fault(t, mm_read_byte, (void *)(s.bottom - 8), FAULT_ACCESS_READ, false);
+    mm_expect_page_fault(t, mm_write_byte, (void *)(s.bottom - 1), FAULT_ACCESS_WRITE, false);
+    kstack_free(&s);
+    KT_EXPECT(t, !paging_translate(&kernel_space, s.bottom, &tr));
+    KT_EXPECT_EQ(t, kstack_count(), live);
+    KT_EXPECT_EQ(t, mm_free_frames(), frames_before);
+}
+
+struct where {
+    uintptr_t local_address;
+};
+
+static void note_stack(void *arg)
+{
+    volatile int local = 0;
+    ((struct where *)arg)->local_address = (uintptr_t)&local;
+}
+
+static void kstack_runs_code_on_its_stack(struct ktest *t)
+{
+    struct kstack s;
+    KT_ASSERT(t, kstack_alloc(8192, &s) == KSTACK_OK);
+    struct where w = {0};
+    arch_call_on_stack(note_stack, &w, s.top);
+    KT_EXPECT(t, w.local_address >= s.bottom && w.local_address < s.top);
+    kstack_free(&s);
+}
+
+static void kstack_sizes_and_bad_sizes(struct ktest *t)
+{
+    uint64_t frames_before = mm_free_frames();
+    struct kstack s[6];
+    size_t sizes[] = {1, 4096, 4097, 65536, 100000, KSTACK_MAX_BYTES};
+    for (size_t i = 0; i < 6; i++) {
+        KT_ASSERT(t, kstack_alloc(sizes[i], &s[i]) == KSTACK_OK);
+        KT_EXPECT(t, s[i].top - s[i].bottom >= sizes[i]);
+        KT_EXPECT(t, kstack_is_guard(s[i].bottom - 1));
+        for (size_t j = 0; j < i; j++)
+            KT_EXPECT(t, s[i].top <= s[j].bottom - 4096 || s[j].top <= s[i].bottom - 4096);
+    }
+    for (size_t i = 0; i < 6; i++)
+        kstack_free(&s[i]);
+    struct kstack bad;
+    KT_EXPECT_EQ(t, kstack_alloc(0, &bad), KSTACK_ERR_TOO_LARGE);
+    KT_EXPECT_EQ(t, kstack_alloc(KSTACK_MAX_BYTES + 1, &bad), KSTACK_ERR_TOO_LARGE);
+    KT_EXPECT_EQ(t, mm_free_frames(), frames_before);
+}
+
+static void kstack_many_stacks_reuse_slots(struct ktest *t)
+{
+    enum { COUNT = 3000 };
+    static struct kstack stacks[COUNT];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < COUNT; i++)
+            KT_ASSERT(t, kstack_alloc(4096, &stacks[i]) == KSTACK_OK);
+        for (int i = 0; i < COUNT; i++)
+            kstack_free(&stacks[i]);
+    }
+}
+
+KTEST_SUITE(kstack, KTEST(kstack_is_mapped_with_a_guard_below),
+            KTEST(kstack_runs_code_on_its_stack), KTEST(kstack_sizes_and_bad_sizes),
+            KTEST(kstack_many_stacks_reuse_slots));
+
+static void crash_kstack_double_free(struct ktest *t)
+{
+    struct kstack s;
+    KT_ASSERT(t, kstack_alloc(4096, &s) == KSTACK_OK);
+    kstack_free(&s);
+    kstack_free(&s);
+    ktest_fail(t, __FILE__, __LINE__, "the second kstack_free went unnoticed");
+}
+KTEST_CRASH_SUITE(crash_kstack_double_free, KTEST(crash_kstack_double_free));
+
+/* Recurses until `limit` (far beyond any stack): the guard page stops it first. */
+static __attribute__((noinline)) unsigned recurse_deeply(unsigned depth, unsigned limit)
+{
+    volatile uint8_t frame[256];
+    frame[0] = (uint8_t)depth;
+    if (depth == limit)
+        return frame[0];
+    return recurse_deeply(depth + 1, limit) + frame[0];
+}
+
+static void overflow(void *arg)
+{
+    (void)arg;
+    recurse_deeply(0, 1u << 30);
+}
+
+static void crash_stack_overflow(struct ktest *t)
+{
+    struct kstack s;
+    KT_ASSERT(t, kstack_alloc(8192, &s) == KSTACK_OK);
+    arch_call_on_stack(overflow, NULL, s.top);
+    ktest_fail(t, __FILE__, __LINE__, "running off the stack went unnoticed");
+}
+KTEST_CRASH_SUITE(crash_stack_overflow, KTEST(crash_stack_overflow));

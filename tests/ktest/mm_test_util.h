@@ -1,0 +1,52 @@
+/* Helpers shared by the memory suites (frame, paging, heap, kstack). */
+#ifndef EXO_TESTS_KTEST_MM_TEST_UTIL_H
+#define EXO_TESTS_KTEST_MM_TEST_UTIL_H
+
+#include "arch/arch.h"
+#include "kernel/ktest.h"
+#include "mm/frame.h"
+
+#define MM_TEST_HELPER static __attribute__((unused, noinline))
+
+MM_TEST_HELPER void mm_read_byte(void *arg)
+{
+    uint8_t value = *(volatile uint8_t *)arg;
+    (void)value;
+}
+
+MM_TEST_HELPER void mm_write_byte(void *arg)
+{
+    *(volatile uint8_t *)arg = 0xa5;
+}
+
+/* Runs fn(addr) and expects a page fault at addr of the given kind. */
+MM_TEST_HELPER void mm_expect_page_fault(struct ktest *t, void (*fn)(void *), void *addr,
+                                         enum fault_access want_access, bool want_present)
+{
+    struct fault_info fault;
+    enum fault_access access;
+    bool present;
+    if (!ktest_catch_fault(fn, addr, &fault)) {
+        ktest_fail(t, __FILE__, __LINE__, "no fault accessing %p", addr);
+        return;
+    }
+    if (!arch_fault_is_page_fault(&fault, &access, &present)) {
+        ktest_fail(t, __FILE__, __LINE__, "%s instead of a page fault at %p",
+                   arch_exception_name(fault.vector), addr);
+        return;
+    }
+    KT_EXPECT_EQ(t, fault.fault_addr, (uint64_t)addr);
+    KT_EXPECT_EQ(t, access, want_access);
+    KT_EXPECT_EQ(t, present, want_present);
+}
+
+/* Frames free, with this CPU's cache emptied so counts compare exactly. */
+MM_TEST_HELPER uint64_t mm_free_frames(void)
+{
+    struct frame_stats stats;
+    frame_drain_cache();
+    frame_get_stats(&stats);
+    return stats.free_frames;
+}
+
+#endif

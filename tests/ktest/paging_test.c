@@ -1,0 +1,291 @@
+/* Suite `paging`: the live kernel page tables, and map/unmap/protect/translate. */
+#include "arch/arch.h"
+#include "arch/mmu.h"
+#include "kernel/boot.h"
+#include "kernel/ktest.h"
+#include "kernel/string.h"
+#include "mm/frame.h"
+#include "mm/paging.h"
+#include "mm_test_util.h"
+
+extern char __text_start[], __rodata_start[], __data_start[];
+
+/* A byte of `ret` in a writable data page: fetching it must fault (NX). */
+static volatile uint8_t data_page_code[16] __attribute__((aligned(16))) = {0xc3};
+static const uint64_t rodata_word __attribute__((used)) = 0x1234;
+
+/* A 1 GiB-aligned window at the top of the device region that nothing else uses. */
+static uintptr_t scratch_va(void)
+{
+    return (arch_va_layout.devices.end - (2ull << 30)) & ~((1ull << 30) - 1);
+}
+
+static void expect_translation(struct ktest *t, uintptr_t va, uint64_t pa, unsigned want_flags,
+                               unsigned mask)
+{
+    struct translation tr;
+    if (!paging_translate(&kernel_space, va, &tr)) {
+        ktest_fail(t, __FILE__, __LINE__, "0x%lx is not mapped", va);
+        return;
+    }
+    KT_EXPECT_EQ(t, tr.pa.value, pa);
+    KT_EXPECT_EQ(t, tr.flags & mask, want_flags);
+}
+
+static void paging_kernel_image_sections_are_w_xor_x(struct ktest *t)
+{
+    const unsigned rwx = PAGE_WRITE | PAGE_EXEC;
+    uintptr_t text = (uintptr_t)__text_start, rodata = (uintptr_t)__rodata_start;
+    uintptr_t data = (uintptr_t)__data_start;
+    expect_translation(t, text, ARCH_IMAGE_PHYS(text), PAGE_EXEC, rwx);
+    expect_translation(t, rodata, ARCH_IMAGE_PHYS(rodata), 0, rwx);
+    expect_translation(t, data, ARCH_IMAGE_PHYS(data), PAGE_WRITE, rwx);
+    uintptr_t fn = (uintptr_t)paging_kernel_image_sections_are_w_xor_x;
+    expect_translation(t, fn, ARCH_IMAGE_PHYS(fn), PAGE_EXEC, rwx);
+}
+
+static void paging_direct_map_covers_usable_ram(struct ktest *t)
+{
+    const struct boot_info *info = boot_info();
+    for (size_t i = 0; i < info->mmap_count; i++) {
+        const struct mmap_entry *e = &info->mmap[i];
+        if (e->type != MMAP_USABLE)
+            continue;
+        uint64_t first = e->base_phys, last = e->base_phys + e->length_bytes - 1;
+        expect_translation(t, (uintptr_t)arch_phys_to_virt(first), first, PAGE_WRITE,
+                           PAGE_WRITE | PAGE_EXEC);
+        expect_translation(t, (uintptr_t)arch_phys_to_virt(last), last, PAGE_WRITE,
+                           PAGE_WRITE | PAGE_EXEC);
+    }
+}
+
+static void paging_page_zero_and_identity_map_are_gone(struct ktest *t)
+{
+    struct translation tr;
+    KT_EXPECT(t, !paging_translate(&kernel_space, 0, &tr));
+    KT_EXPECT(t, !paging_translate(&kernel_space, 0x1000, &tr));
+    KT_EXPECT(t, !paging_translate(&kernel_space, ARCH_IMAGE_PHYS(__text_start), &tr));
+    mm_expect_page_fault(t, mm_read_byte, (void *)0, FAULT_ACCESS_READ, false);
+}
+
+static void paging_map_translate_protect_unmap_4k(struct ktest *t)
+{
+    uint64_t tables_before = paging_table_pages();
+    uint64_t frames_before = mm_free_frames();
+    uintptr_t va = scratch_va() + 0x5000;
+    phys_addr_t frame = frame_alloc();
+    KT_ASSERT(t, phys_is_valid(frame));
+    KT_ASSERT(t, paging_map(&kernel_space, va, frame, PAGE_4K, PAGE_WRITE) == PAGING_OK);
+    struct translation tr;
+    KT_ASSERT(t, paging_translate(&kernel_space, va + 0x123, &tr));
+    KT_EXPECT_EQ(t, tr.pa.value, frame.value + 0x123);
+    KT_EXPECT_EQ(t, tr.size, PAGE_4K);
+    KT_EXPECT_EQ(t, tr.flags & (PAGE_WRITE | PAGE_EXEC), PAGE_WRITE);
+    *(volatile uint64_t *)(va + 8) = 0xfeedface;
+    KT_EXPECT_EQ(t, ((uint64_t *)arch_phys_to_virt(frame.value))[1], 0xfeedface);
+
+    KT_EXPECT_EQ(t, paging_protect(&kernel_space, va, PAGE_4K, 0), PAGING_OK);
+    mm_expect_page_fault(t, mm_write_byte, (void *)(va + 1), FAULT_ACCESS_WRITE, true);
+    KT_EXPECT_EQ(t, *(volatile uint64_t *)(va + 8), 0xfeedface);
+
+    phys_addr_t old;
+    KT_EXPECT_EQ(t, paging_unmap(&kernel_space, va, PAGE_4K, &old), PAGING_OK);
+    KT_EXPECT_EQ(t, old.value, frame.value);
+    KT_EXPECT(t, !paging_translate(&kernel_space, va, &tr));
+    mm_expect_page_fault(t, mm_read_byte, (void *)va, FAULT_ACCESS_READ, false);
+    frame_free(frame);
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before); /* emptied tables freed */
+    KT_EXPECT_EQ(t, mm_free_frames(), frames_before);
+}
+
+static void paging_map_2m_page(struct ktest *t)
+{
+    uint64_t frames_before = mm_free_frames();
+    uintptr_t va = scratch_va() + (4ull << 20);
+    phys_addr_t run = frame_alloc_run(512, 512);
+    KT_ASSERT(t, phys_is_valid(run));
+    KT_ASSERT(t, paging_map(&kernel_space, va, run, PAGE_2M, PAGE_WRITE) == PAGING_OK);
+    struct translation tr;
+    KT_ASSERT(t, paging_translate(&kernel_space, va + 0x1ff008, &tr));
+    KT_EXPECT_EQ(t, tr.size, PAGE_2M);
+    KT_EXPECT_EQ(t, tr.pa.value, run.value + 0x1ff008);
+    *(volatile uint64_t *)(va + 0x1ff008) = 77;
+    KT_EXPECT_EQ(t, *(uint64_t *)arch_phys_to_virt(run.value + 0x1ff008), 77);
+    /* One page of another size at the same place is refused. */
+    KT_EXPECT_EQ(t, paging_unmap(&kernel_space, va + 0x1000, PAGE_4K, NULL),
+                 PAGING_ERR_SIZE_MISMATCH);
+    KT_EXPECT_EQ(t, paging_map(&kernel_space, va + 0x1000, run, PAGE_4K, 0), PAGING_ERR_EXISTS);
+    KT_EXPECT_EQ(t, paging_protect(&kernel_space, va, PAGE_2M, 0), PAGING_OK);
+    mm_expect_page_fault(t, mm_write_byte, (void *)(va + 0x1000), FAULT_ACCESS_WRITE, true);
+    KT_EXPECT_EQ(t, paging_unmap(&kernel_space, va, PAGE_2M, NULL), PAGING_OK);
+    mm_expect_page_fault(t, mm_read_byte, (void *)va, FAULT_ACCESS_READ, false);
+    frame_free_run(run, 512);
+    KT_EXPECT_EQ(t, mm_free_frames(), frames_before);
+}
+
+static void paging_map_1g_page(struct ktest *t)
+{
+    uintptr_t va = scratch_va();
+    if (!arch_mmu_has_1g_pages()) {
+        KT_EXPECT_EQ(t, paging_map(&kernel_space, va, phys(0), PAGE_1G, 0),
+                     PAGING_ERR_UNSUPPORTED);
+        KT_SKIP(t, "this CPU has no 1 GiB pages");
+    }
+    /* Physical 0..1 GiB again, read-only: RAM the direct map shows too. */
+    KT_ASSERT(t, paging_map(&kernel_space, va, phys(0), PAGE_1G, 0) == PAGING_OK);
+    struct translation tr;
+    KT_ASSERT(t, paging_translate(&kernel_space, va + 0x123456, &tr));
+    KT_EXPECT_EQ(t, tr.size, PAGE_1G);
+    KT_EXPECT_EQ(t, tr.pa.value, 0x123456);
+    uint64_t through_direct = *(volatile uint64_t *)arch_phys_to_virt(0x100000);
+    KT_EXPECT_EQ(t, *(volatile uint64_t *)(va + 0x100000), through_direct);
+    mm_expect_page_fault(t, mm_write_byte, (void *)(va + 0x100000), FAULT_ACCESS_WRITE, true);
+    KT_EXPECT_EQ(t, paging_unmap(&kernel_space, va, PAGE_1G, NULL), PAGING_OK);
+    KT_EXPECT(t, !paging_translate(&kernel_space, va, &tr));
+}
+
+static void paging_bad_requests_get_errors(struct ktest *t)
+{
+    uintptr_t va = scratch_va() + 0x10000;
+    phys_addr_t frame = frame_alloc();
+    KT_ASSERT(t, phys_is_valid(frame));
+    KT_EXPECT_EQ(t, paging_map(&kernel_space, va + 1, frame, PAGE_4K, 0), PAGING_ERR_MISALIGNED);
+    KT_EXPECT_EQ(t, paging_map(&kernel_space, va, phys(frame.value + 8), PAGE_4K, 0),
+                 PAGING_ERR_MISALIGNED);
+    KT_EXPECT_EQ(t, paging_map(&kernel_space, va, frame, PAGE_2M, 0), PAGING_ERR_MISALIGNED);
+    KT_EXPECT_EQ(t, paging_map(&kernel_space, va, frame, PAGE_4K, PAGE_WRITE | PAGE_EXEC),
+                 PAGING_ERR_WX);
+    KT_EXPECT_EQ(t, paging_map(&kernel_space, va, frame, PAGE_4K, PAGE_USER),
+                 PAGING_ERR_BAD_ADDRESS);
+    KT_EXPECT_EQ(t, paging_map(&kernel_space, 0x0000900000000000ull, frame, PAGE_4K, 0),
+                 PAGING_ERR_BAD_ADDRESS);
+    KT_EXPECT_EQ(t, paging_unmap(&kernel_space, va, PAGE_4K, NULL), PAGING_ERR_NOT_MAPPED);
+    KT_EXPECT_EQ(t, paging_protect(&kernel_space, va, PAGE_4K, 0), PAGING_ERR_NOT_MAPPED);
+    KT_ASSERT(t, paging_map(&kernel_space, va, frame, PAGE_4K, 0) == PAGING_OK);
+    KT_EXPECT_EQ(t, paging_map(&kernel_space, va, frame, PAGE_4K, 0), PAGING_ERR_EXISTS);
+    KT_EXPECT_EQ(t, paging_protect(&kernel_space, va, PAGE_4K, PAGE_WRITE | PAGE_EXEC),
+                 PAGING_ERR_WX);
+    KT_EXPECT_EQ(t, paging_unmap(&kernel_space, va, PAGE_2M, NULL),
+                 PAGING_ERR_MISALIGNED);
+    KT_EXPECT_EQ(t, paging_unmap(&kernel_space, va, PAGE_4K, NULL), PAGING_OK);
+    frame_free(frame);
+    /* A kernel address outside every region has no top-level table to share. */
+    KT_EXPECT_EQ(t, paging_map(&kernel_space, 0xffffe00000000000ull, frame, PAGE_4K, 0),
+                 PAGING_ERR_BAD_ADDRESS);
+}
+
+static void paging_new_space_shares_the_kernel_half(struct ktest *t)
+{
+    uint64_t tables_before = paging_table_pages();
+    struct address_space *as = paging_create_space();
+    KT_ASSERT(t, as != NULL);
+    struct translation a, b;
+    uintptr_t text = (uintptr_t)__text_start;
+    KT_EXPECT(t, paging_translate(as, text, &a) && paging_translate(&kernel_space, text, &b) &&
+                     a.pa.value == b.pa.value);
+    phys_addr_t frame = frame_alloc();
+    KT_ASSERT(t, phys_is_valid(frame));
+    KT_EXPECT_EQ(t, paging_map(as, 0x400000, frame, PAGE_4K, PAGE_USER | PAGE_WRITE), PAGING_OK);
+    KT_EXPECT(t, paging_translate(as, 0x400000, &a));
+    KT_EXPECT_EQ(t, a.flags & (PAGE_USER | PAGE_WRITE | PAGE_EXEC), PAGE_USER | PAGE_WRITE);
+    KT_EXPECT(t, !paging_translate(&kernel_space, 0x400000, &b));
+    /* A kernel mapping made now, through either space, shows in both. */
+    uintptr_t kva = scratch_va() + 0x20000;
+    KT_EXPECT_EQ(t, paging_map(as, kva, frame, PAGE_4K, 0), PAGING_OK);
+    KT_EXPECT(t, paging_translate(&kernel_space, kva, &b) && b.pa.value == frame.value);
+    KT_EXPECT_EQ(t, paging_unmap(&kernel_space, kva, PAGE_4K, NULL), PAGING_OK);
+    KT_EXPECT_EQ(t, paging_unmap(as, 0x400000, PAGE_4K, NULL), PAGING_OK);
+    paging_destroy_space(as);
+    frame_free(frame);
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before);
+}
+
+static void paging_audit_finds_no_wx_page_in_live_tables(struct ktest *t)
+{
+    KT_EXPECT_EQ(t, paging_audit_wx(&kernel_space, NULL, NULL), 0);
+}
+
+struct wx_seen {
+    size_t count;
+    uintptr_t va;
+};
+
+static void note_wx(void *ctx, uintptr_t va, enum page_size size)
+{
+    struct wx_seen *seen = ctx;
+    (void)size;
+    seen->count++;
+    seen->va = va;
+}
+
+static void paging_audit_reports_a_wx_user_page(struct ktest *t)
+{
+    struct address_space *as = paging_create_space();
+    KT_ASSERT(t, as != NULL);
+    phys_addr_t frame = frame_alloc();
+    KT_ASSERT(t, phys_is_valid(frame));
+    const uintptr_t user_va = 0x7f0000200000ull;
+    KT_ASSERT(t, paging_map(as, user_va, frame, PAGE_4K, PAGE_USER | PAGE_WRITE | PAGE_EXEC) ==
+                     PAGING_OK);
+    struct wx_seen seen = {0, 0};
+    KT_EXPECT_EQ(t, paging_audit_wx(as, note_wx, &seen), 1);
+    KT_EXPECT_EQ(t, seen.count, 1);
+    KT_EXPECT_EQ(t, seen.va, user_va);
+    KT_EXPECT_EQ(t, paging_protect(as, user_va, PAGE_4K, PAGE_USER | PAGE_EXEC), PAGING_OK);
+    KT_EXPECT_EQ(t, paging_audit_wx(as, NULL, NULL), 0);
+    KT_EXPECT_EQ(t, paging_unmap(as, user_va, PAGE_4K, NULL), PAGING_OK);
+    paging_destroy_space(as);
+    frame_free(frame);
+}
+
+static void paging_fetch_from_data_page_faults(struct ktest *t)
+{
+    mm_expect_page_fault(t, (void (*)(void *))(uintptr_t)data_page_code,
+                         (void *)data_page_code, FAULT_ACCESS_EXEC, true);
+}
+
+static void paging_write_to_rodata_faults(struct ktest *t)
+{
+    mm_expect_page_fault(t, mm_write_byte, (void *)&rodata_word, FAULT_ACCESS_WRITE, true);
+    extern char __rodata_end[];
+    KT_EXPECT(t, (uintptr_t)&rodata_word >= (uintptr_t)__rodata_start &&
+              (uintptr_t)&rodata_word < (uintptr_t)__rodata_end);
+    KT_EXPECT_EQ(t, *(const volatile uint64_t *)&rodata_word, 0x1234);
+}
+
+static void paging_write_to_text_faults(struct ktest *t)
+{
+    mm_expect_page_fault(t, mm_write_byte, (void *)(uintptr_t)mm_read_byte, FAULT_ACCESS_WRITE,
+                         true);
+}
+
+/* A page of the kernel's bss stands in for a device's registers. */
+static uint8_t fake_device[4096] __attribute__((aligned(4096)));
+
+static void paging_device_mapping_reaches_the_frame(struct ktest *t)
+{
+    phys_addr_t page = phys(ARCH_IMAGE_PHYS(fake_device));
+    volatile uint32_t *regs = paging_map_device(phys(page.value + 0x40), 64,
+                                                PAGE_WRITE | PAGE_NOCACHE);
+    KT_ASSERT(t, regs != NULL);
+    KT_EXPECT_EQ(t, (uintptr_t)regs & 0xfff, 0x40);
+    regs[3] = 0xc0ffee;
+    KT_EXPECT_EQ(t, ((volatile uint32_t *)(fake_device + 0x40))[3], 0xc0ffee);
+    struct translation tr;
+    KT_ASSERT(t, paging_translate(&kernel_space, (uintptr_t)regs, &tr));
+    KT_EXPECT_EQ(t, tr.pa.value, page.value + 0x40);
+    KT_EXPECT(t, tr.flags & PAGE_NOCACHE);
+    KT_EXPECT(t, !(tr.flags & PAGE_EXEC));
+    KT_EXPECT(t, paging_map_device(page, 0, PAGE_NOCACHE) == NULL);
+}
+
+KTEST_SUITE(paging, KTEST(paging_kernel_image_sections_are_w_xor_x),
+            KTEST(paging_direct_map_covers_usable_ram),
+            KTEST(paging_page_zero_and_identity_map_are_gone),
+            KTEST(paging_map_translate_protect_unmap_4k), KTEST(paging_map_2m_page),
+            KTEST(paging_map_1g_page), KTEST(paging_bad_requests_get_errors),
+            KTEST(paging_new_space_shares_the_kernel_half),
+            KTEST(paging_audit_finds_no_wx_page_in_live_tables),
+            KTEST(paging_audit_reports_a_wx_user_page), KTEST(paging_fetch_from_data_page_faults),
+            KTEST(paging_write_to_rodata_faults), KTEST(paging_write_to_text_faults),
+            KTEST(paging_device_mapping_reaches_the_frame));
