@@ -1,7 +1,7 @@
 # Host unit tests of the kernel library: string, printf, command line, boot info.
 # Each program links its test file, the kernel sources it exercises, and HOST_SHIM.
 
-LIB_TESTS := build/host/test_string build/host/test_printf
+LIB_TESTS := build/host/test_string build/host/test_printf build/host/test_cmdline
 HOST_TESTS += $(LIB_TESTS)
 
 build/host/test_string: build/host/tests/host/test_string.o $(HOST_SHIM)
