@@ -107,7 +107,8 @@ static int mb2_mmap(const uint8_t *tag, uint32_t size, struct boot_info *out,
         diag_printf(diag, ctx, "memory map entry size %u is invalid", entry_size);
         return BOOTINFO_ERR_BAD_TAG;
     }
-    for (uint32_t off = MB2_MMAP_HEADER; off + entry_size <= size; off += entry_size) {
+    /* Written as size - off so a huge entry_size cannot wrap the sum past 2^32. */
+    for (uint32_t off = MB2_MMAP_HEADER; entry_size <= size - off; off += entry_size) {
         const uint8_t *e = tag + off;
         add_mmap_entry(out, read_u64(e), read_u64(e + 8), read_u32(e + 16), diag, ctx);
     }

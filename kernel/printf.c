@@ -218,11 +218,11 @@ static bool emit_conversion(struct output *out, struct spec *spec, va_list *args
         return true;
     }
     case 'u':
-        emit_number(out, spec, fetch_unsigned(spec, args), false, 10, false);
-        return true;
     case 'x':
     case 'X':
-        emit_number(out, spec, fetch_unsigned(spec, args), false, 16, spec->conversion == 'X');
+        spec->plus = spec->space = false; /* C: '+' and ' ' apply to signed conversions only */
+        emit_number(out, spec, fetch_unsigned(spec, args), false,
+                    spec->conversion == 'u' ? 10 : 16, spec->conversion == 'X');
         return true;
     case 'p': {
         struct spec p = {.zero = true, .precision = -1, .width = 16};
