@@ -117,54 +117,87 @@ static uint64_t align_up(uint64_t v, uint64_t a)
     return (v + a - 1) & ~(a - 1);
 }
 
+/* The end of a map region; a length that wraps past 2^64 means "to the top". */
+static uint64_t region_end(const struct mmap_entry *region)
+{
+    uint64_t end = region->base_phys + region->length_bytes;
+    return end < region->base_phys ? UINT64_MAX : end;
+}
+
+/*
+ * The whole frames [*first, *end) of a usable region, clipped at FRAME_MAX_PHYS.
+ * False when it holds none: a region shorter than a frame once both edges are
+ * rounded inwards, or one wholly above FRAME_MAX_PHYS.
+ */
+static bool usable_frames(const struct mmap_entry *region, uint64_t *first, uint64_t *end)
+{
+    uint64_t end_phys = region_end(region);
+    if (end_phys > FRAME_MAX_PHYS)
+        end_phys = FRAME_MAX_PHYS;
+    if (region->base_phys >= end_phys)
+        return false;
+    *first = align_up(region->base_phys, FRAME_SIZE) >> FRAME_SHIFT;
+    *end = end_phys >> FRAME_SHIFT;
+    return *first < *end;
+}
+
 static uint64_t highest_usable_end(const struct mmap_entry *map, size_t count)
 {
     uint64_t highest = 0;
     for (size_t i = 0; i < count; i++) {
+        uint64_t first, end;
         if (map[i].type != MMAP_USABLE)
             continue;
-        uint64_t end = map[i].base_phys + map[i].length_bytes;
-        if (end < map[i].base_phys || end > FRAME_MAX_PHYS) {
-            kprintf("frame: usable region at 0x%lx runs past %llu GiB; clipped\n",
-                    map[i].base_phys, FRAME_MAX_PHYS >> 30);
-            end = FRAME_MAX_PHYS;
-        }
-        if (end > highest)
-            highest = end;
+        if (region_end(&map[i]) > FRAME_MAX_PHYS)
+            kprintf("frame: usable region at 0x%lx runs past %llu GiB; %s\n", map[i].base_phys,
+                    FRAME_MAX_PHYS >> 30,
+                    map[i].base_phys < FRAME_MAX_PHYS ? "clipped" : "ignored");
+        if (usable_frames(&map[i], &first, &end) && end << FRAME_SHIFT > highest)
+            highest = end << FRAME_SHIFT;
     }
-    return highest & ~(FRAME_SIZE - 1);
+    return highest;
 }
 
-static bool overlaps(uint64_t start, uint64_t end, const struct phys_range *r)
+/*
+ * If [*start, *start + bytes) meets [other_start, other_end), moves *start to the
+ * first frame past the other range (UINT64_MAX when there is none) and returns true.
+ * Written so that no sum can wrap.
+ */
+static bool move_past(uint64_t *start, uint64_t bytes, uint64_t other_start, uint64_t other_end)
 {
-    return start < r->end && r->start < end;
+    bool meets = *start < other_end && (other_start <= *start || other_start - *start < bytes);
+    if (!meets)
+        return false;
+    *start = other_end > UINT64_MAX - FRAME_SIZE ? UINT64_MAX : align_up(other_end, FRAME_SIZE);
+    return true;
 }
 
-/* Finds `bytes` of usable memory below `limit` clear of every reserved range. */
+/* Finds `bytes` of usable memory below `limit` clear of every reserved range and of
+ * every map region of another type (those frames are clipped out of the pool). */
 static uint64_t place_bitmap(const struct mmap_entry *map, size_t count,
                              const struct phys_range *reserved, size_t nreserved, uint64_t bytes,
                              uint64_t limit)
 {
     for (size_t i = 0; i < count; i++) {
-        if (map[i].type != MMAP_USABLE)
+        uint64_t first, end_frame;
+        if (map[i].type != MMAP_USABLE || !usable_frames(&map[i], &first, &end_frame))
             continue;
-        uint64_t start = align_up(map[i].base_phys, FRAME_SIZE);
-        uint64_t end = (map[i].base_phys + map[i].length_bytes) & ~(FRAME_SIZE - 1);
+        uint64_t start = first << FRAME_SHIFT, end = end_frame << FRAME_SHIFT;
         if (start < LOW_MEMORY_END)
             start = LOW_MEMORY_END;
         if (end > limit)
             end = limit;
         bool moved = true;
-        while (moved && start + bytes <= end) {
+        while (moved && start < end && end - start >= bytes) {
             moved = false;
-            for (size_t r = 0; r < nreserved; r++) {
-                if (overlaps(start, start + bytes, &reserved[r])) {
-                    start = align_up(reserved[r].end, FRAME_SIZE);
-                    moved = true;
-                }
+            for (size_t r = 0; r < nreserved; r++)
+                moved |= move_past(&start, bytes, reserved[r].start, reserved[r].end);
+            for (size_t j = 0; j < count; j++) {
+                if (map[j].type != MMAP_USABLE)
+                    moved |= move_past(&start, bytes, map[j].base_phys, region_end(&map[j]));
             }
         }
-        if (start + bytes <= end && start >= LOW_MEMORY_END)
+        if (start < end && end - start >= bytes)
             return start;
     }
     return UINT64_MAX;
@@ -172,10 +205,11 @@ static uint64_t place_bitmap(const struct mmap_entry *map, size_t count,
 
 static void mark_range_used(uint64_t start, uint64_t end)
 {
+    uint64_t managed_end = bitmap.frame_count << FRAME_SHIFT;
+    if (end > managed_end)
+        end = managed_end; /* first, so that rounding up cannot wrap */
     uint64_t first = start >> FRAME_SHIFT;
     uint64_t last = align_up(end, FRAME_SIZE) >> FRAME_SHIFT;
-    if (last > bitmap.frame_count)
-        last = bitmap.frame_count;
     for (uint64_t n = first; n < last; n++) {
         if (bit_test(bitmap.level0, n)) {
             pool_set_used(n);
@@ -188,12 +222,9 @@ static void mark_range_used(uint64_t start, uint64_t end)
 static void free_usable_regions(const struct mmap_entry *map, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
-        if (map[i].type != MMAP_USABLE)
+        uint64_t start, end;
+        if (map[i].type != MMAP_USABLE || !usable_frames(&map[i], &start, &end))
             continue;
-        uint64_t start = align_up(map[i].base_phys, FRAME_SIZE) >> FRAME_SHIFT;
-        uint64_t end = ((map[i].base_phys + map[i].length_bytes) & ~(FRAME_SIZE - 1)) >> FRAME_SHIFT;
-        if (end > bitmap.frame_count || end < start)
-            end = bitmap.frame_count;
         for (uint64_t n = start; n < end; n++) {
             if (!bit_test(bitmap.level0, n)) {
                 pool_set_free(n);
@@ -210,8 +241,8 @@ static void clip_non_usable_regions(const struct mmap_entry *map, size_t count)
         if (map[i].type == MMAP_USABLE)
             continue;
         uint64_t start = map[i].base_phys & ~(FRAME_SIZE - 1);
-        uint64_t end = map[i].base_phys + map[i].length_bytes;
-        if (end < start || start >= bitmap.frame_count << FRAME_SHIFT)
+        uint64_t end = region_end(&map[i]);
+        if (start >= bitmap.frame_count << FRAME_SHIFT)
             continue;
         uint64_t before = pool_free;
         for (uint64_t n = start >> FRAME_SHIFT;
