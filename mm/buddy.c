@@ -1,0 +1,400 @@
+#include "mm/buddy.h"
+
+#include "kernel/panic.h"
+#include "kernel/string.h"
+
+#define ARENA_BYTES (1ul << HEAP_MAX_ORDER)
+#define ORDER_COUNT (HEAP_MAX_ORDER + 1)
+
+/*
+ * The seal of a header: a fixed magic mixed with the block's address, order and state,
+ * then multiplied by an odd constant (a bijection, so no two (address, order, state)
+ * triples share a seal). Order and state go into bits 48..63, which no two addresses
+ * of one region differ in, so a header copied to another block does not pass either.
+ */
+#define SEAL_MAGIC 0x45786f4275646479ul      /* "ExoBuddy" */
+#define SEAL_MULTIPLIER 0x9e3779b97f4a7c15ul /* odd: 2^64 / golden ratio */
+
+enum block_state {
+    BLOCK_FREE = 0xf5,
+    BLOCK_USED = 0xa3,
+};
+
+/*
+ * The first 16 bytes of every block, free or allocated. Written only when the block
+ * changes hands (split, merge, alloc, free); a free block's list node follows it, so a
+ * minimum block is exactly one header and one node, in one cache line.
+ */
+struct block_header {
+    uint64_t seal;  /* block_seal(address, order, state) */
+    uint32_t order; /* HEAP_MIN_ORDER..HEAP_MAX_ORDER */
+    uint32_t state; /* enum block_state */
+};
+
+_Static_assert(sizeof(struct block_header) == HEAP_HEADER_BYTES, "header size");
+_Static_assert(HEAP_HEADER_BYTES + sizeof(struct buddy_free_node) <= (1u << HEAP_MIN_ORDER),
+               "a minimum block must hold a header and a free-list node");
+_Static_assert(HEAP_MAX_ORDER < 32, "nonempty_orders is a 32-bit mask");
+_Static_assert(BUDDY_MAX_ARENAS % 64 == 0, "mapped_arenas is an array of 64-bit words");
+
+static inline uint64_t block_seal(uintptr_t block, unsigned order, unsigned state)
+{
+    uint64_t tag = (uint64_t)(order | state << 8) << 48;
+    return (block ^ tag ^ SEAL_MAGIC) * SEAL_MULTIPLIER;
+}
+
+static inline struct block_header *header_at(uintptr_t block)
+{
+    return (struct block_header *)block;
+}
+
+static inline void header_write(uintptr_t block, unsigned order, enum block_state state)
+{
+    struct block_header *header = header_at(block);
+    header->seal = block_seal(block, order, state);
+    header->order = order;
+    header->state = state;
+}
+
+static inline bool header_is(uintptr_t block, unsigned order, enum block_state state)
+{
+    const struct block_header *header = header_at(block);
+    return header->order == order && header->state == state &&
+           header->seal == block_seal(block, order, state);
+}
+
+static inline struct buddy_free_node *node_of(uintptr_t block)
+{
+    return (struct buddy_free_node *)(block + HEAP_HEADER_BYTES);
+}
+
+static inline uintptr_t block_of_node(const struct buddy_free_node *node)
+{
+    return (uintptr_t)node - HEAP_HEADER_BYTES;
+}
+
+static inline bool is_aligned(uintptr_t addr, unsigned order)
+{
+    return (addr & ((1ul << order) - 1)) == 0;
+}
+
+/* The smallest order whose block holds `size` bytes after the header. */
+static inline unsigned order_for_size(size_t size)
+{
+    size_t block_bytes = size + HEAP_HEADER_BYTES;
+    if (block_bytes <= (1ul << HEAP_MIN_ORDER))
+        return HEAP_MIN_ORDER;
+    return 64 - (unsigned)__builtin_clzl(block_bytes - 1);
+}
+
+/* ---- arena slots ------------------------------------------------------------ */
+
+static inline size_t arena_slot(const struct buddy_heap *heap, uintptr_t addr)
+{
+    return (addr - heap->region_start) >> HEAP_MAX_ORDER;
+}
+
+static inline bool arena_is_mapped(const struct buddy_heap *heap, size_t slot)
+{
+    return (heap->mapped_arenas[slot / 64] >> (slot % 64)) & 1;
+}
+
+static inline bool in_region(const struct buddy_heap *heap, uintptr_t addr)
+{
+    return addr >= heap->region_start && addr < heap->region_end;
+}
+
+/* ---- free lists --------------------------------------------------------------- */
+
+/* Marks `block` free and puts it first on its list, where the next alloc finds it warm. */
+static void free_list_push(struct buddy_heap *heap, uintptr_t block, unsigned order)
+{
+    struct buddy_free_node *head = &heap->free_lists[order];
+    struct buddy_free_node *node = node_of(block);
+    header_write(block, order, BLOCK_FREE);
+    node->prev = head;
+    node->next = head->next;
+    head->next->prev = node;
+    head->next = node;
+    heap->nonempty_orders |= 1u << order;
+    heap->stats.free_blocks[order]++;
+}
+
+/*
+ * Unlinks a free block. Its neighbours must point back at it: a write through a stale
+ * pointer into a free block lands on its node, and unlinking through damaged links
+ * would spread the damage elsewhere.
+ */
+static void free_list_remove(struct buddy_heap *heap, uintptr_t block, unsigned order)
+{
+    struct buddy_free_node *node = node_of(block);
+    if (node->prev->next != node || node->next->prev != node)
+        panic("heap: free block 0x%lx (order %u) has damaged list links (use after free?)",
+              (unsigned long)block, order);
+    node->prev->next = node->next;
+    node->next->prev = node->prev;
+    if (heap->free_lists[order].next == &heap->free_lists[order])
+        heap->nonempty_orders &= ~(1u << order);
+    heap->stats.free_blocks[order]--;
+}
+
+/* ---- arenas ---------------------------------------------------------------------- */
+
+/* Asks the source for an arena and files it as one free block of the largest order. */
+static bool arena_add(struct buddy_heap *heap)
+{
+    void *arena = heap->source.map_arena(heap->source.ctx);
+    if (!arena)
+        return false;
+    uintptr_t base = (uintptr_t)arena;
+    if (!is_aligned(base, HEAP_MAX_ORDER) || !in_region(heap, base) ||
+        arena_is_mapped(heap, arena_slot(heap, base)))
+        panic("heap: arena source returned 0x%lx, not a free 2 MiB slot of [0x%lx, 0x%lx)",
+              (unsigned long)base, (unsigned long)heap->region_start,
+              (unsigned long)heap->region_end);
+    size_t slot = arena_slot(heap, base);
+    heap->mapped_arenas[slot / 64] |= 1ul << (slot % 64);
+    heap->stats.arenas++;
+    free_list_push(heap, base, HEAP_MAX_ORDER);
+    return true;
+}
+
+static void arena_release(struct buddy_heap *heap, uintptr_t base)
+{
+    size_t slot = arena_slot(heap, base);
+    heap->mapped_arenas[slot / 64] &= ~(1ul << (slot % 64));
+    heap->stats.arenas--;
+    heap->source.unmap_arena(heap->source.ctx, (void *)base);
+}
+
+/* ---- public operations ---------------------------------------------------------- */
+
+bool buddy_init(struct buddy_heap *heap, struct arena_source source, uintptr_t region_start,
+                uintptr_t region_end)
+{
+    KASSERT(is_aligned(region_start, HEAP_MAX_ORDER) && is_aligned(region_end, HEAP_MAX_ORDER));
+    KASSERT(region_start < region_end);
+    KASSERT((region_end - region_start) / ARENA_BYTES <= BUDDY_MAX_ARENAS);
+    memset(heap, 0, sizeof(*heap));
+    heap->source = source;
+    heap->region_start = region_start;
+    heap->region_end = region_end;
+    for (unsigned order = 0; order < ORDER_COUNT; order++) {
+        heap->free_lists[order].prev = &heap->free_lists[order];
+        heap->free_lists[order].next = &heap->free_lists[order];
+    }
+    return arena_add(heap);
+}
+
+void *buddy_alloc(struct buddy_heap *heap, size_t size, uintptr_t caller)
+{
+    if (size > HEAP_MAX_ALLOC_BYTES)
+        return NULL;
+    unsigned order = order_for_size(size);
+    uint32_t candidates = heap->nonempty_orders >> order << order;
+    if (candidates == 0) {
+        if (!arena_add(heap))
+            return NULL;
+        candidates = 1u << HEAP_MAX_ORDER;
+    }
+    unsigned found = (unsigned)__builtin_ctz(candidates);
+    uintptr_t block = block_of_node(heap->free_lists[found].next);
+    if (!header_is(block, found, BLOCK_FREE))
+        panic("heap: free block 0x%lx on the order %u list has a damaged header "
+              "(found by an alloc from 0x%lx; use after free?)",
+              (unsigned long)block, found, (unsigned long)caller);
+    free_list_remove(heap, block, found);
+    /* Split: the upper half of each level goes back on the list of its order. */
+    while (found > order) {
+        found--;
+        free_list_push(heap, block + (1ul << found), found);
+    }
+    header_write(block, order, BLOCK_USED);
+    heap->stats.blocks_in_use++;
+    heap->stats.bytes_in_use += 1ul << order;
+    return (void *)(block + HEAP_HEADER_BYTES);
+}
+
+/*
+ * The order of the live block behind `ptr`, or a panic naming what is wrong with it.
+ * Checks cheapest first and never reads memory outside a mapped arena: region bounds,
+ * alignment to the smallest block, the arena slot, then the header itself.
+ */
+static unsigned live_block_order(const struct buddy_heap *heap, const void *ptr,
+                                 uintptr_t caller, const char *operation)
+{
+    uintptr_t addr = (uintptr_t)ptr, block = addr - HEAP_HEADER_BYTES;
+    if (addr < heap->region_start + HEAP_HEADER_BYTES || addr >= heap->region_end)
+        panic("heap: %s of 0x%lx from 0x%lx: not a heap pointer (outside the heap region)",
+              operation, (unsigned long)addr, (unsigned long)caller);
+    if (!is_aligned(block, HEAP_MIN_ORDER))
+        panic("heap: %s of 0x%lx from 0x%lx: not a pointer the heap returned (misaligned)",
+              operation, (unsigned long)addr, (unsigned long)caller);
+    if (!arena_is_mapped(heap, arena_slot(heap, block)))
+        panic("heap: %s of 0x%lx from 0x%lx: not a pointer the heap returned (its arena is "
+              "not mapped)",
+              operation, (unsigned long)addr, (unsigned long)caller);
+    const struct block_header *header = header_at(block);
+    unsigned order = header->order;
+    bool order_fits = order >= HEAP_MIN_ORDER && order <= HEAP_MAX_ORDER &&
+                      is_aligned(block, order);
+    if (order_fits && header_is(block, order, BLOCK_USED))
+        return order;
+    if (order_fits && header_is(block, order, BLOCK_FREE))
+        panic("heap: %s of 0x%lx (order %u) from 0x%lx: the block is already free "
+              "(double free?)",
+              operation, (unsigned long)addr, order, (unsigned long)caller);
+    if (order_fits && (header->state == BLOCK_USED || header->state == BLOCK_FREE))
+        panic("heap: %s of 0x%lx (order %u) from 0x%lx: damaged header (seal 0x%lx)",
+              operation, (unsigned long)addr, order, (unsigned long)caller,
+              (unsigned long)header->seal);
+    panic("heap: %s of 0x%lx from 0x%lx: not a pointer the heap returned, or its header is "
+          "damaged (order %u, state 0x%x)",
+          operation, (unsigned long)addr, (unsigned long)caller, order, header->state);
+}
+
+void buddy_free(struct buddy_heap *heap, void *ptr, uintptr_t caller)
+{
+    if (!ptr)
+        return;
+    uintptr_t block = (uintptr_t)ptr - HEAP_HEADER_BYTES;
+    unsigned order = live_block_order(heap, ptr, caller, "free");
+    heap->stats.blocks_in_use--;
+    heap->stats.bytes_in_use -= 1ul << order;
+    /*
+     * Buddies of order k differ only in bit k of their offset in the arena; arenas are
+     * aligned to 2^HEAP_MAX_ORDER, so that is also bit k of the address. The buddy's
+     * address always starts a block (the buddy itself, or the first piece of it), so
+     * its header is real; merge while it says "free, same order".
+     */
+    while (order < HEAP_MAX_ORDER) {
+        uintptr_t buddy = block ^ (1ul << order);
+        const struct block_header *buddy_header = header_at(buddy);
+        if (buddy_header->state != BLOCK_FREE || buddy_header->order != order)
+            break;
+        if (buddy_header->seal != block_seal(buddy, order, BLOCK_FREE))
+            panic("heap: free of 0x%lx from 0x%lx: its buddy 0x%lx (order %u) has a damaged "
+                  "header",
+                  (unsigned long)ptr, (unsigned long)caller, (unsigned long)buddy, order);
+        free_list_remove(heap, buddy, order);
+        block &= ~(1ul << order);
+        order++;
+    }
+    /* A wholly free arena goes back, unless it is the only one. */
+    if (order == HEAP_MAX_ORDER && heap->stats.arenas > 1) {
+        arena_release(heap, block);
+        return;
+    }
+    free_list_push(heap, block, order);
+}
+
+size_t buddy_usable_size(struct buddy_heap *heap, void *ptr, uintptr_t caller)
+{
+    unsigned order = live_block_order(heap, ptr, caller, "usable_size");
+    return (1ul << order) - HEAP_HEADER_BYTES;
+}
+
+/* ---- consistency check ----------------------------------------------------------- */
+
+/* Checks that a free-list node may be dereferenced: a minimum-block slot of a mapped arena. */
+static void check_node_address(const struct buddy_heap *heap, const struct buddy_free_node *node,
+                               unsigned order)
+{
+    uintptr_t block = block_of_node(node);
+    if (!in_region(heap, block) || !is_aligned(block, order) ||
+        !arena_is_mapped(heap, arena_slot(heap, block)))
+        panic("heap check: order %u free list links to 0x%lx, not a block of a mapped arena",
+              order, (unsigned long)node);
+}
+
+static void check_free_list(const struct buddy_heap *heap, unsigned order)
+{
+    const struct buddy_free_node *head = &heap->free_lists[order];
+    const struct buddy_free_node *prev = head;
+    size_t count = 0;
+    for (const struct buddy_free_node *node = head->next; node != head; node = node->next) {
+        if (++count > heap->stats.free_blocks[order])
+            panic("heap check: order %u free list is longer than its count %zu (a cycle?)",
+                  order, heap->stats.free_blocks[order]);
+        check_node_address(heap, node, order);
+        uintptr_t block = block_of_node(node);
+        if (!header_is(block, order, BLOCK_FREE))
+            panic("heap check: free block 0x%lx on the order %u list has a damaged header",
+                  (unsigned long)block, order);
+        if (node->prev != prev)
+            panic("heap check: free block 0x%lx (order %u) has a broken back link",
+                  (unsigned long)block, order);
+        prev = node;
+    }
+    if (head->prev != prev)
+        panic("heap check: order %u free list sentinel has a broken back link", order);
+    if (count != heap->stats.free_blocks[order])
+        panic("heap check: order %u free list holds %zu blocks, stats say %zu", order, count,
+              heap->stats.free_blocks[order]);
+    bool nonempty = (heap->nonempty_orders >> order) & 1;
+    if (nonempty != (count != 0))
+        panic("heap check: order %u non-empty bit is %d with %zu free blocks", order,
+              (int)nonempty, count);
+}
+
+struct block_census {
+    size_t free_blocks[ORDER_COUNT];
+    size_t used_blocks, used_bytes, arenas;
+};
+
+/* Walks one arena block by block: every block starts with a valid header. */
+static void check_arena(const struct buddy_heap *heap, uintptr_t base,
+                        struct block_census *census)
+{
+    for (uintptr_t block = base; block < base + ARENA_BYTES;) {
+        const struct block_header *header = header_at(block);
+        unsigned order = header->order;
+        if (order < HEAP_MIN_ORDER || order > HEAP_MAX_ORDER || !is_aligned(block, order))
+            panic("heap check: block 0x%lx has a damaged header (order %u)",
+                  (unsigned long)block, order);
+        if (header_is(block, order, BLOCK_USED)) {
+            census->used_blocks++;
+            census->used_bytes += 1ul << order;
+        } else if (header_is(block, order, BLOCK_FREE)) {
+            census->free_blocks[order]++;
+            uintptr_t buddy = block ^ (1ul << order);
+            if (order < HEAP_MAX_ORDER && header_is(buddy, order, BLOCK_FREE))
+                panic("heap check: free buddies 0x%lx and 0x%lx (order %u) not merged",
+                      (unsigned long)block, (unsigned long)buddy, order);
+            if (order == HEAP_MAX_ORDER && heap->stats.arenas > 1)
+                panic("heap check: arena 0x%lx is wholly free but %zu arenas are mapped",
+                      (unsigned long)block, heap->stats.arenas);
+        } else {
+            panic("heap check: block 0x%lx (order %u) has a damaged header (seal 0x%lx)",
+                  (unsigned long)block, order, (unsigned long)header->seal);
+        }
+        block += 1ul << order;
+    }
+    census->arenas++;
+}
+
+void buddy_check(struct buddy_heap *heap)
+{
+    for (unsigned order = 0; order < ORDER_COUNT; order++)
+        check_free_list(heap, order);
+    struct block_census census = {0};
+    size_t slots = (heap->region_end - heap->region_start) / ARENA_BYTES;
+    for (size_t word = 0; word * 64 < slots; word++) {
+        for (uint64_t bits = heap->mapped_arenas[word]; bits; bits &= bits - 1) {
+            size_t slot = word * 64 + (size_t)__builtin_ctzl(bits);
+            check_arena(heap, heap->region_start + slot * ARENA_BYTES, &census);
+        }
+    }
+    const struct heap_stats *stats = &heap->stats;
+    if (census.arenas != stats->arenas || census.arenas == 0)
+        panic("heap check: %zu arenas mapped, stats say %zu", census.arenas, stats->arenas);
+    if (census.used_blocks != stats->blocks_in_use || census.used_bytes != stats->bytes_in_use)
+        panic("heap check: %zu blocks (%zu bytes) in use, stats say %zu (%zu bytes)",
+              census.used_blocks, census.used_bytes, stats->blocks_in_use,
+              stats->bytes_in_use);
+    for (unsigned order = 0; order < ORDER_COUNT; order++) {
+        if (census.free_blocks[order] != stats->free_blocks[order])
+            panic("heap check: %zu free blocks of order %u in the arenas, %zu on the list",
+                  census.free_blocks[order], order, stats->free_blocks[order]);
+    }
+}
