@@ -124,7 +124,7 @@ static inline struct arena_source region_source(struct test_region *region)
 
 struct live_alloc {
     uint8_t *ptr;
-    size_t size;  /* requested */
+    size_t size; /* requested */
     unsigned order;
     uint8_t fill; /* every requested byte holds it */
 };
@@ -176,7 +176,7 @@ static inline void model_check_stats(const struct buddy_model *model)
 }
 
 static inline void model_check_placement(const struct buddy_model *model, const uint8_t *ptr,
-                                  unsigned order)
+                                         unsigned order)
 {
     uintptr_t block = (uintptr_t)ptr - HEAP_HEADER_BYTES;
     if ((uintptr_t)ptr % 16 != 0)

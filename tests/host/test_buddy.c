@@ -358,17 +358,25 @@ static void test_foreign_pointers_panic(void)
     uint8_t *big = buddy_alloc(&heap, 1000, CALLER);
     memset(big, 0, 1000);
     void *unmapped_slot = (void *)(region.start + 5 * MODEL_ARENA_BYTES + HEAP_HEADER_BYTES);
-    void *foreign[] = {&on_stack, from_libc, big + 1, big + 8, big + 16, big + 32, big + 512,
-                       unmapped_slot, (void *)(region.end + HEAP_HEADER_BYTES),
-                       (void *)region.start};
-    const char *why[] = {"outside the heap region", "outside the heap region",
-                         "misaligned", "misaligned", "misaligned", "not a pointer the heap",
-                         "not a pointer the heap", "not mapped", "outside the heap region",
-                         "outside the heap region"};
+    struct {
+        void *ptr;
+        const char *why;
+    } foreign[] = {
+        {&on_stack, "outside the heap region"},
+        {from_libc, "outside the heap region"},
+        {big + 1, "misaligned"},
+        {big + 8, "misaligned"},
+        {big + 16, "misaligned"},
+        {big + 32, "not a pointer the heap"},
+        {big + 512, "not a pointer the heap"},
+        {unmapped_slot, "not mapped"},
+        {(void *)(region.end + HEAP_HEADER_BYTES), "outside the heap region"},
+        {(void *)region.start, "outside the heap region"},
+    };
     for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
-        CHECK(SHIM_EXPECT_PANIC(buddy_free(&heap, foreign[i], CALLER)));
-        CHECK(panic_names(foreign[i]));
-        CHECK(panic_says(why[i]));
+        CHECK(SHIM_EXPECT_PANIC(buddy_free(&heap, foreign[i].ptr, CALLER)));
+        CHECK(panic_names(foreign[i].ptr));
+        CHECK(panic_says(foreign[i].why));
         CHECK(panic_says("from 0xc0ffee12"));
     }
     CHECK(SHIM_EXPECT_PANIC(buddy_usable_size(&heap, big + 32, CALLER)));
