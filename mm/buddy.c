@@ -220,8 +220,8 @@ void *buddy_alloc(struct buddy_heap *heap, size_t size, uintptr_t caller)
  * Checks cheapest first and never reads memory outside a mapped arena: region bounds,
  * alignment to the smallest block, the arena slot, then the header itself.
  */
-static unsigned live_block_order(const struct buddy_heap *heap, const void *ptr,
-                                 uintptr_t caller, const char *operation)
+static unsigned live_block_order(const struct buddy_heap *heap, const void *ptr, uintptr_t caller,
+                                 const char *operation)
 {
     uintptr_t addr = (uintptr_t)ptr, block = addr - HEAP_HEADER_BYTES;
     if (addr < heap->region_start + HEAP_HEADER_BYTES || addr >= heap->region_end)
@@ -236,8 +236,8 @@ static unsigned live_block_order(const struct buddy_heap *heap, const void *ptr,
               operation, (unsigned long)addr, (unsigned long)caller);
     const struct block_header *header = header_at(block);
     unsigned order = header->order;
-    bool order_fits = order >= HEAP_MIN_ORDER && order <= HEAP_MAX_ORDER &&
-                      is_aligned(block, order);
+    bool order_fits =
+        order >= HEAP_MIN_ORDER && order <= HEAP_MAX_ORDER && is_aligned(block, order);
     if (order_fits && header_is(block, order, BLOCK_USED))
         return order;
     if (order_fits && header_is(block, order, BLOCK_FREE))
@@ -245,9 +245,8 @@ static unsigned live_block_order(const struct buddy_heap *heap, const void *ptr,
               "(double free?)",
               operation, (unsigned long)addr, order, (unsigned long)caller);
     if (order_fits && (header->state == BLOCK_USED || header->state == BLOCK_FREE))
-        panic("heap: %s of 0x%lx (order %u) from 0x%lx: damaged header (seal 0x%lx)",
-              operation, (unsigned long)addr, order, (unsigned long)caller,
-              (unsigned long)header->seal);
+        panic("heap: %s of 0x%lx (order %u) from 0x%lx: damaged header (seal 0x%lx)", operation,
+              (unsigned long)addr, order, (unsigned long)caller, (unsigned long)header->seal);
     panic("heap: %s of 0x%lx from 0x%lx: not a pointer the heap returned, or its header is "
           "damaged (order %u, state 0x%x)",
           operation, (unsigned long)addr, (unsigned long)caller, order, header->state);
@@ -303,8 +302,8 @@ static void check_node_address(const struct buddy_heap *heap, const struct buddy
     uintptr_t block = block_of_node(node);
     if (!in_region(heap, block) || !is_aligned(block, order) ||
         !arena_is_mapped(heap, arena_slot(heap, block)))
-        panic("heap check: order %u free list links to 0x%lx, not a block of a mapped arena",
-              order, (unsigned long)node);
+        panic("heap check: order %u free list links to 0x%lx, not a block of a mapped arena", order,
+              (unsigned long)node);
 }
 
 static void check_free_list(const struct buddy_heap *heap, unsigned order)
@@ -314,8 +313,8 @@ static void check_free_list(const struct buddy_heap *heap, unsigned order)
     size_t count = 0;
     for (const struct buddy_free_node *node = head->next; node != head; node = node->next) {
         if (++count > heap->stats.free_blocks[order])
-            panic("heap check: order %u free list is longer than its count %zu (a cycle?)",
-                  order, heap->stats.free_blocks[order]);
+            panic("heap check: order %u free list is longer than its count %zu (a cycle?)", order,
+                  heap->stats.free_blocks[order]);
         check_node_address(heap, node, order);
         uintptr_t block = block_of_node(node);
         if (!header_is(block, order, BLOCK_FREE))
@@ -333,8 +332,8 @@ static void check_free_list(const struct buddy_heap *heap, unsigned order)
               heap->stats.free_blocks[order]);
     bool nonempty = (heap->nonempty_orders >> order) & 1;
     if (nonempty != (count != 0))
-        panic("heap check: order %u non-empty bit is %d with %zu free blocks", order,
-              (int)nonempty, count);
+        panic("heap check: order %u non-empty bit is %d with %zu free blocks", order, (int)nonempty,
+              count);
 }
 
 struct block_census {
@@ -343,15 +342,14 @@ struct block_census {
 };
 
 /* Walks one arena block by block: every block starts with a valid header. */
-static void check_arena(const struct buddy_heap *heap, uintptr_t base,
-                        struct block_census *census)
+static void check_arena(const struct buddy_heap *heap, uintptr_t base, struct block_census *census)
 {
     for (uintptr_t block = base; block < base + ARENA_BYTES;) {
         const struct block_header *header = header_at(block);
         unsigned order = header->order;
         if (order < HEAP_MIN_ORDER || order > HEAP_MAX_ORDER || !is_aligned(block, order))
-            panic("heap check: block 0x%lx has a damaged header (order %u)",
-                  (unsigned long)block, order);
+            panic("heap check: block 0x%lx has a damaged header (order %u)", (unsigned long)block,
+                  order);
         if (header_is(block, order, BLOCK_USED)) {
             census->used_blocks++;
             census->used_bytes += 1ul << order;
@@ -390,8 +388,7 @@ void buddy_check(struct buddy_heap *heap)
         panic("heap check: %zu arenas mapped, stats say %zu", census.arenas, stats->arenas);
     if (census.used_blocks != stats->blocks_in_use || census.used_bytes != stats->bytes_in_use)
         panic("heap check: %zu blocks (%zu bytes) in use, stats say %zu (%zu bytes)",
-              census.used_blocks, census.used_bytes, stats->blocks_in_use,
-              stats->bytes_in_use);
+              census.used_blocks, census.used_bytes, stats->blocks_in_use, stats->bytes_in_use);
     for (unsigned order = 0; order < ORDER_COUNT; order++) {
         if (census.free_blocks[order] != stats->free_blocks[order])
             panic("heap check: %zu free blocks of order %u in the arenas, %zu on the list",
