@@ -187,10 +187,14 @@ static void put_char(struct fbcon *con, uint8_t ch)
     con->cursor_column++;
 }
 
+/* To the next tab stop, or to the wrap point past the last one; a tab at the wrap
+ * point starts the next line. */
 static void tab(struct fbcon *con)
 {
-    if (con->cursor_column == con->columns)
+    if (con->cursor_column == con->columns) {
         new_line(con);
+        return;
+    }
     uint32_t next = (con->cursor_column / FBCON_TAB_COLUMNS + 1) * FBCON_TAB_COLUMNS;
     con->cursor_column = next < con->columns ? next : con->columns;
 }
@@ -280,13 +284,15 @@ bool fbcon_init(void)
     if (!(boot_options()->consoles & CONSOLE_FB) || fb->kind == FB_KIND_NONE ||
         fb->kind == FB_KIND_EGA_TEXT)
         return false;
-    void *pixels = fb_map(fb);
-    if (!pixels) {
+    int error = check_framebuffer(fb);
+    void *pixels = error == FBCON_OK ? fb_map(fb) : NULL;
+    if (error == FBCON_OK && !pixels) {
         kprintf("fbcon: no screen console: the framebuffer at 0x%lx is not mapped\n",
                 fb->addr_phys);
         return false;
     }
-    int error = fbcon_attach(&screen, fb, pixels);
+    if (error == FBCON_OK)
+        error = fbcon_attach(&screen, fb, pixels);
     if (error != FBCON_OK) {
         kprintf("fbcon: no screen console: the %ux%u %u bpp framebuffer is unusable: %s\n",
                 fb->width, fb->height, fb->bpp, fbcon_strerror(error));
