@@ -69,6 +69,9 @@ build/font.c: kernel/font/psf2c.py $(FONT_PSF)
 	@mkdir -p $(@D)
 	$(PYTHON) kernel/font/psf2c.py $(FONT_PSF) $@
 
+$(FONT_PSF):
+	@echo "error: the console font $@ is missing: apt-get install console-setup-linux"; exit 1
+
 # string.c implements memcpy and memset: stop the compiler from turning its loops
 # back into calls to them.
 build/obj/kernel/string.c.o: KERNEL_CFLAGS += -fno-builtin $(if $(IS_CLANG),,-fno-tree-loop-distribute-patterns)
