@@ -1,6 +1,8 @@
 # Turns `nm -n --defined-only` output of the kernel into the assembly of its symbol
 # table (see include/kernel/ksyms.h): text symbols in the higher half only, sorted
 # by address, names in one string blob.
+# n starts as the number 0: an unset awk variable used as a subscript is "", not "0".
+BEGIN { n = 0 }
 $2 ~ /^[tTwW]$/ && $1 ~ /^ffffffff8/ {
     addr[n] = $1
     name[n] = $3
