@@ -69,8 +69,8 @@ static bool cells_look_same(struct fbcon_cell a, struct fbcon_cell b)
 /* One glyph row, 8 pixels; the pixel value's bytes go out little-endian, which is
  * the order the loader's channel shifts count in. Separate loops per pixel size
  * keep each store a constant-size one. */
-static void draw_glyph_row(uint8_t *out, uint32_t bytes_per_pixel, uint8_t bits,
-                           uint32_t fg, uint32_t bg)
+static void draw_glyph_row(uint8_t *out, uint32_t bytes_per_pixel, uint8_t bits, uint32_t fg,
+                           uint32_t bg)
 {
     if (bytes_per_pixel == 4) {
         for (int x = 0; x < FONT_WIDTH; x++, out += 4) {
@@ -303,8 +303,8 @@ bool fbcon_init(void)
         return false;
     }
     screen_on = true;
-    kprintf("fbcon: %ux%u, %u bpp, pitch %u bytes: %u columns x %u rows\n", fb->width,
-            fb->height, fb->bpp, fb->pitch_bytes, screen.columns, screen.rows);
+    kprintf("fbcon: %ux%u, %u bpp, pitch %u bytes: %u columns x %u rows\n", fb->width, fb->height,
+            fb->bpp, fb->pitch_bytes, screen.columns, screen.rows);
     return true;
 }
 

@@ -46,11 +46,11 @@ enum fbcon_colour {
 
 enum fbcon_error {
     FBCON_OK = 0,
-    FBCON_ERR_NOT_RGB = -1,   /* EGA text or a palette mode: nothing to draw on */
-    FBCON_ERR_BPP = -2,       /* neither 24 nor 32 bits per pixel */
-    FBCON_ERR_CHANNELS = -3,  /* a colour channel missing, wider than 16 bits, or
-                                 outside the pixel */
-    FBCON_ERR_GEOMETRY = -4,  /* smaller than one cell, or pitch < width */
+    FBCON_ERR_NOT_RGB = -1,  /* EGA text or a palette mode: nothing to draw on */
+    FBCON_ERR_BPP = -2,      /* neither 24 nor 32 bits per pixel */
+    FBCON_ERR_CHANNELS = -3, /* a colour channel missing, wider than 16 bits, or
+                                outside the pixel */
+    FBCON_ERR_GEOMETRY = -4, /* smaller than one cell, or pitch < width */
 };
 
 /* One text cell: what it shows. */
@@ -66,16 +66,17 @@ struct fbcon {
     uint32_t pitch_bytes;     /* from one pixel row to the next */
     uint32_t bytes_per_pixel; /* 3 or 4 */
     uint32_t columns, rows;   /* whole cells on screen, at most the FBCON_MAX_* */
-    uint32_t cursor_column;   /* 0..columns: == columns means "wrap before the next
-                                 character", so a full line then \n is one line */
-    uint32_t cursor_row;      /* 0..rows-1 */
-    uint8_t colour;           /* enum fbcon_colour of what is written next */
+    /* 0..columns; == columns means "wrap before the next character", so a full line
+     * followed by \n makes one line, not two. */
+    uint32_t cursor_column;
+    uint32_t cursor_row; /* 0..rows-1 */
+    uint8_t colour;      /* enum fbcon_colour of what is written next */
     uint32_t colour_pixel[FBCON_COLOUR_COUNT]; /* the palette, in pixel format */
     uint32_t background_pixel;
     /* Per row, a bound on its non-blank cells: cells at or past it are blank. */
     uint16_t row_used[FBCON_MAX_ROWS];
-    struct fbcon_cell cells[FBCON_MAX_ROWS * FBCON_MAX_COLUMNS]; /* row-major, stride
-                                                                     columns */
+    /* Row-major, `columns` cells per row. */
+    struct fbcon_cell cells[FBCON_MAX_ROWS * FBCON_MAX_COLUMNS];
 };
 
 /*

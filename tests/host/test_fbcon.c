@@ -243,7 +243,7 @@ static void test_controls_are_dropped_and_high_bytes_show_replacement(void)
     struct boot_framebuffer fb = make_fb(32, 6, 1, 0, 0);
     uint8_t *pixels = make_pixels(&fb);
     CHECK_EQ_INT(fbcon_attach(&con, &fb, pixels), FBCON_OK);
-    write_str("a\a\x1b\x7f" "b\xc3\xa9");
+    write_str("a\a\x1b\177b\xc3\xa9");
     CHECK(cell_shows(&fb, pixels, 0, 0, 'a', RGB_NORMAL));
     CHECK(cell_shows(&fb, pixels, 0, 1, 'b', RGB_NORMAL));
     CHECK(cell_shows(&fb, pixels, 0, 2, 0, RGB_NORMAL));
