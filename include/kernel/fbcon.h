@@ -69,8 +69,8 @@ struct fbcon {
     /* 0..columns; == columns means "wrap before the next character", so a full line
      * followed by \n makes one line, not two. */
     uint32_t cursor_column;
-    uint32_t cursor_row; /* 0..rows-1 */
-    uint8_t colour;      /* enum fbcon_colour of what is written next */
+    uint32_t cursor_row;                       /* 0..rows-1 */
+    uint8_t colour;                            /* enum fbcon_colour of what is written next */
     uint32_t colour_pixel[FBCON_COLOUR_COUNT]; /* the palette, in pixel format */
     uint32_t background_pixel;
     /* Per row, a bound on its non-blank cells: cells at or past it are blank. */
