@@ -18,6 +18,8 @@ GDB ?= gdb
 GRUB_MKRESCUE ?= grub-mkrescue
 OVMF_CODE ?= /usr/share/OVMF/OVMF_CODE_4M.fd
 OVMF_VARS ?= /usr/share/OVMF/OVMF_VARS_4M.fd
+# The console font (include/kernel/font.h): Terminus Font, from console-setup-linux.
+FONT_PSF ?= /usr/share/consolefonts/Lat15-Terminus16.psf.gz
 IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
 
 VERSION := 0.1.0
@@ -44,7 +46,7 @@ HOST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude
 
 # ---- sources, by folder ------------------------------------------------------
-KERNEL_C := $(wildcard kernel/*.c mm/*.c sched/*.c arch/x86_64/*.c tests/ktest/*.c)
+KERNEL_C := $(wildcard kernel/*.c mm/*.c sched/*.c arch/x86_64/*.c tests/ktest/*.c) build/font.c
 KERNEL_S := $(wildcard arch/x86_64/*.S)
 BOOT_ASM := $(wildcard boot/*.asm)
 OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S) $(BOOT_ASM))
@@ -62,6 +64,13 @@ build/include/exo_version.h: FORCE
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 build/obj/kernel/main.c.o: build/include/exo_version.h
+
+build/font.c: kernel/font/psf2c.py $(FONT_PSF)
+	@mkdir -p $(@D)
+	$(PYTHON) kernel/font/psf2c.py $(FONT_PSF) $@
+
+$(FONT_PSF):
+	@echo "error: the console font $@ is missing: apt-get install console-setup-linux"; exit 1
 
 # string.c implements memcpy and memset: stop the compiler from turning its loops
 # back into calls to them.

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 #include "arch/arch.h"
+#include "kernel/fbcon.h"
 #include "kernel/ksyms.h"
 #include "kernel/printf.h"
 
@@ -28,6 +29,7 @@ void panic_begin(void)
         arch_halt_forever();
     }
     panicking = true;
+    fbcon_set_colour(FBCON_COLOUR_RED);
 }
 
 void panic_print_symbol(uint64_t addr)

@@ -16,6 +16,12 @@ A crash boot runs one deliberately fatal test (a double free, say: `test=<suite>
 names a suite that runs only when named exactly) and passes when the kernel
 panics with every expected piece of text and exits with the failure status 35.
 
+A screen boot checks the framebuffer console for real: it boots the ISO's normal
+entry with the QEMU monitor on a Unix socket, waits until the serial port shows the
+lines to look for, takes `screendump` screenshots, and passes when each of those lines
+is drawn at the start of a text row, pixel for pixel in the kernel's own font (read
+from the generated build/font.c).
+
 Every test case of every boot counts as one result, and so does every boot's own
 verdict; the last line is `N passed, N failed`.
 """
@@ -24,6 +30,7 @@ import concurrent.futures
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -39,20 +46,34 @@ OVMF_VARS = os.environ.get("OVMF_VARS", "/usr/share/OVMF/OVMF_VARS_4M.fd")
 EXIT_PASS = 33
 EXIT_FAIL = 35
 SELFTEST_SMBIOS = ["-smbios", "type=1,product=exo-selftest"]
+FONT_C = os.path.join(BUILD, "font.c")
+FONT_WIDTH, FONT_HEIGHT = 8, 16
+# Serial lines a screen boot expects to see drawn: the banner (printed before the
+# screen console exists, so drawn by the console's replay) and the console's own line.
+SCREEN_LINES = [r"^exo \S+ booting$", r"^fbcon: .* columns x \d+ rows$"]
+SCREENSHOT_TRIES = 10
 
 
 class Boot:
     """One QEMU run: its arguments and what counts as success."""
 
-    def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None):
+    def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
+                 screen_lines=None):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
         self.expect_message = expect_message  # a bad-input boot: this text, then halt
         self.expect_panic = expect_panic  # a crash boot: PANIC with all these texts
+        self.screen_lines = screen_lines  # regexes: a screen boot (see the docstring)
 
     def log_path(self):
         return os.path.join(LOG_DIR, self.name + ".log")
+
+    def monitor_path(self):
+        return os.path.join(LOG_DIR, self.name + ".monitor")
+
+    def screenshot_path(self):
+        return os.path.join(LOG_DIR, self.name + ".ppm")
 
 
 def uefi_args(name):
@@ -90,6 +111,9 @@ def all_boots(seed):
              expect_message="this CPU does not support 64-bit long mode"),
         Boot("no-nx", ["-cpu", "qemu64,-nx", "-kernel", ELF, "-append", test_args], 60,
              expect_message="lacks the NX (no-execute) page bit"),
+        Boot("bios-screen", ["-smp", "1", "-cdrom", ISO], 60, screen_lines=SCREEN_LINES),
+        Boot("uefi-screen", uefi_args("uefi-screen") + ["-smp", "1", "-cdrom", ISO], 180,
+             screen_lines=SCREEN_LINES),
     ]
     # Misuse the kernel must catch: each crash suite provokes one, and the panic
     # must name what went wrong and where.
@@ -113,7 +137,8 @@ def all_boots(seed):
 
 
 def qemu_command(boot):
-    cmd = [QEMU, "-no-reboot", "-display", "none", "-monitor", "none", "-nic", "none",
+    monitor = "unix:%s,server=on,wait=off" % boot.monitor_path() if boot.screen_lines else "none"
+    cmd = [QEMU, "-no-reboot", "-display", "none", "-monitor", monitor, "-nic", "none",
            "-serial", "file:" + boot.log_path(),
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
     if "-m" not in boot.args:
@@ -245,9 +270,119 @@ def failing_lines(log, limit=60):
     return lines[first:first + limit]
 
 
+def load_font():
+    """The kernel's glyphs from the generated build/font.c: {code: [row bits, ...]}."""
+    with open(FONT_C) as f:
+        text = f.read()
+    glyphs = {}
+    for m in re.finditer(r"^\s*\[0x([0-9a-f]+)\] = \{([^}]*)\}", text, re.M):
+        glyphs[int(m.group(1), 16)] = [int(b, 16) for b in m.group(2).split(",")]
+    return glyphs
+
+
+def read_ppm(path):
+    """Returns (width, height, rgb bytes) of a binary PPM as QEMU's screendump writes it."""
+    with open(path, "rb") as f:
+        data = f.read()
+    fields, pos = [], 0
+    while len(fields) < 4:  # magic, width, height, maxval, separated by whitespace
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        start = pos
+        while not data[pos:pos + 1].isspace():
+            pos += 1
+        fields.append(data[start:pos])
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise ValueError("not an 8-bit binary PPM")
+    width, height = int(fields[1]), int(fields[2])
+    return width, height, data[pos + 1:pos + 1 + width * height * 3]
+
+
+def text_at_row(image, glyphs, row, text):
+    """Whether text row `row` begins with `text`: each pixel of each cell lit exactly
+    where the glyph has ink (lit: not background black)."""
+    width, height, rgb = image
+    for column, ch in enumerate(text[:width // FONT_WIDTH]):
+        glyph = glyphs.get(ord(ch), glyphs[0])
+        for y in range(FONT_HEIGHT):
+            offset = ((row * FONT_HEIGHT + y) * width + column * FONT_WIDTH) * 3
+            for x in range(FONT_WIDTH):
+                lit = sum(rgb[offset + 3 * x:offset + 3 * x + 3]) > 96
+                if lit != bool(glyph[y] & (0x80 >> x)):
+                    return False
+    return True
+
+
+def text_on_screen(image, glyphs, text):
+    return any(text_at_row(image, glyphs, row, text) for row in range(image[1] // FONT_HEIGHT))
+
+
+def monitor_command(boot, command):
+    """Sends one command to the QEMU monitor and waits for its next prompt."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(boot.monitor_path())
+        reply = b""
+        while not reply.endswith(b"(qemu) "):
+            reply += sock.recv(4096) or b"(qemu) "
+        sock.sendall(command.encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"(qemu) "):
+            reply += sock.recv(4096) or b"(qemu) "
+
+
+def serial_lines(boot, log):
+    """The serial lines matching each of the boot's patterns, or None until all do."""
+    found = [re.search(p, log, re.M) for p in boot.screen_lines]
+    return [m.group(0) for m in found] if all(found) else None
+
+
+def run_screen_boot(boot):
+    """Boots, waits for the serial lines, then looks for them in screenshots.
+    Returns (problems, seconds, stderr)."""
+    start = time.monotonic()
+    problems, lines = [], None
+    proc = subprocess.Popen(qemu_command(boot), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while lines is None and time.monotonic() - start < boot.timeout_s:
+            if proc.poll() is not None:
+                problems.append("QEMU exited with %d before the screenshot" % proc.returncode)
+                break
+            lines = serial_lines(boot, read_log(boot))
+            time.sleep(0.05)
+        if lines is None and not problems:
+            problems.append("timed out waiting for serial lines matching %s" % boot.screen_lines)
+        if lines is not None:
+            glyphs = load_font()
+            for _ in range(SCREENSHOT_TRIES):  # the screen is drawn just after serial
+                time.sleep(0.5)
+                if os.path.exists(boot.screenshot_path()):
+                    os.remove(boot.screenshot_path())
+                monitor_command(boot, "screendump " + boot.screenshot_path())
+                image = read_ppm(boot.screenshot_path())
+                missing = [l for l in lines if not text_on_screen(image, glyphs, l)]
+                if not missing:
+                    break
+            for line in missing:
+                problems.append("not drawn on the screen (%dx%d screenshot %s): %r" % (
+                    image[0], image[1], os.path.relpath(boot.screenshot_path(), ROOT), line))
+    except (OSError, ValueError) as e:
+        problems.append("screenshot failed: %s" % e)
+    finally:
+        proc.kill()
+    stderr = proc.communicate()[1].decode("utf-8", "replace")
+    if "PANIC:" in read_log(boot):
+        problems.append("the kernel panicked")
+    return problems, time.monotonic() - start, stderr
+
+
 def run_boot(boot):
     if os.path.exists(boot.log_path()):
         os.remove(boot.log_path())
+    if boot.screen_lines:
+        problems, seconds, stderr = run_screen_boot(boot)
+        return boot, problems, [], seconds, stderr, read_log(boot)
     status, seconds, stderr = run_qemu(boot)
     log = read_log(boot)
     if boot.expect_message:
@@ -275,8 +410,14 @@ def main():
             passed += ok_cases + (0 if problems else 1)
             failed += (len(cases) - ok_cases) + (1 if problems else 0)
             verdict = "FAIL" if problems else "PASS"
-            detail = ("message seen" if boot.expect_message else
-                      "panic seen" if boot.expect_panic else "%d cases" % len(cases))
+            if boot.screen_lines:
+                detail = "text drawn" if not problems else "screen checked"
+            elif boot.expect_message:
+                detail = "message seen"
+            elif boot.expect_panic:
+                detail = "panic seen"
+            else:
+                detail = "%d cases" % len(cases)
             print("%s %-14s %s, %.1f s" % (verdict, boot.name, detail, seconds), flush=True)
             if problems:
                 for p in problems:
