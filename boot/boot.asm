@@ -30,6 +30,7 @@ PTE_HUGE            equ 1 << 7
 
 CR0_PG              equ 1 << 31
 CR0_WP              equ 1 << 16
+CR0_NE              equ 1 << 5      ; x87 errors as exceptions; VMX requires it
 CR4_PAE             equ 1 << 5
 MSR_EFER            equ 0xc0000080
 EFER_LME            equ 1 << 8
@@ -147,7 +148,7 @@ common_entry32:
     or eax, EFER_LME | EFER_NXE
     wrmsr
     mov eax, cr0
-    or eax, CR0_PG | CR0_WP
+    or eax, CR0_PG | CR0_WP | CR0_NE
     mov cr0, eax                            ; now in compatibility mode
 
     lgdt [boot_gdt_pointer]
