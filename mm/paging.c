@@ -156,6 +156,10 @@ static int check_page(uintptr_t va, uint64_t pa, enum page_size size)
     uint64_t mask = page_size_bytes(size) - 1;
     if ((va & mask) || (pa & mask))
         return PAGING_ERR_MISALIGNED;
+    /* An entry keeps only the address bits the MMU has: a wider address would
+     * silently become another page's. */
+    if (arch_pte_phys(arch_pte_leaf(pa, 0, size), size) != pa)
+        return PAGING_ERR_BAD_ADDRESS;
     return PAGING_OK;
 }
 

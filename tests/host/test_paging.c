@@ -812,6 +812,27 @@ static void test_paging_error_bad_address(void)
     CHECK_COUNTS_BACK(before);
 }
 
+/* x86 entries hold 52 physical address bits: a larger one must not be cut down to
+ * another page's address (1 << 52 would become page 0). */
+static void test_paging_error_bad_address_for_a_physical_address_too_wide(void)
+{
+    boot_big(true);
+    struct counts before = counts_now();
+    for (enum page_size size = PAGE_4K; size <= PAGE_1G; size++) {
+        CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(1ull << 52), size, 0),
+                     PAGING_ERR_BAD_ADDRESS);
+        CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(1ull << 63), size, 0),
+                     PAGING_ERR_BAD_ADDRESS);
+        EXPECT_UNMAPPED(&kernel_space, HEAP_VA);
+    }
+    uint64_t top = (1ull << 52) - GIB;
+    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(top), PAGE_1G, 0), PAGING_OK);
+    EXPECT_MAPPED(&kernel_space, HEAP_VA + GIB - 1, top + GIB - 1, PAGE_1G, 0);
+    CHECK_EQ_INT(paging_unmap(&kernel_space, HEAP_VA, PAGE_1G, NULL), PAGING_OK);
+    CHECK(paging_map_device(phys(1ull << 52), 0x1000, PAGE_NOCACHE) == NULL);
+    CHECK_COUNTS_BACK(before);
+}
+
 static void test_paging_error_wx_in_the_kernel_half(void)
 {
     boot_big(true);
@@ -1108,6 +1129,8 @@ struct model {
 };
 
 static uint64_t rng_state;
+/* How often each operation (map, unmap, protect) gave each result (0 .. -8). */
+static unsigned outcomes[3][9];
 
 static uint64_t rng_next(void)
 {
@@ -1223,6 +1246,8 @@ static void random_step(struct address_space *as, struct model *m, unsigned step
             m->page[index].flags = flags;
         }
     }
+    if (got <= 0 && got > -9)
+        outcomes[op][-got]++;
     if (got != want) {
         fprintf(stderr, "step %u: %s 0x%lx size %d flags %#x: got %d, want %d\n", step, name,
                 (unsigned long)va, size, flags, got, want);
@@ -1241,6 +1266,7 @@ static void test_paging_random_operations_match_a_model(void)
     struct counts after_create = counts_now();
     static struct model m;
     m.count = 0;
+    memset(outcomes, 0, sizeof(outcomes));
     for (unsigned step = 0; step < 4000; step++) {
         random_step(as, &m, step);
         if (!model_holds(as, &m, after_create.tables) || check_failures_in_test) {
@@ -1256,6 +1282,13 @@ static void test_paging_random_operations_match_a_model(void)
     }
     model_holds(as, &m, after_create.tables);
     CHECK_COUNTS_BACK(after_create);
+    /* The sequence did reach every case the model distinguishes. */
+    CHECK(outcomes[0][0] > 100 && outcomes[0][-PAGING_ERR_EXISTS] > 100);
+    for (unsigned op = 1; op < 3; op++) {
+        CHECK(outcomes[op][0] > 100);
+        CHECK(outcomes[op][-PAGING_ERR_NOT_MAPPED] > 100);
+        CHECK(outcomes[op][-PAGING_ERR_SIZE_MISMATCH] > 100);
+    }
     paging_destroy_space(as);
     CHECK_COUNTS_BACK(start);
 }
@@ -1284,6 +1317,7 @@ int main(void)
     RUN(test_paging_error_not_mapped);
     RUN(test_paging_error_size_mismatch);
     RUN(test_paging_error_bad_address);
+    RUN(test_paging_error_bad_address_for_a_physical_address_too_wide);
     RUN(test_paging_error_wx_in_the_kernel_half);
     RUN(test_paging_error_unsupported_page_size);
     RUN(test_paging_unmap_frees_emptied_user_tables);
