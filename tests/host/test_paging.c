@@ -41,9 +41,7 @@ static unsigned mmu_flush_all_count;
 static uintptr_t mmu_flushed[FLUSH_LOG_MAX]; /* pages flushed, oldest first */
 static size_t mmu_flush_count;
 
-void arch_mmu_init_this_cpu(void)
-{
-}
+void arch_mmu_init_this_cpu(void) {}
 
 bool arch_mmu_has_1g_pages(void)
 {
@@ -195,11 +193,11 @@ static struct counts counts_now(void)
     return (struct counts){paging_table_pages(), free_frames()};
 }
 
-#define CHECK_COUNTS_BACK(before)                                                           \
-    do {                                                                                    \
-        struct counts now_ = counts_now();                                                  \
-        CHECK_EQ_U64(now_.tables, (before).tables);                                         \
-        CHECK_EQ_U64(now_.frames, (before).frames);                                         \
+#define CHECK_COUNTS_BACK(before)                                                                  \
+    do {                                                                                           \
+        struct counts now_ = counts_now();                                                         \
+        CHECK_EQ_U64(now_.tables, (before).tables);                                                \
+        CHECK_EQ_U64(now_.frames, (before).frames);                                                \
     } while (0)
 
 /* Every free frame but `keep`, held so paging.c finds none. */
@@ -291,7 +289,7 @@ static bool ref_walk(uint64_t root_phys, uintptr_t va, struct ref_page *out)
         if ((e & X86_PCD) && (e & X86_PWT))
             flags |= PAGE_NOCACHE; /* PAT entry 3: UC */
         else if (e & X86_PWT)
-            flags |= PAGE_WRITE_COMBINE; /* PAT entry 1, which Exo makes WC */
+            flags |= PAGE_WRITE_COMBINE;           /* PAT entry 1, which Exo makes WC */
         CHECK(!((e & X86_PCD) && !(e & X86_PWT))); /* PAT entry 2 (UC-) is never used */
         *out = (struct ref_page){
             .pa = (e & X86_ADDR & ~(page_bytes - 1)) | (va & (page_bytes - 1)),
@@ -320,8 +318,8 @@ static uint64_t *ref_entry(uint64_t root_phys, uintptr_t va, unsigned level)
  * Counts the tables below the root entries [first, end) of `root_phys` (not the
  * root) and reports any that is empty: paging.c must free a table when it empties.
  */
-static uint64_t ref_count_tables(uint64_t table_phys, unsigned level, unsigned first,
-                                 unsigned end, unsigned *empty_tables)
+static uint64_t ref_count_tables(uint64_t table_phys, unsigned level, unsigned first, unsigned end,
+                                 unsigned *empty_tables)
 {
     const uint64_t *table = ref_table(table_phys);
     uint64_t count = 0;
@@ -358,15 +356,15 @@ static bool expect_page(struct address_space *as, uintptr_t va, bool mapped, uin
         fprintf(stderr,
                 "%s:%d: va 0x%lx: want %s pa 0x%" PRIx64 " size %d flags %#x; paging_translate"
                 " %s 0x%" PRIx64 " %d %#x; ref_walk %s 0x%" PRIx64 " %d %#x\n",
-                __FILE__, line, (unsigned long)va, mapped ? "mapped" : "unmapped", pa, size,
-                flags, by_paging ? "mapped" : "unmapped", tr.pa.value, tr.size, tr.flags,
+                __FILE__, line, (unsigned long)va, mapped ? "mapped" : "unmapped", pa, size, flags,
+                by_paging ? "mapped" : "unmapped", tr.pa.value, tr.size, tr.flags,
                 by_ref ? "mapped" : "unmapped", ref.pa, ref.size, ref.flags);
         check_failures_in_test++;
     }
     return ok;
 }
 
-#define EXPECT_MAPPED(as, va, pa, size, flags)                                              \
+#define EXPECT_MAPPED(as, va, pa, size, flags)                                                     \
     expect_page((as), (va), true, (pa), (size), (flags), __LINE__)
 #define EXPECT_UNMAPPED(as, va) expect_page((as), (va), false, 0, PAGE_4K, 0, __LINE__)
 
@@ -379,8 +377,8 @@ static bool expect_page(struct address_space *as, uintptr_t va, bool mapped, uin
 /* Does the direct map cover this region? Everything below 4 GiB, only RAM above. */
 static bool region_in_direct_map(const struct mmap_entry *e)
 {
-    return e->base_phys < 4 * GIB || e->type == MMAP_USABLE ||
-           e->type == MMAP_ACPI_RECLAIMABLE || e->type == MMAP_ACPI_NVS;
+    return e->base_phys < 4 * GIB || e->type == MMAP_USABLE || e->type == MMAP_ACPI_RECLAIMABLE ||
+           e->type == MMAP_ACPI_NVS;
 }
 
 static void direct_map_covers_every_region(bool gib_pages)
@@ -433,10 +431,10 @@ static void test_paging_init_direct_map_uses_1g_pages_where_aligned(void)
     EXPECT_MAPPED(&kernel_space, DIRECT_MAP_BASE + odd, odd, PAGE_4K, PAGE_WRITE | PAGE_GLOBAL);
     EXPECT_MAPPED(&kernel_space, DIRECT_MAP_BASE + 8 * GIB + 4 * MIB - 1, 8 * GIB + 4 * MIB - 1,
                   PAGE_4K, PAGE_WRITE | PAGE_GLOBAL);
-    EXPECT_MAPPED(&kernel_space, DIRECT_MAP_BASE + 8 * GIB + 4 * MIB, 8 * GIB + 4 * MIB,
-                  PAGE_2M, PAGE_WRITE | PAGE_GLOBAL);
-    EXPECT_MAPPED(&kernel_space, DIRECT_MAP_BASE + 8 * GIB + 6 * MIB, 8 * GIB + 6 * MIB,
-                  PAGE_2M, PAGE_WRITE | PAGE_GLOBAL);
+    EXPECT_MAPPED(&kernel_space, DIRECT_MAP_BASE + 8 * GIB + 4 * MIB, 8 * GIB + 4 * MIB, PAGE_2M,
+                  PAGE_WRITE | PAGE_GLOBAL);
+    EXPECT_MAPPED(&kernel_space, DIRECT_MAP_BASE + 8 * GIB + 6 * MIB, 8 * GIB + 6 * MIB, PAGE_2M,
+                  PAGE_WRITE | PAGE_GLOBAL);
 }
 
 static void test_paging_init_direct_map_uses_2m_pages_without_1g_support(void)
@@ -478,9 +476,9 @@ static void test_paging_init_makes_every_kernel_root_entry(void)
 {
     boot_big(true);
     const uint64_t *root = ref_table(kernel_space.root.value);
-    const struct arch_va_region *regions[] = {
-        &arch_va_layout.direct_map, &arch_va_layout.heap, &arch_va_layout.stacks,
-        &arch_va_layout.devices, &arch_va_layout.kernel_image};
+    const struct arch_va_region *regions[] = {&arch_va_layout.direct_map, &arch_va_layout.heap,
+                                              &arch_va_layout.stacks, &arch_va_layout.devices,
+                                              &arch_va_layout.kernel_image};
     bool wanted[512] = {false};
     for (size_t r = 0; r < COUNT_OF(regions); r++) {
         for (uint64_t i = X86_INDEX(regions[r]->start, 3); i <= X86_INDEX(regions[r]->end - 1, 3);
@@ -579,8 +577,7 @@ static void test_paging_map_protect_unmap_1g(void)
     map_protect_unmap_cycle(&kernel_space, STACKS_BASE + 3 * GIB, 13 * GIB, PAGE_1G, PAGE_WRITE,
                             PAGE_NOCACHE);
     struct address_space *as = paging_create_space();
-    map_protect_unmap_cycle(as, USER_VA + GIB, 5 * GIB, PAGE_1G, PAGE_USER | PAGE_WRITE,
-                            PAGE_USER);
+    map_protect_unmap_cycle(as, USER_VA + GIB, 5 * GIB, PAGE_1G, PAGE_USER | PAGE_WRITE, PAGE_USER);
     paging_destroy_space(as);
 }
 
@@ -609,8 +606,8 @@ static void test_paging_flags_round_trip_for_every_combination(void)
     boot_big(true);
     struct address_space *as = paging_create_space();
     struct counts before = counts_now();
-    const unsigned all = PAGE_WRITE | PAGE_EXEC | PAGE_USER | PAGE_GLOBAL | PAGE_NOCACHE |
-                         PAGE_WRITE_COMBINE;
+    const unsigned all =
+        PAGE_WRITE | PAGE_EXEC | PAGE_USER | PAGE_GLOBAL | PAGE_NOCACHE | PAGE_WRITE_COMBINE;
     for (unsigned flags = 0; flags <= all; flags++) {
         for (enum page_size size = PAGE_4K; size <= PAGE_1G; size++) {
             uintptr_t user_va = USER_VA + 4 * GIB * size + page_size_bytes(size) * 3;
@@ -736,9 +733,9 @@ static void test_paging_error_exists(void)
     CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0), PAGE_1G, 0), PAGING_ERR_EXISTS);
     CHECK_EQ_INT(paging_map(&kernel_space, DIRECT_MAP_BASE + 0x3000, phys(0x3000), PAGE_4K, 0),
                  PAGING_ERR_EXISTS);
-    CHECK_EQ_INT(paging_map(&kernel_space, DIRECT_MAP_BASE + 4 * GIB + 2 * MIB, phys(0), PAGE_2M,
-                            0),
-                 PAGING_ERR_EXISTS);
+    CHECK_EQ_INT(
+        paging_map(&kernel_space, DIRECT_MAP_BASE + 4 * GIB + 2 * MIB, phys(0), PAGE_2M, 0),
+        PAGING_ERR_EXISTS);
     EXPECT_MAPPED(&kernel_space, HEAP_VA, 0x5000, PAGE_4K, 0);
     CHECK_EQ_INT(paging_unmap(&kernel_space, HEAP_VA, PAGE_4K, NULL), PAGING_OK);
     CHECK_COUNTS_BACK(before);
@@ -793,8 +790,7 @@ static void test_paging_error_bad_address(void)
     const uintptr_t non_canonical = 0x0000800000000000ull;
     CHECK_EQ_INT(paging_map(&kernel_space, non_canonical, phys(0), PAGE_4K, 0),
                  PAGING_ERR_BAD_ADDRESS);
-    CHECK_EQ_INT(paging_unmap(&kernel_space, non_canonical, PAGE_4K, NULL),
-                 PAGING_ERR_BAD_ADDRESS);
+    CHECK_EQ_INT(paging_unmap(&kernel_space, non_canonical, PAGE_4K, NULL), PAGING_ERR_BAD_ADDRESS);
     CHECK_EQ_INT(paging_protect(&kernel_space, 0xfff0000000000000ull, PAGE_4K, 0),
                  PAGING_ERR_BAD_ADDRESS);
     struct translation tr;
@@ -915,10 +911,8 @@ static void test_paging_spaces_share_the_kernel_half(void)
     EXPECT_MAPPED(a, TEXT_START, IMAGE_PHYS, PAGE_4K, PAGE_EXEC | PAGE_GLOBAL);
     EXPECT_MAPPED(b, DIRECT_MAP_BASE + 5 * GIB, 5 * GIB, PAGE_1G, PAGE_WRITE | PAGE_GLOBAL);
     /* Made after the spaces, through either: seen by all. */
-    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0x5000), PAGE_4K, PAGE_WRITE),
-                 PAGING_OK);
-    CHECK_EQ_INT(paging_map(a, STACKS_BASE + 0x3000, phys(0x6000), PAGE_4K, PAGE_WRITE),
-                 PAGING_OK);
+    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0x5000), PAGE_4K, PAGE_WRITE), PAGING_OK);
+    CHECK_EQ_INT(paging_map(a, STACKS_BASE + 0x3000, phys(0x6000), PAGE_4K, PAGE_WRITE), PAGING_OK);
     struct address_space *spaces[] = {&kernel_space, a, b};
     for (size_t i = 0; i < COUNT_OF(spaces); i++) {
         EXPECT_MAPPED(spaces[i], HEAP_VA, 0x5000, PAGE_4K, PAGE_WRITE);
@@ -938,8 +932,7 @@ static void test_paging_space_user_mappings_are_private(void)
     struct address_space *a = paging_create_space();
     struct address_space *b = paging_create_space();
     CHECK_EQ_INT(paging_map(a, USER_VA, phys(0x5000), PAGE_4K, PAGE_USER), PAGING_OK);
-    CHECK_EQ_INT(paging_map(b, USER_VA, phys(0x9000), PAGE_4K, PAGE_USER | PAGE_WRITE),
-                 PAGING_OK);
+    CHECK_EQ_INT(paging_map(b, USER_VA, phys(0x9000), PAGE_4K, PAGE_USER | PAGE_WRITE), PAGING_OK);
     EXPECT_MAPPED(a, USER_VA, 0x5000, PAGE_4K, PAGE_USER);
     EXPECT_MAPPED(b, USER_VA, 0x9000, PAGE_4K, PAGE_USER | PAGE_WRITE);
     EXPECT_UNMAPPED(&kernel_space, USER_VA);
@@ -1082,8 +1075,8 @@ static void test_paging_map_device_separates_mappings_by_an_unmapped_page(void)
     uintptr_t previous_end = 0;
     for (unsigned i = 0; i < 4; i++) {
         size_t bytes = 0x1000 * (i + 1) - 0x10;
-        uintptr_t va = (uintptr_t)paging_map_device(phys(0xfe000000 + 0x10000 * i), bytes,
-                                                    PAGE_NOCACHE);
+        uintptr_t va =
+            (uintptr_t)paging_map_device(phys(0xfe000000 + 0x10000 * i), bytes, PAGE_NOCACHE);
         CHECK(va != 0);
         CHECK_EQ_U64(va & 0xfff, 0);
         if (previous_end) {
@@ -1091,8 +1084,8 @@ static void test_paging_map_device_separates_mappings_by_an_unmapped_page(void)
             EXPECT_UNMAPPED(&kernel_space, previous_end);
             EXPECT_UNMAPPED(&kernel_space, va - 1);
         }
-        EXPECT_MAPPED(&kernel_space, va + bytes - 1, 0xfe000000 + 0x10000 * i + bytes - 1,
-                      PAGE_4K, PAGE_NOCACHE | PAGE_GLOBAL);
+        EXPECT_MAPPED(&kernel_space, va + bytes - 1, 0xfe000000 + 0x10000 * i + bytes - 1, PAGE_4K,
+                      PAGE_NOCACHE | PAGE_GLOBAL);
         previous_end = va + ((bytes + 0xfff) & ~0xfffull);
     }
 }
@@ -1170,8 +1163,8 @@ static int model_find(struct model *m, uintptr_t va, enum page_size size, size_t
             *index = i;
             return PAGING_OK;
         }
-        overlap |= overlaps(m->page[i].va, page_size_bytes(m->page[i].size), va,
-                            page_size_bytes(size));
+        overlap |=
+            overlaps(m->page[i].va, page_size_bytes(m->page[i].size), va, page_size_bytes(size));
     }
     return overlap ? PAGING_ERR_SIZE_MISMATCH : PAGING_ERR_NOT_MAPPED;
 }
@@ -1270,8 +1263,7 @@ static void test_paging_random_operations_match_a_model(void)
     for (unsigned step = 0; step < 4000; step++) {
         random_step(as, &m, step);
         if (!model_holds(as, &m, after_create.tables) || check_failures_in_test) {
-            fprintf(stderr, "model diverged at step %u (PAGING_SEED=0x%" PRIx64 ")\n", step,
-                    seed);
+            fprintf(stderr, "model diverged at step %u (PAGING_SEED=0x%" PRIx64 ")\n", step, seed);
             break;
         }
     }
