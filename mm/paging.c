@@ -72,6 +72,7 @@ static struct spinlock *lock_for(struct address_space *as, uintptr_t va)
  */
 struct walk {
     uint64_t *table[ARCH_PT_LEVELS];
+    unsigned level; /* the lowest level whose table the walk reached */
 };
 
 /*
@@ -85,6 +86,7 @@ static uint64_t *walk_to(struct address_space *as, uintptr_t va, unsigned level,
     uint64_t *table = table_at(as->root.value);
     for (unsigned l = ROOT_LEVEL; l > level; l--) {
         path->table[l] = table;
+        path->level = l;
         uint64_t *entry = &table[arch_va_index(va, l)];
         if (!arch_pte_present(*entry)) {
             if (!create) {
@@ -110,6 +112,7 @@ static uint64_t *walk_to(struct address_space *as, uintptr_t va, unsigned level,
         table = table_at(arch_pte_phys(*entry, l));
     }
     path->table[level] = table;
+    path->level = level;
     return &table[arch_va_index(va, level)];
 }
 
@@ -153,6 +156,10 @@ static int check_page(uintptr_t va, uint64_t pa, enum page_size size)
     uint64_t mask = page_size_bytes(size) - 1;
     if ((va & mask) || (pa & mask))
         return PAGING_ERR_MISALIGNED;
+    /* An entry keeps only the address bits the MMU has: a wider address would
+     * silently become another page's. */
+    if (arch_pte_phys(arch_pte_leaf(pa, 0, size), size) != pa)
+        return PAGING_ERR_BAD_ADDRESS;
     return PAGING_OK;
 }
 
@@ -170,13 +177,24 @@ int paging_map(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page
 
     struct spinlock *lock = lock_for(as, va);
     struct walk path;
+    uint64_t freed[ARCH_PT_LEVELS];
+    unsigned nfreed = 0;
     bool irq = spin_lock(lock);
     uint64_t *entry = walk_to(as, va, size, true, &path, &error);
-    if (entry && arch_pte_present(*entry))
+    if (entry && arch_pte_present(*entry)) {
         error = PAGING_ERR_EXISTS; /* a page, or a table of smaller pages */
-    else if (entry)
+    } else if (entry) {
         *entry = arch_pte_leaf(pa.value, flags, size);
+    } else if (error == PAGING_ERR_NO_MEMORY) {
+        /* The tables this walk created before running dry are empty: give them back,
+         * or they would stay forever (nothing maps there to prune them later). */
+        nfreed = prune_empty_tables(va, path.level, &path, freed);
+        if (nfreed)
+            tlb_invalidate(as, va, size);
+    }
     spin_unlock(lock, irq);
+    for (unsigned i = 0; i < nfreed; i++)
+        table_free(freed[i]);
     /* A not-present entry is never cached, so a new mapping needs no flush. */
     return error;
 }

@@ -60,7 +60,8 @@ enum paging_error {
     PAGING_ERR_EXISTS = -3,        /* something is mapped there already */
     PAGING_ERR_NOT_MAPPED = -4,    /* nothing is mapped there */
     PAGING_ERR_SIZE_MISMATCH = -5, /* mapped, but with another page size */
-    PAGING_ERR_BAD_ADDRESS = -6,   /* not canonical, or user flag on a kernel address */
+    PAGING_ERR_BAD_ADDRESS = -6,   /* not canonical, a physical address wider than an
+                                      entry holds, or user flag on a kernel address */
     PAGING_ERR_WX = -7,            /* writable and executable in the kernel half */
     PAGING_ERR_UNSUPPORTED = -8,   /* 1 GiB pages on a CPU without them */
 };
