@@ -56,6 +56,16 @@ static inline void header_write(uintptr_t block, unsigned order, enum block_stat
     header->state = state;
 }
 
+/* The block at `block` stopped being one (merged into its lower buddy): its old
+ * header, left in memory, must never pass for a live block's later. */
+static inline void header_erase(uintptr_t block)
+{
+    struct block_header *header = header_at(block);
+    header->seal = 0;
+    header->order = 0;
+    header->state = 0;
+}
+
 static inline bool header_is(uintptr_t block, unsigned order, enum block_state state)
 {
     const struct block_header *header = header_at(block);
@@ -276,6 +286,7 @@ void buddy_free(struct buddy_heap *heap, void *ptr, uintptr_t caller)
                   "header",
                   (unsigned long)ptr, (unsigned long)caller, (unsigned long)buddy, order);
         free_list_remove(heap, buddy, order);
+        header_erase(block | (1ul << order)); /* the upper half is no block any more */
         block &= ~(1ul << order);
         order++;
     }

@@ -350,6 +350,25 @@ static void test_double_free_after_merge_panics(void)
     heap_teardown();
 }
 
+/* Found by the fuzzer: a small block freed and merged left its used header in
+ * memory; a larger block later allocated over it (and not written there) made a
+ * free of the pointer inside it look like a free of that old small block. */
+static void test_stale_header_inside_a_larger_block_is_not_a_block(void)
+{
+    heap_setup();
+    void *low = buddy_alloc(&heap, 100, CALLER);   /* order 7 at the arena start */
+    void *high = buddy_alloc(&heap, 100, CALLER);  /* its buddy, 128 bytes up */
+    buddy_free(&heap, low, CALLER);
+    buddy_free(&heap, high, CALLER);               /* merges down into `low` */
+    uint8_t *big = buddy_alloc(&heap, 200, CALLER); /* order 8: covers both */
+    CHECK((void *)big == low);
+    CHECK(SHIM_EXPECT_PANIC(buddy_free(&heap, high, CALLER)));
+    CHECK(panic_names(high));
+    buddy_free(&heap, big, CALLER);
+    CHECK(heap_is_pristine());
+    heap_teardown();
+}
+
 static void test_foreign_pointers_panic(void)
 {
     heap_setup();
@@ -519,6 +538,7 @@ int main(void)
     RUN(test_out_of_memory_returns_null_and_loses_nothing);
     RUN(test_double_free_panics_naming_address_order_and_caller);
     RUN(test_double_free_after_merge_panics);
+    RUN(test_stale_header_inside_a_larger_block_is_not_a_block);
     RUN(test_foreign_pointers_panic);
     RUN(test_free_into_a_given_back_arena_panics);
     RUN(test_damaged_header_panics);
