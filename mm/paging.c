@@ -163,17 +163,27 @@ static int check_page(uintptr_t va, uint64_t pa, enum page_size size)
     return PAGING_OK;
 }
 
+/* The kernel half: no user pages, and never writable and executable at once. */
+static int check_flags(uintptr_t va, unsigned flags)
+{
+    if (!arch_va_is_kernel(va))
+        return PAGING_OK;
+    if (flags & PAGE_USER)
+        return PAGING_ERR_BAD_ADDRESS;
+    if ((flags & PAGE_WRITE) && (flags & PAGE_EXEC))
+        return PAGING_ERR_WX;
+    return PAGING_OK;
+}
+
 int paging_map(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page_size size,
                unsigned flags)
 {
     int error = check_page(va, pa.value, size);
     if (error)
         return error;
-    bool kernel = arch_va_is_kernel(va);
-    if (kernel && (flags & PAGE_USER))
-        return PAGING_ERR_BAD_ADDRESS;
-    if (kernel && (flags & PAGE_WRITE) && (flags & PAGE_EXEC))
-        return PAGING_ERR_WX;
+    error = check_flags(va, flags);
+    if (error)
+        return error;
 
     struct spinlock *lock = lock_for(as, va);
     struct walk path;
@@ -246,10 +256,9 @@ int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, 
     int error = check_page(va, 0, size);
     if (error)
         return error;
-    if (arch_va_is_kernel(va) && (flags & PAGE_USER))
-        return PAGING_ERR_BAD_ADDRESS;
-    if (arch_va_is_kernel(va) && (flags & PAGE_WRITE) && (flags & PAGE_EXEC))
-        return PAGING_ERR_WX;
+    error = check_flags(va, flags);
+    if (error)
+        return error;
     struct spinlock *lock = lock_for(as, va);
     struct walk path;
     bool irq = spin_lock(lock);
