@@ -14,6 +14,7 @@
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/paging.h"
+#include "sched/thread.h"
 
 
 void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic);
@@ -69,6 +70,9 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     boot_load(protocol, info_phys, magic);
     boot_print_summary();
     memory_init(boot_info());
+    arch_interrupts_init();
+    sched_init();
+    sched_start_ticks();
     fbcon_init(); /* the screen replays what serial showed so far */
 
     const struct kernel_options *options = boot_options();

@@ -3,7 +3,9 @@
 #include <stdarg.h>
 
 #include "arch/arch.h"
+#include "kernel/console.h"
 #include "kernel/fbcon.h"
+#include "sched/thread.h"
 #include "kernel/ksyms.h"
 #include "kernel/printf.h"
 
@@ -29,7 +31,17 @@ void panic_begin(void)
         arch_halt_forever();
     }
     panicking = true;
+    console_panic_takeover();
     fbcon_set_colour(FBCON_COLOUR_RED);
+}
+
+void panic_print_context(void)
+{
+    struct thread *t = thread_current();
+    if (t)
+        kprintf("  on cpu %u, thread %u '%s'\n", arch_cpu_index(), t->id, t->name);
+    else
+        kprintf("  on cpu %u, before the scheduler started\n", arch_cpu_index());
 }
 
 void panic_print_symbol(uint64_t addr)
@@ -77,7 +89,8 @@ void panic(const char *fmt, ...)
     va_start(args, fmt);
     kvprintf(fmt, args);
     va_end(args);
-    kprintf("\n  on cpu 0\n");
+    kprintf("\n");
+    panic_print_context();
     /* Start at our caller: its call site, then the frames above it. */
     const uint64_t *own_frame = __builtin_frame_address(0);
     panic_backtrace_from((uint64_t)__builtin_return_address(0), own_frame[0]);

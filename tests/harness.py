@@ -107,6 +107,9 @@ def all_boots(seed):
         Boot("pvh-q35-8g-1g-pages", ["-machine", "q35", "-m", "8G", "-smp", "2", "-cpu",
                                      "qemu64,+pdpe1gb,+smep,+smap,+umip", "-kernel", ELF,
                                      "-append", test_args], 120),
+        # A hundred thousand threads alive at once (a named-only suite: it needs 1 GiB).
+        Boot("pvh-100k-threads", ["-m", "1G", "-smp", "2", "-kernel", ELF, "-append",
+                                  test_args + " test=threads_100k"], 120),
         Boot("no-long-mode", ["-cpu", "qemu32", "-cdrom", ISO] + SELFTEST_SMBIOS, 60,
              expect_message="this CPU does not support 64-bit long mode"),
         Boot("no-nx", ["-cpu", "qemu64,-nx", "-kernel", ELF, "-append", test_args], 60,

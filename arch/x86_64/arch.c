@@ -118,3 +118,21 @@ void arch_backtrace(uint64_t frame_pointer, int max_frames, arch_backtrace_fn vi
         frame = next;
     }
 }
+
+void arch_thread_trampoline(void);
+
+uint64_t arch_thread_stack_init(uintptr_t top, const struct arch_thread_start *start)
+{
+    /* The frame arch_context_switch pops (context_switch.S): r15 r14 r13 r12 rbx
+     * rbp, then the return address; the trampoline finds its work in r12-r15. */
+    uint64_t *sp = (uint64_t *)top;
+    *--sp = 0; /* keeps the frame 16-byte aligned below a 16-byte aligned top */
+    *--sp = (uint64_t)arch_thread_trampoline;
+    *--sp = 0;                      /* rbp */
+    *--sp = 0;                      /* rbx */
+    *--sp = (uint64_t)start->entry; /* r12 */
+    *--sp = (uint64_t)start->arg;   /* r13 */
+    *--sp = (uint64_t)start->begin; /* r14 */
+    *--sp = (uint64_t)start->end;   /* r15 */
+    return (uint64_t)sp;
+}

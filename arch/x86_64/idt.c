@@ -3,6 +3,7 @@
 #include <stdbool.h>
 
 #include "arch/arch.h"
+#include "apic.h"
 #include "cpu.h"
 #include "gdt.h"
 #include "kernel/panic.h"
@@ -154,6 +155,7 @@ __attribute__((noreturn)) static void exception_panic(struct interrupt_frame *fr
     kprintf("  RIP ");
     panic_print_symbol(frame->rip);
     kprintf("\n");
+    panic_print_context();
     if (vector == VECTOR_PAGE_FAULT) {
         uint64_t code = frame->error_code;
         kprintf("  CR2 %016lx (%s, %s, %s%s)\n", read_cr2(),
@@ -200,5 +202,7 @@ void isr_dispatch(struct interrupt_frame *frame)
             return;
         exception_panic(frame);
     }
+    if (apic_dispatch((unsigned)frame->vector))
+        return;
     panic("unexpected interrupt, vector %lu", frame->vector);
 }

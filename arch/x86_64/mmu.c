@@ -21,11 +21,6 @@ static inline void write_cr4(uint64_t value)
     __asm__ volatile("mov %0, %%cr4" : : "r"(value) : "memory");
 }
 
-static inline void wrmsr(uint32_t msr, uint64_t value)
-{
-    __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)));
-}
-
 static void add_feature(const char *name)
 {
     size_t len = 0;

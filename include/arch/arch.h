@@ -109,6 +109,56 @@ bool arch_fault_is_page_fault(const struct fault_info *fault, enum fault_access 
  */
 void arch_call_on_stack(void (*fn)(void *arg), void *arg, uintptr_t stack_top);
 
+/*
+ * Threads (arch/x86_64/context_switch.S documents the saved frame).
+ * arch_context_switch saves the callee-saved registers on the current stack,
+ * stores the stack pointer in *save_sp, loads load_sp and resumes the thread that
+ * was saved there. Call with interrupts disabled.
+ * arch_thread_stack_init prepares a new stack (top = highest address, 16-byte
+ * aligned) so that switching to the returned stack pointer runs begin(), then
+ * entry(arg), then end(), which must not return.
+ */
+void arch_context_switch(uint64_t *save_sp, uint64_t load_sp);
+struct arch_thread_start {
+    void (*begin)(void);
+    void (*entry)(void *arg);
+    void *arg;
+    __attribute__((noreturn)) void (*end)(void);
+};
+uint64_t arch_thread_stack_init(uintptr_t top, const struct arch_thread_start *start);
+
+/*
+ * Interrupts and timers (arch/x86_64/apic.c). Vectors below ARCH_IRQ_FIRST are
+ * exceptions. A handler runs with interrupts disabled; the arch acknowledges the
+ * interrupt after it returns and then calls the preempt hook, which may switch
+ * threads (it runs on the interrupted thread's stack, so that is safe).
+ */
+#define ARCH_IRQ_FIRST 32
+typedef void (*arch_irq_handler_fn)(void *ctx);
+void arch_irq_set_handler(unsigned vector, arch_irq_handler_fn fn, void *ctx);
+void arch_set_preempt_hook(void (*hook)(void));
+
+/* Enables interrupts and halts until one arrives, atomically (no wake-up can slip
+ * in between); returns with interrupts disabled, after the interrupt's handler. */
+void arch_cpu_idle(void);
+
+/* The boot CPU's interrupt controller and clocks: local APIC (x2APIC when the
+ * CPU has it), legacy PIC masked, TSC and APIC timer calibrated. After paging. */
+void arch_interrupts_init(void);
+/* Monotonic nanoseconds since arch_interrupts_init, from the TSC. */
+uint64_t arch_time_ns(void);
+uint64_t arch_tsc_hz(void);
+/* Calls tick() every period_ns on this CPU, from its local APIC timer. */
+void arch_timer_start(uint64_t period_ns, void (*tick)(void));
+
+/* CPUs online (1 until other CPUs are started). */
+unsigned arch_cpu_count(void);
+enum arch_ipi {
+    ARCH_IPI_RESCHEDULE, /* runs the handler set by arch_set_reschedule_handler */
+};
+void arch_send_ipi(unsigned cpu, enum arch_ipi kind);
+void arch_set_reschedule_handler(void (*handler)(void));
+
 /* The exception's name ("page fault"), or "unknown". */
 const char *arch_exception_name(unsigned vector);
 

@@ -43,7 +43,8 @@ struct ktest_suite {
     const struct ktest_case *cases;
     size_t case_count;
     /* Runs only when test= names it exactly: for the crash suites, whose one case
-     * must bring the kernel down (tests/harness.py checks the panic). */
+     * must bring the kernel down (tests/harness.py checks the panic), and for
+     * suites that need a bigger machine than most boots have. */
     bool named_only;
 };
 
@@ -60,6 +61,8 @@ struct ktest_suite {
 #define KTEST_SUITE(suite_name, ...) KTEST_SUITE_WITH(suite_name, false, __VA_ARGS__)
 /* A suite whose case ends the run with a panic; see named_only. */
 #define KTEST_CRASH_SUITE(suite_name, ...) KTEST_SUITE_WITH(suite_name, true, __VA_ARGS__)
+/* A suite too heavy for every boot (it needs a bigger machine); see named_only. */
+#define KTEST_NAMED_SUITE(suite_name, ...) KTEST_SUITE_WITH(suite_name, true, __VA_ARGS__)
 
 /* Records a failure with its location and prints it as a KTAP diagnostic. */
 void ktest_fail(struct ktest *t, const char *file, int line, const char *fmt, ...)

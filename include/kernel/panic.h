@@ -18,6 +18,8 @@ __attribute__((noreturn, format(printf, 1, 2))) void panic(const char *fmt, ...)
 
 /* Interrupts off, recursion guard. */
 void panic_begin(void);
+/* Prints "  on cpu N, thread T 'name'". */
+void panic_print_context(void);
 /* Prints "0x<addr> <symbol+0xoff>". */
 void panic_print_symbol(uint64_t addr);
 /* Prints "backtrace:" with ip first, then the return addresses of the fp chain. */

@@ -1,0 +1,296 @@
+/*
+ * The local APIC, the legacy PIC (masked) and the clocks: TSC for time, the APIC
+ * timer for ticks, both calibrated against the PIT (or given by CPUID).
+ */
+#include "apic.h"
+
+#include "arch/arch.h"
+#include "cpu.h"
+#include "kernel/panic.h"
+#include "kernel/printf.h"
+#include "mm/paging.h"
+
+#define MSR_APIC_BASE 0x1bu
+#define APIC_BASE_ENABLE (1ull << 11)
+#define APIC_BASE_X2APIC (1ull << 10)
+#define APIC_BASE_ADDR_MASK 0x000ffffffffff000ull
+#define CPUID1_ECX_X2APIC (1u << 21)
+#define CPUID1_ECX_HYPERVISOR (1u << 31)
+#define X2APIC_MSR_BASE 0x800u
+
+/* Register offsets in the xAPIC page; the x2APIC MSR is 0x800 + offset / 16. */
+#define APIC_ID 0x20
+#define APIC_EOI 0xb0
+#define APIC_SVR 0xf0
+#define APIC_SVR_ENABLE (1u << 8)
+#define APIC_ICR_LOW 0x300
+#define APIC_ICR_HIGH 0x310
+#define APIC_ICR_PENDING (1u << 12)
+#define APIC_LVT_TIMER 0x320
+#define APIC_LVT_MASKED (1u << 16)
+#define APIC_LVT_PERIODIC (1u << 17)
+#define APIC_TIMER_INITIAL 0x380
+#define APIC_TIMER_CURRENT 0x390
+#define APIC_TIMER_DIVIDE 0x3e0
+#define APIC_TIMER_DIVIDE_16 0x3
+
+/* The legacy 8259 pair: remapped out of the exception range, then masked. */
+#define PIC1_COMMAND 0x20
+#define PIC1_DATA 0x21
+#define PIC2_COMMAND 0xa0
+#define PIC2_DATA 0xa1
+
+/* PIT channel 2, gated through port 0x61, as a calibration stopwatch. */
+#define PIT_HZ 1193182u
+#define PIT_CHANNEL2 0x42
+#define PIT_COMMAND 0x43
+#define PIT_GATE_PORT 0x61
+#define PIT_GATE_ON 0x01
+#define PIT_SPEAKER 0x02
+#define PIT_OUT2 0x20
+#define CALIBRATION_MS 10
+
+/* Set by arch_interrupts_init on the boot CPU, read-only afterwards. */
+static bool x2apic;
+static volatile uint32_t *xapic_regs;
+static uint64_t tsc_hz, apic_timer_hz;
+static uint64_t tsc_at_init;
+static uint64_t ns_per_tsc_mult; /* ns = (ticks * mult) >> 32 */
+
+/* Handlers by vector; written while only the boot CPU runs. */
+static struct {
+    arch_irq_handler_fn fn;
+    void *ctx;
+} handlers[256];
+static void (*preempt_hook)(void);
+static void (*reschedule_handler)(void);
+static void (*timer_tick[ARCH_MAX_CPUS])(void);
+
+static uint32_t apic_read(uint32_t reg)
+{
+    if (x2apic)
+        return (uint32_t)rdmsr(X2APIC_MSR_BASE + reg / 16);
+    return xapic_regs[reg / 4];
+}
+
+static void apic_write(uint32_t reg, uint32_t value)
+{
+    if (x2apic)
+        wrmsr(X2APIC_MSR_BASE + reg / 16, value);
+    else
+        xapic_regs[reg / 4] = value;
+}
+
+uint32_t apic_id(void)
+{
+    uint32_t id = apic_read(APIC_ID);
+    return x2apic ? id : id >> 24;
+}
+
+void apic_eoi(void)
+{
+    apic_write(APIC_EOI, 0);
+}
+
+void apic_send(uint32_t dest_apic_id, uint32_t icr_low)
+{
+    if (x2apic) {
+        wrmsr(X2APIC_MSR_BASE + APIC_ICR_LOW / 16, ((uint64_t)dest_apic_id << 32) | icr_low);
+        return;
+    }
+    apic_write(APIC_ICR_HIGH, dest_apic_id << 24);
+    apic_write(APIC_ICR_LOW, icr_low);
+    while (apic_read(APIC_ICR_LOW) & APIC_ICR_PENDING)
+        arch_cpu_relax();
+}
+
+/* This CPU's APIC on, in x2APIC mode when the boot CPU found it. */
+void apic_enable_this_cpu(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE;
+    if (x2apic)
+        base |= APIC_BASE_X2APIC;
+    wrmsr(MSR_APIC_BASE, base);
+    apic_write(APIC_SVR, APIC_SVR_ENABLE | VECTOR_SPURIOUS);
+    apic_write(APIC_LVT_TIMER, APIC_LVT_MASKED);
+}
+
+static void pic_remap_and_mask(void)
+{
+    outb(PIC1_COMMAND, 0x11); /* ICW1: initialise, ICW4 follows */
+    outb(PIC2_COMMAND, 0x11);
+    outb(PIC1_DATA, VECTOR_PIC_BASE);     /* ICW2: vector bases */
+    outb(PIC2_DATA, VECTOR_PIC_BASE + 8);
+    outb(PIC1_DATA, 4); /* ICW3: slave on IRQ2 */
+    outb(PIC2_DATA, 2);
+    outb(PIC1_DATA, 1); /* ICW4: 8086 mode */
+    outb(PIC2_DATA, 1);
+    outb(PIC1_DATA, 0xff); /* every line masked: the APICs take over */
+    outb(PIC2_DATA, 0xff);
+}
+
+/* Spins for CALIBRATION_MS on PIT channel 2; returns the TSC and APIC-timer
+ * counts that passed meanwhile. */
+static void measure_against_pit(uint64_t *tsc_ticks, uint64_t *apic_ticks)
+{
+    uint16_t count = (uint16_t)(PIT_HZ * CALIBRATION_MS / 1000);
+    uint8_t gate = inb(PIT_GATE_PORT);
+    outb(PIT_GATE_PORT, (uint8_t)((gate & ~PIT_SPEAKER) & ~PIT_GATE_ON));
+    outb(PIT_COMMAND, 0xb0); /* channel 2, lobyte/hibyte, mode 0, binary */
+    outb(PIT_CHANNEL2, (uint8_t)count);
+    outb(PIT_CHANNEL2, (uint8_t)(count >> 8));
+    apic_write(APIC_TIMER_DIVIDE, APIC_TIMER_DIVIDE_16);
+    apic_write(APIC_TIMER_INITIAL, 0xffffffffu);
+    uint64_t tsc_start = arch_read_timestamp();
+    uint32_t apic_start = apic_read(APIC_TIMER_CURRENT);
+    outb(PIT_GATE_PORT, (uint8_t)((gate & ~PIT_SPEAKER) | PIT_GATE_ON)); /* start */
+    while (!(inb(PIT_GATE_PORT) & PIT_OUT2))
+        arch_cpu_relax();
+    *tsc_ticks = arch_read_timestamp() - tsc_start;
+    *apic_ticks = (uint64_t)(apic_start - apic_read(APIC_TIMER_CURRENT)) * 16;
+    apic_write(APIC_TIMER_INITIAL, 0);
+    outb(PIT_GATE_PORT, gate);
+}
+
+/* The TSC rate from CPUID when the CPU or hypervisor states it, else 0. */
+static uint64_t tsc_hz_from_cpuid(void)
+{
+    uint32_t max, eax, ebx, ecx, edx;
+    cpuid(0, 0, &max, &ebx, &ecx, &edx);
+    if (max >= 0x15) {
+        cpuid(0x15, 0, &eax, &ebx, &ecx, &edx);
+        if (eax && ebx && ecx)
+            return (uint64_t)ecx * ebx / eax;
+    }
+    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
+    if (ecx & CPUID1_ECX_HYPERVISOR) {
+        cpuid(0x40000000u, 0, &max, &ebx, &ecx, &edx);
+        if (max >= 0x40000010u) {
+            cpuid(0x40000010u, 0, &eax, &ebx, &ecx, &edx);
+            if (eax)
+                return (uint64_t)eax * 1000; /* kHz */
+        }
+    }
+    return 0;
+}
+
+void arch_interrupts_init(void)
+{
+    uint32_t eax, ebx, ecx, edx;
+    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
+    x2apic = (ecx & CPUID1_ECX_X2APIC) != 0;
+    if (!x2apic) {
+        uint64_t base = rdmsr(MSR_APIC_BASE) & APIC_BASE_ADDR_MASK;
+        xapic_regs = paging_map_device(phys(base), 4096, PAGE_WRITE | PAGE_NOCACHE);
+        if (!xapic_regs)
+            panic("apic: cannot map the local APIC at 0x%lx", base);
+    }
+    pic_remap_and_mask();
+    apic_enable_this_cpu();
+    smp_set_boot_cpu(apic_id());
+
+    uint64_t tsc_ticks, apic_ticks;
+    measure_against_pit(&tsc_ticks, &apic_ticks);
+    apic_timer_hz = apic_ticks * 1000 / CALIBRATION_MS;
+    tsc_hz = tsc_hz_from_cpuid();
+    const char *tsc_source = "CPUID";
+    if (!tsc_hz) {
+        tsc_hz = tsc_ticks * 1000 / CALIBRATION_MS;
+        tsc_source = "the PIT";
+    }
+    if (!tsc_hz || !apic_timer_hz)
+        panic("apic: calibration failed (TSC %lu Hz, APIC timer %lu Hz)", tsc_hz, apic_timer_hz);
+    ns_per_tsc_mult = (1000000000ull << 32) / tsc_hz;
+    tsc_at_init = arch_read_timestamp();
+    kprintf("apic: %s, id %u; TSC %lu kHz (from %s), APIC timer %lu kHz\n",
+            x2apic ? "x2APIC" : "xAPIC", apic_id(), tsc_hz / 1000, tsc_source,
+            apic_timer_hz / 1000);
+}
+
+uint64_t arch_tsc_hz(void)
+{
+    return tsc_hz;
+}
+
+uint64_t arch_time_ns(void)
+{
+    if (!ns_per_tsc_mult)
+        return 0;
+    unsigned __int128 ticks = arch_read_timestamp() - tsc_at_init;
+    return (uint64_t)((ticks * ns_per_tsc_mult) >> 32);
+}
+
+static void timer_interrupt(void *ctx)
+{
+    (void)ctx;
+    void (*tick)(void) = timer_tick[arch_cpu_index()];
+    if (tick)
+        tick();
+}
+
+void arch_timer_start(uint64_t period_ns, void (*tick)(void))
+{
+    timer_tick[arch_cpu_index()] = tick;
+    arch_irq_set_handler(VECTOR_TIMER, timer_interrupt, NULL);
+    uint64_t count = apic_timer_hz / 16 * period_ns / 1000000000ull;
+    apic_write(APIC_TIMER_DIVIDE, APIC_TIMER_DIVIDE_16);
+    apic_write(APIC_LVT_TIMER, APIC_LVT_PERIODIC | VECTOR_TIMER);
+    apic_write(APIC_TIMER_INITIAL, (uint32_t)(count ? count : 1));
+}
+
+/* ---- interrupt dispatch ------------------------------------------------------ */
+
+void arch_irq_set_handler(unsigned vector, arch_irq_handler_fn fn, void *ctx)
+{
+    KASSERT(vector >= ARCH_IRQ_FIRST && vector < 256);
+    handlers[vector].ctx = ctx;
+    __atomic_store_n(&handlers[vector].fn, fn, __ATOMIC_RELEASE);
+}
+
+void arch_set_preempt_hook(void (*hook)(void))
+{
+    preempt_hook = hook;
+}
+
+/* Called by isr_dispatch for vectors >= ARCH_IRQ_FIRST; false if nobody handles it. */
+bool apic_dispatch(unsigned vector)
+{
+    if (vector == VECTOR_SPURIOUS || (vector >= VECTOR_PIC_BASE && vector < VECTOR_PIC_BASE + 16))
+        return true; /* spurious: no EOI */
+    arch_irq_handler_fn fn = __atomic_load_n(&handlers[vector].fn, __ATOMIC_ACQUIRE);
+    if (!fn)
+        return false;
+    fn(handlers[vector].ctx);
+    apic_eoi();
+    if (preempt_hook)
+        preempt_hook();
+    return true;
+}
+
+void arch_cpu_idle(void)
+{
+    /* sti takes effect after the next instruction, so no interrupt can arrive
+     * between it and hlt: a wake-up is never missed. */
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
+}
+
+/* ---- inter-processor interrupts ---------------------------------------------------- */
+
+static void reschedule_interrupt(void *ctx)
+{
+    (void)ctx;
+    if (reschedule_handler)
+        reschedule_handler();
+}
+
+void arch_set_reschedule_handler(void (*handler)(void))
+{
+    reschedule_handler = handler;
+    arch_irq_set_handler(VECTOR_RESCHEDULE, reschedule_interrupt, NULL);
+}
+
+void arch_send_ipi(unsigned cpu, enum arch_ipi kind)
+{
+    (void)kind; /* ARCH_IPI_RESCHEDULE is the only kind */
+    apic_send(smp_apic_id(cpu), VECTOR_RESCHEDULE);
+}

@@ -1,0 +1,24 @@
+/* The local APIC and the interrupt vectors Exo uses (arch/x86_64/apic.c). */
+#ifndef EXO_ARCH_X86_64_APIC_H
+#define EXO_ARCH_X86_64_APIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VECTOR_PIC_BASE 0xe0   /* the masked legacy PIC, 16 vectors: only spurious ones */
+#define VECTOR_TIMER 0x20      /* local APIC timer: the scheduler tick */
+#define VECTOR_RESCHEDULE 0x21 /* IPI: look at the run queue */
+#define VECTOR_SPURIOUS 0xff
+
+uint32_t apic_id(void);
+void apic_eoi(void);
+/* Writes the interrupt command register: icr_low is vector | delivery mode bits. */
+void apic_send(uint32_t dest_apic_id, uint32_t icr_low);
+void apic_enable_this_cpu(void);
+bool apic_dispatch(unsigned vector);
+
+/* The APIC ID of a CPU index (arch/x86_64/smp.c). */
+uint32_t smp_apic_id(unsigned cpu);
+void smp_set_boot_cpu(uint32_t apic_id);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * sync: blocking synchronization for threads (include/sched/thread.h).
+ *
+ * A wait queue is a FIFO of blocked threads behind a spinlock. A mutex has an
+ * owner and a wait queue; unlock hands the mutex straight to the first waiter
+ * (no barging), so a waiter can never starve. A semaphore counts permits; up
+ * wakes the first waiter. A blocked thread costs no CPU time: it is in no run
+ * queue until woken.
+ *
+ * Spinlocks (include/sched/spinlock.h) are for short sections and interrupt
+ * handlers; these are for anything that may wait. Never block while holding a
+ * spinlock.
+ */
+#ifndef EXO_SCHED_SYNC_H
+#define EXO_SCHED_SYNC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sched/spinlock.h"
+
+struct thread;
+
+struct wait_queue {
+    struct spinlock lock;  /* protects head and tail */
+    struct thread *head, *tail;
+};
+#define WAIT_QUEUE_INIT(name) {SPINLOCK_INIT(name), 0, 0}
+
+void wait_queue_init(struct wait_queue *wq, const char *name);
+/* Wakes the oldest waiter; false if there was none. */
+bool wait_queue_wake_one(struct wait_queue *wq);
+/* Wakes every waiter; returns how many. */
+unsigned wait_queue_wake_all(struct wait_queue *wq);
+/* Blocks until woken through wq, if cond_fn(ctx) is still false with wq's lock
+ * held (so a wake-up between the check and the sleep is never lost). */
+void wait_queue_wait(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx);
+
+struct mutex {
+    struct thread *owner;  /* atomic; NULL when free */
+    struct wait_queue waiters;
+};
+#define MUTEX_INIT(name) {0, WAIT_QUEUE_INIT(name)}
+void mutex_init(struct mutex *m, const char *name);
+void mutex_lock(struct mutex *m);
+bool mutex_trylock(struct mutex *m);
+/* Panics if the caller does not own m. */
+void mutex_unlock(struct mutex *m);
+
+struct semaphore {
+    int64_t count; /* under waiters.lock */
+    struct wait_queue waiters;
+};
+void semaphore_init(struct semaphore *s, int64_t count, const char *name);
+void semaphore_down(struct semaphore *s);
+bool semaphore_try_down(struct semaphore *s);
+void semaphore_up(struct semaphore *s);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * thread: kernel threads and the per-CPU scheduler.
+ *
+ * A thread runs fn(arg) on its own kernel stack (mm/kstack.h: guard page below)
+ * and exits when fn returns or calls thread_exit. Every thread must be joined
+ * once: thread_join waits for the end and frees the control block; the stack is
+ * freed as soon as the thread has switched away for the last time, by the thread
+ * that runs next (a thread never frees the stack it is standing on).
+ *
+ * Scheduling: each CPU owns a run queue (include/sched/runqueue.h). A thread
+ * made runnable goes to the queue of its CPU (pinned threads: always theirs);
+ * a CPU whose queue is empty steals the oldest unpinned thread from another
+ * CPU's queue, and halts when there is nothing anywhere. The LAPIC timer ticks
+ * every SCHED_TICK_NS and preempts a thread after SCHED_SLICE_TICKS ticks.
+ *
+ * States: RUNNING (on a CPU), RUNNABLE (in a run queue, or about to be), BLOCKED
+ * (in a wait queue or sleeping; woken by thread_wake), EXITING (switching away
+ * for the last time), DEAD (stack freed, waiting for join).
+ *
+ * The control block is 128 bytes with its heap header, so that a million threads
+ * with 4 KiB stacks fit in well under 6 GiB.
+ */
+#ifndef EXO_SCHED_THREAD_H
+#define EXO_SCHED_THREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm/kstack.h"
+#include "sched/runqueue.h"
+
+#define SCHED_TICK_NS 1000000ull /* 1 ms */
+#define SCHED_SLICE_TICKS 4
+#define THREAD_STACK_DEFAULT 16384
+#define THREAD_ANY_CPU (-1)
+
+enum thread_state {
+    THREAD_RUNNING = 1,
+    THREAD_RUNNABLE,
+    THREAD_BLOCKED,
+    THREAD_EXITING,
+    THREAD_DEAD,
+};
+
+typedef void (*thread_fn)(void *arg);
+
+struct thread {
+    struct rq_node rq;          /* run-queue link; rq.pinned = (affinity >= 0) */
+    uint64_t saved_sp;          /* while not running: arch_context_switch's frame */
+    struct kstack stack;
+    struct thread *wait_next;   /* link in a wait queue or sleep bucket (its lock) */
+    struct thread *joiner;      /* who waits in thread_join (join lock of this thread) */
+    uint64_t wake_at_ns;        /* sleeping: the arch_time_ns to wake at (owner CPU only) */
+    const char *name;           /* caller's string, must outlive the thread */
+    uint32_t id;
+    int state;                  /* enum thread_state; atomic */
+    int16_t affinity;           /* THREAD_ANY_CPU or the CPU it is pinned to */
+    uint16_t cpu;               /* the CPU it runs on, or last ran on */
+    bool on_cpu;                /* its stack is in use by a CPU (atomic, release on clear) */
+};
+
+/* Starts the scheduler on the boot CPU: the caller becomes thread "main". */
+void sched_init(void);
+/* Each AP's arch entry ends here; never returns. */
+__attribute__((noreturn)) void sched_ap_main(unsigned cpu);
+/* Starts the per-CPU timer tick (after arch_smp_init, on each CPU). */
+void sched_start_ticks(void);
+
+/* NULL when out of memory. cpu: THREAD_ANY_CPU or a CPU index to pin it to. */
+struct thread *thread_spawn(thread_fn fn, void *arg, const char *name, int cpu);
+struct thread *thread_spawn_stack(thread_fn fn, void *arg, const char *name, int cpu,
+                                  size_t stack_bytes);
+void thread_yield(void);
+__attribute__((noreturn)) void thread_exit(void);
+/* Waits until t has ended, then frees it. Each thread is joined exactly once. */
+void thread_join(struct thread *t);
+void thread_sleep_ns(uint64_t ns);
+struct thread *thread_current(void);
+
+/*
+ * Blocking, for wait queues and locks: the caller marks itself BLOCKED while
+ * holding the lock that publishes it to its waker, drops that lock (keeping
+ * interrupts off) and calls thread_block. thread_wake makes a BLOCKED thread
+ * runnable; waking one that is not blocked does nothing and returns false.
+ */
+void thread_block(void);
+bool thread_wake(struct thread *t);
+
+struct sched_stats {
+    uint64_t threads_alive;  /* spawned and not yet joined */
+    uint64_t switches;       /* context switches, all CPUs */
+    uint64_t steals;         /* threads taken from another CPU's queue */
+};
+void sched_get_stats(struct sched_stats *out);
+/* Ticks since boot on this CPU (SCHED_TICK_NS each). */
+uint64_t sched_ticks(void);
+
+#endif

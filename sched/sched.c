@@ -1,0 +1,498 @@
+/*
+ * The scheduler: per-CPU run queues, work stealing, blocking, sleeping,
+ * preemption. include/sched/thread.h describes the model.
+ *
+ * The switch protocol. schedule() runs with interrupts disabled. It picks `next`,
+ * waits until next->on_cpu is clear (the CPU that last ran next may still be
+ * standing on its stack), marks it on this CPU, records `prev` in the per-CPU
+ * area and calls arch_context_switch. Whoever runs next on this CPU, a thread
+ * returning from its own schedule() or a new thread in thread_begin, calls
+ * finish_switch(), which settles prev now that its stack is free: back to a run
+ * queue if it was preempted or yielded, its stack freed if it exited, nothing if
+ * it blocked. Only then is prev->on_cpu cleared (release), so no CPU ever runs a
+ * thread whose registers are still being saved.
+ *
+ * Wake-ups race with blocking by design: a thread marks itself BLOCKED under the
+ * lock that publishes it to its waker, and the waker's thread_wake moves it
+ * BLOCKED -> RUNNABLE with one compare-and-swap, so exactly one of them queues it.
+ */
+#include "sched/thread.h"
+
+#include "arch/arch.h"
+#include "kernel/panic.h"
+#include "kernel/printf.h"
+#include "mm/heap.h"
+#include "sched/spinlock.h"
+
+#define SLEEP_BUCKETS 256 /* a hashed timer wheel: bucket = wake tick mod this */
+#define JOIN_LOCKS 64
+
+/* One CPU's scheduler state. Fields without a lock note are touched only by
+ * their own CPU with interrupts disabled. */
+struct sched_cpu {
+    struct run_queue rq;         /* own lock: any CPU pushes, others steal */
+    struct thread *current;
+    struct thread *idle;         /* runs when nothing else can; never queued */
+    struct thread *prev;         /* between a switch and its finish_switch */
+    uint64_t ticks;              /* timer interrupts taken */
+    uint64_t wheel_tick;         /* the last sleep-wheel slot swept (real-time ticks) */
+    uint32_t slice_left;         /* ticks until current is preempted */
+    bool need_resched;
+    struct thread *sleepers[SLEEP_BUCKETS];
+} __attribute__((aligned(64)));
+
+static struct sched_cpu cpus[ARCH_MAX_CPUS];
+static unsigned cpus_online;     /* atomic; CPUs with a scheduler */
+static uint64_t idle_cpus;       /* atomic bit mask: halted in the idle loop */
+static struct spinlock join_locks[JOIN_LOCKS]; /* protect joiner and the DEAD transition */
+static uint32_t next_thread_id;  /* atomic */
+static uint64_t threads_alive, total_switches, total_steals; /* atomic statistics */
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-__builtin_offsetof(type, member)))
+
+static struct sched_cpu *this_cpu(void)
+{
+    return &cpus[arch_cpu_index()];
+}
+
+static struct spinlock *join_lock(struct thread *t)
+{
+    return &join_locks[(t->id * 0x9e3779b1u) % JOIN_LOCKS];
+}
+
+static int load_state(struct thread *t)
+{
+    return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+}
+
+static void store_state(struct thread *t, int state)
+{
+    __atomic_store_n(&t->state, state, __ATOMIC_RELEASE);
+}
+
+struct thread *thread_current(void)
+{
+    bool irq = arch_irq_save_disable();
+    struct thread *t = this_cpu()->current;
+    arch_irq_restore(irq);
+    return t;
+}
+
+/* ---- run queues ------------------------------------------------------------- */
+
+static void kick_cpu(unsigned cpu)
+{
+    if (cpu != arch_cpu_index())
+        arch_send_ipi(cpu, ARCH_IPI_RESCHEDULE);
+}
+
+/* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
+static void enqueue(struct thread *t)
+{
+    unsigned self = arch_cpu_index();
+    unsigned target = t->affinity >= 0 ? (unsigned)t->affinity : t->cpu;
+    if (target >= __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE))
+        target = self;
+    rq_push(&cpus[target].rq, &t->rq);
+    uint64_t idle = __atomic_load_n(&idle_cpus, __ATOMIC_SEQ_CST);
+    if (idle & (1ull << target)) {
+        kick_cpu(target);
+    } else if (target == self && !t->rq.pinned && (idle & ~(1ull << self))) {
+        /* Busy here, idle elsewhere: wake one idle CPU to come and steal. */
+        kick_cpu((unsigned)__builtin_ctzll(idle & ~(1ull << self)));
+    }
+}
+
+static struct thread *steal(unsigned self)
+{
+    unsigned online = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
+    for (unsigned i = 1; i < online; i++) {
+        unsigned victim = (self + i) % online;
+        if (rq_count(&cpus[victim].rq) == 0)
+            continue;
+        struct rq_node *node = rq_steal(&cpus[victim].rq);
+        if (node) {
+            __atomic_fetch_add(&total_steals, 1, __ATOMIC_RELAXED);
+            return container_of(node, struct thread, rq);
+        }
+    }
+    return NULL;
+}
+
+static struct thread *pick_next(struct sched_cpu *c, unsigned self)
+{
+    struct rq_node *node = rq_pop(&c->rq);
+    if (node)
+        return container_of(node, struct thread, rq);
+    return steal(self);
+}
+
+/* ---- switching ---------------------------------------------------------------- */
+
+static void release_stack_and_mark_dead(struct thread *t)
+{
+    kstack_free(&t->stack);
+    __atomic_store_n(&t->on_cpu, false, __ATOMIC_RELEASE);
+    struct spinlock *lock = join_lock(t);
+    bool irq = spin_lock(lock);
+    struct thread *joiner = t->joiner;
+    store_state(t, THREAD_DEAD); /* from here t belongs to its joiner */
+    spin_unlock(lock, irq);
+    if (joiner)
+        thread_wake(joiner);
+}
+
+/* Settles the thread this CPU just switched away from (see the top comment). */
+static void finish_switch(void)
+{
+    struct sched_cpu *c = this_cpu();
+    struct thread *prev = c->prev;
+    c->prev = NULL;
+    if (!prev)
+        return;
+    int state = load_state(prev);
+    if (state == THREAD_EXITING) {
+        release_stack_and_mark_dead(prev);
+        return;
+    }
+    if (state == THREAD_RUNNING && prev != c->idle) {
+        store_state(prev, THREAD_RUNNABLE);
+        __atomic_store_n(&prev->on_cpu, false, __ATOMIC_RELEASE);
+        enqueue(prev);
+        return;
+    }
+    __atomic_store_n(&prev->on_cpu, false, __ATOMIC_RELEASE);
+}
+
+/* Switches to the next thread that should run here. Interrupts disabled. */
+static void schedule(void)
+{
+    struct sched_cpu *c = this_cpu();
+    unsigned self = arch_cpu_index();
+    struct thread *prev = c->current;
+    c->need_resched = false;
+    struct thread *next = pick_next(c, self);
+    int prev_state = load_state(prev);
+    if (!next) {
+        if ((prev_state == THREAD_RUNNING && prev != c->idle) || prev == c->idle) {
+            c->slice_left = SCHED_SLICE_TICKS;
+            return; /* nothing else to run: carry on */
+        }
+        next = c->idle;
+    }
+    if (next == prev) {
+        store_state(prev, THREAD_RUNNING); /* woken before it could switch away */
+        c->slice_left = SCHED_SLICE_TICKS;
+        return;
+    }
+    /* The CPU that last ran next may not have finished saving it yet. */
+    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
+        arch_cpu_relax();
+    next->on_cpu = true;
+    next->cpu = (uint16_t)self;
+    if (next != c->idle)
+        store_state(next, THREAD_RUNNING);
+    c->current = next;
+    c->prev = prev;
+    c->slice_left = SCHED_SLICE_TICKS;
+    __atomic_fetch_add(&total_switches, 1, __ATOMIC_RELAXED);
+    arch_context_switch(&prev->saved_sp, next->saved_sp);
+    /* prev runs again here, on whichever CPU picked it. */
+    finish_switch();
+}
+
+void thread_yield(void)
+{
+    bool irq = arch_irq_save_disable();
+    schedule();
+    arch_irq_restore(irq);
+}
+
+void thread_block(void)
+{
+    schedule();
+}
+
+bool thread_wake(struct thread *t)
+{
+    int expected = THREAD_BLOCKED;
+    if (!__atomic_compare_exchange_n(&t->state, &expected, THREAD_RUNNABLE, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return false;
+    bool irq = arch_irq_save_disable();
+    enqueue(t);
+    arch_irq_restore(irq);
+    return true;
+}
+
+/* ---- thread life -------------------------------------------------------------- */
+
+/* The first thing a new thread runs (arch_thread_trampoline). */
+static void thread_begin(void)
+{
+    finish_switch();
+    arch_irq_restore(true);
+}
+
+void thread_exit(void)
+{
+    arch_irq_save_disable();
+    struct sched_cpu *c = this_cpu();
+    KASSERT(c->current != c->idle);
+    store_state(c->current, THREAD_EXITING);
+    schedule();
+    panic("sched: exited thread %u ran again", c->current->id);
+}
+
+static struct thread *thread_new(const char *name, int cpu)
+{
+    struct thread *t = kmalloc(sizeof(*t));
+    if (!t)
+        return NULL;
+    *t = (struct thread){
+        .name = name,
+        .id = __atomic_add_fetch(&next_thread_id, 1, __ATOMIC_RELAXED),
+        .state = THREAD_RUNNABLE,
+        .affinity = (int16_t)cpu,
+        .cpu = (uint16_t)(cpu >= 0 ? (unsigned)cpu : arch_cpu_index()),
+    };
+    t->rq.pinned = cpu >= 0;
+    return t;
+}
+
+struct thread *thread_spawn_stack(thread_fn fn, void *arg, const char *name, int cpu,
+                                  size_t stack_bytes)
+{
+    if (cpu >= (int)ARCH_MAX_CPUS || cpu < THREAD_ANY_CPU)
+        return NULL;
+    struct thread *t = thread_new(name, cpu);
+    if (!t)
+        return NULL;
+    if (kstack_alloc(stack_bytes, &t->stack) != KSTACK_OK) {
+        kfree(t);
+        return NULL;
+    }
+    struct arch_thread_start start = {
+        .begin = thread_begin, .entry = fn, .arg = arg, .end = thread_exit};
+    t->saved_sp = arch_thread_stack_init(t->stack.top, &start);
+    __atomic_fetch_add(&threads_alive, 1, __ATOMIC_RELAXED);
+    bool irq = arch_irq_save_disable();
+    enqueue(t);
+    arch_irq_restore(irq);
+    return t;
+}
+
+struct thread *thread_spawn(thread_fn fn, void *arg, const char *name, int cpu)
+{
+    return thread_spawn_stack(fn, arg, name, cpu, THREAD_STACK_DEFAULT);
+}
+
+void thread_join(struct thread *t)
+{
+    struct thread *self = thread_current();
+    KASSERT(t != self);
+    struct spinlock *lock = join_lock(t);
+    for (;;) {
+        bool irq = spin_lock(lock);
+        if (load_state(t) == THREAD_DEAD) {
+            spin_unlock(lock, irq);
+            break;
+        }
+        t->joiner = self;
+        store_state(self, THREAD_BLOCKED);
+        spin_unlock(lock, false); /* interrupts stay off until we have switched */
+        thread_block();
+        arch_irq_restore(irq);
+    }
+    kfree(t);
+    __atomic_fetch_sub(&threads_alive, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- time --------------------------------------------------------------------- */
+
+/* Sleepers wait in a hashed wheel keyed by the tick of their deadline in real
+ * time (arch_time_ns / SCHED_TICK_NS), so a tick that comes early or late never
+ * wakes anyone before its deadline, nor much after it. */
+static uint64_t time_tick(uint64_t ns)
+{
+    return ns / SCHED_TICK_NS;
+}
+
+void thread_sleep_ns(uint64_t ns)
+{
+    bool irq = arch_irq_save_disable();
+    struct sched_cpu *c = this_cpu();
+    struct thread *self = c->current;
+    self->wake_at_ns = arch_time_ns() + (ns ? ns : 1);
+    uint64_t deadline_tick = time_tick(self->wake_at_ns + SCHED_TICK_NS - 1);
+    if (deadline_tick <= c->wheel_tick)
+        deadline_tick = c->wheel_tick + 1; /* that slot has been swept already */
+    struct thread **bucket = &c->sleepers[deadline_tick % SLEEP_BUCKETS];
+    self->wait_next = *bucket;
+    *bucket = self;
+    store_state(self, THREAD_BLOCKED);
+    thread_block();
+    arch_irq_restore(irq);
+}
+
+/* Wakes the sleepers of one wheel slot whose deadline has passed. */
+static void wake_bucket(struct sched_cpu *c, uint64_t slot, uint64_t now)
+{
+    struct thread **link = &c->sleepers[slot % SLEEP_BUCKETS];
+    while (*link) {
+        struct thread *t = *link;
+        if (t->wake_at_ns <= now) {
+            *link = t->wait_next;
+            t->wait_next = NULL;
+            thread_wake(t);
+        } else {
+            link = &t->wait_next;
+        }
+    }
+}
+
+/* Sweeps the wheel slots from the last one swept up to the present. Interrupt
+ * context. A slot's late sleepers (a later round of the wheel) stay put. */
+static void wake_sleepers(struct sched_cpu *c)
+{
+    uint64_t now = arch_time_ns();
+    uint64_t upto = time_tick(now);
+    uint64_t from = c->wheel_tick + 1;
+    if (upto >= from + SLEEP_BUCKETS)
+        from = upto - SLEEP_BUCKETS + 1; /* a long stall: each slot once is enough */
+    for (uint64_t slot = from; slot <= upto; slot++)
+        wake_bucket(c, slot, now);
+    if (upto > c->wheel_tick)
+        c->wheel_tick = upto;
+}
+
+static void tick(void)
+{
+    struct sched_cpu *c = this_cpu();
+    c->ticks++;
+    wake_sleepers(c);
+    if (c->current == c->idle) {
+        if (rq_count(&c->rq))
+            c->need_resched = true;
+    } else if (c->slice_left == 0 || --c->slice_left == 0) {
+        c->need_resched = true;
+    }
+}
+
+/* After every interrupt, before returning to the interrupted code (arch). */
+static void preempt_check(void)
+{
+    struct sched_cpu *c = this_cpu();
+    if (c->need_resched && c->current)
+        schedule();
+}
+
+static void reschedule_ipi(void)
+{
+    this_cpu()->need_resched = true;
+}
+
+uint64_t sched_ticks(void)
+{
+    bool irq = arch_irq_save_disable();
+    uint64_t t = this_cpu()->ticks;
+    arch_irq_restore(irq);
+    return t;
+}
+
+void sched_start_ticks(void)
+{
+    arch_timer_start(SCHED_TICK_NS, tick);
+}
+
+/* ---- idle and start-up ----------------------------------------------------------- */
+
+static __attribute__((noreturn)) void idle_loop(void)
+{
+    for (;;) {
+        arch_irq_save_disable();
+        struct sched_cpu *c = this_cpu();
+        uint64_t bit = 1ull << arch_cpu_index();
+        __atomic_fetch_or(&idle_cpus, bit, __ATOMIC_SEQ_CST);
+        /* Checked after the idle bit is visible: a thread queued for us from now
+         * on comes with a reschedule IPI, which ends the halt below. */
+        bool work = rq_count(&c->rq) > 0;
+        unsigned online = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
+        for (unsigned i = 0; !work && i < online; i++)
+            work = rq_count(&cpus[i].rq) > 0;
+        if (!work)
+            arch_cpu_idle();
+        __atomic_fetch_and(&idle_cpus, ~bit, __ATOMIC_SEQ_CST);
+        schedule();
+    }
+}
+
+static void idle_entry(void *arg)
+{
+    (void)arg;
+    arch_irq_save_disable();
+    idle_loop();
+}
+
+/* The running context of a CPU as a thread (its stack is not a kstack). */
+static struct thread *adopt_current_context(struct sched_cpu *c, unsigned cpu, const char *name)
+{
+    struct thread *t = thread_new(name, (int)cpu);
+    if (!t)
+        panic("sched: no memory for CPU %u's first thread", cpu);
+    t->state = THREAD_RUNNING;
+    t->on_cpu = true;
+    c->current = t;
+    return t;
+}
+
+static void sched_cpu_setup(unsigned cpu)
+{
+    struct sched_cpu *c = &cpus[cpu];
+    rq_init(&c->rq);
+    c->wheel_tick = time_tick(arch_time_ns());
+    c->slice_left = SCHED_SLICE_TICKS;
+}
+
+void sched_init(void)
+{
+    for (unsigned i = 0; i < JOIN_LOCKS; i++)
+        join_locks[i] = (struct spinlock)SPINLOCK_INIT("join");
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
+        sched_cpu_setup(cpu);
+    unsigned self = arch_cpu_index();
+    struct sched_cpu *c = &cpus[self];
+    adopt_current_context(c, self, "main");
+    c->current->affinity = THREAD_ANY_CPU; /* main may move; its stack is the boot stack */
+    c->current->rq.pinned = false;
+    __atomic_store_n(&cpus_online, 1, __ATOMIC_RELEASE);
+    arch_set_reschedule_handler(reschedule_ipi);
+    arch_set_preempt_hook(preempt_check);
+
+    /* The boot CPU's idle thread needs a stack of its own: main keeps the boot one. */
+    struct thread *idle = thread_new("idle", (int)self);
+    if (!idle || kstack_alloc(THREAD_STACK_DEFAULT, &idle->stack) != KSTACK_OK)
+        panic("sched: no memory for the idle thread");
+    struct arch_thread_start start = {
+        .begin = thread_begin, .entry = idle_entry, .arg = NULL, .end = thread_exit};
+    idle->saved_sp = arch_thread_stack_init(idle->stack.top, &start);
+    c->idle = idle;
+}
+
+void sched_ap_main(unsigned cpu)
+{
+    struct sched_cpu *c = &cpus[cpu];
+    c->idle = adopt_current_context(c, cpu, "idle");
+    __atomic_fetch_add(&cpus_online, 1, __ATOMIC_ACQ_REL);
+    sched_start_ticks();
+    idle_loop();
+}
+
+void sched_get_stats(struct sched_stats *out)
+{
+    *out = (struct sched_stats){
+        .threads_alive = __atomic_load_n(&threads_alive, __ATOMIC_RELAXED),
+        .switches = __atomic_load_n(&total_switches, __ATOMIC_RELAXED),
+        .steals = __atomic_load_n(&total_steals, __ATOMIC_RELAXED),
+    };
+}

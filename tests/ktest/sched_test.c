@@ -1,0 +1,373 @@
+/* Suites `sched` and `steal`, and the heavy `threads_100k`: threads on the live kernel. */
+#include "arch/arch.h"
+#include "kernel/ktest.h"
+#include "kernel/string.h"
+#include "mm/heap.h"
+#include "mm/kstack.h"
+#include "sched/sync.h"
+#include "sched/thread.h"
+
+/* ---- sched ------------------------------------------------------------------- */
+
+struct yield_log {
+    char order[32];
+    unsigned len;
+};
+
+struct yielder {
+    struct yield_log *log;
+    char letter;
+};
+
+/* Interrupts stay off for the whole loop, so only the yields switch threads. */
+static void yield_three_times(void *arg)
+{
+    struct yielder *y = arg;
+    bool irq = arch_irq_save_disable();
+    for (int i = 0; i < 3; i++) {
+        y->log->order[y->log->len++] = y->letter;
+        thread_yield();
+    }
+    arch_irq_restore(irq);
+}
+
+static void sched_yield_takes_turns_in_fifo_order(struct ktest *t)
+{
+    struct yield_log log = {{0}, 0};
+    struct yielder ys[3] = {{&log, 'a'}, {&log, 'b'}, {&log, 'c'}};
+    int cpu = (int)arch_cpu_index();
+    struct thread *th[3];
+    bool irq = arch_irq_save_disable(); /* none may start before all are queued */
+    for (int i = 0; i < 3; i++)
+        th[i] = thread_spawn(yield_three_times, &ys[i], "yielder", cpu);
+    arch_irq_restore(irq);
+    for (int i = 0; i < 3; i++) {
+        KT_ASSERT(t, th[i] != NULL);
+        thread_join(th[i]);
+    }
+    log.order[log.len] = 0;
+    KT_EXPECT_STREQ(t, log.order, "abcabcabc");
+}
+
+static void set_flag(void *arg)
+{
+    __atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+}
+
+static void sched_join_waits_for_the_end_and_frees_everything(struct ktest *t)
+{
+    struct sched_stats before, after;
+    sched_get_stats(&before);
+    size_t stacks = kstack_count();
+    int flags[20] = {0};
+    struct thread *th[20];
+    for (int i = 0; i < 20; i++) {
+        th[i] = thread_spawn(set_flag, &flags[i], "flagger", THREAD_ANY_CPU);
+        KT_ASSERT(t, th[i] != NULL);
+    }
+    for (int i = 0; i < 20; i++) {
+        thread_join(th[i]);
+        KT_EXPECT_EQ(t, __atomic_load_n(&flags[i], __ATOMIC_ACQUIRE), 1);
+    }
+    sched_get_stats(&after);
+    KT_EXPECT_EQ(t, after.threads_alive, before.threads_alive);
+    KT_EXPECT_EQ(t, kstack_count(), stacks);
+}
+
+static void sched_sleep_lasts_at_least_as_asked(struct ktest *t)
+{
+    uint64_t start = arch_time_ns();
+    uint64_t ticks = sched_ticks();
+    thread_sleep_ns(20000000); /* 20 ms */
+    KT_EXPECT(t, arch_time_ns() - start >= 19000000); /* tick granularity */
+    KT_EXPECT(t, sched_ticks() >= ticks); /* may have moved CPU: only monotony here */
+}
+
+struct counter_run {
+    struct mutex lock;
+    uint64_t value;      /* under lock, updated non-atomically on purpose */
+    int inside;          /* threads inside the critical section (atomic) */
+    int worst;           /* the most ever seen inside at once (atomic max) */
+    unsigned rounds;
+};
+
+static void count_under_mutex(void *arg)
+{
+    struct counter_run *run = arg;
+    for (unsigned i = 0; i < run->rounds; i++) {
+        mutex_lock(&run->lock);
+        int now = __atomic_add_fetch(&run->inside, 1, __ATOMIC_ACQ_REL);
+        if (now > __atomic_load_n(&run->worst, __ATOMIC_RELAXED))
+            __atomic_store_n(&run->worst, now, __ATOMIC_RELAXED);
+        uint64_t v = run->value;
+        for (volatile int spin = 0; spin < 50; spin++) {
+        } /* widen the window for preemption */
+        run->value = v + 1;
+        __atomic_sub_fetch(&run->inside, 1, __ATOMIC_ACQ_REL);
+        mutex_unlock(&run->lock);
+    }
+}
+
+static void sched_mutex_excludes_under_preemption(struct ktest *t)
+{
+    enum { THREADS = 8 };
+    static struct counter_run run;
+    run = (struct counter_run){.lock = MUTEX_INIT("test"), .rounds = 3000};
+    struct thread *th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        th[i] = thread_spawn(count_under_mutex, &run, "counter", THREAD_ANY_CPU);
+        KT_ASSERT(t, th[i] != NULL);
+    }
+    for (int i = 0; i < THREADS; i++)
+        thread_join(th[i]);
+    KT_EXPECT_EQ(t, run.value, (uint64_t)THREADS * run.rounds);
+    KT_EXPECT_EQ(t, run.worst, 1);
+}
+
+struct sem_run {
+    struct semaphore sem;
+    int inside, worst, done;
+};
+
+static void hold_a_permit(void *arg)
+{
+    struct sem_run *run = arg;
+    for (int i = 0; i < 50; i++) {
+        semaphore_down(&run->sem);
+        int now = __atomic_add_fetch(&run->inside, 1, __ATOMIC_ACQ_REL);
+        int worst = __atomic_load_n(&run->worst, __ATOMIC_RELAXED);
+        while (now > worst && !__atomic_compare_exchange_n(&run->worst, &worst, now, false,
+                                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        }
+        thread_yield();
+        __atomic_sub_fetch(&run->inside, 1, __ATOMIC_ACQ_REL);
+        semaphore_up(&run->sem);
+    }
+    __atomic_add_fetch(&run->done, 1, __ATOMIC_RELEASE);
+}
+
+static void sched_semaphore_limits_holders(struct ktest *t)
+{
+    enum { THREADS = 10 };
+    static struct sem_run run;
+    run = (struct sem_run){0};
+    semaphore_init(&run.sem, 3, "test");
+    struct thread *th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        th[i] = thread_spawn(hold_a_permit, &run, "permit", THREAD_ANY_CPU);
+        KT_ASSERT(t, th[i] != NULL);
+    }
+    for (int i = 0; i < THREADS; i++)
+        thread_join(th[i]);
+    KT_EXPECT_EQ(t, run.done, THREADS);
+    KT_EXPECT(t, run.worst >= 1 && run.worst <= 3);
+    KT_EXPECT(t, semaphore_try_down(&run.sem) && semaphore_try_down(&run.sem) &&
+                     semaphore_try_down(&run.sem));
+    KT_EXPECT(t, !semaphore_try_down(&run.sem)); /* exactly 3 permits left */
+}
+
+struct gate {
+    struct wait_queue wq;
+    int open;    /* atomic */
+    int passed;  /* atomic */
+};
+
+static bool gate_is_open(void *ctx)
+{
+    return __atomic_load_n(&((struct gate *)ctx)->open, __ATOMIC_ACQUIRE) != 0;
+}
+
+static void pass_gate(void *arg)
+{
+    struct gate *g = arg;
+    wait_queue_wait(&g->wq, gate_is_open, g);
+    __atomic_add_fetch(&g->passed, 1, __ATOMIC_RELEASE);
+}
+
+static void sched_blocked_threads_wait_for_their_wake_up(struct ktest *t)
+{
+    enum { THREADS = 6 };
+    static struct gate g;
+    g = (struct gate){.wq = WAIT_QUEUE_INIT("gate")};
+    struct thread *th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        th[i] = thread_spawn(pass_gate, &g, "gate", THREAD_ANY_CPU);
+        KT_ASSERT(t, th[i] != NULL);
+    }
+    thread_sleep_ns(10000000);
+    KT_EXPECT_EQ(t, __atomic_load_n(&g.passed, __ATOMIC_ACQUIRE), 0);
+    bool irq = spin_lock(&g.wq.lock);
+    __atomic_store_n(&g.open, 1, __ATOMIC_RELEASE);
+    spin_unlock(&g.wq.lock, irq);
+    wait_queue_wake_all(&g.wq);
+    for (int i = 0; i < THREADS; i++)
+        thread_join(th[i]);
+    KT_EXPECT_EQ(t, g.passed, THREADS);
+}
+
+KTEST_SUITE(sched, KTEST(sched_yield_takes_turns_in_fifo_order),
+            KTEST(sched_join_waits_for_the_end_and_frees_everything),
+            KTEST(sched_sleep_lasts_at_least_as_asked),
+            KTEST(sched_mutex_excludes_under_preemption), KTEST(sched_semaphore_limits_holders),
+            KTEST(sched_blocked_threads_wait_for_their_wake_up));
+
+/* ---- steal -------------------------------------------------------------------- */
+
+struct spread {
+    uint64_t cpus_seen; /* atomic bit mask */
+    uint64_t sum;       /* atomic */
+};
+
+static void busy_then_note_cpu(void *arg)
+{
+    struct spread *s = arg;
+    uint64_t until = arch_time_ns() + 2000000; /* 2 ms of work */
+    while (arch_time_ns() < until)
+        arch_cpu_relax();
+    __atomic_fetch_or(&s->cpus_seen, 1ull << arch_cpu_index(), __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->sum, 1, __ATOMIC_RELAXED);
+}
+
+static void steal_work_spawned_on_one_cpu_reaches_every_cpu(struct ktest *t)
+{
+    unsigned ncpus = arch_cpu_count();
+    if (ncpus < 2)
+        KT_SKIP(t, "one CPU");
+    enum { THREADS = 64 };
+    static struct spread s;
+    s = (struct spread){0, 0};
+    static struct thread *th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        th[i] = thread_spawn(busy_then_note_cpu, &s, "worker", THREAD_ANY_CPU);
+        KT_ASSERT(t, th[i] != NULL);
+    }
+    for (int i = 0; i < THREADS; i++)
+        thread_join(th[i]);
+    KT_EXPECT_EQ(t, s.sum, THREADS);
+    unsigned seen = 0;
+    for (uint64_t bits = s.cpus_seen; bits; bits &= bits - 1)
+        seen++;
+    KT_EXPECT_EQ(t, seen, ncpus);
+}
+
+struct pinned_check {
+    int cpu;
+    int moved; /* atomic */
+};
+
+static void stay_on_my_cpu(void *arg)
+{
+    struct pinned_check *p = arg;
+    for (int i = 0; i < 200; i++) {
+        if ((int)arch_cpu_index() != p->cpu)
+            __atomic_store_n(&p->moved, 1, __ATOMIC_RELAXED);
+        if (i % 8 == 0)
+            thread_yield();
+    }
+}
+
+static void steal_never_moves_pinned_threads(struct ktest *t)
+{
+    unsigned ncpus = arch_cpu_count();
+    enum { PER_CPU = 4 };
+    static struct pinned_check checks[ARCH_MAX_CPUS * PER_CPU];
+    static struct thread *th[ARCH_MAX_CPUS * PER_CPU];
+    unsigned n = ncpus * PER_CPU;
+    for (unsigned i = 0; i < n; i++) {
+        checks[i] = (struct pinned_check){(int)(i % ncpus), 0};
+        th[i] = thread_spawn(stay_on_my_cpu, &checks[i], "pinned", checks[i].cpu);
+        KT_ASSERT(t, th[i] != NULL);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        thread_join(th[i]);
+        KT_EXPECT_EQ(t, checks[i].moved, 0);
+    }
+}
+
+static void add_one(void *arg)
+{
+    __atomic_fetch_add((uint64_t *)arg, 1, __ATOMIC_RELAXED);
+}
+
+static void steal_thousands_of_threads_sum_exactly(struct ktest *t)
+{
+    enum { THREADS = 4000, BATCH = 500 };
+    static uint64_t counter;
+    static struct thread *th[BATCH];
+    counter = 0;
+    for (int done = 0; done < THREADS; done += BATCH) {
+        for (int i = 0; i < BATCH; i++) {
+            th[i] = thread_spawn_stack(add_one, &counter, "adder", THREAD_ANY_CPU, 4096);
+            KT_ASSERT(t, th[i] != NULL);
+        }
+        for (int i = 0; i < BATCH; i++)
+            thread_join(th[i]);
+    }
+    KT_EXPECT_EQ(t, counter, THREADS);
+}
+
+KTEST_SUITE(steal, KTEST(steal_work_spawned_on_one_cpu_reaches_every_cpu),
+            KTEST(steal_never_moves_pinned_threads),
+            KTEST(steal_thousands_of_threads_sum_exactly));
+
+/* ---- threads_100k: a hundred thousand threads alive at once -------------------- */
+
+struct crowd {
+    struct wait_queue gate;
+    int open;      /* atomic */
+    uint64_t arrived, left; /* atomic */
+};
+
+static bool crowd_gate_open(void *ctx)
+{
+    return __atomic_load_n(&((struct crowd *)ctx)->open, __ATOMIC_ACQUIRE) != 0;
+}
+
+static void wait_in_crowd(void *arg)
+{
+    struct crowd *c = arg;
+    __atomic_fetch_add(&c->arrived, 1, __ATOMIC_RELAXED);
+    wait_queue_wait(&c->gate, crowd_gate_open, c);
+    __atomic_fetch_add(&c->left, 1, __ATOMIC_RELAXED);
+}
+
+static void threads_100k_alive_at_once(struct ktest *t)
+{
+    enum { THREADS = 100000 };
+    static struct crowd c;
+    c = (struct crowd){.gate = WAIT_QUEUE_INIT("crowd")};
+    struct thread **th = NULL;
+    size_t chunk = 4096, nchunks = (THREADS + chunk - 1) / chunk;
+    /* The handles in chunks: one array of 100,000 pointers is more than kmalloc's limit. */
+    struct thread ***chunks = kcalloc(nchunks, sizeof(*chunks));
+    KT_ASSERT(t, chunks != NULL);
+    for (size_t i = 0; i < nchunks; i++) {
+        chunks[i] = kmalloc(chunk * sizeof(*th));
+        KT_ASSERT(t, chunks[i] != NULL);
+    }
+    uint64_t start = arch_time_ns();
+    for (size_t i = 0; i < THREADS; i++) {
+        struct thread *one = thread_spawn_stack(wait_in_crowd, &c, "crowd", THREAD_ANY_CPU, 4096);
+        KT_ASSERT(t, one != NULL);
+        chunks[i / chunk][i % chunk] = one;
+    }
+    while (__atomic_load_n(&c.arrived, __ATOMIC_RELAXED) < THREADS)
+        thread_sleep_ns(1000000);
+    struct sched_stats stats;
+    sched_get_stats(&stats);
+    KT_EXPECT(t, stats.threads_alive >= THREADS);
+    ktest_note(t, "%d threads alive after %lu ms", THREADS, (arch_time_ns() - start) / 1000000);
+    bool irq = spin_lock(&c.gate.lock);
+    __atomic_store_n(&c.open, 1, __ATOMIC_RELEASE);
+    spin_unlock(&c.gate.lock, irq);
+    wait_queue_wake_all(&c.gate);
+    for (size_t i = 0; i < THREADS; i++)
+        thread_join(chunks[i / chunk][i % chunk]);
+    KT_EXPECT_EQ(t, c.left, THREADS);
+    for (size_t i = 0; i < nchunks; i++)
+        kfree(chunks[i]);
+    kfree(chunks);
+    ktest_note(t, "all joined after %lu ms", (arch_time_ns() - start) / 1000000);
+}
+
+KTEST_NAMED_SUITE(threads_100k, KTEST(threads_100k_alive_at_once));
