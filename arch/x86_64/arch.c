@@ -7,6 +7,7 @@
 #include "gdt.h"
 #include "idt.h"
 #include "layout.h"
+#include "percpu.h"
 #include "mm/paging.h"
 
 #define QEMU_DEBUG_EXIT_PORT 0xf4
@@ -14,8 +15,21 @@
 #define QEMU_DEBUG_EXIT_FAIL 0x11 /* ... = 35 */
 #define BACKTRACE_MIN_ADDR KERNEL_VMA
 
+/* Each CPU's GS base points at its area (arch/x86_64/percpu.h). Only its own
+ * CPU reads it; the boot CPU's is set first thing, before anything asks
+ * arch_cpu_index (the console lock does). */
+static struct cpu_area cpu_areas[ARCH_MAX_CPUS];
+
+void percpu_init_this_cpu(unsigned cpu)
+{
+    cpu_areas[cpu].self = &cpu_areas[cpu];
+    cpu_areas[cpu].index = cpu;
+    wrmsr(MSR_GS_BASE, (uint64_t)&cpu_areas[cpu]);
+}
+
 bool arch_early_console_init(void)
 {
+    percpu_init_this_cpu(0);
     if (!serial_init())
         return false;
     return console_register(serial_write) == 0;
@@ -23,7 +37,7 @@ bool arch_early_console_init(void)
 
 void arch_cpu_init(void)
 {
-    gdt_init_this_cpu();
+    gdt_init_this_cpu(NULL);
     idt_init_this_cpu();
 }
 
@@ -47,7 +61,10 @@ void arch_cpu_relax(void)
 
 unsigned arch_cpu_index(void)
 {
-    return 0; /* per-CPU data through the GS base arrives with SMP */
+    unsigned index;
+    /* volatile: the thread may move to another CPU between two calls. */
+    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(index) : "i"(__builtin_offsetof(struct cpu_area, index)));
+    return index;
 }
 
 void arch_halt_forever(void)

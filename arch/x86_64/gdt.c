@@ -32,6 +32,11 @@ struct cpu_tables {
 
 static struct cpu_tables boot_cpu_tables __attribute__((aligned(64)));
 
+size_t gdt_tables_bytes(void)
+{
+    return sizeof(struct cpu_tables);
+}
+
 struct descriptor_pointer {
     uint16_t limit;
     uint64_t base;
@@ -66,9 +71,9 @@ static void load_tables(const struct cpu_tables *tables)
     __asm__ volatile("ltr %w0" : : "r"((uint16_t)GDT_TSS));
 }
 
-void gdt_init_this_cpu(void)
+void gdt_init_this_cpu(void *memory)
 {
-    struct cpu_tables *tables = &boot_cpu_tables;
+    struct cpu_tables *tables = memory ? memory : &boot_cpu_tables;
     memset(tables, 0, sizeof(*tables));
     tables->gdt[GDT_KERNEL_CODE / 8] = SEG_PRESENT | SEG_CODE_DATA | SEG_EXECUTABLE |
                                        SEG_WRITABLE | SEG_LONG_MODE;

@@ -20,7 +20,13 @@
 #define IST_MACHINE_CHECK 3
 #define IST_STACK_BYTES 8192
 
-/* Loads a fresh GDT and TSS on the calling CPU and reloads every segment register. */
-void gdt_init_this_cpu(void);
+#include <stddef.h>
+
+/* Loads a fresh GDT and TSS on the calling CPU and reloads every segment
+ * register. `memory`: gdt_tables_bytes() of 16-byte aligned memory that stays
+ * the CPU's for good (its GDT, TSS and IST stacks), or NULL on the boot CPU,
+ * which has static tables. */
+void gdt_init_this_cpu(void *memory);
+size_t gdt_tables_bytes(void);
 
 #endif

@@ -77,14 +77,8 @@ static void set_gate(unsigned vector, uint8_t ist)
     };
 }
 
-void idt_init_this_cpu(void)
+void idt_load_this_cpu(void)
 {
-    for (unsigned v = 0; v < IDT_VECTORS; v++)
-        set_gate(v, 0);
-    set_gate(VECTOR_DOUBLE_FAULT, IST_DOUBLE_FAULT);
-    set_gate(2, IST_NMI);
-    set_gate(18, IST_MACHINE_CHECK);
-
     struct {
         uint16_t limit;
         uint64_t base;
@@ -92,9 +86,21 @@ void idt_init_this_cpu(void)
     __asm__ volatile("lidt %0" : : "m"(idtr));
 }
 
+void idt_init_this_cpu(void)
+{
+    for (unsigned v = 0; v < IDT_VECTORS; v++)
+        set_gate(v, 0);
+    set_gate(VECTOR_DOUBLE_FAULT, IST_DOUBLE_FAULT);
+    set_gate(2, IST_NMI);
+    set_gate(18, IST_MACHINE_CHECK);
+    idt_load_this_cpu();
+}
+
 /*
- * Fault catching (arch_call_catching_fault). One catcher for the boot CPU; it
- * becomes per-CPU with SMP. `armed` is set only while the guarded function runs.
+ * Fault catching (arch_call_catching_fault). One catcher per CPU, touched only
+ * by its CPU; the guarded function runs with interrupts off, so its thread can
+ * neither be preempted nor move to another CPU meanwhile. `armed` is set only
+ * while the guarded function runs.
  */
 struct fault_jump_state {
     uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
@@ -107,35 +113,43 @@ static struct {
     volatile bool armed;
     struct fault_info *out;
     struct fault_jump_state resume;
-} catcher;
+} catchers[ARCH_MAX_CPUS];
 
 bool arch_call_catching_fault(void (*fn)(void *arg), void *arg, struct fault_info *out)
 {
-    if (catcher.armed)
+    bool irq = arch_irq_save_disable();
+    /* volatile: read again after fault_setjmp returns a second time. */
+    volatile bool restore_irq = irq;
+    __typeof__(&catchers[0]) catcher = &catchers[arch_cpu_index()];
+    if (catcher->armed)
         panic("arch_call_catching_fault: nested call from %p", __builtin_return_address(0));
-    catcher.out = out;
-    if (fault_setjmp(&catcher.resume) != 0)
+    catcher->out = out;
+    if (fault_setjmp(&catcher->resume) != 0) {
+        arch_irq_restore(restore_irq);
         return true; /* came back through fault_longjmp; the handler disarmed */
-    catcher.armed = true;
+    }
+    catcher->armed = true;
     fn(arg);
-    catcher.armed = false;
+    catcher->armed = false;
+    arch_irq_restore(irq);
     return false;
 }
 
 /* Turns the interrupted context into a call of fault_longjmp(&resume, 1). */
 static bool try_catch_fault(struct interrupt_frame *frame)
 {
-    if (!catcher.armed)
+    __typeof__(&catchers[0]) catcher = &catchers[arch_cpu_index()];
+    if (!catcher->armed)
         return false;
-    catcher.armed = false;
-    *catcher.out = (struct fault_info){
+    catcher->armed = false;
+    *catcher->out = (struct fault_info){
         .vector = (unsigned)frame->vector,
         .error_code = frame->error_code,
         .fault_addr = frame->vector == VECTOR_PAGE_FAULT ? read_cr2() : 0,
         .ip = frame->rip,
     };
     frame->rip = (uint64_t)fault_longjmp;
-    frame->rdi = (uint64_t)&catcher.resume;
+    frame->rdi = (uint64_t)&catcher->resume;
     frame->rsi = 1;
     return true;
 }

@@ -30,5 +30,7 @@ void idt_init_this_cpu(void);
 
 /* Called by isr.S for every interrupt and exception. */
 void isr_dispatch(struct interrupt_frame *frame);
+/* Loads the (shared, already built) IDT on another CPU. */
+void idt_load_this_cpu(void);
 
 #endif
