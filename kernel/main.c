@@ -73,6 +73,7 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     arch_interrupts_init();
     sched_init();
     sched_start_ticks();
+    arch_smp_start(boot_options()->smp_max_cpus, sched_ap_main);
     fbcon_init(); /* the screen replays what serial showed so far */
 
     const struct kernel_options *options = boot_options();

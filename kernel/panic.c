@@ -31,6 +31,7 @@ void panic_begin(void)
         arch_halt_forever();
     }
     panicking = true;
+    arch_stop_other_cpus();
     console_panic_takeover();
     fbcon_set_colour(FBCON_COLOUR_RED);
 }

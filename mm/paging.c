@@ -49,14 +49,15 @@ uint64_t paging_table_pages(void)
 }
 
 /*
- * The one place that decides who must forget a translation. Today: this CPU.
- * The SMP work makes it a shootdown to every CPU that may cache `as`.
+ * The one place that decides who must forget a translation: every online CPU
+ * (the kernel half is shared by all, and user spaces are not yet tracked per
+ * CPU). One INVLPG drops the whole page, whatever its size.
  */
 static void tlb_invalidate(struct address_space *as, uintptr_t va, enum page_size size)
 {
     (void)as;
-    (void)size; /* one INVLPG drops the whole page, whatever its size */
-    arch_tlb_flush_page(va);
+    (void)size;
+    arch_tlb_shootdown(va);
 }
 
 /* The kernel half is shared, so its lock is kernel_space's whatever `as` is. */

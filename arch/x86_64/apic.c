@@ -188,6 +188,7 @@ void arch_interrupts_init(void)
     pic_remap_and_mask();
     apic_enable_this_cpu();
     smp_set_boot_cpu(apic_id());
+    smp_init_ipis();
 
     uint64_t tsc_ticks, apic_ticks;
     measure_against_pit(&tsc_ticks, &apic_ticks);

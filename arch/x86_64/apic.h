@@ -8,6 +8,7 @@
 #define VECTOR_PIC_BASE 0xe0   /* the masked legacy PIC, 16 vectors: only spurious ones */
 #define VECTOR_TIMER 0x20      /* local APIC timer: the scheduler tick */
 #define VECTOR_RESCHEDULE 0x21 /* IPI: look at the run queue */
+#define VECTOR_SHOOTDOWN 0x22  /* IPI: flush a page from the TLB (smp.c) */
 #define VECTOR_SPURIOUS 0xff
 
 uint32_t apic_id(void);
@@ -20,5 +21,10 @@ bool apic_dispatch(unsigned vector);
 /* The APIC ID of a CPU index (arch/x86_64/smp.c). */
 uint32_t smp_apic_id(unsigned cpu);
 void smp_set_boot_cpu(uint32_t apic_id);
+/* Handles a pending TLB shootdown for this CPU, if any (cheap when none). */
+void smp_service_shootdown(void);
+void smp_init_ipis(void);
+/* A panic asked every other CPU to stop. */
+bool smp_stop_requested(void);
 
 #endif

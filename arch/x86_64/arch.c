@@ -1,6 +1,7 @@
 /* The arch_* functions of include/arch/arch.h that need no subsystem of their own. */
 #include "arch/arch.h"
 
+#include "apic.h"
 #include "cpu.h"
 #include "kernel/console.h"
 #include "serial.h"
@@ -57,6 +58,8 @@ void arch_irq_restore(bool were_enabled)
 void arch_cpu_relax(void)
 {
     __asm__ volatile("pause");
+    /* Spinners answer TLB shootdowns even with interrupts off (smp.c). */
+    smp_service_shootdown();
 }
 
 unsigned arch_cpu_index(void)

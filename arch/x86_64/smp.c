@@ -1,10 +1,43 @@
-/* CPUs: their APIC IDs by index. Only the boot CPU runs so far. */
+/*
+ * Other CPUs: found in the ACPI MADT, started with INIT-SIPI-SIPI through the
+ * trampoline (boot/trampoline.asm), one at a time. Also the IPIs that need every
+ * CPU: TLB shootdown and stop-all.
+ */
+#include "acpi.h"
 #include "apic.h"
 #include "arch/arch.h"
+#include "arch/mmu.h"
+#include "cpu.h"
+#include "gdt.h"
+#include "idt.h"
+#include "kernel/boot.h"
+#include "kernel/panic.h"
+#include "kernel/printf.h"
+#include "kernel/string.h"
+#include "mm/heap.h"
+#include "mm/kstack.h"
+#include "mm/paging.h"
+#include "percpu.h"
+#include "sched/spinlock.h"
 
-/* Written by the boot CPU before any other runs; read-only afterwards. */
+#define TRAMPOLINE_PHYS 0x8000ul
+#define AP_STACK_BYTES 16384
+#define ICR_INIT 0x00004500u     /* delivery mode INIT, level assert */
+#define ICR_STARTUP 0x00004600u  /* delivery mode start-up; low byte: the page */
+#define ICR_NMI_ALL_OTHERS 0x000c4400u /* NMI, shorthand "all excluding self" */
+#define AP_START_TIMEOUT_NS 500000000ull
+
+/* The parameter block at the end of the trampoline (boot/trampoline.asm). */
+struct trampoline_params {
+    uint64_t cr3, stack_top, entry, cpu;
+};
+extern const char trampoline_start[], trampoline_end[], trampoline_params[];
+
+/* Written by the boot CPU before it starts each AP; read-only afterwards. */
 static uint32_t apic_ids[ARCH_MAX_CPUS];
-static unsigned cpus_online = 1;
+static unsigned cpus_online = 1; /* atomic */
+static void (*ap_main_fn)(unsigned cpu);
+static int ap_alive; /* atomic: the AP being started has reached C */
 
 void smp_set_boot_cpu(uint32_t id)
 {
@@ -19,4 +52,189 @@ uint32_t smp_apic_id(unsigned cpu)
 unsigned arch_cpu_count(void)
 {
     return __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
+}
+
+static void delay_ns(uint64_t ns)
+{
+    uint64_t until = arch_time_ns() + ns;
+    while (arch_time_ns() < until)
+        arch_cpu_relax();
+}
+
+/* ---- start-up ---------------------------------------------------------------- */
+
+/* The first C code of an AP, on its own stack, with the kernel's page tables. */
+__attribute__((noreturn)) void smp_ap_entry(unsigned cpu);
+void smp_ap_entry(unsigned cpu)
+{
+    percpu_init_this_cpu(cpu);
+    void *tables = kmalloc(gdt_tables_bytes());
+    if (!tables)
+        panic("smp: no memory for cpu %u's descriptor tables", cpu);
+    gdt_init_this_cpu(tables);
+    idt_load_this_cpu();
+    arch_mmu_init_this_cpu();
+    apic_enable_this_cpu();
+    __atomic_store_n(&ap_alive, 1, __ATOMIC_RELEASE);
+    ap_main_fn(cpu);
+    panic("smp: cpu %u's main function returned", cpu);
+}
+
+static const void *read_acpi(void *ctx, uint64_t table_phys, size_t len)
+{
+    (void)ctx;
+    struct translation t;
+    uint64_t last = table_phys + len - 1;
+    uintptr_t va = (uintptr_t)arch_phys_to_virt(table_phys);
+    if (paging_translate(&kernel_space, va, &t) &&
+        paging_translate(&kernel_space, (uintptr_t)arch_phys_to_virt(last), &t))
+        return (const void *)va;
+    /* Outside the memory map: map it like a device (read-only, left mapped). */
+    return paging_map_device(phys(table_phys), len, PAGE_NOCACHE);
+}
+
+static void print_diag(const char *message)
+{
+    kprintf("%s\n", message);
+}
+
+/* Starts the AP with APIC ID `apic_id` as CPU `cpu`; false if it never arrived. */
+static bool start_ap(unsigned cpu, uint32_t apic_id)
+{
+    struct kstack stack;
+    if (kstack_alloc(AP_STACK_BYTES, &stack) != KSTACK_OK) {
+        kprintf("smp: no memory for cpu %u's stack\n", cpu);
+        return false;
+    }
+    struct trampoline_params *params =
+        arch_phys_to_virt(TRAMPOLINE_PHYS + (uint64_t)(trampoline_params - trampoline_start));
+    *params = (struct trampoline_params){
+        .cr3 = kernel_space.root.value,
+        .stack_top = stack.top,
+        .entry = (uint64_t)smp_ap_entry,
+        .cpu = cpu,
+    };
+    apic_ids[cpu] = apic_id;
+    __atomic_store_n(&ap_alive, 0, __ATOMIC_RELEASE);
+    apic_send(apic_id, ICR_INIT);
+    delay_ns(10000000); /* 10 ms, as the MP specification asks */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        apic_send(apic_id, ICR_STARTUP | (uint32_t)(TRAMPOLINE_PHYS >> 12));
+        delay_ns(200000);
+        if (__atomic_load_n(&ap_alive, __ATOMIC_ACQUIRE))
+            break;
+    }
+    uint64_t deadline = arch_time_ns() + AP_START_TIMEOUT_NS;
+    while (!__atomic_load_n(&ap_alive, __ATOMIC_ACQUIRE) && arch_time_ns() < deadline)
+        arch_cpu_relax();
+    if (!__atomic_load_n(&ap_alive, __ATOMIC_ACQUIRE)) {
+        kprintf("smp: cpu with APIC ID %u did not start; skipped\n", apic_id);
+        kstack_free(&stack); /* it never ran: nothing stands on it */
+        return false;
+    }
+    return true;
+}
+
+unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
+{
+    const struct boot_info *info = boot_info();
+    struct acpi_madt_info *madt = kmalloc(sizeof(*madt));
+    if (!madt || !acpi_read_madt(info->rsdp, info->rsdp_len, read_acpi, NULL, print_diag, madt)) {
+        kprintf("smp: running on the boot CPU only\n");
+        kfree(madt);
+        return 1;
+    }
+    KASSERT(kernel_space.root.value < (1ull << 32)); /* the trampoline loads CR3 in 32-bit mode */
+    size_t size = (size_t)(trampoline_end - trampoline_start);
+    memcpy(arch_phys_to_virt(TRAMPOLINE_PHYS), trampoline_start, size);
+    if (paging_map(&kernel_space, TRAMPOLINE_PHYS, phys(TRAMPOLINE_PHYS), PAGE_4K, PAGE_EXEC) !=
+        PAGING_OK)
+        panic("smp: cannot identity-map the trampoline");
+    ap_main_fn = ap_main;
+
+    unsigned limit = max_cpus && max_cpus < ARCH_MAX_CPUS ? max_cpus : ARCH_MAX_CPUS;
+    uint32_t self = apic_ids[0];
+    for (unsigned i = 0; i < madt->cpu_count && arch_cpu_count() < limit; i++) {
+        if (madt->apic_ids[i] == self)
+            continue;
+        unsigned cpu = arch_cpu_count();
+        if (start_ap(cpu, madt->apic_ids[i]))
+            __atomic_store_n(&cpus_online, cpu + 1, __ATOMIC_RELEASE);
+    }
+    paging_unmap(&kernel_space, TRAMPOLINE_PHYS, PAGE_4K, NULL);
+    kprintf("smp: %u of %u CPUs online (%s)\n", arch_cpu_count(), madt->cpu_count,
+            max_cpus ? "limited by smp=" : "all");
+    kfree(madt);
+    return arch_cpu_count();
+}
+
+/* ---- TLB shootdown -------------------------------------------------------------- */
+
+/*
+ * One request at a time (shootdown_lock). The sender publishes the address, sets
+ * each target's pending flag, sends the IPI and waits for every flag to clear.
+ * Targets clear theirs in the IPI handler, and also in arch_cpu_relax: a CPU that
+ * spins on a lock with interrupts off (perhaps one the sender holds) still
+ * answers, so the wait can never deadlock.
+ */
+static struct spinlock shootdown_lock = SPINLOCK_INIT("shootdown");
+static uintptr_t shootdown_va;             /* under shootdown_lock; read by targets */
+static int shootdown_pending[ARCH_MAX_CPUS]; /* atomic: 1 = flush shootdown_va */
+
+void smp_service_shootdown(void)
+{
+    unsigned self = arch_cpu_index();
+    if (__atomic_load_n(&shootdown_pending[self], __ATOMIC_ACQUIRE)) {
+        arch_tlb_flush_page(__atomic_load_n(&shootdown_va, __ATOMIC_RELAXED));
+        __atomic_store_n(&shootdown_pending[self], 0, __ATOMIC_RELEASE);
+    }
+}
+
+static void shootdown_interrupt(void *ctx)
+{
+    (void)ctx;
+    smp_service_shootdown();
+}
+
+void arch_tlb_shootdown(uintptr_t va)
+{
+    arch_tlb_flush_page(va);
+    unsigned online = arch_cpu_count();
+    if (online == 1)
+        return;
+    unsigned self = arch_cpu_index();
+    bool irq = spin_lock(&shootdown_lock);
+    __atomic_store_n(&shootdown_va, va, __ATOMIC_RELAXED);
+    for (unsigned cpu = 0; cpu < online; cpu++) {
+        if (cpu != self) {
+            __atomic_store_n(&shootdown_pending[cpu], 1, __ATOMIC_RELEASE);
+            apic_send(apic_ids[cpu], VECTOR_SHOOTDOWN);
+        }
+    }
+    for (unsigned cpu = 0; cpu < online; cpu++) {
+        while (__atomic_load_n(&shootdown_pending[cpu], __ATOMIC_ACQUIRE))
+            arch_cpu_relax();
+    }
+    spin_unlock(&shootdown_lock, irq);
+}
+
+void smp_init_ipis(void)
+{
+    arch_irq_set_handler(VECTOR_SHOOTDOWN, shootdown_interrupt, NULL);
+}
+
+/* ---- stop ------------------------------------------------------------------------ */
+
+static bool stopping; /* set once, by the panicking CPU */
+
+void arch_stop_other_cpus(void)
+{
+    if (arch_cpu_count() == 1 || __atomic_exchange_n(&stopping, true, __ATOMIC_ACQ_REL))
+        return;
+    apic_send(0, ICR_NMI_ALL_OTHERS);
+}
+
+bool smp_stop_requested(void)
+{
+    return __atomic_load_n(&stopping, __ATOMIC_ACQUIRE);
 }

@@ -153,6 +153,13 @@ void arch_timer_start(uint64_t period_ns, void (*tick)(void));
 
 /* CPUs online (1 until other CPUs are started). */
 unsigned arch_cpu_count(void);
+/* Starts the other CPUs the ACPI MADT lists, up to max_cpus in all (0: no
+ * limit), one by one: each gets its descriptor tables, per-CPU area, MMU
+ * features, local APIC and a kernel stack, then runs ap_main(index) with
+ * interrupts off (ap_main never returns). Returns the CPUs online. */
+unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu));
+/* Stops every other CPU (NMI); for panic. */
+void arch_stop_other_cpus(void);
 enum arch_ipi {
     ARCH_IPI_RESCHEDULE, /* runs the handler set by arch_set_reschedule_handler */
 };

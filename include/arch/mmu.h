@@ -59,5 +59,7 @@ uint64_t arch_mmu_root(void);
  * tlb_invalidate is the one place that decides which CPUs must do it. */
 void arch_tlb_flush_page(uintptr_t va);
 void arch_tlb_flush_all(void);
+/* Invalidates va on this CPU and every other online CPU, waiting until all have. */
+void arch_tlb_shootdown(uintptr_t va);
 
 #endif

@@ -71,6 +71,12 @@ void arch_tlb_flush_page(uintptr_t va)
     mmu_flush_count++;
 }
 
+/* One CPU in the host tests: a shootdown is the local flush. */
+void arch_tlb_shootdown(uintptr_t va)
+{
+    arch_tlb_flush_page(va);
+}
+
 void arch_tlb_flush_all(void)
 {
     mmu_flush_all_count++;
