@@ -1,0 +1,98 @@
+/*
+ * runqueue: one CPU's queue of runnable threads, from which other CPUs may steal.
+ *
+ * Design: each queue has its own spinlock and keeps its threads on two intrusive
+ * circular lists with sentinels, one for pinned threads and one for stealable
+ * ones. A thread embeds its struct rq_node, so queueing never allocates, capacity
+ * is unbounded (a million threads fit in one queue) and push, pop and steal are
+ * O(1). The owner's lock is uncontended in the common case: other CPUs take it
+ * only to wake a thread onto this CPU or to steal, and a thief first reads the
+ * lock-free stealable count and leaves an empty-handed queue alone.
+ *
+ * Why not a lock-free Chase-Lev deque: it keeps pointers in a fixed-size array
+ * (growing it needs allocation and a reclamation scheme), it lets only the owner
+ * push (a wake-up from another CPU would need a second, locked queue anyway), and
+ * a thief takes whatever is at the top, so pinned threads would need a queue of
+ * their own and pop would have to merge the two by age, as this one does. A lock
+ * costs one uncontended atomic exchange per operation on the owner's side, which
+ * the host benchmark (tests/host/test_runqueue.c, `make bench-runqueue`) measures.
+ *
+ * Order: every push stamps the node with the queue's next sequence number. rq_pop
+ * takes the oldest node of either list (FIFO over the whole queue); rq_steal
+ * takes the oldest stealable node and never a pinned one.
+ *
+ * Nodes: a node is unlinked when prev, next and queue are NULL (a zeroed node
+ * is unlinked). Push panics on a node that is not; pop, steal and remove unlink
+ * the node they return. While a node is queued, only the queue's lock holder
+ * touches it; `pinned` must not change while it is queued.
+ *
+ * Locking: all functions take the queue's lock themselves (interrupts off while
+ * held) and none is called with another run queue's lock held, so two queue
+ * locks are never nested. rq_count and the queue field of a node may be read
+ * without any lock, as snapshots.
+ */
+#ifndef EXO_SCHED_RUNQUEUE_H
+#define EXO_SCHED_RUNQUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched/spinlock.h"
+
+struct run_queue;
+
+struct rq_node {
+    struct rq_node *prev, *next; /* list links; NULL when unlinked; under queue->lock */
+    uint64_t seq;                /* stamped by rq_push, oldest is smallest; under queue->lock */
+    bool pinned;                 /* never stolen; set by the owner of the unlinked node */
+    /* The queue this node is on, NULL when unlinked. Changed only under that queue's
+     * lock (atomic stores); read anywhere with an atomic load, to find the queue to
+     * hand to rq_remove. */
+    struct run_queue *queue;
+};
+
+struct run_queue {
+    struct spinlock lock;     /* protects everything below and the nodes' links */
+    struct rq_node pinned;    /* sentinel of the pinned list, oldest first; under lock */
+    struct rq_node stealable; /* sentinel of the stealable list, oldest first; under lock */
+    uint64_t next_seq;        /* the seq the next push stamps; under lock */
+    /* Nodes on both lists, and on the stealable one. Written under lock with
+     * release stores; read without it by acquire loads (rq_count, the empty checks
+     * of pop and steal), so a reader that sees a count also sees the nodes. */
+    size_t count;
+    size_t stealable_count;
+};
+
+void rq_init(struct run_queue *rq);
+
+/* Any CPU may push (a wake-up from another CPU); the node must be unlinked. */
+void rq_push(struct run_queue *rq, struct rq_node *node);
+
+/* The owner: the oldest node of either list, unlinked, or NULL if the queue is empty. */
+struct rq_node *rq_pop(struct run_queue *rq);
+
+/* Another CPU: the oldest stealable node of `victim`, unlinked, or NULL if none. */
+struct rq_node *rq_steal(struct run_queue *victim);
+
+/* Nodes queued, as a lock-free snapshot: for choosing a victim and for idle checks.
+ * A CPU that queued a node itself, and knows nobody took it, never reads 0. */
+size_t rq_count(const struct run_queue *rq);
+
+/* Unlinks `node` if it is queued on `rq` (killing or re-pinning a thread) and
+ * returns true; false if it is not there, e.g. popped, stolen or on another queue.
+ * To find the queue, read node->queue with rq_node_queue and retry if it moved. */
+bool rq_remove(struct run_queue *rq, struct rq_node *node);
+
+/* The queue `node` was on at the moment of the load (NULL: not queued). */
+static inline struct run_queue *rq_node_queue(const struct rq_node *node)
+{
+    return __atomic_load_n(&node->queue, __ATOMIC_ACQUIRE);
+}
+
+/* Debug check: walks both lists under the lock and panics on damage (broken links,
+ * seq not increasing, a node in the wrong list or naming another queue, counts
+ * that do not match). */
+void rq_check(struct run_queue *rq);
+
+#endif
