@@ -176,6 +176,6 @@ void rq_check(struct run_queue *rq)
     if (damage.what)
         panic("runqueue %p: damaged %s: %s %p (count %zu, stealable %zu; found %zu pinned, "
               "%zu stealable)",
-              (void *)rq, where, damage.what, (const void *)damage.node, count,
-              stealable_count, pinned_nodes, stealable_nodes);
+              (void *)rq, where, damage.what, (const void *)damage.node, count, stealable_count,
+              pinned_nodes, stealable_nodes);
 }
