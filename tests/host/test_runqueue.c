@@ -181,10 +181,17 @@ static void test_a_taken_node_can_be_pushed_again_anywhere(void)
 
 /* ThreadSanitizer's shadow memory makes a million nodes cost half a gigabyte; the
  * ASan build runs the full size. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define __SANITIZE_THREAD__ 1
+#endif
+#endif
 #if defined(__SANITIZE_THREAD__)
 #define BIG_QUEUE_NODES 100000
+#define PROGRAM_NAME "test_runqueue_tsan"
 #else
 #define BIG_QUEUE_NODES 1000000
+#define PROGRAM_NAME "test_runqueue"
 #endif
 
 static void test_a_million_nodes_fit_in_one_queue(void)
@@ -548,9 +555,9 @@ static void test_concurrent_push_pop_steal_remove_take_every_item_once(void)
     CHECK_EQ_INT(held, ALL_ITEMS);
     CHECK_EQ_U64(pushes, pops + steals + removes);
     CHECK(steals > 0 && removes > 0);
-    printf("test_runqueue: %d CPUs, %llu pushes, %llu pops, %llu steals, %llu removes\n", WORKERS,
-           (unsigned long long)pushes, (unsigned long long)pops, (unsigned long long)steals,
-           (unsigned long long)removes);
+    printf("%s: %d CPUs, %llu pushes, %llu pops, %llu steals, %llu removes\n", PROGRAM_NAME,
+           WORKERS, (unsigned long long)pushes, (unsigned long long)pops,
+           (unsigned long long)steals, (unsigned long long)removes);
     free(shared_items);
 }
 
@@ -640,7 +647,7 @@ static int run_bench(void)
 
 int main(int argc, char **argv)
 {
-    check_program = "test_runqueue";
+    check_program = PROGRAM_NAME;
     if (argc > 1 && strcmp(argv[1], "--bench") == 0)
         return run_bench();
     RUN(test_new_queue_is_empty);
