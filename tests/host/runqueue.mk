@@ -31,6 +31,6 @@ build/host-bench/test_runqueue: $(patsubst %.c,build/host-bench/%.o,$(RUNQUEUE_S
 
 .PHONY: bench-runqueue
 bench-runqueue: build/host-bench/test_runqueue ## time the run queue's push, pop and steal (host)
-	./$<
+	./$< --bench
 
 -include $(shell find build/host-tsan build/host-bench -name '*.d' 2>/dev/null)
