@@ -25,11 +25,13 @@ static struct rq_node *list_oldest(const struct rq_node *sentinel)
     return sentinel->next == sentinel ? NULL : sentinel->next;
 }
 
-/* Counts are published with release stores for the lock-free readers. Under rq->lock. */
+/* Counts are published with release stores for the lock-free readers; stealable_count
+ * only when it changes, to leave its cache line to the thieves. Under rq->lock. */
 static void publish_counts(struct run_queue *rq, size_t count, size_t stealable_count)
 {
     __atomic_store_n(&rq->count, count, __ATOMIC_RELEASE);
-    __atomic_store_n(&rq->stealable_count, stealable_count, __ATOMIC_RELEASE);
+    if (stealable_count != rq->stealable_count)
+        __atomic_store_n(&rq->stealable_count, stealable_count, __ATOMIC_RELEASE);
 }
 
 /* Unlinks a node that is on `rq`, leaving it as rq_push wants it. Under rq->lock. */
@@ -176,6 +178,6 @@ void rq_check(struct run_queue *rq)
     if (damage.what)
         panic("runqueue %p: damaged %s: %s %p (count %zu, stealable %zu; found %zu pinned, "
               "%zu stealable)",
-              (void *)rq, where, damage.what, (const void *)damage.node, count,
-              stealable_count, pinned_nodes, stealable_nodes);
+              (void *)rq, where, damage.what, (const void *)damage.node, count, stealable_count,
+              pinned_nodes, stealable_nodes);
 }
