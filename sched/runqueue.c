@@ -108,6 +108,11 @@ size_t rq_count(const struct run_queue *rq)
     return __atomic_load_n(&rq->count, __ATOMIC_ACQUIRE);
 }
 
+size_t rq_stealable_count(const struct run_queue *rq)
+{
+    return __atomic_load_n(&rq->stealable_count, __ATOMIC_ACQUIRE);
+}
+
 bool rq_remove(struct run_queue *rq, struct rq_node *node)
 {
     bool irq = spin_lock(&rq->lock);

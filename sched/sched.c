@@ -14,7 +14,8 @@
  *
  * Wake-ups race with blocking by design: a thread marks itself BLOCKED under the
  * lock that publishes it to its waker, and the waker's thread_wake moves it
- * BLOCKED -> RUNNABLE with one compare-and-swap, so exactly one of them queues it.
+ * BLOCKED -> RUNNABLE with one compare-and-swap, then waits for on_cpu to clear
+ * before queueing it: a thread in a run queue is never still on a CPU.
  */
 #include "sched/thread.h"
 
@@ -108,7 +109,7 @@ static struct thread *steal(unsigned self)
     unsigned online = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
     for (unsigned i = 1; i < online; i++) {
         unsigned victim = (self + i) % online;
-        if (rq_count(&cpus[victim].rq) == 0)
+        if (rq_stealable_count(&cpus[victim].rq) == 0)
             continue;
         struct rq_node *node = rq_steal(&cpus[victim].rq);
         if (node) {
@@ -219,6 +220,12 @@ bool thread_wake(struct thread *t)
     if (!__atomic_compare_exchange_n(&t->state, &expected, THREAD_RUNNABLE, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return false;
+    /* It may still be switching away on its CPU: queue it only once its stack is
+     * free. So a queued thread is never on a CPU, and schedule() never waits for
+     * one while it is itself in the middle of a switch (two CPUs doing that for
+     * each other's threads would wait forever). */
+    while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+        arch_cpu_relax();
     bool irq = arch_irq_save_disable();
     enqueue(t);
     arch_irq_restore(irq);
@@ -415,15 +422,22 @@ static __attribute__((noreturn)) void idle_loop(void)
         uint64_t bit = 1ull << arch_cpu_index();
         __atomic_fetch_or(&idle_cpus, bit, __ATOMIC_SEQ_CST);
         /* Checked after the idle bit is visible: a thread queued for us from now
-         * on comes with a reschedule IPI, which ends the halt below. */
+         * on comes with a reschedule IPI, which ends the halt below. Other CPUs'
+         * pinned threads are not work for us: counting them would spin here with
+         * interrupts off, deaf to the IPIs (a TLB shootdown) of the CPU that owns
+         * them. */
         bool work = rq_count(&c->rq) > 0;
         unsigned online = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
         for (unsigned i = 0; !work && i < online; i++)
-            work = rq_count(&cpus[i].rq) > 0;
+            work = rq_stealable_count(&cpus[i].rq) > 0;
         if (!work)
             arch_cpu_idle();
         __atomic_fetch_and(&idle_cpus, ~bit, __ATOMIC_SEQ_CST);
         schedule();
+        /* Back here when the work was gone before we got to it: open a window
+         * for pending interrupts before looking again. */
+        arch_irq_restore(true);
+        arch_cpu_relax();
     }
 }
 

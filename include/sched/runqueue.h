@@ -91,6 +91,9 @@ struct rq_node *rq_steal(struct run_queue *victim);
  * A CPU that queued a node itself, and knows nobody took it, never reads 0. */
 size_t rq_count(const struct run_queue *rq);
 
+/* Stealable nodes queued, as a lock-free snapshot: what a thief could take. */
+size_t rq_stealable_count(const struct run_queue *rq);
+
 /* Unlinks `node` if it is queued on `rq` (killing or re-pinning a thread) and
  * returns true; false if it is not there, e.g. popped, stolen or on another queue.
  * To find the queue, read node->queue with rq_node_queue and retry if it moved. */
