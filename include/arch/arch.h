@@ -150,6 +150,8 @@ uint64_t arch_time_ns(void);
 uint64_t arch_tsc_hz(void);
 /* Calls tick() every period_ns on this CPU, from its local APIC timer. */
 void arch_timer_start(uint64_t period_ns, void (*tick)(void));
+/* How the tick is made: "TSC-deadline" or "periodic" (after arch_timer_start). */
+const char *arch_timer_mode(void);
 
 /* CPUs online (1 until other CPUs are started). */
 unsigned arch_cpu_count(void);
