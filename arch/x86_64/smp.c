@@ -129,7 +129,7 @@ unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
         kprintf("smp: no CPUs listed in an ACPI MADT; running on the boot CPU only\n");
         return 1;
     }
-    __atomic_store_n(&cpus_listed, madt->cpu_count ? madt->cpu_count : 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&cpus_listed, madt->cpu_count, __ATOMIC_RELEASE);
     KASSERT(kernel_space.root.value < (1ull << 32)); /* the trampoline loads CR3 in 32-bit mode */
     size_t size = (size_t)(trampoline_end - trampoline_start);
     memcpy(arch_phys_to_virt(TRAMPOLINE_PHYS), trampoline_start, size);
