@@ -22,6 +22,11 @@ lines to look for, takes `screendump` screenshots, and passes when each of those
 is drawn at the start of a text row, pixel for pixel in the kernel's own font (read
 from the generated build/font.c).
 
+A power boot runs a named suite that ends the machine: `power_off` must stop QEMU
+through ACPI S5 (run without -no-reboot, so a reset would boot the kernel again and
+show a second banner), `reboot` must reset it (QEMU exits on the reset), without the
+kernel saying that the method it announced failed.
+
 Every test case of every boot counts as one result, and so does every boot's own
 verdict; the last line is `N passed, N failed`.
 """
@@ -58,13 +63,14 @@ class Boot:
     """One QEMU run: its arguments and what counts as success."""
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
-                 screen_lines=None):
+                 screen_lines=None, expect_end=None):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
         self.expect_message = expect_message  # a bad-input boot: this text, then halt
         self.expect_panic = expect_panic  # a crash boot: PANIC with all these texts
         self.screen_lines = screen_lines  # regexes: a screen boot (see the docstring)
+        self.expect_end = expect_end  # a power boot: "power-off" or "reset"
 
     def log_path(self):
         return os.path.join(LOG_DIR, self.name + ".log")
@@ -123,6 +129,13 @@ def all_boots(seed):
         Boot("uefi-screen", uefi_args("uefi-screen") + ["-smp", "1", "-cdrom", ISO], 180,
              screen_lines=SCREEN_LINES),
     ]
+    # The machine ends as asked: ACPI S5 on both chipsets; reset through the ACPI reset
+    # register (q35 has one) or the keyboard controller (i440fx's FADT offers none).
+    for machine in ("pc", "q35"):
+        for suite, end in (("power_off", "power-off"), ("reboot", "reset")):
+            boots.append(Boot("pvh-%s-%s" % (machine, suite.replace("_", "-")),
+                              ["-machine", machine, "-smp", "2", "-kernel", ELF, "-append",
+                               "mode=test test=" + suite], 60, expect_end=end))
     # Misuse the kernel must catch: each crash suite provokes one, and the panic
     # must name what went wrong and where.
     crashes = [
@@ -150,7 +163,8 @@ def all_boots(seed):
 
 def qemu_command(boot):
     monitor = "unix:%s,server=on,wait=off" % boot.monitor_path() if boot.screen_lines else "none"
-    cmd = [QEMU, "-no-reboot", "-display", "none", "-monitor", monitor, "-nic", "none",
+    no_reboot = ["-no-reboot"] if boot.expect_end != "power-off" else []
+    cmd = [QEMU] + no_reboot + ["-display", "none", "-monitor", monitor, "-nic", "none",
            "-serial", "file:" + boot.log_path(),
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
     if "-m" not in boot.args:
@@ -299,6 +313,29 @@ def judge_panic(boot, log, status):
     return problems
 
 
+POWER_FAILURES = ["cannot power off", "did not reset the machine"]
+
+
+def judge_end(boot, log, status):
+    problems = []
+    banners = len(re.findall(r"^exo \S+ booting$", log, re.M))
+    if banners != 1:
+        problems.append("the kernel booted %d times" % banners)
+    if "PANIC:" in log:
+        problems.append("the kernel panicked")
+    announced = {"power-off": "power: entering ACPI S5", "reset": "power: rebooting through"}
+    if announced[boot.expect_end] not in log:
+        problems.append("no %r line" % announced[boot.expect_end])
+    for text in POWER_FAILURES:
+        if text in log:
+            problems.append("the kernel says it %s" % text)
+    if status is None:
+        problems.append("timed out: the machine did not end")
+    elif status != 0:
+        problems.append("QEMU exited with %d instead of 0 (%s)" % (status, boot.expect_end))
+    return problems
+
+
 def failing_lines(log, limit=60):
     lines = log.rstrip("\n").split("\n")
     marks = [i for i, l in enumerate(lines)
@@ -428,6 +465,8 @@ def run_boot(boot):
         problems, cases = judge_message(boot, log, status), []
     elif boot.expect_panic:
         problems, cases = judge_panic(boot, log, status), []
+    elif boot.expect_end:
+        problems, cases = judge_end(boot, log, status), []
     else:
         problems, cases = judge_selftest(log, status)
         problems += judge_cpu_count(boot, log)
@@ -456,6 +495,8 @@ def main():
                 detail = "message seen"
             elif boot.expect_panic:
                 detail = "panic seen"
+            elif boot.expect_end:
+                detail = boot.expect_end + " seen"
             else:
                 detail = "%d cases" % len(cases)
             print("%s %-14s %s, %.1f s" % (verdict, boot.name, detail, seconds), flush=True)

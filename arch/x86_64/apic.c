@@ -4,6 +4,8 @@
  */
 #include "apic.h"
 
+#include "acpi.h"
+
 #include "arch/arch.h"
 #include "cpu.h"
 #include "kernel/panic.h"
@@ -188,10 +190,12 @@ void arch_interrupts_init(void)
         if (!xapic_regs)
             panic("apic: cannot map the local APIC at 0x%lx", base);
     }
+    acpi_load();
     pic_remap_and_mask();
     apic_enable_this_cpu();
     smp_set_boot_cpu(apic_id());
     smp_init_ipis();
+    ioapic_init();
 
     uint64_t tsc_ticks, apic_ticks;
     measure_against_pit(&tsc_ticks, &apic_ticks);

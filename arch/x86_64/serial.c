@@ -5,7 +5,8 @@
 #define COM1_PORT 0x3f8
 #define UART_DATA 0         /* THR/RBR; divisor low when DLAB=1 */
 #define UART_IER 1          /* interrupt enable; divisor high when DLAB=1 */
-#define UART_FCR 2          /* FIFO control */
+#define UART_FCR 2          /* FIFO control (write); interrupt identification (read) */
+#define UART_IIR 2
 #define UART_LCR 3          /* line control */
 #define UART_MCR 4          /* modem control */
 #define UART_LSR 5          /* line status */
@@ -15,6 +16,9 @@
 #define MCR_DTR_RTS_OUT2 0x0b
 #define MCR_LOOPBACK 0x1e
 #define LSR_THR_EMPTY 0x20
+#define IER_TX_EMPTY 0x02
+#define IIR_ID_MASK 0x0f      /* bit 0 clear: an interrupt pending; bits 1-3: which */
+#define IIR_TX_EMPTY 0x02
 #define BAUD_DIVISOR 1      /* 115200 / 115200 */
 #define LOOPBACK_PROBE 0xae
 #define THR_WAIT_LIMIT 100000 /* a wedged UART must not hang the kernel */
@@ -63,4 +67,19 @@ void serial_write(const char *chars, size_t len)
             serial_put('\r');
         serial_put(chars[i]);
     }
+}
+
+void serial_set_tx_empty_interrupt(bool on)
+{
+    outb(COM1_PORT + UART_IER, on ? IER_TX_EMPTY : 0);
+}
+
+bool serial_ack_tx_empty_interrupt(void)
+{
+    return (inb(COM1_PORT + UART_IIR) & IIR_ID_MASK) == IIR_TX_EMPTY;
+}
+
+bool serial_present(void)
+{
+    return serial_ready;
 }

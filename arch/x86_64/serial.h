@@ -1,5 +1,6 @@
 /* COM1, a 16550 UART at 115200 8N1: the console that is always there on QEMU and
- * on PCs with a serial port. Output only for now; polled. */
+ * on PCs with a serial port. Output only for now; polled, so its interrupts are
+ * off except while a test turns the transmitter-empty one on. */
 #ifndef EXO_ARCH_X86_64_SERIAL_H
 #define EXO_ARCH_X86_64_SERIAL_H
 
@@ -10,5 +11,17 @@
  * UART is there, after which serial_write does nothing. */
 bool serial_init(void);
 void serial_write(const char *chars, size_t len);
+
+/* COM1's legacy ISA IRQ line. */
+#define SERIAL_COM1_ISA_IRQ 4
+/* Turns the transmitter-empty interrupt on or off (IER bit 1; the other sources
+ * stay off). On, the UART raises its IRQ whenever the transmit register is empty,
+ * at once if it is. For the I/O APIC test: polled output works either way. */
+void serial_set_tx_empty_interrupt(bool on);
+/* Reads the interrupt identification register, which acknowledges a pending
+ * transmitter-empty interrupt; true when that was the one pending. */
+bool serial_ack_tx_empty_interrupt(void);
+/* Whether serial_init found a UART. */
+bool serial_present(void);
 
 #endif
