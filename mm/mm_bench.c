@@ -10,8 +10,14 @@
 static uint64_t frame_alloc_free(uint64_t iterations)
 {
     uint64_t start = arch_read_timestamp_before();
-    for (uint64_t i = 0; i < iterations; i++)
-        frame_free(frame_alloc());
+    for (uint64_t i = 0; i < iterations; i++) {
+        phys_addr_t frame = frame_alloc();
+        if (!phys_is_valid(frame)) {
+            bench_fail("no free frame");
+            break;
+        }
+        frame_free(frame);
+    }
     return arch_read_timestamp_after() - start;
 }
 BENCH(frame_alloc_free, frame_alloc_free, 100000);
@@ -58,16 +64,19 @@ static uint64_t map_unmap_4k(uint64_t iterations)
     frame_free(frame);
     return elapsed;
 }
-BENCH(map_unmap_4k, map_unmap_4k, 20000);
+BENCH(map_unmap_4k, map_unmap_4k, 2000);
 
 static uint64_t kstack_alloc_free(uint64_t iterations)
 {
     struct kstack stack;
     uint64_t start = arch_read_timestamp_before();
     for (uint64_t i = 0; i < iterations; i++) {
-        if (kstack_alloc(4096, &stack) == KSTACK_OK)
-            kstack_free(&stack);
+        if (kstack_alloc(4096, &stack) != KSTACK_OK) {
+            bench_fail("no memory for a stack");
+            break;
+        }
+        kstack_free(&stack);
     }
     return arch_read_timestamp_after() - start;
 }
-BENCH(kstack_alloc_free, kstack_alloc_free, 20000);
+BENCH(kstack_alloc_free, kstack_alloc_free, 2000);

@@ -119,7 +119,7 @@ static uint64_t spawn_join(uint64_t iterations)
     }
     return arch_read_timestamp_after() - start;
 }
-BENCH(spawn_join, spawn_join, 5000);
+BENCH(spawn_join, spawn_join, 2000);
 
 /* ---- steal_speedup_2cpu: a divide-and-conquer sum, 1 CPU against 2 ---------------- */
 
