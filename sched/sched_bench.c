@@ -191,13 +191,17 @@ static void steal_speedup_2cpu(void)
         bench_skip("needs 2 CPUs");
         return;
     }
-    uint64_t one[SUM_REPETITIONS], two[SUM_REPETITIONS], expected = 0, result;
+    uint64_t one[SUM_REPETITIONS], two[SUM_REPETITIONS], expected = 0, result, steals = 0;
+    struct sched_stats before, after;
     sum_tree_cycles(0, &expected); /* warm-up, and the reference result */
     for (int r = 0; r < SUM_REPETITIONS; r++) {
         one[r] = sum_tree_cycles(0, &result);
         if (result != expected)
             bench_fail("the 1-CPU sum differs from the reference");
+        sched_get_stats(&before);
         two[r] = sum_tree_cycles(THREAD_ANY_CPU, &result);
+        sched_get_stats(&after);
+        steals += after.steals - before.steals;
         if (result != expected)
             bench_fail("the 2-CPU sum differs from the reference");
     }
@@ -207,6 +211,7 @@ static void steal_speedup_2cpu(void)
     uint64_t two_cycles = bench_median(two, SUM_REPETITIONS);
     bench_print("steal_tree_1cpu_ms", bench_cycles_to_ns(one_cycles) / 10000, "ms");
     bench_print("steal_tree_2cpu_ms", bench_cycles_to_ns(two_cycles) / 10000, "ms");
+    bench_print("steal_tree_steals_per_run", steals * 100 / SUM_REPETITIONS, "threads");
     bench_print("steal_speedup_2cpu", one_cycles * 100 / two_cycles, "x");
 }
 BENCH_REPORT(steal_speedup_2cpu, steal_speedup_2cpu, 0);
