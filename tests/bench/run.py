@@ -49,6 +49,8 @@ BENCH_RE = re.compile(r"^bench (\S+) (-?[0-9.]+) (\S+)$", re.M)
 NOTE_RE = re.compile(r"^bench (\S+): (skipped|FAILED): (.*)$", re.M)
 LINUX_RE = re.compile(r"^linux (\S+) ([0-9.]+) (\S+)$", re.M)
 SHELL_RE = re.compile(r"^boot: shell ready in (\d+) us", re.M)
+TSC_RE = re.compile(r"^apic: .*TSC (\d+) kHz \(from ([^)]*)\)", re.M)
+TSC_TOLERANCE = 0.05
 
 # The figures of the issue, in table order: (name, unit, target, better, what).
 # better: "low" means the target is an upper bound, "high" a lower bound.
@@ -230,6 +232,34 @@ def parse_exo(log):
     return figures, notes
 
 
+def host_cpu_khz():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("cpu MHz"):
+                    return float(line.split(":", 1)[1]) * 1000
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def check_tsc(log, accel):
+    """Under TCG the guest's TSC is the host's: a calibration far from the host's
+    clock rate (a host preempting the guest during the PIT measurement) scales
+    every ns figure. Returns (kernel kHz, source, a warning or None)."""
+    m = TSC_RE.search(log)
+    if not m:
+        return None, None, None
+    khz, source = int(m.group(1)), m.group(2)
+    host = host_cpu_khz()
+    if accel == "tcg" and host and abs(khz - host) > TSC_TOLERANCE * host:
+        return khz, source, ("the kernel calibrated its TSC at %d kHz (from %s) but the host "
+                             "runs at %.0f kHz: every ns/ms figure reads %.2f times its true value "
+                             "(a loaded host delays the guest during calibration); rerun on "
+                             "a quieter host" % (khz, source, host, host / khz))
+    return khz, source, None
+
+
 def run_exo(accel_args, accel, memory_mib, glob):
     say("bench: booting Exo (mode=bench, -smp 2, -m %dM, %s); under TCG this takes minutes"
         % (memory_mib, accel.upper()))
@@ -371,6 +401,10 @@ def main():
                  "million-thread benchmark (it needs a 6 GiB guest)." % (spare, memory_mib))
 
     exo, exo_notes, exo_seconds = run_exo(accel_args, accel, memory_mib, args.only)
+    tsc_khz, tsc_source, tsc_warning = check_tsc(read(SERIAL_LOG), accel)
+    if tsc_warning:
+        loud(tsc_warning)
+        exo_notes.append(tsc_warning)
     boot_us, boot_why = (None, "skipped (--skip-shell)") if args.skip_shell else \
         run_shell_boots(accel_args, memory_mib)
     if boot_why:
@@ -399,6 +433,8 @@ def main():
         "guest": {"smp": 2, "memory_mib": memory_mib, "boot": "PVH direct boot, qboot"},
         "host": conditions,
         "host_load_after": os.getloadavg(),
+        "guest_tsc_khz": tsc_khz,
+        "guest_tsc_source": tsc_source,
         "figures": rows,
         "exo_other_figures": {k: {"value": v[0], "unit": v[1]} for k, v in extra.items()},
         "notes": exo_notes,
