@@ -27,6 +27,12 @@ through ACPI S5 (run without -no-reboot, so a reset would boot the kernel again 
 show a second banner), `reboot` must reset it (QEMU exits on the reset), without the
 kernel saying that the method it announced failed.
 
+A bench boot runs `mode=bench` in a small guest and passes when every figure it
+can measure there is printed as `bench <name> <value> <unit>` with a positive value
+(each figure a case; the values themselves are not judged: no wall-clock
+assertions), the million-thread benchmark says the guest is too small, nothing
+failed, and QEMU exits with 33.
+
 Every test case of every boot counts as one result, and so does every boot's own
 verdict; the last line is `N passed, N failed`.
 """
@@ -57,13 +63,18 @@ FONT_WIDTH, FONT_HEIGHT = 8, 16
 # screen console exists, so drawn by the console's replay) and the console's own line.
 SCREEN_LINES = [r"^exo \S+ booting$", r"^fbcon: .* columns x \d+ rows$"]
 SCREENSHOT_TRIES = 10
+# What a bench boot in a small guest must print: each figure as `bench <name> <value>
+# <unit>`, and the million-thread benchmark's note that the guest is too small.
+BENCH_FIGURES = ["ctx_switch_ns", "cross_cpu_wake_rtt_ns", "spawn_join_ns", "frame_alloc_free_ns",
+                 "kmalloc_free_64_ns", "kmalloc_free_4096_ns", "steal_speedup_2cpu"]
+BENCH_SKIPPED = "bench threads_1m: skipped: needs "
 
 
 class Boot:
     """One QEMU run: its arguments and what counts as success."""
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
-                 screen_lines=None, expect_end=None):
+                 screen_lines=None, expect_end=None, expect_bench=None):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
@@ -71,6 +82,7 @@ class Boot:
         self.expect_panic = expect_panic  # a crash boot: PANIC with all these texts
         self.screen_lines = screen_lines  # regexes: a screen boot (see the docstring)
         self.expect_end = expect_end  # a power boot: "power-off" or "reset"
+        self.expect_bench = expect_bench  # a bench boot: these figures, each as a case
 
     def log_path(self):
         return os.path.join(LOG_DIR, self.name + ".log")
@@ -121,6 +133,9 @@ def all_boots(seed):
         # A hundred thousand threads alive at once (a named-only suite: it needs 1 GiB).
         Boot("pvh-100k-threads", ["-m", "1G", "-smp", "2", "-kernel", ELF, "-append",
                                   test_args + " test=threads_100k"], 120),
+        # mode=bench prints every figure a small guest can measure (values not judged).
+        Boot("pvh-bench", ["-smp", "2", "-kernel", ELF, "-append", "mode=bench"], 120,
+             expect_bench=BENCH_FIGURES),
         Boot("no-long-mode", ["-cpu", "qemu32", "-cdrom", ISO] + SELFTEST_SMBIOS, 60,
              expect_message="this CPU does not support 64-bit long mode"),
         Boot("no-nx", ["-cpu", "qemu64,-nx", "-kernel", ELF, "-append", test_args], 60,
@@ -336,6 +351,28 @@ def judge_end(boot, log, status):
     return problems
 
 
+def judge_bench(boot, log, status):
+    """Returns (problems, cases): a case per expected figure, passed when its line is
+    there with a positive value."""
+    problems, cases = [], []
+    if not re.search(r"^exo \S+ booting$", log, re.M):
+        problems.append("no 'exo <version> booting' banner")
+    if "PANIC:" in log:
+        problems.append("the kernel panicked")
+    for name in boot.expect_bench:
+        m = re.search(r"^bench %s ([0-9]+\.[0-9]{2}) \S+$" % re.escape(name), log, re.M)
+        cases.append(("bench." + name, m is not None and float(m.group(1)) > 0))
+    if BENCH_SKIPPED not in log:
+        problems.append("no %r line (the guest is too small for it)" % BENCH_SKIPPED)
+    for m in re.finditer(r"^bench \S+: FAILED: .*$", log, re.M):
+        problems.append(m.group(0))
+    if status is None:
+        problems.append("timed out")
+    elif status != EXIT_PASS:
+        problems.append("QEMU exited with %d instead of 33 (benchmarks done)" % status)
+    return problems, cases
+
+
 def failing_lines(log, limit=60):
     lines = log.rstrip("\n").split("\n")
     marks = [i for i, l in enumerate(lines)
@@ -467,6 +504,8 @@ def run_boot(boot):
         problems, cases = judge_panic(boot, log, status), []
     elif boot.expect_end:
         problems, cases = judge_end(boot, log, status), []
+    elif boot.expect_bench:
+        problems, cases = judge_bench(boot, log, status)
     else:
         problems, cases = judge_selftest(log, status)
         problems += judge_cpu_count(boot, log)
@@ -497,6 +536,8 @@ def main():
                 detail = "panic seen"
             elif boot.expect_end:
                 detail = boot.expect_end + " seen"
+            elif boot.expect_bench:
+                detail = "%d figures" % sum(1 for _, ok in cases if ok)
             else:
                 detail = "%d cases" % len(cases)
             print("%s %-14s %s, %.1f s" % (verdict, boot.name, detail, seconds), flush=True)

@@ -33,6 +33,12 @@ __attribute__((noreturn)) void arch_halt_forever(void);
 
 /* A cycle counter for timing (the TSC on x86_64), read in program order. */
 uint64_t arch_read_timestamp(void);
+/* The same counter around code being timed (benchmarks): the `before` read is
+ * taken after every earlier instruction and before any later one starts; the
+ * `after` read only once every earlier instruction has completed, and before any
+ * later one starts. So neither end of the interval leaks into the other side. */
+uint64_t arch_read_timestamp_before(void);
+uint64_t arch_read_timestamp_after(void);
 
 /* Under QEMU's isa-debug-exit device, end the VM with a pass or fail status;
  * elsewhere this has no effect, so it then halts. */
