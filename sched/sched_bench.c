@@ -239,6 +239,7 @@ struct crowd {
     struct wait_queue gate;
     int open;               /* atomic: the gate is open */
     uint64_t arrived;       /* atomic: members past their check-in */
+    uint64_t passed;        /* atomic: members through the open gate */
     uint64_t rounds;        /* yields per member after the gate */
     uint64_t mark_first, mark_stride;
     uint64_t marks;           /* timekeeper: marks taken */
@@ -258,6 +259,7 @@ static void crowd_member(void *arg)
     struct crowd *c = arg;
     __atomic_fetch_add(&c->arrived, 1, __ATOMIC_RELAXED);
     wait_queue_wait(&c->gate, crowd_gate_open, c);
+    __atomic_fetch_add(&c->passed, 1, __ATOMIC_RELAXED);
     for (uint64_t r = 0; r < c->rounds; r++)
         thread_yield();
 }
@@ -268,6 +270,11 @@ static void crowd_timekeeper(void *arg)
     struct sched_stats stats;
     __atomic_fetch_add(&c->arrived, 1, __ATOMIC_RELAXED);
     wait_queue_wait(&c->gate, crowd_gate_open, c);
+    __atomic_fetch_add(&c->passed, 1, __ATOMIC_RELAXED);
+    /* The opener may still be waking the others (from another CPU): the rounds
+     * count only once the whole crowd is runnable. */
+    while (__atomic_load_n(&c->passed, __ATOMIC_RELAXED) < c->size)
+        thread_yield();
     uint64_t next_mark = c->mark_first;
     for (uint64_t r = 0; r < c->rounds; r++) {
         if (r == next_mark) {
@@ -392,8 +399,14 @@ static uint64_t crowd_switch_cycles(uint32_t size, uint64_t rounds, uint64_t mar
             per_switch[n++] = (c.mark_cycles[m + 1] - c.mark_cycles[m]) * 100 / switches;
     }
     crowd_free_handles(&c);
-    if (spawned < size || n == 0) {
+    if (spawned < size) {
+        kprintf("bench threads_1m: %u of a crowd of %u could be spawned\n", spawned, size);
         bench_fail("out of memory before the crowd was complete");
+        return 0;
+    }
+    if (n == 0) {
+        kprintf("bench threads_1m: a crowd of %u left %lu time marks\n", size, c.marks);
+        bench_fail("no switch was timed");
         return 0;
     }
     return bench_median(per_switch, n);
