@@ -184,8 +184,8 @@ clean: ## remove everything the build made
 	rm -rf build compile_commands.json
 
 help: ## list the targets
-	@grep -E '^[a-z_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]*):.*## /  \1\t/' | \
-		sed -E 's/^[^ ].*Makefile:/  /' | expand -t 28
+	@grep -hE '^[a-z_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]*):.*## /  \1\t/' | \
+		expand -t 28
 
 FORCE:
 
