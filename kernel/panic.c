@@ -31,9 +31,12 @@ void panic_begin(void)
         arch_halt_forever();
     }
     panicking = true;
-    arch_stop_other_cpus();
+    unsigned others = arch_cpu_count() - 1;
+    unsigned stopped = arch_stop_other_cpus();
     console_panic_takeover();
     fbcon_set_colour(FBCON_COLOUR_RED);
+    if (others)
+        kprintf("panic: stopped %u of %u other CPUs\n", stopped, others);
 }
 
 void panic_print_context(void)
@@ -76,7 +79,7 @@ void panic_backtrace_from(uint64_t ip, uint64_t frame_pointer)
 
 void panic_end(void)
 {
-    kprintf("cpu 0 stopped\n");
+    kprintf("cpu %u stopped\n", arch_cpu_index());
     if (exit_vm_on_panic)
         arch_debug_exit(false);
     arch_halt_forever();

@@ -107,6 +107,11 @@ def all_boots(seed):
         Boot("pvh-q35-8g-1g-pages", ["-machine", "q35", "-m", "8G", "-smp", "2", "-cpu",
                                      "qemu64,+pdpe1gb,+smep,+smap,+umip", "-kernel", ELF,
                                      "-append", test_args], 120),
+        # Eight CPUs, and a limit below what the machine has.
+        Boot("pvh-q35-8cpu", ["-machine", "q35", "-smp", "8", "-kernel", ELF, "-append",
+                              test_args], 120),
+        Boot("pvh-smp-limit", ["-smp", "4", "-kernel", ELF, "-append", test_args + " smp=3"],
+             90),
         # A hundred thousand threads alive at once (a named-only suite: it needs 1 GiB).
         Boot("pvh-100k-threads", ["-m", "1G", "-smp", "2", "-kernel", ELF, "-append",
                                   test_args + " test=threads_100k"], 120),
@@ -136,6 +141,10 @@ def all_boots(seed):
         boots.append(Boot(suite.replace("_", "-"), ["-kernel", ELF, "-append",
                                                     "mode=test test=" + suite], 60,
                           expect_panic=texts))
+    # A panic on one of several CPUs stops all the others.
+    boots.append(Boot("crash-stack-overflow-4cpu", ["-smp", "4", "-kernel", ELF, "-append",
+                                                    "mode=test test=crash_stack_overflow"], 60,
+                      expect_panic=["kernel stack overflow", "panic: stopped 3 of 3 other CPUs"]))
     return boots
 
 
@@ -234,6 +243,33 @@ def judge_selftest(log, status):
     elif status != EXIT_PASS:
         problems.append("QEMU exited with %d" % status)
     return problems, cases
+
+
+SMP_LINE_RE = re.compile(r"^smp: (\d+) of (\d+) CPUs online", re.M)
+
+
+def expected_cpus(boot):
+    """(CPUs QEMU gives the guest, CPUs the kernel should use) from the arguments."""
+    args = boot.args
+    given = int(args[args.index("-smp") + 1]) if "-smp" in args else 1
+    used = given
+    if "-append" in args:
+        m = re.search(r"(?:^| )smp=(\d+)", args[args.index("-append") + 1])
+        if m:
+            used = min(given, int(m.group(1)))
+    return given, used
+
+
+def judge_cpu_count(boot, log):
+    """The kernel's count of CPUs online and listed must match -smp and smp=."""
+    given, used = expected_cpus(boot)
+    m = SMP_LINE_RE.search(log)
+    if not m:
+        return ["no 'smp: N of M CPUs online' line"]
+    online, listed = int(m.group(1)), int(m.group(2))
+    if (online, listed) != (used, given):
+        return ["%d of %d CPUs online, expected %d of %d" % (online, listed, used, given)]
+    return []
 
 
 def judge_message(boot, log, status):
@@ -394,6 +430,7 @@ def run_boot(boot):
         problems, cases = judge_panic(boot, log, status), []
     else:
         problems, cases = judge_selftest(log, status)
+        problems += judge_cpu_count(boot, log)
     return boot, problems, cases, seconds, stderr, log
 
 

@@ -277,9 +277,12 @@ void arch_cpu_idle(void)
 
 /* ---- inter-processor interrupts ---------------------------------------------------- */
 
+static uint64_t reschedules_handled[ARCH_MAX_CPUS]; /* each CPU writes its own */
+
 static void reschedule_interrupt(void *ctx)
 {
     (void)ctx;
+    __atomic_fetch_add(&reschedules_handled[arch_cpu_index()], 1, __ATOMIC_RELAXED);
     if (reschedule_handler)
         reschedule_handler();
 }
@@ -292,6 +295,28 @@ void arch_set_reschedule_handler(void (*handler)(void))
 
 void arch_send_ipi(unsigned cpu, enum arch_ipi kind)
 {
-    (void)kind; /* ARCH_IPI_RESCHEDULE is the only kind */
+    KASSERT(kind == ARCH_IPI_RESCHEDULE);
+    KASSERT(cpu < arch_cpu_count());
     apic_send(smp_apic_id(cpu), VECTOR_RESCHEDULE);
+}
+
+uint64_t arch_ipi_count(unsigned cpu, enum arch_ipi kind)
+{
+    if (cpu >= ARCH_MAX_CPUS)
+        return 0;
+    if (kind == ARCH_IPI_RESCHEDULE)
+        return __atomic_load_n(&reschedules_handled[cpu], __ATOMIC_RELAXED);
+    if (kind == ARCH_IPI_TLB_SHOOTDOWN)
+        return smp_shootdowns_handled(cpu);
+    return 0;
+}
+
+uint32_t arch_cpu_hw_id(void)
+{
+    return apic_id();
+}
+
+uint32_t arch_cpu_hw_id_of(unsigned cpu)
+{
+    return cpu < arch_cpu_count() ? smp_apic_id(cpu) : UINT32_MAX;
 }

@@ -24,7 +24,11 @@ void smp_set_boot_cpu(uint32_t apic_id);
 /* Handles a pending TLB shootdown for this CPU, if any (cheap when none). */
 void smp_service_shootdown(void);
 void smp_init_ipis(void);
+/* TLB shootdowns CPU `cpu` has carried out for others. */
+uint64_t smp_shootdowns_handled(unsigned cpu);
 /* A panic asked every other CPU to stop. */
 bool smp_stop_requested(void);
+/* Counts this CPU as stopped and halts it for good (the stop NMI). */
+__attribute__((noreturn)) void smp_stop_this_cpu(void);
 
 #endif

@@ -212,7 +212,7 @@ bool arch_fault_is_page_fault(const struct fault_info *fault, enum fault_access 
 void isr_dispatch(struct interrupt_frame *frame)
 {
     if (frame->vector == VECTOR_NMI && smp_stop_requested())
-        arch_halt_forever(); /* another CPU panicked: stop here, quietly */
+        smp_stop_this_cpu(); /* another CPU panicked: stop here, quietly */
     if (frame->vector < EXCEPTION_COUNT) {
         if (try_catch_fault(frame))
             return;

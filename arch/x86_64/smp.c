@@ -36,6 +36,7 @@ extern const char trampoline_start[], trampoline_end[], trampoline_params[];
 /* Written by the boot CPU before it starts each AP; read-only afterwards. */
 static uint32_t apic_ids[ARCH_MAX_CPUS];
 static unsigned cpus_online = 1; /* atomic */
+static unsigned cpus_listed = 1; /* the MADT's count, once read */
 static void (*ap_main_fn)(unsigned cpu);
 static int ap_alive; /* atomic: the AP being started has reached C */
 
@@ -52,6 +53,11 @@ uint32_t smp_apic_id(unsigned cpu)
 unsigned arch_cpu_count(void)
 {
     return __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
+}
+
+unsigned arch_cpus_listed(void)
+{
+    return __atomic_load_n(&cpus_listed, __ATOMIC_ACQUIRE);
 }
 
 static void delay_ns(uint64_t ns)
@@ -144,6 +150,7 @@ unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
         kfree(madt);
         return 1;
     }
+    __atomic_store_n(&cpus_listed, madt->cpu_count ? madt->cpu_count : 1, __ATOMIC_RELEASE);
     KASSERT(kernel_space.root.value < (1ull << 32)); /* the trampoline loads CR3 in 32-bit mode */
     size_t size = (size_t)(trampoline_end - trampoline_start);
     memcpy(arch_phys_to_virt(TRAMPOLINE_PHYS), trampoline_start, size);
@@ -180,12 +187,19 @@ unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
 static struct spinlock shootdown_lock = SPINLOCK_INIT("shootdown");
 static uintptr_t shootdown_va;             /* under shootdown_lock; read by targets */
 static int shootdown_pending[ARCH_MAX_CPUS]; /* atomic: 1 = flush shootdown_va */
+static uint64_t shootdowns_handled[ARCH_MAX_CPUS]; /* each CPU writes its own */
+
+uint64_t smp_shootdowns_handled(unsigned cpu)
+{
+    return cpu < ARCH_MAX_CPUS ? __atomic_load_n(&shootdowns_handled[cpu], __ATOMIC_RELAXED) : 0;
+}
 
 void smp_service_shootdown(void)
 {
     unsigned self = arch_cpu_index();
     if (__atomic_load_n(&shootdown_pending[self], __ATOMIC_ACQUIRE)) {
         arch_tlb_flush_page(__atomic_load_n(&shootdown_va, __ATOMIC_RELAXED));
+        __atomic_fetch_add(&shootdowns_handled[self], 1, __ATOMIC_RELAXED);
         __atomic_store_n(&shootdown_pending[self], 0, __ATOMIC_RELEASE);
     }
 }
@@ -225,13 +239,30 @@ void smp_init_ipis(void)
 
 /* ---- stop ------------------------------------------------------------------------ */
 
-static bool stopping; /* set once, by the panicking CPU */
+#define STOP_WAIT_NS 100000000ull /* how long a panic waits for the others to stop */
 
-void arch_stop_other_cpus(void)
+static bool stopping;          /* set once, by the panicking CPU */
+static unsigned cpus_stopped;  /* atomic: CPUs halted by the stop NMI */
+
+unsigned arch_stop_other_cpus(void)
 {
-    if (arch_cpu_count() == 1 || __atomic_exchange_n(&stopping, true, __ATOMIC_ACQ_REL))
-        return;
+    unsigned others = arch_cpu_count() - 1;
+    if (others == 0 || __atomic_exchange_n(&stopping, true, __ATOMIC_ACQ_REL))
+        return 0;
     apic_send(0, ICR_NMI_ALL_OTHERS);
+    /* An NMI gets through disabled interrupts, so only a CPU that is itself dead
+     * or in a stuck NMI handler fails to answer; don't wait forever for it. */
+    uint64_t start = arch_read_timestamp(), limit = arch_tsc_hz() / (1000000000ull / STOP_WAIT_NS);
+    while (__atomic_load_n(&cpus_stopped, __ATOMIC_ACQUIRE) < others &&
+           arch_read_timestamp() - start < limit)
+        __asm__ volatile("pause");
+    return __atomic_load_n(&cpus_stopped, __ATOMIC_ACQUIRE);
+}
+
+__attribute__((noreturn)) void smp_stop_this_cpu(void)
+{
+    __atomic_fetch_add(&cpus_stopped, 1, __ATOMIC_ACQ_REL);
+    arch_halt_forever();
 }
 
 bool smp_stop_requested(void)
