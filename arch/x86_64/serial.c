@@ -1,6 +1,8 @@
 #include "serial.h"
 
+#include "arch/arch.h"
 #include "cpu.h"
+#include "kernel/input.h"
 
 #define COM1_PORT 0x3f8
 #define UART_DATA 0         /* THR/RBR; divisor low when DLAB=1 */
@@ -14,7 +16,11 @@
 #define FCR_ENABLE_CLEAR 0xc7
 #define MCR_DTR_RTS_OUT2 0x0b
 #define MCR_LOOPBACK 0x1e
+#define LSR_DATA_READY 0x01
 #define LSR_THR_EMPTY 0x20
+#define IER_RECEIVED_DATA 0x01
+#define ISA_IRQ_COM1 4
+#define RX_DRAIN_MAX 4096     /* bytes per interrupt: bounds the loop if the UART is gone */
 #define BAUD_DIVISOR 1      /* 115200 / 115200 */
 #define LOOPBACK_PROBE 0xae
 #define THR_WAIT_LIMIT 100000 /* a wedged UART must not hang the kernel */
@@ -63,4 +69,37 @@ void serial_write(const char *chars, size_t len)
             serial_put('\r');
         serial_put(chars[i]);
     }
+}
+
+/*
+ * The receive interrupt: the UART raises it when its FIFO reaches the trigger
+ * level, or when bytes have waited there for a few character times. The line is
+ * edge-triggered: the handler must empty the FIFO, or no new edge would come.
+ */
+static void serial_interrupt(void *ctx)
+{
+    (void)ctx;
+    char bytes[16];
+    size_t n = 0;
+    for (int i = 0; i < RX_DRAIN_MAX && (inb(COM1_PORT + UART_LSR) & LSR_DATA_READY); i++) {
+        bytes[n++] = (char)inb(COM1_PORT + UART_DATA);
+        if (n == sizeof(bytes)) {
+            input_push(bytes, n);
+            n = 0;
+        }
+    }
+    if (n)
+        input_push(bytes, n);
+}
+
+bool serial_input_start(void)
+{
+    if (!serial_ready)
+        return false;
+    if (!arch_isa_irq_enable(ISA_IRQ_COM1, serial_interrupt, NULL))
+        return false;
+    for (int i = 0; i < RX_DRAIN_MAX && (inb(COM1_PORT + UART_LSR) & LSR_DATA_READY); i++)
+        (void)inb(COM1_PORT + UART_DATA); /* typed before anyone listened */
+    outb(COM1_PORT + UART_IER, IER_RECEIVED_DATA);
+    return true;
 }
