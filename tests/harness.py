@@ -82,7 +82,7 @@ class Boot:
     """One QEMU run: its arguments and what counts as success."""
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
-                 screen_lines=None, shell_end=None):
+                 screen_lines=None, shell_end=None, shell_rerun=False):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
@@ -90,6 +90,7 @@ class Boot:
         self.expect_panic = expect_panic  # a crash boot: PANIC with all these texts
         self.screen_lines = screen_lines  # regexes: a screen boot (see the docstring)
         self.shell_end = shell_end  # a shell boot: its last command, "shutdown" or "reboot"
+        self.shell_rerun = shell_rerun  # a shell boot that also reruns suites (see steps)
 
     def log_path(self):
         return os.path.join(LOG_DIR, self.name + ".log")
@@ -155,7 +156,8 @@ def all_boots(seed):
              shell_end="shutdown"),
         Boot("shell-uefi-usb", uefi_args("shell-uefi-usb") + ["-smp", "2", "-m", "1G"] +
              usb_stick_args(), 180, shell_end="shutdown"),
-        Boot("shell-pvh", ["-smp", "2", "-kernel", ELF], 90, shell_end="reboot"),
+        Boot("shell-pvh", ["-smp", "2", "-kernel", ELF], 90, shell_end="reboot",
+             shell_rerun=True),
     ]
     # Misuse the kernel must catch: each crash suite provokes one, and the panic
     # must name what went wrong and where.
@@ -627,6 +629,16 @@ def shell_session(boot, serial, check):
          lambda out: "no benchmark matches 'no-such-bench'" in out,
          "expected 'no benchmark matches'"),
     ]
+    if boot.shell_rerun:
+        # Suites run again in a live system: the scheduler's threads ran on every
+        # CPU, then the frame suite must still reach every free frame.
+        totals_ok = r"^# Totals: pass:[1-9]\d* fail:0 skip:\d+ total:\d+$"
+        steps += [
+            ("test_sched_from_shell", "test sched\r",
+             lambda out: re.search(totals_ok, out, re.M), "expected KTAP totals with fail:0", 120),
+            ("test_frame_after_threads_elsewhere", "test frame\r",
+             lambda out: re.search(totals_ok, out, re.M), "expected KTAP totals with fail:0", 120),
+        ]
     for step in steps:
         if not run(*step):
             return
