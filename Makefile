@@ -54,7 +54,7 @@ OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S) $(BOOT_ASM))
 QEMU_COMMON := -no-reboot -nic none -m 512M -serial mon:stdio -display none \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 
-.PHONY: all iso run run-uefi run-pvh debug gdb check fuzz test clean help compile_commands.json
+.PHONY: all iso run run-uefi run-pvh debug gdb check fuzz test bench clean help compile_commands.json
 .DEFAULT_GOAL := all
 
 # ---- rules -----------------------------------------------------------------
@@ -170,6 +170,9 @@ fuzz: $(FUZZ_TARGETS) ## run each libFuzzer target for FUZZ_SECONDS (default 60)
 
 test: check all ## check, then boot the kernel in QEMU under every firmware path
 	$(PYTHON) tests/harness.py
+
+bench: build/exo.elf ## Exo's benchmarks beside the host Linux (KVM, else TCG); BENCH_ARGS="--only ..."
+	QEMU=$(QEMU) HOST_CC=$(HOST_CC) $(PYTHON) tests/bench/run.py $(BENCH_ARGS)
 
 compile_commands.json: ## the compilation database for clangd and clang-tidy
 	@{ echo '['; sep=''; for f in $(KERNEL_C); do \

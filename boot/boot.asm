@@ -371,8 +371,9 @@ long_mode_entry:
 section .boot.rodata progbits alloc noexec nowrite align=16
 boot_gdt:
     dq 0                                    ; null
-    dq 0x00209a0000000000                   ; 0x08: 64-bit code, ring 0
-    dq 0x0000920000000000                   ; 0x10: data, ring 0
+    dq 0x00209b0000000000                   ; 0x08: 64-bit code, ring 0 (accessed
+    dq 0x0000930000000000                   ; 0x10: data, ring 0     bits preset: the
+                                            ; table may be read-only when loaded)
 boot_gdt_end:
 BOOT_CODE_SELECTOR equ 0x08
 BOOT_DATA_SELECTOR equ 0x10

@@ -73,12 +73,16 @@ bits 64
     xor ebp, ebp                            ; ends backtraces
     jmp rax                                 ; smp_ap_entry(cpu), never returns
 
+; Every descriptor has its accessed bit set already: otherwise loading it makes
+; the CPU write that bit into the table, and this page is mapped read-only once
+; paging is on (with CR0.WP, the far jump to 64-bit code would fault, and with
+; no IDT yet that is a triple fault; TCG does not model the write, KVM does).
 align 8
 trampoline_gdt:
     dq 0
-    dq 0x00cf9a000000ffff                   ; 0x08: 32-bit code, flat
-    dq 0x00cf92000000ffff                   ; 0x10: data, flat
-    dq 0x00af9a000000ffff                   ; 0x18: 64-bit code
+    dq 0x00cf9b000000ffff                   ; 0x08: 32-bit code, flat
+    dq 0x00cf93000000ffff                   ; 0x10: data, flat
+    dq 0x00af9b000000ffff                   ; 0x18: 64-bit code
 trampoline_gdtr:
     dw trampoline_gdtr - trampoline_gdt - 1
     dd AT(trampoline_gdt)

@@ -9,10 +9,16 @@
 /* One frame allocated and freed: the per-CPU cache's fast path. */
 static uint64_t frame_alloc_free(uint64_t iterations)
 {
-    uint64_t start = arch_read_timestamp();
-    for (uint64_t i = 0; i < iterations; i++)
-        frame_free(frame_alloc());
-    return arch_read_timestamp() - start;
+    uint64_t start = arch_read_timestamp_before();
+    for (uint64_t i = 0; i < iterations; i++) {
+        phys_addr_t frame = frame_alloc();
+        if (!phys_is_valid(frame)) {
+            bench_fail("no free frame");
+            break;
+        }
+        frame_free(frame);
+    }
+    return arch_read_timestamp_after() - start;
 }
 BENCH(frame_alloc_free, frame_alloc_free, 100000);
 
@@ -21,13 +27,13 @@ static uint64_t kmalloc_free(uint64_t iterations, size_t size)
     /* A live neighbour, as in a heap in use: the pair then neither splits nor
      * merges the whole arena each time. */
     void *neighbour = kmalloc(size);
-    uint64_t start = arch_read_timestamp();
+    uint64_t start = arch_read_timestamp_before();
     for (uint64_t i = 0; i < iterations; i++) {
         void *p = kmalloc(size);
         __asm__ volatile("" : : "r"(p) : "memory");
         kfree(p);
     }
-    uint64_t elapsed = arch_read_timestamp() - start;
+    uint64_t elapsed = arch_read_timestamp_after() - start;
     kfree(neighbour);
     return elapsed;
 }
@@ -49,25 +55,28 @@ static uint64_t map_unmap_4k(uint64_t iterations)
 {
     uintptr_t va = (arch_va_layout.devices.end - (4ull << 30)) & ~((1ull << 30) - 1);
     phys_addr_t frame = frame_alloc();
-    uint64_t start = arch_read_timestamp();
+    uint64_t start = arch_read_timestamp_before();
     for (uint64_t i = 0; i < iterations; i++) {
         paging_map(&kernel_space, va, frame, PAGE_4K, PAGE_WRITE);
         paging_unmap(&kernel_space, va, PAGE_4K, NULL);
     }
-    uint64_t elapsed = arch_read_timestamp() - start;
+    uint64_t elapsed = arch_read_timestamp_after() - start;
     frame_free(frame);
     return elapsed;
 }
-BENCH(map_unmap_4k, map_unmap_4k, 20000);
+BENCH(map_unmap_4k, map_unmap_4k, 2000);
 
 static uint64_t kstack_alloc_free(uint64_t iterations)
 {
     struct kstack stack;
-    uint64_t start = arch_read_timestamp();
+    uint64_t start = arch_read_timestamp_before();
     for (uint64_t i = 0; i < iterations; i++) {
-        if (kstack_alloc(4096, &stack) == KSTACK_OK)
-            kstack_free(&stack);
+        if (kstack_alloc(4096, &stack) != KSTACK_OK) {
+            bench_fail("no memory for a stack");
+            break;
+        }
+        kstack_free(&stack);
     }
-    return arch_read_timestamp() - start;
+    return arch_read_timestamp_after() - start;
 }
-BENCH(kstack_alloc_free, kstack_alloc_free, 20000);
+BENCH(kstack_alloc_free, kstack_alloc_free, 2000);

@@ -27,10 +27,22 @@ through pipes): it waits for `boot: shell ready in N us` and the prompt, types
 commands and checks each answer (`cpus online: N` against -smp, `mem total` against
 -m, help naming every command, threads showing the shell, line editing with
 backspace, arrows and history, `test lib` passing), then types `shutdown` (QEMU
-must power off) or `reboot` (QEMU, run with -no-reboot, must exit). The screen
+must power off; run without -no-reboot, so a reset would show a second banner) or
+`reboot` (QEMU, run with -no-reboot, must exit). The screen
 boots also wait for the prompt to be drawn, then type on the PS/2 keyboard through
 the QEMU monitor (`sendkey`), edit with the arrow keys, and check both the serial
 answer and the edited line as drawn on the screen.
+
+A power boot runs a named suite that ends the machine: `power_off` must stop QEMU
+through ACPI S5 (run without -no-reboot, so a reset would boot the kernel again and
+show a second banner), `reboot` must reset it (QEMU exits on the reset), without the
+kernel saying that the method it announced failed.
+
+A bench boot runs `mode=bench` in a small guest and passes when every figure it
+can measure there is printed as `bench <name> <value> <unit>` with a positive value
+(each figure a case; the values themselves are not judged: no wall-clock
+assertions), the million-thread benchmark says the guest is too small, nothing
+failed, and QEMU exits with 33.
 
 Every test case of every boot counts as one result (each check of a shell or screen
 boot is one), and so does every boot's own verdict; the last line is
@@ -76,19 +88,27 @@ KEYBOARD_ANSWER = "Key-Board xa"
 SHELL_COMMANDS = ["help", "mem", "cpus", "threads", "uptime", "log", "echo", "test", "bench",
                   "reboot", "shutdown"]
 READY_RE = re.compile(r"^boot: shell ready in (\d+) us$", re.M)
+# What a bench boot in a small guest must print: each figure as `bench <name> <value>
+# <unit>`, and the million-thread benchmark's note that the guest is too small.
+BENCH_FIGURES = ["ctx_switch_ns", "cross_cpu_wake_rtt_ns", "spawn_join_ns", "frame_alloc_free_ns",
+                 "kmalloc_free_64_ns", "kmalloc_free_4096_ns", "steal_speedup_2cpu"]
+BENCH_SKIPPED = "bench threads_1m: skipped: needs "
 
 
 class Boot:
     """One QEMU run: its arguments and what counts as success."""
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
-                 screen_lines=None, shell_end=None, shell_rerun=False):
+                 screen_lines=None, expect_end=None, expect_bench=None, shell_end=None,
+                 shell_rerun=False):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
         self.expect_message = expect_message  # a bad-input boot: this text, then halt
         self.expect_panic = expect_panic  # a crash boot: PANIC with all these texts
         self.screen_lines = screen_lines  # regexes: a screen boot (see the docstring)
+        self.expect_end = expect_end  # a power boot: "power-off" or "reset"
+        self.expect_bench = expect_bench  # a bench boot: these figures, each as a case
         self.shell_end = shell_end  # a shell boot: its last command, "shutdown" or "reboot"
         self.shell_rerun = shell_rerun  # a shell boot that also reruns suites (see steps)
 
@@ -141,6 +161,9 @@ def all_boots(seed):
         # A hundred thousand threads alive at once (a named-only suite: it needs 1 GiB).
         Boot("pvh-100k-threads", ["-m", "1G", "-smp", "2", "-kernel", ELF, "-append",
                                   test_args + " test=threads_100k"], 120),
+        # mode=bench prints every figure a small guest can measure (values not judged).
+        Boot("pvh-bench", ["-smp", "2", "-kernel", ELF, "-append", "mode=bench"], 120,
+             expect_bench=BENCH_FIGURES),
         Boot("no-long-mode", ["-cpu", "qemu32", "-cdrom", ISO] + SELFTEST_SMBIOS, 60,
              expect_message="this CPU does not support 64-bit long mode"),
         Boot("no-nx", ["-cpu", "qemu64,-nx", "-kernel", ELF, "-append", test_args], 60,
@@ -159,6 +182,13 @@ def all_boots(seed):
         Boot("shell-pvh", ["-smp", "2", "-kernel", ELF], 90, shell_end="reboot",
              shell_rerun=True),
     ]
+    # The machine ends as asked: ACPI S5 on both chipsets; reset through the ACPI reset
+    # register (q35 has one) or the keyboard controller (i440fx's FADT offers none).
+    for machine in ("pc", "q35"):
+        for suite, end in (("power_off", "power-off"), ("reboot", "reset")):
+            boots.append(Boot("pvh-%s-%s" % (machine, suite.replace("_", "-")),
+                              ["-machine", machine, "-smp", "2", "-kernel", ELF, "-append",
+                               "mode=test test=" + suite], 60, expect_end=end))
     # Misuse the kernel must catch: each crash suite provokes one, and the panic
     # must name what went wrong and where.
     crashes = [
@@ -186,8 +216,12 @@ def all_boots(seed):
 
 def qemu_command(boot):
     monitor = "unix:%s,server=on,wait=off" % boot.monitor_path() if boot.screen_lines else "none"
+    # A power boot that must power off, and a shell boot that ends with shutdown, run
+    # without -no-reboot: a reset instead would boot the kernel again, not end QEMU.
+    powers_off = boot.expect_end == "power-off" or boot.shell_end == "shutdown"
+    no_reboot = [] if powers_off else ["-no-reboot"]
     serial = "stdio" if boot.shell_end else "file:" + boot.log_path()
-    cmd = [QEMU, "-no-reboot", "-display", "none", "-monitor", monitor, "-nic", "none",
+    cmd = [QEMU] + no_reboot + ["-display", "none", "-monitor", monitor, "-nic", "none",
            "-serial", serial,
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
     if "-m" not in boot.args:
@@ -334,6 +368,51 @@ def judge_panic(boot, log, status):
     elif status != EXIT_FAIL:
         problems.append("QEMU exited with %d instead of 35 (panic in test mode)" % status)
     return problems
+
+
+POWER_FAILURES = ["cannot power off", "did not reset the machine"]
+
+
+def judge_end(boot, log, status):
+    problems = []
+    banners = len(re.findall(r"^exo \S+ booting$", log, re.M))
+    if banners != 1:
+        problems.append("the kernel booted %d times" % banners)
+    if "PANIC:" in log:
+        problems.append("the kernel panicked")
+    announced = {"power-off": "power: entering ACPI S5", "reset": "power: rebooting through"}
+    if announced[boot.expect_end] not in log:
+        problems.append("no %r line" % announced[boot.expect_end])
+    for text in POWER_FAILURES:
+        if text in log:
+            problems.append("the kernel says it %s" % text)
+    if status is None:
+        problems.append("timed out: the machine did not end")
+    elif status != 0:
+        problems.append("QEMU exited with %d instead of 0 (%s)" % (status, boot.expect_end))
+    return problems
+
+
+def judge_bench(boot, log, status):
+    """Returns (problems, cases): a case per expected figure, passed when its line is
+    there with a positive value."""
+    problems, cases = [], []
+    if not re.search(r"^exo \S+ booting$", log, re.M):
+        problems.append("no 'exo <version> booting' banner")
+    if "PANIC:" in log:
+        problems.append("the kernel panicked")
+    for name in boot.expect_bench:
+        m = re.search(r"^bench %s ([0-9]+\.[0-9]{2}) \S+$" % re.escape(name), log, re.M)
+        cases.append(("bench." + name, m is not None and float(m.group(1)) > 0))
+    if BENCH_SKIPPED not in log:
+        problems.append("no %r line (the guest is too small for it)" % BENCH_SKIPPED)
+    for m in re.finditer(r"^bench \S+: FAILED: .*$", log, re.M):
+        problems.append(m.group(0))
+    if status is None:
+        problems.append("timed out")
+    elif status != EXIT_PASS:
+        problems.append("QEMU exited with %d instead of 33 (benchmarks done)" % status)
+    return problems, cases
 
 
 def failing_lines(log, limit=60):
@@ -650,8 +729,10 @@ def shell_session(boot, serial, check):
         status = None
     if boot.shell_end == "shutdown":
         said = re.search(r"power: entering ACPI S5", serial.snapshot()[since:])
-        check("shutdown_powers_off", said and status == 0,
-              "shutdown: QEMU %s" % ("still running" if status is None else "exit %d" % status))
+        banners = len(re.findall(r"^exo \S+ booting$", serial.snapshot(), re.M))
+        check("shutdown_powers_off", said and status == 0 and banners == 1,
+              "shutdown: QEMU %s, %d banners" % (
+                  "still running" if status is None else "exit %d" % status, banners))
     else:
         check("reboot_resets", status == 0,
               "reboot: QEMU (-no-reboot) %s" % ("still running" if status is None
@@ -700,6 +781,10 @@ def run_boot(boot):
         problems, cases = judge_message(boot, log, status), []
     elif boot.expect_panic:
         problems, cases = judge_panic(boot, log, status), []
+    elif boot.expect_end:
+        problems, cases = judge_end(boot, log, status), []
+    elif boot.expect_bench:
+        problems, cases = judge_bench(boot, log, status)
     else:
         problems, cases = judge_selftest(log, status)
         problems += judge_cpu_count(boot, log)
@@ -732,6 +817,10 @@ def main():
                 detail = "message seen"
             elif boot.expect_panic:
                 detail = "panic seen"
+            elif boot.expect_end:
+                detail = boot.expect_end + " seen"
+            elif boot.expect_bench:
+                detail = "%d figures" % sum(1 for _, ok in cases if ok)
             else:
                 detail = "%d cases" % len(cases)
             print("%s %-14s %s, %.1f s" % (verdict, boot.name, detail, seconds), flush=True)

@@ -1,5 +1,7 @@
 #include "acpi.h"
 
+#include <stdarg.h>
+
 #include "kernel/printf.h"
 #include "kernel/string.h"
 
@@ -7,12 +9,56 @@
 #define SDT_MAX_BYTES (1u << 20) /* no table we read is anywhere near this */
 #define RSDP_V1_BYTES 20
 #define RSDP_V2_BYTES 36
+
 #define MADT_ENTRIES_OFFSET 44
 #define MADT_LOCAL_APIC 0
+#define MADT_IOAPIC 1
+#define MADT_SOURCE_OVERRIDE 2
 #define MADT_LAPIC_OVERRIDE 5
 #define MADT_LOCAL_X2APIC 9
 #define MADT_CPU_ENABLED (1u << 0)
 #define MADT_CPU_ONLINE_CAPABLE (1u << 1)
+#define MADT_BUS_ISA 0
+/* MPS INTI flags of an interrupt source override: 2 bits each, 0 = bus default. */
+#define INTI_POLARITY_MASK 0x3u
+#define INTI_ACTIVE_HIGH 0x1u
+#define INTI_ACTIVE_LOW 0x3u
+#define INTI_TRIGGER_SHIFT 2
+#define INTI_TRIGGER_EDGE 0x1u
+#define INTI_TRIGGER_LEVEL 0x3u
+
+/* FADT field offsets (ACPI 6.5, table 5.9) and the length that must cover each. */
+#define FADT_DSDT 40
+#define FADT_SCI_INT 46
+#define FADT_SMI_CMD 48
+#define FADT_ACPI_ENABLE 52
+#define FADT_PM1A_CNT_BLK 64
+#define FADT_PM1B_CNT_BLK 68
+#define FADT_FLAGS 112
+#define FADT_RESET_REG 116
+#define FADT_RESET_VALUE 128
+#define FADT_X_DSDT 140
+#define FADT_X_PM1A_CNT_BLK 172
+#define FADT_X_PM1B_CNT_BLK 184
+#define FADT_MIN_BYTES 72 /* through PM1b_CNT_BLK: anything shorter is useless */
+#define FADT_FLAG_RESET_REG_SUP (1u << 10)
+#define GAS_BYTES 12
+
+/* AML encodings (ACPI 6.5, section 20). */
+#define AML_ZERO_OP 0x00
+#define AML_ONE_OP 0x01
+#define AML_NAME_OP 0x08
+#define AML_BYTE_PREFIX 0x0a
+#define AML_WORD_PREFIX 0x0b
+#define AML_DWORD_PREFIX 0x0c
+#define AML_PACKAGE_OP 0x12
+#define AML_ROOT_CHAR '\\'
+#define SLP_TYP_MAX 7 /* a 3-bit field of PM1_CNT */
+
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -32,10 +78,14 @@ static bool checksum_ok(const uint8_t *p, size_t len)
     return sum == 0;
 }
 
-static void report(acpi_diag_fn diag, const char *fmt, uint64_t value)
+static void report(acpi_diag_fn diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(acpi_diag_fn diag, const char *fmt, ...)
 {
     char message[128];
-    ksnprintf(message, sizeof(message), fmt, value);
+    va_list args;
+    va_start(args, fmt);
+    kvsnprintf(message, sizeof(message), fmt, args);
+    va_end(args);
     diag(message);
 }
 
@@ -50,16 +100,18 @@ static const uint8_t *read_table(uint64_t phys, acpi_read_fn read_phys, void *ct
     }
     uint32_t length = le32(header + 4);
     if (length < SDT_HEADER_BYTES || length > SDT_MAX_BYTES) {
-        report(diag, "acpi: table at 0x%lx has an impossible length; skipped", phys);
+        report(diag, "acpi: table at 0x%lx has an impossible length (%u); skipped", phys, length);
         return NULL;
     }
     const uint8_t *table = read_phys(ctx, phys, length);
-    if (!table || !checksum_ok(table, length)) {
+    if (!table || le32(table + 4) != length || !checksum_ok(table, length)) {
         report(diag, "acpi: table at 0x%lx is unreadable or fails its checksum; skipped", phys);
         return NULL;
     }
     return table;
 }
+
+/* ---- MADT ------------------------------------------------------------------- */
 
 static void add_cpu(struct acpi_madt_info *out, uint32_t apic_id, uint32_t flags)
 {
@@ -73,6 +125,46 @@ static void add_cpu(struct acpi_madt_info *out, uint32_t apic_id, uint32_t flags
         out->apic_ids[out->cpu_count++] = apic_id;
 }
 
+static void add_ioapic(struct acpi_madt_info *out, const uint8_t *e, acpi_diag_fn diag)
+{
+    if (out->ioapic_count == ACPI_MAX_IOAPICS) {
+        report(diag, "acpi: more than %d I/O APICs; the rest are ignored", ACPI_MAX_IOAPICS);
+        return;
+    }
+    out->ioapics[out->ioapic_count++] = (struct acpi_ioapic){
+        .id = e[2],
+        .address_phys = le32(e + 4),
+        .gsi_base = le32(e + 8),
+    };
+}
+
+/* An interrupt source override: ISA IRQ e[3] arrives at GSI le32(e + 4). */
+static void add_override(struct acpi_madt_info *out, const uint8_t *e, acpi_diag_fn diag)
+{
+    uint8_t bus = e[2], irq = e[3];
+    uint16_t flags = le16(e + 8);
+    unsigned polarity = flags & INTI_POLARITY_MASK;
+    unsigned trigger = (flags >> INTI_TRIGGER_SHIFT) & INTI_POLARITY_MASK;
+    if (bus != MADT_BUS_ISA || irq >= ACPI_ISA_IRQS) {
+        report(diag, "acpi: override of bus %u IRQ %u is not an ISA IRQ; ignored", bus, irq);
+        return;
+    }
+    if (out->isa[irq].overridden) {
+        report(diag, "acpi: ISA IRQ %u overridden twice; the first one stands", irq);
+        return;
+    }
+    if (polarity == 2 || trigger == 2) {
+        report(diag, "acpi: override of ISA IRQ %u has reserved flags 0x%x; ignored", irq, flags);
+        return;
+    }
+    out->isa[irq] = (struct acpi_isa_route){
+        .gsi = le32(e + 4),
+        .active_low = polarity == INTI_ACTIVE_LOW,
+        .level_triggered = trigger == INTI_TRIGGER_LEVEL,
+        .overridden = true,
+    };
+}
+
 static void parse_madt(const uint8_t *madt, acpi_diag_fn diag, struct acpi_madt_info *out)
 {
     uint32_t length = le32(madt + 4);
@@ -80,11 +172,12 @@ static void parse_madt(const uint8_t *madt, acpi_diag_fn diag, struct acpi_madt_
         diag("acpi: MADT too short; ignored");
         return;
     }
+    out->found = true;
     out->lapic_phys = le32(madt + SDT_HEADER_BYTES);
     for (uint32_t off = MADT_ENTRIES_OFFSET; off + 2 <= length;) {
         uint8_t type = madt[off], entry_len = madt[off + 1];
         if (entry_len < 2 || off + entry_len > length) {
-            report(diag, "acpi: MADT entry at offset %lu is malformed; the rest is ignored", off);
+            report(diag, "acpi: MADT entry at offset %u is malformed; the rest is ignored", off);
             return;
         }
         const uint8_t *e = madt + off;
@@ -94,14 +187,206 @@ static void parse_madt(const uint8_t *madt, acpi_diag_fn diag, struct acpi_madt_
             add_cpu(out, le32(e + 4), le32(e + 8));
         else if (type == MADT_LAPIC_OVERRIDE && entry_len >= 12)
             out->lapic_phys = le64(e + 4);
+        else if (type == MADT_IOAPIC && entry_len >= 12)
+            add_ioapic(out, e, diag);
+        else if (type == MADT_SOURCE_OVERRIDE && entry_len >= 10)
+            add_override(out, e, diag);
         off += entry_len;
     }
 }
 
-bool acpi_read_madt(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_phys, void *ctx,
-                    acpi_diag_fn diag, struct acpi_madt_info *out)
+/* ---- FADT ------------------------------------------------------------------- */
+
+static struct acpi_gas read_gas(const uint8_t *p)
+{
+    return (struct acpi_gas){
+        .space = p[0],
+        .bit_width = p[1],
+        .bit_offset = p[2],
+        .access_size = p[3],
+        .address = le64(p + 4),
+    };
+}
+
+/* A PM1 control block's I/O port: the X_ field when it names an I/O port, else the
+ * 32-bit field; 0 when neither is a port. */
+static uint16_t pm1_cnt_port(const uint8_t *fadt, uint32_t length, uint32_t legacy_off,
+                             uint32_t extended_off)
+{
+    if (length >= extended_off + GAS_BYTES) {
+        struct acpi_gas gas = read_gas(fadt + extended_off);
+        if (gas.space == ACPI_SPACE_IO && gas.address != 0 && gas.address <= 0xffff)
+            return (uint16_t)gas.address;
+    }
+    uint32_t port = le32(fadt + legacy_off);
+    return port <= 0xffff ? (uint16_t)port : 0;
+}
+
+static void parse_fadt(const uint8_t *fadt, acpi_diag_fn diag, struct acpi_fadt_info *out)
+{
+    uint32_t length = le32(fadt + 4);
+    if (length < FADT_MIN_BYTES) {
+        report(diag, "acpi: FADT too short (%u bytes); ignored", length);
+        return;
+    }
+    out->found = true;
+    out->sci_irq = le16(fadt + FADT_SCI_INT);
+    out->smi_cmd_port = le32(fadt + FADT_SMI_CMD);
+    out->acpi_enable_value = fadt[FADT_ACPI_ENABLE];
+    out->pm1a_cnt_port = pm1_cnt_port(fadt, length, FADT_PM1A_CNT_BLK, FADT_X_PM1A_CNT_BLK);
+    out->pm1b_cnt_port = pm1_cnt_port(fadt, length, FADT_PM1B_CNT_BLK, FADT_X_PM1B_CNT_BLK);
+    if (length > FADT_RESET_VALUE) {
+        uint32_t flags = le32(fadt + FADT_FLAGS);
+        out->reset_reg = read_gas(fadt + FADT_RESET_REG);
+        out->reset_value = fadt[FADT_RESET_VALUE];
+        bool usable_space = out->reset_reg.space <= ACPI_SPACE_PCI_CONFIG;
+        out->reset_supported = (flags & FADT_FLAG_RESET_REG_SUP) && usable_space &&
+                               out->reset_reg.address != 0;
+    }
+    out->dsdt_phys = le32(fadt + FADT_DSDT);
+    if (length >= FADT_X_DSDT + 8 && le64(fadt + FADT_X_DSDT) != 0)
+        out->dsdt_phys = le64(fadt + FADT_X_DSDT);
+}
+
+/* ---- \_S5 in AML ---------------------------------------------------------------- */
+
+/* Decodes the integer at aml[*pos] (before `end`), advancing *pos. */
+static bool aml_integer(const uint8_t *aml, size_t end, size_t *pos, uint32_t *value)
+{
+    size_t p = *pos;
+    if (p >= end)
+        return false;
+    uint8_t op = aml[p++];
+    size_t bytes = op == AML_BYTE_PREFIX ? 1 : op == AML_WORD_PREFIX ? 2
+                                             : op == AML_DWORD_PREFIX ? 4 : 0;
+    if (op == AML_ZERO_OP || op == AML_ONE_OP) {
+        *value = op;
+    } else if (bytes == 0 || bytes > end - p) {
+        return false;
+    } else {
+        *value = bytes == 1 ? aml[p] : bytes == 2 ? le16(aml + p) : le32(aml + p);
+        p += bytes;
+    }
+    *pos = p;
+    return true;
+}
+
+/* Decodes the package that starts at aml[pos] (its PackageOp). */
+static bool decode_s5_package(const uint8_t *aml, size_t aml_len, size_t pos,
+                              acpi_diag_fn diag, struct acpi_s5_info *out)
+{
+    if (pos >= aml_len || aml[pos] != AML_PACKAGE_OP)
+        return false; /* a name, but not of a package: not the one we want */
+    size_t p = pos + 1;
+    if (p >= aml_len)
+        goto truncated;
+    /* PkgLength: bits 7-6 of the lead byte count the bytes that follow it. */
+    uint8_t lead = aml[p];
+    size_t follow = lead >> 6;
+    if (follow > aml_len - p - 1)
+        goto truncated;
+    uint32_t pkg_len = follow ? lead & 0x0fu : lead & 0x3fu;
+    for (size_t i = 0; i < follow; i++)
+        pkg_len |= (uint32_t)aml[p + 1 + i] << (4 + 8 * i);
+    if (follow && (lead & 0x30)) {
+        diag("acpi: _S5 package length is malformed");
+        return false;
+    }
+    if (pkg_len > aml_len - p) /* the length counts from its own first byte */
+        goto truncated;
+    size_t end = p + pkg_len;
+    p += 1 + follow;
+    if (p >= end || aml[p] < 2) {
+        diag("acpi: _S5 package is empty or has fewer than two elements");
+        return false;
+    }
+    p++;
+    uint32_t a, b;
+    if (!aml_integer(aml, end, &p, &a) || !aml_integer(aml, end, &p, &b)) {
+        diag("acpi: _S5 package does not start with two integers");
+        return false;
+    }
+    if (a > SLP_TYP_MAX || b > SLP_TYP_MAX) {
+        report(diag, "acpi: _S5 sleep types %u, %u do not fit SLP_TYP", a, b);
+        return false;
+    }
+    *out = (struct acpi_s5_info){.found = true, .slp_typ_a = (uint8_t)a, .slp_typ_b = (uint8_t)b};
+    return true;
+truncated:
+    diag("acpi: _S5 package runs past the end of the DSDT");
+    return false;
+}
+
+bool acpi_find_s5(const uint8_t *aml, size_t aml_len, acpi_diag_fn diag,
+                  struct acpi_s5_info *out)
 {
     memset(out, 0, sizeof(*out));
+    for (size_t i = 1; i + 4 <= aml_len; i++) {
+        if (memcmp(aml + i, "_S5_", 4) != 0)
+            continue;
+        /* NameOp, then the name itself or rooted: 08 '_S5_' or 08 '\' '_S5_'. */
+        bool named = aml[i - 1] == AML_NAME_OP ||
+                     (i >= 2 && aml[i - 1] == AML_ROOT_CHAR && aml[i - 2] == AML_NAME_OP);
+        if (named && decode_s5_package(aml, aml_len, i + 4, diag, out))
+            return true;
+    }
+    diag("acpi: no usable \\_S5 package in the DSDT: soft-off is not available");
+    return false;
+}
+
+/* ---- the root table -------------------------------------------------------------- */
+
+static void read_dsdt(uint64_t phys, acpi_read_fn read_phys, void *ctx, acpi_diag_fn diag,
+                      struct acpi_s5_info *out)
+{
+    if (phys == 0) {
+        diag("acpi: the FADT names no DSDT");
+        return;
+    }
+    const uint8_t *dsdt = read_table(phys, read_phys, ctx, diag);
+    if (!dsdt)
+        return;
+    if (memcmp(dsdt, "DSDT", 4) != 0) {
+        report(diag, "acpi: the table at 0x%lx is not the DSDT; ignored", phys);
+        return;
+    }
+    uint32_t length = le32(dsdt + 4);
+    acpi_find_s5(dsdt + SDT_HEADER_BYTES, length - SDT_HEADER_BYTES, diag, out);
+}
+
+/* Parses the table at `phys` if it is the first valid MADT or FADT seen. */
+static void visit_table(uint64_t phys, acpi_read_fn read_phys, void *ctx, acpi_diag_fn diag,
+                        struct acpi_info *out)
+{
+    const uint8_t *header = read_phys(ctx, phys, SDT_HEADER_BYTES);
+    if (!header) {
+        report(diag, "acpi: table at 0x%lx is not readable; skipped", phys);
+        return;
+    }
+    bool madt = memcmp(header, "APIC", 4) == 0 && !out->madt.found;
+    bool fadt = memcmp(header, "FACP", 4) == 0 && !out->fadt.found;
+    if (!madt && !fadt)
+        return;
+    const uint8_t *table = read_table(phys, read_phys, ctx, diag);
+    if (!table)
+        return;
+    if (madt)
+        parse_madt(table, diag, &out->madt);
+    else
+        parse_fadt(table, diag, &out->fadt);
+}
+
+static void set_isa_defaults(struct acpi_madt_info *madt)
+{
+    for (unsigned irq = 0; irq < ACPI_ISA_IRQS; irq++)
+        madt->isa[irq] = (struct acpi_isa_route){.gsi = irq};
+}
+
+bool acpi_read_tables(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_phys, void *ctx,
+                      acpi_diag_fn diag, struct acpi_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    set_isa_defaults(&out->madt);
     if (rsdp_len < RSDP_V1_BYTES || memcmp(rsdp, "RSD PTR ", 8) != 0 ||
         !checksum_ok(rsdp, RSDP_V1_BYTES)) {
         diag("acpi: no valid RSDP from the boot loader");
@@ -115,20 +400,24 @@ bool acpi_read_madt(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_phys
         diag("acpi: no usable XSDT or RSDT");
         return false;
     }
+    out->root_found = true;
+    out->xsdt = xsdt;
     uint32_t entry_bytes = xsdt ? 8 : 4;
     uint32_t entries = (le32(root + 4) - SDT_HEADER_BYTES) / entry_bytes;
+    if (entries > ACPI_MAX_ROOT_ENTRIES) {
+        report(diag, "acpi: the root table lists %u tables; only the first %d are read", entries,
+               ACPI_MAX_ROOT_ENTRIES);
+        entries = ACPI_MAX_ROOT_ENTRIES;
+    }
     for (uint32_t i = 0; i < entries; i++) {
         const uint8_t *p = root + SDT_HEADER_BYTES + i * entry_bytes;
-        uint64_t phys = xsdt ? le64(p) : le32(p);
-        const uint8_t *header = read_phys(ctx, phys, SDT_HEADER_BYTES);
-        if (!header || memcmp(header, "APIC", 4) != 0)
-            continue;
-        const uint8_t *madt = read_table(phys, read_phys, ctx, diag);
-        if (!madt)
-            continue;
-        parse_madt(madt, diag, out);
-        return out->cpu_count > 0;
+        visit_table(xsdt ? le64(p) : le32(p), read_phys, ctx, diag, out);
     }
-    diag("acpi: no MADT");
-    return false;
+    if (!out->madt.found)
+        diag("acpi: no MADT");
+    if (!out->fadt.found)
+        diag("acpi: no FADT");
+    else
+        read_dsdt(out->fadt.dsdt_phys, read_phys, ctx, diag, &out->s5);
+    return true;
 }

@@ -1,12 +1,20 @@
 /*
- * ACPI tables, as far as SMP needs them: the RSDP (the boot info's copy), the
- * XSDT or RSDT, and the MADT's local APIC entries. Nothing is trusted: each
- * table's signature, length and checksum are checked before it is used, a bad
- * table is reported through `diag` and skipped, and MADT entries are bounded by
- * the table's length (a zero-length entry ends the walk).
+ * ACPI tables, as far as the kernel needs them: the RSDP (the boot info's copy),
+ * the XSDT or RSDT, the MADT (processors, I/O APICs, ISA interrupt overrides), the
+ * FADT (power management ports, reset register, DSDT, SCI) and, in the DSDT's AML,
+ * the \_S5 package (the sleep type values for soft-off).
  *
- * Pure: physical memory is read through `read_phys`, so the host tests can feed
- * it fabricated tables.
+ * Nothing is trusted: each table's signature, length and checksum are checked
+ * before it is used, a bad table is reported through `diag` and skipped, MADT
+ * entries are bounded by the table's length (a zero-length entry ends the walk),
+ * FADT fields are read only when the table's length covers them, and the AML scan
+ * never reads past the DSDT. Every list has a fixed bound; what does not fit is
+ * reported and dropped.
+ *
+ * The parser (acpi.c) is pure: physical memory is read through `read_phys`, so the
+ * host tests and the fuzzer feed it fabricated tables. acpi_boot.c reads the live
+ * machine's tables once, at interrupt initialisation, and keeps the result for
+ * smp.c, ioapic.c and power.c (acpi_tables()); it is read-only afterwards.
  */
 #ifndef EXO_ARCH_X86_64_ACPI_H
 #define EXO_ARCH_X86_64_ACPI_H
@@ -16,19 +24,93 @@
 #include <stdint.h>
 
 #define ACPI_MAX_CPUS 256
+#define ACPI_MAX_IOAPICS 16
+#define ACPI_ISA_IRQS 16
+#define ACPI_MAX_ROOT_ENTRIES 256 /* tables listed in the XSDT/RSDT that are looked at */
 
+/* Returns a pointer to `len` readable bytes at physical `phys`, or NULL. What it
+ * returns must stay readable until acpi_read_tables returns. */
 typedef const void *(*acpi_read_fn)(void *ctx, uint64_t phys, size_t len);
 typedef void (*acpi_diag_fn)(const char *message);
 
+struct acpi_ioapic {
+    uint8_t id;
+    uint32_t address_phys; /* its register window */
+    uint32_t gsi_base;     /* the global system interrupt of its input 0 */
+};
+
+/* How an ISA IRQ reaches the I/O APIC. Without an override: GSI = IRQ, edge
+ * triggered, active high (the ISA bus's own convention). */
+struct acpi_isa_route {
+    uint32_t gsi;
+    bool active_low;
+    bool level_triggered;
+    bool overridden; /* an interrupt source override said so */
+};
+
 struct acpi_madt_info {
+    bool found;                          /* a valid MADT was parsed */
     unsigned cpu_count;                  /* usable processors (enabled or online-capable) */
     uint32_t apic_ids[ACPI_MAX_CPUS];
     uint64_t lapic_phys;                 /* the local APIC's address */
+    unsigned ioapic_count;
+    struct acpi_ioapic ioapics[ACPI_MAX_IOAPICS];
+    struct acpi_isa_route isa[ACPI_ISA_IRQS]; /* every ISA IRQ, defaults filled in */
 };
 
-/* Finds the MADT from the RSDP copy; false (with a message) when there is none
- * usable, in which case the caller runs on the boot CPU alone. */
-bool acpi_read_madt(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_phys, void *ctx,
-                    acpi_diag_fn diag, struct acpi_madt_info *out);
+/* A Generic Address Structure: where a register is, in which address space. */
+enum acpi_address_space {
+    ACPI_SPACE_MEMORY = 0,
+    ACPI_SPACE_IO = 1,
+    ACPI_SPACE_PCI_CONFIG = 2,
+};
+struct acpi_gas {
+    uint8_t space; /* enum acpi_address_space, or another value the kernel cannot use */
+    uint8_t bit_width, bit_offset, access_size;
+    uint64_t address;
+};
+
+struct acpi_fadt_info {
+    bool found;
+    uint16_t sci_irq;           /* the SCI's ISA IRQ (or GSI) */
+    uint32_t smi_cmd_port;      /* 0: the machine is always in ACPI mode */
+    uint8_t acpi_enable_value;  /* written to smi_cmd_port to enter ACPI mode */
+    uint16_t pm1a_cnt_port;     /* 0: none */
+    uint16_t pm1b_cnt_port;     /* 0: none (the usual case) */
+    bool reset_supported;       /* the FADT's RESET_REG_SUP flag, and a usable register */
+    struct acpi_gas reset_reg;
+    uint8_t reset_value;
+    uint64_t dsdt_phys;         /* X_DSDT when valid, else DSDT; 0: none */
+};
+
+struct acpi_s5_info {
+    bool found;
+    uint8_t slp_typ_a, slp_typ_b; /* for PM1a_CNT and PM1b_CNT, 3 bits each */
+};
+
+struct acpi_info {
+    bool root_found; /* a valid RSDP and XSDT/RSDT */
+    bool xsdt;       /* the root table is the XSDT (ACPI 2.0+), not the RSDT */
+    struct acpi_madt_info madt;
+    struct acpi_fadt_info fadt;
+    struct acpi_s5_info s5;
+};
+
+/* Reads everything above from the RSDP copy. Parts that are missing or malformed
+ * are reported through diag and left zeroed (found = false); the result is
+ * root_found. */
+bool acpi_read_tables(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_phys, void *ctx,
+                      acpi_diag_fn diag, struct acpi_info *out);
+
+/* Scans AML (a DSDT's body) for `Name (_S5, Package () { a, b, ... })` and decodes
+ * its first two integers. False, with a message, when there is none usable. */
+bool acpi_find_s5(const uint8_t *aml, size_t aml_len, acpi_diag_fn diag,
+                  struct acpi_s5_info *out);
+
+/* The live machine's tables (acpi_boot.c). acpi_load runs once on the boot CPU,
+ * after paging, before the I/O APIC and the other CPUs need them; acpi_tables
+ * returns the kept result (all zero before acpi_load or on a machine without ACPI). */
+void acpi_load(void);
+const struct acpi_info *acpi_tables(void);
 
 #endif

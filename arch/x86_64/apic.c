@@ -4,6 +4,8 @@
  */
 #include "apic.h"
 
+#include "acpi.h"
+
 #include "arch/arch.h"
 #include "cpu.h"
 #include "kernel/panic.h"
@@ -16,6 +18,8 @@
 #define APIC_BASE_ADDR_MASK 0x000ffffffffff000ull
 #define CPUID1_ECX_X2APIC (1u << 21)
 #define CPUID1_ECX_HYPERVISOR (1u << 31)
+#define CPUID1_ECX_TSC_DEADLINE (1u << 24)
+#define MSR_TSC_DEADLINE 0x6e0u
 #define X2APIC_MSR_BASE 0x800u
 
 /* Register offsets in the xAPIC page; the x2APIC MSR is 0x800 + offset / 16. */
@@ -29,6 +33,7 @@
 #define APIC_LVT_TIMER 0x320
 #define APIC_LVT_MASKED (1u << 16)
 #define APIC_LVT_PERIODIC (1u << 17)
+#define APIC_LVT_TSC_DEADLINE (2u << 17)
 #define APIC_TIMER_INITIAL 0x380
 #define APIC_TIMER_CURRENT 0x390
 #define APIC_TIMER_DIVIDE 0x3e0
@@ -185,10 +190,12 @@ void arch_interrupts_init(void)
         if (!xapic_regs)
             panic("apic: cannot map the local APIC at 0x%lx", base);
     }
+    acpi_load();
     pic_remap_and_mask();
     apic_enable_this_cpu();
     smp_set_boot_cpu(apic_id());
     smp_init_ipis();
+    ioapic_init();
 
     uint64_t tsc_ticks, apic_ticks;
     measure_against_pit(&tsc_ticks, &apic_ticks);
@@ -221,18 +228,62 @@ uint64_t arch_time_ns(void)
     return (uint64_t)((ticks * ns_per_tsc_mult) >> 32);
 }
 
+/*
+ * The tick. With TSC-deadline mode (CPUID.1:ECX[24]) each tick arms the next at
+ * an absolute TSC value, one period after the previous deadline, so ticks keep
+ * to the TSC's time without drift; a tick that comes too late to keep up skips
+ * ahead rather than firing a burst. Otherwise the APIC timer runs periodically
+ * from its calibrated count.
+ */
+static bool tsc_deadline_mode;
+static uint64_t tick_period_tsc;
+static uint64_t next_deadline[ARCH_MAX_CPUS]; /* each CPU its own */
+
+static void arm_deadline(unsigned cpu)
+{
+    uint64_t now = arch_read_timestamp();
+    uint64_t next = next_deadline[cpu] + tick_period_tsc;
+    if (next <= now)
+        next = now + tick_period_tsc;
+    next_deadline[cpu] = next;
+    wrmsr(MSR_TSC_DEADLINE, next);
+}
+
 static void timer_interrupt(void *ctx)
 {
     (void)ctx;
-    void (*tick)(void) = timer_tick[arch_cpu_index()];
+    unsigned cpu = arch_cpu_index();
+    if (tsc_deadline_mode)
+        arm_deadline(cpu);
+    void (*tick)(void) = timer_tick[cpu];
     if (tick)
         tick();
 }
 
+const char *arch_timer_mode(void)
+{
+    return tsc_deadline_mode ? "TSC-deadline" : "periodic";
+}
+
 void arch_timer_start(uint64_t period_ns, void (*tick)(void))
 {
-    timer_tick[arch_cpu_index()] = tick;
+    unsigned cpu = arch_cpu_index();
+    timer_tick[cpu] = tick;
     arch_irq_set_handler(VECTOR_TIMER, timer_interrupt, NULL);
+    uint32_t eax, ebx, ecx, edx;
+    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
+    if (ecx & CPUID1_ECX_TSC_DEADLINE) {
+        /* Same on every CPU: the first to start sets it for all. */
+        tsc_deadline_mode = true;
+        tick_period_tsc = tsc_hz / 1000 * (period_ns / 1000) / 1000;
+        apic_write(APIC_LVT_TIMER, APIC_LVT_TSC_DEADLINE | VECTOR_TIMER);
+        /* The LVT write must land before the MSR write (an MMIO write may be
+         * buffered past a WRMSR in xAPIC mode). */
+        __asm__ volatile("mfence" ::: "memory");
+        next_deadline[cpu] = arch_read_timestamp();
+        arm_deadline(cpu);
+        return;
+    }
     uint64_t count = apic_timer_hz / 16 * period_ns / 1000000000ull;
     apic_write(APIC_TIMER_DIVIDE, APIC_TIMER_DIVIDE_16);
     apic_write(APIC_LVT_TIMER, APIC_LVT_PERIODIC | VECTOR_TIMER);

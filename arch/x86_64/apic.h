@@ -9,6 +9,8 @@
 #define VECTOR_TIMER 0x20      /* local APIC timer: the scheduler tick */
 #define VECTOR_RESCHEDULE 0x21 /* IPI: look at the run queue */
 #define VECTOR_SHOOTDOWN 0x22  /* IPI: flush a page from the TLB (smp.c) */
+#define VECTOR_DEVICE_FIRST 0x30 /* device interrupts routed by ioapic.c: 0x30-0xdf */
+#define VECTOR_DEVICE_LAST 0xdf
 #define VECTOR_SPURIOUS 0xff
 
 uint32_t apic_id(void);
@@ -17,6 +19,10 @@ void apic_eoi(void);
 void apic_send(uint32_t dest_apic_id, uint32_t icr_low);
 void apic_enable_this_cpu(void);
 bool apic_dispatch(unsigned vector);
+
+/* Maps the MADT's I/O APICs and masks every input (arch/x86_64/ioapic.c); after
+ * acpi_load, on the boot CPU. */
+void ioapic_init(void);
 
 /* The APIC ID of a CPU index (arch/x86_64/smp.c). */
 uint32_t smp_apic_id(unsigned cpu);

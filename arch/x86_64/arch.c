@@ -86,6 +86,49 @@ uint64_t arch_read_timestamp(void)
     return ((uint64_t)high << 32) | low;
 }
 
+uint64_t arch_read_timestamp_before(void)
+{
+    uint32_t low, high;
+    /* The first lfence waits for the code before; the second keeps the timed
+     * code from starting before the counter is read. */
+    __asm__ volatile("lfence; rdtsc; lfence" : "=a"(low), "=d"(high) : : "memory");
+    return ((uint64_t)high << 32) | low;
+}
+
+#define CPUID_EXT1_EDX_RDTSCP (1u << 27)
+
+/* 1 when the CPU has rdtscp, 2 when not, 0 until asked (any CPU may set it: all
+ * CPUs agree, so a race writes the same value). */
+static int rdtscp_support;
+
+static bool has_rdtscp(void)
+{
+    int known = __atomic_load_n(&rdtscp_support, __ATOMIC_RELAXED);
+    if (!known) {
+        uint32_t max_ext, eax, ebx, ecx, edx = 0;
+        cpuid(0x80000000u, 0, &max_ext, &ebx, &ecx, &edx);
+        edx = 0;
+        if (max_ext >= 0x80000001u)
+            cpuid(0x80000001u, 0, &eax, &ebx, &ecx, &edx);
+        known = (edx & CPUID_EXT1_EDX_RDTSCP) ? 1 : 2;
+        __atomic_store_n(&rdtscp_support, known, __ATOMIC_RELAXED);
+    }
+    return known == 1;
+}
+
+uint64_t arch_read_timestamp_after(void)
+{
+    uint32_t low, high, aux;
+    /* rdtscp waits until every earlier instruction has executed; the lfence
+     * keeps later ones from starting before it. Without rdtscp, an lfence first
+     * does the waiting. */
+    if (has_rdtscp())
+        __asm__ volatile("rdtscp; lfence" : "=a"(low), "=d"(high), "=c"(aux) : : "memory");
+    else
+        __asm__ volatile("lfence; rdtsc; lfence" : "=a"(low), "=d"(high) : : "memory");
+    return ((uint64_t)high << 32) | low;
+}
+
 void arch_debug_exit(bool success)
 {
     outl(QEMU_DEBUG_EXIT_PORT, success ? QEMU_DEBUG_EXIT_PASS : QEMU_DEBUG_EXIT_FAIL);

@@ -7,7 +7,8 @@
 #define COM1_PORT 0x3f8
 #define UART_DATA 0         /* THR/RBR; divisor low when DLAB=1 */
 #define UART_IER 1          /* interrupt enable; divisor high when DLAB=1 */
-#define UART_FCR 2          /* FIFO control */
+#define UART_FCR 2          /* FIFO control (write); interrupt identification (read) */
+#define UART_IIR 2
 #define UART_LCR 3          /* line control */
 #define UART_MCR 4          /* modem control */
 #define UART_LSR 5          /* line status */
@@ -19,14 +20,18 @@
 #define LSR_DATA_READY 0x01
 #define LSR_THR_EMPTY 0x20
 #define IER_RECEIVED_DATA 0x01
-#define ISA_IRQ_COM1 4
-#define RX_DRAIN_MAX 4096     /* bytes per interrupt: bounds the loop if the UART is gone */
+#define IER_TX_EMPTY 0x02
+#define IIR_ID_MASK 0x0f      /* bit 0 clear: an interrupt pending; bits 1-3: which */
+#define IIR_TX_EMPTY 0x02
 #define BAUD_DIVISOR 1      /* 115200 / 115200 */
 #define LOOPBACK_PROBE 0xae
 #define THR_WAIT_LIMIT 100000 /* a wedged UART must not hang the kernel */
+#define RX_DRAIN_MAX 4096     /* bytes per interrupt: bounds the loop if the UART is gone */
 
 /* Written once by serial_init on the boot CPU before any output. */
 static bool serial_ready;
+/* Set once by serial_input_start, on the boot CPU: IRQ 4 is the console's. */
+static bool input_on;
 
 bool serial_init(void)
 {
@@ -96,10 +101,31 @@ bool serial_input_start(void)
 {
     if (!serial_ready)
         return false;
-    if (!arch_isa_irq_enable(ISA_IRQ_COM1, serial_interrupt, NULL))
+    if (!arch_isa_irq_enable(SERIAL_COM1_ISA_IRQ, serial_interrupt, NULL))
         return false;
     for (int i = 0; i < RX_DRAIN_MAX && (inb(COM1_PORT + UART_LSR) & LSR_DATA_READY); i++)
         (void)inb(COM1_PORT + UART_DATA); /* typed before anyone listened */
+    input_on = true;
     outb(COM1_PORT + UART_IER, IER_RECEIVED_DATA);
     return true;
+}
+
+bool serial_input_active(void)
+{
+    return input_on;
+}
+
+void serial_set_tx_empty_interrupt(bool on)
+{
+    outb(COM1_PORT + UART_IER, (on ? IER_TX_EMPTY : 0) | (input_on ? IER_RECEIVED_DATA : 0));
+}
+
+bool serial_ack_tx_empty_interrupt(void)
+{
+    return (inb(COM1_PORT + UART_IIR) & IIR_ID_MASK) == IIR_TX_EMPTY;
+}
+
+bool serial_present(void)
+{
+    return serial_ready;
 }

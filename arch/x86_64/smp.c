@@ -10,7 +10,6 @@
 #include "cpu.h"
 #include "gdt.h"
 #include "idt.h"
-#include "kernel/boot.h"
 #include "kernel/panic.h"
 #include "kernel/printf.h"
 #include "kernel/string.h"
@@ -86,24 +85,6 @@ void smp_ap_entry(unsigned cpu)
     panic("smp: cpu %u's main function returned", cpu);
 }
 
-static const void *read_acpi(void *ctx, uint64_t table_phys, size_t len)
-{
-    (void)ctx;
-    struct translation t;
-    uint64_t last = table_phys + len - 1;
-    uintptr_t va = (uintptr_t)arch_phys_to_virt(table_phys);
-    if (paging_translate(&kernel_space, va, &t) &&
-        paging_translate(&kernel_space, (uintptr_t)arch_phys_to_virt(last), &t))
-        return (const void *)va;
-    /* Outside the memory map: map it like a device (read-only, left mapped). */
-    return paging_map_device(phys(table_phys), len, PAGE_NOCACHE);
-}
-
-static void print_diag(const char *message)
-{
-    kprintf("%s\n", message);
-}
-
 /* Starts the AP with APIC ID `apic_id` as CPU `cpu`; false if it never arrived. */
 static bool start_ap(unsigned cpu, uint32_t apic_id)
 {
@@ -143,14 +124,12 @@ static bool start_ap(unsigned cpu, uint32_t apic_id)
 
 unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
 {
-    const struct boot_info *info = boot_info();
-    struct acpi_madt_info *madt = kmalloc(sizeof(*madt));
-    if (!madt || !acpi_read_madt(info->rsdp, info->rsdp_len, read_acpi, NULL, print_diag, madt)) {
-        kprintf("smp: running on the boot CPU only\n");
-        kfree(madt);
+    const struct acpi_madt_info *madt = &acpi_tables()->madt;
+    if (!madt->found || madt->cpu_count == 0) {
+        kprintf("smp: no CPUs listed in an ACPI MADT; running on the boot CPU only\n");
         return 1;
     }
-    __atomic_store_n(&cpus_listed, madt->cpu_count ? madt->cpu_count : 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&cpus_listed, madt->cpu_count, __ATOMIC_RELEASE);
     KASSERT(kernel_space.root.value < (1ull << 32)); /* the trampoline loads CR3 in 32-bit mode */
     size_t size = (size_t)(trampoline_end - trampoline_start);
     memcpy(arch_phys_to_virt(TRAMPOLINE_PHYS), trampoline_start, size);
@@ -171,7 +150,6 @@ unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
     paging_unmap(&kernel_space, TRAMPOLINE_PHYS, PAGE_4K, NULL);
     kprintf("smp: %u of %u CPUs online (%s)\n", arch_cpu_count(), madt->cpu_count,
             max_cpus ? "limited by smp=" : "all");
-    kfree(madt);
     return arch_cpu_count();
 }
 

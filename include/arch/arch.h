@@ -38,6 +38,12 @@ __attribute__((noreturn)) void arch_halt_forever(void);
 
 /* A cycle counter for timing (the TSC on x86_64), read in program order. */
 uint64_t arch_read_timestamp(void);
+/* The same counter around code being timed (benchmarks): the `before` read is
+ * taken after every earlier instruction and before any later one starts; the
+ * `after` read only once every earlier instruction has completed, and before any
+ * later one starts. So neither end of the interval leaks into the other side. */
+uint64_t arch_read_timestamp_before(void);
+uint64_t arch_read_timestamp_after(void);
 
 /* Under QEMU's isa-debug-exit device, end the VM with a pass or fail status;
  * elsewhere this has no effect, so it then halts. */
@@ -155,6 +161,31 @@ uint64_t arch_time_ns(void);
 uint64_t arch_tsc_hz(void);
 /* Calls tick() every period_ns on this CPU, from its local APIC timer. */
 void arch_timer_start(uint64_t period_ns, void (*tick)(void));
+/* How the tick is made: "TSC-deadline" or "periodic" (after arch_timer_start). */
+const char *arch_timer_mode(void);
+
+/*
+ * Legacy ISA interrupts (1: PS/2 keyboard, 4: COM1), routed through the I/O APIC
+ * (arch/x86_64/ioapic.c) as the firmware's ACPI tables say (interrupt source
+ * overrides: GSI, polarity, trigger), each to a vector of its own, delivered to
+ * the boot CPU. arch_isa_irq_enable installs fn(ctx) as the handler and unmasks
+ * the line; it returns false, after printing why, when the IRQ cannot be routed
+ * (no I/O APIC, the GSI on none, the IRQ already enabled). arch_isa_irq_disable
+ * masks it; when it returns, fn is not running (unless the caller is fn itself)
+ * and will not be called again. Both may be called from any CPU and thread.
+ */
+bool arch_isa_irq_enable(unsigned isa_irq, arch_irq_handler_fn fn, void *ctx);
+void arch_isa_irq_disable(unsigned isa_irq);
+
+/*
+ * Power (arch/x86_64/power.c). arch_reboot tries the ACPI reset register (when
+ * the FADT says it is supported), then the keyboard controller's reset line, then
+ * a triple fault, each in turn. arch_power_off enters ACPI S5 (soft-off); it
+ * returns false, after printing why, when the firmware describes no way to do so
+ * or the machine is still running a moment later.
+ */
+__attribute__((noreturn)) void arch_reboot(void);
+bool arch_power_off(void);
 
 /* CPUs online (1 until other CPUs are started). */
 unsigned arch_cpu_count(void);

@@ -76,11 +76,46 @@ static void sched_join_waits_for_the_end_and_frees_everything(struct ktest *t)
 
 static void sched_sleep_lasts_at_least_as_asked(struct ktest *t)
 {
+    struct sched_stats before, after;
+    sched_get_stats(&before);
     uint64_t start = arch_time_ns();
-    uint64_t ticks = sched_ticks();
     thread_sleep_ns(20000000); /* 20 ms */
-    KT_EXPECT(t, arch_time_ns() - start >= 19000000); /* tick granularity */
-    KT_EXPECT(t, sched_ticks() >= ticks); /* may have moved CPU: only monotony here */
+    uint64_t slept = arch_time_ns() - start;
+    sched_get_stats(&after);
+    /* A sleeper wakes only once its deadline has passed on the TSC clock, and it
+     * blocks meanwhile (a switch away at least) rather than spinning. */
+    KT_EXPECT(t, slept >= 20000000);
+    KT_EXPECT(t, after.switches > before.switches);
+}
+
+struct tick_count {
+    uint64_t ticks, ns;
+};
+
+/* Busy for 30 ms on one CPU (pinned, so the per-CPU tick count is one CPU's). */
+static void count_ticks(void *arg)
+{
+    struct tick_count *c = arg;
+    uint64_t start = arch_time_ns(), first = sched_ticks();
+    while (arch_time_ns() - start < 30000000)
+        arch_cpu_relax();
+    c->ticks = sched_ticks() - first;
+    c->ns = arch_time_ns() - start;
+}
+
+/* The tick runs at its period as measured by the TSC clock: not stopped, not
+ * off by a factor (a wrong unit in the timer's count). Loose bounds: a busy host
+ * may delay ticks, and TSC-deadline mode skips ahead rather than bunching. */
+static void sched_tick_follows_the_clock(struct ktest *t)
+{
+    struct tick_count c = {0, 0};
+    struct thread *th = thread_spawn(count_ticks, &c, "ticks", (int)arch_cpu_index());
+    KT_ASSERT(t, th != NULL);
+    thread_join(th);
+    uint64_t expected = c.ns / SCHED_TICK_NS;
+    ktest_note(t, "%lu ticks in %lu us (%s)", c.ticks, c.ns / 1000, arch_timer_mode());
+    KT_EXPECT(t, c.ticks >= 1);
+    KT_EXPECT(t, c.ticks <= 2 * expected + 2);
 }
 
 struct counter_run {
@@ -207,7 +242,7 @@ static void sched_blocked_threads_wait_for_their_wake_up(struct ktest *t)
 
 KTEST_SUITE(sched, KTEST(sched_yield_takes_turns_in_fifo_order),
             KTEST(sched_join_waits_for_the_end_and_frees_everything),
-            KTEST(sched_sleep_lasts_at_least_as_asked),
+            KTEST(sched_sleep_lasts_at_least_as_asked), KTEST(sched_tick_follows_the_clock),
             KTEST(sched_mutex_excludes_under_preemption), KTEST(sched_semaphore_limits_holders),
             KTEST(sched_blocked_threads_wait_for_their_wake_up));
 
