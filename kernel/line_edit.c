@@ -153,12 +153,24 @@ static const char *finish_line(struct line_editor *ed, bool keep)
 static void escape_key(struct line_editor *ed, char final, unsigned param)
 {
     switch (final) {
-    case 'A': history_older(ed); break;
-    case 'B': history_newer(ed); break;
-    case 'C': move_to(ed, ed->cursor < ed->len ? ed->cursor + 1 : ed->len); break;
-    case 'D': move_to(ed, ed->cursor ? ed->cursor - 1 : 0); break;
-    case 'H': move_to(ed, 0); break;
-    case 'F': move_to(ed, ed->len); break;
+    case 'A':
+        history_older(ed);
+        break;
+    case 'B':
+        history_newer(ed);
+        break;
+    case 'C':
+        move_to(ed, ed->cursor < ed->len ? ed->cursor + 1 : ed->len);
+        break;
+    case 'D':
+        move_to(ed, ed->cursor ? ed->cursor - 1 : 0);
+        break;
+    case 'H':
+        move_to(ed, 0);
+        break;
+    case 'F':
+        move_to(ed, ed->len);
+        break;
     case '~':
         if (param == 1 || param == 7)
             move_to(ed, 0);
@@ -167,7 +179,8 @@ static void escape_key(struct line_editor *ed, char final, unsigned param)
         else if (param == 3)
             delete_at_cursor(ed);
         break;
-    default: break; /* a key we do not edit with */
+    default:
+        break; /* a key we do not edit with */
     }
 }
 
@@ -223,12 +236,22 @@ const char *line_edit_feed(struct line_editor *ed, char byte)
     case CTRL('C'):
         echo(ed, "^C\n", 3);
         return finish_line(ed, false);
-    case KEY_ESCAPE: ed->escape = ESCAPE_START; break;
+    case KEY_ESCAPE:
+        ed->escape = ESCAPE_START;
+        break;
     case KEY_DELETE:
-    case KEY_BACKSPACE: backspace(ed); break;
-    case CTRL('A'): move_to(ed, 0); break;
-    case CTRL('E'): move_to(ed, ed->len); break;
-    case CTRL('U'): replace_line(ed, ""); break;
+    case KEY_BACKSPACE:
+        backspace(ed);
+        break;
+    case CTRL('A'):
+        move_to(ed, 0);
+        break;
+    case CTRL('E'):
+        move_to(ed, ed->len);
+        break;
+    case CTRL('U'):
+        replace_line(ed, "");
+        break;
     default:
         if (byte >= ' ' && byte < KEY_DELETE)
             insert(ed, byte);

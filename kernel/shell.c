@@ -18,8 +18,8 @@
 /* The shell stays on the boot CPU, where the keyboard and serial interrupts
  * arrive; pinned, it also runs the test suites on one known CPU (see cmd_test). */
 #define SHELL_CPU 0
-#define THREADS_SHOWN_MAX 512    /* `threads` lists at most this many */
-#define LOG_CHUNK_BYTES 512      /* `log` prints in pieces: the console lock is held per piece */
+#define THREADS_SHOWN_MAX 512 /* `threads` lists at most this many */
+#define LOG_CHUNK_BYTES 512   /* `log` prints in pieces: the console lock is held per piece */
 
 struct command {
     const char *name;
@@ -81,8 +81,8 @@ static void cmd_cpus(const char *args)
         size_t on_cpu = 0;
         for (size_t i = 0; threads && i < shown; i++)
             on_cpu += threads[i].cpu == cpu;
-        kprintf("cpu %u: online%s, %zu threads last ran here\n", cpu,
-                cpu == 0 ? " (boot CPU)" : "", on_cpu);
+        kprintf("cpu %u: online%s, %zu threads last ran here\n", cpu, cpu == 0 ? " (boot CPU)" : "",
+                on_cpu);
     }
     kfree(threads);
     kprintf("cpus online: %u\n", online);
@@ -173,8 +173,7 @@ static void drainers_start(struct drainers *d)
             continue;
         struct thread *t = thread_spawn(drain_then_wait, d, "drain", (int)cpu);
         if (!t) {
-            kprintf("test: no memory to empty CPU %u's frame cache; memory suites may fail\n",
-                    cpu);
+            kprintf("test: no memory to empty CPU %u's frame cache; memory suites may fail\n", cpu);
             continue;
         }
         d->threads[d->count++] = t;

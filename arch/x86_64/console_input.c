@@ -11,6 +11,6 @@ void arch_input_start(void)
     if (!keyboard && !serial)
         kprintf("input: none: neither a PS/2 keyboard nor a serial port answers\n");
     else
-        kprintf("input: %s%s%s\n", keyboard ? "PS/2 keyboard" : "",
-                keyboard && serial ? ", " : "", serial ? "COM1" : "");
+        kprintf("input: %s%s%s\n", keyboard ? "PS/2 keyboard" : "", keyboard && serial ? ", " : "",
+                serial ? "COM1" : "");
 }

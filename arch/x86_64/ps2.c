@@ -45,8 +45,8 @@
 
 #define ISA_IRQ_KEYBOARD 1
 #define WAIT_NS 20000000ull /* 20 ms: far longer than any controller takes */
-#define DRAIN_MAX 32         /* stale bytes to discard, at most */
-#define IRQ_BYTES_MAX 16     /* bytes to take in one interrupt, at most */
+#define DRAIN_MAX 32        /* stale bytes to discard, at most */
+#define IRQ_BYTES_MAX 16    /* bytes to take in one interrupt, at most */
 
 /* Changed only by the IRQ 1 handler (boot CPU), and by ps2_keyboard_start before
  * the IRQ is on. */

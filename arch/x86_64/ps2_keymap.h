@@ -27,10 +27,10 @@
 #define KEYMAP_OUT_MAX 4 /* the longest output of one byte: ESC [ 3 ~ */
 
 struct keymap_decoder {
-    bool set2;         /* input is untranslated scancode set 2 */
-    bool extended;     /* an E0 prefix came: the next code is an extended key */
-    bool releasing;    /* set 2: an F0 prefix came: the next code is a release */
-    uint8_t skip;      /* bytes of a Pause sequence still to swallow */
+    bool set2;      /* input is untranslated scancode set 2 */
+    bool extended;  /* an E0 prefix came: the next code is an extended key */
+    bool releasing; /* set 2: an F0 prefix came: the next code is a release */
+    uint8_t skip;   /* bytes of a Pause sequence still to swallow */
     bool left_shift, right_shift, left_ctrl, right_ctrl;
     bool caps_lock, num_lock;
 };

@@ -40,19 +40,19 @@ enum line_escape {
 };
 
 struct line_editor {
-    char line[LINE_EDIT_MAX + 1]; /* the line being edited, NUL-terminated */
-    size_t len;                   /* bytes in line */
-    size_t cursor;                /* 0..len: where the next byte goes */
-    char done[LINE_EDIT_MAX + 1]; /* the last line entered, returned by feed */
+    char line[LINE_EDIT_MAX + 1];  /* the line being edited, NUL-terminated */
+    size_t len;                    /* bytes in line */
+    size_t cursor;                 /* 0..len: where the next byte goes */
+    char done[LINE_EDIT_MAX + 1];  /* the last line entered, returned by feed */
     char draft[LINE_EDIT_MAX + 1]; /* the new line, kept while walking the history */
     char history[LINE_EDIT_HISTORY][LINE_EDIT_MAX + 1]; /* a ring of entered lines */
-    unsigned history_count;       /* entries held, 0..LINE_EDIT_HISTORY */
-    unsigned history_next;        /* the slot the next entry goes to */
-    unsigned browsing;            /* 0: editing the draft; k: showing the k-th newest */
-    enum line_escape escape;      /* where in an escape sequence we are */
-    unsigned csi_param;           /* the first number of an ESC [ n ... sequence */
-    bool csi_param_done;          /* a ';' ended the first number */
-    bool after_cr;                /* the last byte was '\r' ('\n' now is the same Enter) */
+    unsigned history_count;                             /* entries held, 0..LINE_EDIT_HISTORY */
+    unsigned history_next;                              /* the slot the next entry goes to */
+    unsigned browsing;       /* 0: editing the draft; k: showing the k-th newest */
+    enum line_escape escape; /* where in an escape sequence we are */
+    unsigned csi_param;      /* the first number of an ESC [ n ... sequence */
+    bool csi_param_done;     /* a ';' ended the first number */
+    bool after_cr;           /* the last byte was '\r' ('\n' now is the same Enter) */
     line_echo_fn echo;
     void *echo_ctx;
 };

@@ -18,8 +18,8 @@ struct terminal {
     size_t column;
     char last_row[TERM_COLUMNS + 1]; /* the row a '\n' ended, trailing blanks cut */
     int newlines;
-    bool bad_byte;   /* something other than printable, '\b', '\n' was echoed */
-    size_t widest;   /* the furthest column written */
+    bool bad_byte; /* something other than printable, '\b', '\n' was echoed */
+    size_t widest; /* the furthest column written */
 };
 
 static void term_reset(struct terminal *t)
@@ -160,16 +160,29 @@ static void test_home_end_delete_in_every_form(void)
     fresh();
     type("world" HOME "hello ");
     CHECK_EQ_STR(ed.line, "hello world");
-    type(END "!" "\x01" DEL DEL "\x05" "?");
+    type(END "!"
+             "\x01" DEL DEL "\x05"
+             "?");
     CHECK_EQ_STR(ed.line, "llo world!?");
-    type("\x1b[1~" "[" "\x1b[4~" "]" "\x1bOH" "<" "\x1bOF" ">");
+    type("\x1b[1~"
+         "["
+         "\x1b[4~"
+         "]"
+         "\x1bOH"
+         "<"
+         "\x1bOF"
+         ">");
     CHECK_EQ_STR(ed.line, "<[llo world!?]>");
-    type("\x1b[7~" "\x1b[3~");
+    type("\x1b[7~"
+         "\x1b[3~");
     CHECK_EQ_STR(ed.line, "[llo world!?]>");
     type("\x1b[8~" DEL); /* delete at the end does nothing */
     CHECK_EQ_STR(ed.line, "[llo world!?]>");
     /* Ctrl-Delete (ESC [ 3 ; 5 ~) deletes too: the modifier is ignored. */
-    type("\x1bOD\x1bOD" "\x1b[3;5~" "\x1bOC" "_");
+    type("\x1bOD\x1bOD"
+         "\x1b[3;5~"
+         "\x1bOC"
+         "_");
     CHECK_EQ_STR(ed.line, "[llo world!?>_");
 }
 
@@ -249,7 +262,8 @@ static void test_full_line_ignores_more(void)
 static void test_unknown_bytes_and_sequences_are_ignored(void)
 {
     fresh();
-    type("a\x02\x1b[15~\x1b[Z\t\x80\xff" "b");
+    type("a\x02\x1b[15~\x1b[Z\t\x80\xff"
+         "b");
     CHECK_EQ_STR(ed.line, "ab");
     /* ESC then a plain byte: the byte is typed. */
     type("\x1bx");
@@ -300,10 +314,18 @@ static void model_key(struct model *m, int key, char c)
             m->len--;
         }
         break;
-    case 3: m->cursor -= m->cursor > 0; break;
-    case 4: m->cursor += m->cursor < m->len; break;
-    case 5: m->cursor = 0; break;
-    case 6: m->cursor = m->len; break;
+    case 3:
+        m->cursor -= m->cursor > 0;
+        break;
+    case 4:
+        m->cursor += m->cursor < m->len;
+        break;
+    case 5:
+        m->cursor = 0;
+        break;
+    case 6:
+        m->cursor = m->len;
+        break;
     case 7: /* up */
         if (m->browsing < held) {
             if (m->browsing == 0)
@@ -347,7 +369,7 @@ static void test_random_sessions_match_the_model(void)
             x ^= x << 17;
             int key = (int)(x % 16);
             if (key > 9)
-                key = 0; /* mostly typing */
+                key = 0;                         /* mostly typing */
             char c = (char)('a' + (x >> 8) % 4); /* few letters: repeats in history */
             if (key == 0) {
                 char s[2] = {c, 0};

@@ -21,10 +21,10 @@ static const char *type_codes(struct keymap_decoder *d, const uint8_t *codes, si
     return typed;
 }
 
-#define TYPE(d, ...)                                                                    \
-    ({                                                                                  \
-        static const uint8_t codes_[] = {__VA_ARGS__};                                  \
-        type_codes(d, codes_, sizeof(codes_));                                          \
+#define TYPE(d, ...)                                                                               \
+    ({                                                                                             \
+        static const uint8_t codes_[] = {__VA_ARGS__};                                             \
+        type_codes(d, codes_, sizeof(codes_));                                                     \
     })
 
 /* A set 1 press and release of one key. */
@@ -37,10 +37,10 @@ static void test_set1_letters_digits_and_symbols(void)
     struct keymap_decoder d;
     keymap_init(&d, false);
     /* h e l l o space 1 2 - = [ ] ; ' ` \ , . / */
-    CHECK_EQ_STR(TYPE(&d, TAP1(0x23), TAP1(0x12), TAP1(0x26), TAP1(0x26), TAP1(0x18),
-                      TAP1(0x39), TAP1(0x02), TAP1(0x03), TAP1(0x0c), TAP1(0x0d), TAP1(0x1a),
-                      TAP1(0x1b), TAP1(0x27), TAP1(0x28), TAP1(0x29), TAP1(0x2b), TAP1(0x33),
-                      TAP1(0x34), TAP1(0x35)),
+    CHECK_EQ_STR(TYPE(&d, TAP1(0x23), TAP1(0x12), TAP1(0x26), TAP1(0x26), TAP1(0x18), TAP1(0x39),
+                      TAP1(0x02), TAP1(0x03), TAP1(0x0c), TAP1(0x0d), TAP1(0x1a), TAP1(0x1b),
+                      TAP1(0x27), TAP1(0x28), TAP1(0x29), TAP1(0x2b), TAP1(0x33), TAP1(0x34),
+                      TAP1(0x35)),
                  "hello 12-=[];'`\\,./");
 }
 
@@ -49,8 +49,8 @@ static void test_set1_shift_gives_upper_row(void)
     struct keymap_decoder d;
     keymap_init(&d, false);
     /* left shift held: a 1 0 / ; then released: a */
-    CHECK_EQ_STR(TYPE(&d, 0x2a, TAP1(0x1e), TAP1(0x02), TAP1(0x0b), TAP1(0x35), TAP1(0x27),
-                      0xaa, TAP1(0x1e)),
+    CHECK_EQ_STR(TYPE(&d, 0x2a, TAP1(0x1e), TAP1(0x02), TAP1(0x0b), TAP1(0x35), TAP1(0x27), 0xaa,
+                      TAP1(0x1e)),
                  "A!)?:a");
     /* right shift too */
     CHECK_EQ_STR(TYPE(&d, 0x36, TAP1(0x2b), TAP1(0x0d), 0xb6, TAP1(0x2b)), "|+\\");
@@ -71,9 +71,11 @@ static void test_ctrl_letter_gives_control_byte(void)
 {
     struct keymap_decoder d;
     keymap_init(&d, false);
-    CHECK_EQ_STR(TYPE(&d, 0x1d, TAP1(0x2e), 0x9d, TAP1(0x2e)), "\x03" "c");
+    CHECK_EQ_STR(TYPE(&d, 0x1d, TAP1(0x2e), 0x9d, TAP1(0x2e)), "\x03"
+                                                               "c");
     /* Right Ctrl is E0 1D. */
-    CHECK_EQ_STR(TYPE(&d, 0xe0, 0x1d, TAP1(0x1e), 0xe0, 0x9d, TAP1(0x1e)), "\x01" "a");
+    CHECK_EQ_STR(TYPE(&d, 0xe0, 0x1d, TAP1(0x1e), 0xe0, 0x9d, TAP1(0x1e)), "\x01"
+                                                                           "a");
 }
 
 static void test_special_keys(void)
@@ -109,8 +111,8 @@ static void test_keypad_follows_num_lock(void)
 {
     struct keymap_decoder d;
     keymap_init(&d, false);
-    CHECK_EQ_STR(TYPE(&d, TAP1(0x47), TAP1(0x48), TAP1(0x52), TAP1(0x53), TAP1(0x4a),
-                      TAP1(0x4e), TAP1(0x37)),
+    CHECK_EQ_STR(TYPE(&d, TAP1(0x47), TAP1(0x48), TAP1(0x52), TAP1(0x53), TAP1(0x4a), TAP1(0x4e),
+                      TAP1(0x37)),
                  "780.-+*");
     CHECK_EQ_STR(TYPE(&d, TAP1(0x45), TAP1(0x48), TAP1(0x4b), TAP1(0x4c), TAP1(0x4a)),
                  "\x1b[A\x1b[D-");
@@ -150,8 +152,7 @@ static void test_set2_letters_shift_and_navigation(void)
     struct keymap_decoder d;
     keymap_init(&d, true);
     /* e c h o space */
-    CHECK_EQ_STR(TYPE(&d, TAP2(0x24), TAP2(0x21), TAP2(0x33), TAP2(0x44), TAP2(0x29)),
-                 "echo ");
+    CHECK_EQ_STR(TYPE(&d, TAP2(0x24), TAP2(0x21), TAP2(0x33), TAP2(0x44), TAP2(0x29)), "echo ");
     /* shift (0x12) held: a 2; released: a */
     CHECK_EQ_STR(TYPE(&d, 0x12, TAP2(0x1c), TAP2(0x1e), 0xf0, 0x12, TAP2(0x1c)), "A@a");
     CHECK_EQ_STR(TYPE(&d, 0xe0, 0x75, 0xe0, 0xf0, 0x75), "\x1b[A");
