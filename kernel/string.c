@@ -1,17 +1,46 @@
 /*
- * The freestanding string and memory functions. Plain byte loops: the compiler
- * would turn them into calls to memcpy/memset themselves (and so recurse forever),
- * which the Makefile prevents by building this file with
+ * The freestanding string and memory functions. The compiler would turn these
+ * loops into calls to memcpy/memset themselves (and so recurse forever), which
+ * the Makefile prevents by building this file with
  * -fno-tree-loop-distribute-patterns (gcc) / -fno-builtin (both).
+ *
+ * memcpy, memmove (forwards) and memset move eight bytes at a time once the
+ * destination is aligned (and, for copies, the source with it): zeroing a page
+ * table is 512 stores rather than 4096, which matters most under emulation.
  */
 #include "kernel/string.h"
 
-void *memcpy(void *dst, const void *src, size_t n)
+#include <stdint.h>
+
+typedef uint64_t __attribute__((may_alias)) word_t; /* may alias any object */
+#define WORD_BYTES sizeof(word_t)
+
+static bool word_aligned(const void *p)
 {
-    unsigned char *d = dst;
-    const unsigned char *s = src;
+    return ((uintptr_t)p & (WORD_BYTES - 1)) == 0;
+}
+
+/* Copies forwards: byte by byte up to alignment, then words, then the tail. */
+static void copy_forwards(unsigned char *d, const unsigned char *s, size_t n)
+{
+    if ((((uintptr_t)d ^ (uintptr_t)s) & (WORD_BYTES - 1)) == 0) {
+        while (n && !word_aligned(d)) {
+            *d++ = *s++;
+            n--;
+        }
+        for (; n >= WORD_BYTES; n -= WORD_BYTES) {
+            *(word_t *)d = *(const word_t *)s;
+            d += WORD_BYTES;
+            s += WORD_BYTES;
+        }
+    }
     while (n--)
         *d++ = *s++;
+}
+
+void *memcpy(void *dst, const void *src, size_t n)
+{
+    copy_forwards(dst, src, n);
     return dst;
 }
 
@@ -22,8 +51,7 @@ void *memmove(void *dst, const void *src, size_t n)
     if (d == s || n == 0)
         return dst;
     if (d < s) {
-        while (n--)
-            *d++ = *s++;
+        copy_forwards(d, s, n); /* each word is read before the one it lands on */
     } else {
         /* Copy backwards so an overlapping source is read before it is overwritten. */
         d += n;
@@ -37,8 +65,18 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int byte, size_t n)
 {
     unsigned char *d = dst;
+    unsigned char b = (unsigned char)byte;
+    while (n && !word_aligned(d)) {
+        *d++ = b;
+        n--;
+    }
+    word_t pattern = 0x0101010101010101ull * b;
+    for (; n >= WORD_BYTES; n -= WORD_BYTES) {
+        *(word_t *)d = pattern;
+        d += WORD_BYTES;
+    }
     while (n--)
-        *d++ = (unsigned char)byte;
+        *d++ = b;
     return dst;
 }
 

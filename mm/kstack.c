@@ -26,11 +26,28 @@ struct slot_class {
     struct free_chunk *freed;  /* slots given back, reused first */
 };
 
-/* Protects `classes` and `live_stacks`; never held while mapping pages. */
+/* Protects `classes`, `live_stacks` and the pending batch. Lock order: it may be
+ * held while unmapping (kernel_space's lock) and allocating heap chunks. */
 static struct spinlock kstack_lock = SPINLOCK_INIT("kstack");
 static struct slot_class classes[KSTACK_CLASSES];
 static size_t live_stacks;
 static bool classes_ready;
+
+/*
+ * Freed stacks wait here for one TLB flush of every CPU (paging_flush_deferred)
+ * instead of one IPI round per page: their pages are unmapped at once on this
+ * CPU, but another CPU may still hold a translation, so neither their frames nor
+ * their slots are reused before the flush. Under kstack_lock.
+ */
+#define PENDING_FRAMES 512
+#define PENDING_STACKS 128
+static phys_addr_t pending_frames[PENDING_FRAMES];
+static struct {
+    uint8_t class_index;
+    uint32_t slot;
+} pending_stacks[PENDING_STACKS];
+static size_t npending_frames, npending_stacks;
+static struct paging_deferred pending_tables;
 
 static void setup_classes(void)
 {
@@ -78,6 +95,27 @@ static bool give_slot(struct slot_class *cls, size_t slot)
     return true;
 }
 
+/* Flushes every CPU's TLB once, then frees what the pending stacks held. Lock held. */
+static void flush_pending(void)
+{
+    if (npending_stacks == 0)
+        return;
+    paging_flush_deferred(&pending_tables);
+    for (size_t i = 0; i < npending_frames; i++)
+        frame_free(pending_frames[i]);
+    for (size_t i = 0; i < npending_stacks; i++)
+        give_slot(&classes[pending_stacks[i].class_index], pending_stacks[i].slot);
+    npending_frames = 0;
+    npending_stacks = 0;
+}
+
+void kstack_flush(void)
+{
+    bool irq = spin_lock(&kstack_lock);
+    flush_pending();
+    spin_unlock(&kstack_lock, irq);
+}
+
 static void unmap_pages(uintptr_t start, size_t npages)
 {
     for (size_t i = 0; i < npages; i++) {
@@ -118,13 +156,22 @@ int kstack_alloc(size_t size_bytes, struct kstack *out)
         setup_classes();
     struct slot_class *cls = &classes[c];
     bool got = take_slot(cls, &slot);
+    if (!got && npending_stacks) {
+        flush_pending(); /* slots waiting for the flush may be all that is left */
+        got = take_slot(cls, &slot);
+    }
     spin_unlock(&kstack_lock, irq);
     if (!got)
         return KSTACK_ERR_NO_MEMORY;
 
     uintptr_t top = cls->base + (slot + 1) * cls->slot_pages * PAGE_BYTES;
     uintptr_t bottom = top - npages * PAGE_BYTES;
-    if (!map_pages(bottom, npages)) {
+    bool mapped = map_pages(bottom, npages);
+    if (!mapped) {
+        kstack_flush(); /* frames waiting for the flush, then one more try */
+        mapped = map_pages(bottom, npages);
+    }
+    if (!mapped) {
         irq = spin_lock(&kstack_lock);
         give_slot(cls, slot);
         spin_unlock(&kstack_lock, irq);
@@ -156,14 +203,29 @@ void kstack_free(const struct kstack *stack)
         npages >= classes[c].slot_pages || (stack->bottom & (PAGE_BYTES - 1)))
         panic("kstack: free of [0x%lx, 0x%lx), which is not a stack kstack_alloc made",
               stack->bottom, stack->top);
-    if (!paging_translate(&kernel_space, stack->bottom, &t))
-        panic("kstack: double free of the stack at [0x%lx, 0x%lx)", stack->bottom, stack->top);
-    unmap_pages(stack->bottom, npages);
-
     struct slot_class *cls = &classes[c];
     size_t slot = (stack->top - cls->base) / (cls->slot_pages * PAGE_BYTES) - 1;
     bool irq = spin_lock(&kstack_lock);
-    give_slot(cls, slot);
+    if (!paging_translate(&kernel_space, stack->bottom, &t)) {
+        spin_unlock(&kstack_lock, irq);
+        panic("kstack: double free of the stack at [0x%lx, 0x%lx)", stack->bottom, stack->top);
+    }
+    if (npending_stacks == PENDING_STACKS || npending_frames + npages > PENDING_FRAMES)
+        flush_pending();
+    for (size_t i = 0; i < npages; i++) {
+        uintptr_t va = stack->bottom + i * PAGE_BYTES;
+        phys_addr_t frame;
+        int error = paging_unmap_deferred(&kernel_space, va, PAGE_4K, &frame, &pending_tables);
+        if (error == PAGING_ERR_NO_MEMORY) { /* no room for emptied tables: flush first */
+            flush_pending();
+            error = paging_unmap_deferred(&kernel_space, va, PAGE_4K, &frame, &pending_tables);
+        }
+        if (error == PAGING_OK)
+            pending_frames[npending_frames++] = frame;
+    }
+    pending_stacks[npending_stacks].class_index = (uint8_t)c;
+    pending_stacks[npending_stacks].slot = (uint32_t)slot;
+    npending_stacks++;
     live_stacks--;
     spin_unlock(&kstack_lock, irq);
 }

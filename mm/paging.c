@@ -252,6 +252,37 @@ int paging_unmap(struct address_space *as, uintptr_t va, enum page_size size, ph
     return error;
 }
 
+int paging_unmap_deferred(struct address_space *as, uintptr_t va, enum page_size size,
+                          phys_addr_t *old, struct paging_deferred *batch)
+{
+    int error = check_page(va, 0, size);
+    if (error)
+        return error;
+    if (batch->ntables + ARCH_PT_LEVELS > PAGING_DEFERRED_TABLES)
+        return PAGING_ERR_NO_MEMORY; /* the caller flushes the batch first */
+    struct spinlock *lock = lock_for(as, va);
+    struct walk path;
+    bool irq = spin_lock(lock);
+    uint64_t *entry = find_leaf(as, va, size, &path, &error);
+    if (entry) {
+        if (old)
+            *old = phys(arch_pte_phys(*entry, size));
+        *entry = 0;
+        batch->ntables += prune_empty_tables(va, size, &path, &batch->tables[batch->ntables]);
+        arch_tlb_flush_page(va); /* this CPU at once; the others at the caller's flush */
+    }
+    spin_unlock(lock, irq);
+    return error;
+}
+
+void paging_flush_deferred(struct paging_deferred *batch)
+{
+    arch_tlb_shootdown_all();
+    for (unsigned i = 0; i < batch->ntables; i++)
+        table_free(batch->tables[i]);
+    batch->ntables = 0;
+}
+
 int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, unsigned flags)
 {
     int error = check_page(va, 0, size);

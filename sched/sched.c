@@ -39,6 +39,9 @@ struct sched_cpu {
     uint64_t wheel_tick;         /* the last sleep-wheel slot swept (real-time ticks) */
     uint32_t slice_left;         /* ticks until current is preempted */
     bool need_resched;
+    /* Statistics, written by this CPU only (relaxed atomic stores, so other CPUs
+     * can sum them without a shared counter bouncing between caches). */
+    uint64_t switches, steals;
     struct thread *sleepers[SLEEP_BUCKETS];
 } __attribute__((aligned(64)));
 
@@ -47,7 +50,7 @@ static unsigned cpus_online;     /* atomic; CPUs with a scheduler */
 static uint64_t idle_cpus;       /* atomic bit mask: halted in the idle loop */
 static struct spinlock join_locks[JOIN_LOCKS]; /* protect joiner and the DEAD transition */
 static uint32_t next_thread_id;  /* atomic */
-static uint64_t threads_alive, total_switches, total_steals; /* atomic statistics */
+static uint64_t threads_alive; /* atomic */
 
 /* The registry of threads (thread.h), sharded by id so that spawns on different
  * CPUs rarely meet on one lock; each lock protects its list's links. */
@@ -94,6 +97,16 @@ static void kick_cpu(unsigned cpu)
         arch_send_ipi(cpu, ARCH_IPI_RESCHEDULE);
 }
 
+/* Whether this CPU goes on running its current thread: false when it is idle or
+ * its thread is blocking or exiting, so it picks from its queue at once and a
+ * thread just queued here needs no other CPU (waking one would move the work
+ * away, with the cost of an IPI and a cold cache, for nothing). */
+static bool this_cpu_stays_busy(void)
+{
+    struct sched_cpu *c = this_cpu();
+    return c->current != c->idle && c->current && load_state(c->current) == THREAD_RUNNING;
+}
+
 /* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
 static void enqueue(struct thread *t)
 {
@@ -105,7 +118,8 @@ static void enqueue(struct thread *t)
     uint64_t idle = __atomic_load_n(&idle_cpus, __ATOMIC_SEQ_CST);
     if (idle & (1ull << target)) {
         kick_cpu(target);
-    } else if (target == self && !t->rq.pinned && (idle & ~(1ull << self))) {
+    } else if (target == self && !t->rq.pinned && (idle & ~(1ull << self)) &&
+               this_cpu_stays_busy()) {
         /* Busy here, idle elsewhere: wake one idle CPU to come and steal. */
         kick_cpu((unsigned)__builtin_ctzll(idle & ~(1ull << self)));
     }
@@ -120,7 +134,7 @@ static struct thread *steal(unsigned self)
             continue;
         struct rq_node *node = rq_steal(&cpus[victim].rq);
         if (node) {
-            __atomic_fetch_add(&total_steals, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&cpus[self].steals, cpus[self].steals + 1, __ATOMIC_RELAXED);
             return container_of(node, struct thread, rq);
         }
     }
@@ -203,7 +217,7 @@ static void schedule(void)
     c->current = next;
     c->prev = prev;
     c->slice_left = SCHED_SLICE_TICKS;
-    __atomic_fetch_add(&total_switches, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
     arch_context_switch(&prev->saved_sp, next->saved_sp);
     /* prev runs again here, on whichever CPU picked it. */
     finish_switch();
@@ -588,7 +602,9 @@ void sched_get_stats(struct sched_stats *out)
 {
     *out = (struct sched_stats){
         .threads_alive = __atomic_load_n(&threads_alive, __ATOMIC_RELAXED),
-        .switches = __atomic_load_n(&total_switches, __ATOMIC_RELAXED),
-        .steals = __atomic_load_n(&total_steals, __ATOMIC_RELAXED),
     };
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
+        out->switches += __atomic_load_n(&cpus[cpu].switches, __ATOMIC_RELAXED);
+        out->steals += __atomic_load_n(&cpus[cpu].steals, __ATOMIC_RELAXED);
+    }
 }

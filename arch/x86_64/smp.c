@@ -164,6 +164,7 @@ unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
  */
 static struct spinlock shootdown_lock = SPINLOCK_INIT("shootdown");
 static uintptr_t shootdown_va;             /* under shootdown_lock; read by targets */
+#define SHOOTDOWN_EVERYTHING UINTPTR_MAX   /* shootdown_va: flush the whole TLB */
 static int shootdown_pending[ARCH_MAX_CPUS]; /* atomic: 1 = flush shootdown_va */
 static uint64_t shootdowns_handled[ARCH_MAX_CPUS]; /* each CPU writes its own */
 
@@ -176,7 +177,11 @@ void smp_service_shootdown(void)
 {
     unsigned self = arch_cpu_index();
     if (__atomic_load_n(&shootdown_pending[self], __ATOMIC_ACQUIRE)) {
-        arch_tlb_flush_page(__atomic_load_n(&shootdown_va, __ATOMIC_RELAXED));
+        uintptr_t va = __atomic_load_n(&shootdown_va, __ATOMIC_RELAXED);
+        if (va == SHOOTDOWN_EVERYTHING)
+            arch_tlb_flush_all();
+        else
+            arch_tlb_flush_page(va);
         __atomic_fetch_add(&shootdowns_handled[self], 1, __ATOMIC_RELAXED);
         __atomic_store_n(&shootdown_pending[self], 0, __ATOMIC_RELEASE);
     }
@@ -188,9 +193,23 @@ static void shootdown_interrupt(void *ctx)
     smp_service_shootdown();
 }
 
+static void shoot_down(uintptr_t va);
+
 void arch_tlb_shootdown(uintptr_t va)
 {
     arch_tlb_flush_page(va);
+    shoot_down(va);
+}
+
+void arch_tlb_shootdown_all(void)
+{
+    arch_tlb_flush_all();
+    shoot_down(SHOOTDOWN_EVERYTHING);
+}
+
+/* Has every other CPU do what this one just did for `va`, and waits for them. */
+static void shoot_down(uintptr_t va)
+{
     unsigned online = arch_cpu_count();
     if (online == 1)
         return;

@@ -61,5 +61,8 @@ void arch_tlb_flush_page(uintptr_t va);
 void arch_tlb_flush_all(void);
 /* Invalidates va on this CPU and every other online CPU, waiting until all have. */
 void arch_tlb_shootdown(uintptr_t va);
+/* Invalidates every translation, global ones included, on every online CPU: one
+ * IPI round for a batch of unmappings (mm/kstack.c). */
+void arch_tlb_shootdown_all(void);
 
 #endif

@@ -11,7 +11,8 @@
  * Errors: out of memory or an oversized request returns an error, never panics.
  * Freeing something kstack_alloc did not return, or freeing twice, panics.
  * Locking: one spinlock over the slot bookkeeping (kstack_lock in mm/kstack.c);
- * the pages are mapped and unmapped outside it.
+ * pages are mapped outside it. Freed stacks are unmapped at once but their frames
+ * and slots are reused only after a batched TLB flush of every CPU.
  */
 #ifndef EXO_MM_KSTACK_H
 #define EXO_MM_KSTACK_H
@@ -37,6 +38,11 @@ enum kstack_error {
 /* Allocates a stack of at least size_bytes (rounded up to pages). */
 int kstack_alloc(size_t size_bytes, struct kstack *out);
 void kstack_free(const struct kstack *stack);
+
+/* Freed stacks' frames and slots come back in batches, after one TLB flush of
+ * every CPU (mm/kstack.c); this flushes the current batch now, so that the
+ * frame counts are exact (tests, memory pressure). */
+void kstack_flush(void);
 
 /* Is `addr` in the stack region but not in a mapped stack (a guard page hit)? */
 bool kstack_is_guard(uintptr_t addr);

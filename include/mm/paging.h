@@ -81,6 +81,22 @@ int paging_map(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page
                unsigned flags);
 /* On success *old (if not NULL) receives the physical page that was mapped. */
 int paging_unmap(struct address_space *as, uintptr_t va, enum page_size size, phys_addr_t *old);
+/*
+ * Unmaps like paging_unmap but invalidates only this CPU's TLB: other CPUs may
+ * still translate va until paging_flush_deferred, so the caller must neither
+ * reuse va nor free the frame before that. Tables emptied on the way are kept in
+ * the batch and freed by the flush. For batches (kernel stacks): one flush of
+ * every CPU instead of one IPI round per page. PAGING_ERR_NO_MEMORY: the batch
+ * has no room left for a walk's tables; flush it first.
+ */
+#define PAGING_DEFERRED_TABLES 64
+struct paging_deferred {
+    uint64_t tables[PAGING_DEFERRED_TABLES]; /* physical addresses */
+    unsigned ntables;
+};
+int paging_unmap_deferred(struct address_space *as, uintptr_t va, enum page_size size,
+                          phys_addr_t *old, struct paging_deferred *batch);
+void paging_flush_deferred(struct paging_deferred *batch);
 int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, unsigned flags);
 
 struct translation {

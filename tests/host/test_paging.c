@@ -82,6 +82,11 @@ void arch_tlb_flush_all(void)
     mmu_flush_all_count++;
 }
 
+void arch_tlb_shootdown_all(void)
+{
+    arch_tlb_flush_all();
+}
+
 static bool flushed_since(size_t mark, uintptr_t va)
 {
     for (size_t i = mark; i < mmu_flush_count && i < FLUSH_LOG_MAX; i++) {
@@ -906,6 +911,46 @@ static void test_paging_unmap_keeps_the_kernel_halfs_top_level_tables(void)
     CHECK_COUNTS_BACK(before);
 }
 
+/* A deferred unmap: the page is gone and flushed here at once; the emptied
+ * tables wait in the batch (others may have them cached) until the caller's
+ * flush, which is total and frees them. */
+static void test_paging_unmap_deferred_frees_tables_at_the_flush(void)
+{
+    boot_big(true);
+    struct counts before = counts_now();
+    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0x5000), PAGE_4K, PAGE_WRITE),
+                 PAGING_OK);
+    size_t mark = mmu_flush_count;
+    unsigned all_before = mmu_flush_all_count;
+    struct paging_deferred batch = {.ntables = 0};
+    phys_addr_t old = phys(0);
+    CHECK_EQ_INT(paging_unmap_deferred(&kernel_space, HEAP_VA, PAGE_4K, &old, &batch),
+                 PAGING_OK);
+    CHECK_EQ_U64(old.value, 0x5000);
+    CHECK(flushed_since(mark, HEAP_VA));
+    struct translation t;
+    CHECK(!paging_translate(&kernel_space, HEAP_VA, &t));
+    CHECK_EQ_INT(batch.ntables, 2); /* PT and PD, unlinked but not yet free */
+    CHECK_EQ_U64(paging_table_pages(), before.tables + 2);
+    CHECK_EQ_INT(mmu_flush_all_count, all_before);
+    CHECK_EQ_INT(paging_unmap_deferred(&kernel_space, HEAP_VA, PAGE_4K, NULL, &batch),
+                 PAGING_ERR_NOT_MAPPED);
+    paging_flush_deferred(&batch);
+    CHECK_EQ_INT(mmu_flush_all_count, all_before + 1);
+    CHECK_EQ_INT(batch.ntables, 0);
+    CHECK_COUNTS_BACK(before);
+
+    /* A batch without room for a walk's tables is refused, and nothing changes. */
+    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0x6000), PAGE_4K, 0), PAGING_OK);
+    batch.ntables = PAGING_DEFERRED_TABLES - 1;
+    CHECK_EQ_INT(paging_unmap_deferred(&kernel_space, HEAP_VA, PAGE_4K, NULL, &batch),
+                 PAGING_ERR_NO_MEMORY);
+    CHECK(paging_translate(&kernel_space, HEAP_VA, &t));
+    batch.ntables = 0;
+    CHECK_EQ_INT(paging_unmap(&kernel_space, HEAP_VA, PAGE_4K, NULL), PAGING_OK);
+    CHECK_COUNTS_BACK(before);
+}
+
 /* ---- address spaces ------------------------------------------------------------------------ */
 
 static void test_paging_spaces_share_the_kernel_half(void)
@@ -1320,6 +1365,7 @@ int main(void)
     RUN(test_paging_error_unsupported_page_size);
     RUN(test_paging_unmap_frees_emptied_user_tables);
     RUN(test_paging_unmap_keeps_the_kernel_halfs_top_level_tables);
+    RUN(test_paging_unmap_deferred_frees_tables_at_the_flush);
     RUN(test_paging_spaces_share_the_kernel_half);
     RUN(test_paging_space_user_mappings_are_private);
     RUN(test_paging_destroy_space_frees_every_user_table);

@@ -5,6 +5,7 @@
 #include "arch/arch.h"
 #include "kernel/ktest.h"
 #include "mm/frame.h"
+#include "mm/kstack.h"
 
 #define MM_TEST_HELPER static __attribute__((unused, noinline))
 
@@ -44,6 +45,7 @@ MM_TEST_HELPER void mm_expect_page_fault(struct ktest *t, void (*fn)(void *), vo
 MM_TEST_HELPER uint64_t mm_free_frames(void)
 {
     struct frame_stats stats;
+    kstack_flush(); /* freed stacks' frames come back in batches */
     frame_drain_cache();
     frame_get_stats(&stats);
     return stats.free_frames;
