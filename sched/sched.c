@@ -52,6 +52,13 @@ static struct spinlock join_locks[JOIN_LOCKS]; /* protect joiner and the DEAD tr
 static uint32_t next_thread_id;  /* atomic */
 static uint64_t threads_alive; /* atomic */
 
+/* The registry of threads (thread.h), sharded by id so that spawns on different
+ * CPUs rarely meet on one lock; each lock protects its list's links. */
+static struct registry_shard {
+    struct spinlock lock;
+    struct thread *head;
+} __attribute__((aligned(64))) registry[SCHED_REGISTRY_SHARDS];
+
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-__builtin_offsetof(type, member)))
 
 static struct sched_cpu *this_cpu(void)
@@ -246,6 +253,76 @@ bool thread_wake(struct thread *t)
     return true;
 }
 
+/* ---- the registry ------------------------------------------------------------- */
+
+static struct registry_shard *registry_shard(const struct thread *t)
+{
+    return &registry[t->id % SCHED_REGISTRY_SHARDS];
+}
+
+static void registry_add(struct thread *t)
+{
+    struct registry_shard *shard = registry_shard(t);
+    bool irq = spin_lock(&shard->lock);
+    t->registry_prev = NULL;
+    t->registry_next = shard->head;
+    if (shard->head)
+        shard->head->registry_prev = t;
+    shard->head = t;
+    spin_unlock(&shard->lock, irq);
+}
+
+static void registry_remove(struct thread *t)
+{
+    struct registry_shard *shard = registry_shard(t);
+    bool irq = spin_lock(&shard->lock);
+    if (t->registry_prev)
+        t->registry_prev->registry_next = t->registry_next;
+    else
+        shard->head = t->registry_next;
+    if (t->registry_next)
+        t->registry_next->registry_prev = t->registry_prev;
+    spin_unlock(&shard->lock, irq);
+}
+
+static void copy_info(struct thread *t, struct thread_info *out)
+{
+    out->id = t->id;
+    out->state = load_state(t);
+    out->cpu = __atomic_load_n(&t->cpu, __ATOMIC_RELAXED);
+    out->affinity = t->affinity;
+    size_t i = 0;
+    for (; t->name && t->name[i] && i + 1 < sizeof(out->name); i++)
+        out->name[i] = t->name[i];
+    out->name[i] = 0;
+}
+
+size_t sched_list_threads(struct thread_info *out, size_t max)
+{
+    size_t total = 0;
+    for (unsigned s = 0; s < SCHED_REGISTRY_SHARDS; s++) {
+        bool irq = spin_lock(&registry[s].lock);
+        for (struct thread *t = registry[s].head; t; t = t->registry_next, total++) {
+            if (total < max)
+                copy_info(t, &out[total]);
+        }
+        spin_unlock(&registry[s].lock, irq);
+    }
+    return total;
+}
+
+const char *thread_state_name(int state)
+{
+    switch (state) {
+    case THREAD_RUNNING: return "running";
+    case THREAD_RUNNABLE: return "runnable";
+    case THREAD_BLOCKED: return "blocked";
+    case THREAD_EXITING: return "exiting";
+    case THREAD_DEAD: return "dead";
+    default: return "?";
+    }
+}
+
 /* ---- thread life -------------------------------------------------------------- */
 
 /* The first thing a new thread runs (arch_thread_trampoline). */
@@ -278,6 +355,7 @@ static struct thread *thread_new(const char *name, int cpu)
         .cpu = (uint16_t)(cpu >= 0 ? (unsigned)cpu : arch_cpu_index()),
     };
     t->rq.pinned = cpu >= 0;
+    registry_add(t);
     return t;
 }
 
@@ -290,6 +368,7 @@ struct thread *thread_spawn_stack(thread_fn fn, void *arg, const char *name, int
     if (!t)
         return NULL;
     if (kstack_alloc(stack_bytes, &t->stack) != KSTACK_OK) {
+        registry_remove(t);
         kfree(t);
         return NULL;
     }
@@ -325,6 +404,7 @@ void thread_join(struct thread *t)
         thread_block();
         arch_irq_restore(irq);
     }
+    registry_remove(t);
     kfree(t);
     __atomic_fetch_sub(&threads_alive, 1, __ATOMIC_RELAXED);
 }
@@ -486,6 +566,8 @@ void sched_init(void)
 {
     for (unsigned i = 0; i < JOIN_LOCKS; i++)
         join_locks[i] = (struct spinlock)SPINLOCK_INIT("join");
+    for (unsigned i = 0; i < SCHED_REGISTRY_SHARDS; i++)
+        registry[i].lock = (struct spinlock)SPINLOCK_INIT("thread registry");
     for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
         sched_cpu_setup(cpu);
     unsigned self = arch_cpu_index();

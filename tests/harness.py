@@ -22,6 +22,17 @@ lines to look for, takes `screendump` screenshots, and passes when each of those
 is drawn at the start of a text row, pixel for pixel in the kernel's own font (read
 from the generated build/font.c).
 
+A shell boot drives the shell as a user would, over the serial port (QEMU's stdio,
+through pipes): it waits for `boot: shell ready in N us` and the prompt, types
+commands and checks each answer (`cpus online: N` against -smp, `mem total` against
+-m, help naming every command, threads showing the shell, line editing with
+backspace, arrows and history, `test lib` passing), then types `shutdown` (QEMU
+must power off; run without -no-reboot, so a reset would show a second banner) or
+`reboot` (QEMU, run with -no-reboot, must exit). The screen
+boots also wait for the prompt to be drawn, then type on the PS/2 keyboard through
+the QEMU monitor (`sendkey`), edit with the arrow keys, and check both the serial
+answer and the edited line as drawn on the screen.
+
 A power boot runs a named suite that ends the machine: `power_off` must stop QEMU
 through ACPI S5 (run without -no-reboot, so a reset would boot the kernel again and
 show a second banner), `reboot` must reset it (QEMU exits on the reset), without the
@@ -33,8 +44,9 @@ can measure there is printed as `bench <name> <value> <unit>` with a positive va
 assertions), the million-thread benchmark says the guest is too small, nothing
 failed, and QEMU exits with 33.
 
-Every test case of every boot counts as one result, and so does every boot's own
-verdict; the last line is `N passed, N failed`.
+Every test case of every boot counts as one result (each check of a shell or screen
+boot is one), and so does every boot's own verdict; the last line is
+`N passed, N failed`.
 """
 import argparse
 import concurrent.futures
@@ -44,6 +56,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,8 +74,20 @@ FONT_C = os.path.join(BUILD, "font.c")
 FONT_WIDTH, FONT_HEIGHT = 8, 16
 # Serial lines a screen boot expects to see drawn: the banner (printed before the
 # screen console exists, so drawn by the console's replay) and the console's own line.
-SCREEN_LINES = [r"^exo \S+ booting$", r"^fbcon: .* columns x \d+ rows$"]
+SCREEN_LINES = [("banner_drawn", r"^exo \S+ booting$"),
+                ("fbcon_line_drawn", r"^fbcon: .* columns x \d+ rows$"),
+                ("prompt_drawn", r"^exo> ")]
 SCREENSHOT_TRIES = 10
+# Typed on the PS/2 keyboard in a screen boot (QEMU sendkey names): the line
+# "echo Key-Board ab", then Left Left x Right Delete: "echo Key-Board xa".
+KEYBOARD_KEYS = ["e", "c", "h", "o", "spc", "shift-k", "e", "y", "minus", "shift-b", "o", "a",
+                 "r", "d", "spc", "a", "b", "left", "left", "x", "right", "delete", "ret"]
+KEYBOARD_LINE = "exo> echo Key-Board xa"
+KEYBOARD_ANSWER = "Key-Board xa"
+# Every command `help` must list.
+SHELL_COMMANDS = ["help", "mem", "cpus", "threads", "uptime", "log", "echo", "test", "bench",
+                  "reboot", "shutdown"]
+READY_RE = re.compile(r"^boot: shell ready in (\d+) us$", re.M)
 # What a bench boot in a small guest must print: each figure as `bench <name> <value>
 # <unit>`, and the million-thread benchmark's note that the guest is too small.
 BENCH_FIGURES = ["ctx_switch_ns", "cross_cpu_wake_rtt_ns", "spawn_join_ns", "frame_alloc_free_ns",
@@ -74,7 +99,8 @@ class Boot:
     """One QEMU run: its arguments and what counts as success."""
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
-                 screen_lines=None, expect_end=None, expect_bench=None):
+                 screen_lines=None, expect_end=None, expect_bench=None, shell_end=None,
+                 shell_rerun=False):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
@@ -83,6 +109,8 @@ class Boot:
         self.screen_lines = screen_lines  # regexes: a screen boot (see the docstring)
         self.expect_end = expect_end  # a power boot: "power-off" or "reset"
         self.expect_bench = expect_bench  # a bench boot: these figures, each as a case
+        self.shell_end = shell_end  # a shell boot: its last command, "shutdown" or "reboot"
+        self.shell_rerun = shell_rerun  # a shell boot that also reruns suites (see steps)
 
     def log_path(self):
         return os.path.join(LOG_DIR, self.name + ".log")
@@ -143,6 +171,16 @@ def all_boots(seed):
         Boot("bios-screen", ["-smp", "1", "-cdrom", ISO], 60, screen_lines=SCREEN_LINES),
         Boot("uefi-screen", uefi_args("uefi-screen") + ["-smp", "1", "-cdrom", ISO], 180,
              screen_lines=SCREEN_LINES),
+        # The shell, driven over serial, on every firmware path (the ISO's default
+        # entry), with CPU and memory sizes its answers must match.
+        Boot("shell-bios-cd", ["-smp", "4", "-m", "512M", "-cdrom", ISO], 120,
+             shell_end="shutdown"),
+        Boot("shell-uefi-cd", uefi_args("shell-uefi-cd") + ["-smp", "1", "-cdrom", ISO], 180,
+             shell_end="shutdown"),
+        Boot("shell-uefi-usb", uefi_args("shell-uefi-usb") + ["-smp", "2", "-m", "1G"] +
+             usb_stick_args(), 180, shell_end="shutdown"),
+        Boot("shell-pvh", ["-smp", "2", "-kernel", ELF], 90, shell_end="reboot",
+             shell_rerun=True),
     ]
     # The machine ends as asked: ACPI S5 on both chipsets; reset through the ACPI reset
     # register (q35 has one) or the keyboard controller (i440fx's FADT offers none).
@@ -178,9 +216,13 @@ def all_boots(seed):
 
 def qemu_command(boot):
     monitor = "unix:%s,server=on,wait=off" % boot.monitor_path() if boot.screen_lines else "none"
-    no_reboot = ["-no-reboot"] if boot.expect_end != "power-off" else []
+    # A power boot that must power off, and a shell boot that ends with shutdown, run
+    # without -no-reboot: a reset instead would boot the kernel again, not end QEMU.
+    powers_off = boot.expect_end == "power-off" or boot.shell_end == "shutdown"
+    no_reboot = [] if powers_off else ["-no-reboot"]
+    serial = "stdio" if boot.shell_end else "file:" + boot.log_path()
     cmd = [QEMU] + no_reboot + ["-display", "none", "-monitor", monitor, "-nic", "none",
-           "-serial", "file:" + boot.log_path(),
+           "-serial", serial,
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
     if "-m" not in boot.args:
         cmd += ["-m", "256M"]
@@ -446,15 +488,58 @@ def monitor_command(boot, command):
 
 def serial_lines(boot, log):
     """The serial lines matching each of the boot's patterns, or None until all do."""
-    found = [re.search(p, log, re.M) for p in boot.screen_lines]
+    found = [re.search(p, log, re.M) for _, p in boot.screen_lines]
     return [m.group(0) for m in found] if all(found) else None
 
 
+def screenshot_until_drawn(boot, glyphs, lines):
+    """Takes screenshots until each line is drawn at the start of a text row (the screen
+    is drawn just after serial). Returns the lines missing from the last one, and it."""
+    missing, image = list(lines), None
+    for _ in range(SCREENSHOT_TRIES):
+        time.sleep(0.5)
+        if os.path.exists(boot.screenshot_path()):
+            os.remove(boot.screenshot_path())
+        monitor_command(boot, "screendump " + boot.screenshot_path())
+        image = read_ppm(boot.screenshot_path())
+        missing = [l for l in lines if not text_on_screen(image, glyphs, l)]
+        if not missing:
+            break
+    return missing, image
+
+
+def wait_in_log(boot, pattern, since, timeout_s):
+    """Waits until the serial log, from offset `since`, matches the regex."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if re.search(pattern, read_log(boot)[since:], re.M):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def type_on_keyboard(boot, glyphs):
+    """Types KEYBOARD_KEYS on the PS/2 keyboard; returns [(case, passed, problem)]."""
+    since = len(read_log(boot))
+    for key in KEYBOARD_KEYS:
+        monitor_command(boot, "sendkey " + key)
+    answered = wait_in_log(boot, "^%s$" % re.escape(KEYBOARD_ANSWER), since, 30)
+    results = [("keyboard_line_answered", answered,
+                "typed on the PS/2 keyboard, no %r answer on serial" % KEYBOARD_ANSWER)]
+    # The edited line as the screen shows it: the editor must have overwritten what
+    # it deleted, so the row goes on blank after it.
+    drawn = [KEYBOARD_LINE + " " * 4, KEYBOARD_ANSWER + " " * 4]
+    missing, image = screenshot_until_drawn(boot, glyphs, drawn) if answered else (drawn, None)
+    results.append(("keyboard_edit_drawn", not missing,
+                    "not drawn on the screen: %r" % missing))
+    return results
+
+
 def run_screen_boot(boot):
-    """Boots, waits for the serial lines, then looks for them in screenshots.
-    Returns (problems, seconds, stderr)."""
+    """Boots, waits for the serial lines, looks for them in screenshots, then types on
+    the keyboard. Returns (problems, cases, seconds, stderr)."""
     start = time.monotonic()
-    problems, lines = [], None
+    problems, cases, lines = [], [], None
     proc = subprocess.Popen(qemu_command(boot), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -465,21 +550,20 @@ def run_screen_boot(boot):
             lines = serial_lines(boot, read_log(boot))
             time.sleep(0.05)
         if lines is None and not problems:
-            problems.append("timed out waiting for serial lines matching %s" % boot.screen_lines)
+            problems.append("timed out waiting for serial lines matching %s" %
+                            [p for _, p in boot.screen_lines])
         if lines is not None:
             glyphs = load_font()
-            for _ in range(SCREENSHOT_TRIES):  # the screen is drawn just after serial
-                time.sleep(0.5)
-                if os.path.exists(boot.screenshot_path()):
-                    os.remove(boot.screenshot_path())
-                monitor_command(boot, "screendump " + boot.screenshot_path())
-                image = read_ppm(boot.screenshot_path())
-                missing = [l for l in lines if not text_on_screen(image, glyphs, l)]
-                if not missing:
-                    break
-            for line in missing:
-                problems.append("not drawn on the screen (%dx%d screenshot %s): %r" % (
-                    image[0], image[1], os.path.relpath(boot.screenshot_path(), ROOT), line))
+            missing, image = screenshot_until_drawn(boot, glyphs, lines)
+            for (name, _), line in zip(boot.screen_lines, lines):
+                cases.append((name, line not in missing))
+                if line in missing:
+                    problems.append("not drawn on the screen (%dx%d screenshot %s): %r" % (
+                        image[0], image[1], os.path.relpath(boot.screenshot_path(), ROOT), line))
+            for name, passed, problem in type_on_keyboard(boot, glyphs):
+                cases.append((name, passed))
+                if not passed:
+                    problems.append(problem)
     except (OSError, ValueError) as e:
         problems.append("screenshot failed: %s" % e)
     finally:
@@ -487,15 +571,211 @@ def run_screen_boot(boot):
     stderr = proc.communicate()[1].decode("utf-8", "replace")
     if "PANIC:" in read_log(boot):
         problems.append("the kernel panicked")
-    return problems, time.monotonic() - start, stderr
+    return problems, cases, time.monotonic() - start, stderr
+
+
+class SerialPipe:
+    """A running QEMU's serial port, through its stdio: what it printed so far (with
+    carriage returns dropped, also copied to the boot's log file) and a way to type."""
+
+    def __init__(self, proc, log_path):
+        self.proc = proc
+        self.text = ""
+        self.lock = threading.Lock()
+        self.log = open(log_path, "wb")
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            data = os.read(fd, 4096)
+            if not data:
+                break
+            self.log.write(data)
+            self.log.flush()
+            with self.lock:
+                self.text += data.decode("utf-8", "replace").replace("\r", "")
+
+    def snapshot(self):
+        with self.lock:
+            return self.text
+
+    def type(self, keys):
+        self.proc.stdin.write(keys.encode())
+        self.proc.stdin.flush()
+
+    def wait_for(self, pattern, since, timeout_s):
+        """The first match of the regex after offset `since`, or None at the deadline or
+        when QEMU has exited."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            m = re.compile(pattern, re.M).search(self.snapshot(), since)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                self.reader.join(1)
+                return re.compile(pattern, re.M).search(self.snapshot(), since)
+            time.sleep(0.02)
+        return None
+
+    def command(self, keys, timeout_s=30):
+        """Types keys (ending with Enter) and waits for the next prompt; returns what the
+        command printed (after the echoed line, before the prompt), or None."""
+        since = len(self.snapshot())
+        self.type(keys)
+        while True:
+            # The prompt ends the text, and nothing follows it for a moment (`log`
+            # prints earlier prompts too, but never pauses right after one).
+            m = self.wait_for(r"\nexo> \Z", since, timeout_s)
+            if m is None:
+                return None
+            time.sleep(0.1)
+            text = self.snapshot()
+            if len(text) == m.end():
+                echoed, _, output = text[since:m.start() + 1].partition("\n")
+                return output
+
+
+LEFT, RIGHT, UP, DOWN, BACKSPACE = "\x1b[D", "\x1b[C", "\x1b[A", "\x1b[B", "\x7f"
+
+
+def boot_memory_mib(boot):
+    args = qemu_command(boot)
+    size = args[args.index("-m") + 1]
+    return int(size[:-1]) * (1024 if size.endswith("G") else 1)
+
+
+def shell_session(boot, serial, check):
+    """Types the shell's commands and checks the answers through check(name, passed,
+    problem). Returns when the session is over or the shell stopped answering."""
+    m = serial.wait_for(r"^boot: shell ready in \d+ us\nexo> ", 0, boot.timeout_s)
+    if not check("shell_ready", m is not None, "no 'boot: shell ready in N us' and prompt"):
+        return
+    def run(name, keys, judge, problem, timeout_s=30):
+        out = serial.command(keys, timeout_s)
+        if out is None:
+            check(name, False, "%s: no prompt after %r" % (name, keys))
+            return False
+        passed = bool(judge(out))
+        check(name, passed, "%s: %s; got:\n%s" % (name, problem, out.rstrip()[-1500:]))
+        return True
+
+    given_cpus = expected_cpus(boot)[0]
+    mem_kib = boot_memory_mib(boot) * 1024
+    def mem_plausible(out):
+        total = re.search(r"^mem total: (\d+) KiB$", out, re.M)
+        free = re.search(r"^mem free: (\d+) KiB$", out, re.M)
+        return (total and free and 0.7 * mem_kib <= int(total.group(1)) <= mem_kib and
+                0 < int(free.group(1)) <= int(total.group(1)))
+    steps = [
+        ("help_lists_every_command", "help\r",
+         lambda out: all(re.search(r"^  %s\b" % c, out, re.M) for c in SHELL_COMMANDS),
+         "help does not list all of %s" % SHELL_COMMANDS),
+        ("cpus_online_matches_smp", "cpus\r",
+         lambda out: re.search(r"^cpus online: %d$" % given_cpus, out, re.M) and
+         len(re.findall(r"^cpu \d+: online", out, re.M)) == given_cpus,
+         "expected %d 'cpu N: online' lines and 'cpus online: %d'" % (given_cpus, given_cpus)),
+        ("mem_total_plausible", "mem\r", mem_plausible,
+         "expected 'mem total: N KiB' within 70-100%% of %d KiB and 'mem free' below it" % mem_kib),
+        ("threads_lists_the_shell", "threads\r",
+         lambda out: re.search(r"^\s*\d+\s+running\s+\d+\s+\S+\s+shell$", out, re.M) and
+         re.search(r"^threads: \d+$", out, re.M),
+         "expected the shell thread, running, and a 'threads: N' line"),
+        ("echo_echoes", "echo hello   exo\r", lambda out: out == "hello   exo\n",
+         "expected 'hello   exo'"),
+        ("unknown_command_is_one_line_error", "frobnicate\r",
+         lambda out: re.fullmatch(r"exo: unknown command 'frobnicate'[^\n]*\n", out),
+         "expected one line 'exo: unknown command ...'"),
+        # "echo hlelo", three left, backspace (the first l), right, l: "echo hello".
+        ("line_edit_arrows_backspace", "echo hlelo" + LEFT * 3 + BACKSPACE + RIGHT + "l\r",
+         lambda out: out == "hello\n", "expected the edited line to say 'hello'"),
+        ("history_up_up_down", UP + UP + DOWN + "\r", lambda out: out == "hello\n",
+         "up, up, down should recall 'echo hello'"),
+        ("history_up_up", UP + UP + "\r",
+         lambda out: out.startswith("exo: unknown command 'frobnicate'"),
+         "up, up should recall 'frobnicate'"),
+        ("uptime_answers", "uptime\r", lambda out: re.match(r"up \d+\.\d{3} s", out),
+         "expected 'up N.NNN s'"),
+        ("log_has_boot_and_phases", "log\r",
+         lambda out: re.search(r"^exo \S+ booting$", out, re.M) and "boot phases (us)" in out,
+         "expected the boot banner and the boot phases"),
+        ("test_lib_passes", "test lib\r",
+         lambda out: re.search(r"^# Totals: pass:[1-9]\d* fail:0 skip:\d+ total:\d+$", out,
+                               re.M) and re.search(r"^test: passed$", out, re.M),
+         "expected KTAP totals with fail:0 and 'test: passed'", 120),
+        ("bench_without_match", "bench no-such-bench\r",
+         lambda out: "no benchmark matches 'no-such-bench'" in out,
+         "expected 'no benchmark matches'"),
+    ]
+    if boot.shell_rerun:
+        # Suites run again in a live system: the scheduler's threads ran on every
+        # CPU, then the frame suite must still reach every free frame.
+        totals_ok = r"^# Totals: pass:[1-9]\d* fail:0 skip:\d+ total:\d+$"
+        steps += [
+            ("test_sched_from_shell", "test sched\r",
+             lambda out: re.search(totals_ok, out, re.M), "expected KTAP totals with fail:0", 120),
+            ("test_frame_after_threads_elsewhere", "test frame\r",
+             lambda out: re.search(totals_ok, out, re.M), "expected KTAP totals with fail:0", 120),
+        ]
+    for step in steps:
+        if not run(*step):
+            return
+    since = len(serial.snapshot())
+    serial.type(boot.shell_end + "\r")
+    try:
+        status = serial.proc.wait(30)
+    except subprocess.TimeoutExpired:
+        status = None
+    if boot.shell_end == "shutdown":
+        said = re.search(r"power: entering ACPI S5", serial.snapshot()[since:])
+        # After shutdown, a banner would mean the machine reset and booted again.
+        rebooted = re.search(r"^exo \S+ booting$", serial.snapshot()[since:], re.M)
+        check("shutdown_powers_off", said and status == 0 and not rebooted,
+              "shutdown: QEMU %s%s" % ("still running" if status is None else "exit %d" % status,
+                                       ", after booting again" if rebooted else ""))
+    else:
+        check("reboot_resets", status == 0,
+              "reboot: QEMU (-no-reboot) %s" % ("still running" if status is None
+                                                else "exit %d" % status))
+
+
+def run_shell_boot(boot):
+    """Boots to the shell and drives it. Returns (problems, cases, seconds, stderr)."""
+    start = time.monotonic()
+    problems, cases = [], []
+    def check(name, passed, problem):
+        cases.append((name, bool(passed)))
+        if not passed:
+            problems.append(problem)
+        return bool(passed)
+    proc = subprocess.Popen(qemu_command(boot), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    serial = SerialPipe(proc, boot.log_path())
+    try:
+        shell_session(boot, serial, check)
+    except OSError as e:
+        problems.append("typing failed: %s" % e)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stderr = proc.communicate()[1].decode("utf-8", "replace")
+        serial.reader.join(2)
+        serial.log.close()
+    if "PANIC:" in serial.snapshot():
+        problems.append("the kernel panicked")
+    return problems, cases, time.monotonic() - start, stderr
 
 
 def run_boot(boot):
     if os.path.exists(boot.log_path()):
         os.remove(boot.log_path())
     if boot.screen_lines:
-        problems, seconds, stderr = run_screen_boot(boot)
-        return boot, problems, [], seconds, stderr, read_log(boot)
+        problems, cases, seconds, stderr = run_screen_boot(boot)
+        return boot, problems, cases, seconds, stderr, read_log(boot)
+    if boot.shell_end:
+        problems, cases, seconds, stderr = run_shell_boot(boot)
+        return boot, problems, cases, seconds, stderr, read_log(boot)
     status, seconds, stderr = run_qemu(boot)
     log = read_log(boot)
     if boot.expect_message:
@@ -528,8 +808,12 @@ def main():
             passed += ok_cases + (0 if problems else 1)
             failed += (len(cases) - ok_cases) + (1 if problems else 0)
             verdict = "FAIL" if problems else "PASS"
+            ready = READY_RE.search(log)
+            ready = ", shell ready in %s us" % ready.group(1) if ready else ""
             if boot.screen_lines:
-                detail = "text drawn" if not problems else "screen checked"
+                detail = "%d screen and keyboard checks%s" % (len(cases), ready)
+            elif boot.shell_end:
+                detail = "%d shell checks%s" % (len(cases), ready)
             elif boot.expect_message:
                 detail = "message seen"
             elif boot.expect_panic:

@@ -1,6 +1,8 @@
 #include "serial.h"
 
+#include "arch/arch.h"
 #include "cpu.h"
+#include "kernel/input.h"
 
 #define COM1_PORT 0x3f8
 #define UART_DATA 0         /* THR/RBR; divisor low when DLAB=1 */
@@ -15,16 +17,21 @@
 #define FCR_ENABLE_CLEAR 0xc7
 #define MCR_DTR_RTS_OUT2 0x0b
 #define MCR_LOOPBACK 0x1e
+#define LSR_DATA_READY 0x01
 #define LSR_THR_EMPTY 0x20
+#define IER_RECEIVED_DATA 0x01
 #define IER_TX_EMPTY 0x02
 #define IIR_ID_MASK 0x0f      /* bit 0 clear: an interrupt pending; bits 1-3: which */
 #define IIR_TX_EMPTY 0x02
 #define BAUD_DIVISOR 1      /* 115200 / 115200 */
 #define LOOPBACK_PROBE 0xae
 #define THR_WAIT_LIMIT 100000 /* a wedged UART must not hang the kernel */
+#define RX_DRAIN_MAX 4096     /* bytes per interrupt: bounds the loop if the UART is gone */
 
 /* Written once by serial_init on the boot CPU before any output. */
 static bool serial_ready;
+/* Set once by serial_input_start, on the boot CPU: IRQ 4 is the console's. */
+static bool input_on;
 
 bool serial_init(void)
 {
@@ -69,9 +76,48 @@ void serial_write(const char *chars, size_t len)
     }
 }
 
+/*
+ * The receive interrupt: the UART raises it when its FIFO reaches the trigger
+ * level, or when bytes have waited there for a few character times. The line is
+ * edge-triggered: the handler must empty the FIFO, or no new edge would come.
+ */
+static void serial_interrupt(void *ctx)
+{
+    (void)ctx;
+    char bytes[16];
+    size_t n = 0;
+    for (int i = 0; i < RX_DRAIN_MAX && (inb(COM1_PORT + UART_LSR) & LSR_DATA_READY); i++) {
+        bytes[n++] = (char)inb(COM1_PORT + UART_DATA);
+        if (n == sizeof(bytes)) {
+            input_push(bytes, n);
+            n = 0;
+        }
+    }
+    if (n)
+        input_push(bytes, n);
+}
+
+bool serial_input_start(void)
+{
+    if (!serial_ready)
+        return false;
+    if (!arch_isa_irq_enable(SERIAL_COM1_ISA_IRQ, serial_interrupt, NULL))
+        return false;
+    for (int i = 0; i < RX_DRAIN_MAX && (inb(COM1_PORT + UART_LSR) & LSR_DATA_READY); i++)
+        (void)inb(COM1_PORT + UART_DATA); /* typed before anyone listened */
+    input_on = true;
+    outb(COM1_PORT + UART_IER, IER_RECEIVED_DATA);
+    return true;
+}
+
+bool serial_input_active(void)
+{
+    return input_on;
+}
+
 void serial_set_tx_empty_interrupt(bool on)
 {
-    outb(COM1_PORT + UART_IER, on ? IER_TX_EMPTY : 0);
+    outb(COM1_PORT + UART_IER, (on ? IER_TX_EMPTY : 0) | (input_on ? IER_RECEIVED_DATA : 0));
 }
 
 bool serial_ack_tx_empty_interrupt(void)

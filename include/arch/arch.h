@@ -14,6 +14,11 @@
  * false when the machine has none; kernel_main goes on without it. */
 bool arch_early_console_init(void);
 
+/* The consoles' input (x86_64: the PS/2 keyboard and COM1's receiver), on: from
+ * now on what the user types arrives through input_push (kernel/input.h), from
+ * interrupt handlers. Prints which inputs work. After arch_interrupts_init. */
+void arch_input_start(void);
+
 /* Bring up this CPU's descriptor tables and exception handlers (boot CPU, once). */
 void arch_cpu_init(void);
 

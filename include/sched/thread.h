@@ -17,8 +17,12 @@
  * (in a wait queue or sleeping; woken by thread_wake), EXITING (switching away
  * for the last time), DEAD (stack freed, waiting for join).
  *
- * The control block is 128 bytes with its heap header, so that a million threads
- * with 4 KiB stacks fit in well under 6 GiB.
+ * The control block is 144 bytes with its heap header (a 256-byte heap block), so
+ * that a million threads with 4 KiB stacks fit in well under 6 GiB.
+ *
+ * Every thread is also in a registry from its creation until it is joined (the
+ * boot and idle threads, never joined, stay there for good), so that
+ * sched_list_threads can show them all, blocked ones included.
  */
 #ifndef EXO_SCHED_THREAD_H
 #define EXO_SCHED_THREAD_H
@@ -58,6 +62,8 @@ struct thread {
     int16_t affinity;           /* THREAD_ANY_CPU or the CPU it is pinned to */
     uint16_t cpu;               /* the CPU it runs on, or last ran on */
     bool on_cpu;                /* its stack is in use by a CPU (atomic, release on clear) */
+    /* Links in the registry shard id % SCHED_REGISTRY_SHARDS (that shard's lock). */
+    struct thread *registry_prev, *registry_next;
 };
 
 /* Starts the scheduler on the boot CPU: the caller becomes thread "main". */
@@ -93,6 +99,24 @@ struct sched_stats {
     uint64_t steals;         /* threads taken from another CPU's queue */
 };
 void sched_get_stats(struct sched_stats *out);
+
+/* One thread as sched_list_threads saw it. */
+#define THREAD_INFO_NAME_BYTES 24
+struct thread_info {
+    uint32_t id;
+    int state;    /* enum thread_state */
+    unsigned cpu; /* the CPU it runs on, or last ran on */
+    int affinity; /* THREAD_ANY_CPU or the CPU it is pinned to */
+    char name[THREAD_INFO_NAME_BYTES]; /* cut to fit */
+};
+#define SCHED_REGISTRY_SHARDS 16
+/* Copies up to `max` registered threads (see above) into out, in no particular
+ * order, and returns how many there are in all (more than max when out was too
+ * small). Each thread's fields are read under its shard's lock; the listing as a
+ * whole is not one instant (threads come and go meanwhile). */
+size_t sched_list_threads(struct thread_info *out, size_t max);
+/* The name of an enum thread_state ("running", ...). */
+const char *thread_state_name(int state);
 /* Ticks since boot on this CPU (SCHED_TICK_NS each). */
 uint64_t sched_ticks(void);
 

@@ -1,0 +1,16 @@
+/* arch_input_start: the x86_64 consoles' input, the PS/2 keyboard and COM1. */
+#include "arch/arch.h"
+#include "kernel/printf.h"
+#include "ps2.h"
+#include "serial.h"
+
+void arch_input_start(void)
+{
+    bool keyboard = ps2_keyboard_start();
+    bool serial = serial_input_start();
+    if (!keyboard && !serial)
+        kprintf("input: none: neither a PS/2 keyboard nor a serial port answers\n");
+    else
+        kprintf("input: %s%s%s\n", keyboard ? "PS/2 keyboard" : "", keyboard && serial ? ", " : "",
+                serial ? "COM1" : "");
+}

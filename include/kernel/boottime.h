@@ -1,0 +1,28 @@
+/*
+ * boottime: how long the boot took, phase by phase.
+ *
+ * kernel_main calls boottime_start first thing (a timestamp at kernel entry, in
+ * TSC cycles), then boottime_mark at the end of each phase with the phase's name.
+ * Cycles become microseconds through arch_tsc_hz, so converting needs the clocks
+ * calibrated (arch_interrupts_init); recording does not. The shell's `log` prints
+ * the phases and kernel_main the total ("boot: shell ready in N us").
+ *
+ * Written by the boot CPU during boot only; read afterwards, no lock.
+ */
+#ifndef EXO_KERNEL_BOOTTIME_H
+#define EXO_KERNEL_BOOTTIME_H
+
+#include <stdint.h>
+
+#define BOOTTIME_MAX_PHASES 16
+
+/* Records kernel entry. */
+void boottime_start(void);
+/* Records the end of the phase `name` (a string that lives for good). */
+void boottime_mark(const char *name);
+/* Microseconds from kernel entry to now. */
+uint64_t boottime_since_entry_us(void);
+/* Prints each phase's duration and its end since entry, one line each. */
+void boottime_print(void);
+
+#endif

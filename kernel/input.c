@@ -1,0 +1,56 @@
+#include "kernel/input.h"
+
+#include "sched/sync.h"
+
+/* `ring`, `head`, `count` and `dropped` are protected by readers.lock. */
+static struct wait_queue readers = WAIT_QUEUE_INIT("input");
+static char ring[INPUT_QUEUE_BYTES];
+static size_t head;  /* index of the oldest byte */
+static size_t count; /* bytes queued */
+static uint64_t dropped;
+
+void input_push(const char *bytes, size_t len)
+{
+    bool irq = spin_lock(&readers.lock);
+    for (size_t i = 0; i < len; i++) {
+        if (count == INPUT_QUEUE_BYTES) {
+            dropped += len - i;
+            break;
+        }
+        ring[(head + count) % INPUT_QUEUE_BYTES] = bytes[i];
+        count++;
+    }
+    spin_unlock(&readers.lock, irq);
+    wait_queue_wake_all(&readers);
+}
+
+/* wait_queue_wait's condition, checked with readers.lock held. */
+static bool input_ready(void *ctx)
+{
+    (void)ctx;
+    return count > 0;
+}
+
+size_t input_read(char *buf, size_t size)
+{
+    size_t copied = 0;
+    while (copied == 0) {
+        wait_queue_wait(&readers, input_ready, NULL);
+        bool irq = spin_lock(&readers.lock);
+        while (copied < size && count > 0) {
+            buf[copied++] = ring[head];
+            head = (head + 1) % INPUT_QUEUE_BYTES;
+            count--;
+        }
+        spin_unlock(&readers.lock, irq);
+    }
+    return copied;
+}
+
+uint64_t input_dropped(void)
+{
+    bool irq = spin_lock(&readers.lock);
+    uint64_t n = dropped;
+    spin_unlock(&readers.lock, irq);
+    return n;
+}
