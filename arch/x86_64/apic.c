@@ -161,26 +161,71 @@ static void measure_against_pit(uint64_t *tsc_ticks, uint64_t *apic_ticks)
     outb(PIT_GATE_PORT, gate);
 }
 
-/* The TSC rate from CPUID when the CPU or hypervisor states it, else 0. */
-static uint64_t tsc_hz_from_cpuid(void)
+/* The TSC rate, and the local APIC timer's where stated, from CPUID: leaf 0x15
+ * (TSC = crystal * ratio) or the hypervisor's leaf 0x40000010 (TSC and APIC bus
+ * in kHz). Zero for what the CPU does not say. */
+static void clocks_from_cpuid(uint64_t *tsc, uint64_t *apic_timer)
 {
     uint32_t max, eax, ebx, ecx, edx;
+    *tsc = 0;
+    *apic_timer = 0;
     cpuid(0, 0, &max, &ebx, &ecx, &edx);
     if (max >= 0x15) {
         cpuid(0x15, 0, &eax, &ebx, &ecx, &edx);
-        if (eax && ebx && ecx)
-            return (uint64_t)ecx * ebx / eax;
+        if (eax && ebx && ecx) {
+            *tsc = (uint64_t)ecx * ebx / eax;
+            return;
+        }
     }
     cpuid(1, 0, &eax, &ebx, &ecx, &edx);
     if (ecx & CPUID1_ECX_HYPERVISOR) {
         cpuid(0x40000000u, 0, &max, &ebx, &ecx, &edx);
         if (max >= 0x40000010u) {
             cpuid(0x40000010u, 0, &eax, &ebx, &ecx, &edx);
-            if (eax)
-                return (uint64_t)eax * 1000; /* kHz */
+            *tsc = (uint64_t)eax * 1000;
+            *apic_timer = (uint64_t)ebx * 1000;
         }
     }
-    return 0;
+}
+
+static bool cpu_has_tsc_deadline(void)
+{
+    uint32_t eax, ebx, ecx, edx;
+    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
+    return (ecx & CPUID1_ECX_TSC_DEADLINE) != 0;
+}
+
+/* Measures against the PIT what CPUID did not give (about 10 ms of boot time). */
+static void calibrate(const char **tsc_source)
+{
+    uint64_t tsc_cpuid, apic_cpuid;
+    clocks_from_cpuid(&tsc_cpuid, &apic_cpuid);
+    /* With TSC-deadline ticks the APIC timer's own rate is never used. */
+    bool need_apic = !cpu_has_tsc_deadline();
+    *tsc_source = "CPUID";
+    if (tsc_cpuid && (!need_apic || apic_cpuid)) {
+        tsc_hz = tsc_cpuid;
+        apic_timer_hz = apic_cpuid;
+        return;
+    }
+    uint64_t tsc_ticks, apic_ticks;
+    measure_against_pit(&tsc_ticks, &apic_ticks);
+    for (int run = 1; run < CALIBRATION_RUNS; run++) {
+        uint64_t tsc_run, apic_run;
+        measure_against_pit(&tsc_run, &apic_run);
+        if (tsc_run < tsc_ticks) {
+            tsc_ticks = tsc_run;
+            apic_ticks = apic_run;
+        }
+    }
+    apic_timer_hz = apic_cpuid ? apic_cpuid : apic_ticks * 1000 / CALIBRATION_MS;
+    tsc_hz = tsc_cpuid;
+    if (!tsc_hz) {
+        tsc_hz = tsc_ticks * 1000 / CALIBRATION_MS;
+        *tsc_source = "the PIT";
+    }
+    if (!tsc_hz || !apic_timer_hz)
+        panic("apic: calibration failed (TSC %lu Hz, APIC timer %lu Hz)", tsc_hz, apic_timer_hz);
 }
 
 void arch_interrupts_init(void)
@@ -201,30 +246,13 @@ void arch_interrupts_init(void)
     smp_init_ipis();
     ioapic_init();
 
-    uint64_t tsc_ticks, apic_ticks;
-    measure_against_pit(&tsc_ticks, &apic_ticks);
-    for (int run = 1; run < CALIBRATION_RUNS; run++) {
-        uint64_t tsc_run, apic_run;
-        measure_against_pit(&tsc_run, &apic_run);
-        if (tsc_run < tsc_ticks) {
-            tsc_ticks = tsc_run;
-            apic_ticks = apic_run;
-        }
-    }
-    apic_timer_hz = apic_ticks * 1000 / CALIBRATION_MS;
-    tsc_hz = tsc_hz_from_cpuid();
-    const char *tsc_source = "CPUID";
-    if (!tsc_hz) {
-        tsc_hz = tsc_ticks * 1000 / CALIBRATION_MS;
-        tsc_source = "the PIT";
-    }
-    if (!tsc_hz || !apic_timer_hz)
-        panic("apic: calibration failed (TSC %lu Hz, APIC timer %lu Hz)", tsc_hz, apic_timer_hz);
+    const char *tsc_source;
+    calibrate(&tsc_source);
     ns_per_tsc_mult = (1000000000ull << 32) / tsc_hz;
     tsc_at_init = arch_read_timestamp();
-    kprintf("apic: %s, id %u; TSC %lu kHz (from %s), APIC timer %lu kHz\n",
+    kprintf("apic: %s, id %u; TSC %lu kHz (from %s), APIC timer %lu kHz%s\n",
             x2apic ? "x2APIC" : "xAPIC", apic_id(), tsc_hz / 1000, tsc_source,
-            apic_timer_hz / 1000);
+            apic_timer_hz / 1000, apic_timer_hz ? "" : " (not needed: TSC-deadline)");
 }
 
 uint64_t arch_tsc_hz(void)
