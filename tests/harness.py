@@ -181,6 +181,11 @@ def all_boots(seed):
              usb_stick_args(), 180, shell_end="shutdown"),
         Boot("shell-pvh", ["-smp", "2", "-kernel", ELF], 90, shell_end="reboot",
              shell_rerun=True),
+        # The extremes of the range: 64 MiB and 8 GiB, one CPU and eight.
+        Boot("shell-pvh-64m", ["-machine", "q35", "-smp", "1", "-m", "64M", "-kernel", ELF], 90,
+             shell_end="shutdown"),
+        Boot("shell-pvh-8g-8cpu", ["-machine", "q35", "-smp", "8", "-m", "8G", "-kernel", ELF],
+             120, shell_end="shutdown"),
     ]
     # The machine ends as asked: ACPI S5 on both chipsets; reset through the ACPI reset
     # register (q35 has one) or the keyboard controller (i440fx's FADT offers none).

@@ -56,7 +56,7 @@
 /* Calibration: the shortest of a few short runs against the PIT. A run can only
  * come out long (this CPU noticing the PIT's output late: an SMI, or a vCPU the
  * host did not schedule), never short, so the minimum is the truest. */
-#define CALIBRATION_MS 3
+#define CALIBRATION_MS 2
 #define CALIBRATION_RUNS 3
 
 /* Set by arch_interrupts_init on the boot CPU, read-only afterwards. */
