@@ -228,25 +228,43 @@ static uint64_t *find_leaf(struct address_space *as, uintptr_t va, enum page_siz
     return entry;
 }
 
-int paging_unmap(struct address_space *as, uintptr_t va, enum page_size size, phys_addr_t *old)
+/*
+ * Clears va's leaf and unlinks the tables that leaves empty, returning them in
+ * freed[] (to be freed once no TLB can hold them). `everywhere`: invalidate on
+ * every CPU now (tlb_invalidate); else on this CPU only, the caller flushing the
+ * others later (paging_unmap_deferred).
+ */
+static int unmap_leaf(struct address_space *as, uintptr_t va, enum page_size size,
+                      phys_addr_t *old, bool everywhere, uint64_t freed[ARCH_PT_LEVELS],
+                      unsigned *nfreed)
 {
+    *nfreed = 0;
     int error = check_page(va, 0, size);
     if (error)
         return error;
     struct spinlock *lock = lock_for(as, va);
     struct walk path;
-    uint64_t freed[ARCH_PT_LEVELS];
-    unsigned nfreed = 0;
     bool irq = spin_lock(lock);
     uint64_t *entry = find_leaf(as, va, size, &path, &error);
     if (entry) {
         if (old)
             *old = phys(arch_pte_phys(*entry, size));
         *entry = 0;
-        nfreed = prune_empty_tables(va, size, &path, freed);
-        tlb_invalidate(as, va, size);
+        *nfreed = prune_empty_tables(va, size, &path, freed);
+        if (everywhere)
+            tlb_invalidate(as, va, size);
+        else
+            arch_tlb_flush_page(va);
     }
     spin_unlock(lock, irq);
+    return error;
+}
+
+int paging_unmap(struct address_space *as, uintptr_t va, enum page_size size, phys_addr_t *old)
+{
+    uint64_t freed[ARCH_PT_LEVELS];
+    unsigned nfreed;
+    int error = unmap_leaf(as, va, size, old, true, freed, &nfreed);
     for (unsigned i = 0; i < nfreed; i++)
         table_free(freed[i]);
     return error;
@@ -255,23 +273,11 @@ int paging_unmap(struct address_space *as, uintptr_t va, enum page_size size, ph
 int paging_unmap_deferred(struct address_space *as, uintptr_t va, enum page_size size,
                           phys_addr_t *old, struct paging_deferred *batch)
 {
-    int error = check_page(va, 0, size);
-    if (error)
-        return error;
     if (batch->ntables + ARCH_PT_LEVELS > PAGING_DEFERRED_TABLES)
         return PAGING_ERR_NO_MEMORY; /* the caller flushes the batch first */
-    struct spinlock *lock = lock_for(as, va);
-    struct walk path;
-    bool irq = spin_lock(lock);
-    uint64_t *entry = find_leaf(as, va, size, &path, &error);
-    if (entry) {
-        if (old)
-            *old = phys(arch_pte_phys(*entry, size));
-        *entry = 0;
-        batch->ntables += prune_empty_tables(va, size, &path, &batch->tables[batch->ntables]);
-        arch_tlb_flush_page(va); /* this CPU at once; the others at the caller's flush */
-    }
-    spin_unlock(lock, irq);
+    unsigned nfreed;
+    int error = unmap_leaf(as, va, size, old, false, &batch->tables[batch->ntables], &nfreed);
+    batch->ntables += nfreed;
     return error;
 }
 
