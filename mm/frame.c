@@ -69,6 +69,68 @@ static void pool_set_used(uint64_t n)
     pool_free--;
 }
 
+/* Bits set in x (no POPCNT instruction is assumed, nor libgcc's helper). */
+static unsigned count_bits(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* The bits of word w0 that frames [start, end) cover. */
+static uint64_t word_mask(size_t w0, uint64_t start, uint64_t end)
+{
+    uint64_t base = (uint64_t)w0 * BITS;
+    unsigned lo = start > base ? (unsigned)(start - base) : 0;
+    uint64_t mask = ~0ull << lo;
+    if (end - base < BITS)
+        mask &= (1ull << (end - base)) - 1;
+    return mask;
+}
+
+/* Sets frames [start, end) free a word at a time (boot: a large machine has
+ * millions); returns how many were not free already. */
+static uint64_t pool_free_range(uint64_t start, uint64_t end)
+{
+    uint64_t added = 0;
+    for (uint64_t n = start; n < end; n = (n / BITS + 1) * BITS) {
+        size_t w0 = n / BITS, w1 = w0 / BITS;
+        uint64_t fresh = word_mask(w0, n, end) & ~bitmap.level0[w0];
+        if (!fresh)
+            continue;
+        bitmap.level0[w0] |= fresh;
+        bitmap.level1[w1] |= 1ull << (w0 % BITS);
+        bitmap.level2[w1 / BITS] |= 1ull << (w1 % BITS);
+        if (w1 / BITS < level2_hint)
+            level2_hint = w1 / BITS;
+        added += count_bits(fresh);
+    }
+    pool_free += added;
+    return added;
+}
+
+/* Marks the free frames of [start, end) used; returns how many there were. */
+static uint64_t pool_use_range(uint64_t start, uint64_t end)
+{
+    uint64_t taken = 0;
+    for (uint64_t n = start; n < end; n = (n / BITS + 1) * BITS) {
+        size_t w0 = n / BITS, w1 = w0 / BITS;
+        uint64_t hit = word_mask(w0, n, end) & bitmap.level0[w0];
+        if (!hit)
+            continue;
+        bitmap.level0[w0] &= ~hit;
+        if (bitmap.level0[w0] == 0) {
+            bitmap.level1[w1] &= ~(1ull << (w0 % BITS));
+            if (bitmap.level1[w1] == 0)
+                bitmap.level2[w1 / BITS] &= ~(1ull << (w1 % BITS));
+        }
+        taken += count_bits(hit);
+    }
+    pool_free -= taken;
+    return taken;
+}
+
 /* The lowest free frame, or UINT64_MAX. Caller holds frame_lock. */
 static uint64_t pool_find_first(void)
 {
@@ -210,12 +272,8 @@ static void mark_range_used(uint64_t start, uint64_t end)
         end = managed_end; /* first, so that rounding up cannot wrap */
     uint64_t first = start >> FRAME_SHIFT;
     uint64_t last = align_up(end, FRAME_SIZE) >> FRAME_SHIFT;
-    for (uint64_t n = first; n < last; n++) {
-        if (bit_test(bitmap.level0, n)) {
-            pool_set_used(n);
-            reserved_frames++;
-        }
-    }
+    if (first < last)
+        reserved_frames += pool_use_range(first, last);
 }
 
 /* Sets every whole frame of the usable regions free, counting each frame once. */
@@ -225,12 +283,7 @@ static void free_usable_regions(const struct mmap_entry *map, size_t count)
         uint64_t start, end;
         if (map[i].type != MMAP_USABLE || !usable_frames(&map[i], &start, &end))
             continue;
-        for (uint64_t n = start; n < end; n++) {
-            if (!bit_test(bitmap.level0, n)) {
-                pool_set_free(n);
-                total_frames++;
-            }
-        }
+        total_frames += pool_free_range(start, end);
     }
 }
 
@@ -244,17 +297,15 @@ static void clip_non_usable_regions(const struct mmap_entry *map, size_t count)
         uint64_t end = region_end(&map[i]);
         if (start >= bitmap.frame_count << FRAME_SHIFT)
             continue;
-        uint64_t before = pool_free;
-        for (uint64_t n = start >> FRAME_SHIFT;
-             n < bitmap.frame_count && (n << FRAME_SHIFT) < end; n++) {
-            if (bit_test(bitmap.level0, n)) {
-                pool_set_used(n);
-                total_frames--;
-            }
-        }
-        if (pool_free != before)
+        /* Frames n with n * FRAME_SIZE < end: end rounded up, without wrapping. */
+        uint64_t last = (end >> FRAME_SHIFT) + ((end & (FRAME_SIZE - 1)) != 0);
+        if (last > bitmap.frame_count)
+            last = bitmap.frame_count;
+        uint64_t clipped = start >> FRAME_SHIFT < last ? pool_use_range(start >> FRAME_SHIFT, last) : 0;
+        total_frames -= clipped;
+        if (clipped)
             kprintf("frame: %lu usable frames overlap a type-%u region at 0x%lx; not used\n",
-                    before - pool_free, map[i].type, map[i].base_phys);
+                    clipped, map[i].type, map[i].base_phys);
     }
 }
 
