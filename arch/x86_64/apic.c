@@ -17,7 +17,6 @@
 #define APIC_BASE_X2APIC (1ull << 10)
 #define APIC_BASE_ADDR_MASK 0x000ffffffffff000ull
 #define CPUID1_ECX_X2APIC (1u << 21)
-#define CPUID1_ECX_HYPERVISOR (1u << 31)
 #define CPUID1_ECX_TSC_DEADLINE (1u << 24)
 #define MSR_TSC_DEADLINE 0x6e0u
 #define X2APIC_MSR_BASE 0x800u
@@ -310,9 +309,7 @@ void arch_timer_start(uint64_t period_ns, void (*tick)(void))
     unsigned cpu = arch_cpu_index();
     timer_tick[cpu] = tick;
     arch_irq_set_handler(VECTOR_TIMER, timer_interrupt, NULL);
-    uint32_t eax, ebx, ecx, edx;
-    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
-    if (ecx & CPUID1_ECX_TSC_DEADLINE) {
+    if (cpu_has_tsc_deadline()) {
         /* Same on every CPU: the first to start sets it for all. */
         tsc_deadline_mode = true;
         tick_period_tsc = tsc_hz / 1000 * (period_ns / 1000) / 1000;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #define RFLAGS_IF (1ull << 9)
+#define CPUID1_ECX_HYPERVISOR (1u << 31) /* running under a hypervisor */
 
 static inline void outb(uint16_t port, uint8_t value)
 {

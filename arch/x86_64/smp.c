@@ -96,7 +96,7 @@ static uint64_t init_delay_ns(void)
     unsigned family = (eax >> 8) & 0xf;
     if (family == 0xf)
         family += (eax >> 20) & 0xff;
-    bool hypervisor = (ecx & (1u << 31)) != 0;
+    bool hypervisor = (ecx & CPUID1_ECX_HYPERVISOR) != 0;
     return (hypervisor || family >= 6) ? 0 : 10000000;
 }
 
