@@ -46,7 +46,7 @@ HOST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude
 
 # ---- sources, by folder ------------------------------------------------------
-KERNEL_C := $(wildcard kernel/*.c mm/*.c sched/*.c arch/x86_64/*.c tests/ktest/*.c) build/font.c
+KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c bench/*.c arch/x86_64/*.c tests/ktest/*.c) build/font.c
 KERNEL_S := $(wildcard arch/x86_64/*.S)
 BOOT_ASM := $(wildcard boot/*.asm)
 OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S) $(BOOT_ASM))
@@ -74,7 +74,7 @@ $(FONT_PSF):
 
 # string.c implements memcpy and memset: stop the compiler from turning its loops
 # back into calls to them.
-build/obj/kernel/string.c.o: KERNEL_CFLAGS += -fno-builtin $(if $(IS_CLANG),,-fno-tree-loop-distribute-patterns)
+build/obj/lib/string.c.o: KERNEL_CFLAGS += -fno-builtin $(if $(IS_CLANG),,-fno-tree-loop-distribute-patterns)
 
 build/obj/%.c.o: %.c
 	@mkdir -p $(@D)
@@ -89,11 +89,11 @@ build/obj/%.asm.o: %.asm
 	$(NASM) $(NASMFLAGS) $< -o $@
 
 # Two links: the first image's function symbols become the table the second one
-# embeds (include/kernel/ksyms.h). The table sits after all code, so both links
+# embeds (include/lib/ksyms.h). The table sits after all code, so both links
 # must place every function identically; the recipe checks that they do.
-build/ksyms-empty.S: kernel/ksyms.awk
+build/ksyms-empty.S: lib/ksyms.awk
 	@mkdir -p $(@D)
-	awk -f kernel/ksyms.awk /dev/null > $@
+	awk -f lib/ksyms.awk /dev/null > $@
 
 build/%.o: build/%.S
 	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
@@ -101,8 +101,8 @@ build/%.o: build/%.S
 build/exo.pass1.elf: $(OBJS) build/ksyms-empty.o linker.ld
 	$(LD) $(LDFLAGS) -o $@ $(OBJS) build/ksyms-empty.o
 
-build/ksyms.S: build/exo.pass1.elf kernel/ksyms.awk
-	$(NM) -n --defined-only $< | awk -f kernel/ksyms.awk > $@
+build/ksyms.S: build/exo.pass1.elf lib/ksyms.awk
+	$(NM) -n --defined-only $< | awk -f lib/ksyms.awk > $@
 
 build/exo.elf: $(OBJS) build/ksyms.o linker.ld
 	$(LD) $(LDFLAGS) -o $@.tmp $(OBJS) build/ksyms.o

@@ -1,8 +1,8 @@
 #include "kernel/boot.h"
 
 #include "arch/arch.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
+#include "base/panic.h"
+#include "lib/printf.h"
 
 /* Written by boot_load on the boot CPU before anything else reads them. */
 static struct boot_info info;

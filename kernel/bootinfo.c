@@ -7,8 +7,8 @@
 
 #include <stdarg.h>
 
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "lib/printf.h"
+#include "lib/string.h"
 
 #define DIAG_MAX 160
 

@@ -1,7 +1,7 @@
 #include "kernel/boottime.h"
 
 #include "arch/arch.h"
-#include "kernel/printf.h"
+#include "lib/printf.h"
 
 static uint64_t entry_cycles;
 static struct {

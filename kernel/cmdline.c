@@ -2,8 +2,8 @@
 
 #include <stddef.h>
 
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "lib/printf.h"
+#include "lib/string.h"
 
 #define DIAG_MAX 160
 

@@ -3,9 +3,9 @@
 #include <stdarg.h>
 
 #include "arch/arch.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
-#include "sched/spinlock.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "base/spinlock.h"
 
 #define NO_CPU (~0u)
 
@@ -129,19 +129,10 @@ static void console_sink(void *ctx, const char *chars, size_t len)
     console_write(chars, len);
 }
 
-int kvprintf(const char *fmt, va_list args)
+int console_vprintf(const char *fmt, va_list args)
 {
     bool irq = console_lock_take(); /* the whole message at once */
     int n = kvprintf_to(console_sink, NULL, fmt, args);
     console_lock_give(irq);
-    return n;
-}
-
-int kprintf(const char *fmt, ...)
-{
-    va_list args;
-    va_start(args, fmt);
-    int n = kvprintf(fmt, args);
-    va_end(args);
     return n;
 }

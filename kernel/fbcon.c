@@ -4,7 +4,7 @@
 #include "kernel/boot.h"
 #include "kernel/console.h"
 #include "kernel/font.h"
-#include "kernel/printf.h"
+#include "lib/printf.h"
 #include "mm/paging.h"
 
 /* The palette as 0xRRGGBB, converted to each framebuffer's pixel format at attach. */

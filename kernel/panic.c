@@ -1,4 +1,4 @@
-#include "kernel/panic.h"
+#include "base/panic.h"
 
 #include <stdarg.h>
 
@@ -6,8 +6,8 @@
 #include "kernel/console.h"
 #include "kernel/fbcon.h"
 #include "sched/thread.h"
-#include "kernel/ksyms.h"
-#include "kernel/printf.h"
+#include "lib/ksyms.h"
+#include "lib/printf.h"
 
 #define BACKTRACE_MAX_FRAMES 32
 

@@ -1,7 +1,7 @@
 #include "mm/buddy.h"
 
-#include "kernel/panic.h"
-#include "kernel/string.h"
+#include "base/panic.h"
+#include "lib/string.h"
 
 #define ARENA_BYTES (1ul << HEAP_MAX_ORDER)
 #define ORDER_COUNT (HEAP_MAX_ORDER + 1)

@@ -3,10 +3,10 @@
 #include <stdbool.h>
 
 #include "arch/arch.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
-#include "sched/spinlock.h"
+#include "base/panic.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "base/spinlock.h"
 
 #define BITS 64
 #define LOW_MEMORY_END 0x100000ull /* the first MiB: firmware, BIOS data, trampolines */

@@ -9,12 +9,12 @@
 #include "mm/heap.h"
 
 #include "arch/arch.h"
-#include "kernel/panic.h"
-#include "kernel/string.h"
+#include "base/panic.h"
+#include "lib/string.h"
 #include "mm/buddy.h"
 #include "mm/frame.h"
 #include "mm/paging.h"
-#include "sched/spinlock.h"
+#include "base/spinlock.h"
 
 #define ARENA_BYTES (1ull << HEAP_MAX_ORDER)
 #define ARENA_FRAMES (ARENA_BYTES / FRAME_SIZE)

@@ -1,11 +1,11 @@
 #include "mm/kstack.h"
 
 #include "arch/arch.h"
-#include "kernel/panic.h"
+#include "base/panic.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/paging.h"
-#include "sched/spinlock.h"
+#include "base/spinlock.h"
 
 #define PAGE_BYTES 4096ul
 #define FREE_CHUNK_SLOTS 1016 /* a chunk is 4080 bytes: with its heap header, one 4 KiB block */

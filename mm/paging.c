@@ -2,9 +2,9 @@
 
 #include "arch/arch.h"
 #include "arch/mmu.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "base/panic.h"
+#include "lib/printf.h"
+#include "lib/string.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
 

@@ -1,7 +1,7 @@
 /* Per-CPU run queues: two intrusive FIFO lists under one spinlock (include/sched/runqueue.h). */
 #include "sched/runqueue.h"
 
-#include "kernel/panic.h"
+#include "base/panic.h"
 
 static void list_init(struct rq_node *sentinel)
 {

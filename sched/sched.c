@@ -20,10 +20,10 @@
 #include "sched/thread.h"
 
 #include "arch/arch.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
+#include "base/panic.h"
+#include "lib/printf.h"
 #include "mm/heap.h"
-#include "sched/spinlock.h"
+#include "base/spinlock.h"
 
 #define SLEEP_BUCKETS 256 /* a hashed timer wheel: bucket = wake tick mod this */
 #define JOIN_LOCKS 64

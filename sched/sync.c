@@ -1,7 +1,7 @@
 #include "sched/sync.h"
 
 #include "arch/arch.h"
-#include "kernel/panic.h"
+#include "base/panic.h"
 #include "sched/thread.h"
 
 void wait_queue_init(struct wait_queue *wq, const char *name)

@@ -2,8 +2,8 @@
 
 #include <stdarg.h>
 
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "lib/printf.h"
+#include "lib/string.h"
 
 #define SDT_HEADER_BYTES 36
 #define SDT_MAX_BYTES (1u << 20) /* no table we read is anywhere near this */

@@ -6,8 +6,8 @@
 
 #include "arch/arch.h"
 #include "kernel/boot.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
+#include "base/panic.h"
+#include "lib/printf.h"
 #include "mm/paging.h"
 
 /* Written once by acpi_load on the boot CPU before any other CPU starts;

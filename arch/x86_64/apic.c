@@ -8,8 +8,8 @@
 
 #include "arch/arch.h"
 #include "cpu.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
+#include "base/panic.h"
+#include "lib/printf.h"
 #include "mm/paging.h"
 
 #define MSR_APIC_BASE 0x1bu

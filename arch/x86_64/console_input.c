@@ -1,6 +1,6 @@
 /* arch_input_start: the x86_64 consoles' input, the PS/2 keyboard and COM1. */
 #include "arch/arch.h"
-#include "kernel/printf.h"
+#include "lib/printf.h"
 #include "ps2.h"
 #include "serial.h"
 

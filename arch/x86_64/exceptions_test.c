@@ -4,9 +4,9 @@
  * It lives in arch/x86_64 because vectors and the provoking instructions are x86's.
  */
 #include "cpu.h"
-#include "kernel/ksyms.h"
+#include "lib/ksyms.h"
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "lib/string.h"
 
 #define VECTOR_DIVIDE_ERROR 0
 #define VECTOR_BREAKPOINT 3

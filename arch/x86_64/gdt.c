@@ -2,7 +2,7 @@
 
 #include <stddef.h>
 
-#include "kernel/string.h"
+#include "lib/string.h"
 
 /* Access bytes and flags of the descriptors below. */
 #define SEG_PRESENT (1ull << 47)

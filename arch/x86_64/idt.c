@@ -6,8 +6,8 @@
 #include "apic.h"
 #include "cpu.h"
 #include "gdt.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
+#include "base/panic.h"
+#include "lib/printf.h"
 #include "mm/kstack.h"
 
 #define IDT_VECTORS 256

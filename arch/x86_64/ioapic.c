@@ -8,10 +8,10 @@
 #include "acpi.h"
 #include "apic.h"
 #include "arch/arch.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
+#include "base/panic.h"
+#include "lib/printf.h"
 #include "mm/paging.h"
-#include "sched/spinlock.h"
+#include "base/spinlock.h"
 
 /* The register window: write a register's index to IOREGSEL, then read or write
  * it through IOWIN (both 32-bit). */

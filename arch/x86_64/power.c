@@ -7,7 +7,7 @@
 #include "acpi.h"
 #include "arch/arch.h"
 #include "cpu.h"
-#include "kernel/printf.h"
+#include "lib/printf.h"
 #include "mm/paging.h"
 
 /* PM1 control register bits (ACPI 6.5, table 4.13). */

@@ -15,7 +15,7 @@
 #include "arch/arch.h"
 #include "cpu.h"
 #include "kernel/input.h"
-#include "kernel/printf.h"
+#include "lib/printf.h"
 #include "ps2_keymap.h"
 
 #define PS2_DATA 0x60

@@ -10,14 +10,14 @@
 #include "cpu.h"
 #include "gdt.h"
 #include "idt.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "base/panic.h"
+#include "lib/printf.h"
+#include "lib/string.h"
 #include "mm/heap.h"
 #include "mm/kstack.h"
 #include "mm/paging.h"
 #include "percpu.h"
-#include "sched/spinlock.h"
+#include "base/spinlock.h"
 
 #define TRAMPOLINE_PHYS 0x8000ul
 #define AP_STACK_BYTES 16384

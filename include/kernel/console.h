@@ -16,6 +16,7 @@
 #ifndef EXO_KERNEL_CONSOLE_H
 #define EXO_KERNEL_CONSOLE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -29,6 +30,9 @@ typedef void (*console_write_fn)(const char *chars, size_t len);
 int console_register(console_write_fn write);
 /* Writes to every console (takes console_lock). */
 void console_write(const char *chars, size_t len);
+/* Formats to every console as one message (console_lock held throughout);
+ * kernel_main installs it as kprintf's output (lib/printf.h). */
+int console_vprintf(const char *fmt, va_list args);
 
 /* Copies the log's oldest-first contents that fit in buf (NUL-terminated);
  * returns the bytes copied. */

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "arch/arch.h"
-#include "kernel/random.h"
+#include "lib/random.h"
 
 struct ktest {
     const char *name;

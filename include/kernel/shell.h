@@ -3,7 +3,7 @@
  *
  * shell_start spawns the thread "shell", which prints `boot: shell ready in N us`
  * and the prompt `exo> `, then loops: it blocks in input_read (kernel/input.h)
- * until something is typed, edits the line (kernel/line_edit.h), runs the
+ * until something is typed, edits the line (lib/line_edit.h), runs the
  * command, prompts again. Its output goes through kprintf, so the serial port and
  * the screen show the same session. `help` lists the commands.
  *

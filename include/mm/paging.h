@@ -32,7 +32,7 @@
 
 #include "kernel/bootinfo.h"
 #include "mm/types.h"
-#include "sched/spinlock.h"
+#include "base/spinlock.h"
 
 /* Permissions and memory type of a page. Readable is implied. */
 #define PAGE_WRITE (1u << 0)

@@ -44,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sched/spinlock.h"
+#include "base/spinlock.h"
 
 struct run_queue;
 

@@ -7,7 +7,7 @@
  * wakes the first waiter. A blocked thread costs no CPU time: it is in no run
  * queue until woken.
  *
- * Spinlocks (include/sched/spinlock.h) are for short sections and interrupt
+ * Spinlocks (include/base/spinlock.h) are for short sections and interrupt
  * handlers; these are for anything that may wait. Never block while holding a
  * spinlock.
  */
@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sched/spinlock.h"
+#include "base/spinlock.h"
 
 struct thread;
 

@@ -9,7 +9,7 @@ build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
-build/fuzz/obj/kernel/string.o: kernel/string.c
+build/fuzz/obj/lib/string.o: lib/string.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fno-builtin -c $< -o $@.tmp
 	objcopy $(foreach s,$(HOST_STRING_SYMS),--redefine-sym $(s)=exo_$(s)) $@.tmp $@
@@ -22,6 +22,6 @@ build/fuzz/obj/kernel/bootinfo.o: kernel/bootinfo.c
 	@rm -f $@.tmp
 
 build/fuzz/fuzz_bootinfo: build/fuzz/obj/tests/fuzz/fuzz_bootinfo.o \
-		build/fuzz/obj/kernel/bootinfo.o build/fuzz/obj/kernel/printf.o \
-		build/fuzz/obj/tests/host/shim.o build/fuzz/obj/kernel/string.o
+		build/fuzz/obj/kernel/bootinfo.o build/fuzz/obj/lib/printf.o \
+		build/fuzz/obj/tests/host/shim.o build/fuzz/obj/lib/string.o
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -o $@

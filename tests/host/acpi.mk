@@ -3,6 +3,6 @@
 HOST_TESTS += build/host/test_acpi
 
 build/host/test_acpi: build/host/tests/host/test_acpi.o build/host/arch/x86_64/acpi.o \
-	build/host/kernel/printf.o
+	build/host/lib/printf.o
 	@mkdir -p $(@D)
 	$(HOST_CC) $(HOST_CFLAGS) $^ -o $@

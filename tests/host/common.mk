@@ -6,15 +6,15 @@ build/host/%.o: %.c
 	@mkdir -p $(@D)
 	$(HOST_CC) $(HOST_CFLAGS) -MMD -MP -c $< -o $@
 
-# kernel/string.c defines memcpy, strlen and friends: renamed to exo_* here so
+# lib/string.c defines memcpy, strlen and friends: renamed to exo_* here so
 # the host's libc (and ASan's interceptors) keep theirs. Tests call exo_memcpy etc.
 HOST_STRING_SYMS := memcpy memmove memset memcmp strlen strnlen strcmp strncmp strchr strlcpy
-build/host/kernel/string.o: kernel/string.c
+build/host/lib/string.o: lib/string.c
 	@mkdir -p $(@D)
 	$(HOST_CC) $(HOST_CFLAGS) -fno-builtin -c $< -o $@.tmp
 	objcopy $(foreach s,$(HOST_STRING_SYMS),--redefine-sym $(s)=exo_$(s)) $@.tmp $@
 	@rm -f $@.tmp
 
-HOST_SHIM := build/host/tests/host/shim.o build/host/kernel/string.o
+HOST_SHIM := build/host/tests/host/shim.o build/host/lib/string.o
 
 -include $(shell find build/host -name '*.d' 2>/dev/null)

@@ -6,12 +6,12 @@ LIB_TESTS := build/host/test_string build/host/test_printf build/host/test_cmdli
 HOST_TESTS += $(LIB_TESTS)
 
 build/host/test_string: build/host/tests/host/test_string.o $(HOST_SHIM)
-build/host/test_printf: build/host/tests/host/test_printf.o build/host/kernel/printf.o \
+build/host/test_printf: build/host/tests/host/test_printf.o build/host/lib/printf.o \
 	$(HOST_SHIM)
 build/host/test_cmdline: build/host/tests/host/test_cmdline.o build/host/kernel/cmdline.o \
-	build/host/kernel/printf.o $(HOST_SHIM)
+	build/host/lib/printf.o $(HOST_SHIM)
 build/host/test_bootinfo: build/host/tests/host/test_bootinfo.o build/host/kernel/bootinfo.o \
-	build/host/kernel/printf.o $(HOST_SHIM)
+	build/host/lib/printf.o $(HOST_SHIM)
 
 $(LIB_TESTS):
 	@mkdir -p $(@D)

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "arch/arch.h"
-#include "kernel/panic.h"
-#include "kernel/printf.h"
+#include "base/panic.h"
+#include "lib/printf.h"
 
 uint8_t *shim_phys_base;
 uint64_t shim_phys_size;
@@ -55,7 +55,7 @@ void panic(const char *fmt, ...)
     abort();
 }
 
-int kvprintf(const char *fmt, va_list args)
+static int shim_vprintf(const char *fmt, va_list args)
 {
     va_list copy;
     va_copy(copy, args);
@@ -69,11 +69,27 @@ int kvprintf(const char *fmt, va_list args)
     return n;
 }
 
-int kprintf(const char *fmt, ...)
+/* The kernel's lib/printf.c, when a test links it, sends kprintf to the output
+ * installed with kprintf_set_output: install the shim's log there. Tests that do
+ * not link it get the weak kprintf and kvprintf below. */
+__attribute__((weak)) void kprintf_set_output(int (*output)(const char *, va_list));
+
+__attribute__((constructor)) static void shim_install_output(void)
+{
+    if (kprintf_set_output)
+        kprintf_set_output(shim_vprintf);
+}
+
+__attribute__((weak)) int kvprintf(const char *fmt, va_list args)
+{
+    return shim_vprintf(fmt, args);
+}
+
+__attribute__((weak)) int kprintf(const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
-    int n = kvprintf(fmt, args);
+    int n = shim_vprintf(fmt, args);
     va_end(args);
     return n;
 }

@@ -1,5 +1,5 @@
 /*
- * Host tests of kernel/line_edit.c. The echo goes to a model terminal that knows
+ * Host tests of lib/line_edit.c. The echo goes to a model terminal that knows
  * only what the editor may use (printable bytes, '\b', '\n'); after every key the
  * row it shows must be the editor's line and its cursor the editor's cursor, so
  * what a user sees is checked, not only the buffer.
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "kernel/line_edit.h"
+#include "lib/line_edit.h"
 
 #define TERM_COLUMNS 200
 

@@ -1,5 +1,5 @@
 /*
- * Host tests of kernel/printf.c, mostly by comparison with the C library's snprintf:
+ * Host tests of lib/printf.c, mostly by comparison with the C library's snprintf:
  * a table of hand-picked cases, then thousands of random format/value combinations.
  * %p is the one deliberate difference (always 16 zero-padded digits), checked alone.
  *
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "kernel/printf.h"
+#include "lib/printf.h"
 
 #define RANDOM_ROUNDS 50000
 #define OUT_MAX 256

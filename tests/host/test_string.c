@@ -1,5 +1,5 @@
 /*
- * Host tests of kernel/string.c. The libc-named functions are linked renamed to
+ * Host tests of lib/string.c. The libc-named functions are linked renamed to
  * exo_* (tests/host/common.mk), so each can be compared against the host libc;
  * glob_match and parse_u64 keep their names.
  */
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "kernel/string.h"
+#include "lib/string.h"
 
 void *exo_memcpy(void *dst, const void *src, size_t n);
 void *exo_memmove(void *dst, const void *src, size_t n);

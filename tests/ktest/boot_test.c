@@ -1,7 +1,7 @@
 /* Suite `boot`: the boot info and command line as the kernel parsed them. */
 #include "kernel/boot.h"
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "lib/string.h"
 
 static void boot_protocol_is_multiboot2_or_pvh(struct ktest *t)
 {

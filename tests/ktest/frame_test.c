@@ -1,7 +1,7 @@
 /* Suite `frame`: the physical frame allocator on the live machine. */
 #include "kernel/boot.h"
 #include "kernel/ktest.h"
-#include "kernel/panic.h"
+#include "base/panic.h"
 #include "mm/frame.h"
 #include "mm_test_util.h"
 

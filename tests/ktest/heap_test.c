@@ -1,6 +1,6 @@
 /* Suite `heap`: kmalloc and friends over the live buddy heap. */
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "lib/string.h"
 #include "mm/heap.h"
 #include "mm_test_util.h"
 

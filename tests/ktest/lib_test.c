@@ -1,10 +1,10 @@
 /* Suite `lib`: the freestanding library as built into the kernel (the host tests
  * cover the same code in depth; these check the kernel build of it). */
-#include "kernel/ksyms.h"
+#include "lib/ksyms.h"
 #include "kernel/ktest.h"
-#include "kernel/printf.h"
-#include "kernel/random.h"
-#include "kernel/string.h"
+#include "lib/printf.h"
+#include "lib/random.h"
+#include "lib/string.h"
 
 void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic);
 

@@ -3,7 +3,7 @@
 #include "arch/mmu.h"
 #include "kernel/boot.h"
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "lib/string.h"
 #include "mm/frame.h"
 #include "mm/paging.h"
 #include "mm_test_util.h"

@@ -1,7 +1,7 @@
 /* Suites `sched` and `steal`, and the heavy `threads_100k`: threads on the live kernel. */
 #include "arch/arch.h"
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "lib/string.h"
 #include "mm/heap.h"
 #include "mm/kstack.h"
 #include "sched/sync.h"

@@ -6,7 +6,7 @@
 #include "mm/heap.h"
 #include "mm/paging.h"
 #include "mm_test_util.h"
-#include "sched/spinlock.h"
+#include "base/spinlock.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
 

@@ -7,9 +7,13 @@
  * timeout. The arch exception handler composes its own report from the same
  * pieces: panic_begin, its lines, panic_backtrace_from, panic_end.
  * A panic while panicking prints one line and halts.
+ *
+ * Declared here, on the base floor, so that every floor (lib/ users, arch/, mm/,
+ * sched/) can stop the machine; implemented in kernel/panic.c, which may use the
+ * consoles and the scheduler's idea of the current thread.
  */
-#ifndef EXO_KERNEL_PANIC_H
-#define EXO_KERNEL_PANIC_H
+#ifndef EXO_BASE_PANIC_H
+#define EXO_BASE_PANIC_H
 
 #include <stdbool.h>
 #include <stdint.h>

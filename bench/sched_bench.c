@@ -1,7 +1,7 @@
-/* Benchmarks of the scheduler (mode=bench; include/kernel/bench.h). */
+/* Benchmarks of the scheduler (mode=bench; include/bench/bench.h). */
 #include "arch/arch.h"
-#include "kernel/bench.h"
-#include "kernel/printf.h"
+#include "bench/bench.h"
+#include "lib/printf.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "sched/sync.h"

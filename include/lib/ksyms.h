@@ -2,12 +2,12 @@
  * ksyms: the kernel's own symbol table, for backtraces.
  *
  * The build links the kernel twice: the first image's function symbols (nm) become
- * a sorted table (kernel/ksyms.awk) that the second link places at the end of
+ * a sorted table (lib/ksyms.awk) that the second link places at the end of
  * .rodata, where its size moves no code. The Makefile checks that the two links put
  * every function at the same address.
  */
-#ifndef EXO_KERNEL_KSYMS_H
-#define EXO_KERNEL_KSYMS_H
+#ifndef EXO_LIB_KSYMS_H
+#define EXO_LIB_KSYMS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -24,8 +24,8 @@
  * skipped with a line that says how much they need (a million threads need a
  * 6 GiB guest). Benchmarks run one at a time, from the boot thread.
  */
-#ifndef EXO_KERNEL_BENCH_H
-#define EXO_KERNEL_BENCH_H
+#ifndef EXO_BENCH_BENCH_H
+#define EXO_BENCH_BENCH_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -7,8 +7,8 @@
  * memcpy, memmove, memset and memcmp on its own, so those four keep their standard
  * names and contracts.
  */
-#ifndef EXO_KERNEL_STRING_H
-#define EXO_KERNEL_STRING_H
+#ifndef EXO_LIB_STRING_H
+#define EXO_LIB_STRING_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,12 +2,12 @@
  * The kernel's printf. One engine, format_to, walks the format and emits pieces
  * through an output object; snprintf and the console sink are two such objects.
  */
-#include "kernel/printf.h"
+#include "lib/printf.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kernel/string.h"
+#include "lib/string.h"
 
 struct output {
     kprintf_sink_fn sink;
@@ -314,6 +314,28 @@ int ksnprintf(char *buf, size_t buf_size, const char *fmt, ...)
     va_list args;
     va_start(args, fmt);
     int n = kvsnprintf(buf, buf_size, fmt, args);
+    va_end(args);
+    return n;
+}
+
+static kprintf_output_fn kprintf_output;
+
+void kprintf_set_output(kprintf_output_fn output)
+{
+    kprintf_output = output;
+}
+
+int kvprintf(const char *fmt, va_list args)
+{
+    kprintf_output_fn output = kprintf_output;
+    return output ? output(fmt, args) : 0;
+}
+
+int kprintf(const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    int n = kvprintf(fmt, args);
     va_end(args);
     return n;
 }

@@ -1,6 +1,6 @@
-#include "kernel/line_edit.h"
+#include "lib/line_edit.h"
 
-#include "kernel/string.h"
+#include "lib/string.h"
 
 #define KEY_ESCAPE 0x1b
 #define KEY_DELETE 0x7f

@@ -20,8 +20,8 @@
  * Pure code (host-tested in tests/host/test_line_edit.c); one editor per reader,
  * no locking of its own.
  */
-#ifndef EXO_KERNEL_LINE_EDIT_H
-#define EXO_KERNEL_LINE_EDIT_H
+#ifndef EXO_LIB_LINE_EDIT_H
+#define EXO_LIB_LINE_EDIT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
-#include "kernel/bench.h"
+#include "bench/bench.h"
 
 #include "arch/arch.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "lib/printf.h"
+#include "lib/string.h"
 #include "mm/frame.h"
 
 extern const struct bench *const __start_benchmarks[];

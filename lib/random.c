@@ -1,4 +1,4 @@
-#include "kernel/random.h"
+#include "lib/random.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

@@ -1,6 +1,6 @@
-/* Benchmarks of the memory manager (mode=bench; include/kernel/bench.h). */
+/* Benchmarks of the memory manager (mode=bench; include/bench/bench.h). */
 #include "arch/arch.h"
-#include "kernel/bench.h"
+#include "bench/bench.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/kstack.h"

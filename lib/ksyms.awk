@@ -1,5 +1,5 @@
 # Turns `nm -n --defined-only` output of the kernel into the assembly of its symbol
-# table (see include/kernel/ksyms.h): text symbols in the higher half only, sorted
+# table (see include/lib/ksyms.h): text symbols in the higher half only, sorted
 # by address, names in one string blob.
 # n starts as the number 0: an unset variable used as a subscript is "", not 0.
 BEGIN {

@@ -1,6 +1,6 @@
-#include "kernel/ksyms.h"
+#include "lib/ksyms.h"
 
-#include "kernel/string.h"
+#include "lib/string.h"
 
 /* Emitted by kernel/ksyms.awk into the .ksyms section, sorted by address. */
 struct ksym_entry {

@@ -3,8 +3,8 @@
  * splitmix64 expands the seed into xoshiro256** state; the same seed gives the same
  * sequence on every machine, so a failing seed printed by a test reproduces it.
  */
-#ifndef EXO_KERNEL_RANDOM_H
-#define EXO_KERNEL_RANDOM_H
+#ifndef EXO_LIB_RANDOM_H
+#define EXO_LIB_RANDOM_H
 
 #include <stdint.h>
 

@@ -8,7 +8,7 @@
  * destination is aligned (and, for copies, the source with it): zeroing a page
  * table is 512 stores rather than 4096, which matters most under emulation.
  */
-#include "kernel/string.h"
+#include "lib/string.h"
 
 #include <stdint.h>
 

@@ -1,4 +1,8 @@
 /*
+ * include/base/ holds the primitives every floor uses (this lock, panic and
+ * KASSERT). They sit just above lib/ and use only the arch CPU primitives
+ * (interrupt flag, relax), which is why arch/ itself may take these locks.
+ *
  * spinlock: a test-and-test-and-set lock that disables interrupts on this CPU
  * while held, so an interrupt handler on the same CPU can never spin on a lock its
  * own CPU holds.
@@ -6,8 +10,8 @@
  * Memory order: acquire on lock, release on unlock, so everything done under the
  * lock is visible to the next holder. Holders must not sleep.
  */
-#ifndef EXO_SCHED_SPINLOCK_H
-#define EXO_SCHED_SPINLOCK_H
+#ifndef EXO_BASE_SPINLOCK_H
+#define EXO_BASE_SPINLOCK_H
 
 #include <stdbool.h>
 

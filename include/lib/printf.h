@@ -9,10 +9,10 @@
  * is copied to the output as-is, so a bad format string is visible, not silent.
  *
  * kvsnprintf is pure (no kernel state) and is unit-tested on the host against the C
- * library's snprintf. kprintf sends its output to the console (kernel/console.c).
+ * library's snprintf. kprintf sends its output through the hook the console installs.
  */
-#ifndef EXO_KERNEL_PRINTF_H
-#define EXO_KERNEL_PRINTF_H
+#ifndef EXO_LIB_PRINTF_H
+#define EXO_LIB_PRINTF_H
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,8 +35,15 @@ typedef void (*kprintf_sink_fn)(void *ctx, const char *chars, size_t len);
 int kvprintf_to(kprintf_sink_fn sink, void *ctx, const char *fmt, va_list args)
     __attribute__((format(printf, 3, 0)));
 
-/* Print to every console (serial, and the screen once it exists). */
+/*
+ * Print to every console (serial, and the screen once it exists). The library
+ * does not know the consoles: kprintf hands the format to the output installed
+ * with kprintf_set_output (kernel/console.c installs its own first thing in
+ * kernel_main); before that, or with none, the text is dropped and 0 returned.
+ */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int kvprintf(const char *fmt, va_list args) __attribute__((format(printf, 1, 0)));
+typedef int (*kprintf_output_fn)(const char *fmt, va_list args);
+void kprintf_set_output(kprintf_output_fn output);
 
 #endif
