@@ -3,6 +3,7 @@
 #include "arch/arch.h"
 #include "base/panic.h"
 #include "lib/printf.h"
+#include "lib/string.h"
 
 /* Written by boot_load on the boot CPU before anything else reads them. */
 static struct boot_info info;
@@ -81,9 +82,14 @@ static const char *mmap_type_name(uint32_t type)
 void boot_print_summary(void)
 {
     uint64_t usable_bytes = 0;
+    /* Both strings come from the loader: escaped (up to 4 bytes each), so they
+     * cannot drive a terminal. Static: boot runs once, on one CPU. */
+    static char loader[4 * sizeof(info.loader_name)], cmdline[4 * sizeof(info.cmdline)];
+    str_escape(loader, sizeof(loader), info.loader_name, strlen(info.loader_name));
+    str_escape(cmdline, sizeof(cmdline), info.cmdline, strlen(info.cmdline));
     kprintf("boot: via %s%s%s, command line '%s'\n",
             info.protocol == BOOT_PROTOCOL_PVH ? "PVH" : "Multiboot2",
-            info.loader_name[0] ? " from " : "", info.loader_name, info.cmdline);
+            loader[0] ? " from " : "", loader, cmdline);
     for (size_t i = 0; i < info.mmap_count; i++) {
         const struct mmap_entry *e = &info.mmap[i];
         kprintf("boot: memory %016lx-%016lx %s\n", e->base_phys,
