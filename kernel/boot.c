@@ -53,12 +53,17 @@ void boot_load(uint32_t protocol, uint64_t info_phys, uint32_t magic)
         error = bootinfo_parse_multiboot2(magic, raw, avail, info_phys, &info, print_diag,
                                           "boot: multiboot2");
     }
+    /* The options first, even from boot information that failed later on (the
+     * parsers fill cmdline as they meet it; otherwise it is empty): a self-test
+     * boot must end QEMU with the failure status from here on, not halt. */
+    cmdline_parse(info.cmdline, &options, print_diag, "boot");
+    if (options.mode != MODE_SHELL)
+        panic_set_test_mode(true);
     if (error != BOOTINFO_OK) {
         panic("boot: unusable %s boot information at 0x%lx: %s",
               protocol == BOOT_PROTOCOL_PVH ? "PVH" : "Multiboot2", info_phys,
               bootinfo_strerror(error));
     }
-    cmdline_parse(info.cmdline, &options, print_diag, "boot");
 }
 
 static const char *mmap_type_name(uint32_t type)
