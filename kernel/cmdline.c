@@ -73,6 +73,15 @@ static bool parse_smp(struct parser *p, const char *v, size_t len)
     return true;
 }
 
+static bool parse_smp_late_cpu(struct parser *p, const char *v, size_t len)
+{
+    unsigned long long n;
+    if (!parse_u64(v, len, &n) || n == 0 || n > UINT32_MAX)
+        return false;
+    p->out->smp_late_cpu = (uint32_t)n;
+    return true;
+}
+
 /* A comma list of console names; unknown names are reported, the rest used. */
 static bool parse_console(struct parser *p, const char *v, size_t len)
 {
@@ -102,7 +111,7 @@ static const struct {
     bool (*parse)(struct parser *p, const char *value, size_t len);
 } options[] = {
     {"mode", parse_mode}, {"test", parse_test},       {"seed", parse_seed},
-    {"smp", parse_smp},   {"console", parse_console},
+    {"smp", parse_smp},   {"console", parse_console}, {"smp_late_cpu", parse_smp_late_cpu},
 };
 
 static void parse_word(struct parser *p, const char *word, size_t len)

@@ -7,6 +7,8 @@
  *   seed=<n>                seed of the randomized tests (decimal or 0x hex)
  *   smp=<n>                 use at most n CPUs (0: no limit, the default)
  *   console=serial,fb       which consoles to use (a comma list; default both)
+ *   smp_late_cpu=<n>        for tests: CPU n (>= 1) arrives after its start-up
+ *                           deadline, so the kernel must give it up safely
  * An unknown option or a bad value is reported through the diag callback and
  * ignored, leaving the default; the reported word is escaped (str_escape), so
  * control bytes from the loader never reach a terminal raw. A first word that is a path (starts with '/') is the
@@ -36,6 +38,7 @@ struct kernel_options {
     uint64_t seed;
     uint32_t smp_max_cpus; /* 0: no limit */
     uint32_t consoles;     /* CONSOLE_* bits */
+    uint32_t smp_late_cpu; /* 0, or the CPU made late on purpose */
     int problems;          /* unknown options and bad values reported */
 };
 
