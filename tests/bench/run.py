@@ -351,6 +351,7 @@ def main():
     if not os.path.exists(ELF):
         raise SystemExit("bench: %s is missing: run make first" % ELF)
     started = time.monotonic()
+    os.makedirs(os.path.dirname(SERIAL_LOG), exist_ok=True)
     conditions = host_conditions()
     say("bench: host %s, %s CPUs, Linux %s, load average %.2f, %d other QEMU processes"
         % (conditions["cpu_model"], conditions["host_cpus"], conditions["host_kernel"],
