@@ -10,8 +10,8 @@ over serial; screen.py checks the framebuffer console and the PS/2 keyboard. Eac
 module's docstring says what its kind of boot must show.
 
 Every test case of every boot counts as one result (each check of a shell or screen
-boot is one), and so does every boot's own verdict; the last line is
-`N passed, N failed`.
+boot is one), and so does every boot's own verdict. A KTAP case reported `# SKIP`
+counts as skipped, never as passed. The last line is `N passed, N failed, N skipped`.
 """
 import argparse
 import concurrent.futures
@@ -20,8 +20,8 @@ import re
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in tests/: generated files go under build/
-from qemu.judges import (failing_lines, judge_bench, judge_cpu_count, judge_end,
-                         judge_message, judge_panic, judge_selftest)
+from qemu.judges import (FAIL, PASS, SKIP, failing_lines, judge_bench, judge_cpu_count,
+                         judge_end, judge_message, judge_panic, judge_selftest)
 from qemu.matrix import all_boots, qemu_command
 from qemu.runner import LOG_DIR, ROOT, read_log, run
 from qemu.screen import run_screen_boot
@@ -68,12 +68,13 @@ def main():
 
     os.makedirs(LOG_DIR, exist_ok=True)
     boots = [b for b in all_boots(opts.seed) if not opts.only or opts.only in b.name]
-    passed = failed = 0
+    passed = failed = skipped = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
         for boot, problems, cases, seconds, stderr, log in pool.map(run_boot, boots):
-            ok_cases = sum(1 for _, ok in cases if ok)
-            passed += ok_cases + (0 if problems else 1)
-            failed += (len(cases) - ok_cases) + (1 if problems else 0)
+            verdicts = [v for _, v in cases]
+            passed += verdicts.count(PASS) + (0 if problems else 1)
+            failed += verdicts.count(FAIL) + (1 if problems else 0)
+            skipped += verdicts.count(SKIP)
             verdict = "FAIL" if problems else "PASS"
             ready = READY_RE.search(log)
             ready = ", shell ready in %s us" % ready.group(1) if ready else ""
@@ -88,9 +89,11 @@ def main():
             elif boot.expect_end:
                 detail = boot.expect_end + " seen"
             elif boot.expect_bench:
-                detail = "%d figures" % sum(1 for _, ok in cases if ok)
+                detail = "%d figures" % verdicts.count(PASS)
             else:
                 detail = "%d cases" % len(cases)
+                if verdicts.count(SKIP):
+                    detail += " (%d skipped)" % verdicts.count(SKIP)
             print("%s %-14s %s, %.1f s" % (verdict, boot.name, detail, seconds), flush=True)
             if problems:
                 for p in problems:
@@ -101,7 +104,7 @@ def main():
                     print("     | " + line)
                 if stderr.strip():
                     print("     qemu stderr: " + stderr.strip()[-2000:])
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 
 

@@ -1,6 +1,6 @@
 """The judges of the boots that only print: each reads a boot's serial log and QEMU's
 exit status and returns the problems it finds (a boot passes when there are none),
-and for some, cases: (name, passed), each counted as one result.
+and for some, cases: (name, verdict), each counted as one result.
 
 A self-test boot passes only when all of these hold: the banner `exo <version>
 booting` appears; the KTAP output has its version line and plan; every suite the
@@ -8,7 +8,8 @@ plan announces reports a result; no result is `not ok`; the `# Totals:` line is
 there with fail:0; nothing prints `PANIC:`; QEMU exits with status 33 (the kernel
 wrote 0x10 to isa-debug-exit). Exit status 0 means a triple fault (-no-reboot), 35
 a failed self-test. A boot that runs past its time limit fails. Each KTAP test case
-is a case.
+is a case: `ok` passes, `not ok` fails, and `ok ... # SKIP <reason>` is skipped
+(never a pass).
 
 A bad-input boot (a CPU without long mode, say) passes when the expected message
 appears on the serial port and the kernel then stays halted instead of resetting.
@@ -33,15 +34,32 @@ import re
 from qemu.matrix import expected_cpus
 from qemu.runner import EXIT_FAIL, EXIT_PASS
 
+# A case's verdict.
+PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+
+def case(name, passed):
+    """A case that passed or failed (a check of a shell or screen boot, say)."""
+    return name, PASS if passed else FAIL
+
+
 CASE_RE = re.compile(r"^    (not )?ok (\d+) (\S+)(.*)$")
+SKIP_RE = re.compile(r"^\s*#\s*SKIP\b", re.I)
 SUITE_RE = re.compile(r"^(not )?ok (\d+) (\S+)")
 SUBTEST_RE = re.compile(r"^    # Subtest: (\S+)")
 PLAN_RE = re.compile(r"^1\.\.(\d+)$")
 TOTALS_RE = re.compile(r"^# Totals: pass:(\d+) fail:(\d+) skip:(\d+) total:(\d+)$")
 
 
+def ktap_verdict(m):
+    """The verdict of a CASE_RE match: a `not ok` fails even with a SKIP directive."""
+    if m.group(1):
+        return FAIL
+    return SKIP if SKIP_RE.match(m.group(4)) else PASS
+
+
 def judge_selftest(log, status):
-    """Returns (problems, cases): cases is a list of (name, passed)."""
+    """Returns (problems, cases): a case per KTAP test case."""
     problems, cases = [], []
     lines = log.split("\n")
     if not re.search(r"^exo \S+ booting$", log, re.M):
@@ -63,7 +81,7 @@ def judge_selftest(log, status):
                 suite = m.group(1)
             m = CASE_RE.match(line)
             if m:
-                cases.append(("%s.%s" % (suite, m.group(3)), m.group(1) is None))
+                cases.append(("%s.%s" % (suite, m.group(3)), ktap_verdict(m)))
             m = SUITE_RE.match(line)
             if m:
                 suites_seen += 1
@@ -169,7 +187,7 @@ def judge_bench(boot, log, status):
         problems.append("the kernel panicked")
     for name in boot.expect_bench:
         m = re.search(r"^bench %s ([0-9]+\.[0-9]{2}) \S+$" % re.escape(name), log, re.M)
-        cases.append(("bench." + name, m is not None and float(m.group(1)) > 0))
+        cases.append(case("bench." + name, m is not None and float(m.group(1)) > 0))
     if BENCH_SKIPPED not in log:
         problems.append("no %r line (the guest is too small for it)" % BENCH_SKIPPED)
     for m in re.finditer(r"^bench \S+: FAILED: .*$", log, re.M):

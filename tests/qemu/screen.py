@@ -13,6 +13,7 @@ import re
 import subprocess
 import time
 
+from qemu.judges import case
 from qemu.matrix import qemu_command
 from qemu.runner import BUILD, ROOT, monitor_command, read_log
 
@@ -144,12 +145,12 @@ def run_screen_boot(boot):
             glyphs = load_font()
             missing, image = screenshot_until_drawn(boot, glyphs, lines)
             for (name, _), line in zip(boot.screen_lines, lines):
-                cases.append((name, line not in missing))
+                cases.append(case(name, line not in missing))
                 if line in missing:
                     problems.append("not drawn on the screen (%dx%d screenshot %s): %r" % (
                         image[0], image[1], os.path.relpath(boot.screenshot_path(), ROOT), line))
             for name, passed, problem in type_on_keyboard(boot, glyphs):
-                cases.append((name, passed))
+                cases.append(case(name, passed))
                 if not passed:
                     problems.append(problem)
     except (OSError, ValueError) as e:

@@ -13,6 +13,7 @@ import re
 import subprocess
 import time
 
+from qemu.judges import case
 from qemu.matrix import boot_memory_mib, expected_cpus, qemu_command
 from qemu.runner import SerialPipe
 
@@ -121,7 +122,7 @@ def run_shell_boot(boot):
     start = time.monotonic()
     problems, cases = [], []
     def check(name, passed, problem):
-        cases.append((name, bool(passed)))
+        cases.append(case(name, passed))
         if not passed:
             problems.append(problem)
         return bool(passed)
