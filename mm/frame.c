@@ -2,7 +2,9 @@
 
 #include <stdbool.h>
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/mmu.h"
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "lib/string.h"

@@ -1,6 +1,6 @@
 #include "mm/kstack.h"
 
-#include "arch/arch.h"
+#include "arch/mmu.h"
 #include "base/panic.h"
 #include "mm/frame.h"
 #include "mm/heap.h"

@@ -1,6 +1,5 @@
 #include "mm/paging.h"
 
-#include "arch/arch.h"
 #include "arch/mmu.h"
 #include "base/panic.h"
 #include "lib/printf.h"

@@ -19,7 +19,11 @@
  */
 #include "sched/thread.h"
 
-#include "arch/arch.h"
+#include "arch/context.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "mm/heap.h"

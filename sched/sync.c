@@ -1,6 +1,6 @@
 #include "sched/sync.h"
 
-#include "arch/arch.h"
+#include "arch/irq.h"
 #include "base/panic.h"
 #include "sched/thread.h"
 

@@ -4,7 +4,7 @@
  */
 #include "acpi.h"
 
-#include "arch/arch.h"
+#include "arch/mmu.h"
 #include "kernel/boot.h"
 #include "base/panic.h"
 #include "lib/printf.h"

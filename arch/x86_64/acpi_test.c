@@ -9,8 +9,14 @@
 #include "acpi.h"
 #include "apic.h"
 #include "cpu.h"
+#include "ioapic.h"
 #include "kernel/ktest.h"
 #include "serial.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/platform.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 
 #define IRQ_WAIT_MS 200 /* an interrupt that has not come by now will not */
 #define QUIET_WAIT_MS 20

@@ -5,7 +5,10 @@
  */
 #include "acpi.h"
 #include "apic.h"
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "arch/mmu.h"
 #include "cpu.h"
 #include "gdt.h"
@@ -264,7 +267,7 @@ unsigned arch_stop_other_cpus(void)
     apic_send(0, ICR_NMI_ALL_OTHERS);
     /* An NMI gets through disabled interrupts, so only a CPU that is itself dead
      * or in a stuck NMI handler fails to answer; don't wait forever for it. */
-    uint64_t start = arch_read_timestamp(), limit = arch_tsc_hz() / (1000000000ull / STOP_WAIT_NS);
+    uint64_t start = arch_read_timestamp(), limit = arch_timestamp_hz() / (1000000000ull / STOP_WAIT_NS);
     while (__atomic_load_n(&cpus_stopped, __ATOMIC_ACQUIRE) < others &&
            arch_read_timestamp() - start < limit)
         __asm__ volatile("pause");

@@ -15,7 +15,8 @@
 
 #include <stdbool.h>
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
 
 struct spinlock {
     volatile int locked; /* 0 free, 1 held; changed only by the __atomic builtins */

@@ -11,7 +11,7 @@
  *    _after around the loop only, so set-up is not counted. bench_run calls it once to
  *    warm caches, then BENCH_REPETITIONS times, and prints the median as
  *    `bench <name>_ns <ns per operation> ns`, converted with the calibrated TSC
- *    frequency (arch_tsc_hz).
+ *    frequency (arch_timestamp_hz).
  *  - reporting (BENCH_REPORT): report() measures what it likes, takes its own
  *    medians and prints its figures with bench_print; it may print several.
  *

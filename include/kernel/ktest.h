@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch/arch.h"
+#include "arch/fault.h"
 #include "lib/random.h"
 
 struct ktest {

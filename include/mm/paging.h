@@ -4,7 +4,7 @@
  * Every address space shares one kernel half: the tables below the kernel's root
  * entries are created at boot and never freed, so copying the root's kernel
  * entries into a new space shares all present and future kernel mappings. In the
- * kernel half live (include/arch/arch.h, arch_va_layout):
+ * kernel half live (include/arch/mmu.h, arch_va_layout):
  *   - the direct map: all RAM the memory map lists, at a fixed offset, in the
  *     largest pages alignment allows (1 GiB, 2 MiB, 4 KiB), read-write, no-execute;
  *   - the kernel image by section: text R+X, rodata R, data and bss R+W;
