@@ -48,9 +48,11 @@ static void memory_init(const struct boot_info *info)
     int error = frame_init(info->mmap, info->mmap_count, reserved, nreserved,
                            ARCH_EARLY_DIRECT_MAP_BYTES);
     if (error == FRAME_ERR_NO_USABLE_MEMORY)
-        panic("memory: the memory map lists no usable RAM above 1 MiB");
+        panic("memory: the memory map lists no usable RAM above %lu KiB",
+              (uint64_t)ARCH_PHYS_LOW_RESERVED_END >> 10);
     if (error == FRAME_ERR_NO_ROOM_FOR_BITMAP)
-        panic("memory: no usable RAM below 4 GiB can hold the frame bitmap");
+        panic("memory: no usable RAM below %lu MiB can hold the frame bitmap",
+              (uint64_t)ARCH_EARLY_DIRECT_MAP_BYTES >> 20);
     struct frame_stats stats;
     frame_get_stats(&stats);
     kprintf("memory: %lu MiB usable, %lu KiB reserved, %lu MiB free\n",

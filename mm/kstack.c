@@ -7,7 +7,7 @@
 #include "mm/paging.h"
 #include "base/spinlock.h"
 
-#define PAGE_BYTES 4096ul
+#define PAGE_BYTES FRAME_SIZE
 #define FREE_CHUNK_SLOTS 1016 /* a chunk is 4080 bytes: with its heap header, one 4 KiB block */
 
 /* Slot numbers given back, in heap-allocated chunks (the slots are unmapped). */

@@ -21,8 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/mmu.h"
+
 #define KSTACK_CLASSES 8 /* slots of 2, 4, ... 256 pages: stacks up to 255 pages */
-#define KSTACK_MAX_BYTES (((1ul << KSTACK_CLASSES) - 1) * 4096)
+#define KSTACK_MAX_BYTES (((1ul << KSTACK_CLASSES) - 1) * ARCH_PAGE_SIZE)
 
 struct kstack {
     uintptr_t bottom; /* lowest mapped byte; the guard page is just below */

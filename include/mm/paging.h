@@ -1,5 +1,5 @@
 /*
- * paging: the kernel's page tables (4 levels on x86_64).
+ * paging: the kernel's page tables (ARCH_PT_LEVELS levels, include/arch/mmu.h).
  *
  * Every address space shares one kernel half: the tables below the kernel's root
  * entries are created at boot and never freed, so copying the root's kernel
@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/mmu.h"
 #include "kernel/bootinfo.h"
 #include "mm/types.h"
 #include "base/spinlock.h"
@@ -50,7 +51,7 @@ enum page_size {
 
 static inline uint64_t page_size_bytes(enum page_size size)
 {
-    return 4096ull << (9 * (unsigned)size);
+    return ARCH_PAGE_SIZE << (ARCH_PT_INDEX_BITS * (unsigned)size);
 }
 
 enum paging_error {

@@ -10,8 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define FRAME_SIZE ((uint64_t)4096)
-#define FRAME_SHIFT 12
+#include "arch/mmu.h"
+
+/* A frame is the architecture's smallest page (ARCH_PAGE_SIZE). */
+#define FRAME_SIZE ((uint64_t)ARCH_PAGE_SIZE)
+#define FRAME_SHIFT ARCH_PAGE_SHIFT
 
 typedef struct {
     uint64_t value;

@@ -44,12 +44,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/cpu.h"
 #include "base/spinlock.h"
 
 struct run_queue;
 
-/* The coherence unit on x86_64; only a performance matter if it is wrong. */
-#define RQ_CACHE_LINE_BYTES 64
+#define RQ_CACHE_LINE_BYTES ARCH_CACHE_LINE_BYTES
 
 struct rq_node {
     struct rq_node *prev, *next; /* list links; NULL when unlinked; under queue->lock */
