@@ -27,6 +27,7 @@
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "mm/heap.h"
+#include "base/cpuset.h"
 #include "base/spinlock.h"
 
 #define SLEEP_BUCKETS 256 /* a hashed timer wheel: bucket = wake tick mod this */
@@ -50,8 +51,10 @@ struct sched_cpu {
 } __attribute__((aligned(64)));
 
 static struct sched_cpu cpus[ARCH_MAX_CPUS];
+_Static_assert(ARCH_MAX_CPUS - 1 <= INT16_MAX && ARCH_MAX_CPUS - 1 <= UINT16_MAX,
+               "a thread's affinity (int16_t) and cpu (uint16_t) hold any CPU index");
 static unsigned cpus_online;     /* atomic; CPUs with a scheduler */
-static uint64_t idle_cpus;       /* atomic bit mask: halted in the idle loop */
+static struct cpuset idle_cpus;  /* (A) halted in the idle loop, or about to be */
 static struct spinlock join_locks[JOIN_LOCKS]; /* protect joiner and the DEAD transition */
 static uint32_t next_thread_id;  /* atomic */
 static uint64_t threads_alive; /* atomic */
@@ -119,13 +122,13 @@ static void enqueue(struct thread *t)
     if (target >= __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE))
         target = self;
     rq_push(&cpus[target].rq, &t->rq);
-    uint64_t idle = __atomic_load_n(&idle_cpus, __ATOMIC_SEQ_CST);
-    if (idle & (1ull << target)) {
+    if (cpuset_test_atomic(&idle_cpus, target)) {
         kick_cpu(target);
-    } else if (target == self && !t->rq.pinned && (idle & ~(1ull << self)) &&
-               this_cpu_stays_busy()) {
+    } else if (target == self && !t->rq.pinned) {
         /* Busy here, idle elsewhere: wake one idle CPU to come and steal. */
-        kick_cpu((unsigned)__builtin_ctzll(idle & ~(1ull << self)));
+        unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
+        if (idle < ARCH_MAX_CPUS && this_cpu_stays_busy())
+            kick_cpu(idle);
     }
 }
 
@@ -517,8 +520,8 @@ static __attribute__((noreturn)) void idle_loop(void)
     for (;;) {
         arch_irq_save_disable();
         struct sched_cpu *c = this_cpu();
-        uint64_t bit = 1ull << arch_cpu_index();
-        __atomic_fetch_or(&idle_cpus, bit, __ATOMIC_SEQ_CST);
+        unsigned self = arch_cpu_index();
+        cpuset_set_atomic(&idle_cpus, self);
         /* Checked after the idle bit is visible: a thread queued for us from now
          * on comes with a reschedule IPI, which ends the halt below. Other CPUs'
          * pinned threads are not work for us: counting them would spin here with
@@ -530,7 +533,7 @@ static __attribute__((noreturn)) void idle_loop(void)
             work = rq_stealable_count(&cpus[i].rq) > 0;
         if (!work)
             arch_cpu_idle();
-        __atomic_fetch_and(&idle_cpus, ~bit, __ATOMIC_SEQ_CST);
+        cpuset_clear_atomic(&idle_cpus, self);
         schedule();
         /* Back here when the work was gone before we got to it: open a window
          * for pending interrupts before looking again. */

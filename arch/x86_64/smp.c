@@ -37,6 +37,8 @@ extern const char trampoline_start[], trampoline_end[], trampoline_params[];
 
 /* Written by the boot CPU before it starts each AP; read-only afterwards. */
 static uint32_t apic_ids[ARCH_MAX_CPUS];
+_Static_assert(ARCH_MAX_CPUS <= ACPI_MAX_CPUS,
+               "the MADT parser keeps at least as many CPUs as the kernel can run");
 static unsigned cpus_online = 1; /* atomic */
 static unsigned cpus_listed = 1; /* the MADT's count, once read */
 static void (*ap_main_fn)(unsigned cpu);
