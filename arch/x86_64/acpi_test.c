@@ -6,7 +6,7 @@
  * 16550 are x86's. Named-only suites `power_off` and `reboot` end the machine (the
  * harness checks how).
  */
-#include "acpi.h"
+#include "acpi_boot.h"
 #include "apic.h"
 #include "cpu.h"
 #include "ioapic.h"

@@ -4,7 +4,7 @@
  */
 #include "apic.h"
 
-#include "acpi.h"
+#include "acpi_boot.h"
 
 #include "arch/cpu.h"
 #include "arch/irq.h"

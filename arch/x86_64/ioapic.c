@@ -7,7 +7,7 @@
  */
 #include "ioapic.h"
 
-#include "acpi.h"
+#include "acpi_boot.h"
 #include "apic.h"
 #include "arch/cpu.h"
 #include "arch/irq.h"

@@ -4,7 +4,7 @@
  * SLP_EN to the PM1 control registers. The older ways remain as fallbacks for
  * reboot: the 8042 keyboard controller's reset line, then a triple fault.
  */
-#include "acpi.h"
+#include "acpi_boot.h"
 #include "arch/cpu.h"
 #include "arch/irq.h"
 #include "arch/platform.h"

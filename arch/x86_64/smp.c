@@ -3,7 +3,7 @@
  * trampoline (boot/trampoline.asm), one at a time. Also the IPIs that need every
  * CPU: TLB shootdown and stop-all.
  */
-#include "acpi.h"
+#include "acpi_boot.h"
 #include "apic.h"
 #include "arch/cpu.h"
 #include "arch/irq.h"
