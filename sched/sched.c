@@ -16,6 +16,29 @@
  * lock that publishes it to its waker, and the waker's thread_wake moves it
  * BLOCKED -> RUNNABLE with one compare-and-swap, then waits for on_cpu to clear
  * before queueing it: a thread in a run queue is never still on a CPU.
+ *
+ * Lock order, for the whole kernel. A CPU takes a lock only while every lock it
+ * already holds is above it in this table; the locks of one row never nest with
+ * each other. Every spinlock keeps interrupts off while held, so interrupt
+ * handlers take part in this order like any other code.
+ *
+ *   kstack_lock           mm/kstack.c        holds while it kmallocs, unmaps, frees
+ *                                            frames and flushes its batch
+ *   heap_lock             mm/heap.c          holds while growing: frame_alloc_run,
+ *                                            paging_map
+ *   kernel_space.lock     mm/paging.c        the kernel half, whichever space is named
+ *   address_space.lock    mm/paging.c        a user half (after kernel_space's)
+ *   shootdown_lock        arch/x86_64/smp.c  taken by tlb_invalidate under the above;
+ *                                            waits for every CPU, which answer in
+ *                                            arch_cpu_relax (include/arch/cpu.h)
+ *   frame_lock            mm/frame.c         the shared bitmap (per-CPU caches: none)
+ *   run_queue.lock, join_locks[], registry[].lock, wait_queue.lock
+ *                         sched/             leaves: each is dropped before a thread
+ *                                            is woken, queued or switched to; two run
+ *                                            queue locks never nest (runqueue.h)
+ *   ioapic_lock           arch/x86_64/ioapic.c
+ *   console_lock          kernel/console.c   last: kprintf may run under any lock above
+ *                                            (recursive on one CPU, bypassed by panic)
  */
 #include "sched/thread.h"
 
@@ -132,6 +155,24 @@ static void enqueue(struct thread *t)
     }
 }
 
+/*
+ * Steal policy: a CPU with an empty queue takes one thread, the oldest unpinned
+ * one, from the first other CPU that has any, looking at CPUs self+1, self+2, ...
+ * in turn.
+ *   - One thread, not half the queue: the thief runs it at once and comes back
+ *     when it runs dry, so work moves only as fast as idle CPUs ask for it and
+ *     a busy CPU keeps the rest of its queue (and its cache) to itself.
+ *   - The oldest: it has waited longest (FIFO fairness holds across CPUs) and is
+ *     the coldest in the victim's cache, so moving it costs the victim least.
+ *   - Starting after self: thieves spread over victims instead of all hitting
+ *     CPU 0's lock at once.
+ *   - The lock-free stealable count is read first (rq_stealable_count): an empty
+ *     or all-pinned victim costs one shared cache line, not its lock, and the
+ *     owner's lock stays uncontended (the figures are in runqueue.h). rq_steal
+ *     checks again under the victim's lock, so a stale count only costs a look.
+ *   - Pinned threads are never taken (rq_steal looks only at the stealable list).
+ * make bench's steal_speedup_2cpu measures what stealing buys on two CPUs.
+ */
 static struct thread *steal(unsigned self)
 {
     unsigned online = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);

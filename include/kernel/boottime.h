@@ -2,7 +2,7 @@
  * boottime: how long the boot took, phase by phase.
  *
  * kernel_main calls boottime_start first thing (a timestamp at kernel entry, in
- * TSC cycles), then boottime_mark at the end of each phase with the phase's name.
+ * arch_read_timestamp cycles), then boottime_mark at the end of each phase with the phase's name.
  * Cycles become microseconds through arch_timestamp_hz, so converting needs the clocks
  * calibrated (arch_interrupts_init); recording does not. The shell's `log` prints
  * the phases and kernel_main the total ("boot: shell ready in N us").

@@ -17,11 +17,16 @@
  * map / unmap / protect / translate work on one page of 4 KiB, 2 MiB or 1 GiB.
  * Page-table pages come from the frame allocator and go back to it when they
  * become empty (except the kernel half's top-level tables). TLB invalidation goes
- * through one function in mm/paging.c (tlb_invalidate), local for now.
+ * through one function in mm/paging.c (tlb_invalidate), which invalidates on
+ * every online CPU (a shootdown IPI, include/arch/mmu.h) once other CPUs run;
+ * paging_unmap_deferred and paging_flush_deferred batch that for many pages.
  *
  * Errors are negative values of enum paging_error; out of memory never panics.
  * Locking: each address space has a spinlock over its user half; the kernel half
- * is protected by kernel_space's lock whichever space the call names.
+ * is protected by kernel_space's lock whichever space the call names (lock order:
+ * sched/sched.c). Interrupt context: only paging_translate_unlocked (the panic
+ * path); the others allocate page tables and wait for other CPUs' shootdowns,
+ * and are called from threads only.
  */
 #ifndef EXO_MM_PAGING_H
 #define EXO_MM_PAGING_H
