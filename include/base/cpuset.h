@@ -7,7 +7,9 @@
  * then tests the bit, cannot both miss each other (the scheduler's idle protocol,
  * sched/sched.c). A scan of several words is not one atomic snapshot: a bit may
  * change while later words are read, which is fine for hints like "some CPU is
- * idle". Any context, interrupts on or off.
+ * idle".
+ *
+ * Interrupt context: everything here, interrupts on or off.
  */
 #ifndef EXO_BASE_CPUSET_H
 #define EXO_BASE_CPUSET_H

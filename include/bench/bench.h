@@ -23,6 +23,8 @@
  * Heavy benchmarks state min_free_bytes: with less free memory than that they are
  * skipped with a line that says how much they need (a million threads need a
  * 6 GiB guest). Benchmarks run one at a time, from the boot thread.
+ *
+ * Interrupt context: none; benchmarks run on a thread (mode=bench or the shell).
  */
 #ifndef EXO_BENCH_BENCH_H
 #define EXO_BENCH_BENCH_H

@@ -8,6 +8,8 @@
  * the phases and kernel_main the total ("boot: shell ready in N us").
  *
  * Written by the boot CPU during boot only; read afterwards, no lock.
+ *
+ * Interrupt context: not used from it (the boot CPU, during boot).
  */
 #ifndef EXO_KERNEL_BOOTTIME_H
 #define EXO_KERNEL_BOOTTIME_H

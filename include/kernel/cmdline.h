@@ -10,6 +10,9 @@
  * An unknown option or a bad value is reported through the diag callback and
  * ignored, leaving the default. A first word that is a path (starts with '/') is the
  * loader echoing the kernel's file name and is skipped. Pure: host-tested.
+ *
+ * Interrupt context: not used from it (parsed once at boot; the options are
+ * read-only afterwards and may be read anywhere).
  */
 #ifndef EXO_KERNEL_CMDLINE_H
 #define EXO_KERNEL_CMDLINE_H

@@ -15,7 +15,8 @@
  * has the same tables): physical memory is read through `read_phys`, so the host
  * tests and the fuzzer feed it fabricated tables. Finding and mapping the live
  * machine's tables is the architecture's (x86_64: arch/x86_64/acpi_boot.h).
- * No state, no locks: callable from any context with its own `out`.
+ * Interrupt context: no state, no locks: callable from any context with its own
+ * `out` (the kernel calls it once, at boot).
  */
 #ifndef EXO_LIB_ACPI_H
 #define EXO_LIB_ACPI_H

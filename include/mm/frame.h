@@ -24,6 +24,10 @@
  *
  * Locking: `frame_lock` (mm/frame.c) protects the bitmap and its summaries; the
  * per-CPU caches are touched only by their CPU, with interrupts off.
+ *
+ * Interrupt context: frame_alloc, frame_free and their run variants may be
+ * called from it (the lock and the per-CPU caches keep interrupts off);
+ * frame_init is for boot.
  */
 #ifndef EXO_MM_FRAME_H
 #define EXO_MM_FRAME_H

@@ -3,6 +3,8 @@
  * one where a pointer (a virtual address) is expected, or the reverse, does not
  * compile: the classic way to triple-fault a kernel is a physical address
  * dereferenced as if it were mapped.
+ *
+ * Interrupt context: constants and inline helpers, safe anywhere.
  */
 #ifndef EXO_MM_TYPES_H
 #define EXO_MM_TYPES_H

@@ -36,6 +36,9 @@
  * held) and none is called with another run queue's lock held, so two queue
  * locks are never nested. rq_count and the queue field of a node may be read
  * without any lock, as snapshots.
+ *
+ * Interrupt context: every function may be called from it (each takes the
+ * queue's lock with interrupts off); the timer tick and wake-ups from handlers do.
  */
 #ifndef EXO_SCHED_RUNQUEUE_H
 #define EXO_SCHED_RUNQUEUE_H

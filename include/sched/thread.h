@@ -23,6 +23,10 @@
  * Every thread is also in a registry from its creation until it is joined (the
  * boot and idle threads, never joined, stay there for good), so that
  * sched_list_threads can show them all, blocked ones included.
+ *
+ * Interrupt context: thread_wake, thread_current and sched_ticks may be called
+ * from it (the timer tick wakes sleepers); spawning, joining, sleeping, yielding,
+ * blocking and exiting only from a thread.
  */
 #ifndef EXO_SCHED_THREAD_H
 #define EXO_SCHED_THREAD_H
