@@ -28,7 +28,7 @@
  *                                            paging_map
  *   kernel_space.lock     mm/paging.c        the kernel half, whichever space is named
  *   address_space.lock    mm/paging.c        a user half (after kernel_space's)
- *   shootdown_lock        arch/x86_64/smp.c  taken by tlb_invalidate under the above;
+ *   shootdown_lock        arch/<name>/smp.c  taken by tlb_invalidate under the above;
  *                                            waits for every CPU, which answer in
  *                                            arch_cpu_relax (include/arch/cpu.h)
  *   frame_lock            mm/frame.c         the shared bitmap (per-CPU caches: none)
@@ -36,7 +36,7 @@
  *                         sched/             leaves: each is dropped before a thread
  *                                            is woken, queued or switched to; two run
  *                                            queue locks never nest (runqueue.h)
- *   ioapic_lock           arch/x86_64/ioapic.c
+ *   interrupt routing     arch/<name>/       the arch's interrupt-controller locks
  *   console_lock          kernel/console.c   last: kprintf may run under any lock above
  *                                            (recursive on one CPU, bypassed by panic)
  */
