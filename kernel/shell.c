@@ -1,6 +1,9 @@
 #include "kernel/shell.h"
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/platform.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "bench/bench.h"
 #include "kernel/boottime.h"
 #include "kernel/console.h"

@@ -1,6 +1,5 @@
 #include "mm/paging.h"
 
-#include "arch/arch.h"
 #include "arch/mmu.h"
 #include "base/panic.h"
 #include "lib/printf.h"
@@ -501,19 +500,19 @@ struct phys_span {
     uint64_t start, end;
 };
 
-/* The memory map's regions (any type) and the first MiB, page-rounded, sorted and
- * merged: what the direct map covers. Returns the number of spans. */
+/* What the direct map covers: the firmware's low memory, and the memory map's
+ * regions (any type below ARCH_PHYS_DEVICE_HOLE_END, only RAM above it),
+ * page-rounded, sorted and merged. Returns the number of spans. */
 static size_t direct_map_spans(const struct boot_info *info, struct phys_span *spans)
 {
     uint64_t limit = arch_va_layout.direct_map.end - arch_va_layout.direct_map.start;
     size_t n = 0;
-    spans[n++] = (struct phys_span){0, 0x100000};
+    spans[n++] = (struct phys_span){0, ARCH_PHYS_LOW_RESERVED_END};
     for (size_t i = 0; i < info->mmap_count; i++) {
-        /* Above 4 GiB only RAM: firmware there reserves holes, not tables. */
         bool ram = info->mmap[i].type == MMAP_USABLE ||
                    info->mmap[i].type == MMAP_ACPI_RECLAIMABLE ||
                    info->mmap[i].type == MMAP_ACPI_NVS;
-        if (!ram && info->mmap[i].base_phys >= (4ull << 30))
+        if (!ram && info->mmap[i].base_phys >= ARCH_PHYS_DEVICE_HOLE_END)
             continue;
         uint64_t start = info->mmap[i].base_phys & ~(FRAME_SIZE - 1);
         uint64_t end = info->mmap[i].base_phys + info->mmap[i].length_bytes;

@@ -1,5 +1,11 @@
-/* The arch_* functions of include/arch/arch.h that need no subsystem of their own. */
-#include "arch/arch.h"
+/* The arch_* functions of include/arch/ that need no subsystem of their own. */
+#include "arch/context.h"
+#include "arch/cpu.h"
+#include "arch/fault.h"
+#include "arch/irq.h"
+#include "arch/mmu.h"
+#include "arch/platform.h"
+#include "arch/time.h"
 
 #include "apic.h"
 #include "cpu.h"

@@ -2,7 +2,9 @@
 
 #include <stdbool.h>
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/fault.h"
+#include "arch/irq.h"
 #include "apic.h"
 #include "cpu.h"
 #include "gdt.h"

@@ -5,9 +5,12 @@
  */
 #include <stddef.h>
 
-#include "acpi.h"
+#include "acpi_boot.h"
 #include "apic.h"
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "arch/mmu.h"
 #include "cpu.h"
 #include "gdt.h"
@@ -46,6 +49,8 @@ extern const char trampoline_start[], trampoline_end[], trampoline_params[];
 
 /* Written by the boot CPU before it starts each AP; read-only afterwards. */
 static uint32_t apic_ids[ARCH_MAX_CPUS];
+_Static_assert(ARCH_MAX_CPUS <= ACPI_MAX_CPUS,
+               "the MADT parser keeps at least as many CPUs as the kernel can run");
 static unsigned cpus_online = 1; /* atomic */
 static unsigned cpus_listed = 1; /* the MADT's count, once read */
 static void (*ap_main_fn)(unsigned cpu);
@@ -158,7 +163,7 @@ static bool start_ap(unsigned cpu, uint32_t apic_id)
         .cpu = cpu,
         .late_apic_id = cpu == late_cpu_for_test && !cpus_given_up ? apic_id : CLAIM_NONE,
         .late_until_tsc = arch_read_timestamp() +
-                          2 * AP_START_TIMEOUT_NS / 1000 * arch_tsc_hz() / 1000000,
+                          2 * AP_START_TIMEOUT_NS / 1000 * arch_timestamp_hz() / 1000000,
         .claim = apic_id,
     };
     apic_ids[cpu] = apic_id;
@@ -321,7 +326,7 @@ unsigned arch_stop_other_cpus(void)
     apic_send(0, ICR_NMI_ALL_OTHERS);
     /* An NMI gets through disabled interrupts, so only a CPU that is itself dead
      * or in a stuck NMI handler fails to answer; don't wait forever for it. */
-    uint64_t start = arch_read_timestamp(), limit = arch_tsc_hz() / (1000000000ull / STOP_WAIT_NS);
+    uint64_t start = arch_read_timestamp(), limit = arch_timestamp_hz() / (1000000000ull / STOP_WAIT_NS);
     while (__atomic_load_n(&cpus_stopped, __ATOMIC_ACQUIRE) < others &&
            arch_read_timestamp() - start < limit)
         __asm__ volatile("pause");

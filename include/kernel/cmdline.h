@@ -13,6 +13,9 @@
  * ignored, leaving the default; the reported word is escaped (str_escape), so
  * control bytes from the loader never reach a terminal raw. A first word that is a path (starts with '/') is the
  * loader echoing the kernel's file name and is skipped. Pure: host-tested.
+ *
+ * Interrupt context: not used from it (parsed once at boot; the options are
+ * read-only afterwards and may be read anywhere).
  */
 #ifndef EXO_KERNEL_CMDLINE_H
 #define EXO_KERNEL_CMDLINE_H

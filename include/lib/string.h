@@ -6,6 +6,8 @@
  * into the host unit tests (tests/host/test_string.c). The compiler may emit calls to
  * memcpy, memmove, memset and memcmp on its own, so those four keep their standard
  * names and contracts.
+ *
+ * Interrupt context: anywhere (pure).
  */
 #ifndef EXO_LIB_STRING_H
 #define EXO_LIB_STRING_H

@@ -10,7 +10,7 @@
  * Scheduling: each CPU owns a run queue (include/sched/runqueue.h). A thread
  * made runnable goes to the queue of its CPU (pinned threads: always theirs);
  * a CPU whose queue is empty steals the oldest unpinned thread from another
- * CPU's queue, and halts when there is nothing anywhere. The LAPIC timer ticks
+ * CPU's queue, and halts when there is nothing anywhere. The arch timer ticks
  * every SCHED_TICK_NS and preempts a thread after SCHED_SLICE_TICKS ticks.
  *
  * States: RUNNING (on a CPU), RUNNABLE (in a run queue, or about to be), BLOCKED
@@ -23,6 +23,10 @@
  * Every thread is also in a registry from its creation until it is joined (the
  * boot and idle threads, never joined, stay there for good), so that
  * sched_list_threads can show them all, blocked ones included.
+ *
+ * Interrupt context: thread_wake, thread_current and sched_ticks may be called
+ * from it (the timer tick wakes sleepers); spawning, joining, sleeping, yielding,
+ * blocking and exiting only from a thread.
  */
 #ifndef EXO_SCHED_THREAD_H
 #define EXO_SCHED_THREAD_H

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 
 #include "../../arch/x86_64/layout.h"
-#include "arch/arch.h"
 #include "arch/mmu.h"
 #include "check.h"
 #include "mm/frame.h"

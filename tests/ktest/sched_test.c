@@ -1,5 +1,8 @@
 /* Suites `sched` and `steal`, and the heavy `threads_100k`: threads on the live kernel. */
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "kernel/ktest.h"
 #include "lib/string.h"
 #include "mm/heap.h"
