@@ -49,7 +49,7 @@ HOST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude $(ARCH_INCLUDE)
 
 # ---- sources, by folder ------------------------------------------------------
-KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c bench/*.c) $(ARCH_C) \
+KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c fs/*.c proc/*.c bench/*.c) $(ARCH_C) \
 	$(wildcard tests/ktest/*.c) build/font.c
 KERNEL_S := $(ARCH_S)
 OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S)) $(ARCH_BOOT_OBJS)
@@ -111,6 +111,10 @@ build/exo.elf: $(OBJS) build/ksyms.o $(ARCH_LINK_DEPS)
 	@$(call ARCH_CHECK_ELF,$@.tmp)
 	mv $@.tmp $@
 
+# User test suites (user/user.mk and any other user/*.mk), then the programs and
+# the initrd, whose archive takes every suite those defined in USER_TESTS.
+include $(filter-out user/programs.mk,$(wildcard user/*.mk)) user/programs.mk
+
 include $(wildcard tests/host/*.mk)
 
 # libFuzzer targets (tests/fuzz/*.mk add to FUZZ_TARGETS); clang builds them.
@@ -121,7 +125,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 include $(wildcard tests/fuzz/*.mk)
 
 # ---- phony targets -----------------------------------------------------------
-all: build/exo.elf $(ARCH_IMAGE) ## build the kernel ELF and the boot image (x86_64: hybrid ISO)
+all: build/exo.elf build/initrd.cpio $(ARCH_IMAGE) ## build the kernel ELF, the initrd and the boot image (x86_64: hybrid ISO)
 
 iso: build/exo.iso ## build the hybrid BIOS/UEFI ISO (CD or USB disk)
 
@@ -134,8 +138,9 @@ run-uefi: build/exo.iso ## boot the ISO in QEMU with UEFI firmware (OVMF)
 		-drive if=pflash,format=raw,readonly=on,file=$(OVMF_CODE) \
 		-drive if=pflash,format=raw,file=build/OVMF_VARS.fd -cdrom build/exo.iso
 
-run-pvh: build/exo.elf ## boot the ELF directly (PVH, no GRUB); APPEND="mode=test"
-	$(QEMU) $(QEMU_COMMON) -smp 2 -kernel build/exo.elf -append "$(APPEND)"
+run-pvh: build/exo.elf build/initrd.cpio ## boot the ELF directly (PVH, no GRUB) with the initrd; APPEND="mode=test"
+	$(QEMU) $(QEMU_COMMON) -smp 2 -kernel build/exo.elf -initrd build/initrd.cpio \
+		-append "$(APPEND)"
 
 debug: build/exo.iso ## boot the ISO with QEMU stopped, waiting for gdb on :1234
 	$(QEMU) $(QEMU_COMMON) -smp 2 -cdrom build/exo.iso -s -S

@@ -56,9 +56,10 @@ ARCH_CHECK_ELF = $(GRUB_FILE) --is-x86-multiboot2 $(1) || \
 	{ echo "error: grub-file says $(1) is not a Multiboot2 kernel"; exit 1; }
 ARCH_IMAGE := build/exo.iso
 
-build/exo.iso: build/exo.elf iso/grub.cfg
+build/exo.iso: build/exo.elf build/initrd.cpio iso/grub.cfg
 	@rm -rf build/isodir && mkdir -p build/isodir/boot/grub
 	cp build/exo.elf build/isodir/boot/exo.elf
+	cp build/initrd.cpio build/isodir/boot/initrd.cpio
 	cp iso/grub.cfg build/isodir/boot/grub/grub.cfg
 	$(GRUB_MKRESCUE) -o $@ build/isodir 2> build/grub-mkrescue.log || \
 		{ cat build/grub-mkrescue.log; exit 1; }
