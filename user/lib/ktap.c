@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -271,6 +272,9 @@ int ktap_main(int argc, char **argv, const struct ktap_case *cases, size_t ncase
 	int pass = 0, fail = 0, skip = 0;
 	const char *filter = parse_filter(argc, argv);
 
+	/* Fault cases kill children on purpose: no core files (errors ignored). */
+	struct rlimit no_core = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &no_core);
 	seed_value = parse_seed(argc, argv);
 	rand_state = seed_value;
 	ktap_print("KTAP version 1");
