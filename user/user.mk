@@ -17,7 +17,6 @@ USER_TESTS := $(patsubst user/tests/%.c,build/user/tests/%,$(USER_TEST_SRC))
 # Per-suite extra flags. user_regs brings its own _start to see the registers
 # exactly as the kernel left them at entry.
 USER_CFLAGS_user_regs := -nostartfiles
-USER_CFLAGS_user_fpu := -mavx
 
 build/user/tests/%: user/tests/%.c $(USER_LIB_SRC) $(USER_LIB_HDR) $(wildcard user/tests/*.S) user/user.mk
 	@mkdir -p $(dir $@)
