@@ -132,6 +132,9 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -Iinclude -Itests/host
 include $(wildcard tests/fuzz/*.mk)
 
+# User-space programs and KTAP suites, built with musl-gcc -static.
+include user/user.mk
+
 # ---- phony targets -----------------------------------------------------------
 all: build/exo.elf build/exo.iso ## build the kernel ELF and the hybrid ISO
 
