@@ -124,9 +124,6 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -Iinclude $(ARCH_INCLUDE) -Itests/host
 include $(wildcard tests/fuzz/*.mk)
 
-# User-space programs and KTAP suites, built with musl-gcc -static.
-include user/user.mk
-
 # ---- phony targets -----------------------------------------------------------
 all: build/exo.elf build/initrd.cpio $(ARCH_IMAGE) ## build the kernel ELF, the initrd and the boot image (x86_64: hybrid ISO)
 

@@ -21,7 +21,7 @@ build/user/bin/%: user/%.c user/programs.mk
 	$(USER_CC) $(USER_PROGRAM_CFLAGS) -o $@ $<
 
 build/initrd.cpio: user/mkinitrd.py $(USER_PROGRAMS) $(USER_TESTS) \
-		$(shell find user/rootfs 2>/dev/null) $(wildcard $(BUSYBOX)) FORCE
+		$(shell find user/rootfs -type f -o -type d 2>/dev/null) $(wildcard $(BUSYBOX)) FORCE
 	$(PYTHON) user/mkinitrd.py --output $@.tmp --mtime $(SOURCE_DATE_EPOCH) \
 		--busybox $(BUSYBOX) --rootfs user/rootfs --tests build/user/tests \
 		$(foreach p,$(USER_PROGRAMS),--program /bin/$(notdir $(p))=$(p))
