@@ -12,6 +12,7 @@
 #ifndef EXO_ARCH_TIME_H
 #define EXO_ARCH_TIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* A cycle counter for timing, read in program order. */
@@ -27,6 +28,11 @@ uint64_t arch_timestamp_hz(void);
 
 /* Monotonic nanoseconds since arch_interrupts_init. */
 uint64_t arch_time_ns(void);
+
+/* For tests (clock_test=lie-<key>): the clock source `key` reports rates far too
+ * low, so the calibration must reject it and fall back. Call before
+ * arch_interrupts_init. False when no source has that key. */
+bool arch_clock_make_source_lie(const char *key);
 
 /* Calls tick() every period_ns on this CPU, from its own timer interrupt. */
 void arch_timer_start(uint64_t period_ns, void (*tick)(void));
