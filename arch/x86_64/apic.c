@@ -245,10 +245,25 @@ static void arm_deadline(unsigned cpu)
     wrmsr(MSR_TSC_DEADLINE, next);
 }
 
+/* Set once at boot (apic_poll_on_tick), before or while ticks run: the boot
+ * CPU's tick reads the function after the context (release/acquire). */
+static void (*tick_poll_fn)(void *ctx);
+static void *tick_poll_ctx;
+
+void apic_poll_on_tick(void (*fn)(void *ctx), void *ctx)
+{
+    KASSERT(!tick_poll_fn);
+    tick_poll_ctx = ctx;
+    __atomic_store_n(&tick_poll_fn, fn, __ATOMIC_RELEASE);
+}
+
 static void timer_interrupt(void *ctx)
 {
     (void)ctx;
     unsigned cpu = arch_cpu_index();
+    void (*poll)(void *) = cpu == 0 ? __atomic_load_n(&tick_poll_fn, __ATOMIC_ACQUIRE) : NULL;
+    if (poll)
+        poll(tick_poll_ctx);
     if (tsc_deadline_mode)
         arm_deadline(cpu);
     void (*tick)(void) = timer_tick[cpu];
