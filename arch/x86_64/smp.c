@@ -226,7 +226,7 @@ unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
 {
     const struct acpi_madt_info *madt = &acpi_tables()->madt;
     if (!madt->found || madt->cpu_count == 0) {
-        kprintf("smp: no CPUs listed in an ACPI MADT; running on the boot CPU only\n");
+        kprintf("smp: 1 of 1 CPUs online (no ACPI MADT lists any other: the boot CPU only)\n");
         return 1;
     }
     __atomic_store_n(&cpus_listed, madt->cpu_count, __ATOMIC_RELEASE);
