@@ -164,7 +164,7 @@ fuzz: $(FUZZ_TARGETS) ## run each libFuzzer target for FUZZ_SECONDS (default 60)
 test: check all ## check, then boot the kernel in QEMU under every firmware path
 	$(PYTHON) tests/harness.py
 
-test-big: check all ## `make test` and the slow boots (65 CPUs)
+test-big: check all ## `make test` and the slow boots (every suite on 65 vCPUs)
 	$(PYTHON) tests/harness.py --big
 
 bench: build/exo.elf ## Exo's benchmarks beside the host Linux (KVM, else TCG); BENCH_ARGS="--only ..."
