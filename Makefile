@@ -46,7 +46,8 @@ HOST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude
 
 # ---- sources, by folder ------------------------------------------------------
-KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c bench/*.c arch/x86_64/*.c tests/ktest/*.c) build/font.c
+KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c fs/*.c proc/*.c bench/*.c arch/x86_64/*.c \
+	tests/ktest/*.c) build/font.c
 KERNEL_S := $(wildcard arch/x86_64/*.S)
 BOOT_ASM := $(wildcard boot/*.asm)
 OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S) $(BOOT_ASM))
