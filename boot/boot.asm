@@ -135,6 +135,24 @@ common_entry32:
     test edx, CPUID_EXT_NX
     jz .no_nx
 
+    ; The rest of the kernel is compiled for the x86_64 baseline (the compiler
+    ; emits CMOV, for one) and uses the TSC and the local APIC: check each
+    ; feature, so that a CPU without one gets a message instead of a triple fault
+    ; at its first use. Nothing before this point is compiled code.
+    mov eax, 1
+    cpuid
+    mov esi, baseline_features
+.next_feature:
+    mov eax, [esi]                          ; the feature's bit in CPUID 1 EDX
+    test eax, eax
+    jz .features_ok
+    mov ebx, [esi + 4]                      ; its message
+    add esi, 8
+    test edx, eax
+    jz boot_fail32
+    jmp .next_feature
+.features_ok:
+
     call zero_bss32
     call build_page_tables32
 
@@ -390,6 +408,31 @@ msg_no_long_mode:
     db "exo: boot failed: this CPU does not support 64-bit long mode; Exo needs an x86_64 CPU", 13, 10, 0
 msg_no_nx:
     db "exo: boot failed: this CPU lacks the NX (no-execute) page bit, which Exo requires", 13, 10, 0
+
+; CPUID 1 EDX bits the kernel needs, each with its message; ends with 0.
+align 4
+baseline_features:
+    dd 1 << 0, msg_no_fpu
+    dd 1 << 4, msg_no_tsc
+    dd 1 << 8, msg_no_cx8
+    dd 1 << 9, msg_no_apic
+    dd 1 << 15, msg_no_cmov
+    dd 1 << 24, msg_no_fxsr
+    dd 1 << 25, msg_no_sse
+    dd 1 << 26, msg_no_sse2
+    dd 0
+%macro BASELINE_MESSAGE 2
+%1:
+    db "exo: boot failed: this CPU lacks ", %2, ", which every x86_64 CPU has and Exo requires", 13, 10, 0
+%endmacro
+BASELINE_MESSAGE msg_no_fpu, "the x87 FPU (CPUID 1 EDX bit 0)"
+BASELINE_MESSAGE msg_no_tsc, "the time-stamp counter (TSC, CPUID 1 EDX bit 4)"
+BASELINE_MESSAGE msg_no_cx8, "CMPXCHG8B (CX8, CPUID 1 EDX bit 8)"
+BASELINE_MESSAGE msg_no_apic, "a local APIC (CPUID 1 EDX bit 9)"
+BASELINE_MESSAGE msg_no_cmov, "CMOV (CPUID 1 EDX bit 15)"
+BASELINE_MESSAGE msg_no_fxsr, "FXSAVE/FXRSTOR (FXSR, CPUID 1 EDX bit 24)"
+BASELINE_MESSAGE msg_no_sse, "SSE (CPUID 1 EDX bit 25)"
+BASELINE_MESSAGE msg_no_sse2, "SSE2 (CPUID 1 EDX bit 26)"
 
 ; ---------------------------------------------------------------------------
 section .text

@@ -3,6 +3,7 @@
 #include "arch/arch.h"
 #include "base/panic.h"
 #include "lib/printf.h"
+#include "lib/string.h"
 
 /* Written by boot_load on the boot CPU before anything else reads them. */
 static struct boot_info info;
@@ -52,12 +53,17 @@ void boot_load(uint32_t protocol, uint64_t info_phys, uint32_t magic)
         error = bootinfo_parse_multiboot2(magic, raw, avail, info_phys, &info, print_diag,
                                           "boot: multiboot2");
     }
+    /* The options first, even from boot information that failed later on (the
+     * parsers fill cmdline as they meet it; otherwise it is empty): a self-test
+     * boot must end QEMU with the failure status from here on, not halt. */
+    cmdline_parse(info.cmdline, &options, print_diag, "boot");
+    if (options.mode != MODE_SHELL)
+        panic_set_test_mode(true);
     if (error != BOOTINFO_OK) {
         panic("boot: unusable %s boot information at 0x%lx: %s",
               protocol == BOOT_PROTOCOL_PVH ? "PVH" : "Multiboot2", info_phys,
               bootinfo_strerror(error));
     }
-    cmdline_parse(info.cmdline, &options, print_diag, "boot");
 }
 
 static const char *mmap_type_name(uint32_t type)
@@ -81,9 +87,14 @@ static const char *mmap_type_name(uint32_t type)
 void boot_print_summary(void)
 {
     uint64_t usable_bytes = 0;
+    /* Both strings come from the loader: escaped (up to 4 bytes each), so they
+     * cannot drive a terminal. Static: boot runs once, on one CPU. */
+    static char loader[4 * sizeof(info.loader_name)], cmdline[4 * sizeof(info.cmdline)];
+    str_escape(loader, sizeof(loader), info.loader_name, strlen(info.loader_name));
+    str_escape(cmdline, sizeof(cmdline), info.cmdline, strlen(info.cmdline));
     kprintf("boot: via %s%s%s, command line '%s'\n",
             info.protocol == BOOT_PROTOCOL_PVH ? "PVH" : "Multiboot2",
-            info.loader_name[0] ? " from " : "", info.loader_name, info.cmdline);
+            loader[0] ? " from " : "", loader, cmdline);
     for (size_t i = 0; i < info.mmap_count; i++) {
         const struct mmap_entry *e = &info.mmap[i];
         kprintf("boot: memory %016lx-%016lx %s\n", e->base_phys,

@@ -14,12 +14,15 @@ struct parser {
     int problems;
 };
 
+/* The word is escaped (lib/string.h): the command line comes from outside, and
+ * its bytes must not drive the operator's terminal. */
 static void report(struct parser *p, const char *fmt, const char *word, size_t len)
 {
-    char message[DIAG_MAX];
+    char message[DIAG_MAX], escaped[DIAG_MAX];
     p->problems++;
     if (p->diag) {
-        ksnprintf(message, sizeof(message), fmt, (int)len, word);
+        str_escape(escaped, sizeof(escaped), word, len);
+        ksnprintf(message, sizeof(message), fmt, escaped);
         p->diag(p->diag_ctx, message);
     }
 }
@@ -64,9 +67,18 @@ static bool parse_seed(struct parser *p, const char *v, size_t len)
 static bool parse_smp(struct parser *p, const char *v, size_t len)
 {
     unsigned long long n;
-    if (!parse_u64(v, len, &n) || n == 0 || n > UINT32_MAX)
+    if (!parse_u64(v, len, &n) || n > UINT32_MAX)
         return false;
     p->out->smp_max_cpus = (uint32_t)n;
+    return true;
+}
+
+static bool parse_smp_late_cpu(struct parser *p, const char *v, size_t len)
+{
+    unsigned long long n;
+    if (!parse_u64(v, len, &n) || n == 0 || n > UINT32_MAX)
+        return false;
+    p->out->smp_late_cpu = (uint32_t)n;
     return true;
 }
 
@@ -85,7 +97,7 @@ static bool parse_console(struct parser *p, const char *v, size_t len)
         else if (equals(name, name_len, "fb"))
             consoles |= CONSOLE_FB;
         else
-            report(p, "cmdline: unknown console '%.*s' ignored", name, name_len);
+            report(p, "cmdline: unknown console '%s' ignored", name, name_len);
         start = i + 1;
     }
     if (!consoles)
@@ -99,7 +111,7 @@ static const struct {
     bool (*parse)(struct parser *p, const char *value, size_t len);
 } options[] = {
     {"mode", parse_mode}, {"test", parse_test},       {"seed", parse_seed},
-    {"smp", parse_smp},   {"console", parse_console},
+    {"smp", parse_smp},   {"console", parse_console}, {"smp_late_cpu", parse_smp_late_cpu},
 };
 
 static void parse_word(struct parser *p, const char *word, size_t len)
@@ -115,11 +127,11 @@ static void parse_word(struct parser *p, const char *word, size_t len)
             if (!equals(word, key_len, options[i].key))
                 continue;
             if (!options[i].parse(p, eq + 1, value_len))
-                report(p, "cmdline: bad value in '%.*s' ignored", word, len);
+                report(p, "cmdline: bad value in '%s' ignored", word, len);
             return;
         }
     }
-    report(p, "cmdline: unknown option '%.*s' ignored", word, len);
+    report(p, "cmdline: unknown option '%s' ignored", word, len);
 }
 
 int cmdline_parse(const char *cmdline, struct kernel_options *out, cmdline_diag_fn diag,
@@ -145,6 +157,7 @@ int cmdline_parse(const char *cmdline, struct kernel_options *out, cmdline_diag_
             parse_word(&p, word, len);
         first = false;
     }
+    out->problems = p.problems;
     return p.problems;
 }
 

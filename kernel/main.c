@@ -96,6 +96,8 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     sched_start_ticks();
     kprintf("sched: a tick every %lu us from the %s APIC timer\n", (uint64_t)(SCHED_TICK_NS / 1000),
             arch_timer_mode());
+    if (boot_options()->smp_late_cpu)
+        arch_smp_make_cpu_late(boot_options()->smp_late_cpu);
     arch_smp_start(boot_options()->smp_max_cpus, sched_ap_main);
     boottime_mark("cpus");
     fbcon_init(); /* the screen replays what serial showed so far */

@@ -208,3 +208,32 @@ bool parse_u64(const char *s, size_t len, unsigned long long *out)
     *out = value;
     return true;
 }
+
+size_t str_escape(char *dst, size_t dst_size, const char *src, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t total = 0, written = 0;
+    bool full = dst_size == 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        char piece[4] = {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
+        size_t n = 4;
+        if (c == '\\') {
+            piece[1] = '\\';
+            n = 2;
+        } else if (c >= 0x20 && c < 0x7f) {
+            piece[0] = (char)c;
+            n = 1;
+        }
+        if (!full && written + n < dst_size) {
+            memcpy(dst + written, piece, n);
+            written += n;
+        } else {
+            full = true;
+        }
+        total += n;
+    }
+    if (dst_size > 0)
+        dst[written] = '\0';
+    return total;
+}

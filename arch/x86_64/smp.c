@@ -3,6 +3,8 @@
  * trampoline (boot/trampoline.asm), one at a time. Also the IPIs that need every
  * CPU: TLB shootdown and stop-all.
  */
+#include <stddef.h>
+
 #include "acpi.h"
 #include "apic.h"
 #include "arch/arch.h"
@@ -28,10 +30,20 @@
 #define ICR_NMI_ALL_OTHERS 0x000c4400u /* NMI, shorthand "all excluding self" */
 #define AP_START_TIMEOUT_NS 500000000ull
 
-/* The parameter block at the end of the trampoline (boot/trampoline.asm). */
+/* The parameter block at the end of the trampoline (boot/trampoline.asm), which
+ * explains the claim handshake. */
 struct trampoline_params {
     uint64_t cr3, stack_top, entry, cpu;
+    uint64_t late_until_tsc; /* CPU late_apic_id spins until the TSC reaches this */
+    uint32_t late_apic_id;   /* a test's deliberately late CPU, or CLAIM_NONE */
+    uint32_t claim;          /* the APIC ID expected now, or CLAIM_ARRIVED/_ABANDONED */
 };
+_Static_assert(offsetof(struct trampoline_params, late_until_tsc) == 32, "trampoline.asm");
+_Static_assert(offsetof(struct trampoline_params, late_apic_id) == 40, "trampoline.asm");
+_Static_assert(offsetof(struct trampoline_params, claim) == 44, "trampoline.asm");
+#define CLAIM_ARRIVED 0xffffffffu
+#define CLAIM_ABANDONED 0xfffffffeu
+#define CLAIM_NONE 0xffffffffu /* late_apic_id: no CPU is late on purpose */
 extern const char trampoline_start[], trampoline_end[], trampoline_params[];
 
 /* Written by the boot CPU before it starts each AP; read-only afterwards. */
@@ -40,6 +52,13 @@ static unsigned cpus_online = 1; /* atomic */
 static unsigned cpus_listed = 1; /* the MADT's count, once read */
 static void (*ap_main_fn)(unsigned cpu);
 static int ap_alive; /* atomic: the AP being started has reached C */
+static unsigned late_cpu_for_test; /* arch_smp_make_cpu_late: CPU index, 0 = none */
+static unsigned cpus_given_up;      /* written by the boot CPU during start-up */
+
+unsigned arch_cpus_given_up(void)
+{
+    return cpus_given_up;
+}
 
 void smp_set_boot_cpu(uint32_t id)
 {
@@ -102,6 +121,28 @@ static uint64_t init_delay_ns(void)
     return (hypervisor || family >= 6) ? 0 : 10000000;
 }
 
+void arch_smp_make_cpu_late(unsigned cpu)
+{
+    late_cpu_for_test = cpu;
+}
+
+/*
+ * Gives up on an AP that has not claimed its slot, unless it claims it at this
+ * very moment (then it is ours after all: returns false). An AP given up on
+ * halts in the trampoline when it arrives, before it touches the stack or
+ * anything else of the kernel's, and INIT parks it meanwhile (wait-for-SIPI), so
+ * later SIPIs for other CPUs and the stop-all NMI leave it alone.
+ */
+static bool abandon_ap(struct trampoline_params *params, uint32_t apic_id)
+{
+    uint32_t expected = apic_id;
+    if (!__atomic_compare_exchange_n(&params->claim, &expected, CLAIM_ABANDONED, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return false;
+    apic_send(apic_id, ICR_INIT);
+    return true;
+}
+
 /* Starts the AP with APIC ID `apic_id` as CPU `cpu`; false if it never arrived. */
 static bool start_ap(unsigned cpu, uint32_t apic_id)
 {
@@ -117,6 +158,10 @@ static bool start_ap(unsigned cpu, uint32_t apic_id)
         .stack_top = stack.top,
         .entry = (uint64_t)smp_ap_entry,
         .cpu = cpu,
+        .late_apic_id = cpu == late_cpu_for_test && !cpus_given_up ? apic_id : CLAIM_NONE,
+        .late_until_tsc = arch_read_timestamp() +
+                          2 * AP_START_TIMEOUT_NS / 1000 * arch_tsc_hz() / 1000000,
+        .claim = apic_id,
     };
     apic_ids[cpu] = apic_id;
     __atomic_store_n(&ap_alive, 0, __ATOMIC_RELEASE);
@@ -129,12 +174,24 @@ static bool start_ap(unsigned cpu, uint32_t apic_id)
             break;
     }
     uint64_t deadline = arch_time_ns() + AP_START_TIMEOUT_NS;
-    while (!__atomic_load_n(&ap_alive, __ATOMIC_ACQUIRE) && arch_time_ns() < deadline)
+    while (__atomic_load_n(&params->claim, __ATOMIC_ACQUIRE) == apic_id &&
+           arch_time_ns() < deadline)
         arch_cpu_relax();
-    if (!__atomic_load_n(&ap_alive, __ATOMIC_ACQUIRE)) {
-        kprintf("smp: cpu with APIC ID %u did not start; skipped\n", apic_id);
-        kstack_free(&stack); /* it never ran: nothing stands on it */
+    if (abandon_ap(params, apic_id)) {
+        kprintf("smp: cpu with APIC ID %u did not start within %lu ms; parked and skipped\n",
+                apic_id, (uint64_t)(AP_START_TIMEOUT_NS / 1000000));
+        kstack_free(&stack); /* it lost the claim: it never touches the stack */
+        cpus_given_up++;
         return false;
+    }
+    /* Claimed: the CPU is ours and on its way from the trampoline to C, which
+     * takes no time worth a deadline; the parameters stay as they are until then. */
+    deadline = arch_time_ns() + 10 * AP_START_TIMEOUT_NS;
+    while (!__atomic_load_n(&ap_alive, __ATOMIC_ACQUIRE)) {
+        if (arch_time_ns() > deadline)
+            panic("smp: cpu %u (APIC ID %u) claimed its start but never reached the kernel",
+                  cpu, apic_id);
+        arch_cpu_relax();
     }
     return true;
 }

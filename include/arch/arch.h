@@ -194,6 +194,12 @@ unsigned arch_cpu_count(void);
  * features, local APIC and a kernel stack, then runs ap_main(index) with
  * interrupts off (ap_main never returns). Returns the CPUs online. */
 unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu));
+/* For tests (the command line's late_cpu=): CPU index `cpu` (>= 1) will arrive
+ * twice as late as arch_smp_start waits for it, so that the give-up path runs
+ * deterministically. Call before arch_smp_start. */
+void arch_smp_make_cpu_late(unsigned cpu);
+/* CPUs arch_smp_start gave up on (did not arrive in time; parked). */
+unsigned arch_cpus_given_up(void);
 /* Stops every other CPU (NMI), for panic: the first caller only. Returns how
  * many stopped (waiting briefly for each to answer). */
 unsigned arch_stop_other_cpus(void);

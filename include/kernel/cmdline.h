@@ -5,10 +5,13 @@
  *   mode=shell|test|bench   what the kernel does after boot (default shell)
  *   test=<glob>             with mode=test, run only suites whose name matches
  *   seed=<n>                seed of the randomized tests (decimal or 0x hex)
- *   smp=<n>                 use at most n CPUs (n >= 1)
+ *   smp=<n>                 use at most n CPUs (0: no limit, the default)
  *   console=serial,fb       which consoles to use (a comma list; default both)
+ *   smp_late_cpu=<n>        for tests: CPU n (>= 1) arrives after its start-up
+ *                           deadline, so the kernel must give it up safely
  * An unknown option or a bad value is reported through the diag callback and
- * ignored, leaving the default. A first word that is a path (starts with '/') is the
+ * ignored, leaving the default; the reported word is escaped (str_escape), so
+ * control bytes from the loader never reach a terminal raw. A first word that is a path (starts with '/') is the
  * loader echoing the kernel's file name and is skipped. Pure: host-tested.
  */
 #ifndef EXO_KERNEL_CMDLINE_H
@@ -35,6 +38,8 @@ struct kernel_options {
     uint64_t seed;
     uint32_t smp_max_cpus; /* 0: no limit */
     uint32_t consoles;     /* CONSOLE_* bits */
+    uint32_t smp_late_cpu; /* 0, or the CPU made late on purpose */
+    int problems;          /* unknown options and bad values reported */
 };
 
 typedef void (*cmdline_diag_fn)(void *ctx, const char *message);

@@ -39,6 +39,17 @@ size_t strlcpy(char *dst, const char *src, size_t dst_size);
 bool glob_match(const char *pattern, const char *text);
 
 /*
+ * Copies len bytes of src into dst (of dst_size bytes, NUL-terminated when
+ * dst_size > 0) so that the result is safe to print on a terminal: printable
+ * ASCII stays as is, a backslash becomes `\\`, every other byte (control
+ * characters such as ESC, and bytes >= 0x7f) becomes `\xNN`. Returns the length
+ * the whole escaped text has, like snprintf: a result >= dst_size means dst holds
+ * a truncated prefix (never half an escape). For text that came from outside
+ * (the command line, file names) before it reaches a console.
+ */
+size_t str_escape(char *dst, size_t dst_size, const char *src, size_t len);
+
+/*
  * Parses an unsigned decimal (or 0x-prefixed hexadecimal) number occupying the whole
  * of s[0..len). Returns false on an empty string, a stray character, or overflow of
  * 64 bits; *out is written only on success.

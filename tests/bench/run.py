@@ -28,16 +28,15 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, "build")
-ELF = os.path.join(BUILD, "exo.elf")
+sys.dont_write_bytecode = True  # no __pycache__ in tests/: generated files go under build/
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from qemu import runner
+from qemu.runner import BUILD, ELF, EXIT_PASS, ROOT, base_command, qboot_args, read_log
+
 LINUX_SRC = os.path.join(ROOT, "tests", "bench", "linux_bench.c")
 LINUX_BIN = os.path.join(BUILD, "bench", "linux_bench")
 JSON_OUT = os.path.join(BUILD, "bench.json")
 SERIAL_LOG = os.path.join(BUILD, "bench", "serial.log")
-QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
-QBOOT_CANDIDATES = ["/usr/share/qemu/qboot.rom", "/usr/share/seabios/qboot.rom"]
-EXIT_PASS, EXIT_FAIL = 33, 35
 BIG_GUEST_MIB = 6144
 SMALL_GUEST_MIB = 1024
 PROBE_BENCH = "frame_alloc_free"
@@ -146,46 +145,20 @@ def build_linux_bench():
 # ---- QEMU ----------------------------------------------------------------------
 
 def qboot():
-    for path in QBOOT_CANDIDATES:
-        if os.path.exists(path):
-            return ["-bios", path]
-    say("bench: qboot.rom not found (Debian's qemu-system-x86 ships it); using SeaBIOS")
-    return []
+    args = qboot_args()
+    if not args:
+        say("bench: qboot.rom not found (Debian's qemu-system-x86 ships it); using SeaBIOS")
+    return args
 
 
 def boot(accel_args, memory_mib, append, timeout_s, log_path, stop_re=None):
     """Boots Exo directly. Returns (exit status or None if stopped or timed out,
     seconds, serial log, stderr). stop_re: end the boot once the log matches it."""
-    cmd = [QEMU] + accel_args + qboot() + [
-        "-kernel", ELF, "-append", append, "-smp", "2", "-m", "%dM" % memory_mib,
-        "-no-reboot", "-display", "none", "-monitor", "none", "-nic", "none",
-        "-serial", "file:" + log_path, "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
-    if os.path.exists(log_path):
-        os.remove(log_path)
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    status = None
-    while time.monotonic() - start < timeout_s:
-        status = proc.poll()
-        if status is not None:
-            break
-        if stop_re and stop_re.search(read(log_path)):
-            break
-        time.sleep(0.05)
-    if proc.poll() is None:
-        proc.kill()
-        status = None
-    stderr = proc.communicate()[1].decode("utf-8", "replace")
-    return status, time.monotonic() - start, read(log_path), stderr
-
-
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace").replace("\r", "")
-    except FileNotFoundError:
-        return ""
+    cmd = base_command("file:" + log_path) + accel_args + qboot() + [
+        "-kernel", ELF, "-append", append, "-smp", "2", "-m", "%dM" % memory_mib]
+    status, seconds, stderr = runner.run(cmd, timeout_s, log_path,
+                                         stop_re.search if stop_re else None)
+    return status, seconds, read_log(log_path), stderr
 
 
 def probe_accelerator(forced):
@@ -378,6 +351,7 @@ def main():
     if not os.path.exists(ELF):
         raise SystemExit("bench: %s is missing: run make first" % ELF)
     started = time.monotonic()
+    os.makedirs(os.path.dirname(SERIAL_LOG), exist_ok=True)
     conditions = host_conditions()
     say("bench: host %s, %s CPUs, Linux %s, load average %.2f, %d other QEMU processes"
         % (conditions["cpu_model"], conditions["host_cpus"], conditions["host_kernel"],
@@ -402,7 +376,7 @@ def main():
                  "million-thread benchmark (it needs a 6 GiB guest)." % (spare, memory_mib))
 
     exo, exo_notes, exo_seconds = run_exo(accel_args, accel, memory_mib, args.only)
-    tsc_khz, tsc_source, tsc_warning = check_tsc(read(SERIAL_LOG), accel)
+    tsc_khz, tsc_source, tsc_warning = check_tsc(read_log(SERIAL_LOG), accel)
     if tsc_warning:
         loud(tsc_warning)
         exo_notes.append(tsc_warning)

@@ -106,6 +106,15 @@ static void test_seed_decimal_hex_and_bad(void)
     }
 }
 
+static void test_reported_words_are_escaped(void)
+{
+    CHECK_EQ_INT(parse("\x1b[2J=1 seed=\x07"), 2);
+    CHECK(strstr(diags.text, "cmdline: unknown option '\\x1b[2J=1' ignored\n") != NULL);
+    CHECK(strstr(diags.text, "cmdline: bad value in 'seed=\\x07' ignored\n") != NULL);
+    CHECK(strchr(diags.text, '\x1b') == NULL && strchr(diags.text, '\x07') == NULL);
+    CHECK_EQ_INT(opts.problems, 2);
+}
+
 static void test_smp_bounds(void)
 {
     CHECK_EQ_INT(parse("smp=1"), 0);
@@ -114,7 +123,10 @@ static void test_smp_bounds(void)
     CHECK_EQ_U64(opts.smp_max_cpus, UINT32_MAX);
     CHECK_EQ_INT(parse("smp=0x10"), 0);
     CHECK_EQ_INT(opts.smp_max_cpus, 16);
-    const char *bad[] = {"smp=0", "smp=4294967296", "smp=", "smp=two", "smp=-2"};
+    /* 0 is the default, "no limit", which the kernel itself prints as smp=0. */
+    CHECK_EQ_INT(parse("smp=3 smp=0"), 0);
+    CHECK_EQ_INT(opts.smp_max_cpus, 0);
+    const char *bad[] = {"smp=4294967296", "smp=", "smp=two", "smp=-2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         CHECK_EQ_INT(parse(bad[i]), 1);
         CHECK_EQ_INT(opts.smp_max_cpus, 0);
@@ -206,7 +218,7 @@ static void test_repeated_options_last_wins(void)
     CHECK_EQ_INT(opts.smp_max_cpus, 1);
     CHECK_EQ_STR(opts.test_glob, "b");
     /* A bad repeat leaves the earlier good value in place. */
-    CHECK_EQ_INT(parse("mode=test mode=nope smp=2 smp=0"), 2);
+    CHECK_EQ_INT(parse("mode=test mode=nope smp=2 smp=x"), 2);
     CHECK_EQ_INT(opts.mode, MODE_TEST);
     CHECK_EQ_INT(opts.smp_max_cpus, 2);
 }
@@ -291,6 +303,7 @@ int main(void)
     RUN(test_bad_mode_reported_and_default_kept);
     RUN(test_seed_decimal_hex_and_bad);
     RUN(test_smp_bounds);
+    RUN(test_reported_words_are_escaped);
     RUN(test_test_glob_length_limit);
     RUN(test_console_lists);
     RUN(test_unknown_options_reported);

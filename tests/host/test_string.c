@@ -363,6 +363,38 @@ static void test_str_functions_agree_with_libc(void)
     }
 }
 
+static void test_str_escape_makes_bytes_printable(void)
+{
+    char out[64];
+    CHECK_EQ_U64(str_escape(out, sizeof(out), "mode=test", 9), 9);
+    CHECK_EQ_STR(out, "mode=test");
+    const char esc[] = "\x1b[2J\\\t\xff";
+    CHECK_EQ_U64(str_escape(out, sizeof(out), esc, sizeof(esc) - 1), 17);
+    CHECK_EQ_STR(out, "\\x1b[2J\\\\\\x09\\xff");
+    /* An embedded NUL is a byte like any other. */
+    CHECK_EQ_U64(str_escape(out, sizeof(out), "a\0b", 3), 6);
+    CHECK_EQ_STR(out, "a\\x00b");
+    /* Truncation keeps whole escapes and reports the full length. */
+    CHECK_EQ_U64(str_escape(out, 4, "ab\x1b", 3), 6);
+    CHECK_EQ_STR(out, "ab");
+    CHECK_EQ_U64(str_escape(out, 7, "ab\x1b", 3), 6);
+    CHECK_EQ_STR(out, "ab\\x1b");
+    CHECK_EQ_U64(str_escape(NULL, 0, "xyz", 3), 3);
+    out[0] = 'q';
+    CHECK_EQ_U64(str_escape(out, 1, "xyz", 3), 3);
+    CHECK_EQ_STR(out, "");
+}
+
+static void test_str_escape_output_is_always_printable(void)
+{
+    char in[256], out[1100];
+    for (int i = 0; i < 256; i++)
+        in[i] = (char)i;
+    CHECK_EQ_U64(str_escape(out, sizeof(out), in, sizeof(in)), strlen(out));
+    for (const char *p = out; *p; p++)
+        CHECK(*p >= 0x20 && *p < 0x7f);
+}
+
 int main(void)
 {
     check_program = "test_string";
@@ -382,5 +414,7 @@ int main(void)
     RUN(test_parse_u64_round_trips_random_values);
     RUN(test_mem_functions_agree_with_libc);
     RUN(test_str_functions_agree_with_libc);
+    RUN(test_str_escape_makes_bytes_printable);
+    RUN(test_str_escape_output_is_always_printable);
     return check_summary();
 }

@@ -31,8 +31,11 @@ static void memory_map_has_usable_ram_above_1mib(struct ktest *t)
         if (e->type == MMAP_USABLE && e->base_phys >= 0x100000)
             usable += e->length_bytes;
     }
-    /* Every configuration the tests boot has at least 64 MiB. */
-    KT_EXPECT(t, usable >= (32ull << 20));
+    KT_EXPECT(t, usable > 0);
+    /* The suites exhaust and refill memory on a scale that needs 32 MiB; on a
+     * smaller machine say so instead of failing (the kernel itself runs in less). */
+    if (usable < (32ull << 20))
+        KT_SKIP(t, "the self-test needs 32 MiB of RAM above 1 MiB");
 }
 
 static void kernel_image_lies_in_usable_ram(struct ktest *t)
@@ -55,7 +58,10 @@ static void command_line_reparses_to_the_same_options(struct ktest *t)
     struct kernel_options again;
     int problems = cmdline_parse(boot_info()->cmdline, &again, NULL, NULL);
     const struct kernel_options *booted = boot_options();
-    KT_EXPECT_EQ(t, problems, 0);
+    /* Whatever the line held (unknown options, bad values, tabs, odd bytes), the
+     * parse is a function of it: the same problems and the same options. */
+    KT_EXPECT_EQ(t, problems, booted->problems);
+    KT_EXPECT_EQ(t, again.problems, booted->problems);
     KT_EXPECT_EQ(t, again.mode, booted->mode);
     KT_EXPECT_STREQ(t, again.test_glob, booted->test_glob);
     KT_EXPECT_EQ(t, again.seed_given, booted->seed_given);
@@ -64,15 +70,16 @@ static void command_line_reparses_to_the_same_options(struct ktest *t)
     KT_EXPECT_EQ(t, again.consoles, booted->consoles);
 }
 
-/* True when `word` appears in `line` as a whole space-separated word. */
+/* True when `word` appears in `line` as a whole word, separated as the command
+ * line parser separates them (spaces and tabs). */
 static bool has_word(const char *line, const char *word)
 {
     size_t n = strlen(word);
     for (const char *p = line; *p;) {
-        while (*p == ' ')
+        while (*p == ' ' || *p == '\t')
             p++;
         const char *end = p;
-        while (*end && *end != ' ')
+        while (*end && *end != ' ' && *end != '\t')
             end++;
         if ((size_t)(end - p) == n && memcmp(p, word, n) == 0)
             return true;

@@ -1,0 +1,167 @@
+"""The boot matrix: every QEMU boot `make test` runs, its arguments and what it
+must show, and the QEMU command line of each.
+
+The kinds of boot, each judged by its own module:
+- a self-test boot (`mode=test`, or the ISO's self-test entry chosen through the
+  SMBIOS product name) on every firmware path, machine, memory size and CPU count
+  (judges.py: the KTAP judge);
+- a bad-input boot (a CPU without long mode or NX) and a crash boot (one crash
+  suite, named exactly) (judges.py);
+- a power boot (`power_off`, `reboot`) and a bench boot (`mode=bench`) (judges.py);
+- a screen boot (screen.py) and a shell boot (shell.py).
+"""
+import os
+import re
+
+from qemu.runner import ELF, ISO, LOG_DIR, base_command, uefi_args, usb_stick_args
+
+SELFTEST_SMBIOS = ["-smbios", "type=1,product=exo-selftest"]
+# Serial lines a screen boot expects to see drawn: the banner (printed before the
+# screen console exists, so drawn by the console's replay) and the console's own line.
+SCREEN_LINES = [("banner_drawn", r"^exo \S+ booting$"),
+                ("fbcon_line_drawn", r"^fbcon: .* columns x \d+ rows$"),
+                ("prompt_drawn", r"^exo> ")]
+# What a bench boot in a small guest must print: each figure as `bench <name> <value>
+# <unit>`, and the million-thread benchmark's note that the guest is too small.
+BENCH_FIGURES = ["ctx_switch_ns", "cross_cpu_wake_rtt_ns", "spawn_join_ns", "frame_alloc_free_ns",
+                 "kmalloc_free_64_ns", "kmalloc_free_4096_ns", "steal_speedup_2cpu"]
+
+
+class Boot:
+    """One QEMU run: its arguments and what counts as success."""
+
+    def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
+                 screen_lines=None, expect_end=None, expect_bench=None, shell_end=None,
+                 shell_rerun=False):
+        self.name = name
+        self.args = args
+        self.timeout_s = timeout_s
+        self.expect_message = expect_message  # a bad-input boot: this text, then halt
+        self.expect_panic = expect_panic  # a crash boot: PANIC with all these texts
+        self.screen_lines = screen_lines  # regexes: a screen boot (see screen.py)
+        self.expect_end = expect_end  # a power boot: "power-off" or "reset"
+        self.expect_bench = expect_bench  # a bench boot: these figures, each as a case
+        self.shell_end = shell_end  # a shell boot: its last command, "shutdown" or "reboot"
+        self.shell_rerun = shell_rerun  # a shell boot that also reruns suites (see shell.py)
+
+    def log_path(self):
+        return os.path.join(LOG_DIR, self.name + ".log")
+
+    def monitor_path(self):
+        return os.path.join(LOG_DIR, self.name + ".monitor")
+
+    def screenshot_path(self):
+        return os.path.join(LOG_DIR, self.name + ".ppm")
+
+
+def all_boots(seed):
+    test_args = "mode=test" + (" seed=%d" % seed if seed is not None else "")
+    boots = [
+        Boot("bios-cd-1cpu", ["-smp", "1", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
+        Boot("bios-cd-4cpu", ["-smp", "4", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
+        Boot("bios-usb", ["-smp", "2"] + usb_stick_args() + SELFTEST_SMBIOS, 90),
+        Boot("uefi-cd", uefi_args("uefi-cd") + ["-smp", "2", "-cdrom", ISO] + SELFTEST_SMBIOS,
+             180),
+        Boot("pvh", ["-smp", "2", "-kernel", ELF, "-append", test_args], 60),
+        Boot("pvh-q35-64m", ["-machine", "q35", "-m", "64M", "-smp", "1", "-kernel", ELF,
+                             "-append", test_args], 60),
+        # Memory from 64 MiB up: split around the PCI hole, above 4 GiB, 1 GiB pages.
+        Boot("pvh-3584m", ["-m", "3584M", "-smp", "1", "-kernel", ELF, "-append", test_args],
+             90),
+        Boot("pvh-q35-8g-1g-pages", ["-machine", "q35", "-m", "8G", "-smp", "2", "-cpu",
+                                     "qemu64,+pdpe1gb,+smep,+smap,+umip", "-kernel", ELF,
+                                     "-append", test_args], 120),
+        # Eight CPUs, and a limit below what the machine has.
+        Boot("pvh-q35-8cpu", ["-machine", "q35", "-smp", "8", "-kernel", ELF, "-append",
+                              test_args], 120),
+        Boot("pvh-smp-limit", ["-smp", "4", "-kernel", ELF, "-append", test_args + " smp=3"],
+             90),
+        # A hundred thousand threads alive at once (a named-only suite: it needs 1 GiB).
+        Boot("pvh-100k-threads", ["-m", "1G", "-smp", "2", "-kernel", ELF, "-append",
+                                  test_args + " test=threads_100k"], 120),
+        # mode=bench prints every figure a small guest can measure (values not judged).
+        Boot("pvh-bench", ["-smp", "2", "-kernel", ELF, "-append", "mode=bench"], 120,
+             expect_bench=BENCH_FIGURES),
+        Boot("no-long-mode", ["-cpu", "qemu32", "-cdrom", ISO] + SELFTEST_SMBIOS, 60,
+             expect_message="this CPU does not support 64-bit long mode"),
+        Boot("no-nx", ["-cpu", "qemu64,-nx", "-kernel", ELF, "-append", test_args], 60,
+             expect_message="lacks the NX (no-execute) page bit"),
+        Boot("bios-screen", ["-smp", "1", "-cdrom", ISO], 60, screen_lines=SCREEN_LINES),
+        Boot("uefi-screen", uefi_args("uefi-screen") + ["-smp", "1", "-cdrom", ISO], 180,
+             screen_lines=SCREEN_LINES),
+        # The shell, driven over serial, on every firmware path (the ISO's default
+        # entry), with CPU and memory sizes its answers must match.
+        Boot("shell-bios-cd", ["-smp", "4", "-m", "512M", "-cdrom", ISO], 120,
+             shell_end="shutdown"),
+        Boot("shell-uefi-cd", uefi_args("shell-uefi-cd") + ["-smp", "1", "-cdrom", ISO], 180,
+             shell_end="shutdown"),
+        Boot("shell-uefi-usb", uefi_args("shell-uefi-usb") + ["-smp", "2", "-m", "1G"] +
+             usb_stick_args(), 180, shell_end="shutdown"),
+        Boot("shell-pvh", ["-smp", "2", "-kernel", ELF], 90, shell_end="reboot",
+             shell_rerun=True),
+        # The extremes of the range: 64 MiB and 8 GiB, one CPU and eight.
+        Boot("shell-pvh-64m", ["-machine", "q35", "-smp", "1", "-m", "64M", "-kernel", ELF], 90,
+             shell_end="shutdown"),
+        Boot("shell-pvh-8g-8cpu", ["-machine", "q35", "-smp", "8", "-m", "8G", "-kernel", ELF],
+             120, shell_end="shutdown"),
+    ]
+    # The machine ends as asked: ACPI S5 on both chipsets; reset through the ACPI reset
+    # register (q35 has one) or the keyboard controller (i440fx's FADT offers none).
+    for machine in ("pc", "q35"):
+        for suite, end in (("power_off", "power-off"), ("reboot", "reset")):
+            boots.append(Boot("pvh-%s-%s" % (machine, suite.replace("_", "-")),
+                              ["-machine", machine, "-smp", "2", "-kernel", ELF, "-append",
+                               "mode=test test=" + suite], 60, expect_end=end))
+    # Misuse the kernel must catch: each crash suite provokes one, and the panic
+    # must name what went wrong and where.
+    crashes = [
+        ("crash_heap_double_free", ["heap: free of 0xffffc0", "already free",
+                                    "crash_heap_double_free"]),
+        ("crash_heap_foreign_free", ["heap: free of 0xffffffff8", "not a heap pointer",
+                                     "crash_heap_foreign_free"]),
+        ("crash_heap_damaged_header", ["heap: free of 0xffffc0", "header is damaged",
+                                       "crash_heap_damaged_header"]),
+        ("crash_frame_double_free", ["frame: double free of frame 0x"]),
+        ("crash_kstack_double_free", ["kstack: double free of the stack at"]),
+        ("crash_stack_overflow", ["double fault", "kernel stack overflow: CR2=0xffffc8",
+                                  "crash_stack_overflow"]),
+    ]
+    for suite, texts in crashes:
+        boots.append(Boot(suite.replace("_", "-"), ["-kernel", ELF, "-append",
+                                                    "mode=test test=" + suite], 60,
+                          expect_panic=texts))
+    # A panic on one of several CPUs stops all the others.
+    boots.append(Boot("crash-stack-overflow-4cpu", ["-smp", "4", "-kernel", ELF, "-append",
+                                                    "mode=test test=crash_stack_overflow"], 60,
+                      expect_panic=["kernel stack overflow", "panic: stopped 3 of 3 other CPUs"]))
+    return boots
+
+
+def qemu_command(boot):
+    monitor = "unix:%s,server=on,wait=off" % boot.monitor_path() if boot.screen_lines else "none"
+    # A power boot that must power off, and a shell boot that ends with shutdown, run
+    # without -no-reboot: a reset instead would boot the kernel again, not end QEMU.
+    powers_off = boot.expect_end == "power-off" or boot.shell_end == "shutdown"
+    serial = "stdio" if boot.shell_end else "file:" + boot.log_path()
+    cmd = base_command(serial, monitor, no_reboot=not powers_off)
+    if "-m" not in boot.args:
+        cmd += ["-m", "256M"]
+    return cmd + boot.args
+
+
+def expected_cpus(boot):
+    """(CPUs QEMU gives the guest, CPUs the kernel should use) from the arguments."""
+    args = boot.args
+    given = int(args[args.index("-smp") + 1]) if "-smp" in args else 1
+    used = given
+    if "-append" in args:
+        m = re.search(r"(?:^| )smp=(\d+)", args[args.index("-append") + 1])
+        if m:
+            used = min(given, int(m.group(1)))
+    return given, used
+
+
+def boot_memory_mib(boot):
+    args = qemu_command(boot)
+    size = args[args.index("-m") + 1]
+    return int(size[:-1]) * (1024 if size.endswith("G") else 1)
