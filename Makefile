@@ -46,8 +46,8 @@ HOST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude
 
 # ---- sources, by folder ------------------------------------------------------
-KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c fs/*.c proc/*.c bench/*.c arch/x86_64/*.c \
-	tests/ktest/*.c) build/font.c
+KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c fs/*.c proc/*.c bench/*.c \
+	arch/x86_64/*.c tests/ktest/*.c) build/font.c
 KERNEL_S := $(wildcard arch/x86_64/*.S)
 BOOT_ASM := $(wildcard boot/*.asm)
 OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S) $(BOOT_ASM))
@@ -117,12 +117,17 @@ build/exo.elf: $(OBJS) build/ksyms.o linker.ld
 		{ echo "error: grub-file says $@ is not a Multiboot2 kernel"; exit 1; }
 	mv $@.tmp $@
 
-build/exo.iso: build/exo.elf iso/grub.cfg
+build/exo.iso: build/exo.elf build/initrd.cpio iso/grub.cfg
 	@rm -rf build/isodir && mkdir -p build/isodir/boot/grub
 	cp build/exo.elf build/isodir/boot/exo.elf
+	cp build/initrd.cpio build/isodir/boot/initrd.cpio
 	cp iso/grub.cfg build/isodir/boot/grub/grub.cfg
 	$(GRUB_MKRESCUE) -o $@ build/isodir 2> build/grub-mkrescue.log || \
 		{ cat build/grub-mkrescue.log; exit 1; }
+
+# User test suites (user/user.mk and any other user/*.mk), then the programs and
+# the initrd, whose archive takes every suite those defined in USER_TESTS.
+include $(filter-out user/programs.mk,$(wildcard user/*.mk)) user/programs.mk
 
 include $(wildcard tests/host/*.mk)
 
@@ -134,7 +139,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 include $(wildcard tests/fuzz/*.mk)
 
 # ---- phony targets -----------------------------------------------------------
-all: build/exo.elf build/exo.iso ## build the kernel ELF and the hybrid ISO
+all: build/exo.elf build/initrd.cpio build/exo.iso ## build the kernel ELF, the initrd and the hybrid ISO
 
 iso: build/exo.iso ## build the hybrid BIOS/UEFI ISO (CD or USB disk)
 
@@ -147,8 +152,9 @@ run-uefi: build/exo.iso ## boot the ISO in QEMU with UEFI firmware (OVMF)
 		-drive if=pflash,format=raw,readonly=on,file=$(OVMF_CODE) \
 		-drive if=pflash,format=raw,file=build/OVMF_VARS.fd -cdrom build/exo.iso
 
-run-pvh: build/exo.elf ## boot the ELF directly (PVH, no GRUB); APPEND="mode=test"
-	$(QEMU) $(QEMU_COMMON) -smp 2 -kernel build/exo.elf -append "$(APPEND)"
+run-pvh: build/exo.elf build/initrd.cpio ## boot the ELF directly (PVH, no GRUB) with the initrd; APPEND="mode=test"
+	$(QEMU) $(QEMU_COMMON) -smp 2 -kernel build/exo.elf -initrd build/initrd.cpio \
+		-append "$(APPEND)"
 
 debug: build/exo.iso ## boot the ISO with QEMU stopped, waiting for gdb on :1234
 	$(QEMU) $(QEMU_COMMON) -smp 2 -cdrom build/exo.iso -s -S

@@ -11,6 +11,7 @@
 #include "kernel/fbcon.h"
 #include "kernel/ktest.h"
 #include "base/panic.h"
+#include "fs/initrd.h"
 #include "lib/printf.h"
 #include "kernel/shell.h"
 #include "lib/string.h"
@@ -55,6 +56,33 @@ static void memory_init(const struct boot_info *info)
     heap_init();
 }
 
+/*
+ * The initrd is the boot module GRUB's grub.cfg names "initrd", else the first one
+ * (PVH modules have no names: QEMU's -initrd is the first). A bad archive is said on
+ * the console and the kernel goes on without files.
+ */
+static void initrd_load(const struct boot_info *info)
+{
+    const struct boot_module *module = NULL;
+    for (size_t i = 0; i < info->module_count && !module; i++) {
+        if (strcmp(info->modules[i].name, "initrd") == 0)
+            module = &info->modules[i];
+    }
+    if (!module && info->module_count > 0)
+        module = &info->modules[0];
+    if (!module) {
+        kprintf("initrd: none (no boot module)\n");
+        return;
+    }
+    size_t size = module->end_phys - module->start_phys;
+    if (initrd_init(arch_phys_to_virt(module->start_phys), size) != 0)
+        return;
+    struct initrd_stats stats;
+    initrd_get_stats(&stats);
+    kprintf("initrd: %zu files, %zu KiB\n", stats.files + stats.symlinks + stats.directories,
+            (size + 1023) / 1024);
+}
+
 static __attribute__((noreturn)) void run_tests(const struct kernel_options *options)
 {
     struct ktest_totals totals;
@@ -90,6 +118,8 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     boottime_mark("boot info");
     memory_init(boot_info());
     boottime_mark("memory");
+    initrd_load(boot_info());
+    boottime_mark("initrd");
     arch_interrupts_init();
     boottime_mark("interrupts");
     sched_init();

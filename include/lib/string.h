@@ -17,6 +17,8 @@ void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 void *memset(void *dst, int byte, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
+/* The first `byte` in s[0..n), or NULL. */
+void *memchr(const void *s, int byte, size_t n);
 
 size_t strlen(const char *s);
 /* Length of s, but reads at most max_len bytes. */
