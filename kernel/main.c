@@ -19,6 +19,8 @@
 #include "mm/heap.h"
 #include "mm/paging.h"
 #include "sched/thread.h"
+#include "kernel/tty.h"
+#include "proc/process.h"
 
 
 void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic);
@@ -130,6 +132,8 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
         arch_smp_make_cpu_late(boot_options()->smp_late_cpu);
     arch_smp_start(boot_options()->smp_max_cpus, sched_ap_main);
     boottime_mark("cpus");
+    process_init();
+    tty_init();
     fbcon_init(); /* the screen replays what serial showed so far */
     boottime_mark("screen");
 

@@ -20,6 +20,7 @@
 #include "mm/paging.h"
 #include "pcid.h"
 #include "percpu.h"
+#include "user_entry.h"
 #include "arch/asid.h"
 #include "base/spinlock.h"
 
@@ -100,6 +101,7 @@ void smp_ap_entry(unsigned cpu)
     gdt_init_this_cpu(tables);
     idt_load_this_cpu();
     arch_mmu_init_this_cpu();
+    user_cpu_init();
     apic_enable_this_cpu();
     __atomic_store_n(&ap_alive, 1, __ATOMIC_RELEASE);
     ap_main_fn(cpu);
