@@ -141,6 +141,7 @@ common_entry32:
     ; at its first use. Nothing before this point is compiled code.
     mov eax, 1
     cpuid
+    push esi                                ; the info address: kept for later
     mov esi, baseline_features
 .next_feature:
     mov eax, [esi]                          ; the feature's bit in CPUID 1 EDX
@@ -149,9 +150,11 @@ common_entry32:
     mov ebx, [esi + 4]                      ; its message
     add esi, 8
     test edx, eax
-    jz boot_fail32
-    jmp .next_feature
+    jnz .next_feature
+    pop esi
+    jmp boot_fail32
 .features_ok:
+    pop esi
 
     call zero_bss32
     call build_page_tables32
