@@ -26,6 +26,11 @@ void process_set_console(struct file *console)
     console_file = console;
 }
 
+struct file *process_console(void)
+{
+    return console_file;
+}
+
 void file_get(struct file *f)
 {
     __atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);

@@ -78,6 +78,7 @@ void file_put(struct file *f);
 /* The console as a file (kernel/tty.c registers it at boot); each new process
  * gets it as fds 0, 1 and 2. */
 void process_set_console(struct file *console);
+struct file *process_console(void);
 
 /* ---- processes and threads ----------------------------------------------------------- */
 
