@@ -302,6 +302,13 @@ static void user_thread_start(void *arg)
 struct process *process_spawn(const char *path, const char *const *argv, const char *const *envp,
                               struct process *parent, int *error)
 {
+    return process_spawn_output(path, argv, envp, parent, NULL, error);
+}
+
+struct process *process_spawn_output(const char *path, const char *const *argv,
+                                     const char *const *envp, struct process *parent,
+                                     struct file *output, int *error)
+{
     struct inode *file;
     *error = fs_lookup(NULL, path, FS_LOOKUP_FOLLOW, &file);
     if (*error)
@@ -314,6 +321,12 @@ struct process *process_spawn(const char *path, const char *const *argv, const c
     if (!p) {
         *error = -ENOMEM;
         return NULL;
+    }
+    for (int fd = 1; fd <= 2 && output; fd++) {
+        if (p->fds[fd])
+            file_put(p->fds[fd]);
+        file_get(output);
+        p->fds[fd] = output;
     }
     p->main = uthread_new(p);
     *error = p->main ? load_program(p, p->main, file, path, argv, envp) : -ENOMEM;

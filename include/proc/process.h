@@ -137,6 +137,12 @@ void process_init(void);
 struct process *process_spawn(const char *path, const char *const *argv, const char *const *envp,
                               struct process *parent, int *error);
 
+/* The same with `output` (when not NULL) as fds 1 and 2 instead of the console:
+ * the self-test captures a user suite's KTAP this way. */
+struct process *process_spawn_output(const char *path, const char *const *argv,
+                                     const char *const *envp, struct process *parent,
+                                     struct file *output, int *error);
+
 /* Waits until p has ended, frees it and returns its exit status (wait(2)
  * encoding). Each process is waited for exactly once. */
 int process_wait(struct process *p);
