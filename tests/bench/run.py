@@ -88,6 +88,9 @@ WALL_ROWS = [
     ("steal_speedup_2cpu", "steal_speedup_2cpu", "steal_speedup_2cpu", "x",
      "task tree of 63 threads, time on 1 CPU / on 2 (higher is better)"),
 ]
+# The million-thread benchmark: Exo only, one boot with -smp 2 in a 6 GiB guest.
+CROWD_FIGURES = ["threads_1m_ms", "threads_1m_bytes_per_thread", "switch_1m_vs_2_ratio"]
+CROWD_MIB = 6144
 GROUPS = ["path", "wall", "context"]
 
 
@@ -311,6 +314,32 @@ def wall_group(vmlinuz, only, skip_linux, runs):
     return result
 
 
+def available_mib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def crowd_group(only):
+    """threads_1m, once: Exo only (Linux has no peer for it), wall clock under TCG."""
+    if not selected("threads_1m", only):
+        return None
+    if available_mib() < CROWD_MIB + 1024:
+        return {"figures": {}, "notes": ["threads_1m not run: the host cannot spare a "
+                                         "%d MiB guest" % CROWD_MIB]}
+    say("bench: wall clock: Exo's threads_1m, -smp 2 -m %dM, TCG, one boot" % CROWD_MIB)
+    args = TCG + qboot_args() + ["-kernel", ELF, "-append", "mode=bench test=threads_1m",
+                                 "-smp", "2", "-m", "%dM" % CROWD_MIB]
+    status, seconds, log = boot("wall-exo-threads-1m", args)
+    figs, notes = parse(log)
+    if status != EXIT_PASS:
+        notes.append("the threads_1m boot ended with status %s" % status)
+    return {"figures": {k: figs[k] for k in CROWD_FIGURES if k in figs}, "notes": notes,
+            "seconds": round(seconds, 1), "qemu_args": args}
+
+
 def context_group(only):
     names = [r[2] for r in PATH_ROWS + [(w[0], w[1], w[2]) for w in WALL_ROWS]
              if r[2] and selected(r[0], only)]
@@ -394,6 +423,11 @@ def print_report(report):
                        wall_lines(wall, context)):
             say("  " + l)
         say("  Exo adv.: Linux/Exo for times, Exo/Linux for speedups (> 1: Exo ahead).")
+    crowd = report.get("crowd")
+    if crowd and crowd["figures"]:
+        say("  Exo alone, one boot, -smp 2 -m %dM: " % CROWD_MIB + ", ".join(
+            "%s %s" % (k, fmt(v, "x" if k.endswith("ratio") else "")) for k, v in
+            crowd["figures"].items()))
     if context:
         say()
         say("* CONTEXT: bench_peer on this host's native Linux %s (%s): TSC cycles, not "
@@ -413,7 +447,7 @@ def print_report(report):
             for name, text in sorted(vulns.items()):
                 if text != "Not affected":
                     say("    %s: %s" % (name, text))
-    for group in (path, wall, context):
+    for group in (path, wall, report.get("crowd"), context):
         for note in (group or {}).get("notes", []):
             say("note: " + note)
 
@@ -523,6 +557,7 @@ def main():
         report["path"] = path_group(vmlinuz, only, args.skip_linux)
     if "wall" in groups:
         report["wall"] = wall_group(vmlinuz, only, args.skip_linux, args.runs)
+        report["crowd"] = crowd_group(only)
     if "context" in groups:
         report["context"] = context_group(only)
 
