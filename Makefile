@@ -1,23 +1,25 @@
 # Exo: build, boot and test. `make help` lists the targets.
 
 # ---- tools -----------------------------------------------------------------
-# A real cross-compiler when there is one, else the host gcc with freestanding
-# flags; `make CC=clang` works too. GNU ld links in every case.
-ifeq ($(origin CC),default)
-CC := $(if $(shell command -v x86_64-elf-gcc 2>/dev/null),x86_64-elf-gcc,gcc)
+# The target architecture; arch/$(ARCH)/arch.mk picks its toolchain, flags,
+# sources and boot image (it documents the variables a port must define).
+ARCH ?= x86_64
+ifeq ($(wildcard arch/$(ARCH)/arch.mk),)
+$(error ARCH=$(ARCH): there is no arch/$(ARCH)/arch.mk)
 endif
-CROSS_PREFIX := $(if $(findstring x86_64-elf-,$(CC)),x86_64-elf-,)
+include arch/$(ARCH)/arch.mk
+
+# The arch's compiler unless CC is given; `make CC=clang` works too. GNU ld links
+# in every case.
+ifeq ($(origin CC),default)
+CC := $(ARCH_CC_DEFAULT)
+endif
 LD := $(CROSS_PREFIX)ld
 NM := $(CROSS_PREFIX)nm
 READELF := $(CROSS_PREFIX)readelf
-NASM ?= nasm
 HOST_CC ?= cc
 PYTHON ?= python3
-QEMU ?= qemu-system-x86_64
 GDB ?= gdb
-GRUB_MKRESCUE ?= grub-mkrescue
-OVMF_CODE ?= /usr/share/OVMF/OVMF_CODE_4M.fd
-OVMF_VARS ?= /usr/share/OVMF/OVMF_VARS_4M.fd
 # The console font (include/kernel/font.h): Terminus Font, from console-setup-linux.
 FONT_PSF ?= /usr/share/consolefonts/Lat15-Terminus16.psf.gz
 IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
@@ -27,32 +29,30 @@ GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null)
 FULL_VERSION := $(VERSION)$(if $(GIT_REV),+g$(GIT_REV),)
 
 # ---- flags -----------------------------------------------------------------
-# No red zone (interrupts push onto the stack below rsp), no SSE/x87 (their state
-# is not saved on kernel entry), no PIC (linked at a fixed higher-half address),
-# frame pointers kept for backtraces.
+# Freestanding, no PIC (linked at a fixed higher-half address), frame pointers kept
+# for backtraces; the arch adds its code model and register limits (ARCH_CFLAGS).
+# arch/$(ARCH)/include holds the arch's constants (page geometry, reserved physical
+# ranges) that the neutral headers in include/arch/ take in.
+ARCH_INCLUDE := -Iarch/$(ARCH)/include
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 	-ffreestanding -fno-stack-protector -fno-pic -fno-pie -fno-common \
-	-mno-red-zone -mgeneral-regs-only -mcmodel=kernel \
+	$(ARCH_CFLAGS) \
 	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 	-fno-asynchronous-unwind-tables \
-	-Iinclude -Ibuild/include -MMD -MP
+	-Iinclude $(ARCH_INCLUDE) -Ibuild/include -MMD -MP
 ifeq ($(IS_CLANG),1)
-KERNEL_CFLAGS += --target=x86_64-unknown-none-elf
+KERNEL_CFLAGS += $(ARCH_CLANG_TARGET)
 endif
-LDFLAGS := --fatal-warnings -nostdlib -static -z max-page-size=4096 -T linker.ld
-NASMFLAGS := -f elf64 -Werror -g
+LDFLAGS := --fatal-warnings -nostdlib -static $(ARCH_LDFLAGS)
 
 HOST_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 \
-	-fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude
+	-fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude $(ARCH_INCLUDE)
 
 # ---- sources, by folder ------------------------------------------------------
-KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c bench/*.c arch/x86_64/*.c tests/ktest/*.c) build/font.c
-KERNEL_S := $(wildcard arch/x86_64/*.S)
-BOOT_ASM := $(wildcard boot/*.asm)
-OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S) $(BOOT_ASM))
-
-QEMU_COMMON := -no-reboot -nic none -m 512M -serial mon:stdio -display none \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04
+KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c fs/*.c proc/*.c bench/*.c) $(ARCH_C) \
+	$(wildcard tests/ktest/*.c) build/font.c
+KERNEL_S := $(ARCH_S)
+OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S)) $(ARCH_BOOT_OBJS)
 
 .PHONY: all iso run run-uefi run-pvh debug gdb check fuzz test bench clean help compile_commands.json
 .DEFAULT_GOAL := all
@@ -63,7 +63,7 @@ build/include/exo_version.h: FORCE
 	@echo '#define EXO_VERSION "$(FULL_VERSION)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-build/obj/kernel/main.c.o: build/include/exo_version.h
+build/obj/kernel/main.c.o build/obj/proc/syscall.c.o: build/include/exo_version.h
 
 build/font.c: kernel/font/psf2c.py $(FONT_PSF)
 	@mkdir -p $(@D)
@@ -84,10 +84,6 @@ build/obj/%.S.o: %.S
 	@mkdir -p $(@D)
 	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
-build/obj/%.asm.o: %.asm
-	@mkdir -p $(@D)
-	$(NASM) $(NASMFLAGS) $< -o $@
-
 # Two links: the first image's function symbols become the table the second one
 # embeds (include/lib/ksyms.h). The table sits after all code, so both links
 # must place every function identically; the recipe checks that they do.
@@ -98,13 +94,13 @@ build/ksyms-empty.S: lib/ksyms.awk
 build/%.o: build/%.S
 	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
-build/exo.pass1.elf: $(OBJS) build/ksyms-empty.o linker.ld
+build/exo.pass1.elf: $(OBJS) build/ksyms-empty.o $(ARCH_LINK_DEPS)
 	$(LD) $(LDFLAGS) -o $@ $(OBJS) build/ksyms-empty.o
 
 build/ksyms.S: build/exo.pass1.elf lib/ksyms.awk
 	$(NM) -n --defined-only $< | awk -f lib/ksyms.awk > $@
 
-build/exo.elf: $(OBJS) build/ksyms.o linker.ld
+build/exo.elf: $(OBJS) build/ksyms.o $(ARCH_LINK_DEPS)
 	$(LD) $(LDFLAGS) -o $@.tmp $(OBJS) build/ksyms.o
 	@$(NM) -n build/exo.pass1.elf | grep ' [tT] ' > build/text-symbols.pass1
 	@$(NM) -n $@.tmp | grep ' [tT] ' > build/text-symbols.final
@@ -112,16 +108,12 @@ build/exo.elf: $(OBJS) build/ksyms.o linker.ld
 		{ echo "error: the symbol table moved code between the two links"; exit 1; }
 	@if $(READELF) -lW $@.tmp | grep -E '^ +LOAD' | grep -q 'RWE'; then \
 		echo "error: $@ has a segment that is both writable and executable"; exit 1; fi
-	@grub-file --is-x86-multiboot2 $@.tmp || \
-		{ echo "error: grub-file says $@ is not a Multiboot2 kernel"; exit 1; }
+	@$(call ARCH_CHECK_ELF,$@.tmp)
 	mv $@.tmp $@
 
-build/exo.iso: build/exo.elf iso/grub.cfg
-	@rm -rf build/isodir && mkdir -p build/isodir/boot/grub
-	cp build/exo.elf build/isodir/boot/exo.elf
-	cp iso/grub.cfg build/isodir/boot/grub/grub.cfg
-	$(GRUB_MKRESCUE) -o $@ build/isodir 2> build/grub-mkrescue.log || \
-		{ cat build/grub-mkrescue.log; exit 1; }
+# User test suites (user/user.mk and any other user/*.mk), then the programs and
+# the initrd, whose archive takes every suite those defined in USER_TESTS.
+include $(filter-out user/programs.mk,$(wildcard user/*.mk)) user/programs.mk
 
 include $(wildcard tests/host/*.mk)
 
@@ -129,11 +121,11 @@ include $(wildcard tests/host/*.mk)
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=all -Iinclude -Itests/host
+	-fno-sanitize-recover=all -Iinclude $(ARCH_INCLUDE) -Itests/host
 include $(wildcard tests/fuzz/*.mk)
 
 # ---- phony targets -----------------------------------------------------------
-all: build/exo.elf build/exo.iso ## build the kernel ELF and the hybrid ISO
+all: build/exo.elf build/initrd.cpio $(ARCH_IMAGE) ## build the kernel ELF, the initrd and the boot image (x86_64: hybrid ISO)
 
 iso: build/exo.iso ## build the hybrid BIOS/UEFI ISO (CD or USB disk)
 
@@ -146,8 +138,9 @@ run-uefi: build/exo.iso ## boot the ISO in QEMU with UEFI firmware (OVMF)
 		-drive if=pflash,format=raw,readonly=on,file=$(OVMF_CODE) \
 		-drive if=pflash,format=raw,file=build/OVMF_VARS.fd -cdrom build/exo.iso
 
-run-pvh: build/exo.elf ## boot the ELF directly (PVH, no GRUB); APPEND="mode=test"
-	$(QEMU) $(QEMU_COMMON) -smp 2 -kernel build/exo.elf -append "$(APPEND)"
+run-pvh: build/exo.elf build/initrd.cpio ## boot the ELF directly (PVH, no GRUB) with the initrd; APPEND="mode=test"
+	$(QEMU) $(QEMU_COMMON) -smp 2 -kernel build/exo.elf -initrd build/initrd.cpio \
+		-append "$(APPEND)"
 
 debug: build/exo.iso ## boot the ISO with QEMU stopped, waiting for gdb on :1234
 	$(QEMU) $(QEMU_COMMON) -smp 2 -cdrom build/exo.iso -s -S

@@ -1,6 +1,7 @@
 #include "bench/bench.h"
 
-#include "arch/arch.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "mm/frame.h"
@@ -51,7 +52,7 @@ uint64_t bench_cycles_to_ns(uint64_t cycles)
 {
     /* In two parts, as 128-bit division is not in a freestanding kernel: the
      * remainder is below the frequency (a few 1e9), so times 1e9 it fits. */
-    uint64_t hz = arch_tsc_hz();
+    uint64_t hz = arch_timestamp_hz();
     return cycles / hz * 1000000000u + cycles % hz * 1000000000u / hz;
 }
 
@@ -134,7 +135,7 @@ static bool matches_any(const char *globs, const char *name)
 bool bench_run(const char *glob)
 {
     bool any = false, all_ok = true;
-    kprintf("bench: TSC %lu kHz, %u CPUs\n", arch_tsc_hz() / 1000, arch_cpu_count());
+    kprintf("bench: TSC %lu kHz, %u CPUs\n", arch_timestamp_hz() / 1000, arch_cpu_count());
     for (const struct bench *const *b = __start_benchmarks; b < __stop_benchmarks; b++) {
         if (!matches_any(glob, (*b)->name))
             continue;

@@ -1,5 +1,6 @@
 /* Benchmarks of the memory manager (mode=bench; include/bench/bench.h). */
-#include "arch/arch.h"
+#include "arch/mmu.h"
+#include "arch/time.h"
 #include "bench/bench.h"
 #include "mm/frame.h"
 #include "mm/heap.h"

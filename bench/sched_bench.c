@@ -1,5 +1,8 @@
 /* Benchmarks of the scheduler (mode=bench; include/bench/bench.h). */
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "bench/bench.h"
 #include "lib/printf.h"
 #include "mm/frame.h"

@@ -1,6 +1,6 @@
 #include "kernel/boot.h"
 
-#include "arch/arch.h"
+#include "arch/mmu.h"
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "lib/string.h"

@@ -267,7 +267,7 @@ int bootinfo_parse_multiboot2(uint32_t magic, const void *info, size_t avail,
     return BOOTINFO_ERR_NO_END_TAG;
 }
 
-/* struct hvm_start_info (Xen's public arch-x86/hvm/start_info.h), by offset. */
+/* struct hvm_start_info (Xen's public header hvm/start_info.h), by offset. */
 #define PVH_OFF_VERSION 4
 #define PVH_OFF_NR_MODULES 12
 #define PVH_OFF_MODLIST 16

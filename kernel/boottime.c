@@ -1,6 +1,6 @@
 #include "kernel/boottime.h"
 
-#include "arch/arch.h"
+#include "arch/time.h"
 #include "lib/printf.h"
 
 static uint64_t entry_cycles;
@@ -26,7 +26,7 @@ void boottime_mark(const char *name)
 
 static uint64_t cycles_to_us(uint64_t cycles)
 {
-    uint64_t hz = arch_tsc_hz();
+    uint64_t hz = arch_timestamp_hz();
     if (hz == 0)
         return 0;
     /* Split to avoid overflow: whole seconds, then the remainder. */

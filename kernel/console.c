@@ -2,7 +2,8 @@
 
 #include <stdarg.h>
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "base/spinlock.h"

@@ -1,6 +1,5 @@
 #include "kernel/fbcon.h"
 
-#include "arch/arch.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
 #include "kernel/font.h"

@@ -2,7 +2,11 @@
 
 #include <stdarg.h>
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/fault.h"
+#include "arch/irq.h"
+#include "arch/platform.h"
+#include "arch/smp.h"
 #include "kernel/console.h"
 #include "kernel/fbcon.h"
 #include "sched/thread.h"

@@ -90,6 +90,16 @@ int memcmp(const void *a, const void *b, size_t n)
     return 0;
 }
 
+void *memchr(const void *s, int byte, size_t n)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == (unsigned char)byte)
+            return (void *)(p + i);
+    }
+    return NULL;
+}
+
 size_t strlen(const char *s)
 {
     size_t n = 0;

@@ -2,14 +2,15 @@
 
 #include <stdbool.h>
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/mmu.h"
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "base/spinlock.h"
 
 #define BITS 64
-#define LOW_MEMORY_END 0x100000ull /* the first MiB: firmware, BIOS data, trampolines */
 
 /*
  * The three levels, all in one block of frames found at init. Word counts:
@@ -245,8 +246,8 @@ static uint64_t place_bitmap(const struct mmap_entry *map, size_t count,
         if (map[i].type != MMAP_USABLE || !usable_frames(&map[i], &first, &end_frame))
             continue;
         uint64_t start = first << FRAME_SHIFT, end = end_frame << FRAME_SHIFT;
-        if (start < LOW_MEMORY_END)
-            start = LOW_MEMORY_END;
+        if (start < ARCH_PHYS_LOW_RESERVED_END)
+            start = ARCH_PHYS_LOW_RESERVED_END;
         if (end > limit)
             end = limit;
         bool moved = true;
@@ -313,7 +314,7 @@ int frame_init(const struct mmap_entry *map, size_t map_count, const struct phys
                size_t reserved_count, uint64_t bitmap_limit_phys)
 {
     uint64_t highest = highest_usable_end(map, map_count);
-    if (highest <= LOW_MEMORY_END)
+    if (highest <= ARCH_PHYS_LOW_RESERVED_END)
         return FRAME_ERR_NO_USABLE_MEMORY;
 
     struct frame_bitmap b = {.frame_count = highest >> FRAME_SHIFT};
@@ -338,7 +339,7 @@ int frame_init(const struct mmap_entry *map, size_t map_count, const struct phys
     level2_hint = 0;
     free_usable_regions(map, map_count);
     clip_non_usable_regions(map, map_count);
-    mark_range_used(0, LOW_MEMORY_END);
+    mark_range_used(0, ARCH_PHYS_LOW_RESERVED_END);
     for (size_t r = 0; r < reserved_count; r++)
         mark_range_used(reserved[r].start, reserved[r].end);
     mark_range_used(at, at + bytes);

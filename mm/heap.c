@@ -8,7 +8,7 @@
  */
 #include "mm/heap.h"
 
-#include "arch/arch.h"
+#include "arch/mmu.h"
 #include "base/panic.h"
 #include "lib/string.h"
 #include "mm/buddy.h"

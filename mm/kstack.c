@@ -1,13 +1,13 @@
 #include "mm/kstack.h"
 
-#include "arch/arch.h"
+#include "arch/mmu.h"
 #include "base/panic.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/paging.h"
 #include "base/spinlock.h"
 
-#define PAGE_BYTES 4096ul
+#define PAGE_BYTES FRAME_SIZE
 #define FREE_CHUNK_SLOTS 1016 /* a chunk is 4080 bytes: with its heap header, one 4 KiB block */
 
 /* Slot numbers given back, in heap-allocated chunks (the slots are unmapped). */
@@ -26,8 +26,9 @@ struct slot_class {
     struct free_chunk *freed;  /* slots given back, reused first */
 };
 
-/* Protects `classes`, `live_stacks` and the pending batch. Lock order: it may be
- * held while unmapping (kernel_space's lock) and allocating heap chunks. */
+/* Protects `classes`, `live_stacks` and the pending batch. It may be held while
+ * unmapping (kernel_space's lock) and allocating heap chunks: the lock-order
+ * table is at the top of sched/sched.c. */
 static struct spinlock kstack_lock = SPINLOCK_INIT("kstack");
 static struct slot_class classes[KSTACK_CLASSES];
 static size_t live_stacks;
@@ -60,9 +61,10 @@ static void setup_classes(void)
     classes_ready = true;
 }
 
-/* Takes a slot number of class c; false when the class is full. Lock held. */
-static bool take_slot(struct slot_class *cls, size_t *slot)
+/* Takes a slot number of class c; false when the class is full. */
+static bool take_slot_locked(struct slot_class *cls, size_t *slot)
 {
+    spin_assert_held(&kstack_lock);
     struct free_chunk *chunk = cls->freed;
     if (chunk) {
         *slot = chunk->slots[--chunk->count];
@@ -79,9 +81,10 @@ static bool take_slot(struct slot_class *cls, size_t *slot)
 }
 
 /* Gives a slot back; false when a chunk to record it could not be allocated
- * (the slot is then leaked: address space, not memory). Lock held. */
-static bool give_slot(struct slot_class *cls, size_t slot)
+ * (the slot is then leaked: address space, not memory). */
+static bool give_slot_locked(struct slot_class *cls, size_t slot)
 {
+    spin_assert_held(&kstack_lock);
     struct free_chunk *chunk = cls->freed;
     if (!chunk || chunk->count == FREE_CHUNK_SLOTS) {
         chunk = kmalloc(sizeof(*chunk));
@@ -95,16 +98,17 @@ static bool give_slot(struct slot_class *cls, size_t slot)
     return true;
 }
 
-/* Flushes every CPU's TLB once, then frees what the pending stacks held. Lock held. */
-static void flush_pending(void)
+/* Flushes every CPU's TLB once, then frees what the pending stacks held. */
+static void flush_pending_locked(void)
 {
+    spin_assert_held(&kstack_lock);
     if (npending_stacks == 0)
         return;
     paging_flush_deferred(&pending_tables);
     for (size_t i = 0; i < npending_frames; i++)
         frame_free(pending_frames[i]);
     for (size_t i = 0; i < npending_stacks; i++)
-        give_slot(&classes[pending_stacks[i].class_index], pending_stacks[i].slot);
+        give_slot_locked(&classes[pending_stacks[i].class_index], pending_stacks[i].slot);
     npending_frames = 0;
     npending_stacks = 0;
 }
@@ -112,7 +116,7 @@ static void flush_pending(void)
 void kstack_flush(void)
 {
     bool irq = spin_lock(&kstack_lock);
-    flush_pending();
+    flush_pending_locked();
     spin_unlock(&kstack_lock, irq);
 }
 
@@ -155,10 +159,10 @@ int kstack_alloc(size_t size_bytes, struct kstack *out)
     if (!classes_ready)
         setup_classes();
     struct slot_class *cls = &classes[c];
-    bool got = take_slot(cls, &slot);
+    bool got = take_slot_locked(cls, &slot);
     if (!got && npending_stacks) {
-        flush_pending(); /* slots waiting for the flush may be all that is left */
-        got = take_slot(cls, &slot);
+        flush_pending_locked(); /* slots waiting for the flush may be all that is left */
+        got = take_slot_locked(cls, &slot);
     }
     spin_unlock(&kstack_lock, irq);
     if (!got)
@@ -173,7 +177,7 @@ int kstack_alloc(size_t size_bytes, struct kstack *out)
     }
     if (!mapped) {
         irq = spin_lock(&kstack_lock);
-        give_slot(cls, slot);
+        give_slot_locked(cls, slot);
         spin_unlock(&kstack_lock, irq);
         return KSTACK_ERR_NO_MEMORY;
     }
@@ -211,13 +215,13 @@ void kstack_free(const struct kstack *stack)
         panic("kstack: double free of the stack at [0x%lx, 0x%lx)", stack->bottom, stack->top);
     }
     if (npending_stacks == PENDING_STACKS || npending_frames + npages > PENDING_FRAMES)
-        flush_pending();
+        flush_pending_locked();
     for (size_t i = 0; i < npages; i++) {
         uintptr_t va = stack->bottom + i * PAGE_BYTES;
         phys_addr_t frame;
         int error = paging_unmap_deferred(&kernel_space, va, PAGE_4K, &frame, &pending_tables);
         if (error == PAGING_ERR_NO_MEMORY) { /* no room for emptied tables: flush first */
-            flush_pending();
+            flush_pending_locked();
             error = paging_unmap_deferred(&kernel_space, va, PAGE_4K, &frame, &pending_tables);
         }
         if (error == PAGING_OK)

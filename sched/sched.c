@@ -16,13 +16,41 @@
  * lock that publishes it to its waker, and the waker's thread_wake moves it
  * BLOCKED -> RUNNABLE with one compare-and-swap, then waits for on_cpu to clear
  * before queueing it: a thread in a run queue is never still on a CPU.
+ *
+ * Lock order, for the whole kernel. A CPU takes a lock only while every lock it
+ * already holds is above it in this table; the locks of one row never nest with
+ * each other. Every spinlock keeps interrupts off while held, so interrupt
+ * handlers take part in this order like any other code.
+ *
+ *   kstack_lock           mm/kstack.c        holds while it kmallocs, unmaps, frees
+ *                                            frames and flushes its batch
+ *   heap_lock             mm/heap.c          holds while growing: frame_alloc_run,
+ *                                            paging_map
+ *   kernel_space.lock     mm/paging.c        the kernel half, whichever space is named
+ *   address_space.lock    mm/paging.c        a user half (after kernel_space's)
+ *   shootdown_lock        arch/<name>/smp.c  taken by tlb_invalidate under the above;
+ *                                            waits for every CPU, which answer in
+ *                                            arch_cpu_relax (include/arch/cpu.h)
+ *   frame_lock            mm/frame.c         the shared bitmap (per-CPU caches: none)
+ *   run_queue.lock, join_locks[], registry[].lock, wait_queue.lock
+ *                         sched/             leaves: each is dropped before a thread
+ *                                            is woken, queued or switched to; two run
+ *                                            queue locks never nest (runqueue.h)
+ *   interrupt routing     arch/<name>/       the arch's interrupt-controller locks
+ *   console_lock          kernel/console.c   last: kprintf may run under any lock above
+ *                                            (recursive on one CPU, bypassed by panic)
  */
 #include "sched/thread.h"
 
-#include "arch/arch.h"
+#include "arch/context.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "mm/heap.h"
+#include "base/cpuset.h"
 #include "base/spinlock.h"
 
 #define SLEEP_BUCKETS 256 /* a hashed timer wheel: bucket = wake tick mod this */
@@ -46,11 +74,14 @@ struct sched_cpu {
 } __attribute__((aligned(64)));
 
 static struct sched_cpu cpus[ARCH_MAX_CPUS];
+_Static_assert(ARCH_MAX_CPUS - 1 <= INT16_MAX && ARCH_MAX_CPUS - 1 <= UINT16_MAX,
+               "a thread's affinity (int16_t) and cpu (uint16_t) hold any CPU index");
 static unsigned cpus_online;     /* atomic; CPUs with a scheduler */
-static uint64_t idle_cpus;       /* atomic bit mask: halted in the idle loop */
+static struct cpuset idle_cpus;  /* (A) halted in the idle loop, or about to be */
 static struct spinlock join_locks[JOIN_LOCKS]; /* protect joiner and the DEAD transition */
 static uint32_t next_thread_id;  /* atomic */
 static uint64_t threads_alive; /* atomic */
+static sched_switch_hook_fn switch_hook; /* set once at boot, before any user thread */
 
 /* The registry of threads (thread.h), sharded by id so that spawns on different
  * CPUs rarely meet on one lock; each lock protects its list's links. */
@@ -115,16 +146,34 @@ static void enqueue(struct thread *t)
     if (target >= __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE))
         target = self;
     rq_push(&cpus[target].rq, &t->rq);
-    uint64_t idle = __atomic_load_n(&idle_cpus, __ATOMIC_SEQ_CST);
-    if (idle & (1ull << target)) {
+    if (cpuset_test_atomic(&idle_cpus, target)) {
         kick_cpu(target);
-    } else if (target == self && !t->rq.pinned && (idle & ~(1ull << self)) &&
-               this_cpu_stays_busy()) {
+    } else if (target == self && !t->rq.pinned) {
         /* Busy here, idle elsewhere: wake one idle CPU to come and steal. */
-        kick_cpu((unsigned)__builtin_ctzll(idle & ~(1ull << self)));
+        unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
+        if (idle < ARCH_MAX_CPUS && this_cpu_stays_busy())
+            kick_cpu(idle);
     }
 }
 
+/*
+ * Steal policy: a CPU with an empty queue takes one thread, the oldest unpinned
+ * one, from the first other CPU that has any, looking at CPUs self+1, self+2, ...
+ * in turn.
+ *   - One thread, not half the queue: the thief runs it at once and comes back
+ *     when it runs dry, so work moves only as fast as idle CPUs ask for it and
+ *     a busy CPU keeps the rest of its queue (and its cache) to itself.
+ *   - The oldest: it has waited longest (FIFO fairness holds across CPUs) and is
+ *     the coldest in the victim's cache, so moving it costs the victim least.
+ *   - Starting after self: thieves spread over victims instead of all hitting
+ *     CPU 0's lock at once.
+ *   - The lock-free stealable count is read first (rq_stealable_count): an empty
+ *     or all-pinned victim costs one shared cache line, not its lock, and the
+ *     owner's lock stays uncontended (the figures are in runqueue.h). rq_steal
+ *     checks again under the victim's lock, so a stale count only costs a look.
+ *   - Pinned threads are never taken (rq_steal looks only at the stealable list).
+ * make bench's steal_speedup_2cpu measures what stealing buys on two CPUs.
+ */
 static struct thread *steal(unsigned self)
 {
     unsigned online = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
@@ -218,6 +267,8 @@ static void schedule(void)
     c->prev = prev;
     c->slice_left = SCHED_SLICE_TICKS;
     __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
+    if (prev->user || next->user)
+        switch_hook(prev, next);
     arch_context_switch(&prev->saved_sp, next->saved_sp);
     /* prev runs again here, on whichever CPU picked it. */
     finish_switch();
@@ -227,6 +278,21 @@ void thread_yield(void)
 {
     bool irq = arch_irq_save_disable();
     schedule();
+    arch_irq_restore(irq);
+}
+
+void sched_set_switch_hook(sched_switch_hook_fn hook)
+{
+    switch_hook = hook;
+}
+
+void thread_set_user(void *user)
+{
+    bool irq = arch_irq_save_disable();
+    struct thread *self = this_cpu()->current;
+    KASSERT(switch_hook && !self->user);
+    self->user = user;
+    switch_hook(NULL, self);
     arch_irq_restore(irq);
 }
 
@@ -513,8 +579,8 @@ static __attribute__((noreturn)) void idle_loop(void)
     for (;;) {
         arch_irq_save_disable();
         struct sched_cpu *c = this_cpu();
-        uint64_t bit = 1ull << arch_cpu_index();
-        __atomic_fetch_or(&idle_cpus, bit, __ATOMIC_SEQ_CST);
+        unsigned self = arch_cpu_index();
+        cpuset_set_atomic(&idle_cpus, self);
         /* Checked after the idle bit is visible: a thread queued for us from now
          * on comes with a reschedule IPI, which ends the halt below. Other CPUs'
          * pinned threads are not work for us: counting them would spin here with
@@ -526,7 +592,7 @@ static __attribute__((noreturn)) void idle_loop(void)
             work = rq_stealable_count(&cpus[i].rq) > 0;
         if (!work)
             arch_cpu_idle();
-        __atomic_fetch_and(&idle_cpus, ~bit, __ATOMIC_SEQ_CST);
+        cpuset_clear_atomic(&idle_cpus, self);
         schedule();
         /* Back here when the work was gone before we got to it: open a window
          * for pending interrupts before looking again. */

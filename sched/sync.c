@@ -1,6 +1,6 @@
 #include "sched/sync.h"
 
-#include "arch/arch.h"
+#include "arch/irq.h"
 #include "base/panic.h"
 #include "sched/thread.h"
 
@@ -9,9 +9,10 @@ void wait_queue_init(struct wait_queue *wq, const char *name)
     *wq = (struct wait_queue)WAIT_QUEUE_INIT(name);
 }
 
-/* Appends the caller and marks it BLOCKED. wq->lock held. */
-static void enqueue_self(struct wait_queue *wq, struct thread *self)
+/* Appends the caller and marks it BLOCKED. */
+static void enqueue_self_locked(struct wait_queue *wq, struct thread *self)
 {
+    spin_assert_held(&wq->lock);
     self->wait_next = NULL;
     if (wq->tail)
         wq->tail->wait_next = self;
@@ -21,9 +22,10 @@ static void enqueue_self(struct wait_queue *wq, struct thread *self)
     __atomic_store_n(&self->state, THREAD_BLOCKED, __ATOMIC_RELEASE);
 }
 
-/* Unlinks the oldest waiter. wq->lock held. */
-static struct thread *dequeue(struct wait_queue *wq)
+/* Unlinks the oldest waiter. */
+static struct thread *dequeue_locked(struct wait_queue *wq)
 {
+    spin_assert_held(&wq->lock);
     struct thread *t = wq->head;
     if (t) {
         wq->head = t->wait_next;
@@ -42,7 +44,8 @@ static struct thread *dequeue(struct wait_queue *wq)
  */
 static void sleep_locked(struct wait_queue *wq, bool irq)
 {
-    enqueue_self(wq, thread_current());
+    spin_assert_held(&wq->lock);
+    enqueue_self_locked(wq, thread_current());
     spin_unlock(&wq->lock, false); /* interrupts stay off until we have switched */
     thread_block();
     arch_irq_restore(irq);
@@ -51,7 +54,7 @@ static void sleep_locked(struct wait_queue *wq, bool irq)
 bool wait_queue_wake_one(struct wait_queue *wq)
 {
     bool irq = spin_lock(&wq->lock);
-    struct thread *t = dequeue(wq);
+    struct thread *t = dequeue_locked(wq);
     spin_unlock(&wq->lock, irq);
     if (t)
         thread_wake(t);
@@ -125,7 +128,7 @@ void mutex_unlock(struct mutex *m)
     if (__atomic_load_n(&m->owner, __ATOMIC_RELAXED) != self)
         panic("mutex: thread %u unlocks a mutex it does not hold", self->id);
     bool irq = spin_lock(&m->waiters.lock);
-    struct thread *next = dequeue(&m->waiters);
+    struct thread *next = dequeue_locked(&m->waiters);
     __atomic_store_n(&m->owner, next, __ATOMIC_RELEASE); /* hand-off, or free */
     spin_unlock(&m->waiters.lock, irq);
     if (next)
@@ -165,7 +168,7 @@ void semaphore_down(struct semaphore *s)
 void semaphore_up(struct semaphore *s)
 {
     bool irq = spin_lock(&s->waiters.lock);
-    struct thread *t = dequeue(&s->waiters);
+    struct thread *t = dequeue_locked(&s->waiters);
     if (!t)
         s->count++;
     spin_unlock(&s->waiters.lock, irq);

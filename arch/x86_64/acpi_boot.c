@@ -2,9 +2,9 @@
  * The live machine's ACPI tables: read once through the direct map (or, for tables
  * outside the memory map, a device mapping), kept for the rest of the kernel's life.
  */
-#include "acpi.h"
+#include "acpi_boot.h"
 
-#include "arch/arch.h"
+#include "arch/mmu.h"
 #include "kernel/boot.h"
 #include "base/panic.h"
 #include "lib/printf.h"

@@ -6,11 +6,17 @@
  * 16550 are x86's. Named-only suites `power_off` and `reboot` end the machine (the
  * harness checks how).
  */
-#include "acpi.h"
+#include "acpi_boot.h"
 #include "apic.h"
 #include "cpu.h"
+#include "ioapic.h"
 #include "kernel/ktest.h"
 #include "serial.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/platform.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 
 #define IRQ_WAIT_MS 200 /* an interrupt that has not come by now will not */
 #define QUIET_WAIT_MS 20

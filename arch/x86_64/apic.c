@@ -4,9 +4,12 @@
  */
 #include "apic.h"
 
-#include "acpi.h"
+#include "acpi_boot.h"
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "cpu.h"
 #include "base/panic.h"
 #include "lib/printf.h"
@@ -254,7 +257,7 @@ void arch_interrupts_init(void)
             apic_timer_hz / 1000, apic_timer_hz ? "" : " (not needed: TSC-deadline)");
 }
 
-uint64_t arch_tsc_hz(void)
+uint64_t arch_timestamp_hz(void)
 {
     return tsc_hz;
 }
@@ -301,7 +304,7 @@ static void timer_interrupt(void *ctx)
 
 const char *arch_timer_mode(void)
 {
-    return tsc_deadline_mode ? "TSC-deadline" : "periodic";
+    return tsc_deadline_mode ? "TSC-deadline APIC" : "periodic APIC";
 }
 
 void arch_timer_start(uint64_t period_ns, void (*tick)(void))

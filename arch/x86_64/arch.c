@@ -1,5 +1,11 @@
-/* The arch_* functions of include/arch/arch.h that need no subsystem of their own. */
-#include "arch/arch.h"
+/* The arch_* functions of include/arch/ that need no subsystem of their own. */
+#include "arch/context.h"
+#include "arch/cpu.h"
+#include "arch/fault.h"
+#include "arch/irq.h"
+#include "arch/mmu.h"
+#include "arch/platform.h"
+#include "arch/time.h"
 
 #include "apic.h"
 #include "cpu.h"
@@ -9,6 +15,7 @@
 #include "idt.h"
 #include "layout.h"
 #include "percpu.h"
+#include "user_entry.h"
 #include "mm/paging.h"
 
 #define QEMU_DEBUG_EXIT_PORT 0xf4
@@ -40,6 +47,7 @@ void arch_cpu_init(void)
 {
     gdt_init_this_cpu(NULL);
     idt_init_this_cpu();
+    user_cpu_init();
 }
 
 bool arch_irq_save_disable(void)

@@ -1,5 +1,5 @@
 /* arch_input_start: the x86_64 consoles' input, the PS/2 keyboard and COM1. */
-#include "arch/arch.h"
+#include "arch/platform.h"
 #include "lib/printf.h"
 #include "ps2.h"
 #include "serial.h"

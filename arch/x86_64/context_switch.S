@@ -1,5 +1,5 @@
 /*
- * Thread switching (include/arch/arch.h: arch_context_switch, arch_thread_stack_init).
+ * Thread switching (include/arch/context.h: arch_context_switch, arch_thread_stack_init).
  *
  * A thread that is not running keeps its callee-saved registers on its own
  * stack, and the stack pointer in its thread control block. The saved frame,

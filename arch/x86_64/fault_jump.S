@@ -1,7 +1,7 @@
 /*
  * fault_setjmp / fault_longjmp: the two halves of arch_call_catching_fault.
  *
- * struct fault_jump_state (trap.c) holds, in this order: rbx rbp r12 r13 r14 r15
+ * struct fault_jump_state (idt.c) holds, in this order: rbx rbp r12 r13 r14 r15
  * rsp rip, 8 bytes each: the callee-saved registers plus where to resume.
  *
  * fault_setjmp(state)        rdi = state. Saves and returns 0.

@@ -5,9 +5,12 @@
  * legacy ISA IRQ at a time, honouring the MADT's interrupt source overrides, to a
  * vector of its own delivered to the boot CPU.
  */
-#include "acpi.h"
+#include "ioapic.h"
+
+#include "acpi_boot.h"
 #include "apic.h"
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "mm/paging.h"

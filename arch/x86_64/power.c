@@ -4,8 +4,11 @@
  * SLP_EN to the PM1 control registers. The older ways remain as fallbacks for
  * reboot: the 8042 keyboard controller's reset line, then a triple fault.
  */
-#include "acpi.h"
-#include "arch/arch.h"
+#include "acpi_boot.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/platform.h"
+#include "arch/time.h"
 #include "cpu.h"
 #include "lib/printf.h"
 #include "mm/paging.h"
@@ -39,7 +42,7 @@ static uint64_t now_ns(void)
 
 static void wait_ns(uint64_t ns)
 {
-    if (arch_tsc_hz() == 0) { /* before the clocks are calibrated */
+    if (arch_timestamp_hz() == 0) { /* before the clocks are calibrated */
         for (uint64_t us = 0; us < ns / 1000; us++)
             outb(POST_CODE_PORT, 0);
         return;

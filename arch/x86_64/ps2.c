@@ -12,7 +12,9 @@
  */
 #include "ps2.h"
 
-#include "arch/arch.h"
+#include "ioapic.h"
+#include "arch/cpu.h"
+#include "arch/time.h"
 #include "cpu.h"
 #include "kernel/input.h"
 #include "lib/printf.h"

@@ -1,6 +1,6 @@
 #include "serial.h"
 
-#include "arch/arch.h"
+#include "ioapic.h"
 #include "cpu.h"
 #include "kernel/input.h"
 

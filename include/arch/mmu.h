@@ -1,12 +1,21 @@
 /*
- * arch/mmu: what mm/paging.c asks of the MMU. The page-table walk itself is
- * arch-neutral (mm/paging.c); the entry format, the TLB and the root register are
- * the architecture's, implemented in arch/x86_64/pte.c (pure bit manipulation,
- * also built into the host tests) and arch/x86_64/mmu.c (privileged instructions).
+ * arch/mmu: what the memory managers ask of the MMU and of the machine's physical
+ * memory. The page-table walk itself is arch-neutral (mm/paging.c); the entry
+ * format, the TLB and the root register are the architecture's, implemented in
+ * arch/x86_64/pte.c (pure bit manipulation, also built into the host tests) and
+ * arch/x86_64/mmu.c (privileged instructions). The numbers (page geometry, the
+ * early map, the reserved physical ranges) come from the arch's
+ * machine/mmu.h (arch/x86_64/include/machine/mmu.h).
  *
- * Levels count up from the leaf: level 0 tables map 4 KiB pages, level 1 entries
- * may map 2 MiB pages, level 2 entries 1 GiB pages, level ARCH_PT_LEVELS-1 is the
- * root. Permissions are the PAGE_* flags of include/mm/paging.h.
+ * Levels count up from the leaf: level 0 tables map ARCH_PAGE_SIZE pages, level 1
+ * entries may map 2 MiB pages, level 2 entries 1 GiB pages (with 4 KiB pages and
+ * 512-entry tables), level ARCH_PT_LEVELS-1 is the root. Permissions are the
+ * PAGE_* flags of include/mm/paging.h.
+ *
+ * Interrupt context: the pure entry and address functions, arch_phys_to_virt and
+ * arch_tlb_flush_* may be called from it. arch_tlb_shootdown(_all) wait until
+ * every other online CPU has answered: they may be called with interrupts
+ * disabled (spinners answer in arch_cpu_relax), not from an interrupt handler.
  */
 #ifndef EXO_ARCH_MMU_H
 #define EXO_ARCH_MMU_H
@@ -14,9 +23,50 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ARCH_PT_LEVELS 4
-#define ARCH_PT_ENTRIES 512
-#define ARCH_PT_INDEX_BITS 9
+#include "machine/mmu.h"
+
+/* ---- geometry and physical memory (machine/mmu.h) ------------------------- */
+
+/* A port's machine/mmu.h defines: ARCH_PAGE_SHIFT (the smallest page),
+ * ARCH_PT_LEVELS and ARCH_PT_INDEX_BITS (entries a table = 1 << bits), and: */
+#define ARCH_PAGE_SIZE (1ull << ARCH_PAGE_SHIFT)
+#define ARCH_PT_ENTRIES (1u << ARCH_PT_INDEX_BITS)
+/* ARCH_EARLY_DIRECT_MAP_BYTES: physical memory below it is reachable through
+ *   arch_phys_to_virt before paging_init (the boot code's early tables);
+ * ARCH_PHYS_LOW_RESERVED_END: physical memory below it is the firmware's (x86:
+ *   the first MiB): never given out by the frame allocator, always direct-mapped;
+ * ARCH_PHYS_DEVICE_HOLE_END: below it the direct map covers every region of the
+ *   memory map, reserved ones too; above it only RAM. */
+
+/* The virtual address of a physical address in the direct map. Valid for
+ * physical memory the early tables cover (ARCH_EARLY_DIRECT_MAP_BYTES) at boot,
+ * for all RAM after paging_init. */
+void *arch_phys_to_virt(uint64_t phys);
+
+/* The kernel half's virtual regions (arch/x86_64/layout.h has the numbers). Each
+ * starts on a top-level table boundary, so regions share no page tables. */
+struct arch_va_region {
+    uintptr_t start, end; /* [start, end) */
+};
+struct arch_va_layout {
+    struct arch_va_region direct_map;   /* all RAM, at start + physical */
+    struct arch_va_region heap;         /* kmalloc arenas (mm/heap.c) */
+    struct arch_va_region stacks;       /* kernel stacks with guard pages (mm/kstack.c) */
+    struct arch_va_region devices;      /* MMIO and framebuffers */
+    struct arch_va_region kernel_image; /* the linked kernel */
+};
+extern const struct arch_va_layout arch_va_layout;
+
+/* The kernel image's sections, page-aligned (linker.ld). */
+struct arch_image_section {
+    uintptr_t start, end;
+    unsigned page_flags; /* PAGE_* of include/mm/paging.h */
+    const char *name;
+};
+#define ARCH_IMAGE_SECTIONS 3
+extern const struct arch_image_section arch_image_sections[ARCH_IMAGE_SECTIONS];
+/* The virtual address of the image's physical address: image VA - offset = PA. */
+#define ARCH_IMAGE_PHYS(va) ((uint64_t)(va) - arch_va_layout.kernel_image.start)
 
 /* ---- entries (arch/x86_64/pte.c) ------------------------------------------ */
 
@@ -59,7 +109,9 @@ uint64_t arch_mmu_root(void);
  * tlb_invalidate is the one place that decides which CPUs must do it. */
 void arch_tlb_flush_page(uintptr_t va);
 void arch_tlb_flush_all(void);
-/* Invalidates va on this CPU and every other online CPU, waiting until all have. */
+/* Invalidates va on this CPU and every other online CPU, waiting until all have.
+ * Another CPU answers from its interrupt handler, or from arch_cpu_relax when it
+ * spins with interrupts off (include/arch/cpu.h): so a spinner must relax. */
 void arch_tlb_shootdown(uintptr_t va);
 /* Invalidates every translation, global ones included, on every online CPU: one
  * IPI round for a batch of unmappings (mm/kstack.c). */

@@ -11,6 +11,9 @@
  * Declared here, on the base floor, so that every floor (lib/ users, arch/, mm/,
  * sched/) can stop the machine; implemented in kernel/panic.c, which may use the
  * consoles and the scheduler's idea of the current thread.
+ *
+ * Interrupt context: everything here may be called from it (exception handlers
+ * report through panic_begin .. panic_end).
  */
 #ifndef EXO_BASE_PANIC_H
 #define EXO_BASE_PANIC_H

@@ -8,14 +8,25 @@
  * own CPU holds.
  *
  * Memory order: acquire on lock, release on unlock, so everything done under the
- * lock is visible to the next holder. Holders must not sleep.
+ * lock is visible to the next holder. Holders must not sleep. A spinner waits in
+ * arch_cpu_relax, which answers TLB shootdowns (include/arch/cpu.h), so spinning
+ * with interrupts off never blocks another CPU's shootdown.
+ *
+ * Which lock may be taken while holding which: the one lock-order table, at the
+ * top of sched/sched.c. Every function whose name ends in _locked starts with
+ * spin_assert_held on the lock its caller must hold.
+ *
+ * Interrupt context: all of these may be used from it (the lock keeps
+ * interrupts off while held, so a handler cannot deadlock with its own CPU).
  */
 #ifndef EXO_BASE_SPINLOCK_H
 #define EXO_BASE_SPINLOCK_H
 
 #include <stdbool.h>
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "base/panic.h"
 
 struct spinlock {
     volatile int locked; /* 0 free, 1 held; changed only by the __atomic builtins */
@@ -41,5 +52,14 @@ static inline void spin_unlock(struct spinlock *lock, bool irq_were_enabled)
     __atomic_store_n(&lock->locked, 0, __ATOMIC_RELEASE);
     arch_irq_restore(irq_were_enabled);
 }
+
+/* Panics, naming the lock and the function, unless `lock` is held. The lock keeps
+ * no owner (that would cost a store on every acquire), so this catches a lock not
+ * taken at all, not one taken by another CPU. */
+#define spin_assert_held(lock)                                                          \
+    do {                                                                                \
+        if (!__atomic_load_n(&(lock)->locked, __ATOMIC_RELAXED))                        \
+            panic("spinlock '%s' not held in %s", (lock)->name, __func__);              \
+    } while (0)
 
 #endif

@@ -7,13 +7,13 @@
  *
  * Two kinds of benchmark:
  *  - timed (BENCH): run(iterations) performs one operation `iterations` times and
- *    returns the TSC cycles that took, read with arch_read_timestamp_before and
+ *    returns the timestamp cycles that took, read with arch_read_timestamp_before and
  *    _after around the loop only, so set-up is not counted. bench_run calls it once to
  *    warm caches, then BENCH_REPETITIONS times, and prints the median twice:
  *    `bench <name>_ticks <TSC ticks per operation> ticks` (under QEMU's
  *    `-icount shift=0` the guest TSC counts guest instructions, so this is the
  *    path length, exactly repeatable) and `bench <name>_ns <ns per operation> ns`,
- *    converted with the calibrated TSC frequency (arch_tsc_hz).
+ *    converted with the calibrated timestamp frequency (arch_timestamp_hz).
  *  - reporting (BENCH_REPORT): report() measures what it likes, takes its own
  *    medians and prints its figures with bench_print; it may print several.
  *
@@ -25,6 +25,8 @@
  * Heavy benchmarks state min_free_bytes: with less free memory than that they are
  * skipped with a line that says how much they need (a million threads need a
  * 6 GiB guest). Benchmarks run one at a time, from the boot thread.
+ *
+ * Interrupt context: none; benchmarks run on a thread (mode=bench or the shell).
  */
 #ifndef EXO_BENCH_BENCH_H
 #define EXO_BENCH_BENCH_H

@@ -2,6 +2,9 @@
  * boot: turns what the entry code handed to kernel_main into the boot info and the
  * kernel options, once, on the boot CPU; afterwards both are read-only and any
  * subsystem may read them.
+ *
+ * Interrupt context: the read-only accessors may be called from it; the
+ * parsing runs once, at boot.
  */
 #ifndef EXO_KERNEL_BOOT_H
 #define EXO_KERNEL_BOOT_H

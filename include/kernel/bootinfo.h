@@ -15,6 +15,9 @@
  * Memory the parsers read is given as a host pointer plus a translation callback for
  * the physical addresses found inside PVH's structure (PVH stores pointers, Multiboot2
  * stores everything inline).
+ *
+ * Interrupt context: not used from it (boot only), though as pure functions
+ * they would be safe.
  */
 #ifndef EXO_KERNEL_BOOTINFO_H
 #define EXO_KERNEL_BOOTINFO_H

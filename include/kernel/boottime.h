@@ -2,12 +2,14 @@
  * boottime: how long the boot took, phase by phase.
  *
  * kernel_main calls boottime_start first thing (a timestamp at kernel entry, in
- * TSC cycles), then boottime_mark at the end of each phase with the phase's name.
- * Cycles become microseconds through arch_tsc_hz, so converting needs the clocks
+ * arch_read_timestamp cycles), then boottime_mark at the end of each phase with the phase's name.
+ * Cycles become microseconds through arch_timestamp_hz, so converting needs the clocks
  * calibrated (arch_interrupts_init); recording does not. The shell's `log` prints
  * the phases and kernel_main the total ("boot: shell ready in N us").
  *
  * Written by the boot CPU during boot only; read afterwards, no lock.
+ *
+ * Interrupt context: not used from it (the boot CPU, during boot).
  */
 #ifndef EXO_KERNEL_BOOTTIME_H
 #define EXO_KERNEL_BOOTTIME_H

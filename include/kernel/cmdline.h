@@ -7,12 +7,17 @@
  *   seed=<n>                seed of the randomized tests (decimal or 0x hex)
  *   smp=<n>                 use at most n CPUs (0: no limit, the default)
  *   console=serial,fb       which consoles to use (a comma list; default both)
+ *   init=<path>             run that program of the initrd as PID 1 on the console
+ *                           instead of the kernel shell (an absolute path)
  *   smp_late_cpu=<n>        for tests: CPU n (>= 1) arrives after its start-up
  *                           deadline, so the kernel must give it up safely
  * An unknown option or a bad value is reported through the diag callback and
  * ignored, leaving the default; the reported word is escaped (str_escape), so
  * control bytes from the loader never reach a terminal raw. A first word that is a path (starts with '/') is the
  * loader echoing the kernel's file name and is skipped. Pure: host-tested.
+ *
+ * Interrupt context: not used from it (parsed once at boot; the options are
+ * read-only afterwards and may be read anywhere).
  */
 #ifndef EXO_KERNEL_CMDLINE_H
 #define EXO_KERNEL_CMDLINE_H
@@ -30,6 +35,7 @@ enum kernel_mode {
 #define CONSOLE_FB (1u << 1)
 
 #define CMDLINE_GLOB_MAX 64
+#define CMDLINE_INIT_MAX 128
 
 struct kernel_options {
     enum kernel_mode mode;
@@ -39,6 +45,7 @@ struct kernel_options {
     uint32_t smp_max_cpus; /* 0: no limit */
     uint32_t consoles;     /* CONSOLE_* bits */
     uint32_t smp_late_cpu; /* 0, or the CPU made late on purpose */
+    char init_path[CMDLINE_INIT_MAX]; /* "" unless init=<path>: run it as PID 1 */
     int problems;          /* unknown options and bad values reported */
 };
 

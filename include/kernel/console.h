@@ -12,6 +12,10 @@
  * another CPU's; kprintf holds it for the whole message. It is taken with
  * interrupts off. A panic takes the console over (console_panic_takeover): other
  * CPUs are stopped by then and the lock may be held by one of them.
+ *
+ * Interrupt context: kprintf and console_write may be called from it (the lock
+ * keeps interrupts off; a handler on the CPU holding it nests, see console.c);
+ * console_register is for boot.
  */
 #ifndef EXO_KERNEL_CONSOLE_H
 #define EXO_KERNEL_CONSOLE_H

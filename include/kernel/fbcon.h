@@ -16,6 +16,8 @@
  * Locking: none of its own. A struct fbcon is used by one writer at a time; the
  * kernel's screen is written only through console_write (kernel/console.h), whose
  * callers serialise, and fbcon_set_colour is called by the same writers.
+ *
+ * Interrupt context: through console_write only, like any other writer.
  */
 #ifndef EXO_KERNEL_FBCON_H
 #define EXO_KERNEL_FBCON_H

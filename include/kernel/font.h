@@ -6,6 +6,8 @@
  * font_glyphs[c] is the glyph of ASCII code c: FONT_HEIGHT rows, top first, one byte
  * per row, bit 7 the leftmost pixel. Codes without a printable character (controls,
  * DEL) hold a replacement glyph; there is no glyph for bytes >= FONT_GLYPH_COUNT.
+ *
+ * Interrupt context: constant data, read anywhere.
  */
 #ifndef EXO_KERNEL_FONT_H
 #define EXO_KERNEL_FONT_H

@@ -12,6 +12,9 @@
  * shows every failure (KT_ASSERT returns from the case instead). Each case gets its
  * own generator seeded from the run's seed and its name, so a failure reproduces
  * with seed=<n> whatever the order or selection of suites.
+ *
+ * Interrupt context: none; suites run on a thread. An interrupt handler a test
+ * installs reports back through the test's own state, not through these calls.
  */
 #ifndef EXO_KERNEL_KTEST_H
 #define EXO_KERNEL_KTEST_H
@@ -20,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch/arch.h"
+#include "arch/fault.h"
 #include "lib/random.h"
 
 struct ktest {

@@ -8,6 +8,8 @@
  * the screen show the same session. `help` lists the commands.
  *
  * One shell thread reads the input queue; nothing else may.
+ *
+ * Interrupt context: none; the shell is a thread.
  */
 #ifndef EXO_KERNEL_SHELL_H
 #define EXO_KERNEL_SHELL_H

@@ -4,6 +4,8 @@
  * the system-call exit hands exactly that to user space (musl turns it into
  * errno). Kernel functions that can fail for a caller's mistake or a shortage
  * return 0 (or a non-negative result) or a negative code from this list.
+ *
+ * Interrupt context: constants only.
  */
 #ifndef EXO_LIB_ERRNO_H
 #define EXO_LIB_ERRNO_H

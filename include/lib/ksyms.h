@@ -5,6 +5,9 @@
  * a sorted table (lib/ksyms.awk) that the second link places at the end of
  * .rodata, where its size moves no code. The Makefile checks that the two links put
  * every function at the same address.
+ *
+ * Interrupt context: the lookup reads a constant table and may be called from
+ * it (the panic path does).
  */
 #ifndef EXO_LIB_KSYMS_H
 #define EXO_LIB_KSYMS_H

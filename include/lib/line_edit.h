@@ -19,6 +19,9 @@
  *
  * Pure code (host-tested in tests/host/test_line_edit.c); one editor per reader,
  * no locking of its own.
+ *
+ * Interrupt context: pure, with the caller's editor state: safe anywhere the
+ * caller serialises use of that state (the shell uses it from its thread).
  */
 #ifndef EXO_LIB_LINE_EDIT_H
 #define EXO_LIB_LINE_EDIT_H

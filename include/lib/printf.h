@@ -10,6 +10,9 @@
  *
  * kvsnprintf is pure (no kernel state) and is unit-tested on the host against the C
  * library's snprintf. kprintf sends its output through the hook the console installs.
+ *
+ * Interrupt context: kvsnprintf and ksnprintf anywhere; kprintf as the
+ * installed hook allows (the console's may be used from interrupt handlers).
  */
 #ifndef EXO_LIB_PRINTF_H
 #define EXO_LIB_PRINTF_H

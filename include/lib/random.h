@@ -2,6 +2,8 @@
  * random: a seeded pseudo-random generator for randomized tests (not for secrets).
  * splitmix64 expands the seed into xoshiro256** state; the same seed gives the same
  * sequence on every machine, so a failing seed printed by a test reproduces it.
+ *
+ * Interrupt context: anywhere, with state of the caller's own.
  */
 #ifndef EXO_LIB_RANDOM_H
 #define EXO_LIB_RANDOM_H

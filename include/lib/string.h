@@ -6,6 +6,8 @@
  * into the host unit tests (tests/host/test_string.c). The compiler may emit calls to
  * memcpy, memmove, memset and memcmp on its own, so those four keep their standard
  * names and contracts.
+ *
+ * Interrupt context: anywhere (pure).
  */
 #ifndef EXO_LIB_STRING_H
 #define EXO_LIB_STRING_H
@@ -17,6 +19,8 @@ void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 void *memset(void *dst, int byte, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
+/* The first `byte` in s[0..n), or NULL. */
+void *memchr(const void *s, int byte, size_t n);
 
 size_t strlen(const char *s);
 /* Length of s, but reads at most max_len bytes. */

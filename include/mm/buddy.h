@@ -18,6 +18,9 @@
  * Costs: alloc and free are O(HEAP_MAX_ORDER - order) with O(1) list operations
  * (one split or merge per order crossed); no list is scanned. buddy_check walks
  * every block of every arena.
+ *
+ * Interrupt context: as the caller's lock allows (the engine has no state of its
+ * own beyond the region it is given; its map/unmap callbacks may not be).
  */
 #ifndef EXO_MM_BUDDY_H
 #define EXO_MM_BUDDY_H

@@ -13,7 +13,8 @@
  * free in the statistics; a second bitmap marks them so that a double free is
  * still caught (a panic naming the frame).
  *
- * Reserved at init, before the first allocation: the first MiB, the kernel image,
+ * Reserved at init, before the first allocation: the firmware's low memory
+ * (below ARCH_PHYS_LOW_RESERVED_END, include/arch/mmu.h), the kernel image,
  * the boot info block, modules, and the bitmap itself; only memory-map regions of
  * type usable are ever handed out, clipped to whole frames, and a frame listed as
  * both usable and anything else is treated as reserved.
@@ -23,6 +24,10 @@
  *
  * Locking: `frame_lock` (mm/frame.c) protects the bitmap and its summaries; the
  * per-CPU caches are touched only by their CPU, with interrupts off.
+ *
+ * Interrupt context: frame_alloc, frame_free and their run variants may be
+ * called from it (the lock and the per-CPU caches keep interrupts off);
+ * frame_init is for boot.
  */
 #ifndef EXO_MM_FRAME_H
 #define EXO_MM_FRAME_H
@@ -51,7 +56,7 @@ enum frame_error {
 
 /*
  * Builds the allocator from the memory map. `reserved` lists ranges to keep out
- * besides the first MiB; the bitmap is placed in usable memory below
+ * besides the firmware's low memory; the bitmap is placed in usable memory below
  * bitmap_limit_phys (what the early direct map covers) and reserved too.
  */
 int frame_init(const struct mmap_entry *map, size_t map_count, const struct phys_range *reserved,

@@ -21,6 +21,9 @@
  * caller: a double free, a pointer the heap never returned, a damaged header.
  *
  * Locking: one spinlock around the buddy structure (interrupts off while held).
+ *
+ * Interrupt context: none. kmalloc may grow the heap and kfree shrink it, which
+ * maps and unmaps pages and waits for other CPUs' TLB shootdowns: threads only.
  */
 #ifndef EXO_MM_HEAP_H
 #define EXO_MM_HEAP_H

@@ -13,6 +13,11 @@
  * Locking: one spinlock over the slot bookkeeping (kstack_lock in mm/kstack.c);
  * pages are mapped outside it. Freed stacks are unmapped at once but their frames
  * and slots are reused only after a batched TLB flush of every CPU.
+ *
+ * Interrupt context: kstack_is_guard anywhere (the page-fault panic asks it,
+ * without a lock). kstack_alloc and kstack_flush only from a thread; kstack_free
+ * also from the scheduler's switch path, which may follow an interrupt (the
+ * preempt hook) but never runs inside a handler.
  */
 #ifndef EXO_MM_KSTACK_H
 #define EXO_MM_KSTACK_H
@@ -21,8 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/mmu.h"
+
 #define KSTACK_CLASSES 8 /* slots of 2, 4, ... 256 pages: stacks up to 255 pages */
-#define KSTACK_MAX_BYTES (((1ul << KSTACK_CLASSES) - 1) * 4096)
+#define KSTACK_MAX_BYTES (((1ul << KSTACK_CLASSES) - 1) * ARCH_PAGE_SIZE)
 
 struct kstack {
     uintptr_t bottom; /* lowest mapped byte; the guard page is just below */

@@ -1,10 +1,10 @@
 /*
- * paging: the kernel's page tables (4 levels on x86_64).
+ * paging: the kernel's page tables (ARCH_PT_LEVELS levels, include/arch/mmu.h).
  *
  * Every address space shares one kernel half: the tables below the kernel's root
  * entries are created at boot and never freed, so copying the root's kernel
  * entries into a new space shares all present and future kernel mappings. In the
- * kernel half live (include/arch/arch.h, arch_va_layout):
+ * kernel half live (include/arch/mmu.h, arch_va_layout):
  *   - the direct map: all RAM the memory map lists, at a fixed offset, in the
  *     largest pages alignment allows (1 GiB, 2 MiB, 4 KiB), read-write, no-execute;
  *   - the kernel image by section: text R+X, rodata R, data and bss R+W;
@@ -17,11 +17,21 @@
  * map / unmap / protect / translate work on one page of 4 KiB, 2 MiB or 1 GiB.
  * Page-table pages come from the frame allocator and go back to it when they
  * become empty (except the kernel half's top-level tables). TLB invalidation goes
- * through one function in mm/paging.c (tlb_invalidate), local for now.
+<<<<<<< HEAD
+ * through one function in mm/paging.c (tlb_invalidate), which invalidates on
+ * every online CPU (a shootdown IPI, include/arch/mmu.h) once other CPUs run;
+ * paging_unmap_deferred and paging_flush_deferred batch that for many pages.
+=======
+ * through one function in mm/paging.c (tlb_invalidate): every CPU for the kernel
+ * half, only the CPUs that ran it for a user space.
+>>>>>>> helper-core
  *
  * Errors are negative values of enum paging_error; out of memory never panics.
  * Locking: each address space has a spinlock over its user half; the kernel half
- * is protected by kernel_space's lock whichever space the call names.
+ * is protected by kernel_space's lock whichever space the call names (lock order:
+ * sched/sched.c). Interrupt context: only paging_translate_unlocked (the panic
+ * path); the others allocate page tables and wait for other CPUs' shootdowns,
+ * and are called from threads only.
  */
 #ifndef EXO_MM_PAGING_H
 #define EXO_MM_PAGING_H
@@ -30,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/asid.h"
+#include "arch/mmu.h"
 #include "kernel/bootinfo.h"
 #include "mm/types.h"
 #include "base/spinlock.h"
@@ -50,7 +62,7 @@ enum page_size {
 
 static inline uint64_t page_size_bytes(enum page_size size)
 {
-    return 4096ull << (9 * (unsigned)size);
+    return ARCH_PAGE_SIZE << (ARCH_PT_INDEX_BITS * (unsigned)size);
 }
 
 enum paging_error {
@@ -69,6 +81,7 @@ enum paging_error {
 struct address_space {
     phys_addr_t root;     /* the top-level table; fixed for the space's life */
     struct spinlock lock; /* protects the user half's tables */
+    struct arch_space_tlb tlb; /* its tag and the CPUs that ran it (arch/asid.h) */
 };
 
 extern struct address_space kernel_space;
@@ -110,8 +123,15 @@ bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct tr
 
 /* A new space: empty user half, the shared kernel half. NULL when out of memory. */
 struct address_space *paging_create_space(void);
-/* Frees the user half's tables (not the pages they map) and the space. */
+/* Frees the user half's tables (not the pages they map) and the space. No CPU
+ * may have it loaded (switch to kernel_space first). */
 void paging_destroy_space(struct address_space *as);
+/* The same, handing every page still mapped in the user half to page_fn first
+ * (which frees it). No TLB work: no CPU has the space loaded, and its tag is
+ * never reused. */
+typedef void (*paging_page_fn)(void *ctx, phys_addr_t pa, enum page_size size);
+void paging_destroy_space_pages(struct address_space *as, paging_page_fn page_fn, void *ctx);
+/* Loads the space on this CPU (with its address-space tag when the CPU has them). */
 void paging_activate(struct address_space *as);
 
 /* Maps `bytes` of device memory (MMIO, framebuffer) in the device region with

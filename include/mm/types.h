@@ -3,6 +3,8 @@
  * one where a pointer (a virtual address) is expected, or the reverse, does not
  * compile: the classic way to triple-fault a kernel is a physical address
  * dereferenced as if it were mapped.
+ *
+ * Interrupt context: constants and inline helpers, safe anywhere.
  */
 #ifndef EXO_MM_TYPES_H
 #define EXO_MM_TYPES_H
@@ -10,8 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define FRAME_SIZE ((uint64_t)4096)
-#define FRAME_SHIFT 12
+#include "arch/mmu.h"
+
+/* A frame is the architecture's smallest page (ARCH_PAGE_SIZE). */
+#define FRAME_SIZE ((uint64_t)ARCH_PAGE_SIZE)
+#define FRAME_SHIFT ARCH_PAGE_SHIFT
 
 typedef struct {
     uint64_t value;

@@ -36,6 +36,9 @@
  * held) and none is called with another run queue's lock held, so two queue
  * locks are never nested. rq_count and the queue field of a node may be read
  * without any lock, as snapshots.
+ *
+ * Interrupt context: every function may be called from it (each takes the
+ * queue's lock with interrupts off); the timer tick and wake-ups from handlers do.
  */
 #ifndef EXO_SCHED_RUNQUEUE_H
 #define EXO_SCHED_RUNQUEUE_H
@@ -44,12 +47,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/cpu.h"
 #include "base/spinlock.h"
 
 struct run_queue;
 
-/* The coherence unit on x86_64; only a performance matter if it is wrong. */
-#define RQ_CACHE_LINE_BYTES 64
+#define RQ_CACHE_LINE_BYTES ARCH_CACHE_LINE_BYTES
 
 struct rq_node {
     struct rq_node *prev, *next; /* list links; NULL when unlinked; under queue->lock */

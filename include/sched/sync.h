@@ -10,6 +10,11 @@
  * Spinlocks (include/base/spinlock.h) are for short sections and interrupt
  * handlers; these are for anything that may wait. Never block while holding a
  * spinlock.
+ *
+ * Interrupt context: the wake-up side (wait_queue_wake_one and _all,
+ * semaphore_up, semaphore_try_down) may be called from it; anything that may
+ * block (wait_queue_wait, mutex_lock, semaphore_down) and the mutex, which has
+ * an owning thread, only from a thread.
  */
 #ifndef EXO_SCHED_SYNC_H
 #define EXO_SCHED_SYNC_H

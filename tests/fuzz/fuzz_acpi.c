@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the ACPI table parser (arch/x86_64/acpi.c).
+ * libFuzzer target for the ACPI table parser (lib/acpi.c).
  *
  * The input describes a machine rather than being one, so the fuzzer does not have
  * to guess checksums: byte 0 holds flags, then come up to four chunks, each a
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../arch/x86_64/acpi.h"
+#include "lib/acpi.h"
 
 #define FLAG_XSDT 0x01
 #define FLAG_BAD_RSDP 0x02

@@ -8,7 +8,7 @@ build/host/%.o: %.c
 
 # lib/string.c defines memcpy, strlen and friends: renamed to exo_* here so
 # the host's libc (and ASan's interceptors) keep theirs. Tests call exo_memcpy etc.
-HOST_STRING_SYMS := memcpy memmove memset memcmp strlen strnlen strcmp strncmp strchr strlcpy
+HOST_STRING_SYMS := memcpy memmove memset memcmp memchr strlen strnlen strcmp strncmp strchr strlcpy
 build/host/lib/string.o: lib/string.c
 	@mkdir -p $(@D)
 	$(HOST_CC) $(HOST_CFLAGS) -fno-builtin -c $< -o $@.tmp

@@ -7,8 +7,8 @@ RUNQUEUE_SOURCES := tests/host/test_runqueue.c sched/runqueue.c tests/host/shim.
 HOST_TESTS += build/host/test_runqueue build/host/test_runqueue_tsan
 
 HOST_TSAN_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -g -O1 \
-	-fsanitize=thread,undefined -fno-sanitize-recover=all -Iinclude
-HOST_BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -Iinclude
+	-fsanitize=thread,undefined -fno-sanitize-recover=all -Iinclude $(ARCH_INCLUDE)
+HOST_BENCH_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -Iinclude $(ARCH_INCLUDE)
 
 build/host/test_runqueue: build/host/tests/host/test_runqueue.o build/host/sched/runqueue.o \
 		$(HOST_SHIM)

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/mmu.h"
+#include "arch/time.h"
 #include "base/panic.h"
 #include "lib/printf.h"
 

@@ -1,5 +1,5 @@
 /*
- * Host tests of arch/x86_64/acpi.c. The tables (RSDP, XSDT or RSDT, MADT, FADT,
+ * Host tests of lib/acpi.c. The tables (RSDP, XSDT or RSDT, MADT, FADT,
  * DSDT) are built byte by byte in a fake physical memory with their checksums
  * computed here; read_phys hands the parser an exactly-sized heap copy of what it
  * asks for, so any read past a request is an ASan report. Malformed inputs check
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../arch/x86_64/acpi.h"
+#include "lib/acpi.h"
 #include "check.h"
 
 #define MEM_BYTES 0x10000

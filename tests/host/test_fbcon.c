@@ -12,6 +12,7 @@
 #include "kernel/font.h"
 #include "mm/paging.h"
 #include "shim.h"
+#include "arch/mmu.h"
 
 #define PADDING_BYTE 0xee
 #define RGB_NORMAL 0xaaaaaa

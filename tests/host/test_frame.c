@@ -20,7 +20,7 @@
 #define GIB (1024 * MIB)
 #define TIB (1024 * GIB)
 #define FRAMES(bytes) ((bytes) / FRAME_SIZE)
-#define LOW_FRAMES FRAMES(LOW_MEMORY_END)
+#define LOW_FRAMES FRAMES(ARCH_PHYS_LOW_RESERVED_END)
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -79,7 +79,7 @@ static bool ranges_overlap(uint64_t a_start, uint64_t a_end, uint64_t b_start, u
 static bool frame_may_be_handed_out(const struct layout *l, uint64_t n)
 {
     uint64_t start = n * FRAME_SIZE, end = start + FRAME_SIZE;
-    if (start < LOW_MEMORY_END || end > FRAME_MAX_PHYS)
+    if (start < ARCH_PHYS_LOW_RESERVED_END || end > FRAME_MAX_PHYS)
         return false;
     if (ranges_overlap(start, end, bitmap_phys(), bitmap_phys() + bitmap_bytes()))
         return false;
@@ -264,7 +264,7 @@ static void test_frame_init_reserves_the_first_mib(void)
     CHECK_EQ_INT(init_layout(&l), FRAME_OK);
     for (uint64_t n = 0; n < LOW_FRAMES; n++)
         CHECK(!bit_test(bitmap.level0, n));
-    CHECK(bitmap_phys() >= LOW_MEMORY_END);
+    CHECK(bitmap_phys() >= ARCH_PHYS_LOW_RESERVED_END);
     CHECK_EQ_U64(stats_now().reserved_frames, LOW_FRAMES + bitmap_bytes() / FRAME_SIZE);
     CHECK_EQ_U64(exhaust_and_restore(&l), count_frames_for(&l));
 }

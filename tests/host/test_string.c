@@ -14,6 +14,7 @@ void *exo_memcpy(void *dst, const void *src, size_t n);
 void *exo_memmove(void *dst, const void *src, size_t n);
 void *exo_memset(void *dst, int byte, size_t n);
 int exo_memcmp(const void *a, const void *b, size_t n);
+void *exo_memchr(const void *s, int byte, size_t n);
 size_t exo_strlen(const char *s);
 size_t exo_strnlen(const char *s, size_t max_len);
 int exo_strcmp(const char *a, const char *b);
@@ -86,6 +87,18 @@ static void test_memcmp_is_unsigned(void)
     CHECK_EQ_INT(exo_memcmp("a", "b", 0), 0);
     CHECK(exo_memcmp("\x80", "\x7f", 1) > 0);
     CHECK(exo_memcmp("a\0b", "a\0c", 3) < 0); /* NULs do not stop memcmp */
+}
+
+static void test_memchr_finds_first_byte_within_bound(void)
+{
+    const char text[] = "ab\xff" "cab";
+    CHECK(exo_memchr(text, 'a', 6) == text);
+    CHECK(exo_memchr(text, 'b', 6) == text + 1);
+    CHECK(exo_memchr(text, 0xff, 6) == text + 2); /* compared as unsigned char */
+    CHECK(exo_memchr(text, 'c' + 256, 6) == text + 3);
+    CHECK(exo_memchr(text, 0, 6) == NULL);
+    CHECK(exo_memchr(text, 0, 7) == text + 6);
+    CHECK(exo_memchr(text, 'a', 0) == NULL);
 }
 
 static void test_strlen_and_strnlen_bound(void)
@@ -402,6 +415,7 @@ int main(void)
     RUN(test_memmove_overlap_forward_and_backward);
     RUN(test_memset_uses_low_byte);
     RUN(test_memcmp_is_unsigned);
+    RUN(test_memchr_finds_first_byte_within_bound);
     RUN(test_strlen_and_strnlen_bound);
     RUN(test_strcmp_and_strncmp);
     RUN(test_strchr_finds_first_and_terminator);

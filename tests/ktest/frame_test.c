@@ -4,6 +4,7 @@
 #include "base/panic.h"
 #include "mm/frame.h"
 #include "mm_test_util.h"
+#include "arch/mmu.h"
 
 extern char __kernel_phys_start[], __kernel_phys_end[];
 

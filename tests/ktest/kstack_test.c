@@ -3,6 +3,8 @@
 #include "mm/kstack.h"
 #include "mm/paging.h"
 #include "mm_test_util.h"
+#include "arch/context.h"
+#include "arch/fault.h"
 
 static void kstack_is_mapped_with_a_guard_below(struct ktest *t)
 {

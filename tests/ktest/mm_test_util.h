@@ -2,7 +2,7 @@
 #ifndef EXO_TESTS_KTEST_MM_TEST_UTIL_H
 #define EXO_TESTS_KTEST_MM_TEST_UTIL_H
 
-#include "arch/arch.h"
+#include "arch/fault.h"
 #include "kernel/ktest.h"
 #include "mm/frame.h"
 #include "mm/kstack.h"

@@ -1,5 +1,5 @@
 /* Suite `paging`: the live kernel page tables, and map/unmap/protect/translate. */
-#include "arch/arch.h"
+#include "arch/fault.h"
 #include "arch/mmu.h"
 #include "kernel/boot.h"
 #include "kernel/ktest.h"

@@ -1,5 +1,8 @@
 /* Suites `sched` and `steal`, and the heavy `threads_100k`: threads on the live kernel. */
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "kernel/ktest.h"
 #include "lib/string.h"
 #include "mm/heap.h"
@@ -248,18 +251,35 @@ KTEST_SUITE(sched, KTEST(sched_yield_takes_turns_in_fifo_order),
 
 /* ---- steal -------------------------------------------------------------------- */
 
+/*
+ * Workers that keep marking the CPU they run on, and keep it busy, until every
+ * CPU has been marked (or a generous deadline passes). So the test needs no
+ * timing luck: a CPU is only idle while others hold queued, stealable workers,
+ * and the test fails only if some CPU never runs one in all that time. (The old
+ * version ran each worker for 2 ms and noted only the CPU it finished on: a
+ * worker preempted and stolen finished elsewhere, and with 16 or more vCPUs on a
+ * 2-core host a CPU could run workers without any of them finishing there.)
+ */
 struct spread {
-    uint64_t cpus_seen; /* atomic bit mask */
-    uint64_t sum;       /* atomic */
+    int seen[ARCH_MAX_CPUS]; /* atomic: a worker ran on that CPU */
+    unsigned nseen;          /* atomic */
+    unsigned ncpus;
+    uint64_t deadline_ns;
+    uint64_t sum; /* atomic */
 };
 
-static void busy_then_note_cpu(void *arg)
+/* The CPU is read on every turn: a preempted worker may go on elsewhere. */
+static void busy_until_every_cpu_is_seen(void *arg)
 {
     struct spread *s = arg;
-    uint64_t until = arch_time_ns() + 2000000; /* 2 ms of work */
-    while (arch_time_ns() < until)
+    while (__atomic_load_n(&s->nseen, __ATOMIC_ACQUIRE) < s->ncpus &&
+           arch_time_ns() < s->deadline_ns) {
+        unsigned cpu = arch_cpu_index();
+        if (!__atomic_load_n(&s->seen[cpu], __ATOMIC_RELAXED) &&
+            !__atomic_exchange_n(&s->seen[cpu], 1, __ATOMIC_RELAXED))
+            __atomic_fetch_add(&s->nseen, 1, __ATOMIC_RELEASE);
         arch_cpu_relax();
-    __atomic_fetch_or(&s->cpus_seen, 1ull << arch_cpu_index(), __ATOMIC_RELAXED);
+    }
     __atomic_fetch_add(&s->sum, 1, __ATOMIC_RELAXED);
 }
 
@@ -270,19 +290,18 @@ static void steal_work_spawned_on_one_cpu_reaches_every_cpu(struct ktest *t)
         KT_SKIP(t, "one CPU");
     enum { THREADS = 64 };
     static struct spread s;
-    s = (struct spread){0, 0};
+    memset(&s, 0, sizeof(s));
+    s.ncpus = ncpus;
+    s.deadline_ns = arch_time_ns() + 20000000000ull;
     static struct thread *th[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        th[i] = thread_spawn(busy_then_note_cpu, &s, "worker", THREAD_ANY_CPU);
+        th[i] = thread_spawn(busy_until_every_cpu_is_seen, &s, "worker", THREAD_ANY_CPU);
         KT_ASSERT(t, th[i] != NULL);
     }
     for (int i = 0; i < THREADS; i++)
         thread_join(th[i]);
     KT_EXPECT_EQ(t, s.sum, THREADS);
-    unsigned seen = 0;
-    for (uint64_t bits = s.cpus_seen; bits; bits &= bits - 1)
-        seen++;
-    KT_EXPECT_EQ(t, seen, ncpus);
+    KT_EXPECT_EQ(t, s.nseen, ncpus);
 }
 
 struct pinned_check {

@@ -1,5 +1,10 @@
 /* Suites `smp` (CPUs, per-CPU data, IPIs, TLB shootdown) and `locktorture`. */
-#include "arch/arch.h"
+#include "arch/cpu.h"
+#include "arch/fault.h"
+#include "arch/irq.h"
+#include "arch/mmu.h"
+#include "arch/smp.h"
+#include "arch/time.h"
 #include "kernel/boot.h"
 #include "kernel/ktest.h"
 #include "mm/frame.h"

@@ -13,7 +13,7 @@ The kinds of boot, each judged by its own module:
 import os
 import re
 
-from qemu.runner import ELF, ISO, LOG_DIR, base_command, uefi_args, usb_stick_args
+from qemu.runner import ELF, INITRD, ISO, LOG_DIR, base_command, uefi_args, usb_stick_args
 
 SELFTEST_SMBIOS = ["-smbios", "type=1,product=exo-selftest"]
 # Serial lines a screen boot expects to see drawn: the banner (printed before the
@@ -32,7 +32,7 @@ class Boot:
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
                  screen_lines=None, expect_end=None, expect_bench=None, shell_end=None,
-                 shell_rerun=False):
+                 shell_rerun=False, initrd=True):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
@@ -43,6 +43,7 @@ class Boot:
         self.expect_bench = expect_bench  # a bench boot: these figures, each as a case
         self.shell_end = shell_end  # a shell boot: its last command, "shutdown" or "reboot"
         self.shell_rerun = shell_rerun  # a shell boot that also reruns suites (see shell.py)
+        self.initrd = initrd  # a direct (-kernel) boot gets build/initrd.cpio as -initrd
 
     def log_path(self):
         return os.path.join(LOG_DIR, self.name + ".log")
@@ -63,6 +64,9 @@ def all_boots(seed):
         Boot("uefi-cd", uefi_args("uefi-cd") + ["-smp", "2", "-cdrom", ISO] + SELFTEST_SMBIOS,
              180),
         Boot("pvh", ["-smp", "2", "-kernel", ELF, "-append", test_args], 60),
+        # Without an initrd the kernel runs on; the suites that need one skip.
+        Boot("pvh-no-initrd", ["-smp", "1", "-kernel", ELF, "-append", test_args], 60,
+             initrd=False),
         Boot("pvh-q35-64m", ["-machine", "q35", "-m", "64M", "-smp", "1", "-kernel", ELF,
                              "-append", test_args], 60),
         # Memory from 64 MiB up: split around the PCI hole, above 4 GiB, 1 GiB pages.
@@ -103,7 +107,7 @@ def all_boots(seed):
                                  " \x1b[2J caf\xe9=1 " + "x" * 4000], 60),
         # A panic before the suites start still ends QEMU with the failure status.
         Boot("early-panic-3m", ["-m", "3M", "-kernel", ELF, "-append", "mode=test"], 30,
-             expect_panic=["heap: no memory"]),
+             expect_panic=["heap: no memory"], initrd=False),
         Boot("bios-screen", ["-smp", "1", "-cdrom", ISO], 60, screen_lines=SCREEN_LINES),
         Boot("uefi-screen", uefi_args("uefi-screen") + ["-smp", "1", "-cdrom", ISO], 180,
              screen_lines=SCREEN_LINES),
@@ -164,6 +168,8 @@ def qemu_command(boot):
     cmd = base_command(serial, monitor, no_reboot=not powers_off)
     if "-m" not in boot.args:
         cmd += ["-m", "256M"]
+    if boot.initrd and "-kernel" in boot.args:
+        cmd += ["-initrd", INITRD]
     return cmd + boot.args
 
 

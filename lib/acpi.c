@@ -1,4 +1,4 @@
-#include "acpi.h"
+#include "lib/acpi.h"
 
 #include <stdarg.h>
 

@@ -11,13 +11,15 @@
  * never reads past the DSDT. Every list has a fixed bound; what does not fit is
  * reported and dropped.
  *
- * The parser (acpi.c) is pure: physical memory is read through `read_phys`, so the
- * host tests and the fuzzer feed it fabricated tables. acpi_boot.c reads the live
- * machine's tables once, at interrupt initialisation, and keeps the result for
- * smp.c, ioapic.c and power.c (acpi_tables()); it is read-only afterwards.
+ * The parser (lib/acpi.c) is pure and arch-neutral (an ARM64 server's firmware
+ * has the same tables): physical memory is read through `read_phys`, so the host
+ * tests and the fuzzer feed it fabricated tables. Finding and mapping the live
+ * machine's tables is the architecture's (x86_64: arch/x86_64/acpi_boot.h).
+ * Interrupt context: no state, no locks: callable from any context with its own
+ * `out` (the kernel calls it once, at boot).
  */
-#ifndef EXO_ARCH_X86_64_ACPI_H
-#define EXO_ARCH_X86_64_ACPI_H
+#ifndef EXO_LIB_ACPI_H
+#define EXO_LIB_ACPI_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -106,11 +108,5 @@ bool acpi_read_tables(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_ph
  * its first two integers. False, with a message, when there is none usable. */
 bool acpi_find_s5(const uint8_t *aml, size_t aml_len, acpi_diag_fn diag,
                   struct acpi_s5_info *out);
-
-/* The live machine's tables (acpi_boot.c). acpi_load runs once on the boot CPU,
- * after paging, before the I/O APIC and the other CPUs need them; acpi_tables
- * returns the kept result (all zero before acpi_load or on a machine without ACPI). */
-void acpi_load(void);
-const struct acpi_info *acpi_tables(void);
 
 #endif

@@ -1,0 +1,34 @@
+/*
+ * arch/context: threads' saved register state, and running a function on another
+ * stack (arch/x86_64/context_switch.S and call_on_stack.S, each drawing the frame
+ * it saves).
+ *
+ * arch_context_switch saves the callee-saved registers on the current stack,
+ * stores the stack pointer in *save_sp, loads load_sp and resumes the thread that
+ * was saved there. Call with interrupts disabled (sched/sched.c's schedule(), from
+ * thread or interrupt context alike).
+ * arch_thread_stack_init prepares a new stack (top = highest address, 16-byte
+ * aligned) so that switching to the returned stack pointer runs begin(), then
+ * entry(arg), then end(), which must not return.
+ */
+#ifndef EXO_ARCH_CONTEXT_H
+#define EXO_ARCH_CONTEXT_H
+
+#include <stdint.h>
+
+void arch_context_switch(uint64_t *save_sp, uint64_t load_sp);
+struct arch_thread_start {
+    void (*begin)(void);
+    void (*entry)(void *arg);
+    void *arg;
+    __attribute__((noreturn)) void (*end)(void);
+};
+uint64_t arch_thread_stack_init(uintptr_t top, const struct arch_thread_start *start);
+
+/*
+ * Runs fn(arg) on another stack (stack_top: 16-byte aligned, the stack grows down
+ * from it) and comes back to the caller's stack when fn returns.
+ */
+void arch_call_on_stack(void (*fn)(void *arg), void *arg, uintptr_t stack_top);
+
+#endif

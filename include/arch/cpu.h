@@ -1,0 +1,50 @@
+/*
+ * arch/cpu: the processor itself: which CPU this is, how many there may be, how
+ * to wait, how to stop. A port writes these first: the console lock
+ * (base/spinlock.h) and everything above it need arch_cpu_index and
+ * arch_cpu_relax.
+ *
+ * include/arch/ is what the architecture-neutral kernel (kernel/, mm/, sched/)
+ * may ask of the machine, one header per concern: cpu.h, irq.h, time.h, mmu.h,
+ * context.h, smp.h, fault.h, platform.h. arch/<name>/ implements them all, and
+ * arch/<name>/include/machine/ supplies the constants they take in. No function
+ * here takes or returns a register name.
+ *
+ * Interrupt context: every function here may be called from it.
+ */
+#ifndef EXO_ARCH_CPU_H
+#define EXO_ARCH_CPU_H
+
+#include <stdbool.h>
+
+#include "machine/cpu.h"
+
+/* The most CPUs the kernel runs on: per-CPU arrays, CPU sets (base/cpuset.h) and
+ * the CPU fields of a thread are sized by it, and _Static_asserts where each is
+ * declared check that it fits. CPUs the firmware lists beyond it stay offline.
+ * The one place to change it (issue 13 owns going past 64). */
+#define ARCH_MAX_CPUS 64
+
+/* The calling CPU's index, 0 .. ARCH_MAX_CPUS-1 (0 until other CPUs start). */
+unsigned arch_cpu_index(void);
+
+/* Bring up this CPU's descriptor tables and exception handlers (boot CPU, once). */
+void arch_cpu_init(void);
+
+/*
+ * The body of every spin loop (x86: pause). Besides the hint, it is where a CPU
+ * that spins with interrupts disabled answers what other CPUs wait on: a pending
+ * TLB shootdown (include/arch/mmu.h, arch_tlb_shootdown) is carried out here, so
+ * two CPUs each spinning on the other, one of them shooting down, cannot deadlock.
+ * A spinner that waits without calling it, interrupts off, can hang the machine.
+ */
+void arch_cpu_relax(void);
+
+/* Enables interrupts and halts until one arrives, atomically (no wake-up can slip
+ * in between); returns with interrupts disabled, after the interrupt's handler. */
+void arch_cpu_idle(void);
+
+/* Stop this CPU for good (interrupts off). */
+__attribute__((noreturn)) void arch_halt_forever(void);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * arch/irq: the interrupt flag, interrupt handlers and the preemption hook
+ * (arch/x86_64: idt.c, apic.c).
+ *
+ * Vectors below ARCH_IRQ_FIRST are exceptions (include/arch/fault.h). A handler
+ * runs with interrupts disabled on the CPU that took the interrupt; the arch
+ * acknowledges the interrupt after it returns and then calls the preempt hook,
+ * which may switch threads (it runs on the interrupted thread's stack, so that is
+ * safe).
+ *
+ * Interrupt context: arch_irq_save_disable and arch_irq_restore may be called
+ * anywhere; the set_* functions are for init, before the vector can fire.
+ */
+#ifndef EXO_ARCH_IRQ_H
+#define EXO_ARCH_IRQ_H
+
+#include <stdbool.h>
+
+/* Interrupt flag: save-and-disable, restore. Returns the previous state. */
+bool arch_irq_save_disable(void);
+void arch_irq_restore(bool were_enabled);
+
+#define ARCH_IRQ_FIRST 32
+typedef void (*arch_irq_handler_fn)(void *ctx);
+void arch_irq_set_handler(unsigned vector, arch_irq_handler_fn fn, void *ctx);
+void arch_set_preempt_hook(void (*hook)(void));
+
+/* The boot CPU's interrupt controller and clocks (x86_64: local APIC, legacy
+ * controllers masked, the clocks calibrated, include/arch/time.h). After paging. */
+void arch_interrupts_init(void);
+
+#endif

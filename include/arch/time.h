@@ -1,0 +1,37 @@
+/*
+ * arch/time: a cycle counter, a monotonic clock and a periodic tick
+ * (arch/x86_64/apic.c: the TSC and the local APIC timer).
+ *
+ * arch_read_timestamp* count in cycles of a counter that runs at
+ * arch_timestamp_hz; arch_time_ns converts it. Both are valid from
+ * arch_interrupts_init on (arch_timestamp_hz is 0 before it: callers that may run
+ * earlier check for that).
+ *
+ * Interrupt context: everything here but arch_timer_start may be called from it.
+ */
+#ifndef EXO_ARCH_TIME_H
+#define EXO_ARCH_TIME_H
+
+#include <stdint.h>
+
+/* A cycle counter for timing, read in program order. */
+uint64_t arch_read_timestamp(void);
+/* The same counter around code being timed (benchmarks): the `before` read is
+ * taken after every earlier instruction and before any later one starts; the
+ * `after` read only once every earlier instruction has completed, and before any
+ * later one starts. So neither end of the interval leaks into the other side. */
+uint64_t arch_read_timestamp_before(void);
+uint64_t arch_read_timestamp_after(void);
+/* The counter's rate, in Hz (0 until the clocks are calibrated). */
+uint64_t arch_timestamp_hz(void);
+
+/* Monotonic nanoseconds since arch_interrupts_init. */
+uint64_t arch_time_ns(void);
+
+/* Calls tick() every period_ns on this CPU, from its own timer interrupt. */
+void arch_timer_start(uint64_t period_ns, void (*tick)(void));
+/* How the tick is made, for the boot log: the timer's name and mode
+ * ("TSC-deadline APIC", "periodic APIC"), after arch_timer_start. */
+const char *arch_timer_mode(void);
+
+#endif

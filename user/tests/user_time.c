@@ -1,0 +1,239 @@
+/*
+ * user_time: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
+ * clock_nanosleep. Raw syscalls throughout: musl would use a vDSO on Linux,
+ * which turns a bad pointer into SIGSEGV instead of EFAULT. Sleeps are checked
+ * never to return early; how late they return is not asserted.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ktap.h"
+
+#define KPTR KTAP_KERNEL_PTR
+#define NS 1000000000LL
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * NS + ts->tv_nsec;
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts = { -1, -1 };
+	if (syscall(SYS_clock_gettime, id, &ts) != 0)
+		return -1;
+	return ts_ns(&ts);
+}
+
+static const struct {
+	clockid_t id;
+	const char *name;
+} clocks[] = {
+	{ CLOCK_REALTIME, "CLOCK_REALTIME" },
+	{ CLOCK_MONOTONIC, "CLOCK_MONOTONIC" },
+	{ CLOCK_MONOTONIC_RAW, "CLOCK_MONOTONIC_RAW" },
+	{ CLOCK_REALTIME_COARSE, "CLOCK_REALTIME_COARSE" },
+	{ CLOCK_MONOTONIC_COARSE, "CLOCK_MONOTONIC_COARSE" },
+	{ CLOCK_BOOTTIME, "CLOCK_BOOTTIME" },
+};
+#define NCLOCKS (sizeof(clocks) / sizeof(clocks[0]))
+
+static void clock_gettime_every_clock(void)
+{
+	for (size_t i = 0; i < NCLOCKS; i++) {
+		struct timespec ts = { -1, -1 };
+		if (!EXPECT_EQ(syscall(SYS_clock_gettime, clocks[i].id, &ts), 0)) {
+			ktap_diag("case: %s", clocks[i].name);
+			continue;
+		}
+		if (!EXPECT_TRUE(ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < NS))
+			ktap_diag("case: %s", clocks[i].name);
+	}
+	/* The wall clock is past 2020-01-01 (QEMU's RTC gives the host date). */
+	EXPECT_TRUE(clock_ns(CLOCK_REALTIME) / NS > 1577836800);
+}
+
+static void monotonic_never_goes_back(void)
+{
+	int64_t prev = clock_ns(CLOCK_MONOTONIC);
+	for (int i = 0; i < 10000; i++) {
+		int64_t now = clock_ns(CLOCK_MONOTONIC);
+		if (now < prev) {
+			ktap_fail_at(__FILE__, __LINE__, "CLOCK_MONOTONIC went back: %lld -> %lld",
+				     (long long)prev, (long long)now);
+			return;
+		}
+		prev = now;
+	}
+	/* BOOTTIME counts from the same boot, and is at least MONOTONIC. */
+	EXPECT_TRUE(clock_ns(CLOCK_BOOTTIME) >= clock_ns(CLOCK_MONOTONIC) - NS / 100);
+}
+
+static void clock_gettime_bad_arguments(void)
+{
+	struct timespec ts;
+
+	EXPECT_ERRNO(syscall(SYS_clock_gettime, 12345, &ts), EINVAL);
+	EXPECT_ERRNO(syscall(SYS_clock_gettime, -1L, &ts), EINVAL);
+	EXPECT_ERRNO(syscall(SYS_clock_gettime, CLOCK_MONOTONIC, NULL), EFAULT);
+	EXPECT_ERRNO(syscall(SYS_clock_gettime, CLOCK_MONOTONIC, KPTR), EFAULT);
+	EXPECT_ERRNO(syscall(SYS_clock_gettime, CLOCK_REALTIME, ktap_readonly_page()), EFAULT);
+	EXPECT_ERRNO(syscall(SYS_clock_gettime, CLOCK_REALTIME, ktap_mapping_end() - 8), EFAULT);
+}
+
+static void clock_getres_cases(void)
+{
+	struct timespec res;
+
+	for (size_t i = 0; i < NCLOCKS; i++) {
+		memset(&res, 0xff, sizeof(res));
+		if (!EXPECT_EQ(syscall(SYS_clock_getres, clocks[i].id, &res), 0) ||
+		    !EXPECT_TRUE(res.tv_sec == 0 && res.tv_nsec > 0 && res.tv_nsec <= 10000000))
+			ktap_diag("case: %s", clocks[i].name);
+	}
+	/* The high-resolution clocks claim better than a millisecond. */
+	syscall(SYS_clock_getres, CLOCK_MONOTONIC, &res);
+	EXPECT_TRUE(res.tv_nsec <= 1000000);
+	EXPECT_EQ(syscall(SYS_clock_getres, CLOCK_MONOTONIC, NULL), 0);
+	EXPECT_ERRNO(syscall(SYS_clock_getres, 12345, &res), EINVAL);
+	EXPECT_ERRNO(syscall(SYS_clock_getres, CLOCK_MONOTONIC, KPTR), EFAULT);
+}
+
+static void gettimeofday_and_time_agree(void)
+{
+	struct timeval tv;
+	time_t t = 0;
+
+	int64_t before = clock_ns(CLOCK_REALTIME) / 1000;
+	EXPECT_EQ(syscall(SYS_gettimeofday, &tv, NULL), 0);
+	int64_t after = clock_ns(CLOCK_REALTIME) / 1000;
+	int64_t us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	EXPECT_TRUE(tv.tv_usec >= 0 && tv.tv_usec < 1000000);
+	EXPECT_TRUE(us >= before - 1000 && us <= after + 1000);
+	EXPECT_EQ(syscall(SYS_gettimeofday, NULL, NULL), 0);
+	EXPECT_ERRNO(syscall(SYS_gettimeofday, KPTR, NULL), EFAULT);
+	EXPECT_ERRNO(syscall(SYS_gettimeofday, ktap_readonly_page(), NULL), EFAULT);
+
+	long r = syscall(SYS_time, &t);
+	EXPECT_EQ(r, (long)t);
+	EXPECT_TRUE(r >= before / 1000000 && r <= after / 1000000 + 1);
+	EXPECT_TRUE(syscall(SYS_time, NULL) >= r);
+	EXPECT_ERRNO(syscall(SYS_time, KPTR), EFAULT);
+	EXPECT_ERRNO(syscall(SYS_time, ktap_readonly_page()), EFAULT);
+}
+
+static void nanosleep_sleeps_at_least(void)
+{
+	struct timespec req = { 0, 20 * 1000 * 1000 }, rem = { 7, 7 };
+
+	int64_t t0 = ktap_now_ns();
+	EXPECT_EQ(syscall(SYS_nanosleep, &req, &rem), 0);
+	int64_t took = ktap_now_ns() - t0;
+	EXPECT_TRUE(took >= 20 * 1000 * 1000);
+	ktap_diag("nanosleep(20 ms) took %lld us", (long long)(took / 1000));
+	struct timespec zero = { 0, 0 };
+	EXPECT_EQ(syscall(SYS_nanosleep, &zero, NULL), 0);
+}
+
+static void nanosleep_bad_arguments(void)
+{
+	struct timespec bad_ns = { 0, NS }, neg_ns = { 0, -1 }, neg_s = { -1, 0 };
+
+	EXPECT_ERRNO(syscall(SYS_nanosleep, &bad_ns, NULL), EINVAL);
+	EXPECT_ERRNO(syscall(SYS_nanosleep, &neg_ns, NULL), EINVAL);
+	EXPECT_ERRNO(syscall(SYS_nanosleep, &neg_s, NULL), EINVAL);
+	EXPECT_ERRNO(syscall(SYS_nanosleep, NULL, NULL), EFAULT);
+	EXPECT_ERRNO(syscall(SYS_nanosleep, KPTR, NULL), EFAULT);
+	EXPECT_ERRNO(syscall(SYS_nanosleep, ktap_mapping_end() - 8, NULL), EFAULT);
+}
+
+static void clock_nanosleep_relative_and_absolute(void)
+{
+	struct timespec req = { 0, 10 * 1000 * 1000 }, abs;
+
+	int64_t t0 = ktap_now_ns();
+	EXPECT_EQ(syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &req, NULL), 0);
+	EXPECT_TRUE(ktap_now_ns() - t0 >= 10 * 1000 * 1000);
+
+	syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &abs);
+	int64_t target = ts_ns(&abs) + 15 * 1000 * 1000;
+	abs.tv_sec = target / NS;
+	abs.tv_nsec = target % NS;
+	EXPECT_EQ(syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, NULL), 0);
+	EXPECT_TRUE(ktap_now_ns() >= target);
+	/* An absolute time in the past returns at once. */
+	struct timespec past = { 1, 0 };
+	EXPECT_EQ(syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &past, NULL), 0);
+	syscall(SYS_clock_gettime, CLOCK_REALTIME, &abs);
+	abs.tv_nsec = (abs.tv_nsec + 5 * 1000 * 1000) % NS;
+	abs.tv_sec += abs.tv_nsec < 5 * 1000 * 1000;
+	EXPECT_EQ(syscall(SYS_clock_nanosleep, CLOCK_REALTIME, TIMER_ABSTIME, &abs, NULL), 0);
+}
+
+static void clock_nanosleep_bad_arguments(void)
+{
+	struct timespec req = { 0, 1000 }, bad = { 0, NS };
+
+	EXPECT_ERRNO(syscall(SYS_clock_nanosleep, 12345, 0, &req, NULL), EINVAL);
+	/* Sleeping on a thread CPU clock is refused with EOPNOTSUPP, not EINVAL. */
+	EXPECT_ERRNO(syscall(SYS_clock_nanosleep, CLOCK_THREAD_CPUTIME_ID, 0, &req, NULL), EOPNOTSUPP);
+	EXPECT_ERRNO(syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &bad, NULL), EINVAL);
+	EXPECT_ERRNO(syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, NULL, NULL), EFAULT);
+	EXPECT_ERRNO(syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, KPTR, NULL), EFAULT);
+	/* Unknown flag bits are ignored: only TIMER_ABSTIME means anything. */
+	EXPECT_EQ(syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0x100, &req, NULL), 0);
+	/* The libc wrapper returns the error number instead of setting errno. */
+	EXPECT_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &bad, NULL), EINVAL);
+}
+
+static void wake(int sig)
+{
+	(void)sig;
+}
+
+static void clock_nanosleep_interrupted_reports_remaining(void)
+{
+	struct sigaction sa;
+	struct timespec req = { 3, 0 }, rem = { 0, 0 };
+	pid_t parent = getpid();
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake;
+	sigaction(SIGUSR1, &sa, NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct timespec d = { 0, 30 * 1000 * 1000 };
+		nanosleep(&d, NULL);
+		kill(parent, SIGUSR1);
+		_exit(0);
+	}
+	EXPECT_ERRNO(syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &req, &rem), EINTR);
+	EXPECT_TRUE(rem.tv_sec >= 1 && rem.tv_sec <= 3 && rem.tv_nsec >= 0 && rem.tv_nsec < NS);
+	waitpid(pid, NULL, 0);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+static const struct ktap_case cases[] = {
+	KTAP_CASE(clock_gettime_every_clock),
+	KTAP_CASE(monotonic_never_goes_back),
+	KTAP_CASE(clock_gettime_bad_arguments),
+	KTAP_CASE(clock_getres_cases),
+	KTAP_CASE(gettimeofday_and_time_agree),
+	KTAP_CASE(nanosleep_sleeps_at_least),
+	KTAP_CASE(nanosleep_bad_arguments),
+	KTAP_CASE(clock_nanosleep_relative_and_absolute),
+	KTAP_CASE(clock_nanosleep_bad_arguments),
+	KTAP_CASE(clock_nanosleep_interrupted_reports_remaining),
+};
+
+int main(int argc, char **argv)
+{
+	return ktap_main(argc, argv, cases, KTAP_NCASES(cases));
+}
