@@ -164,8 +164,8 @@ fuzz: $(FUZZ_TARGETS) ## run each libFuzzer target for FUZZ_SECONDS (default 60)
 test: check all ## check, then boot the kernel in QEMU under every firmware path
 	$(PYTHON) tests/harness.py
 
-bench: build/exo.elf ## Exo's benchmarks beside the host Linux (KVM, else TCG); BENCH_ARGS="--only ..."
-	QEMU=$(QEMU) HOST_CC=$(HOST_CC) $(PYTHON) tests/bench/run.py $(BENCH_ARGS)
+bench: build/exo.elf ## path length (icount) and wall clock beside Linux on the same QEMU, host Linux as context; BENCH_ARGS="--groups path --only thread_switch"
+	QEMU=$(QEMU) $(PYTHON) tests/bench/run.py $(BENCH_ARGS)
 
 compile_commands.json: ## the compilation database for clangd and clang-tidy
 	@{ echo '['; sep=''; for f in $(KERNEL_C); do \
