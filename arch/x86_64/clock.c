@@ -89,7 +89,6 @@ static uint64_t median3(uint64_t a, uint64_t b, uint64_t c)
 
 /* A free-running counter of known rate and width (HPET, PM timer). */
 struct counter {
-    const char *name;
     uint64_t (*read)(const struct counter *c);
     uint64_t hz, mask;
     volatile uint64_t *mmio; /* the HPET's counter register */
@@ -213,7 +212,7 @@ static bool from_hpet(void *ctx, struct clock_rates *rates, char *why)
         return false;
     }
     struct counter c = {
-        .name = "HPET", .read = hpet_read, .hz = FS_PER_S / period_fs,
+        .read = hpet_read, .hz = FS_PER_S / period_fs,
         .mask = caps & HPET_CAP_COUNT_64 ? ~0ull : 0xffffffffull,
         .mmio = &regs[HPET_COUNTER / 8],
     };
@@ -243,7 +242,7 @@ static bool from_pm_timer(void *ctx, struct clock_rates *rates, char *why)
         return false;
     }
     struct counter c = {
-        .name = "PM timer", .read = pm_timer_read, .hz = PM_TIMER_HZ,
+        .read = pm_timer_read, .hz = PM_TIMER_HZ,
         .mask = fadt->pm_timer_32bit ? 0xffffffffull : 0xffffffull, .port = fadt->pm_timer_port,
     };
     return measure_against(&c, rates, why);
@@ -320,7 +319,7 @@ static bool pit_channel0(struct clock_rates *rates, char *why)
     outb(PIT_COMMAND, PIT_CH0_MODE2_LOHI);
     outb(PIT_CHANNEL0, 0); /* 0: a period of 65536, about 55 ms */
     outb(PIT_CHANNEL0, 0);
-    struct counter c = {.name = "PIT", .read = pit_channel0_read, .hz = PIT_HZ, .mask = 0xffff};
+    struct counter c = {.read = pit_channel0_read, .hz = PIT_HZ, .mask = 0xffff};
     return measure_against(&c, rates, why);
 }
 

@@ -69,10 +69,6 @@ int clock_select(const struct clock_source *sources, size_t count, int lying,
             continue;
         }
         *out = rates;
-        ksnprintf(line, sizeof(line), "clock: TSC %lu kHz from %s%s%s%s", rates.tsc_hz / 1000,
-                  sources[i].name, absent[0] ? " (not available: " : "", absent,
-                  absent[0] ? ")" : "");
-        report(line);
         return (int)i;
     }
     ksnprintf(line, sizeof(line), "clock: no source gives a plausible TSC rate%s%s%s",

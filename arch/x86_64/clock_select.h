@@ -13,7 +13,9 @@
  * that lies (a PIT whose gate does not work reads as a TSC of a few hundred kHz)
  * and the next source is tried. The first plausible source wins and later ones
  * are never measured (each costs boot time). Every rejection is reported with
- * its value and the range; the chosen source's line lists the absent ones.
+ * its value and the range; when no source is usable, the report lists every
+ * absent one and why. (The caller names the chosen source: one boot line less,
+ * where a framebuffer console has few rows.)
  *
  * For tests, one source may be told to lie (clock_test=lie-<key>): its rates are
  * divided by CLOCK_LIE_FACTOR, as the microvm PIT's were, so a boot shows the
@@ -62,8 +64,8 @@ int clock_source_index(const struct clock_source *sources, size_t count, const c
 
 /* Measures the sources in order until one is plausible; returns its index with
  * its rates in *out, or -1 when none is. `lying` is the index of the source told
- * to lie, or -1. Each rejection is one report line; so is the choice (or that
- * there is none), with the absent sources and why. */
+ * to lie, or -1. Each rejection is one report line; so is finding none, with
+ * the absent sources and why. */
 int clock_select(const struct clock_source *sources, size_t count, int lying,
                  clock_report_fn report, struct clock_rates *out);
 

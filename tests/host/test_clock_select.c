@@ -114,9 +114,7 @@ static void test_first_plausible_source_wins(void)
     CHECK_EQ_U64(out.tsc_hz, 2600000000ull);
     CHECK_EQ_INT(fakes[3].measured, 0);
     CHECK_EQ_INT(fakes[5].measured, 0);
-    CHECK_EQ_INT(report_lines, 1);
-    CHECK(reported("clock: TSC 2600000 kHz from the HPET (not available: CPUID 0x15/0x16: "
-                   "not here; the hypervisor leaf 0x40000010: not here)"));
+    CHECK_EQ_INT(report_lines, 0); /* the caller names the choice */
 }
 
 /* The microvm case: the PIT's gate does not work and it reports a tiny TSC; it is
@@ -129,10 +127,9 @@ static void test_implausible_source_rejected_and_next_used(void)
     struct clock_rates out = {0, 0};
     CHECK_EQ_INT(clock_select(sources, 6, -1, collect, &out), 5);
     CHECK_EQ_U64(out.tsc_hz, 2600000000ull);
-    CHECK_EQ_INT(report_lines, 2);
+    CHECK_EQ_INT(report_lines, 1);
     CHECK(reported("clock: the PIT rejected: TSC 169 kHz is outside the plausible 100 MHz to "
                    "10 GHz\n"));
-    CHECK(reported("clock: TSC 2600000 kHz from the RTC (not available: "));
     /* A plausible TSC with an implausible APIC timer is rejected too. */
     reset();
     give(1, 2600000000ull, 80000);
@@ -156,13 +153,13 @@ static void test_lying_source_rejected(void)
     CHECK_EQ_U64(out.tsc_hz, 2590000000ull);
     CHECK(reported("clock: the PIT rejected: TSC 260 kHz is outside the plausible 100 MHz to "
                    "10 GHz (told to lie by clock_test=)"));
-    CHECK(reported("clock: TSC 2590000 kHz from the RTC"));
+    CHECK_EQ_INT(report_lines, 1);
     reset();
     give(2, 2600000000ull, 1000000000ull);
     CHECK_EQ_INT(clock_select(sources, 6, clock_source_index(sources, 6, "hypervisor"), collect,
                               &out), 2);
     CHECK_EQ_U64(out.apic_timer_hz, 1000000000ull);
-    CHECK_EQ_INT(report_lines, 1);
+    CHECK_EQ_INT(report_lines, 0);
 }
 
 static void test_no_plausible_source(void)
