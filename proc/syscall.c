@@ -14,10 +14,6 @@
 
 #define IO_MAX_BYTES 0x7ffff000ul /* Linux's MAX_RW_COUNT */
 #define IOV_MAX 1024
-#define SIGSET_BYTES 8
-#define SIGKILL 9
-#define SIGSTOP 19
-#define NSIG 64
 
 /* ---- files ----------------------------------------------------------------------- */
 
@@ -276,66 +272,6 @@ long sys_exit_group(SYSCALL_ARGS)
 long sys_sched_yield(SYSCALL_ARGS)
 {
     thread_yield();
-    return 0;
-}
-
-long sys_kill(SYSCALL_ARGS)
-{
-    int pid = (int)a0, signal = (int)a1;
-    if (signal < 0 || signal > NSIG)
-        return -EINVAL;
-    if (pid <= 0)
-        return -EINVAL; /* process groups come with job control */
-    if (signal == 0)
-        return process_kill(pid, 0) == -ESRCH ? -ESRCH : 0;
-    /* No handlers yet: every signal sent ends the process (its default action
-     * for the ones that matter here). */
-    return process_kill(pid, signal);
-}
-
-/* ---- signals (state only until delivery exists) ------------------------------------------ */
-
-long sys_rt_sigaction(SYSCALL_ARGS)
-{
-    int signal = (int)a0;
-    if (a3 != SIGSET_BYTES || signal < 1 || signal > NSIG)
-        return -EINVAL;
-    if (a1 && (signal == SIGKILL || signal == SIGSTOP))
-        return -EINVAL;
-    struct process *p = process_current();
-    struct sigaction_k old = p->sigactions[signal - 1], act;
-    if (a1 && copy_from_user(&act, a1, sizeof(act)))
-        return -EFAULT;
-    if (a2 && copy_to_user(a2, &old, sizeof(old)))
-        return -EFAULT;
-    if (a1)
-        p->sigactions[signal - 1] = act;
-    return 0;
-}
-
-#define SIG_BLOCK 0
-#define SIG_UNBLOCK 1
-#define SIG_SETMASK 2
-#define UNBLOCKABLE ((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)))
-
-long sys_rt_sigprocmask(SYSCALL_ARGS)
-{
-    if (a3 != SIGSET_BYTES)
-        return -EINVAL;
-    struct uthread *ut = uthread_current();
-    uint64_t set = 0, old = ut->sigmask;
-    if (a1) {
-        if (a0 > SIG_SETMASK)
-            return -EINVAL;
-        if (copy_from_user(&set, a1, sizeof(set)))
-            return -EFAULT;
-    }
-    if (a2 && copy_to_user(a2, &old, sizeof(old)))
-        return -EFAULT;
-    if (a1) {
-        uint64_t mask = a0 == SIG_BLOCK ? old | set : a0 == SIG_UNBLOCK ? old & ~set : set;
-        ut->sigmask = mask & ~UNBLOCKABLE;
-    }
     return 0;
 }
 

@@ -16,6 +16,7 @@ struct cpu_area {
     const uint32_t *user_work; /* the running user thread's work word */
     void *tss;             /* this CPU's TSS (gdt.c) */
     uint64_t fs_base, user_gs_base; /* what the MSRs hold for the user now */
+    struct arch_user_state *user_state; /* the running user thread's, or NULL */
 };
 
 static inline struct cpu_area *this_cpu_area(void)

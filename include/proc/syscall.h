@@ -43,4 +43,13 @@ SYSCALL_DECLARE(exit_group);
 SYSCALL_DECLARE(set_robust_list);
 SYSCALL_DECLARE(getrandom);
 
+/* proc/signal.c */
+SYSCALL_DECLARE(rt_sigpending);
+SYSCALL_DECLARE(rt_sigsuspend);
+SYSCALL_DECLARE(rt_sigreturn);
+SYSCALL_DECLARE(sigaltstack);
+SYSCALL_DECLARE(pause);
+SYSCALL_DECLARE(tgkill);
+SYSCALL_DECLARE(tkill);
+
 #endif
