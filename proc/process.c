@@ -4,6 +4,7 @@
  */
 #include "proc/process.h"
 
+#include "arch/time.h"
 #include "base/panic.h"
 #include "fs/initrd.h"
 #include "lib/errno.h"
@@ -71,6 +72,11 @@ const char *signal_name(int signal)
 static void switch_hook(struct thread *prev, struct thread *next)
 {
     struct uthread *from = prev ? prev->user : NULL, *to = next->user;
+    uint64_t now = arch_time_ns();
+    if (from)
+        from->cpu_ns += now - from->ran_since_ns;
+    if (to)
+        to->ran_since_ns = now;
     arch_user_switch(from ? &from->arch : NULL, to ? &to->arch : NULL, next->stack.top,
                      to ? &to->work : NULL);
     if (to)
@@ -162,6 +168,7 @@ static struct process *process_new(const char *path, struct process *parent)
     set_name(p, path);
     wait_queue_init(&p->exit_wait, "process exit");
     signal_process_init(p);
+    process_limits_init(p);
     for (int fd = 0; fd < 3 && console_file; fd++) {
         file_get(console_file);
         p->fds[fd] = console_file;

@@ -90,6 +90,16 @@ enum process_state {
 
 struct process;
 
+/* Resource limits (getrlimit, prlimit64): Linux's RLIMIT_* numbers. */
+#define PROCESS_RLIMITS 16
+#define RLIMIT_INFINITY UINT64_MAX
+struct process_rlimit {
+    uint64_t cur, max;
+};
+/* A new process's limits and umask (Linux's defaults; RLIMIT_NOFILE's soft
+ * limit is the size of the fd table). proc/sys_misc.c. */
+void process_limits_init(struct process *p);
+
 /* Bits of struct uthread's work word: why the return to ring 3 must stop. */
 #define UTHREAD_WORK_KILL (1u << 0)  /* end the process (pending_signal says why) */
 #define UTHREAD_WORK_IRET (1u << 1)  /* registers were replaced: return by IRETQ */
@@ -106,6 +116,8 @@ struct uthread {
     uint64_t robust_list;        /* set_robust_list: kept, not used yet */
     struct signal_thread sig;    /* mask, own pending signals, alternate stack */
     uint64_t entry, stack;       /* where ring 3 starts */
+    uint64_t cpu_ns;             /* time on a CPU until ran_since_ns (switch hook) */
+    uint64_t ran_since_ns;       /* when it last went on a CPU (switch hook) */
 };
 
 struct process {
@@ -119,6 +131,8 @@ struct process {
     int pending_signal;          /* with UTHREAD_WORK_KILL (process_lock) */
     struct file *fds[PROCESS_MAX_FDS];
     struct signal_shared sig;    /* actions, process-wide pending signals */
+    struct process_rlimit rlimits[PROCESS_RLIMITS]; /* (process_lock); fork copies them */
+    uint32_t umask;              /* file-mode creation mask; fork copies it */
     struct wait_queue exit_wait; /* process_wait sleeps here */
     struct process *next;        /* the process list (process_lock) */
 };

@@ -52,4 +52,19 @@ SYSCALL_DECLARE(pause);
 SYSCALL_DECLARE(tgkill);
 SYSCALL_DECLARE(tkill);
 
+/* proc/sys_time.c */
+SYSCALL_DECLARE(clock_getres);
+SYSCALL_DECLARE(nanosleep);
+SYSCALL_DECLARE(clock_nanosleep);
+
+/* proc/sys_misc.c */
+SYSCALL_DECLARE(getresuid);
+SYSCALL_DECLARE(getresgid);
+SYSCALL_DECLARE(umask);
+SYSCALL_DECLARE(prlimit64);
+SYSCALL_DECLARE(getrlimit);
+SYSCALL_DECLARE(setrlimit);
+SYSCALL_DECLARE(sysinfo);
+SYSCALL_DECLARE(getrusage);
+
 #endif
