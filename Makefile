@@ -63,7 +63,7 @@ build/include/exo_version.h: FORCE
 	@echo '#define EXO_VERSION "$(FULL_VERSION)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-build/obj/kernel/main.c.o: build/include/exo_version.h
+build/obj/kernel/main.c.o build/obj/proc/syscall.c.o: build/include/exo_version.h
 
 build/font.c: kernel/font/psf2c.py $(FONT_PSF)
 	@mkdir -p $(@D)

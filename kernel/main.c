@@ -24,6 +24,8 @@
 #include "mm/heap.h"
 #include "mm/paging.h"
 #include "sched/thread.h"
+#include "kernel/tty.h"
+#include "proc/process.h"
 
 
 void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic);
@@ -103,13 +105,28 @@ static __attribute__((noreturn)) void run_tests(const struct kernel_options *opt
 /* The shell on the consoles; the boot thread then waits for it for good. */
 static __attribute__((noreturn)) void run_shell(void)
 {
-    arch_input_start();
-    boottime_mark("input");
     struct thread *shell = shell_start();
     if (!shell)
         panic("shell: no memory for its thread");
     thread_join(shell);
     panic("shell: the shell thread ended");
+}
+
+/* init=<path>: that program as PID 1 on the console; the kernel shell takes over
+ * if it cannot start or when it ends. */
+static void run_init(const char *path)
+{
+    const char *const argv[] = {path, NULL};
+    static const char *const envp[] = {"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/",
+                                       "TERM=vt100", NULL};
+    int error;
+    struct process *init = process_spawn(path, argv, envp, NULL, &error);
+    if (!init) {
+        kprintf("init: %s: cannot start it (error %d); the kernel shell instead\n", path, error);
+        return;
+    }
+    int status = process_wait(init);
+    kprintf("init: %s ended (status 0x%x); the kernel shell instead\n", path, status);
 }
 
 void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
@@ -137,6 +154,8 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
         arch_smp_make_cpu_late(boot_options()->smp_late_cpu);
     arch_smp_start(boot_options()->smp_max_cpus, sched_ap_main);
     boottime_mark("cpus");
+    process_init();
+    tty_init();
     fbcon_init(); /* the screen replays what serial showed so far */
     boottime_mark("screen");
 
@@ -148,5 +167,9 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
         kprintf("exo: benchmarks %s\n", ran ? "done" : "FAILED");
         arch_debug_exit(ran);
     }
+    arch_input_start();
+    boottime_mark("input");
+    if (options->init_path[0])
+        run_init(options->init_path);
     run_shell();
 }
