@@ -28,6 +28,7 @@
 #define SS_DISABLE 2
 #define SS_AUTODISARM (1u << 31)
 #define MINSIGSTKSZ 2048
+#define RLIMIT_CORE_INDEX 4 /* Linux's RLIMIT_CORE */
 #define SLEEP_SLICE_NS 2000000ull /* how often a sleeper looks for signals */
 
 static struct spinlock signal_lock = SPINLOCK_INIT("signal");
@@ -65,10 +66,15 @@ static enum default_action default_action(int sig)
     }
 }
 
-/* The wait(2) status of a death by sig's default action. */
+/* The wait(2) status of a death by sig's default action. The core bit says a
+ * core was dumped; Linux tries only under a non-zero RLIMIT_CORE (0 by
+ * default, as here). Exo writes no core file: with the limit raised, the bit
+ * is set as Linux would, but there is no file. */
 static int death_status(int sig)
 {
-    return sig | (default_action(sig) == ACTION_CORE ? SIGNAL_CORE_BIT : 0);
+    struct process *p = process_current();
+    bool core = default_action(sig) == ACTION_CORE && p->rlimits[RLIMIT_CORE_INDEX].cur != 0;
+    return sig | (core ? SIGNAL_CORE_BIT : 0);
 }
 
 static bool ignored_locked(const struct process *p, int sig)
@@ -645,13 +651,38 @@ struct kill_ctx {
     int pid, sig, found, self;
 };
 
+/* A process's group: itself until process groups exist (then its pgid). */
+static int group_of(const struct process *p)
+{
+    return p->pid;
+}
+
+struct group_ctx {
+    int pgrp, sig;
+};
+
+static int send_to_group(struct process *p, void *arg)
+{
+    struct group_ctx *g = arg;
+    if (group_of(p) == g->pgrp)
+        signal_send_process(p, g->sig, &kernel_info);
+    return 0;
+}
+
+void signal_send_group(int pgrp, int sig)
+{
+    struct group_ctx g = {pgrp, sig};
+    process_for_each(send_to_group, &g);
+}
+
 /* kill(-1): every process but init and the caller; kill(0) and kill(-pgrp):
  * the group, where a process is its own group until process groups exist. */
 static int kill_matching(struct process *p, void *arg)
 {
     struct kill_ctx *k = arg;
-    bool match = k->pid == -1 ? p->pid != 1 && p->pid != k->self
-                              : p->pid == (k->pid > 0 ? k->pid : -k->pid);
+    bool match = k->pid == -1  ? p->pid != 1 && p->pid != k->self
+                 : k->pid > 0 ? p->pid == k->pid
+                              : group_of(p) == -k->pid;
     if (match && p->state == PROCESS_RUNNING) {
         k->found++;
         signal_kill_one(p, k->sig, SI_USER);

@@ -11,7 +11,8 @@
  * thread that does not block it (the process's main thread when all block it),
  * and wakes that thread if it sleeps in signal_wait_interruptible. On its way
  * back to ring 3 the thread takes its lowest deliverable signal and runs its
- * action: the default (terminate, terminate with the core bit, ignore; stop and
+ * action: the default (terminate, "core" (terminate, the wait status's core
+ * bit set when RLIMIT_CORE allows a dump, though Exo writes none), ignore; stop and
  * continue are approximated as ignore: Exo has no job control yet), or the
  * handler, on a Linux rt_sigframe (arch/signal.h) whose rt_sigreturn brings the
  * interrupted context back. A system call that a signal interrupted returns
@@ -142,6 +143,9 @@ void signal_thread_init(struct uthread *ut, const struct uthread *from, bool cop
  */
 void signal_send_process(struct process *p, int sig, const struct kernel_siginfo *info);
 void signal_send_thread(struct uthread *ut, int sig, const struct kernel_siginfo *info);
+/* Sends sig (SI_KERNEL) to every process of group pgrp: the console's Ctrl-C.
+ * Interrupt context allowed. */
+void signal_send_group(int pgrp, int sig);
 /* The calling thread sends itself sig (SI_USER, its own pid): SIGPIPE on a
  * write to a pipe without readers. */
 void signal_send_current(int sig);
