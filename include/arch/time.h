@@ -34,6 +34,11 @@ uint64_t arch_time_ns(void);
  * arch_interrupts_init. False when no source has that key. */
 bool arch_clock_make_source_lie(const char *key);
 
+/* Seconds since 1970-01-01 UTC from the machine's battery clock (the CMOS
+ * RTC on x86_64, which QEMU sets to the host's time), 0 when it has none.
+ * Slow (port I/O, waits out an update): read it once. */
+uint64_t arch_wall_clock_seconds(void);
+
 /* Calls tick() every period_ns on this CPU, from its own timer interrupt. */
 void arch_timer_start(uint64_t period_ns, void (*tick)(void));
 /* How the tick is made, for the boot log: the timer's name and mode
