@@ -9,6 +9,9 @@
  *   console=serial,fb       which consoles to use (a comma list; default both)
  *   smp_late_cpu=<n>        for tests: CPU n (>= 1) arrives after its start-up
  *                           deadline, so the kernel must give it up safely
+ *   numa=on|off             use the firmware's NUMA topology (default on)
+ *   numa_expect=<spec>      for tests: the topology the numa suite must find
+ *                           (tests/ktest/numa_test.c gives the syntax)
  * An unknown option or a bad value is reported through the diag callback and
  * ignored, leaving the default; the reported word is escaped (str_escape), so
  * control bytes from the loader never reach a terminal raw. A first word that is a path (starts with '/') is the
@@ -33,6 +36,7 @@ enum kernel_mode {
 #define CONSOLE_FB (1u << 1)
 
 #define CMDLINE_GLOB_MAX 64
+#define CMDLINE_EXPECT_MAX 256
 
 struct kernel_options {
     enum kernel_mode mode;
@@ -42,6 +46,8 @@ struct kernel_options {
     uint32_t smp_max_cpus; /* 0: no limit */
     uint32_t consoles;     /* CONSOLE_* bits */
     uint32_t smp_late_cpu; /* 0, or the CPU made late on purpose */
+    bool numa;             /* numa=on (the default) or off */
+    char numa_expect[CMDLINE_EXPECT_MAX]; /* "" unless numa_expect= was given */
     int problems;          /* unknown options and bad values reported */
 };
 
