@@ -27,6 +27,52 @@ BENCH_FIGURES = ["ctx_switch_ns", "cross_cpu_wake_rtt_ns", "spawn_join_ns", "fra
                  "kmalloc_free_64_ns", "kmalloc_free_4096_ns", "steal_speedup_2cpu"]
 
 
+def numa_machine(nodes, dist=None):
+    """QEMU arguments for NUMA nodes [(cpus "0-1" or "", MiB), ...], and the
+    numa_expect= word the numa suite checks them with (tests/ktest/numa_test.c).
+    dist: {(src, dst): distance} for -numa dist (QEMU's default: 10 and 20)."""
+    args = []
+    for i, (cpus, mib) in enumerate(nodes):
+        node = "node,nodeid=%d" % i
+        if cpus:
+            node += ",cpus=" + cpus
+        if mib:
+            args += ["-object", "memory-backend-ram,id=m%d,size=%dM" % (i, mib)]
+            node += ",memdev=m%d" % i
+        args += ["-numa", node]
+    for (src, dst), val in sorted((dist or {}).items()):
+        args += ["-numa", "dist,src=%d,dst=%d,val=%d" % (src, dst, val)]
+    matrix = [[10 if a == b else (dist or {}).get((a, b), 20) for b in range(len(nodes))]
+              for a in range(len(nodes))]
+    expect = "numa_expect=%s:%s:%s" % ("/".join(c for c, _ in nodes),
+                                       "/".join(str(m) for _, m in nodes),
+                                       ",".join(str(d) for row in matrix for d in row))
+    return args, expect
+
+
+def expected_numa(boot):
+    """(cpu lists, MiB, distance matrix) QEMU's -numa arguments give, or None."""
+    args = boot.args
+    nodes, dist, sizes = [], {}, {}
+    for i, a in enumerate(args[:-1]):
+        if a == "-object" and args[i + 1].startswith("memory-backend-ram"):
+            fields = dict(f.split("=") for f in args[i + 1].split(",")[1:])
+            sizes[fields["id"]] = int(fields["size"].rstrip("M"))
+        if a != "-numa":
+            continue
+        kind, _, rest = args[i + 1].partition(",")
+        fields = dict(f.split("=") for f in rest.split(","))
+        if kind == "node":
+            nodes.append((fields.get("cpus", ""), sizes.get(fields.get("memdev"), 0)))
+        elif kind == "dist":
+            dist[(int(fields["src"]), int(fields["dst"]))] = int(fields["val"])
+    if not nodes:
+        return None
+    matrix = [[10 if a == b else dist.get((a, b), 20) for b in range(len(nodes))]
+              for a in range(len(nodes))]
+    return [c for c, _ in nodes], [m for _, m in nodes], matrix
+
+
 class Boot:
     """One QEMU run: its arguments and what counts as success."""
 
@@ -57,6 +103,12 @@ class Boot:
 
 def all_boots(seed):
     test_args = "mode=test" + (" seed=%d" % seed if seed is not None else "")
+    two_nodes, two_expect = numa_machine([("0-1", 128), ("2-3", 128)])
+    asym = {(0, 1): 30, (0, 2): 15, (0, 3): 40, (1, 0): 31, (1, 2): 20, (1, 3): 25,
+            (2, 0): 16, (2, 1): 21, (2, 3): 35, (3, 0): 41, (3, 1): 26, (3, 2): 36}
+    four_nodes, four_expect = numa_machine([("0", 64), ("1", 64), ("2", 64), ("3", 64)], asym)
+    memless, memless_expect = numa_machine([("0-1", 256), ("2-3", 0)])
+    high, high_expect = numa_machine([("0", 2048), ("1", 2048)])
     boots = [
         Boot("bios-cd-1cpu", ["-smp", "1", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
         Boot("bios-cd-4cpu", ["-smp", "4", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
@@ -80,6 +132,22 @@ def all_boots(seed):
                               test_args], 120),
         Boot("pvh-smp-limit", ["-smp", "4", "-kernel", ELF, "-append", test_args + " smp=3"],
              90),
+        # NUMA (always with cpus=: without it QEMU puts a socket's CPUs on node 0).
+        # The numa suite checks the CPU-to-node map, each node's memory and the
+        # distances against numa_expect=, where frames and stacks come from, the
+        # fallback when a node runs dry, and the steal order. Two nodes run every suite.
+        Boot("numa-2-nodes", ["-smp", "4,sockets=2", "-m", "256M"] + two_nodes +
+             ["-kernel", ELF, "-append", test_args + " " + two_expect], 90),
+        Boot("numa-4-nodes-asymmetric", ["-smp", "4,sockets=4", "-m", "256M"] + four_nodes +
+             ["-kernel", ELF, "-append", test_args + " test=numa " + four_expect], 60),
+        Boot("numa-memoryless-node", ["-smp", "4,sockets=2", "-m", "256M"] + memless +
+             ["-kernel", ELF, "-append", test_args + " test=numa " + memless_expect], 60),
+        Boot("numa-node-above-4g", ["-machine", "q35", "-smp", "2,sockets=2", "-m", "4G"] + high +
+             ["-kernel", ELF, "-append", test_args + " test=numa " + high_expect], 90),
+        Boot("numa-no-srat", ["-smp", "2", "-m", "256M", "-kernel", ELF, "-append",
+                              test_args + " test=numa numa_expect=0-1:256"], 60),
+        Boot("numa-off", ["-smp", "4,sockets=2", "-m", "256M"] + two_nodes +
+             ["-kernel", ELF, "-append", test_args + " test=numa numa=off numa_expect=0-3:256"], 60),
         # A hundred thousand threads alive at once (a named-only suite: it needs 1 GiB).
         Boot("pvh-100k-threads", ["-m", "1G", "-smp", "2", "-kernel", ELF, "-append",
                                   test_args + " test=threads_100k"], 120),
@@ -126,6 +194,10 @@ def all_boots(seed):
              shell_end="shutdown"),
         Boot("shell-pvh-8g-8cpu", ["-machine", "q35", "-smp", "8", "-m", "8G", "-kernel", ELF],
              120, shell_end="shutdown"),
+        # `numa` and `mem` on an asymmetric four-node machine, one node without memory.
+        Boot("shell-pvh-numa", ["-smp", "4,sockets=4", "-m", "256M"] + numa_machine(
+            [("0", 96), ("1", 96), ("2", 64), ("3", 0)], asym)[0] + ["-kernel", ELF], 90,
+             shell_end="shutdown"),
     ]
     # The machine ends as asked: ACPI S5 on both chipsets; reset through the ACPI reset
     # register (q35 has one) or the keyboard controller (i440fx's FADT offers none).
@@ -178,7 +250,7 @@ def expected_cpus(boot):
     the last valid smp=N limits them (0: no limit), and smp_late_cpu=N gives one up
     when that CPU would have been started."""
     args = boot.args
-    given = int(args[args.index("-smp") + 1]) if "-smp" in args else 1
+    given = int(args[args.index("-smp") + 1].split(",")[0]) if "-smp" in args else 1
     used = given
     if "-append" in args:
         words = args[args.index("-append") + 1].split()
