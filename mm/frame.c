@@ -51,10 +51,11 @@ static uint64_t reserved_frames;
  * numbers fit 32 bits below FRAME_MAX_PHYS (2^28 frames), halving the caches. */
 struct frame_cache {
     uint32_t count;
-    uint32_t node; /* the CPU's node when the cache last refilled */
+    struct frame_pool *home; /* the CPU's node's pool when the cache last refilled */
     uint32_t frames[FRAME_CACHE_SIZE];
 };
 _Static_assert((FRAME_MAX_PHYS >> FRAME_SHIFT) <= UINT32_MAX, "a cached frame number fits 32 bits");
+_Static_assert(sizeof(struct frame_cache) == 256, "a power of two: indexing is one shift");
 static struct frame_cache caches[ARCH_MAX_CPUS];
 
 static inline bool bit_test(const uint64_t *words, uint64_t bit)
@@ -193,13 +194,18 @@ static uint64_t pool_find_from(const struct frame_pool *p, uint64_t from)
     return UINT64_MAX;
 }
 
+static __attribute__((noinline, noreturn)) void unmanaged(uint64_t n, const char *what)
+{
+    panic("frame: %s of 0x%lx, outside managed memory (below 0x%lx)", what, n << FRAME_SHIFT,
+          highest_frame << FRAME_SHIFT);
+}
+
 /* The pool of frame n, which must lie in managed memory (else a panic). */
-static struct frame_pool *managed_pool(uint64_t n, const char *what)
+static inline struct frame_pool *managed_pool(uint64_t n, const char *what)
 {
     struct frame_pool *p = pool_of(n);
-    if (n < p->base || n - p->base >= p->bitmap.frame_count)
-        panic("frame: %s of 0x%lx, outside managed memory (below 0x%lx)", what,
-              n << FRAME_SHIFT, highest_frame << FRAME_SHIFT);
+    if (n - p->base >= p->bitmap.frame_count) /* wraps when n < base */
+        unmanaged(n, what);
     return p;
 }
 
@@ -463,6 +469,8 @@ int frame_init(const struct mmap_entry *map, size_t map_count, const struct phys
         free += pools[k].free;
     }
     memset(caches, 0, sizeof(caches));
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
+        caches[cpu].home = &pools[0]; /* until its first refill says otherwise */
     return free ? FRAME_OK : FRAME_ERR_NO_USABLE_MEMORY;
 }
 
@@ -494,17 +502,18 @@ static void cache_take_from(struct frame_cache *cache, struct frame_pool *p, uin
 }
 
 /* Fills the cache from this CPU's node, else from the nearest node that has frames. */
-static void cache_refill(struct frame_cache *cache, unsigned cpu)
+static __attribute__((noinline)) void cache_refill(struct frame_cache *cache, unsigned cpu)
 {
-    cache->node = numa_cpu_node(cpu);
-    const uint8_t *order = numa_nodes_by_distance(cache->node);
+    unsigned node = numa_cpu_node(cpu);
+    cache->home = &pools[node];
+    const uint8_t *order = numa_nodes_by_distance(node);
     for (unsigned i = 0; i < pool_count && cache->count == 0; i++)
         cache_take_from(cache, &pools[order[i]], FRAME_CACHE_BATCH);
 }
 
 /* Moves all but `keep` cached frames back to their pools, holding one pool's lock
  * at a time (a cache holds other nodes' frames only after a fallback). */
-static void cache_drain(struct frame_cache *cache, uint32_t keep)
+static __attribute__((noinline)) void cache_drain(struct frame_cache *cache, uint32_t keep)
 {
     struct frame_pool *held = NULL;
     bool irq = false;
@@ -543,7 +552,7 @@ phys_addr_t frame_alloc(void)
 
 /* A frame of another node goes straight back to its own pool, so that a cache
  * hands out its CPU's node's frames (unless a fallback brought others in). */
-static void free_to_pool(struct frame_pool *p, uint64_t n)
+static __attribute__((noinline)) void free_to_pool(struct frame_pool *p, uint64_t n)
 {
     bool irq = spin_lock(&p->lock);
     clear_cached(n);
@@ -556,17 +565,20 @@ void frame_free(phys_addr_t frame)
     uint64_t n = frame.value >> FRAME_SHIFT;
     if (frame.value & (FRAME_SIZE - 1))
         panic("frame: free of 0x%lx, which is not frame-aligned", frame.value);
-    struct frame_pool *p = managed_pool(n, "free");
+    struct frame_pool *p = pool_of(n);
+    uint64_t r = n - p->base; /* wraps when n < base */
+    if (r >= p->bitmap.frame_count)
+        unmanaged(n, "free");
     /* Free in the pool or already in a cache: a double free either way. The pool
      * bit is read without the lock: only a racing double free could change it. */
     uint64_t was_cached = __atomic_fetch_or(&cached_bitmap[n / BITS], 1ull << (n % BITS),
                                             __ATOMIC_RELAXED);
-    if ((was_cached >> (n % BITS)) & 1 || bit_test(p->bitmap.level0, n - p->base))
+    if ((was_cached >> (n % BITS)) & 1 || bit_test(p->bitmap.level0, r))
         panic("frame: double free of frame 0x%lx", frame.value);
 
     bool irq = arch_irq_save_disable();
     struct frame_cache *cache = &caches[arch_cpu_index()];
-    if (p != &pools[cache->node]) {
+    if (p != cache->home) {
         free_to_pool(p, n);
     } else {
         if (cache->count == FRAME_CACHE_SIZE)

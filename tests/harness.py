@@ -22,7 +22,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in tests/: generated files go under build/
 from qemu.judges import (FAIL, PASS, SKIP, failing_lines, judge_bench, judge_cpu_count,
                          judge_end, judge_message, judge_panic, judge_selftest)
-from qemu.matrix import all_boots, qemu_command
+from qemu.matrix import all_boots, big_boots, qemu_command
 from qemu.runner import LOG_DIR, ROOT, read_log, run
 from qemu.screen import run_screen_boot
 from qemu.shell import run_shell_boot
@@ -64,10 +64,13 @@ def main():
     parser.add_argument("--only", help="run only the boots whose name contains this")
     parser.add_argument("--seed", type=int, help="seed for the randomized tests")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--big", action="store_true",
+                        help="the many-CPU boots of `make test-big` instead of `make test`'s")
     opts = parser.parse_args()
 
     os.makedirs(LOG_DIR, exist_ok=True)
-    boots = [b for b in all_boots(opts.seed) if not opts.only or opts.only in b.name]
+    matrix = big_boots if opts.big else all_boots
+    boots = [b for b in matrix(opts.seed) if not opts.only or opts.only in b.name]
     passed = failed = skipped = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
         for boot, problems, cases, seconds, stderr, log in pool.map(run_boot, boots):

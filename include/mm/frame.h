@@ -52,7 +52,7 @@ struct phys_range {
 };
 
 #define FRAME_MAX_PHYS (1ull << 40) /* 1 TiB: memory above is ignored with a warning */
-#define FRAME_CACHE_SIZE 64         /* frames each CPU may keep */
+#define FRAME_CACHE_SIZE 60         /* frames each CPU may keep (the cache: 256 bytes) */
 #define FRAME_CACHE_BATCH 32        /* frames moved between a cache and the bitmap */
 
 enum frame_error {

@@ -231,6 +231,33 @@ def all_boots(seed):
     return boots
 
 
+def big_boots(seed):
+    """`make test-big`: many CPUs, several seeds each, and a NUMA machine of 128 CPUs.
+    Every suite runs; the harness's seed, when given, replaces the fixed ones."""
+    seeds = [seed] if seed is not None else [1, 2]
+    boots = []
+    for cpus, mem, timeout in ((16, "1G", 300), (32, "1G", 400), (64, "2G", 600),
+                               (128, "2G", 900)):
+        for s in seeds:
+            boots.append(Boot("big-%dcpu-seed%d" % (cpus, s),
+                              ["-smp", str(cpus), "-m", mem, "-kernel", ELF, "-append",
+                               "mode=test seed=%d" % s], timeout))
+    # The largest count the i440fx machine takes: 255 CPUs (QEMU's limit for pc).
+    boots.append(Boot("big-255cpu", ["-smp", "255", "-m", "2G", "-kernel", ELF, "-append",
+                                     "mode=test test=s* seed=%d" % seeds[0]],
+                      900))
+    # x2APIC IDs above 255: q35 with interrupt remapping and a split irqchip.
+    boots.append(Boot("big-288cpu-x2apic", ["-machine", "q35,kernel-irqchip=split", "-device",
+                                            "intel-iommu,intremap=on,eim=on", "-smp", "288",
+                                            "-m", "2G", "-kernel", ELF, "-append",
+                                            "mode=test test=smp seed=%d" % seeds[0]], 1200))
+    nodes = [("%d-%d" % (32 * k, 32 * k + 31), 512) for k in range(4)]
+    numa_args, expect = numa_machine(nodes)
+    boots.append(Boot("big-128cpu-4-nodes", ["-smp", "128,sockets=4", "-m", "2G"] + numa_args +
+                      ["-kernel", ELF, "-append", "mode=test test=numa %s" % expect], 900))
+    return boots
+
+
 def qemu_command(boot):
     monitor = "unix:%s,server=on,wait=off" % boot.monitor_path() if boot.screen_lines else "none"
     # A power boot that must power off, and a shell boot that ends with shutdown, run
