@@ -63,7 +63,7 @@ build/include/exo_version.h: FORCE
 	@echo '#define EXO_VERSION "$(FULL_VERSION)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
-build/obj/kernel/main.c.o: build/include/exo_version.h
+build/obj/kernel/main.c.o build/obj/proc/syscall.c.o: build/include/exo_version.h
 
 build/font.c: kernel/font/psf2c.py $(FONT_PSF)
 	@mkdir -p $(@D)
@@ -167,8 +167,8 @@ test: check all ## check, then boot the kernel in QEMU under every firmware path
 test-big: all ## boots at 16, 32, 64, 128, 255 and 288 CPUs (several seeds) and a 128-CPU NUMA machine
 	$(PYTHON) tests/harness.py --big
 
-bench: build/exo.elf ## Exo's benchmarks beside the host Linux (KVM, else TCG); BENCH_ARGS="--only ..."
-	QEMU=$(QEMU) HOST_CC=$(HOST_CC) $(PYTHON) tests/bench/run.py $(BENCH_ARGS)
+bench: build/exo.elf ## path length (icount) and wall clock beside Linux on the same QEMU, host Linux as context; BENCH_ARGS="--groups path --only thread_switch"
+	QEMU=$(QEMU) $(PYTHON) tests/bench/run.py $(BENCH_ARGS)
 
 compile_commands.json: ## the compilation database for clangd and clang-tidy
 	@{ echo '['; sep=''; for f in $(KERNEL_C); do \

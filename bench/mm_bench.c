@@ -28,9 +28,17 @@ static uint64_t kmalloc_free(uint64_t iterations, size_t size)
     /* A live neighbour, as in a heap in use: the pair then neither splits nor
      * merges the whole arena each time. */
     void *neighbour = kmalloc(size);
+    if (!neighbour) {
+        bench_fail("no memory for the neighbour block");
+        return 0;
+    }
     uint64_t start = arch_read_timestamp_before();
     for (uint64_t i = 0; i < iterations; i++) {
         void *p = kmalloc(size);
+        if (!p) {
+            bench_fail("kmalloc returned NULL");
+            break;
+        }
         __asm__ volatile("" : : "r"(p) : "memory");
         kfree(p);
     }
@@ -56,10 +64,20 @@ static uint64_t map_unmap_4k(uint64_t iterations)
 {
     uintptr_t va = (arch_va_layout.devices.end - (4ull << 30)) & ~((1ull << 30) - 1);
     phys_addr_t frame = frame_alloc();
+    if (!phys_is_valid(frame)) {
+        bench_fail("no free frame to map");
+        return 0;
+    }
     uint64_t start = arch_read_timestamp_before();
     for (uint64_t i = 0; i < iterations; i++) {
-        paging_map(&kernel_space, va, frame, PAGE_4K, PAGE_WRITE);
-        paging_unmap(&kernel_space, va, PAGE_4K, NULL);
+        if (paging_map(&kernel_space, va, frame, PAGE_4K, PAGE_WRITE) != PAGING_OK) {
+            bench_fail("paging_map failed in the scratch window");
+            break;
+        }
+        if (paging_unmap(&kernel_space, va, PAGE_4K, NULL) != PAGING_OK) {
+            bench_fail("paging_unmap failed in the scratch window");
+            break;
+        }
     }
     uint64_t elapsed = arch_read_timestamp_after() - start;
     frame_free(frame);

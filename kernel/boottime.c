@@ -33,9 +33,19 @@ static uint64_t cycles_to_us(uint64_t cycles)
     return cycles / hz * 1000000 + cycles % hz * 1000000 / hz;
 }
 
+uint64_t boottime_since_entry_cycles(void)
+{
+    return arch_read_timestamp() - entry_cycles;
+}
+
+uint64_t boottime_cycles_to_us(uint64_t cycles)
+{
+    return cycles_to_us(cycles);
+}
+
 uint64_t boottime_since_entry_us(void)
 {
-    return cycles_to_us(arch_read_timestamp() - entry_cycles);
+    return cycles_to_us(boottime_since_entry_cycles());
 }
 
 void boottime_print(void)

@@ -102,6 +102,16 @@ static bool parse_numa_expect(struct parser *p, const char *v, size_t len)
     return true;
 }
 
+/* An absolute path: the program to run as PID 1 instead of the shell. */
+static bool parse_init(struct parser *p, const char *v, size_t len)
+{
+    if (len == 0 || len >= sizeof(p->out->init_path) || v[0] != '/')
+        return false;
+    memcpy(p->out->init_path, v, len);
+    p->out->init_path[len] = '\0';
+    return true;
+}
+
 /* A comma list of console names; unknown names are reported, the rest used. */
 static bool parse_console(struct parser *p, const char *v, size_t len)
 {
@@ -133,6 +143,7 @@ static const struct {
     {"mode", parse_mode}, {"test", parse_test},       {"seed", parse_seed},
     {"smp", parse_smp},   {"console", parse_console}, {"smp_late_cpu", parse_smp_late_cpu},
     {"numa", parse_numa}, {"numa_expect", parse_numa_expect},
+    {"init", parse_init},
 };
 
 static void parse_word(struct parser *p, const char *word, size_t len)

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 
+#include "kernel/ktest_user.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 
@@ -106,6 +107,7 @@ bool ktest_run(const char *glob, uint64_t seed, struct ktest_totals *totals)
     size_t matching = 0, number = 0;
     for (const struct ktest_suite *const *s = __start_ktest_suites; s < __stop_ktest_suites; s++)
         matching += selected(*s, glob);
+    matching += ktest_user_count(glob);
 
     *totals = (struct ktest_totals){0, 0, 0};
     kprintf("KTAP version 1\n");
@@ -117,6 +119,7 @@ bool ktest_run(const char *glob, uint64_t seed, struct ktest_totals *totals)
         if (selected(*s, glob))
             run_suite(*s, ++number, seed, totals);
     }
+    ktest_user_run(glob, seed, &number, totals);
     kprintf("# Totals: pass:%d fail:%d skip:%d total:%d\n", totals->passed, totals->failed,
             totals->skipped, totals->passed + totals->failed + totals->skipped);
     return matching > 0 && totals->failed == 0;

@@ -25,6 +25,8 @@
 #include "mm/numa.h"
 #include "mm/paging.h"
 #include "sched/thread.h"
+#include "kernel/tty.h"
+#include "proc/process.h"
 
 
 void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic);
@@ -108,13 +110,28 @@ static __attribute__((noreturn)) void run_tests(const struct kernel_options *opt
 /* The shell on the consoles; the boot thread then waits for it for good. */
 static __attribute__((noreturn)) void run_shell(void)
 {
-    arch_input_start();
-    boottime_mark("input");
     struct thread *shell = shell_start();
     if (!shell)
         panic("shell: no memory for its thread");
     thread_join(shell);
     panic("shell: the shell thread ended");
+}
+
+/* init=<path>: that program as PID 1 on the console; the kernel shell takes over
+ * if it cannot start or when it ends. */
+static void run_init(const char *path)
+{
+    const char *const argv[] = {path, NULL};
+    static const char *const envp[] = {"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/",
+                                       "TERM=vt100", NULL};
+    int error;
+    struct process *init = process_spawn(path, argv, envp, NULL, &error);
+    if (!init) {
+        kprintf("init: %s: cannot start it (error %d); the kernel shell instead\n", path, error);
+        return;
+    }
+    int status = process_wait(init);
+    kprintf("init: %s ended (status 0x%x); the kernel shell instead\n", path, status);
 }
 
 void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
@@ -146,6 +163,8 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     kprintf("smp: %u CPUs up in %lu ms\n", arch_cpu_count(),
             (arch_time_ns() - smp_start_ns) / 1000000);
     boottime_mark("cpus");
+    process_init();
+    tty_init();
     fbcon_init(); /* the screen replays what serial showed so far */
     boottime_mark("screen");
 
@@ -157,5 +176,9 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
         kprintf("exo: benchmarks %s\n", ran ? "done" : "FAILED");
         arch_debug_exit(ran);
     }
+    arch_input_start();
+    boottime_mark("input");
+    if (options->init_path[0])
+        run_init(options->init_path);
     run_shell();
 }

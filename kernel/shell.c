@@ -16,6 +16,7 @@
 #include "mm/heap.h"
 #include "mm/numa.h"
 #include "kernel/boot.h"
+#include "proc/process.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
 
@@ -280,6 +281,80 @@ static void cmd_shutdown(const char *args)
                 "it off now, or type reboot\n");
 }
 
+#define RUN_MAX_ARGS 16
+#define PROCESSES_SHOWN_MAX 64
+
+/* Splits args into words in place (spaces separate); returns how many. */
+static size_t split_words(char *line, const char **words, size_t max)
+{
+    size_t n = 0;
+    for (char *c = line; *c && n < max;) {
+        while (*c == ' ')
+            *c++ = 0;
+        if (!*c)
+            break;
+        words[n++] = c;
+        while (*c && *c != ' ')
+            c++;
+    }
+    return n;
+}
+
+static void cmd_run(const char *args)
+{
+    static char line[LINE_EDIT_MAX + 1];
+    const char *argv[RUN_MAX_ARGS + 1];
+    strlcpy(line, args, sizeof(line));
+    size_t argc = split_words(line, argv, RUN_MAX_ARGS);
+    if (argc == 0) {
+        kprintf("run: which program? (run <path> [args])\n");
+        return;
+    }
+    argv[argc] = NULL;
+    static const char *const envp[] = {"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/",
+                                       "TERM=vt100", NULL};
+    int error;
+    struct process *p = process_spawn(argv[0], argv, envp, NULL, &error);
+    if (!p) {
+        kprintf("run: %s: cannot start it (error %d)\n", argv[0], error);
+        return;
+    }
+    char name[PROCESS_NAME_BYTES];
+    strlcpy(name, p->name, sizeof(name));
+    int status = process_wait(p);
+    if (PROCESS_EXITED(status))
+        kprintf("exo: %s exited with status %d\n", name, PROCESS_EXIT_CODE(status));
+    else
+        kprintf("exo: %s killed by %s\n", name, signal_name(PROCESS_SIGNAL(status)));
+}
+
+static void cmd_ps(const char *args)
+{
+    (void)args;
+    static struct process_info list[PROCESSES_SHOWN_MAX];
+    size_t total = process_list(list, PROCESSES_SHOWN_MAX);
+    size_t shown = total < PROCESSES_SHOWN_MAX ? total : PROCESSES_SHOWN_MAX;
+    kprintf("%6s %6s  %-7s %8s %4s  %s\n", "pid", "ppid", "state", "rss KiB", "cpu", "name");
+    for (size_t i = 0; i < shown; i++) {
+        const struct process_info *p = &list[i];
+        kprintf("%6d %6d  %-7s %8zu %4u  %s (thread %u)\n", p->pid, p->parent_pid,
+                p->state == PROCESS_ZOMBIE ? "zombie" : "running", p->resident_pages * 4,
+                p->cpu, p->name, p->tid);
+    }
+    kprintf("processes: %zu\n", total);
+}
+
+static void cmd_kill(const char *args)
+{
+    unsigned long long pid;
+    if (!parse_u64(args, strlen(args), &pid) || pid == 0 || pid > 0x7fffffff) {
+        kprintf("kill: which process? (kill <pid>)\n");
+        return;
+    }
+    if (process_kill((int)pid, 9) != 0)
+        kprintf("kill: no process %llu\n", pid);
+}
+
 static const struct command commands[] = {
     {"help", "", "list the commands", cmd_help},
     {"mem", "", "memory: total, free, frames, heap", cmd_mem},
@@ -289,6 +364,9 @@ static const struct command commands[] = {
     {"uptime", "", "time since the clocks started", cmd_uptime},
     {"log", "", "the kernel log since boot, and the boot phases' times", cmd_log},
     {"echo", "[text]", "print the text", cmd_echo},
+    {"run", "<path> [args]", "run a program from the initrd and wait for it", cmd_run},
+    {"ps", "", "the processes: pid, parent, state, memory, name", cmd_ps},
+    {"kill", "<pid>", "end a process (SIGKILL)", cmd_kill},
     {"test", "[glob]", "run the in-kernel test suites (KTAP)", cmd_test},
     {"bench", "[glob]", "run the benchmarks", cmd_bench},
     {"reboot", "", "restart the machine", cmd_reboot},
@@ -350,7 +428,10 @@ static void shell_main(void *arg)
     static char line[LINE_EDIT_MAX + 1];
     line_edit_init(&editor, echo_to_console, NULL);
     boottime_mark("shell");
-    kprintf("boot: shell ready in %lu us\n", boottime_since_entry_us());
+    /* One reading for both lines; the prompt must follow the `ready` line. */
+    uint64_t cycles = boottime_since_entry_cycles();
+    kprintf("boot: shell ready after %lu TSC ticks\n", cycles);
+    kprintf("boot: shell ready in %lu us\n", boottime_cycles_to_us(cycles));
     kprintf("%s", SHELL_PROMPT);
     for (;;) {
         char typed[64];

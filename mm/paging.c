@@ -48,15 +48,23 @@ uint64_t paging_table_pages(void)
 }
 
 /*
- * The one place that decides who must forget a translation: every online CPU
- * (the kernel half is shared by all, and user spaces are not yet tracked per
- * CPU). One INVLPG drops the whole page, whatever its size.
+ * The one place that decides who must forget a translation. The kernel half:
+ * every online CPU (it is shared by all). A user space: the CPUs that have run
+ * it (include/arch/asid.h). One INVLPG drops the whole page, whatever its size,
+ * and the paging-structure caches of the current tag; so when kernel tables
+ * were freed, every tag must go (a CPU may cache them under a user space's tag):
+ * a full flush everywhere.
  */
-static void tlb_invalidate(struct address_space *as, uintptr_t va, enum page_size size)
+static void tlb_invalidate(struct address_space *as, uintptr_t va, enum page_size size,
+                           bool tables_freed)
 {
-    (void)as;
     (void)size;
-    arch_tlb_shootdown(va);
+    if (!arch_va_is_kernel(va))
+        arch_space_shootdown(&as->tlb, va);
+    else if (tables_freed && arch_mmu_has_pcid())
+        arch_tlb_shootdown_all();
+    else
+        arch_tlb_shootdown(va);
 }
 
 /* The kernel half is shared, so its lock is kernel_space's whatever `as` is. */
@@ -200,7 +208,7 @@ int paging_map(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page
          * or they would stay forever (nothing maps there to prune them later). */
         nfreed = prune_empty_tables(va, path.level, &path, freed);
         if (nfreed)
-            tlb_invalidate(as, va, size);
+            tlb_invalidate(as, va, size, true);
     }
     spin_unlock(lock, irq);
     for (unsigned i = 0; i < nfreed; i++)
@@ -251,7 +259,7 @@ static int unmap_leaf(struct address_space *as, uintptr_t va, enum page_size siz
         *entry = 0;
         *nfreed = prune_empty_tables(va, size, &path, freed);
         if (everywhere)
-            tlb_invalidate(as, va, size);
+            tlb_invalidate(as, va, size, *nfreed > 0);
         else
             arch_tlb_flush_page(va);
     }
@@ -302,7 +310,7 @@ int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, 
     uint64_t *entry = find_leaf(as, va, size, &path, &error);
     if (entry) {
         *entry = arch_pte_leaf(arch_pte_phys(*entry, size), flags, size);
-        tlb_invalidate(as, va, size);
+        tlb_invalidate(as, va, size, false);
     }
     spin_unlock(lock, irq);
     return error;
@@ -360,6 +368,7 @@ struct address_space *paging_create_space(void)
         return NULL;
     }
     *as = (struct address_space){.root = root, .lock = SPINLOCK_INIT("address_space")};
+    arch_space_tlb_init(&as->tlb);
     uint64_t *mine = table_at(root.value);
     const uint64_t *kernel_root = table_at(kernel_space.root.value);
     for (unsigned i = KERNEL_ROOT_FIRST; i < ARCH_PT_ENTRIES; i++)
@@ -367,33 +376,46 @@ struct address_space *paging_create_space(void)
     return as;
 }
 
-/* Frees the tables below `table_phys` (a table of level `level`), not the pages. */
-static void free_user_tables(uint64_t table_phys, unsigned level)
+/* Frees the tables below `table_phys` (a table of level `level`), handing each
+ * page they map to page_fn when it is not NULL. */
+static void free_user_tables(uint64_t table_phys, unsigned level, paging_page_fn page_fn,
+                             void *ctx)
 {
     uint64_t *table = table_at(table_phys);
-    for (unsigned i = 0; level > 0 && i < ARCH_PT_ENTRIES; i++) {
-        if (arch_pte_present(table[i]) && !arch_pte_is_leaf(table[i], level))
-            free_user_tables(arch_pte_phys(table[i], level), level - 1);
+    for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++) {
+        if (!arch_pte_present(table[i]))
+            continue;
+        if (arch_pte_is_leaf(table[i], level)) {
+            if (page_fn)
+                page_fn(ctx, phys(arch_pte_phys(table[i], level)), (enum page_size)level);
+        } else {
+            free_user_tables(arch_pte_phys(table[i], level), level - 1, page_fn, ctx);
+        }
     }
     table_free(table_phys);
 }
 
-void paging_destroy_space(struct address_space *as)
+void paging_destroy_space_pages(struct address_space *as, paging_page_fn page_fn, void *ctx)
 {
     KASSERT(as != &kernel_space);
     KASSERT(arch_mmu_root() != as->root.value);
     uint64_t *root = table_at(as->root.value);
     for (unsigned i = 0; i < KERNEL_ROOT_FIRST; i++) {
         if (arch_pte_present(root[i]))
-            free_user_tables(arch_pte_phys(root[i], ROOT_LEVEL), ROOT_LEVEL - 1);
+            free_user_tables(arch_pte_phys(root[i], ROOT_LEVEL), ROOT_LEVEL - 1, page_fn, ctx);
     }
     table_free(as->root.value);
     kfree(as);
 }
 
+void paging_destroy_space(struct address_space *as)
+{
+    paging_destroy_space_pages(as, NULL, NULL);
+}
+
 void paging_activate(struct address_space *as)
 {
-    arch_mmu_load_root(as->root.value);
+    arch_space_switch(as->root.value, &as->tlb);
 }
 
 /* ---- the W^X audit ---------------------------------------------------------- */
@@ -597,7 +619,7 @@ void paging_init(const struct boot_info *info)
     }
     device_next = arch_va_layout.devices.start;
 
-    paging_activate(&kernel_space);
+    arch_mmu_load_root(kernel_space.root.value);
     arch_tlb_flush_all();
     size_t violations = paging_audit_wx(&kernel_space, report_wx, NULL);
     if (violations)

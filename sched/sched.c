@@ -83,6 +83,7 @@ static struct cpuset idle_cpus;  /* (A) halted in the idle loop, or about to be 
 static struct spinlock join_locks[JOIN_LOCKS]; /* protect joiner and the DEAD transition */
 static uint32_t next_thread_id;  /* atomic */
 static uint64_t threads_alive; /* atomic */
+static sched_switch_hook_fn switch_hook; /* set once at boot, before any user thread */
 
 /* The registry of threads (thread.h), sharded by id so that spawns on different
  * CPUs rarely meet on one lock; each lock protects its list's links. */
@@ -317,6 +318,8 @@ static void schedule(void)
     c->prev = prev;
     c->slice_left = SCHED_SLICE_TICKS;
     __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
+    if (prev->user || next->user)
+        switch_hook(prev, next);
     arch_context_switch(&prev->saved_sp, next->saved_sp);
     /* prev runs again here, on whichever CPU picked it. */
     finish_switch();
@@ -326,6 +329,21 @@ void thread_yield(void)
 {
     bool irq = arch_irq_save_disable();
     schedule();
+    arch_irq_restore(irq);
+}
+
+void sched_set_switch_hook(sched_switch_hook_fn hook)
+{
+    switch_hook = hook;
+}
+
+void thread_set_user(void *user)
+{
+    bool irq = arch_irq_save_disable();
+    struct thread *self = this_cpu()->current;
+    KASSERT(switch_hook && !self->user);
+    self->user = user;
+    switch_hook(NULL, self);
     arch_irq_restore(irq);
 }
 

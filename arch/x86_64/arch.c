@@ -15,6 +15,7 @@
 #include "idt.h"
 #include "layout.h"
 #include "percpu.h"
+#include "user_entry.h"
 #include "mm/paging.h"
 
 #define QEMU_DEBUG_EXIT_PORT 0xf4
@@ -46,6 +47,7 @@ void arch_cpu_init(void)
 {
     gdt_init_this_cpu(NULL);
     idt_init_this_cpu();
+    user_cpu_init();
 }
 
 bool arch_irq_save_disable(void)

@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "lib/string.h"
+#include "percpu.h"
 
 /* Access bytes and flags of the descriptors below. */
 #define SEG_PRESENT (1ull << 47)
@@ -27,7 +28,7 @@ struct tss {
 struct cpu_tables {
     uint64_t gdt[7]; /* null, kcode, kdata, udata, ucode, tss (2 slots) */
     struct tss tss;
-    uint8_t ist_stacks[3][IST_STACK_BYTES] __attribute__((aligned(16)));
+    uint8_t ist_stacks[IST_COUNT][IST_STACK_BYTES] __attribute__((aligned(16)));
 };
 
 static struct cpu_tables boot_cpu_tables __attribute__((aligned(64)));
@@ -41,6 +42,12 @@ struct descriptor_pointer {
     uint16_t limit;
     uint64_t base;
 } __attribute__((packed));
+
+void gdt_set_ring0_stack(uint64_t stack_top)
+{
+    struct tss *tss = this_cpu_area()->tss;
+    tss->rsp[0] = stack_top;
+}
 
 static void tss_descriptor(uint64_t slot[2], const struct tss *tss)
 {
@@ -83,8 +90,9 @@ void gdt_init_this_cpu(void *memory)
                                      SEG_EXECUTABLE | SEG_WRITABLE | SEG_LONG_MODE;
     tss_descriptor(&tables->gdt[GDT_TSS / 8], &tables->tss);
 
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < IST_COUNT; i++)
         tables->tss.ist[i] = (uint64_t)&tables->ist_stacks[i][IST_STACK_BYTES];
-    tables->tss.iomap_base = sizeof(struct tss);
+    tables->tss.iomap_base = sizeof(struct tss); /* no I/O bitmap: ring 3 may not in/out */
+    this_cpu_area()->tss = &tables->tss;
     load_tables(tables);
 }

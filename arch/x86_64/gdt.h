@@ -18,6 +18,8 @@
 #define IST_DOUBLE_FAULT 1
 #define IST_NMI 2
 #define IST_MACHINE_CHECK 3
+#define IST_DEBUG 4
+#define IST_COUNT 4
 #define IST_STACK_BYTES 8192
 
 #include <stddef.h>
@@ -28,5 +30,7 @@
  * which has static tables. */
 void gdt_init_this_cpu(void *memory);
 size_t gdt_tables_bytes(void);
+/* Sets this CPU's TSS rsp0: the stack ring-3 interrupts and exceptions land on. */
+void gdt_set_ring0_stack(uint64_t stack_top);
 
 #endif

@@ -11,6 +11,7 @@
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "mm/kstack.h"
+#include "user_entry.h"
 
 #define IDT_VECTORS 256
 #define ISR_STUB_SIZE 16 /* isr.S lays its stubs out this far apart */
@@ -66,6 +67,8 @@ const char *arch_exception_name(unsigned vector)
     return "unknown";
 }
 
+#define GATE_DPL3 0x60 /* ring 3 may raise it with an int instruction */
+
 static void set_gate(unsigned vector, uint8_t ist)
 {
     uint64_t handler = (uint64_t)(isr_stubs + vector * ISR_STUB_SIZE);
@@ -95,6 +98,8 @@ void idt_init_this_cpu(void)
     set_gate(VECTOR_DOUBLE_FAULT, IST_DOUBLE_FAULT);
     set_gate(2, IST_NMI);
     set_gate(18, IST_MACHINE_CHECK);
+    set_gate(1, IST_DEBUG);
+    idt[3].type_attributes |= GATE_DPL3; /* int3 from ring 3 is a breakpoint, not a #GP */
     idt_load_this_cpu();
 }
 
@@ -211,16 +216,34 @@ bool arch_fault_is_page_fault(const struct fault_info *fault, enum fault_access 
     return true;
 }
 
+/* Exceptions that say something about the interrupted code, not the machine. */
+static bool is_program_exception(uint64_t vector)
+{
+    return vector < EXCEPTION_COUNT && vector != VECTOR_NMI && vector != VECTOR_DOUBLE_FAULT &&
+           vector != VECTOR_MACHINE_CHECK;
+}
+
 void isr_dispatch(struct interrupt_frame *frame)
 {
     if (frame->vector == VECTOR_NMI && smp_stop_requested())
         smp_stop_this_cpu(); /* another CPU panicked: stop here, quietly */
+    bool from_user = (frame->cs & 3) != 0;
+    if (from_user && is_program_exception(frame->vector)) {
+        user_exception(frame); /* the process's fault, not the kernel's */
+        user_return_check(frame);
+        return;
+    }
     if (frame->vector < EXCEPTION_COUNT) {
+        if (frame->vector == VECTOR_PAGE_FAULT && uaccess_fixup(frame))
+            return;
         if (try_catch_fault(frame))
             return;
         exception_panic(frame);
     }
-    if (apic_dispatch((unsigned)frame->vector))
+    if (apic_dispatch((unsigned)frame->vector)) {
+        if (from_user)
+            user_return_check(frame);
         return;
+    }
     panic("unexpected interrupt, vector %lu", frame->vector);
 }

@@ -19,6 +19,7 @@ struct interrupt_frame {
 #define VECTOR_PAGE_FAULT 14
 #define VECTOR_DOUBLE_FAULT 8
 #define VECTOR_NMI 2
+#define VECTOR_MACHINE_CHECK 18
 
 /* Page-fault error code bits (Intel SDM vol. 3, 4.7). */
 #define PF_ERROR_PRESENT (1u << 0) /* 0: the page was not present */

@@ -21,6 +21,18 @@
  * stub and 15 registers make 22 words, so the call into C is 16-byte aligned as the
  * ABI wants. isr_dispatch may change the saved registers (the fault-catching path
  * rewrites rip, rdi and rsi).
+ *
+ * GS. In ring 3 the GS base is the user's; the kernel's (this CPU's area) waits
+ * in KERNEL_GS_BASE. isr_common swaps them when the interrupted context was ring 3
+ * (the saved CS says so) and swaps back before iretq to ring 3. That is not safe
+ * for NMI, #MC, #DB and #DF, which can arrive anywhere, even between a swapgs and
+ * the sysretq after it (ring 0 with the user's GS base): their stubs go to
+ * isr_paranoid instead, which reads the GS base itself (a kernel address has bit
+ * 63 set; arch_prctl never gives the user one) and swaps only if it must. They
+ * also run on IST stacks, so they never stand on a user stack.
+ *
+ * SMAP: an interrupt inside a user copy would inherit AC=1 (user memory open);
+ * both paths clear it (clac) and iretq restores the interrupted flags.
  */
     .set ISR_STUB_SIZE, 16
     .section .text
@@ -36,12 +48,23 @@ isr_stubs:
     pushq $0
     .endif
     pushq $vec
+    /* #DB NMI #DF #MC: the GS base cannot be judged from CS (see above). */
+    .if (vec == 1) || (vec == 2) || (vec == 8) || (vec == 18)
+    jmp isr_paranoid
+    .else
     jmp isr_common
+    .endif
     .set vec, vec + 1
     .endr
 
-isr_common:
-    cld
+    .macro CLAC_IF_SMAP
+    testb $1, uaccess_smap(%rip)
+    jz .Lno_clac\@
+    clac
+.Lno_clac\@:
+    .endm
+
+    .macro PUSH_GENERAL_REGISTERS
     pushq %rax
     pushq %rbx
     pushq %rcx
@@ -57,10 +80,9 @@ isr_common:
     pushq %r13
     pushq %r14
     pushq %r15
-    movq %rsp, %rdi
-    /* Make the interrupted frame the parent of isr_dispatch's in backtraces. */
-    movq 64(%rsp), %rbp
-    call isr_dispatch
+    .endm
+
+    .macro POP_GENERAL_REGISTERS
     popq %r15
     popq %r14
     popq %r13
@@ -76,7 +98,51 @@ isr_common:
     popq %rcx
     popq %rbx
     popq %rax
+    .endm
+
+isr_common:
+    cld
+    testb $3, 24(%rsp)          /* saved CS (rsp+0 vector, +8 error, +16 rip) */
+    jz 1f
+    swapgs                      /* from ring 3 */
+1:
+    CLAC_IF_SMAP
+    PUSH_GENERAL_REGISTERS
+    movq %rsp, %rdi
+    /* Make the interrupted frame the parent of isr_dispatch's in backtraces. */
+    movq 64(%rsp), %rbp
+    call isr_dispatch
+    POP_GENERAL_REGISTERS
     addq $16, %rsp              /* vector and error code */
+    testb $3, 8(%rsp)           /* the CS we return to */
+    jz 2f
+    swapgs
+2:
+    iretq
+
+/* The same for #DB, NMI, #DF, #MC; ebx remembers whether it swapped (callee-saved,
+ * so it survives isr_dispatch; the interrupted rbx is restored from the frame). */
+isr_paranoid:
+    cld
+    PUSH_GENERAL_REGISTERS
+    CLAC_IF_SMAP
+    movl $0xc0000101, %ecx      /* MSR_GS_BASE */
+    rdmsr
+    xorl %ebx, %ebx
+    testl %edx, %edx
+    js 1f                       /* a kernel address: GS is the kernel's already */
+    swapgs
+    movl $1, %ebx
+1:
+    movq %rsp, %rdi
+    movq 64(%rsp), %rbp
+    call isr_dispatch
+    testl %ebx, %ebx
+    jz 2f
+    swapgs
+2:
+    POP_GENERAL_REGISTERS
+    addq $16, %rsp
     iretq
 
     .section .note.GNU-stack, "", @progbits

@@ -6,6 +6,7 @@
 
 #include "cpu.h"
 #include "mmu_bits.h"
+#include "pcid.h"
 
 /* Written by the boot CPU's arch_mmu_init_this_cpu, read-only afterwards. */
 static bool has_1g_pages;
@@ -38,8 +39,8 @@ void arch_mmu_init_this_cpu(void)
     uint32_t eax, ebx, ecx, edx, max_leaf, max_ext;
     cpuid(0, 0, &max_leaf, &ebx, &ecx, &edx);
     cpuid(0x80000000u, 0, &max_ext, &ebx, &ecx, &edx);
-    uint32_t edx1 = 0, ebx7 = 0, ecx7 = 0, edx_ext1 = 0;
-    cpuid(1, 0, &eax, &ebx, &ecx, &edx1);
+    uint32_t ecx1 = 0, edx1 = 0, ebx7 = 0, ecx7 = 0, edx_ext1 = 0;
+    cpuid(1, 0, &eax, &ebx, &ecx1, &edx1);
     if (max_leaf >= 7)
         cpuid(7, 0, &eax, &ebx7, &ecx7, &edx);
     if (max_ext >= 0x80000001u)
@@ -69,7 +70,15 @@ void arch_mmu_init_this_cpu(void)
         cr4 |= CR4_UMIP;
         add_feature("UMIP");
     }
+    /* PCIDE may be set only while CR3's low 12 bits are 0: true here, before any
+     * user space was loaded. */
+    if ((ecx1 & CPUID1_ECX_PCID) && !(read_cr3() & 0xfff)) {
+        cr4 |= CR4_PCIDE;
+        add_feature("PCID");
+    }
     write_cr4(cr4);
+    if (cr4 & CR4_PCIDE)
+        pcid_enable();
     if (edx1 & CPUID1_EDX_PAT) {
         wrmsr(MSR_PAT, PAT_VALUE);
         add_feature("PAT-WC");
@@ -96,7 +105,7 @@ void arch_mmu_load_root(uint64_t root_phys)
 
 uint64_t arch_mmu_root(void)
 {
-    return read_cr3() & PTE_ADDR_MASK;
+    return read_cr3() & PTE_ADDR_MASK; /* without the PCID and no-flush bits */
 }
 
 void arch_tlb_flush_page(uintptr_t va)
@@ -112,6 +121,6 @@ void arch_tlb_flush_all(void)
         write_cr4(cr4 & ~CR4_PGE);
         write_cr4(cr4);
     } else {
-        arch_mmu_load_root(arch_mmu_root());
+        __asm__ volatile("mov %0, %%cr3" : : "r"(read_cr3()) : "memory"); /* same tag */
     }
 }

@@ -18,6 +18,7 @@
 #define CR0_WP (1ull << 16)
 #define CR4_PGE (1ull << 7)
 #define CR4_UMIP (1ull << 11)
+#define CR4_PCIDE (1ull << 17)
 #define CR4_SMEP (1ull << 20)
 #define CR4_SMAP (1ull << 21)
 
@@ -27,6 +28,7 @@
 
 #define CPUID1_EDX_PGE (1u << 13)
 #define CPUID1_EDX_PAT (1u << 16)
+#define CPUID1_ECX_PCID (1u << 17)
 #define CPUID7_EBX_SMEP (1u << 7)
 #define CPUID7_EBX_SMAP (1u << 20)
 #define CPUID7_ECX_UMIP (1u << 2)

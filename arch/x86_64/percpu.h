@@ -6,10 +6,24 @@
 
 #define MSR_GS_BASE 0xc0000101u
 
+/* Only its own CPU touches its area. The fields syscall.S reads have their
+ * offsets checked in user.c. */
 struct cpu_area {
     struct cpu_area *self; /* %gs:0, so the area's address is one load away */
     unsigned index;        /* arch_cpu_index() */
+    uint64_t kernel_rsp;   /* the running user thread's kernel stack top (SYSCALL) */
+    uint64_t user_rsp;     /* the user rsp, for a moment at SYSCALL entry */
+    const uint32_t *user_work; /* the running user thread's work word */
+    void *tss;             /* this CPU's TSS (gdt.c) */
+    uint64_t fs_base, user_gs_base; /* what the MSRs hold for the user now */
 };
+
+static inline struct cpu_area *this_cpu_area(void)
+{
+    struct cpu_area *area;
+    __asm__ volatile("movq %%gs:0, %0" : "=r"(area));
+    return area;
+}
 
 /* Points this CPU's GS base at area `cpu`. */
 void percpu_init_this_cpu(unsigned cpu);

@@ -22,7 +22,10 @@
 #include "mm/kstack.h"
 #include "mm/numa.h"
 #include "mm/paging.h"
+#include "pcid.h"
 #include "percpu.h"
+#include "user_entry.h"
+#include "arch/asid.h"
 #include "base/spinlock.h"
 
 #define TRAMPOLINE_PHYS 0x8000ul
@@ -104,6 +107,7 @@ void smp_ap_entry(unsigned cpu)
     gdt_init_this_cpu(tables);
     idt_load_this_cpu();
     arch_mmu_init_this_cpu();
+    user_cpu_init();
     apic_enable_this_cpu();
     __atomic_store_n(&ap_alive, 1, __ATOMIC_RELEASE);
     ap_main_fn(cpu);
@@ -243,6 +247,7 @@ unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
  */
 static struct spinlock shootdown_lock = SPINLOCK_INIT("shootdown");
 static uintptr_t shootdown_va;             /* under shootdown_lock; read by targets */
+static uint64_t shootdown_space;           /* the same: 0 kernel half, else a user space's id */
 #define SHOOTDOWN_EVERYTHING UINTPTR_MAX   /* shootdown_va: flush the whole TLB */
 static int shootdown_pending[ARCH_MAX_CPUS]; /* atomic: 1 = flush shootdown_va */
 static uint64_t shootdowns_handled[ARCH_MAX_CPUS]; /* each CPU writes its own */
@@ -257,7 +262,10 @@ void smp_service_shootdown(void)
     unsigned self = arch_cpu_index();
     if (__atomic_load_n(&shootdown_pending[self], __ATOMIC_ACQUIRE)) {
         uintptr_t va = __atomic_load_n(&shootdown_va, __ATOMIC_RELAXED);
-        if (va == SHOOTDOWN_EVERYTHING)
+        uint64_t space = __atomic_load_n(&shootdown_space, __ATOMIC_RELAXED);
+        if (space != 0)
+            pcid_flush_local(space, va);
+        else if (va == SHOOTDOWN_EVERYTHING)
             arch_tlb_flush_all();
         else
             arch_tlb_flush_page(va);
@@ -272,22 +280,28 @@ static void shootdown_interrupt(void *ctx)
     smp_service_shootdown();
 }
 
-static void shoot_down(uintptr_t va);
+static void shoot_down(uint64_t targets, uint64_t space, uintptr_t va);
 
 void arch_tlb_shootdown(uintptr_t va)
 {
     arch_tlb_flush_page(va);
-    shoot_down(va);
+    shoot_down(UINT64_MAX, 0, va);
 }
 
 void arch_tlb_shootdown_all(void)
 {
     arch_tlb_flush_all();
-    shoot_down(SHOOTDOWN_EVERYTHING);
+    shoot_down(UINT64_MAX, 0, SHOOTDOWN_EVERYTHING);
 }
 
-/* Has every other CPU do what this one just did for `va`, and waits for them. */
-static void shoot_down(uintptr_t va)
+void smp_shootdown_space(uint64_t cpus, uint64_t id, uintptr_t va)
+{
+    shoot_down(cpus, id, va == ARCH_SHOOTDOWN_ALL ? SHOOTDOWN_EVERYTHING : va);
+}
+
+/* Has every other online CPU of `targets` do what this one just did for `va`
+ * (of user space `space`, or of the kernel half when 0), and waits for them. */
+static void shoot_down(uint64_t targets, uint64_t space, uintptr_t va)
 {
     unsigned online = arch_cpu_count();
     if (online == 1)
@@ -295,14 +309,16 @@ static void shoot_down(uintptr_t va)
     unsigned self = arch_cpu_index();
     bool irq = spin_lock(&shootdown_lock);
     __atomic_store_n(&shootdown_va, va, __ATOMIC_RELAXED);
+    __atomic_store_n(&shootdown_space, space, __ATOMIC_RELAXED);
     for (unsigned cpu = 0; cpu < online; cpu++) {
-        if (cpu != self) {
+        if (cpu != self && (targets & (1ull << cpu))) {
             __atomic_store_n(&shootdown_pending[cpu], 1, __ATOMIC_RELEASE);
             apic_send(apic_ids[cpu], VECTOR_SHOOTDOWN);
         }
     }
     for (unsigned cpu = 0; cpu < online; cpu++) {
-        while (__atomic_load_n(&shootdown_pending[cpu], __ATOMIC_ACQUIRE))
+        while (cpu != self && (targets & (1ull << cpu)) &&
+               __atomic_load_n(&shootdown_pending[cpu], __ATOMIC_ACQUIRE))
             arch_cpu_relax();
     }
     spin_unlock(&shootdown_lock, irq);

@@ -9,9 +9,11 @@
  *  - timed (BENCH): run(iterations) performs one operation `iterations` times and
  *    returns the timestamp cycles that took, read with arch_read_timestamp_before and
  *    _after around the loop only, so set-up is not counted. bench_run calls it once to
- *    warm caches, then BENCH_REPETITIONS times, and prints the median as
- *    `bench <name>_ns <ns per operation> ns`, converted with the calibrated timestamp
- *    frequency (arch_timestamp_hz).
+ *    warm caches, then BENCH_REPETITIONS times, and prints the median twice:
+ *    `bench <name>_ticks <TSC ticks per operation> ticks` (under QEMU's
+ *    `-icount shift=0` the guest TSC counts guest instructions, so this is the
+ *    path length, exactly repeatable) and `bench <name>_ns <ns per operation> ns`,
+ *    converted with the calibrated timestamp frequency (arch_timestamp_hz).
  *  - reporting (BENCH_REPORT): report() measures what it likes, takes its own
  *    medians and prints its figures with bench_print; it may print several.
  *
@@ -50,8 +52,8 @@ struct bench {
 #define BENCH(bench_name, fn, iters) BENCH_ENTRY(bench_name, fn, iters, 0, 0)
 #define BENCH_REPORT(bench_name, fn, min_free) BENCH_ENTRY(bench_name, 0, 0, fn, min_free)
 
-/* Runs the benchmarks whose name matches `glob`; false when none matched or one
- * failed. */
+/* Runs the benchmarks whose name matches `glob` (several globs: separated by
+ * commas, e.g. "cross*,steal*"); false when none matched or one failed. */
 bool bench_run(const char *glob);
 
 /* Prints `bench <name> <hundredths/100> <unit>`. */

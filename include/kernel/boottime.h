@@ -22,6 +22,11 @@
 void boottime_start(void);
 /* Records the end of the phase `name` (a string that lives for good). */
 void boottime_mark(const char *name);
+/* TSC cycles from kernel entry to now. Under QEMU's `-icount shift=0`, where the
+ * guest TSC counts guest instructions, this is the boot's path length. */
+uint64_t boottime_since_entry_cycles(void);
+/* Cycles to microseconds (0 before the clocks are calibrated). */
+uint64_t boottime_cycles_to_us(uint64_t cycles);
 /* Microseconds from kernel entry to now. */
 uint64_t boottime_since_entry_us(void);
 /* Prints each phase's duration and its end since entry, one line each. */

@@ -7,6 +7,8 @@
  *   seed=<n>                seed of the randomized tests (decimal or 0x hex)
  *   smp=<n>                 use at most n CPUs (0: no limit, the default)
  *   console=serial,fb       which consoles to use (a comma list; default both)
+ *   init=<path>             run that program of the initrd as PID 1 on the console
+ *                           instead of the kernel shell (an absolute path)
  *   smp_late_cpu=<n>        for tests: CPU n (>= 1) arrives after its start-up
  *                           deadline, so the kernel must give it up safely
  *   numa=on|off             use the firmware's NUMA topology (default on)
@@ -37,6 +39,7 @@ enum kernel_mode {
 
 #define CMDLINE_GLOB_MAX 64
 #define CMDLINE_EXPECT_MAX 256
+#define CMDLINE_INIT_MAX 128
 
 struct kernel_options {
     enum kernel_mode mode;
@@ -48,6 +51,7 @@ struct kernel_options {
     uint32_t smp_late_cpu; /* 0, or the CPU made late on purpose */
     bool numa;             /* numa=on (the default) or off */
     char numa_expect[CMDLINE_EXPECT_MAX]; /* "" unless numa_expect= was given */
+    char init_path[CMDLINE_INIT_MAX]; /* "" unless init=<path>: run it as PID 1 */
     int problems;          /* unknown options and bad values reported */
 };
 

@@ -17,9 +17,14 @@
  * map / unmap / protect / translate work on one page of 4 KiB, 2 MiB or 1 GiB.
  * Page-table pages come from the frame allocator and go back to it when they
  * become empty (except the kernel half's top-level tables). TLB invalidation goes
+<<<<<<< HEAD
  * through one function in mm/paging.c (tlb_invalidate), which invalidates on
  * every online CPU (a shootdown IPI, include/arch/mmu.h) once other CPUs run;
  * paging_unmap_deferred and paging_flush_deferred batch that for many pages.
+=======
+ * through one function in mm/paging.c (tlb_invalidate): every CPU for the kernel
+ * half, only the CPUs that ran it for a user space.
+>>>>>>> helper-core
  *
  * Errors are negative values of enum paging_error; out of memory never panics.
  * Locking: each address space has a spinlock over its user half; the kernel half
@@ -35,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/asid.h"
 #include "arch/mmu.h"
 #include "kernel/bootinfo.h"
 #include "mm/types.h"
@@ -75,6 +81,7 @@ enum paging_error {
 struct address_space {
     phys_addr_t root;     /* the top-level table; fixed for the space's life */
     struct spinlock lock; /* protects the user half's tables */
+    struct arch_space_tlb tlb; /* its tag and the CPUs that ran it (arch/asid.h) */
 };
 
 extern struct address_space kernel_space;
@@ -116,8 +123,15 @@ bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct tr
 
 /* A new space: empty user half, the shared kernel half. NULL when out of memory. */
 struct address_space *paging_create_space(void);
-/* Frees the user half's tables (not the pages they map) and the space. */
+/* Frees the user half's tables (not the pages they map) and the space. No CPU
+ * may have it loaded (switch to kernel_space first). */
 void paging_destroy_space(struct address_space *as);
+/* The same, handing every page still mapped in the user half to page_fn first
+ * (which frees it). No TLB work: no CPU has the space loaded, and its tag is
+ * never reused. */
+typedef void (*paging_page_fn)(void *ctx, phys_addr_t pa, enum page_size size);
+void paging_destroy_space_pages(struct address_space *as, paging_page_fn page_fn, void *ctx);
+/* Loads the space on this CPU (with its address-space tag when the CPU has them). */
 void paging_activate(struct address_space *as);
 
 /* Maps `bytes` of device memory (MMIO, framebuffer) in the device region with

@@ -17,7 +17,7 @@
  * (in a wait queue or sleeping; woken by thread_wake), EXITING (switching away
  * for the last time), DEAD (stack freed, waiting for join).
  *
- * The control block is 144 bytes with its heap header (a 256-byte heap block), so
+ * The control block is 152 bytes with its heap header (a 256-byte heap block), so
  * that a million threads with 4 KiB stacks fit in well under 6 GiB.
  *
  * Every thread is also in a registry from its creation until it is joined (the
@@ -66,6 +66,9 @@ struct thread {
     int16_t affinity;           /* THREAD_ANY_CPU or the CPU it is pinned to */
     uint16_t cpu;               /* the CPU it runs on, or last ran on */
     bool on_cpu;                /* its stack is in use by a CPU (atomic, release on clear) */
+    /* A user thread's state in the layers above (proc/): NULL for a kernel thread.
+     * Set once by the thread itself (thread_set_user); read by the switch hook. */
+    void *user;
     /* Links in the registry shard id % SCHED_REGISTRY_SHARDS (that shard's lock). */
     struct thread *registry_prev, *registry_next;
 };
@@ -121,6 +124,18 @@ struct thread_info {
 size_t sched_list_threads(struct thread_info *out, size_t max);
 /* The name of an enum thread_state ("running", ...). */
 const char *thread_state_name(int state);
+/*
+ * User threads. The scheduler knows nothing of processes: a thread with a
+ * non-NULL `user` gets the switch hook called around every switch from or to it
+ * (interrupts off, before the stacks change), where the layer above saves and
+ * loads what a kernel thread does not have (FPU state, address space, TLS).
+ * thread_set_user makes the calling thread such a thread and runs the hook's
+ * "switch in" half for it (prev NULL) at once.
+ */
+typedef void (*sched_switch_hook_fn)(struct thread *prev, struct thread *next);
+void sched_set_switch_hook(sched_switch_hook_fn hook);
+void thread_set_user(void *user);
+
 /* Ticks since boot on this CPU (SCHED_TICK_NS each). */
 uint64_t sched_ticks(void);
 

@@ -1,95 +1,108 @@
 #!/usr/bin/env python3
-"""`make bench`: Exo's benchmarks beside the host Linux doing the same work.
+"""`make bench`: Exo's benchmarks beside Linux, in three groups and one table.
 
-1. Builds tests/bench/linux_bench.c (the Linux peers) into build/bench/.
-2. Chooses the accelerator: KVM when /dev/kvm is there, QEMU starts with it
-   (`-cpu host`, else `-cpu host,-arch-capabilities`, which some hosts need:
-   "failed to set MSR 0x10a") AND a short benchmark boot finishes in time: a
-   nested KVM that emulates every instruction starts fine but runs far slower
-   than TCG. Otherwise TCG, with a loud warning that the figures are emulated.
-3. Boots build/exo.elf directly (PVH, qboot firmware) with `mode=bench -smp 2`
-   and a 6 GiB guest when the host can spare it (the million-thread benchmark
-   needs one), and parses its `bench <name> <value> <unit>` lines.
-4. Boots to the shell a few times for `boot: shell ready in N us`.
-5. Runs the Linux peers, prints the table, writes build/bench.json.
+1. Path length (deterministic). Every single-CPU figure under QEMU TCG with
+   `-icount shift=0,sleep=off -smp 1` and the RTC on the virtual clock at a fixed
+   date: the guest TSC then counts guest instructions and nothing from the host
+   clock reaches the guest, so a TSC delta is a path length that repeats to the
+   instruction. Exo's `<name>_ticks` lines (mode=bench) and its boot-to-shell
+   ticks; Debian's Linux kernel (the package linux-image-amd64 depends on, fetched
+   with `apt-get download` into build/linux/, not installed) booted on the same
+   QEMU with the same flags and user/bench_peer.c as /init, once with default
+   mitigations and once with mitigations=off (its vulnerability files printed).
+2. Wall clock, same emulator: the figures that need 2 CPUs, Exo and Linux under
+   TCG with -smp 2, each booted --runs times (default 5): median and spread.
+3. Context: bench_peer on the host's native Linux (host TSC cycles and ns).
 
-Exit status: 1 when a kernel figure is missing (boot_to_shell_us aside: it needs
-the shell), else 0.
+Writes build/bench.json (every figure, QEMU version, CPU model, flags) and
+build/bench.svg (Exo beside Linux per path-length figure, log scale).
+Exit status 1 when an Exo figure of a selected group is missing or FAILED.
 """
 import argparse
 import datetime
+import fnmatch
 import json
+import math
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in tests/: generated files go under build/
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from qemu import runner
-from qemu.runner import BUILD, ELF, EXIT_PASS, ROOT, base_command, qboot_args, read_log
+from qemu.runner import BUILD, ELF, EXIT_PASS, QEMU, ROOT, base_command, qboot_args, read_log
 
-LINUX_SRC = os.path.join(ROOT, "tests", "bench", "linux_bench.c")
-LINUX_BIN = os.path.join(BUILD, "bench", "linux_bench")
+PEER_SRC = os.path.join(ROOT, "user", "bench_peer.c")
+OUT_DIR = os.path.join(BUILD, "bench")
+PEER_BIN = os.path.join(OUT_DIR, "bench_peer")
+PEER_CPIO = os.path.join(OUT_DIR, "peer.cpio")
+LINUX_DIR = os.path.join(BUILD, "linux")
 JSON_OUT = os.path.join(BUILD, "bench.json")
-SERIAL_LOG = os.path.join(BUILD, "bench", "serial.log")
-BIG_GUEST_MIB = 6144
-SMALL_GUEST_MIB = 1024
-PROBE_BENCH = "frame_alloc_free"
-PROBE_TIMEOUT_S = 20      # a working KVM does this boot in about a second
-BOOT_TIMEOUT_S = {"kvm": 300, "tcg": 900}
-SHELL_BOOTS = 3
-SHELL_TIMEOUT_S = 30
+SVG_OUT = os.path.join(BUILD, "bench.svg")
+USER_CC = os.environ.get("USER_CC", "musl-gcc")
+PEER_CFLAGS = ["-static", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror"]
+
+ICOUNT = ["-accel", "tcg", "-icount", "shift=0,sleep=off",
+          "-rtc", "base=2024-01-01T00:00:00,clock=vm"]
+TCG = ["-accel", "tcg"]
+GUEST_MIB = 1024
+LINUX_APPEND = "rdinit=/init console=ttyS0 quiet panic=-1 nokaslr"
+TIMEOUT_S = 240
+WALL_RUNS = 5
 
 BENCH_RE = re.compile(r"^bench (\S+) (-?[0-9.]+) (\S+)$", re.M)
 NOTE_RE = re.compile(r"^bench (\S+): (skipped|FAILED): (.*)$", re.M)
-LINUX_RE = re.compile(r"^linux (\S+) ([0-9.]+) (\S+)$", re.M)
+VULN_RE = re.compile(r"^vulnerability (\S+): (.*)$", re.M)
+SHELL_TICKS_RE = re.compile(r"^boot: shell ready after (\d+) TSC ticks$", re.M)
 SHELL_RE = re.compile(r"^boot: shell ready in (\d+) us", re.M)
-TSC_RE = re.compile(r"^apic: .*TSC (\d+) kHz \(from ([^)]*)\)", re.M)
-TSC_TOLERANCE = 0.05
 
-# The figures of the issue, in table order: (name, unit, target, better, what).
-# better: "low" means the target is an upper bound, "high" a lower bound.
-FIGURES = [
-    ("ctx_switch_ns", "ns", 100, "low", "thread switch, yield ping-pong on one CPU"),
-    ("cross_cpu_wake_rtt_ns", "ns", None, "low", "wake round trip between 2 CPUs"),
-    ("spawn_join_ns", "ns", 1000, "low", "spawn + run + join a thread"),
-    ("frame_alloc_free_ns", "ns", 20, "low", "frame alloc + free"),
-    ("kmalloc_free_64_ns", "ns", 20, "low", "kmalloc + kfree, 64 B"),
-    ("kmalloc_free_4096_ns", "ns", None, "low", "kmalloc + kfree, 4 KiB"),
-    ("threads_1m_ms", "ms", 2000, "low", "1,000,000 threads alive, then joined"),
-    ("threads_1m_bytes_per_thread", "bytes", 6144, "low", "memory per thread, 1M alive"),
-    ("switch_1m_vs_2_ratio", "x", 1.5, "low", "switch cost, 1M runnable vs 2"),
-    ("boot_to_shell_us", "us", 10000, "low", "kernel entry to shell prompt"),
-    ("steal_speedup_2cpu", "x", 1.8, "high", "task tree, 2 CPUs vs 1"),
-    ("null_syscall_ns", "ns", 50, "low", "null system call (target: later)"),
+# Path-length rows: (figure, Exo's line or None, the peer's line or None, what).
+# The Exo column reads the kernel's benchmarks until Exo runs bench_peer itself.
+PATH_ROWS = [
+    ("null_syscall", None, "getppid", "null system call (Linux: getppid)"),
+    ("thread_switch", "ctx_switch_ticks", "sched_yield_switch",
+     "switch, 2 threads yielding on 1 CPU (Exo: kernel threads)"),
+    ("ipc_roundtrip_same_cpu", None, "futex_pingpong",
+     "round trip between 2 threads, 1 CPU (Linux: futex)"),
+    ("pipe_roundtrip", None, "pipe_roundtrip", "1-byte pipe round trip, 2 processes, 1 CPU"),
+    ("thread_create_join", "spawn_join_ticks", "thread_create_join",
+     "create + run + join a thread (Exo: 4 KiB-stack kernel thread)"),
+    ("fork_exit_wait", None, "fork_exit_wait", "fork + _exit + waitpid"),
+    ("posix_spawn_wait", None, "posix_spawn_wait", "posix_spawn + waitpid"),
+    ("frame_alloc_free", "frame_alloc_free_ticks", None, "frame alloc + free"),
+    ("kmalloc_free_64", "kmalloc_free_64_ticks", None, "kmalloc + kfree, 64 B"),
+    ("kmalloc_free_4096", "kmalloc_free_4096_ticks", None, "kmalloc + kfree, 4 KiB"),
+    ("kstack_alloc_free", "kstack_alloc_free_ticks", None, "kernel stack alloc + free"),
+    ("map_unmap_4k", "map_unmap_4k_ticks", None, "4 KiB map + unmap"),
+    ("boot_to_shell", "boot_to_shell", None, "kernel entry to shell prompt"),
 ]
-# What Linux does in each row's place (tests/bench/linux_bench.c).
-LINUX_PEERS = {
-    "ctx_switch_ns": "sched_yield, 2 threads pinned to 1 CPU",
-    "cross_cpu_wake_rtt_ns": "futex ping-pong, CPUs 0 and 1",
-    "spawn_join_ns": "pthread_create + pthread_join",
-    "frame_alloc_free_ns": "mmap 1 page + write + munmap",
-    "kmalloc_free_64_ns": "glibc malloc + free, 64 B",
-    "kmalloc_free_4096_ns": "glibc malloc + free, 4 KiB",
-    "null_syscall_ns": "syscall(SYS_getppid)",
-}
+# Wall-clock rows (2 CPUs): (figure, Exo's line, the peer's line, unit, what).
+WALL_ROWS = [
+    ("cross_cpu_wake_rtt", "cross_cpu_wake_rtt_ns", "cross_cpu_futex_rtt_ns", "ns",
+     "wake round trip between CPUs 0 and 1 (Exo: semaphores, Linux: futex)"),
+    ("steal_speedup_2cpu", "steal_speedup_2cpu", "steal_speedup_2cpu", "x",
+     "task tree of 63 threads, time on 1 CPU / on 2 (higher is better)"),
+]
+# The million-thread benchmark: Exo only, one boot with -smp 2 in a 6 GiB guest.
+CROWD_FIGURES = ["threads_1m_ms", "threads_1m_bytes_per_thread", "switch_1m_vs_2_ratio"]
+CROWD_MIB = 6144
+GROUPS = ["path", "wall", "context"]
 
 
 def say(text=""):
     print(text, flush=True)
 
 
-def loud(text):
-    bar = "!" * 78
-    say(bar)
-    for line in text.split("\n"):
-        say("!! " + line)
-    say(bar)
+def run_text(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout
+    except OSError:
+        return ""
 
 
 # ---- the host ------------------------------------------------------------------
@@ -105,326 +118,476 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def available_mib():
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return 0
-
-
-def other_qemus():
-    try:
-        out = subprocess.run(["pgrep", "-c", "qemu"], capture_output=True, text=True).stdout
-        return int(out.strip() or 0)
-    except (OSError, ValueError):
-        return -1
-
-
-def host_conditions():
+def conditions():
     return {
         "cpu_model": cpu_model(),
         "host_cpus": os.cpu_count(),
         "host_kernel": platform.release(),
+        "qemu": (run_text([QEMU, "--version"]).splitlines() or ["unknown"])[0],
         "load_average": os.getloadavg(),
-        "other_qemu_processes": other_qemus(),
     }
 
 
-def build_linux_bench():
-    os.makedirs(os.path.dirname(LINUX_BIN), exist_ok=True)
-    cc = os.environ.get("HOST_CC", "cc")
-    cmd = [cc, "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-pthread", LINUX_SRC,
-           "-o", LINUX_BIN]
-    subprocess.run(cmd, check=True)
+# ---- the peer and Linux ------------------------------------------------------------
+
+def build_peer():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    if not shutil.which(USER_CC):
+        raise SystemExit("bench: %s is missing: apt-get install musl-tools" % USER_CC)
+    subprocess.run([USER_CC] + PEER_CFLAGS + ["-o", PEER_BIN, PEER_SRC], check=True)
+    write_cpio(PEER_CPIO, [("dev", 0o40755, b""), ("sys", 0o40755, b""),
+                           ("init", 0o100755, open(PEER_BIN, "rb").read())])
 
 
-# ---- QEMU ----------------------------------------------------------------------
+def write_cpio(path, entries):
+    """A cpio archive in the newc format: (name, mode, contents) each, then the
+    trailer; headers and contents padded to 4 bytes."""
+    def pad(blob):
+        return blob + b"\0" * (-len(blob) % 4)
+    out = b""
+    for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0, b"")], 1):
+        name_bytes = name.encode() + b"\0"
+        fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_bytes), 0]
+        out += pad(b"070701" + "".join("%08X" % v for v in fields).encode() + name_bytes)
+        out += pad(data)
+    with open(path, "wb") as f:
+        f.write(out)
 
-def qboot():
-    args = qboot_args()
-    if not args:
-        say("bench: qboot.rom not found (Debian's qemu-system-x86 ships it); using SeaBIOS")
-    return args
+
+def linux_kernel():
+    """The vmlinuz of the package linux-image-amd64 depends on today, fetched and
+    unpacked into build/linux/ when it is not there yet. Returns (path, package)."""
+    depends = run_text(["apt-cache", "depends", "linux-image-amd64"])
+    m = re.search(r"Depends: (linux-image-\S+)", depends)
+    if not m:
+        raise SystemExit("bench: `apt-cache depends linux-image-amd64` names no kernel "
+                         "package (run apt-get update?)")
+    package = m.group(1)
+    vmlinuz = os.path.join(LINUX_DIR, "boot", "vmlinuz-" + package[len("linux-image-"):])
+    if not os.path.exists(vmlinuz):
+        debs = os.path.join(LINUX_DIR, "deb")
+        os.makedirs(debs, exist_ok=True)
+        say("bench: fetching %s (apt-get download, about 70 MB; not installed)" % package)
+        subprocess.run(["apt-get", "download", package], cwd=debs, check=True)
+        deb = [f for f in os.listdir(debs) if f.startswith(package + "_")][0]
+        subprocess.run(["dpkg-deb", "-x", os.path.join(debs, deb), LINUX_DIR], check=True)
+    return vmlinuz, package
 
 
-def boot(accel_args, memory_mib, append, timeout_s, log_path, stop_re=None):
-    """Boots Exo directly. Returns (exit status or None if stopped or timed out,
-    seconds, serial log, stderr). stop_re: end the boot once the log matches it."""
-    cmd = base_command("file:" + log_path) + accel_args + qboot() + [
-        "-kernel", ELF, "-append", append, "-smp", "2", "-m", "%dM" % memory_mib]
-    status, seconds, stderr = runner.run(cmd, timeout_s, log_path,
+# ---- boots ---------------------------------------------------------------------------
+
+def boot(name, args, stop_re=None):
+    """One QEMU run; returns (status, seconds, serial log)."""
+    log_path = os.path.join(OUT_DIR, name + ".log")
+    cmd = base_command("file:" + log_path) + args
+    status, seconds, stderr = runner.run(cmd, TIMEOUT_S, log_path,
                                          stop_re.search if stop_re else None)
-    return status, seconds, read_log(log_path), stderr
+    log = read_log(log_path)
+    if stderr.strip():
+        log += "\nqemu: " + stderr.strip().splitlines()[-1]
+    return status, seconds, log
 
 
-def probe_accelerator(forced):
-    """Returns (name, QEMU arguments, notes): name is "kvm" or "tcg"."""
-    tcg = ("tcg", ["-accel", "tcg"], [])
-    if forced == "tcg":
-        return tcg[0], tcg[1], ["TCG requested (--accel tcg)"]
-    notes = []
-    if not os.path.exists("/dev/kvm"):
-        notes.append("/dev/kvm does not exist")
-    elif not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        notes.append("/dev/kvm is not readable and writable by this user")
-    else:
-        for cpu in ["host", "host,-arch-capabilities"]:
-            args = ["-accel", "kvm", "-cpu", cpu]
-            with tempfile.NamedTemporaryFile(suffix=".log", delete=False) as f:
-                log_path = f.name
-            status, seconds, log, stderr = boot(
-                args, 256, "mode=bench test=" + PROBE_BENCH, PROBE_TIMEOUT_S, log_path)
-            os.remove(log_path)
-            line = "bench %s_ns " % PROBE_BENCH
-            if status == EXIT_PASS and line in log:
-                notes.append("KVM with -cpu %s: a short benchmark boot took %.1f s" % (cpu, seconds))
-                return "kvm", args, notes
-            first_error = next((l for l in stderr.splitlines() if l.strip()), "")
-            if status is None:
-                notes.append("KVM with -cpu %s starts but did not finish a short benchmark "
-                             "boot in %d s (TCG takes a few): unusable, perhaps nested KVM "
-                             "emulating every instruction" % (cpu, PROBE_TIMEOUT_S))
-            elif status == 0:
-                notes.append("KVM with -cpu %s: the guest reset (a triple fault?) before the "
-                             "benchmark finished" % cpu)
-            else:
-                notes.append("KVM with -cpu %s failed (exit %s): %s" % (cpu, status, first_error))
-    if forced == "kvm":
-        raise SystemExit("bench: --accel kvm, but KVM is unusable: " + "; ".join(notes))
-    return tcg[0], tcg[1], notes
-
-
-# ---- the runs -------------------------------------------------------------------
-
-def parse_exo(log):
-    figures = {m.group(1): (float(m.group(2)), m.group(3)) for m in BENCH_RE.finditer(log)}
+def parse(log):
+    figures = {m.group(1): float(m.group(2)) for m in BENCH_RE.finditer(log)}
     notes = ["%s %s: %s" % m.groups() for m in NOTE_RE.finditer(log)]
     return figures, notes
 
 
-def host_cpu_khz():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("cpu MHz"):
-                    return float(line.split(":", 1)[1]) * 1000
-    except (OSError, ValueError):
-        pass
-    return None
+def exo_boot(name, accel, smp, append, stop_re=None):
+    args = accel + qboot_args() + ["-kernel", ELF, "-append", append, "-smp", str(smp),
+                                   "-m", "%dM" % GUEST_MIB]
+    status, seconds, log = boot(name, args, stop_re)
+    figures, notes = parse(log)
+    if stop_re is None and status != EXIT_PASS:
+        notes.append("Exo's %s boot ended with %s" % (
+            name, "a timeout" if status is None else "exit status %s" % status))
+    if "PANIC:" in log:
+        notes.append("Exo panicked in the %s boot: see build/bench/%s.log" % (name, name))
+    return figures, notes, seconds, args
 
 
-def check_tsc(log, accel):
-    """Under TCG the guest's TSC is the host's: a calibration far from the host's
-    clock rate (a host preempting the guest during the PIT measurement) scales
-    every ns figure. Returns (kernel kHz, source, a warning or None)."""
-    m = TSC_RE.search(log)
-    if not m:
-        return None, None, None
-    khz, source = int(m.group(1)), m.group(2)
-    host = host_cpu_khz()
-    if accel == "tcg" and host and abs(khz - host) > TSC_TOLERANCE * host:
-        return khz, source, ("the kernel calibrated its TSC at %d kHz (from %s) but the host "
-                             "runs at %.0f kHz: every ns/ms figure reads %.2f times its true value "
-                             "(a loaded host delays the guest during calibration); rerun on "
-                             "a quieter host" % (khz, source, host, host / khz))
-    return khz, source, None
+def linux_boot(name, vmlinuz, accel, smp, extra, words):
+    append = " ".join([LINUX_APPEND] + extra + ["--"] + words)
+    args = accel + ["-kernel", vmlinuz, "-initrd", PEER_CPIO, "-append", append,
+                    "-smp", str(smp), "-m", "%dM" % GUEST_MIB]
+    status, seconds, log = boot(name, args)
+    figures, notes = parse(log)
+    if "peer: done" not in log:
+        notes.append("Linux's %s boot did not finish (status %s): see build/bench/%s.log"
+                     % (name, status, name))
+    vulns = {m.group(1): m.group(2) for m in VULN_RE.finditer(log)}
+    return figures, notes, seconds, vulns, args
 
 
-def run_exo(accel_args, accel, memory_mib, glob):
-    say("bench: booting Exo (mode=bench, -smp 2, -m %dM, %s); under TCG this takes minutes"
-        % (memory_mib, accel.upper()))
-    append = "mode=bench" + (" test=" + glob if glob else "")
-    status, seconds, log, stderr = boot(accel_args, memory_mib, append,
-                                        BOOT_TIMEOUT_S[accel], SERIAL_LOG)
-    figures, notes = parse_exo(log)
-    if status != EXIT_PASS:
-        notes.append("the benchmark boot ended with %s" % (
-            "a timeout" if status is None else "exit status %d" % status))
-        if "PANIC:" in log:
-            notes.append("the kernel panicked: see " + os.path.relpath(SERIAL_LOG, ROOT))
-        if stderr.strip():
-            notes.append("QEMU: " + stderr.strip().splitlines()[-1])
-    say("bench: the benchmark boot took %.0f s (serial log: %s)"
-        % (seconds, os.path.relpath(SERIAL_LOG, ROOT)))
-    return figures, notes, seconds
+def peer_words(group, only):
+    return [group] + (["figures=" + ",".join(only)] if only else [])
 
 
-def run_shell_boots(accel_args, memory_mib):
-    """Median of `boot: shell ready in N us` over a few boots, or (None, why)."""
-    values, why = [], None
-    log_path = os.path.join(BUILD, "bench", "shell.log")
-    stop = re.compile(SHELL_RE.pattern + r"|is not available in this build|PANIC:", re.M)
-    for _ in range(SHELL_BOOTS):
-        status, seconds, log, stderr = boot(accel_args, memory_mib, "mode=shell",
-                                            SHELL_TIMEOUT_S, log_path, stop_re=stop)
-        m = SHELL_RE.search(log)
-        if not m:
-            if "is not available in this build" in log:
-                why = "this kernel has no shell yet (mode=shell is not available)"
-            else:
-                why = "no 'boot: shell ready in N us' line within %d s" % SHELL_TIMEOUT_S
-            return None, why
-        values.append(int(m.group(1)))
-    return statistics.median(values), None
+# ---- the groups ----------------------------------------------------------------------
+
+def selected(figure, only):
+    return not only or any(fnmatch.fnmatch(figure, g) for g in only)
 
 
-def run_linux(filter_text):
-    out = subprocess.run([LINUX_BIN] + ([filter_text] if filter_text else []),
-                         capture_output=True, text=True, check=True).stdout
-    return {m.group(1): (float(m.group(2)), m.group(3)) for m in LINUX_RE.finditer(out)}
+def path_group(vmlinuz, only, skip_linux):
+    rows = [r for r in PATH_ROWS if selected(r[0], only)]
+    exo_globs = sorted({r[1][:-len("_ticks")] for r in rows
+                        if r[1] and r[1].endswith("_ticks")})
+    peer_names = [r[2] for r in rows if r[2]]
+    result = {"rows": rows, "exo": {}, "linux": {}, "linux_mitigations_off": {},
+              "notes": [], "vulnerabilities": {}, "seconds": {}, "qemu_args": {}}
+    if exo_globs:
+        say("bench: path length: Exo, mode=bench, -smp 1, icount")
+        # The kernel takes globs of up to 63 characters: all of them are "*" (the
+        # 2-CPU and 6 GiB benchmarks then skip themselves; their notes are dropped).
+        globs = ",".join(exo_globs)
+        figs, notes, secs, args = exo_boot("path-exo", ICOUNT, 1, "mode=bench test=" +
+                                           (globs if len(globs) < 64 else "*"))
+        result["exo"].update(figs)
+        result["notes"] += [n for n in notes if " skipped: " not in n
+                            or n.split()[0] in exo_globs]
+        result["seconds"]["exo"] = round(secs, 1)
+        result["qemu_args"]["exo"] = args
+    if any(r[1] == "boot_to_shell" for r in rows):
+        say("bench: path length: Exo, boot to the shell, -smp 1, icount")
+        stop = re.compile(SHELL_RE.pattern + r"|PANIC:", re.M)
+        _, notes, secs, _ = exo_boot("path-exo-shell", ICOUNT, 1, "mode=shell", stop)
+        m = SHELL_TICKS_RE.search(read_log(os.path.join(OUT_DIR, "path-exo-shell.log")))
+        if m:
+            result["exo"]["boot_to_shell"] = float(m.group(1))
+        else:
+            notes.append("no 'boot: shell ready after N TSC ticks' line")
+        result["notes"] += notes
+        result["seconds"]["exo_shell"] = round(secs, 1)
+    if peer_names and not skip_linux:
+        only_peer = peer_names if only else None
+        for key, extra in [("linux", []), ("linux_mitigations_off", ["mitigations=off"])]:
+            say("bench: path length: Linux%s, bench_peer as /init, -smp 1, icount"
+                % (" " + extra[0] if extra else ""))
+            figs, notes, secs, vulns, args = linux_boot(
+                "path-" + key.replace("_", "-"), vmlinuz, ICOUNT, 1, extra,
+                peer_words("path", only_peer))
+            result[key].update(figs)
+            result["notes"] += notes
+            result["vulnerabilities"][key] = vulns
+            result["seconds"][key] = round(secs, 1)
+            result["qemu_args"][key] = args
+    return result
 
 
-# ---- the report -----------------------------------------------------------------
-
-def met(value, target, better):
-    if value is None or target is None:
+def spread(values):
+    if not values:
         return None
-    return value <= target if better == "low" else value >= target
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "runs": values}
 
 
-def fmt(value):
+def wall_group(vmlinuz, only, skip_linux, runs):
+    rows = [r for r in WALL_ROWS if selected(r[0], only)]
+    result = {"rows": rows, "exo": {}, "linux": {}, "notes": [], "qemu_args": {}}
+    if not rows:
+        return result
+    exo_runs = {r[0]: [] for r in rows}
+    linux_runs = {r[0]: [] for r in rows}
+    exo_globs = ",".join(sorted({r[1].rsplit("_ns", 1)[0] for r in rows}))
+    peer_names = [r[2] for r in rows]
+    for run in range(runs):
+        say("bench: wall clock, run %d of %d: Exo and Linux, -smp 2, TCG" % (run + 1, runs))
+        figs, notes, _, args = exo_boot("wall-exo", TCG, 2, "mode=bench test=" + exo_globs)
+        result["notes"] += notes
+        result["qemu_args"]["exo"] = args
+        for r in rows:
+            if r[1] in figs:
+                exo_runs[r[0]].append(figs[r[1]])
+        if skip_linux:
+            continue
+        figs, notes, _, _, args = linux_boot("wall-linux", vmlinuz, TCG, 2, [],
+                                             peer_words("wall", peer_names if only else None))
+        result["notes"] += notes
+        result["qemu_args"]["linux"] = args
+        for r in rows:
+            if r[2] in figs:
+                linux_runs[r[0]].append(figs[r[2]])
+    result["exo"] = {k: spread(v) for k, v in exo_runs.items()}
+    result["linux"] = {k: spread(v) for k, v in linux_runs.items()}
+    return result
+
+
+def available_mib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def crowd_group(only):
+    """threads_1m, once: Exo only (Linux has no peer for it), wall clock under TCG."""
+    if not selected("threads_1m", only):
+        return None
+    if available_mib() < CROWD_MIB + 1024:
+        return {"figures": {}, "notes": ["threads_1m not run: the host cannot spare a "
+                                         "%d MiB guest" % CROWD_MIB]}
+    say("bench: wall clock: Exo's threads_1m, -smp 2 -m %dM, TCG, one boot" % CROWD_MIB)
+    args = TCG + qboot_args() + ["-kernel", ELF, "-append", "mode=bench test=threads_1m",
+                                 "-smp", "2", "-m", "%dM" % CROWD_MIB]
+    status, seconds, log = boot("wall-exo-threads-1m", args)
+    figs, notes = parse(log)
+    if status != EXIT_PASS:
+        notes.append("the threads_1m boot ended with status %s" % status)
+    return {"figures": {k: figs[k] for k in CROWD_FIGURES if k in figs}, "notes": notes,
+            "seconds": round(seconds, 1), "qemu_args": args}
+
+
+def context_group(only):
+    names = [r[2] for r in PATH_ROWS + [(w[0], w[1], w[2]) for w in WALL_ROWS]
+             if r[2] and selected(r[0], only)]
+    say("bench: context: bench_peer on this host's native Linux")
+    out = subprocess.run([PEER_BIN, "all", "figures=" + ",".join(names)],
+                         capture_output=True, text=True, timeout=TIMEOUT_S).stdout
+    figs, notes = parse(out)
+    return {"figures": figs, "notes": notes}
+
+
+# ---- the report -----------------------------------------------------------------------
+
+def fmt(value, unit=""):
     if value is None:
         return "—"
+    if unit == "x":
+        return "{:.2f}".format(value)
     if value >= 100:
         return "{:,.0f}".format(value)
-    return "{:.2f}".format(value)
+    return "{:.2f}".format(value).rstrip("0").rstrip(".")
 
 
-def build_rows(exo, linux, boot_us):
+def ratio(linux, exo):
+    return linux / exo if linux is not None and exo else None
+
+
+def table(header, lines):
+    widths = [max(len(l[i]) for l in [header] + lines) for i in range(len(header))]
+    def row(cells):
+        return "  ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j])
+                         for j, c in enumerate(cells))
+    return [row(header), "  ".join("-" * w for w in widths)] + [row(l) for l in lines]
+
+
+def path_lines(path, context):
+    out = []
+    for figure, exo_key, linux_key, what in path["rows"]:
+        exo = path["exo"].get(exo_key) if exo_key else None
+        linux = path["linux"].get(linux_key) if linux_key else None
+        off = path["linux_mitigations_off"].get(linux_key) if linux_key else None
+        host = context["figures"].get(linux_key) if context and linux_key else None
+        out.append((figure, fmt(exo), fmt(linux), fmt(off), fmt(ratio(linux, exo)),
+                    fmt(host)))
+    return out
+
+
+def wall_lines(wall, context):
+    out = []
+    for figure, _, linux_key, unit, _ in wall["rows"]:
+        cells = [figure + " (%s)" % unit]
+        for side in ("exo", "linux"):
+            s = wall[side].get(figure)
+            cells.append("%s [%s–%s] n=%d" % (fmt(s["median"], unit), fmt(s["min"], unit),
+                                              fmt(s["max"], unit), len(s["runs"]))
+                         if s else "—")
+        e, l = wall["exo"].get(figure), wall["linux"].get(figure)
+        r = None
+        if e and l:
+            r = e["median"] / l["median"] if unit == "x" else ratio(l["median"], e["median"])
+        cells.append(fmt(r, "x"))
+        host = context["figures"].get(linux_key) if context else None
+        cells.append(fmt(host, unit))
+        out.append(tuple(cells))
+    return out
+
+
+def print_report(report):
+    path, wall, context = report.get("path"), report.get("wall"), report.get("context")
+    if path:
+        say()
+        say("PATH LENGTH: guest instructions per operation, QEMU %s TCG -icount "
+            "shift=0,sleep=off -smp 1 (exact)" % report["conditions"]["qemu"].split()[3])
+        for l in table(("figure", "Exo", "Linux", "Linux mit=off", "Linux/Exo",
+                        "host cycles*"), path_lines(path, context)):
+            say("  " + l)
+    if wall and wall["rows"]:
+        say()
+        say("WALL CLOCK: the same TCG, -smp 2, median [min–max] of %d boots each"
+            % report["wall_runs"])
+        for l in table(("figure", "Exo", "Linux", "Exo adv.", "host*"),
+                       wall_lines(wall, context)):
+            say("  " + l)
+        say("  Exo adv.: Linux/Exo for times, Exo/Linux for speedups (> 1: Exo ahead).")
+    crowd = report.get("crowd")
+    if crowd and crowd["figures"]:
+        say("  Exo alone, one boot, -smp 2 -m %dM: " % CROWD_MIB + ", ".join(
+            "%s %s" % (k, fmt(v, "x" if k.endswith("ratio") else "")) for k, v in
+            crowd["figures"].items()))
+    if context:
+        say()
+        say("* CONTEXT: bench_peer on this host's native Linux %s (%s): TSC cycles, not "
+            "instructions; not comparable with the columns beside it."
+            % (report["conditions"]["host_kernel"], report["conditions"]["cpu_model"]))
+    if path:
+        say("Rows compare the same work where both columns have a figure; " 
+            "where they differ:")
+        for figure, exo_key, linux_key, what in path["rows"]:
+            if exo_key and linux_key:
+                say("  %s: %s" % (figure, what))
+    if path and path["vulnerabilities"]:
+        say("Linux's /sys/devices/system/cpu/vulnerabilities (files reading 'Not affected' "
+            "left out):")
+        for key, vulns in path["vulnerabilities"].items():
+            say("  %s:" % ("mitigations=off" if key.endswith("off") else "default mitigations"))
+            for name, text in sorted(vulns.items()):
+                if text != "Not affected":
+                    say("    %s: %s" % (name, text))
+    for group in (path, wall, report.get("crowd"), context):
+        for note in (group or {}).get("notes", []):
+            say("note: " + note)
+
+
+def svg(report):
+    """Horizontal bars, log scale: per path-length figure, Exo beside Linux."""
+    path = report.get("path")
+    if not path:
+        return None
+    series = [("exo", "Exo", "#1f77b4"), ("linux", "Linux 6.1", "#d62728"),
+              ("linux_mitigations_off", "Linux, mitigations=off", "#ff9896")]
     rows = []
-    for name, unit, target, better, what in FIGURES:
-        exo_value = exo.get(name, (None,))[0]
-        if name == "boot_to_shell_us":
-            exo_value = boot_us
-        linux_value = linux.get(name, (None,))[0]
-        ratio = linux_value / exo_value if exo_value and linux_value else None
-        rows.append({
-            "metric": name, "unit": unit, "what": what, "exo": exo_value,
-            "linux": linux_value, "linux_peer": LINUX_PEERS.get(name),
-            "linux_over_exo": ratio, "target": target,
-            "target_kind": "<=" if better == "low" else ">=",
-            "met": met(exo_value, target, better),
-        })
-    return rows
+    for figure, exo_key, linux_key, _ in path["rows"]:
+        keys = {"exo": exo_key, "linux": linux_key, "linux_mitigations_off": linux_key}
+        values = [(label, color, path[s].get(keys[s]) if keys[s] else None)
+                  for s, label, color in series]
+        rows.append((figure, values))
+    top = max([v for _, vs in rows for _, _, v in vs if v] or [10])
+    decades = max(1, math.ceil(math.log10(top)))
+    left, width, bar, gap = 190, 560, 9, 10
+    height_of_row = bar * len(series) + gap
+    height = 60 + len(rows) * height_of_row + 40
+    def x(v):
+        return left + width * math.log10(max(v, 1)) / decades
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="11">' % (left + width + 90, height),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="10" y="18" font-size="13">Path length: guest instructions per operation '
+           '(QEMU TCG -icount shift=0, -smp 1), log scale</text>']
+    for d in range(decades + 1):
+        gx = left + width * d / decades
+        out.append('<line x1="%.1f" y1="30" x2="%.1f" y2="%d" stroke="#ddd"/>'
+                   % (gx, gx, height - 35))
+        out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
+                   % (gx, height - 22, "{:,}".format(10 ** d)))
+    y = 40
+    for figure, values in rows:
+        out.append('<text x="%d" y="%d" text-anchor="end">%s</text>'
+                   % (left - 6, y + bar * len(series) / 2 + 4, figure))
+        for i, (label, color, v) in enumerate(values):
+            if v:
+                out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>'
+                           % (left, y + i * bar, x(v) - left, bar - 1, color))
+                out.append('<text x="%.1f" y="%d" font-size="9">%s</text>'
+                           % (x(v) + 3, y + i * bar + bar - 2, fmt(v)))
+        y += height_of_row
+    for i, (_, label, color) in enumerate(series):
+        lx = 10 + i * 190
+        out.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>'
+                   % (lx, height - 14, color))
+        out.append('<text x="%d" y="%d">%s</text>' % (lx + 14, height - 5, label))
+    out.append("</svg>")
+    with open(SVG_OUT, "w") as f:
+        f.write("\n".join(out) + "\n")
+    return SVG_OUT
 
 
-def print_table(rows, accel):
-    header = ("metric", "Exo", "Linux", "Linux/Exo", "target", "met?")
-    lines = [header]
-    for r in rows:
-        target = "%s %s" % (r["target_kind"], fmt(r["target"])) if r["target"] is not None else "—"
-        if r["met"] is None:
-            verdict = "missing" if r["exo"] is None else "—"
-        else:
-            verdict = "yes" if r["met"] else "no"
-        lines.append((r["metric"], fmt(r["exo"]), fmt(r["linux"]), fmt(r["linux_over_exo"]),
-                      target, verdict))
-    widths = [max(len(l[i]) for l in lines) for i in range(len(header))]
-    say()
-    for i, l in enumerate(lines):
-        say("  ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j])
-                      for j, c in enumerate(l)))
-        if i == 0:
-            say("  ".join("-" * w for w in widths))
-    say()
-    say("Units: the metric's suffix (ns, us, ms, bytes; x is a ratio). Linux/Exo > 1: Exo "
-        "is faster.")
-    if accel == "tcg":
-        say("Accelerator: TCG. EMULATED figures: the targets are for KVM and do not apply.")
+def missing_exo(report):
+    """Exo figures of the selected groups that are not there."""
+    missing = []
+    path = report.get("path")
+    for figure, exo_key, _, _ in (path or {}).get("rows", []):
+        if exo_key and exo_key not in path["exo"]:
+            missing.append(figure)
+    wall = report.get("wall")
+    for figure, *_ in (wall or {}).get("rows", []):
+        if not wall["exo"].get(figure):
+            missing.append(figure)
+    return missing
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto")
-    parser.add_argument("--memory-mib", type=int, default=None,
-                        help="guest memory (default: 6144 when the host can spare it)")
+    parser.add_argument("--groups", default=",".join(GROUPS),
+                        help="comma list of path, wall, context (default: all three)")
     parser.add_argument("--only", default=None,
-                        help="a glob of kernel benchmarks to run (default: all)")
-    parser.add_argument("--skip-linux", action="store_true")
-    parser.add_argument("--skip-shell", action="store_true")
+                        help="comma list of figure globs, e.g. 'thread_switch,kmalloc*'")
+    parser.add_argument("--runs", type=int, default=WALL_RUNS,
+                        help="boots per side for the wall-clock group (default 5)")
+    parser.add_argument("--skip-linux", action="store_true",
+                        help="Exo only (no Linux boots)")
     args = parser.parse_args()
-
+    groups = [g for g in args.groups.split(",") if g]
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise SystemExit("bench: unknown group %s (groups: %s)" % (unknown, ", ".join(GROUPS)))
+    only = [g for g in args.only.split(",") if g] if args.only else None
     if not os.path.exists(ELF):
         raise SystemExit("bench: %s is missing: run make first" % ELF)
+
     started = time.monotonic()
-    os.makedirs(os.path.dirname(SERIAL_LOG), exist_ok=True)
-    conditions = host_conditions()
-    say("bench: host %s, %s CPUs, Linux %s, load average %.2f, %d other QEMU processes"
-        % (conditions["cpu_model"], conditions["host_cpus"], conditions["host_kernel"],
-           conditions["load_average"][0], conditions["other_qemu_processes"]))
-    if not args.skip_linux:
-        build_linux_bench()
+    report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "conditions": conditions(), "groups": groups, "only": only,
+              "wall_runs": args.runs,
+              "qemu_flags": {"path_length": ICOUNT + ["-smp", "1", "-m", "%dM" % GUEST_MIB],
+                             "wall_clock": TCG + ["-smp", "2", "-m", "%dM" % GUEST_MIB]}}
+    c = report["conditions"]
+    say("bench: host %s, %s CPUs, Linux %s, %s, load average %.2f"
+        % (c["cpu_model"], c["host_cpus"], c["host_kernel"], c["qemu"], c["load_average"][0]))
+    build_peer()
+    vmlinuz = None
+    if not args.skip_linux and ("path" in groups or "wall" in groups):
+        vmlinuz, package = linux_kernel()
+        report["linux_package"] = package
+        report["linux_append"] = LINUX_APPEND
+    if "path" in groups:
+        report["path"] = path_group(vmlinuz, only, args.skip_linux)
+    if "wall" in groups:
+        report["wall"] = wall_group(vmlinuz, only, args.skip_linux, args.runs)
+        report["crowd"] = crowd_group(only)
+    if "context" in groups:
+        report["context"] = context_group(only)
 
-    accel, accel_args, accel_notes = probe_accelerator(args.accel)
-    for note in accel_notes:
-        say("bench: " + note)
-    if accel == "tcg":
-        loud("KVM is not usable here: running under TCG, QEMU's emulator.\n"
-             "Every Exo figure below is EMULATED: it says little about real hardware,\n"
-             "and the performance targets (set for KVM) do not apply to it.")
-
-    memory_mib = args.memory_mib
-    if memory_mib is None:
-        spare = available_mib()
-        memory_mib = BIG_GUEST_MIB if spare >= BIG_GUEST_MIB + 1024 else SMALL_GUEST_MIB
-        if memory_mib != BIG_GUEST_MIB:
-            loud("The host has %d MiB available: the guest gets %d MiB, too little for the\n"
-                 "million-thread benchmark (it needs a 6 GiB guest)." % (spare, memory_mib))
-
-    exo, exo_notes, exo_seconds = run_exo(accel_args, accel, memory_mib, args.only)
-    tsc_khz, tsc_source, tsc_warning = check_tsc(read_log(SERIAL_LOG), accel)
-    if tsc_warning:
-        loud(tsc_warning)
-        exo_notes.append(tsc_warning)
-    boot_us, boot_why = (None, "skipped (--skip-shell)") if args.skip_shell else \
-        run_shell_boots(accel_args, memory_mib)
-    if boot_why:
-        exo_notes.append("boot_to_shell_us missing: " + boot_why)
-    linux = {} if args.skip_linux else run_linux(None)
-
-    rows = build_rows(exo, linux, boot_us)
-    print_table(rows, accel)
-    listed = {r["metric"] for r in rows}
-    extra = {k: v for k, v in exo.items() if k not in listed}
-    if extra:
-        say("Other Exo figures: " + ", ".join("%s %s %s" % (k, fmt(v[0]), v[1])
-                                               for k, v in sorted(extra.items())))
-    for note in exo_notes:
-        say("note: " + note)
-    # null_syscall_ns has no Exo side yet (no system calls); boot_to_shell_us comes
-    # from the shell, reported above when it is not there.
-    missing = [r["metric"] for r in rows if r["exo"] is None and r["metric"] != "null_syscall_ns"]
-    if missing:
-        say("MISSING Exo figures: " + ", ".join(missing))
-    failed = [m for m in missing if m != "boot_to_shell_us"]
-
-    report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "accelerator": accel,
-        "accelerator_args": accel_args,
-        "accelerator_notes": accel_notes,
-        "emulated": accel == "tcg",
-        "guest": {"smp": 2, "memory_mib": memory_mib, "boot": "PVH direct boot, qboot"},
-        "host": conditions,
-        "host_load_after": os.getloadavg(),
-        "guest_tsc_khz": tsc_khz,
-        "guest_tsc_source": tsc_source,
-        "figures": rows,
-        "exo_other_figures": {k: {"value": v[0], "unit": v[1]} for k, v in extra.items()},
-        "notes": exo_notes,
-        "missing": missing,
-        "exo_boot_seconds": round(exo_seconds, 1),
-        "total_seconds": round(time.monotonic() - started, 1),
-    }
+    print_report(report)
+    if report.get("path"):
+        p = report["path"]
+        report["path_length"] = {
+            figure: {"exo": p["exo"].get(e) if e else None,
+                     "linux": p["linux"].get(l) if l else None,
+                     "linux_mitigations_off": p["linux_mitigations_off"].get(l) if l else None,
+                     "what": what}
+            for figure, e, l, what in p["rows"]}
+    if report.get("wall"):
+        w = report["wall"]
+        report["wall_clock"] = {figure: {"unit": unit, "what": what,
+                                         "exo": w["exo"].get(figure),
+                                         "linux": w["linux"].get(figure)}
+                                for figure, _, _, unit, what in w["rows"]}
+    report["missing"] = missing_exo(report)
+    if report["missing"]:
+        say("MISSING Exo figures: " + ", ".join(report["missing"]))
+    drawn = svg(report)
+    report["total_seconds"] = round(time.monotonic() - started, 1)
     with open(JSON_OUT, "w") as f:
-        json.dump(report, f, indent=2)
+        json.dump(report, f, indent=2, default=list)
         f.write("\n")
-    say("bench: wrote %s in %.0f s" % (os.path.relpath(JSON_OUT, ROOT), report["total_seconds"]))
-    return 1 if failed else 0
+    say("bench: wrote %s%s in %.0f s" % (os.path.relpath(JSON_OUT, ROOT),
+                                         " and " + os.path.relpath(drawn, ROOT) if drawn else "",
+                                         report["total_seconds"]))
+    return 1 if report["missing"] else 0
 
 
 if __name__ == "__main__":

@@ -86,6 +86,31 @@ void arch_tlb_shootdown_all(void)
     arch_tlb_flush_all();
 }
 
+/* User spaces: one CPU, so a space's shootdown is the local flush of va. */
+bool arch_mmu_has_pcid(void)
+{
+    return false;
+}
+
+void arch_space_tlb_init(struct arch_space_tlb *t)
+{
+    static uint64_t next_id = 1;
+    t->id = next_id++;
+    t->cpus = 0;
+}
+
+void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t)
+{
+    t->cpus |= 1;
+    arch_mmu_load_root(root_phys);
+}
+
+void arch_space_shootdown(struct arch_space_tlb *t, uintptr_t va)
+{
+    (void)t;
+    arch_tlb_flush_page(va);
+}
+
 static bool flushed_since(size_t mark, uintptr_t va)
 {
     for (size_t i = mark; i < mmu_flush_count && i < FLUSH_LOG_MAX; i++) {

@@ -175,7 +175,7 @@ def all_boots(seed):
                                  " \x1b[2J caf\xe9=1 " + "x" * 4000], 60),
         # A panic before the suites start still ends QEMU with the failure status.
         Boot("early-panic-3m", ["-m", "3M", "-kernel", ELF, "-append", "mode=test"], 30,
-             expect_panic=["heap: no memory"]),
+             expect_panic=["heap: no memory"], initrd=False),
         Boot("bios-screen", ["-smp", "1", "-cdrom", ISO], 60, screen_lines=SCREEN_LINES),
         Boot("uefi-screen", uefi_args("uefi-screen") + ["-smp", "1", "-cdrom", ISO], 180,
              screen_lines=SCREEN_LINES),

@@ -1,0 +1,113 @@
+/*
+ * PCID slots and targeted shootdowns for include/arch/asid.h.
+ *
+ * PCID 0 is the kernel space's (its mappings are global anyway). A CPU has
+ * PCID_SLOTS further tags, 1..PCID_SLOTS; slot s holds the id of the space
+ * tagged s + 1 on this CPU, or 0. Eight slots: enough for a shell, a few
+ * programs and their children to switch back and forth without flushing, and a
+ * lookup that is one short loop. Slots are touched only by their own CPU with
+ * interrupts off (switch and the shootdown handler).
+ */
+#include "arch/asid.h"
+
+#include "arch/cpu.h"
+#include "arch/irq.h"
+#include "arch/mmu.h"
+#include "arch/mmu.h"
+#include "cpu.h"
+#include "mmu_bits.h"
+#include "pcid.h"
+
+#define PCID_SLOTS 8
+#define CR3_NOFLUSH (1ull << 63)
+
+static struct pcid_cpu {
+    uint64_t slot_id[PCID_SLOTS];
+    unsigned next_victim;
+    uint64_t current_id; /* the space loaded now */
+} pcid_cpus[ARCH_MAX_CPUS];
+
+static uint64_t next_space_id = 1; /* atomic */
+static bool pcid_enabled;           /* set by the boot CPU before any user space */
+
+void pcid_enable(void)
+{
+    pcid_enabled = true;
+}
+
+bool arch_mmu_has_pcid(void)
+{
+    return pcid_enabled;
+}
+
+void arch_space_tlb_init(struct arch_space_tlb *t)
+{
+    t->id = __atomic_fetch_add(&next_space_id, 1, __ATOMIC_RELAXED);
+    t->cpus = 0;
+}
+
+static inline void write_cr3(uint64_t value)
+{
+    __asm__ volatile("mov %0, %%cr3" : : "r"(value) : "memory");
+}
+
+/* CR3 for space `id` on this CPU: its slot's tag, flushing when it had none. */
+static uint64_t pcid_cr3_bits(struct pcid_cpu *c, uint64_t id)
+{
+    for (unsigned s = 0; s < PCID_SLOTS; s++) {
+        if (c->slot_id[s] == id)
+            return CR3_NOFLUSH | (s + 1);
+    }
+    unsigned victim = c->next_victim;
+    c->next_victim = (victim + 1) % PCID_SLOTS;
+    c->slot_id[victim] = id;
+    return victim + 1; /* no NOFLUSH: drop what the tag's previous space left */
+}
+
+void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t)
+{
+    bool irq = arch_irq_save_disable();
+    unsigned cpu = arch_cpu_index();
+    struct pcid_cpu *c = &pcid_cpus[cpu];
+    uint64_t bit = 1ull << cpu;
+    if (!(__atomic_load_n(&t->cpus, __ATOMIC_RELAXED) & bit))
+        __atomic_fetch_or(&t->cpus, bit, __ATOMIC_SEQ_CST);
+    if (c->current_id != t->id || (read_cr3() & PTE_ADDR_MASK) != root_phys) {
+        uint64_t bits = 0;
+        if (pcid_enabled)
+            bits = t->id == 0 ? CR3_NOFLUSH : pcid_cr3_bits(c, t->id);
+        write_cr3(root_phys | bits);
+        c->current_id = t->id;
+    }
+    arch_irq_restore(irq);
+}
+
+void pcid_flush_local(uint64_t id, uintptr_t va)
+{
+    struct pcid_cpu *c = &pcid_cpus[arch_cpu_index()];
+    if (c->current_id == id) {
+        if (va == ARCH_SHOOTDOWN_ALL)
+            write_cr3(read_cr3() & ~CR3_NOFLUSH); /* flushes the current tag */
+        else
+            arch_tlb_flush_page(va);
+        return;
+    }
+    for (unsigned s = 0; s < PCID_SLOTS; s++) {
+        if (c->slot_id[s] == id)
+            c->slot_id[s] = 0; /* the next switch-in flushes the tag */
+    }
+}
+
+void arch_space_shootdown(struct arch_space_tlb *t, uintptr_t va)
+{
+    /* The entry was written before: order that store before reading the mask. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    uint64_t cpus = __atomic_load_n(&t->cpus, __ATOMIC_SEQ_CST);
+    bool irq = arch_irq_save_disable();
+    uint64_t self = 1ull << arch_cpu_index();
+    if (cpus & self)
+        pcid_flush_local(t->id, va);
+    arch_irq_restore(irq);
+    if (cpus & ~self)
+        smp_shootdown_space(cpus & ~self, t->id, va);
+}

@@ -1,0 +1,198 @@
+/*
+ * Ring 3 <-> ring 0 for system calls (include/arch/user.h).
+ *
+ * The frame every way in builds at the top of the thread's kernel stack is
+ * struct arch_regs (= struct interrupt_frame, isr.S draws it): 15 registers,
+ * vector, error code, then rip cs rflags rsp ss. user.c checks each offset used
+ * here with _Static_assert.
+ *
+ * SYSCALL fastpath. It checks, in order, and leaves for the general path on any
+ * "no":
+ *   1. the number is in the table (else the unknown-call function: -ENOSYS);
+ *   2. the thread's work word is zero (no kill, signal or changed registers:
+ *      those need the C return path and IRETQ);
+ *   3. the return rip is canonical (SYSRET to a non-canonical rcx would fault
+ *      in ring 0 on Intel CPUs with the user's rsp: the SYSRET hazard).
+ * SYSRET restores rip from rcx and rflags from r11, which is why the frame's
+ * rip and rflags are loaded into them: anything that changes the frame beyond
+ * that (exec, signals) sets the work word and so goes back by IRETQ.
+ */
+    .set R15, 0
+    .set R14, 8
+    .set R13, 16
+    .set R12, 24
+    .set R11, 32
+    .set R10, 40
+    .set R9, 48
+    .set R8, 56
+    .set RBP, 64
+    .set RDI, 72
+    .set RSI, 80
+    .set RDX, 88
+    .set RCX, 96
+    .set RBX, 104
+    .set RAX, 112
+    .set RIP, 136
+    .set RFLAGS, 152
+    .set RSP, 160
+    .set FRAME_BYTES, 176
+
+    /* struct cpu_area (percpu.h) */
+    .set CPU_KERNEL_RSP, 16
+    .set CPU_USER_RSP, 24
+    .set CPU_USER_WORK, 32
+
+    .set USER_CS, 0x23          /* GDT_USER_CODE | 3 */
+    .set USER_SS, 0x1b          /* GDT_USER_DATA | 3 */
+    .set VECTOR_SYSCALL, 0x100  /* ARCH_VECTOR_SYSCALL */
+
+    .macro POP_GENERAL_REGISTERS
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    .endm
+
+    .text
+/*
+ * syscall_entry: the CPU comes here (LSTAR) on SYSCALL from ring 3 with
+ *   rax = number; rdi rsi rdx r10 r8 r9 = arguments 1-6;
+ *   rcx = the user rip to return to; r11 = the user rflags;
+ *   rsp = the user stack; GS base = the user's; interrupts off (FMASK clears
+ *   IF TF DF AC NT IOPL).
+ * Returns to ring 3 with rax = the result, rcx = rip, r11 = rflags, every
+ * other register as it was.
+ */
+    .globl syscall_entry
+    .type syscall_entry, @function
+syscall_entry:
+    swapgs                              /* GS base: this CPU's area */
+    movq %rsp, %gs:CPU_USER_RSP
+    movq %gs:CPU_KERNEL_RSP, %rsp       /* the thread's kernel stack top */
+    pushq $USER_SS
+    pushq %gs:CPU_USER_RSP
+    pushq %r11                          /* rflags */
+    pushq $USER_CS
+    pushq %rcx                          /* rip */
+    pushq %rax                          /* error code slot: the number as called */
+    pushq $VECTOR_SYSCALL
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    xorl %ebp, %ebp                     /* ends kernel backtraces here */
+    sti
+    movq %r10, %rcx                     /* 4th argument: the C ABI's rcx */
+    cmpq syscall_count(%rip), %rax
+    jae .Lunknown
+    sbbq %r11, %r11                     /* -1 here; 0 if the jae was mispredicted */
+    andq %r11, %rax                     /* so a speculated index is 0, not rax */
+    movq syscall_table(%rip), %r11
+    call *(%r11,%rax,8)
+.Lresult:
+    movq %rax, RAX(%rsp)
+    cli
+    movq %gs:CPU_USER_WORK, %rcx
+    cmpl $0, (%rcx)
+    jne .Lslow
+    movq RIP(%rsp), %rcx
+    movq %rcx, %r11
+    shrq $47, %r11
+    jnz .Lslow                          /* non-canonical (or kernel) rip */
+    movq RFLAGS(%rsp), %r11
+    movq R15(%rsp), %r15
+    movq R14(%rsp), %r14
+    movq R13(%rsp), %r13
+    movq R12(%rsp), %r12
+    movq R10(%rsp), %r10
+    movq R9(%rsp), %r9
+    movq R8(%rsp), %r8
+    movq RBP(%rsp), %rbp
+    movq RDI(%rsp), %rdi
+    movq RSI(%rsp), %rsi
+    movq RDX(%rsp), %rdx
+    movq RBX(%rsp), %rbx
+    movq RAX(%rsp), %rax
+    movq RSP(%rsp), %rsp                /* the user stack, still in ring 0 (NMIs use IST) */
+    swapgs
+    sysretq
+
+.Lunknown:
+    movq %rax, %rdi
+    call *syscall_unknown(%rip)
+    jmp .Lresult
+
+.Lslow:
+    movq %rsp, %rdi
+    call arch_user_return_slow          /* returns with interrupts off */
+    jmp user_return_iret
+    .size syscall_entry, . - syscall_entry
+
+/*
+ * user_return_iret: rsp = a user frame (struct arch_regs); interrupts off.
+ * Restores every register from it and returns to ring 3 by IRETQ.
+ */
+    .globl user_return_iret
+    .type user_return_iret, @function
+user_return_iret:
+    POP_GENERAL_REGISTERS
+    addq $16, %rsp                      /* vector and error code */
+    swapgs
+    iretq
+    .size user_return_iret, . - user_return_iret
+
+/*
+ * void arch_enter_user(uint64_t ip, uint64_t sp, uintptr_t kernel_stack_top)
+ * In: rdi = user rip, rsi = user rsp, rdx = the thread's kernel stack top.
+ * Builds a frame with every general register zero and rflags = IF, and leaves.
+ */
+    .globl arch_enter_user
+    .type arch_enter_user, @function
+arch_enter_user:
+    cli
+    movq %rdx, %rsp
+    pushq $USER_SS
+    pushq %rsi
+    pushq $0x202                        /* IF, and bit 1 (always set) */
+    pushq $USER_CS
+    pushq %rdi
+    pushq $0
+    pushq $0
+    .rept 15
+    pushq $0
+    .endr
+    jmp user_return_iret
+    .size arch_enter_user, . - arch_enter_user
+
+/* void arch_return_to_user(struct arch_regs *regs): rdi = the frame. */
+    .globl arch_return_to_user
+    .type arch_return_to_user, @function
+arch_return_to_user:
+    cli
+    movq %rdi, %rsp
+    jmp user_return_iret
+    .size arch_return_to_user, . - arch_return_to_user
+
+    .section .note.GNU-stack, "", @progbits

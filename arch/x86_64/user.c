@@ -1,0 +1,379 @@
+/*
+ * User mode on x86_64 (include/arch/user.h): SYSCALL set-up, the C half of the
+ * ring-3 entry and exit paths (syscall.S, isr.S), user-copy fixups, FPU/SIMD
+ * state (XSAVE when the CPU has it, FXSAVE otherwise), TLS bases, random seeds.
+ */
+#include "arch/user.h"
+
+#include <stddef.h>
+
+#include "arch/irq.h"
+#include "arch/time.h"
+#include "cpu.h"
+#include "gdt.h"
+#include "idt.h"
+#include "lib/string.h"
+#include "mmu_bits.h"
+#include "percpu.h"
+#include "user_entry.h"
+
+#define MSR_STAR 0xc0000081u
+#define MSR_LSTAR 0xc0000082u
+#define MSR_FMASK 0xc0000084u
+#define MSR_FS_BASE 0xc0000100u
+#define MSR_KERNEL_GS_BASE 0xc0000102u
+#define EFER_SCE (1ull << 0)
+
+/* RFLAGS bits SYSCALL clears: TF IF DF IOPL NT AC. */
+#define SYSCALL_FMASK ((1u << 8) | (1u << 9) | (1u << 10) | (3u << 12) | (1u << 14) | (1u << 18))
+
+#define CR0_MP (1ull << 1)
+#define CR0_EM (1ull << 2)
+#define CR0_TS (1ull << 3)
+#define CR0_NE (1ull << 5)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_OSXSAVE (1ull << 18)
+#define CPUID1_ECX_XSAVE (1u << 26)
+#define CPUID1_ECX_RDRAND (1u << 30)
+#define CPUID7_EBX_RDSEED (1u << 18)
+/* XCR0 components Exo saves: x87, SSE, AVX, and AVX-512 (opmask, ZMM_Hi256,
+ * Hi16_ZMM). Not MPX (deprecated) nor PKRU (needs CR4.PKE). */
+#define XCR0_WANTED 0xe7ull
+#define FXSAVE_BYTES 512
+#define FPU_DEFAULT_FCW 0x37f
+#define FPU_DEFAULT_MXCSR 0x1f80
+
+/* The frame is one layout under two names. */
+_Static_assert(sizeof(struct arch_regs) == sizeof(struct interrupt_frame), "frame size");
+_Static_assert(sizeof(struct arch_regs) == 176, "syscall.S FRAME_BYTES");
+#define SAME_OFFSET(field, value)                                                     \
+    _Static_assert(offsetof(struct arch_regs, field) == (value), #field " offset");   \
+    _Static_assert(offsetof(struct interrupt_frame, field) == (value), #field " offset")
+SAME_OFFSET(r15, 0);
+SAME_OFFSET(r14, 8);
+SAME_OFFSET(r13, 16);
+SAME_OFFSET(r12, 24);
+SAME_OFFSET(r11, 32);
+SAME_OFFSET(r10, 40);
+SAME_OFFSET(r9, 48);
+SAME_OFFSET(r8, 56);
+SAME_OFFSET(rbp, 64);
+SAME_OFFSET(rdi, 72);
+SAME_OFFSET(rsi, 80);
+SAME_OFFSET(rdx, 88);
+SAME_OFFSET(rcx, 96);
+SAME_OFFSET(rbx, 104);
+SAME_OFFSET(rax, 112);
+SAME_OFFSET(vector, 120);
+SAME_OFFSET(error_code, 128);
+SAME_OFFSET(rip, 136);
+SAME_OFFSET(cs, 144);
+SAME_OFFSET(rflags, 152);
+SAME_OFFSET(rsp, 160);
+SAME_OFFSET(ss, 168);
+_Static_assert(offsetof(struct cpu_area, self) == 0, "%gs:0");
+_Static_assert(offsetof(struct cpu_area, kernel_rsp) == 16, "syscall.S CPU_KERNEL_RSP");
+_Static_assert(offsetof(struct cpu_area, user_rsp) == 24, "syscall.S CPU_USER_RSP");
+_Static_assert(offsetof(struct cpu_area, user_work) == 32, "syscall.S CPU_USER_WORK");
+_Static_assert(GDT_USER_CODE == 0x20 && GDT_USER_DATA == 0x18, "syscall.S USER_CS/USER_SS, STAR");
+
+void syscall_entry(void);
+
+/* Read by syscall.S; written once by arch_set_syscall_table before any user code. */
+static long no_syscalls(uint64_t number)
+{
+    (void)number;
+    return -38; /* ENOSYS */
+}
+const arch_syscall_fn *syscall_table;
+uint64_t syscall_count;
+long (*syscall_unknown)(uint64_t number) = no_syscalls;
+
+extern uint8_t uaccess_smap; /* uaccess.S */
+static struct arch_user_hooks hooks;
+static const uint32_t no_work; /* the work word of kernel threads */
+
+/* Boot CPU's findings; every CPU is configured the same. */
+static bool has_xsave, has_xsaveopt, has_rdrand, has_rdseed;
+static uint64_t xcr0;
+static size_t fpu_bytes = FXSAVE_BYTES;
+
+void arch_set_syscall_table(const arch_syscall_fn *table, size_t count,
+                            long (*unknown)(uint64_t number))
+{
+    syscall_table = table;
+    syscall_unknown = unknown;
+    __atomic_store_n(&syscall_count, count, __ATOMIC_RELEASE);
+}
+
+void arch_user_set_hooks(const struct arch_user_hooks *new_hooks)
+{
+    hooks = *new_hooks;
+}
+
+bool arch_user_has_smap(void)
+{
+    return (read_cr4() & CR4_SMAP) != 0;
+}
+
+/* ---- per-CPU set-up -------------------------------------------------------------- */
+
+static inline void write_cr0(uint64_t value)
+{
+    __asm__ volatile("mov %0, %%cr0" : : "r"(value) : "memory");
+}
+
+static inline void write_cr4(uint64_t value)
+{
+    __asm__ volatile("mov %0, %%cr4" : : "r"(value) : "memory");
+}
+
+static inline void xsetbv(uint32_t index, uint64_t value)
+{
+    __asm__ volatile("xsetbv" : : "c"(index), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)));
+}
+
+static void fpu_cpu_init(void)
+{
+    uint32_t eax, ebx, ecx, edx, ebx7 = 0, max_leaf;
+    cpuid(0, 0, &max_leaf, &ebx, &ecx, &edx);
+    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
+    if (max_leaf >= 7)
+        cpuid(7, 0, &eax, &ebx7, &eax, &edx);
+    has_rdrand = (ecx & CPUID1_ECX_RDRAND) != 0;
+    has_rdseed = (ebx7 & CPUID7_EBX_RDSEED) != 0;
+    write_cr0((read_cr0() | CR0_MP | CR0_NE) & ~(CR0_EM | CR0_TS));
+    uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    has_xsave = (ecx & CPUID1_ECX_XSAVE) && max_leaf >= 0xd;
+    if (!has_xsave) {
+        write_cr4(cr4);
+        return;
+    }
+    write_cr4(cr4 | CR4_OSXSAVE);
+    uint32_t supported_low, supported_high;
+    cpuid(0xd, 0, &supported_low, &ebx, &ecx, &supported_high);
+    xcr0 = (((uint64_t)supported_high << 32) | supported_low) & XCR0_WANTED;
+    if (!(xcr0 & 4))
+        xcr0 &= 3; /* AVX-512 needs AVX */
+    xsetbv(0, xcr0);
+    cpuid(0xd, 0, &eax, &ebx, &ecx, &edx);
+    fpu_bytes = ebx; /* the standard-format area for what XCR0 enables */
+    cpuid(0xd, 1, &eax, &ebx, &ecx, &edx);
+    has_xsaveopt = (eax & 1) != 0;
+}
+
+void user_cpu_init(void)
+{
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+    /* SYSCALL: CS = 0x08, SS = 0x10. SYSRET (64-bit): CS = 0x10 + 16 = user code,
+     * SS = 0x10 + 8 = user data, both with RPL 3. */
+    wrmsr(MSR_STAR, ((uint64_t)0x10 << 48) | ((uint64_t)GDT_KERNEL_CODE << 32));
+    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    wrmsr(MSR_FMASK, SYSCALL_FMASK);
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+    wrmsr(MSR_FS_BASE, 0);
+    struct cpu_area *c = this_cpu_area();
+    c->user_work = &no_work;
+    c->fs_base = c->user_gs_base = 0;
+    uaccess_smap = (read_cr4() & CR4_SMAP) != 0;
+    fpu_cpu_init();
+}
+
+/* ---- FPU state ----------------------------------------------------------------- */
+
+size_t arch_fpu_state_bytes(void)
+{
+    return fpu_bytes;
+}
+
+void arch_fpu_state_init(void *fpu)
+{
+    uint8_t *area = fpu;
+    memset(area, 0, fpu_bytes);
+    /* The legacy region: FCW at 0, MXCSR at 24. With XSAVE, XSTATE_BV = 0 (the
+     * header at 512 stays zero) puts every component in its initial state on
+     * XRSTOR, except MXCSR, which is always read from here. */
+    uint16_t fcw = FPU_DEFAULT_FCW;
+    uint32_t mxcsr = FPU_DEFAULT_MXCSR;
+    memcpy(area, &fcw, sizeof(fcw));
+    memcpy(area + 24, &mxcsr, sizeof(mxcsr));
+}
+
+static void fpu_save(void *fpu)
+{
+    uint32_t low = (uint32_t)xcr0, high = (uint32_t)(xcr0 >> 32);
+    if (has_xsaveopt)
+        __asm__ volatile("xsaveopt64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
+    else if (has_xsave)
+        __asm__ volatile("xsave64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
+    else
+        __asm__ volatile("fxsave64 (%0)" : : "r"(fpu) : "memory");
+}
+
+static void fpu_restore(const void *fpu)
+{
+    uint32_t low = (uint32_t)xcr0, high = (uint32_t)(xcr0 >> 32);
+    if (has_xsave)
+        __asm__ volatile("xrstor64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
+    else
+        __asm__ volatile("fxrstor64 (%0)" : : "r"(fpu) : "memory");
+}
+
+/* ---- switching ---------------------------------------------------------------- */
+
+void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
+                      uintptr_t next_stack_top, const uint32_t *next_work)
+{
+    struct cpu_area *c = this_cpu_area();
+    if (prev)
+        fpu_save(prev->fpu);
+    if (!next) {
+        c->user_work = &no_work;
+        return;
+    }
+    fpu_restore(next->fpu);
+    if (c->fs_base != next->fs_base) {
+        wrmsr(MSR_FS_BASE, next->fs_base);
+        c->fs_base = next->fs_base;
+    }
+    if (c->user_gs_base != next->gs_base) {
+        wrmsr(MSR_KERNEL_GS_BASE, next->gs_base); /* swapgs makes it the user's */
+        c->user_gs_base = next->gs_base;
+    }
+    c->kernel_rsp = next_stack_top;
+    gdt_set_ring0_stack(next_stack_top);
+    c->user_work = next_work;
+}
+
+void arch_user_set_fs(struct arch_user_state *state, uint64_t base)
+{
+    bool irq = arch_irq_save_disable();
+    state->fs_base = base;
+    wrmsr(MSR_FS_BASE, base);
+    this_cpu_area()->fs_base = base;
+    arch_irq_restore(irq);
+}
+
+void arch_user_set_gs(struct arch_user_state *state, uint64_t base)
+{
+    bool irq = arch_irq_save_disable();
+    state->gs_base = base;
+    wrmsr(MSR_KERNEL_GS_BASE, base);
+    this_cpu_area()->user_gs_base = base;
+    arch_irq_restore(irq);
+}
+
+/* ---- faults and the way back ---------------------------------------------------- */
+
+static int signal_of(unsigned vector)
+{
+    switch (vector) {
+    case 0: case 16: case 19: return ARCH_SIGFPE;  /* #DE #MF #XM */
+    case 1: case 3: return ARCH_SIGTRAP;           /* #DB #BP */
+    case 6: return ARCH_SIGILL;                    /* #UD */
+    case 11: case 12: case 17: return ARCH_SIGBUS; /* #NP #SS #AC */
+    default: return ARCH_SIGSEGV;                  /* #GP #PF and the rest */
+    }
+}
+
+void user_exception(struct interrupt_frame *frame)
+{
+    struct arch_regs *regs = (struct arch_regs *)frame;
+    unsigned vector = (unsigned)frame->vector;
+    uint64_t addr = frame->rip;
+    if (vector == VECTOR_PAGE_FAULT) {
+        addr = read_cr2();
+        bool write = (frame->error_code & PF_ERROR_WRITE) != 0;
+        bool exec = (frame->error_code & PF_ERROR_FETCH) != 0;
+        if (addr < ARCH_USER_ADDR_END && hooks.page_fault && hooks.page_fault(addr, write, exec))
+            return; /* a page now; the instruction runs again */
+    } else if (vector == 13) {
+        addr = 0; /* #GP has no address (Linux reports 0 too) */
+    }
+    if (hooks.fault)
+        hooks.fault(regs, signal_of(vector), addr);
+}
+
+void arch_user_return_slow(struct arch_regs *regs);
+void arch_user_return_slow(struct arch_regs *regs)
+{
+    for (;;) {
+        if (regs->rip >= ARCH_USER_ADDR_END) {
+            /* SYSRET or IRETQ there would fault in ring 0: it is the program's
+             * general-protection fault, as on Linux. */
+            if (hooks.fault)
+                hooks.fault(regs, ARCH_SIGSEGV, 0);
+            continue;
+        }
+        if (!__atomic_load_n(this_cpu_area()->user_work, __ATOMIC_ACQUIRE) || !hooks.return_work)
+            return;
+        hooks.return_work(regs);
+    }
+}
+
+void user_return_check(struct interrupt_frame *frame)
+{
+    if (__atomic_load_n(this_cpu_area()->user_work, __ATOMIC_ACQUIRE) ||
+        frame->rip >= ARCH_USER_ADDR_END)
+        arch_user_return_slow((struct arch_regs *)frame);
+}
+
+struct ex_entry {
+    uint64_t insn, fixup;
+};
+extern const struct ex_entry __start_ex_table[], __stop_ex_table[];
+
+bool uaccess_fixup(struct interrupt_frame *frame)
+{
+    const struct ex_entry *e = __start_ex_table;
+    while (e < __stop_ex_table && e->insn != frame->rip)
+        e++;
+    if (e == __stop_ex_table)
+        return false;
+    uint64_t addr = read_cr2();
+    bool write = (frame->error_code & PF_ERROR_WRITE) != 0;
+    /* Not present: perhaps a page not populated yet. A protection fault (SMAP
+     * off, a read-only page) cannot be paged in. */
+    if (addr < ARCH_USER_ADDR_END && hooks.page_fault && hooks.page_fault(addr, write, false))
+        return true;
+    frame->rip = e->fixup;
+    return true;
+}
+
+/* ---- randomness ------------------------------------------------------------------ */
+
+static bool rdseed64(uint64_t *out)
+{
+    bool ok;
+    __asm__ volatile("rdseed %0; setc %1" : "=r"(*out), "=qm"(ok) : : "cc");
+    return ok;
+}
+
+static bool rdrand64(uint64_t *out)
+{
+    bool ok;
+    __asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok) : : "cc");
+    return ok;
+}
+
+uint64_t arch_random_u64(void)
+{
+    uint64_t value = 0, tsc = arch_read_timestamp();
+    for (int i = 0; i < 10; i++) {
+        if ((has_rdseed && rdseed64(&value)) || (has_rdrand && rdrand64(&value)))
+            break;
+    }
+    /* splitmix64's finaliser over the mix, so even the TSC alone looks random. */
+    uint64_t z = value ^ (tsc * 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t arch_user_hwcap(void)
+{
+    uint32_t eax, ebx, ecx, edx;
+    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
+    return edx;
+}

@@ -1,0 +1,124 @@
+/*
+ * arch/user: what the process layer (proc/) asks of the CPU to run user code:
+ * the saved user registers, entry to and return from ring 3, system-call
+ * dispatch, user faults, and the per-thread FPU/SIMD and TLS state. Implemented
+ * in arch/x86_64/user.c and syscall.S; a port provides the same functions.
+ *
+ * A user thread's kernel stack holds, at its very top, the registers of its user
+ * context (struct arch_regs): made by SYSCALL entry, by an interrupt or exception
+ * from ring 3, or by arch_enter_user. arch_user_regs(top) finds it. The layout is
+ * x86_64's; proc/ reads it through the accessors below, except where the Linux
+ * x86_64 ABI itself names registers (system-call arguments, arch_prctl).
+ *
+ * System calls: the arch calls table[number](a0..a5) with the Linux argument
+ * registers (rdi rsi rdx r10 r8 r9), interrupts on, and returns the result in
+ * rax; a number outside the table goes to the unknown-call function. The table
+ * is data owned by proc/ (proc/syscall_table.c) and installed once at boot.
+ *
+ * Hooks proc/ installs (arch_user_set_hooks), called with interrupts off:
+ *   page_fault   a ring-3 page fault, or a user copy's: true when resolved
+ *                (demand paging), false when it is a real fault;
+ *   fault        a ring-3 exception that is not resolved: the signal it means
+ *                (Linux numbers) and the address; the hook kills or (later)
+ *                delivers, and returns only if the thread may go on;
+ *   return_work  before returning to ring 3 when the thread's work word is
+ *                non-zero (a kill, a pending signal, registers changed).
+ */
+#ifndef EXO_ARCH_USER_H
+#define EXO_ARCH_USER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The saved user context, lowest address first (arch/x86_64/isr.S draws it). */
+struct arch_regs {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector;     /* ARCH_VECTOR_SYSCALL for a system call */
+    uint64_t error_code; /* a system call: its number as called (orig_rax) */
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+#define ARCH_VECTOR_SYSCALL 0x100
+
+static inline uint64_t arch_regs_ip(const struct arch_regs *r) { return r->rip; }
+static inline uint64_t arch_regs_sp(const struct arch_regs *r) { return r->rsp; }
+static inline uint64_t arch_regs_syscall_number(const struct arch_regs *r) { return r->error_code; }
+
+/* Where a user thread's registers sit on its kernel stack. */
+static inline struct arch_regs *arch_user_regs(uintptr_t kernel_stack_top)
+{
+    return (struct arch_regs *)kernel_stack_top - 1;
+}
+
+/* Per user thread: what a switch saves and restores besides the stack. */
+struct arch_user_state {
+    uint64_t fs_base;  /* TLS pointer (ARCH_SET_FS) */
+    uint64_t gs_base;  /* ARCH_SET_GS */
+    void *fpu;         /* arch_fpu_state_bytes(), ARCH_FPU_ALIGN-aligned */
+};
+#define ARCH_FPU_ALIGN 64
+
+/* Bytes of FPU/SIMD state (XSAVE area for the enabled features, or 512). */
+size_t arch_fpu_state_bytes(void);
+/* A fresh thread's state: every register zero, FCW 0x37f, MXCSR 0x1f80. */
+void arch_fpu_state_init(void *fpu);
+
+/*
+ * Called by the scheduler hook around a switch, interrupts off. prev (NULL for a
+ * kernel thread) has its FPU state saved; next (NULL for a kernel thread) has
+ * its FPU and TLS bases loaded, and its kernel stack (next_stack_top) becomes the
+ * one ring-3 entries use on this CPU. next_work: the word the return path
+ * checks (non-zero: call return_work).
+ */
+void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
+                      uintptr_t next_stack_top, const uint32_t *next_work);
+
+/* Loads a new TLS base for the running thread (and records it in state). */
+void arch_user_set_fs(struct arch_user_state *state, uint64_t base);
+void arch_user_set_gs(struct arch_user_state *state, uint64_t base);
+
+/*
+ * Leaves the kernel for ring 3 at ip with stack pointer sp: the registers at the
+ * top of kernel_stack_top become a user frame with every general register zero,
+ * flags = IF only, then IRETQ. The caller's stack is abandoned.
+ */
+__attribute__((noreturn)) void arch_enter_user(uint64_t ip, uint64_t sp, uintptr_t kernel_stack_top);
+
+/* Resumes the user context saved at the top of the current kernel stack (after
+ * its registers were changed, as exec does), by IRETQ. */
+__attribute__((noreturn)) void arch_return_to_user(struct arch_regs *regs);
+
+typedef long (*arch_syscall_fn)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                                uint64_t a5);
+void arch_set_syscall_table(const arch_syscall_fn *table, size_t count,
+                            long (*unknown)(uint64_t number));
+
+struct arch_user_hooks {
+    bool (*page_fault)(uintptr_t addr, bool write, bool exec);
+    void (*fault)(struct arch_regs *regs, int signal, uint64_t addr);
+    void (*return_work)(struct arch_regs *regs);
+};
+void arch_user_set_hooks(const struct arch_user_hooks *hooks);
+
+/* Linux signal numbers the arch's faults map to. */
+#define ARCH_SIGILL 4
+#define ARCH_SIGTRAP 5
+#define ARCH_SIGBUS 7
+#define ARCH_SIGFPE 8
+#define ARCH_SIGSEGV 11
+
+/* A random 64-bit value from the CPU's generator (RDSEED, else RDRAND) mixed
+ * with the time-stamp counter; the counter alone when the CPU has neither. */
+uint64_t arch_random_u64(void);
+
+/* AT_HWCAP: on x86_64, CPUID leaf 1's EDX, as Linux gives it. */
+uint64_t arch_user_hwcap(void);
+
+/* Whether user addresses end below this (exclusive): the canonical lower half. */
+#define ARCH_USER_ADDR_END 0x800000000000ull
+
+/* Is the CPU denying kernel access to user pages (SMAP)? For tests. */
+bool arch_user_has_smap(void);
+
+#endif

@@ -1,0 +1,17 @@
+/*
+ * tty: the console as a file for user processes (include/proc/process.h's
+ * struct file): fds 0, 1 and 2 of every process. Writing prints on every console
+ * (serial and screen); reading takes what the user types from the input queue
+ * (kernel/input.h), echoing it and turning Enter's '\r' into '\n' as a terminal
+ * in its default mode does. ioctl answers TCGETS (and keeps what TCSETS* set)
+ * and TIOCGWINSZ; anything else is ENOTTY.
+ *
+ * Only the foreground program reads: the shell does not while `run` waits.
+ */
+#ifndef EXO_KERNEL_TTY_H
+#define EXO_KERNEL_TTY_H
+
+/* Makes the console the file new processes get (process_set_console). */
+void tty_init(void);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * vmspace: a user address space. The lower half of its page tables
+ * (include/mm/paging.h: its own top-level table, the kernel half shared) and the
+ * list of regions (VMAs) that mmap, brk, the stack and the ELF loader made.
+ *
+ * Pages are populated on demand: a region promises memory, and the first access
+ * to a page (vmspace_fault, from the page-fault handler or a user copy) maps a
+ * zeroed frame with the region's protection. The loader writes file contents
+ * through vmspace_write, which populates as it goes. Every populated page is one
+ * frame of its own (no sharing until fork brings reference counts); unmapping
+ * frees it, and vmspace_destroy frees every frame, table and region, so the
+ * frame and heap counts return exactly to where they were.
+ *
+ * Protection: VM_READ/VM_WRITE/VM_EXEC, the same values as Linux's PROT_*. A user
+ * page is no-execute unless its region has VM_EXEC, and a region that is both
+ * writable and executable is refused with -EACCES (as OpenBSD does): no user page
+ * can ever be W+X. Addresses: [VMSPACE_USER_MIN, VMSPACE_USER_END), page-aligned;
+ * the last page below the canonical hole is never mapped, so no SYSCALL there can
+ * return to a non-canonical address.
+ *
+ * Errors are negative Linux errno values (include/lib/errno.h). Locking: one
+ * spinlock per space over its regions and the population of its pages (taken
+ * with interrupts off; the page-table lock nests inside it). The fault path may
+ * run in interrupt context (a page fault), never holding the lock already.
+ */
+#ifndef EXO_MM_VMSPACE_H
+#define EXO_MM_VMSPACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/spinlock.h"
+#include "mm/paging.h"
+
+#define VM_READ 1u  /* PROT_READ */
+#define VM_WRITE 2u /* PROT_WRITE */
+#define VM_EXEC 4u  /* PROT_EXEC */
+
+#define VMSPACE_USER_MIN 0x10000ull        /* Linux's mmap_min_addr: NULL stays unmapped */
+#define VMSPACE_USER_END 0x7ffffffff000ull /* one page short of the canonical hole */
+#define VMSPACE_PAGE 4096ull
+
+/* vmspace_map flags */
+#define VMSPACE_FIXED (1u << 0) /* exactly at *va, replacing what is there */
+
+struct vma {
+    uintptr_t start, end; /* [start, end), page-aligned */
+    unsigned prot;        /* VM_* */
+    struct vma *next;     /* sorted by address, no overlaps */
+};
+
+struct vmspace {
+    struct address_space *as;
+    struct spinlock lock;   /* protects everything below and the population of pages */
+    struct vma *vmas;
+    uintptr_t brk_start;    /* the heap: [brk_start, brk) */
+    uintptr_t brk;
+    uintptr_t mmap_top;     /* mmap without a fixed address searches below this */
+    size_t resident_pages;  /* populated pages (frames held) */
+};
+
+/* NULL when out of memory. */
+struct vmspace *vmspace_create(void);
+/* Frees every page, table and region. No CPU may have it loaded. */
+void vmspace_destroy(struct vmspace *vs);
+
+/*
+ * A new anonymous, private region of len bytes (rounded up to pages) with `prot`.
+ * Without VMSPACE_FIXED, *va is ignored and the highest free gap below mmap_top
+ * is chosen; with it, *va must be page-aligned and whatever was there is
+ * unmapped first. *va receives the address. -EACCES (W+X), -EINVAL, -ENOMEM.
+ */
+int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, unsigned flags)
+    __attribute__((warn_unused_result));
+/* Removes [va, va + len) from every region (splitting them) and frees its pages.
+ * Unmapped parts are fine (Linux's munmap). -EINVAL for a bad range. */
+int vmspace_unmap(struct vmspace *vs, uintptr_t va, size_t len) __attribute__((warn_unused_result));
+/* Changes the protection of [va, va + len), which must be wholly mapped
+ * (-ENOMEM otherwise, as Linux). -EACCES for W+X, -EINVAL for a bad range. */
+int vmspace_protect(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot)
+    __attribute__((warn_unused_result));
+
+/* Sets the end of the heap region; returns the break now in effect (unchanged
+ * when `requested` is below brk_start, collides with a region or lacks memory). */
+uintptr_t vmspace_set_brk(struct vmspace *vs, uintptr_t requested);
+/* Where the heap starts (the loader calls this once, after the last segment). */
+void vmspace_init_brk(struct vmspace *vs, uintptr_t start);
+
+enum vm_access { VM_ACCESS_READ, VM_ACCESS_WRITE, VM_ACCESS_EXEC };
+/* Resolves a fault at va: 0 when a page is now there that allows `access`,
+ * -EFAULT when no region allows it (the access is a real fault). */
+int vmspace_fault(struct vmspace *vs, uintptr_t va, enum vm_access access)
+    __attribute__((warn_unused_result));
+
+/* Copies len bytes to va whatever the regions' protections (the loader's and
+ * the stack builder's way in), populating pages; the range must lie in regions.
+ * -EFAULT otherwise, -ENOMEM. */
+int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len)
+    __attribute__((warn_unused_result));
+/* Copies len bytes from va (populated pages only; a hole reads as zeros). For
+ * tests and debugging. -EFAULT outside every region. */
+int vmspace_read(struct vmspace *vs, uintptr_t va, void *dst, size_t len)
+    __attribute__((warn_unused_result));
+
+/* Loads vs on this CPU, or the kernel's own space (vs NULL). */
+void vmspace_activate(struct vmspace *vs);
+
+/* Regions, for `ps` and tests. */
+size_t vmspace_region_count(struct vmspace *vs);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * process: user processes, their threads, open files, and the system calls.
+ *
+ * A process owns an address space (include/mm/vmspace.h), a table of open files
+ * and its threads (one for now: its main thread). Each user thread is a
+ * scheduler thread (include/sched/thread.h) whose `user` field points to its
+ * struct uthread; the scheduler's switch hook (installed by process_init) saves
+ * and loads its FPU state, TLS bases and address space. A user thread's kernel
+ * stack has its user registers at the top (include/arch/user.h).
+ *
+ * Life: process_spawn loads an ELF file from the initrd into a new address
+ * space, builds the Linux initial stack and starts the main thread in ring 3.
+ * exit/exit_group, a fatal fault or a kill end it: the process becomes a zombie
+ * holding its exit status, and its waiter (process_wait: the shell's `run`, the
+ * init launcher, a test; wait4 once fork exists) collects it and frees
+ * everything: the thread, the address space with every frame, the files.
+ *
+ * Exit status: the wait(2) encoding, (code & 0xff) << 8 for an exit, the signal
+ * number for a kill (PROCESS_EXITED/PROCESS_SIGNAL decode it).
+ *
+ * Locking: process_lock (proc/process.c) protects the process list, pids and
+ * every process's state and exit status; a process's file table is touched
+ * only by its own (single) thread. Files (struct file) are reference-counted.
+ *
+ * A user fault never stops the kernel: it prints
+ *   exo: process <pid> (<name>) killed by SIG<X> at <addr>, ip <ip>
+ * and ends the process alone.
+ */
+#ifndef EXO_PROC_PROCESS_H
+#define EXO_PROC_PROCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/user.h"
+#include "mm/vmspace.h"
+#include "sched/sync.h"
+#include "sched/thread.h"
+
+#define PROCESS_NAME_BYTES 16
+#define PROCESS_MAX_FDS 64
+#define PROCESS_ARG_MAX 32       /* argv or envp strings process_spawn takes */
+#define PROCESS_STACK_TOP 0x7ffffff00000ull
+#define PROCESS_STACK_BYTES (8ull << 20)
+#define PROCESS_PIE_BASE 0x555555554000ull /* Linux's ELF_ET_DYN_BASE, unrandomised */
+
+#define PROCESS_EXITED(status) (((status) & 0x7f) == 0)
+#define PROCESS_EXIT_CODE(status) (((status) >> 8) & 0xff)
+#define PROCESS_SIGNAL(status) ((status) & 0x7f)
+
+/* ---- files --------------------------------------------------------------------- */
+
+struct file;
+
+/* What a kind of file can do. NULL entries: the call answers Linux's errno for
+ * a file that cannot (EINVAL for read/write, ENOTTY for ioctl). User buffers are
+ * user addresses, copied with include/arch/uaccess.h. */
+struct file_ops {
+    long (*read)(struct file *f, uintptr_t user_buf, size_t len);
+    long (*write)(struct file *f, uintptr_t user_buf, size_t len);
+    long (*ioctl)(struct file *f, unsigned long request, uintptr_t user_arg);
+    void (*release)(struct file *f); /* the last reference went */
+};
+
+struct file {
+    const struct file_ops *ops;
+    uint32_t refs;     /* (A) */
+    uint32_t flags;    /* O_* as opened */
+    uint64_t pos;      /* the owner thread's */
+    void *private;     /* the kind's own */
+};
+
+/* Takes and drops references; a file whose count drops to 0 is released. */
+void file_get(struct file *f);
+void file_put(struct file *f);
+
+/* The console as a file (kernel/tty.c registers it at boot); each new process
+ * gets it as fds 0, 1 and 2. */
+void process_set_console(struct file *console);
+struct file *process_console(void);
+
+/* ---- processes and threads ----------------------------------------------------------- */
+
+enum process_state {
+    PROCESS_RUNNING = 1,
+    PROCESS_ZOMBIE,
+};
+
+struct process;
+
+/* Bits of struct uthread's work word: why the return to ring 3 must stop. */
+#define UTHREAD_WORK_KILL (1u << 0)  /* end the process (pending_signal says why) */
+#define UTHREAD_WORK_IRET (1u << 1)  /* registers were replaced: return by IRETQ */
+
+struct uthread {
+    struct thread *thread;
+    struct process *proc;
+    uint32_t tid;
+    uint32_t work;               /* (A) UTHREAD_WORK_*; read by the return path */
+    struct arch_user_state arch; /* FPU area, TLS bases (owner, or the switch hook) */
+    void *fpu_block;             /* the allocation fpu points into */
+    uint64_t clear_child_tid;    /* set_tid_address */
+    uint64_t robust_list;        /* set_robust_list: kept, not used yet */
+    uint64_t sigmask;            /* rt_sigprocmask: kept, signals come later */
+    uint64_t entry, stack;       /* where ring 3 starts */
+};
+
+struct sigaction_k {
+    uint64_t handler, flags, restorer, mask;
+};
+
+struct process {
+    int pid;
+    struct process *parent;      /* NULL: started by the kernel */
+    char name[PROCESS_NAME_BYTES];
+    struct vmspace *vm;
+    struct uthread *main;
+    int state;                   /* enum process_state (process_lock) */
+    int exit_status;             /* wait(2) encoding, once a zombie (process_lock) */
+    int pending_signal;          /* with UTHREAD_WORK_KILL (process_lock) */
+    struct file *fds[PROCESS_MAX_FDS];
+    struct sigaction_k sigactions[64]; /* rt_sigaction: stored, not delivered yet */
+    struct wait_queue exit_wait; /* process_wait sleeps here */
+    struct process *next;        /* the process list (process_lock) */
+};
+
+/* Installs the switch hook, the user hooks and the system-call table. Boot, once. */
+void process_init(void);
+
+/*
+ * Starts `path` from the initrd as a new process with argv/envp (NULL-terminated
+ * arrays of kernel strings, at most PROCESS_ARG_MAX each; envp may be NULL) and
+ * parent `parent` (NULL: the kernel). Returns the process, running, or NULL with
+ * *error: -ENOENT, -ENOEXEC (with a console line saying why), -ENOMEM, -E2BIG.
+ */
+struct process *process_spawn(const char *path, const char *const *argv, const char *const *envp,
+                              struct process *parent, int *error);
+
+/* The same with `output` (when not NULL) as fds 1 and 2 instead of the console:
+ * the self-test captures a user suite's KTAP this way. */
+struct process *process_spawn_output(const char *path, const char *const *argv,
+                                     const char *const *envp, struct process *parent,
+                                     struct file *output, int *error);
+
+/* Waits until p has ended, frees it and returns its exit status (wait(2)
+ * encoding). Each process is waited for exactly once. */
+int process_wait(struct process *p);
+
+/* Asks p to end with `signal` (a Linux number) at its next return to ring 3.
+ * Returns -ESRCH when no running process has that pid. */
+int process_kill(int pid, int signal);
+
+/* The calling user thread's uthread and process (NULL in a kernel thread). */
+struct uthread *uthread_current(void);
+struct process *process_current(void);
+
+/* Ends the calling process with a wait(2) status; never returns. */
+__attribute__((noreturn)) void process_exit(int status);
+
+/* One process as process_list saw it. */
+struct process_info {
+    int pid, parent_pid;
+    char name[PROCESS_NAME_BYTES];
+    int state;
+    size_t resident_pages;
+    uint32_t tid;
+    unsigned cpu;
+};
+/* Copies up to max processes into out; returns how many exist. */
+size_t process_list(struct process_info *out, size_t max);
+/* Processes alive or zombie, for tests. */
+size_t process_count(void);
+
+/* "SIGSEGV" for 11, ..., "SIG?" for an unknown number. */
+const char *signal_name(int signal);
+
+/* The system-call table's size and unknown-call handler (proc/syscall_table.c). */
+long syscall_unknown_number(uint64_t number);
+
+#endif

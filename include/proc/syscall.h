@@ -1,0 +1,46 @@
+/* The system-call handlers (proc/syscall.c) as proc/syscall_table.c lists them.
+ * Each takes the six Linux argument registers; unused ones are ignored. */
+#ifndef EXO_PROC_SYSCALL_H
+#define EXO_PROC_SYSCALL_H
+
+#include <stdint.h>
+
+#define SYSCALL_ARGS                                                                      \
+    uint64_t a0 __attribute__((unused)), uint64_t a1 __attribute__((unused)),             \
+        uint64_t a2 __attribute__((unused)), uint64_t a3 __attribute__((unused)),         \
+        uint64_t a4 __attribute__((unused)), uint64_t a5 __attribute__((unused))
+#define SYSCALL_DECLARE(name) long sys_##name(SYSCALL_ARGS)
+
+SYSCALL_DECLARE(read);
+SYSCALL_DECLARE(write);
+SYSCALL_DECLARE(close);
+SYSCALL_DECLARE(mmap);
+SYSCALL_DECLARE(mprotect);
+SYSCALL_DECLARE(munmap);
+SYSCALL_DECLARE(brk);
+SYSCALL_DECLARE(rt_sigaction);
+SYSCALL_DECLARE(rt_sigprocmask);
+SYSCALL_DECLARE(ioctl);
+SYSCALL_DECLARE(readv);
+SYSCALL_DECLARE(writev);
+SYSCALL_DECLARE(sched_yield);
+SYSCALL_DECLARE(getpid);
+SYSCALL_DECLARE(exit);
+SYSCALL_DECLARE(kill);
+SYSCALL_DECLARE(uname);
+SYSCALL_DECLARE(gettimeofday);
+SYSCALL_DECLARE(getuid);
+SYSCALL_DECLARE(getgid);
+SYSCALL_DECLARE(geteuid);
+SYSCALL_DECLARE(getegid);
+SYSCALL_DECLARE(getppid);
+SYSCALL_DECLARE(arch_prctl);
+SYSCALL_DECLARE(gettid);
+SYSCALL_DECLARE(time);
+SYSCALL_DECLARE(set_tid_address);
+SYSCALL_DECLARE(clock_gettime);
+SYSCALL_DECLARE(exit_group);
+SYSCALL_DECLARE(set_robust_list);
+SYSCALL_DECLARE(getrandom);
+
+#endif

@@ -1,0 +1,106 @@
+#include "kernel/tty.h"
+
+#include "arch/uaccess.h"
+#include "kernel/console.h"
+#include "kernel/input.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "proc/process.h"
+
+#define TTY_CHUNK_BYTES 256
+#define TCGETS 0x5401
+#define TCSETS 0x5402
+#define TCSETSW 0x5403
+#define TCSETSF 0x5404
+#define TIOCGWINSZ 0x5413
+#define TTY_ROWS 24
+#define TTY_COLUMNS 80
+
+/* Linux's struct termios as the kernel ABI has it (36 bytes). */
+struct termios_user {
+    uint32_t iflag, oflag, cflag, lflag;
+    uint8_t line;
+    uint8_t cc[19];
+};
+_Static_assert(sizeof(struct termios_user) == 36, "Linux termios");
+
+struct winsize_user {
+    uint16_t rows, columns, xpixels, ypixels;
+};
+
+/* A terminal's default mode (stty sane): ICRNL; OPOST ONLCR; B38400 CS8 CREAD;
+ * ISIG ICANON ECHO ECHOE ECHOK IEXTEN; ^C ^\ DEL ^U ^D ... */
+static struct termios_user termios = {
+    .iflag = 0x100,
+    .oflag = 0x5,
+    .cflag = 0xbf,
+    .lflag = 0x803b,
+    .cc = {3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22},
+};
+
+static long tty_write(struct file *f, uintptr_t user_buf, size_t len)
+{
+    (void)f;
+    char chunk[TTY_CHUNK_BYTES];
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+        if (copy_from_user(chunk, user_buf + done, n))
+            return done ? (long)done : -EFAULT;
+        console_write(chunk, n);
+        done += n;
+    }
+    return (long)len;
+}
+
+static long tty_read(struct file *f, uintptr_t user_buf, size_t len)
+{
+    (void)f;
+    if (len == 0)
+        return 0;
+    char chunk[TTY_CHUNK_BYTES];
+    size_t n = input_read(chunk, len < sizeof(chunk) ? len : sizeof(chunk));
+    for (size_t i = 0; i < n; i++) {
+        if (chunk[i] == '\r')
+            chunk[i] = '\n';
+    }
+    console_write(chunk, n); /* echo */
+    return copy_to_user(user_buf, chunk, n) ? -EFAULT : (long)n;
+}
+
+static long tty_ioctl(struct file *f, unsigned long request, uintptr_t arg)
+{
+    (void)f;
+    switch (request) {
+    case TCGETS:
+        return copy_to_user(arg, &termios, sizeof(termios));
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF: {
+        struct termios_user t;
+        if (copy_from_user(&t, arg, sizeof(t)))
+            return -EFAULT;
+        termios = t;
+        return 0;
+    }
+    case TIOCGWINSZ: {
+        struct winsize_user ws = {TTY_ROWS, TTY_COLUMNS, 0, 0};
+        return copy_to_user(arg, &ws, sizeof(ws));
+    }
+    default:
+        return -ENOTTY;
+    }
+}
+
+static const struct file_ops tty_ops = {
+    .read = tty_read,
+    .write = tty_write,
+    .ioctl = tty_ioctl,
+};
+
+/* Never released: this reference is the console's own. */
+static struct file tty_file = {.ops = &tty_ops, .refs = 1, .flags = 2 /* O_RDWR */};
+
+void tty_init(void)
+{
+    process_set_console(&tty_file);
+}

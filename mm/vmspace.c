@@ -1,0 +1,420 @@
+/*
+ * User address spaces: regions, demand paging, brk. include/mm/vmspace.h has the
+ * model. The region list is sorted and short (a static program has a handful of
+ * segments, its heap, its stack and its mmaps), so a linear walk is the right
+ * structure until a process has hundreds of mappings.
+ */
+#include "mm/vmspace.h"
+
+#include "base/panic.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "mm/frame.h"
+#include "mm/heap.h"
+
+/* mmap searches downwards from here: below the stack and its guard gap. */
+#define MMAP_TOP 0x7ff000000000ull
+
+static uintptr_t page_down(uintptr_t va)
+{
+    return va & ~(uintptr_t)(VMSPACE_PAGE - 1);
+}
+
+static uintptr_t page_up(uintptr_t va)
+{
+    return (va + VMSPACE_PAGE - 1) & ~(uintptr_t)(VMSPACE_PAGE - 1);
+}
+
+static unsigned page_flags(unsigned prot)
+{
+    return PAGE_USER | (prot & VM_WRITE ? PAGE_WRITE : 0) | (prot & VM_EXEC ? PAGE_EXEC : 0);
+}
+
+/* A user range: page-aligned start, non-empty, inside the user window, not wrapping. */
+static bool range_ok(uintptr_t va, size_t len)
+{
+    return (va & (VMSPACE_PAGE - 1)) == 0 && len > 0 && va >= VMSPACE_USER_MIN &&
+           va < VMSPACE_USER_END && len <= VMSPACE_USER_END - va;
+}
+
+struct vmspace *vmspace_create(void)
+{
+    struct vmspace *vs = kmalloc(sizeof(*vs));
+    if (!vs)
+        return NULL;
+    *vs = (struct vmspace){.lock = SPINLOCK_INIT("vmspace"), .mmap_top = MMAP_TOP};
+    vs->as = paging_create_space();
+    if (!vs->as) {
+        kfree(vs);
+        return NULL;
+    }
+    return vs;
+}
+
+static void free_page(void *ctx, phys_addr_t pa, enum page_size size)
+{
+    (void)ctx;
+    KASSERT(size == PAGE_4K);
+    frame_free(pa);
+}
+
+void vmspace_destroy(struct vmspace *vs)
+{
+    paging_destroy_space_pages(vs->as, free_page, NULL);
+    while (vs->vmas) {
+        struct vma *v = vs->vmas;
+        vs->vmas = v->next;
+        kfree(v);
+    }
+    kfree(vs);
+}
+
+/* ---- regions (lock held) ------------------------------------------------------- */
+
+static struct vma *find_vma_locked(struct vmspace *vs, uintptr_t va)
+{
+    for (struct vma *v = vs->vmas; v && v->start <= va; v = v->next) {
+        if (va < v->end)
+            return v;
+    }
+    return NULL;
+}
+
+/* Makes `at` a region boundary if a region spans it. -ENOMEM without a node. */
+static int split_at_locked(struct vmspace *vs, uintptr_t at)
+{
+    struct vma *v = find_vma_locked(vs, at);
+    if (!v || v->start == at)
+        return 0;
+    struct vma *upper = kmalloc(sizeof(*upper));
+    if (!upper)
+        return -ENOMEM;
+    *upper = (struct vma){.start = at, .end = v->end, .prot = v->prot, .next = v->next};
+    v->end = at;
+    v->next = upper;
+    return 0;
+}
+
+/* Joins neighbours that touch and share a protection. */
+static void merge_locked(struct vmspace *vs)
+{
+    for (struct vma *v = vs->vmas; v && v->next;) {
+        struct vma *n = v->next;
+        if (v->end == n->start && v->prot == n->prot) {
+            v->end = n->end;
+            v->next = n->next;
+            kfree(n);
+        } else {
+            v = n;
+        }
+    }
+}
+
+static void insert_locked(struct vmspace *vs, struct vma *node)
+{
+    struct vma **link = &vs->vmas;
+    while (*link && (*link)->start < node->start)
+        link = &(*link)->next;
+    node->next = *link;
+    *link = node;
+    merge_locked(vs);
+}
+
+static bool overlaps_locked(struct vmspace *vs, uintptr_t start, uintptr_t end)
+{
+    for (struct vma *v = vs->vmas; v && v->start < end; v = v->next) {
+        if (v->end > start)
+            return true;
+    }
+    return false;
+}
+
+/* Unmaps and frees the populated pages of [start, end). */
+static void drop_pages_locked(struct vmspace *vs, uintptr_t start, uintptr_t end)
+{
+    for (uintptr_t va = start; va < end; va += VMSPACE_PAGE) {
+        phys_addr_t old;
+        if (paging_unmap(vs->as, va, PAGE_4K, &old) == PAGING_OK) {
+            frame_free(old);
+            vs->resident_pages--;
+        }
+    }
+}
+
+static int unmap_locked(struct vmspace *vs, uintptr_t start, uintptr_t end)
+{
+    int error = split_at_locked(vs, start);
+    if (!error)
+        error = split_at_locked(vs, end);
+    if (error)
+        return error;
+    struct vma **link = &vs->vmas;
+    while (*link) {
+        struct vma *v = *link;
+        if (v->start >= start && v->end <= end) {
+            drop_pages_locked(vs, v->start, v->end);
+            *link = v->next;
+            kfree(v);
+        } else {
+            link = &v->next;
+        }
+    }
+    return 0;
+}
+
+/* The highest gap of len bytes below mmap_top, or 0. */
+static uintptr_t find_gap_locked(struct vmspace *vs, size_t len)
+{
+    uintptr_t best = 0, gap_start = VMSPACE_USER_MIN;
+    for (struct vma *v = vs->vmas;; v = v->next) {
+        uintptr_t gap_end = v ? v->start : VMSPACE_USER_END;
+        if (gap_end > vs->mmap_top)
+            gap_end = vs->mmap_top;
+        if (gap_end > gap_start && gap_end - gap_start >= len)
+            best = gap_end - len;
+        if (!v || v->end >= vs->mmap_top)
+            break;
+        if (v->end > gap_start)
+            gap_start = v->end;
+    }
+    return best;
+}
+
+int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, unsigned flags)
+{
+    if ((prot & VM_WRITE) && (prot & VM_EXEC))
+        return -EACCES;
+    if (prot & ~(VM_READ | VM_WRITE | VM_EXEC))
+        return -EINVAL;
+    if (len == 0 || len > VMSPACE_USER_END)
+        return -EINVAL;
+    len = page_up(len);
+    struct vma *node = kmalloc(sizeof(*node));
+    if (!node)
+        return -ENOMEM;
+    bool irq = spin_lock(&vs->lock);
+    int error = 0;
+    uintptr_t start = *va;
+    if (flags & VMSPACE_FIXED) {
+        error = range_ok(start, len) ? unmap_locked(vs, start, start + len) : -EINVAL;
+    } else {
+        start = find_gap_locked(vs, len);
+        if (!start)
+            error = -ENOMEM;
+    }
+    if (!error) {
+        *node = (struct vma){.start = start, .end = start + len, .prot = prot};
+        insert_locked(vs, node);
+        *va = start;
+    }
+    spin_unlock(&vs->lock, irq);
+    if (error)
+        kfree(node);
+    return error;
+}
+
+int vmspace_unmap(struct vmspace *vs, uintptr_t va, size_t len)
+{
+    if (len == 0 || (va & (VMSPACE_PAGE - 1)) || len > VMSPACE_USER_END ||
+        va >= VMSPACE_USER_END || page_up(len) > VMSPACE_USER_END - va)
+        return -EINVAL;
+    bool irq = spin_lock(&vs->lock);
+    int error = unmap_locked(vs, va, va + page_up(len));
+    spin_unlock(&vs->lock, irq);
+    return error;
+}
+
+/* Is [start, end) wholly inside regions? */
+static bool covered_locked(struct vmspace *vs, uintptr_t start, uintptr_t end)
+{
+    uintptr_t at = start;
+    for (struct vma *v = vs->vmas; v && at < end; v = v->next) {
+        if (v->end <= at)
+            continue;
+        if (v->start > at)
+            return false;
+        at = v->end;
+    }
+    return at >= end;
+}
+
+int vmspace_protect(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot)
+{
+    if ((prot & VM_WRITE) && (prot & VM_EXEC))
+        return -EACCES;
+    if ((prot & ~(VM_READ | VM_WRITE | VM_EXEC)) || (va & (VMSPACE_PAGE - 1)))
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    if (va < VMSPACE_USER_MIN || va >= VMSPACE_USER_END || page_up(len) > VMSPACE_USER_END - va)
+        return -ENOMEM;
+    uintptr_t end = va + page_up(len);
+    bool irq = spin_lock(&vs->lock);
+    int error = covered_locked(vs, va, end) ? 0 : -ENOMEM;
+    if (!error)
+        error = split_at_locked(vs, va);
+    if (!error)
+        error = split_at_locked(vs, end);
+    for (struct vma *v = vs->vmas; !error && v && v->start < end; v = v->next) {
+        if (v->start < va)
+            continue;
+        v->prot = prot;
+        for (uintptr_t p = v->start; p < v->end; p += VMSPACE_PAGE) {
+            /* Populated pages take the new rights; PROT_NONE ones are unmapped so
+             * that any access faults (x86 has no present-but-unreadable page). */
+            if (prot == 0)
+                drop_pages_locked(vs, p, p + VMSPACE_PAGE);
+            else
+                (void)paging_protect(vs->as, p, PAGE_4K, page_flags(prot));
+        }
+    }
+    if (!error)
+        merge_locked(vs);
+    spin_unlock(&vs->lock, irq);
+    return error;
+}
+
+/* ---- pages ---------------------------------------------------------------------- */
+
+/* Maps a zeroed frame at va (page-aligned, in region v) unless a page is there. */
+static int populate_locked(struct vmspace *vs, struct vma *v, uintptr_t va, phys_addr_t *out)
+{
+    struct translation tr;
+    if (paging_translate(vs->as, va, &tr)) {
+        *out = phys(tr.pa.value & ~(VMSPACE_PAGE - 1));
+        return 0;
+    }
+    phys_addr_t frame = frame_alloc();
+    if (!phys_is_valid(frame))
+        return -ENOMEM;
+    memset(arch_phys_to_virt(frame.value), 0, VMSPACE_PAGE);
+    if (paging_map(vs->as, va, frame, PAGE_4K, page_flags(v->prot)) != PAGING_OK) {
+        frame_free(frame);
+        return -ENOMEM;
+    }
+    vs->resident_pages++;
+    *out = frame;
+    return 0;
+}
+
+int vmspace_fault(struct vmspace *vs, uintptr_t va, enum vm_access access)
+{
+    if (va < VMSPACE_USER_MIN || va >= VMSPACE_USER_END)
+        return -EFAULT;
+    bool irq = spin_lock(&vs->lock);
+    struct vma *v = find_vma_locked(vs, va);
+    unsigned need = access == VM_ACCESS_WRITE ? VM_WRITE
+                    : access == VM_ACCESS_EXEC ? VM_EXEC
+                                               : VM_READ;
+    int error = -EFAULT;
+    struct translation tr;
+    if (v && (v->prot & need)) {
+        /* Present already: a fault on it is a protection violation (or another
+         * CPU populated it meanwhile, and the access will now succeed). */
+        if (paging_translate(vs->as, page_down(va), &tr))
+            error = (tr.flags & page_flags(v->prot)) == page_flags(v->prot) ? 0 : -EFAULT;
+        else {
+            phys_addr_t frame;
+            error = populate_locked(vs, v, page_down(va), &frame) ? -EFAULT : 0;
+        }
+    }
+    spin_unlock(&vs->lock, irq);
+    return error;
+}
+
+/* Copies between kernel memory and [va, va + len) through the direct map. */
+static int copy_pages(struct vmspace *vs, uintptr_t va, void *buf, size_t len, bool to_user)
+{
+    if (len == 0)
+        return 0;
+    if (va < VMSPACE_USER_MIN || va >= VMSPACE_USER_END || len > VMSPACE_USER_END - va)
+        return -EFAULT;
+    bool irq = spin_lock(&vs->lock);
+    int error = 0;
+    uint8_t *kbuf = buf;
+    while (len && !error) {
+        struct vma *v = find_vma_locked(vs, va);
+        size_t chunk = VMSPACE_PAGE - (va & (VMSPACE_PAGE - 1));
+        if (chunk > len)
+            chunk = len;
+        struct translation tr;
+        if (!v) {
+            error = -EFAULT;
+        } else if (to_user) {
+            phys_addr_t frame;
+            error = populate_locked(vs, v, page_down(va), &frame);
+            if (!error)
+                memcpy((uint8_t *)arch_phys_to_virt(frame.value) + (va & (VMSPACE_PAGE - 1)),
+                       kbuf, chunk);
+        } else if (paging_translate(vs->as, va, &tr)) {
+            memcpy(kbuf, arch_phys_to_virt(tr.pa.value), chunk);
+        } else {
+            memset(kbuf, 0, chunk);
+        }
+        va += chunk;
+        kbuf += chunk;
+        len -= chunk;
+    }
+    spin_unlock(&vs->lock, irq);
+    return error;
+}
+
+int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len)
+{
+    return copy_pages(vs, va, (void *)src, len, true);
+}
+
+int vmspace_read(struct vmspace *vs, uintptr_t va, void *dst, size_t len)
+{
+    return copy_pages(vs, va, dst, len, false);
+}
+
+/* ---- brk ---------------------------------------------------------------------- */
+
+void vmspace_init_brk(struct vmspace *vs, uintptr_t start)
+{
+    bool irq = spin_lock(&vs->lock);
+    vs->brk_start = vs->brk = page_up(start);
+    spin_unlock(&vs->lock, irq);
+}
+
+uintptr_t vmspace_set_brk(struct vmspace *vs, uintptr_t requested)
+{
+    bool irq = spin_lock(&vs->lock);
+    uintptr_t old_end = page_up(vs->brk), new_end = page_up(requested);
+    uintptr_t result = vs->brk;
+    if (requested < vs->brk_start || requested >= vs->mmap_top || new_end < requested) {
+        /* out of range: the break stays */
+    } else if (new_end > old_end) {
+        struct vma *node = overlaps_locked(vs, old_end, new_end) ? NULL : kmalloc(sizeof(*node));
+        if (node) {
+            *node = (struct vma){.start = old_end, .end = new_end, .prot = VM_READ | VM_WRITE};
+            insert_locked(vs, node);
+            vs->brk = result = requested;
+        }
+    } else {
+        if (new_end < old_end && unmap_locked(vs, new_end, old_end) != 0)
+            new_end = old_end;
+        if (new_end == page_up(requested))
+            vs->brk = result = requested;
+    }
+    spin_unlock(&vs->lock, irq);
+    return result;
+}
+
+/* ---- the rest -------------------------------------------------------------------- */
+
+void vmspace_activate(struct vmspace *vs)
+{
+    paging_activate(vs ? vs->as : &kernel_space);
+}
+
+size_t vmspace_region_count(struct vmspace *vs)
+{
+    bool irq = spin_lock(&vs->lock);
+    size_t n = 0;
+    for (struct vma *v = vs->vmas; v; v = v->next)
+        n++;
+    spin_unlock(&vs->lock, irq);
+    return n;
+}

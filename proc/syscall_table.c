@@ -1,0 +1,86 @@
+/*
+ * The system-call table: Linux x86_64 numbers (arch/x86/entry/syscalls/
+ * syscall_64.tbl) to Exo's handlers, one line per call. A number with no line
+ * here, or beyond the table, returns -ENOSYS and is logged once.
+ * Exo-only calls will take numbers Linux does not use, from 512 up.
+ */
+#include "lib/errno.h"
+#include "lib/printf.h"
+#include "proc/process.h"
+#include "proc/syscall.h"
+
+#define SYSCALL_TABLE_SIZE 512
+
+static long sys_unimplemented(SYSCALL_ARGS);
+
+/* Every slot starts as sys_unimplemented and the lines below override theirs. */
+#pragma GCC diagnostic push
+#ifdef __clang__
+#pragma GCC diagnostic ignored "-Winitializer-overrides"
+#else
+#pragma GCC diagnostic ignored "-Woverride-init"
+#endif
+const arch_syscall_fn syscall_table_entries[SYSCALL_TABLE_SIZE] = {
+    [0 ... SYSCALL_TABLE_SIZE - 1] = sys_unimplemented,
+    [0] = sys_read,
+    [1] = sys_write,
+    [3] = sys_close,
+    [9] = sys_mmap,
+    [10] = sys_mprotect,
+    [11] = sys_munmap,
+    [12] = sys_brk,
+    [13] = sys_rt_sigaction,
+    [14] = sys_rt_sigprocmask,
+    [16] = sys_ioctl,
+    [19] = sys_readv,
+    [20] = sys_writev,
+    [24] = sys_sched_yield,
+    [39] = sys_getpid,
+    [60] = sys_exit,
+    [62] = sys_kill,
+    [63] = sys_uname,
+    [96] = sys_gettimeofday,
+    [102] = sys_getuid,
+    [104] = sys_getgid,
+    [107] = sys_geteuid,
+    [108] = sys_getegid,
+    [110] = sys_getppid,
+    [158] = sys_arch_prctl,
+    [186] = sys_gettid,
+    [201] = sys_time,
+    [218] = sys_set_tid_address,
+    [228] = sys_clock_gettime,
+    [231] = sys_exit_group,
+    [273] = sys_set_robust_list,
+    [318] = sys_getrandom,
+};
+#pragma GCC diagnostic pop
+const size_t syscall_table_size = SYSCALL_TABLE_SIZE;
+
+/* Numbers already reported (atomic bits); past the bitmap, one line for all. */
+#define LOGGED_NUMBERS 4096
+static uint64_t logged[LOGGED_NUMBERS / 64];
+static int logged_beyond;
+
+long syscall_unknown_number(uint64_t number)
+{
+    bool first;
+    if (number < LOGGED_NUMBERS) {
+        uint64_t bit = 1ull << (number % 64);
+        first = !(__atomic_fetch_or(&logged[number / 64], bit, __ATOMIC_RELAXED) & bit);
+    } else {
+        first = !__atomic_exchange_n(&logged_beyond, 1, __ATOMIC_RELAXED);
+    }
+    if (first) {
+        struct process *p = process_current();
+        kprintf("exo: system call %lu is not implemented (ENOSYS), first called by process %d (%s)%s\n",
+                number, p ? p->pid : 0, p ? p->name : "?",
+                number >= LOGGED_NUMBERS ? "; larger numbers are not logged again" : "");
+    }
+    return -ENOSYS;
+}
+
+static long sys_unimplemented(SYSCALL_ARGS)
+{
+    return syscall_unknown_number(arch_regs_syscall_number(arch_user_regs(thread_current()->stack.top)));
+}

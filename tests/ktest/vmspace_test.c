@@ -1,0 +1,193 @@
+/* vmspace: user address spaces (include/mm/vmspace.h). */
+#include "arch/mmu.h"
+#include "kernel/ktest.h"
+#include "lib/errno.h"
+#include "lib/string.h"
+#include "mm/heap.h"
+#include "mm/vmspace.h"
+#include "mm_test_util.h"
+#include "sched/thread.h"
+
+#define VA 0x400000ull
+
+struct mm_counts {
+    uint64_t frames;
+    size_t heap_blocks;
+    uint64_t tables;
+};
+
+static struct mm_counts counts_now(void)
+{
+    struct heap_stats h;
+    heap_get_stats(&h);
+    return (struct mm_counts){mm_free_frames(), h.blocks_in_use, paging_table_pages()};
+}
+
+/* The counts once the rest of the kernel is quiet: threads of earlier suites may
+ * still be finishing on other CPUs, freeing as they go. */
+static struct mm_counts counts_settled(void)
+{
+    struct mm_counts a = counts_now();
+    for (int i = 0; i < 50; i++) {
+        thread_sleep_ns(2000000);
+        struct mm_counts b = counts_now();
+        if (a.frames == b.frames && a.heap_blocks == b.heap_blocks && a.tables == b.tables)
+            break;
+        a = b;
+    }
+    return a;
+}
+
+static void expect_counts(struct ktest *t, struct mm_counts before)
+{
+    struct mm_counts after = counts_now();
+    KT_EXPECT_EQ(t, after.frames, before.frames);
+    KT_EXPECT_EQ(t, after.heap_blocks, before.heap_blocks);
+    KT_EXPECT_EQ(t, after.tables, before.tables);
+}
+
+static void vmspace_wx_region_is_refused_with_eacces(struct ktest *t)
+{
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    uintptr_t va = VA;
+    KT_EXPECT_EQ(t, vmspace_map(vs, &va, 4096, VM_READ | VM_WRITE | VM_EXEC, VMSPACE_FIXED),
+                 -EACCES);
+    KT_EXPECT_EQ(t, vmspace_map(vs, &va, 4096, VM_READ | VM_WRITE, VMSPACE_FIXED), 0);
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va, 4096, VM_READ | VM_WRITE | VM_EXEC), -EACCES);
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va, 4096, VM_READ | VM_EXEC), 0);
+    KT_EXPECT_EQ(t, paging_audit_wx(vs->as, NULL, NULL), 0);
+    vmspace_destroy(vs);
+}
+
+static void vmspace_pages_appear_on_first_touch_with_their_rights(struct ktest *t)
+{
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    uintptr_t va = VA;
+    KT_ASSERT(t, vmspace_map(vs, &va, 3 * 4096, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    struct translation tr;
+    KT_EXPECT(t, !paging_translate(vs->as, va, &tr));
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va + 4096 + 5, VM_ACCESS_WRITE), 0);
+    KT_ASSERT(t, paging_translate(vs->as, va + 4096, &tr));
+    KT_EXPECT_EQ(t, tr.flags & (PAGE_USER | PAGE_WRITE | PAGE_EXEC), PAGE_USER | PAGE_WRITE);
+    KT_EXPECT_EQ(t, vs->resident_pages, 1);
+    /* Not executable, nothing outside the region. */
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va, VM_ACCESS_EXEC), -EFAULT);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va + 3 * 4096, VM_ACCESS_READ), -EFAULT);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, 0, VM_ACCESS_READ), -EFAULT);
+    vmspace_destroy(vs);
+}
+
+static void vmspace_unmap_and_protect_split_regions(struct ktest *t)
+{
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    uintptr_t va = VA;
+    KT_ASSERT(t, vmspace_map(vs, &va, 4 * 4096, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_EXPECT_EQ(t, vmspace_region_count(vs), 1);
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va + 4096, 4096, VM_READ), 0);
+    KT_EXPECT_EQ(t, vmspace_region_count(vs), 3);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va + 4096, VM_ACCESS_WRITE), -EFAULT);
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va + 4096, 4096, VM_READ | VM_WRITE), 0);
+    KT_EXPECT_EQ(t, vmspace_region_count(vs), 1); /* merged again */
+    KT_EXPECT_EQ(t, vmspace_unmap(vs, va + 2 * 4096, 4096), 0);
+    KT_EXPECT_EQ(t, vmspace_region_count(vs), 2);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va + 2 * 4096, VM_ACCESS_READ), -EFAULT);
+    /* mprotect of a range with a hole: ENOMEM, as Linux. */
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va, 4 * 4096, VM_READ), -ENOMEM);
+    KT_EXPECT_EQ(t, vmspace_unmap(vs, va + 1, 4096), -EINVAL);
+    vmspace_destroy(vs);
+}
+
+static void vmspace_mmap_without_address_finds_distinct_gaps(struct ktest *t)
+{
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    uintptr_t a = 0, b = 0;
+    KT_ASSERT(t, vmspace_map(vs, &a, 8192, VM_READ, 0) == 0);
+    KT_ASSERT(t, vmspace_map(vs, &b, 4096, VM_READ, 0) == 0);
+    KT_EXPECT(t, a >= VMSPACE_USER_MIN && a + 8192 <= VMSPACE_USER_END);
+    KT_EXPECT(t, b + 4096 <= a || b >= a + 8192);
+    KT_EXPECT_EQ(t, a & 4095, 0);
+    vmspace_destroy(vs);
+}
+
+static void vmspace_brk_grows_and_shrinks(struct ktest *t)
+{
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    vmspace_init_brk(vs, 0x600123);
+    KT_EXPECT_EQ(t, vs->brk, 0x601000);
+    KT_EXPECT_EQ(t, vmspace_set_brk(vs, 0), 0x601000);
+    KT_EXPECT_EQ(t, vmspace_set_brk(vs, 0x603010), 0x603010);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, 0x603000, VM_ACCESS_WRITE), 0);
+    KT_EXPECT_EQ(t, vmspace_set_brk(vs, 0x602000), 0x602000);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, 0x603000, VM_ACCESS_WRITE), -EFAULT);
+    KT_EXPECT_EQ(t, vs->resident_pages, 0);
+    vmspace_destroy(vs);
+}
+
+static void vmspace_two_spaces_hold_different_data_at_one_address(struct ktest *t)
+{
+    struct vmspace *a = vmspace_create(), *b = vmspace_create();
+    KT_ASSERT(t, a && b);
+    uintptr_t va = VA;
+    KT_ASSERT(t, vmspace_map(a, &va, 4096, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_ASSERT(t, vmspace_map(b, &va, 4096, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_EXPECT_EQ(t, vmspace_write(a, va + 8, "alpha", 6), 0);
+    KT_EXPECT_EQ(t, vmspace_write(b, va + 8, "beta", 5), 0);
+    char got[8];
+    KT_EXPECT_EQ(t, vmspace_read(a, va + 8, got, 6), 0);
+    KT_EXPECT_STREQ(t, got, "alpha");
+    KT_EXPECT_EQ(t, vmspace_read(b, va + 8, got, 5), 0);
+    KT_EXPECT_STREQ(t, got, "beta");
+    KT_EXPECT_EQ(t, vmspace_write(a, va + 4090, "straddles", 9), -EFAULT);
+    vmspace_destroy(a);
+    vmspace_destroy(b);
+}
+
+static void vmspace_activation_records_the_cpu(struct ktest *t)
+{
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    bool irq = arch_irq_save_disable(); /* stay on this CPU */
+    uint64_t bit = 1ull << arch_cpu_index();
+    KT_EXPECT_EQ(t, vs->as->tlb.cpus, 0);
+    vmspace_activate(vs);
+    KT_EXPECT_EQ(t, arch_mmu_root(), vs->as->root.value);
+    KT_EXPECT_EQ(t, vs->as->tlb.cpus, bit);
+    vmspace_activate(NULL);
+    KT_EXPECT_EQ(t, arch_mmu_root(), kernel_space.root.value);
+    arch_irq_restore(irq);
+    KT_EXPECT(t, vs->as->tlb.id != 0);
+    vmspace_destroy(vs);
+}
+
+static void vmspace_destroy_restores_frame_heap_and_table_counts(struct ktest *t)
+{
+    struct mm_counts before = counts_settled();
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    for (unsigned i = 0; i < 8; i++) {
+        uintptr_t va = 0;
+        KT_ASSERT(t, vmspace_map(vs, &va, 5 * 4096, VM_READ | VM_WRITE, 0) == 0);
+        KT_EXPECT_EQ(t, vmspace_write(vs, va + 4096 * (i % 5), &i, sizeof(i)), 0);
+    }
+    uintptr_t far = 0x7000000000ull;
+    KT_ASSERT(t, vmspace_map(vs, &far, 4096, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, far, VM_ACCESS_WRITE), 0);
+    KT_EXPECT_EQ(t, vs->resident_pages, 9);
+    vmspace_destroy(vs);
+    expect_counts(t, before);
+}
+
+KTEST_SUITE(vmspace,
+            KTEST(vmspace_wx_region_is_refused_with_eacces),
+            KTEST(vmspace_pages_appear_on_first_touch_with_their_rights),
+            KTEST(vmspace_unmap_and_protect_split_regions),
+            KTEST(vmspace_mmap_without_address_finds_distinct_gaps),
+            KTEST(vmspace_brk_grows_and_shrinks),
+            KTEST(vmspace_two_spaces_hold_different_data_at_one_address),
+            KTEST(vmspace_activation_records_the_cpu),
+            KTEST(vmspace_destroy_restores_frame_heap_and_table_counts));
