@@ -158,10 +158,7 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
             arch_timer_mode());
     if (boot_options()->smp_late_cpu)
         arch_smp_make_cpu_late(boot_options()->smp_late_cpu);
-    uint64_t smp_start_ns = arch_time_ns();
     arch_smp_start(boot_options()->smp_max_cpus, sched_ap_main);
-    kprintf("smp: %u CPUs up in %lu ms\n", arch_cpu_count(),
-            (arch_time_ns() - smp_start_ns) / 1000000);
     boottime_mark("cpus");
     process_init();
     tty_init();
