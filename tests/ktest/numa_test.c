@@ -244,8 +244,11 @@ static void numa_an_exhausted_node_falls_back_to_the_nearest(struct ktest *t)
     thread_join(th);
     if (x.too_big)
         KT_SKIP(t, "CPU 0's node is too large to run dry here");
-    ktest_note(t, "node %u ran dry after %lu frames; the next came from node %u", x.home,
-               x.taken, x.fallback);
+    if (x.fallback == ~0u)
+        ktest_note(t, "node %u ran dry after %lu frames; no other node had any", x.home, x.taken);
+    else
+        ktest_note(t, "node %u ran dry after %lu frames; the next came from node %u", x.home,
+                   x.taken, x.fallback);
     KT_EXPECT_EQ(t, x.fallback, x.expected_fallback);
 }
 

@@ -248,11 +248,9 @@ def big_boots(seed):
     boots.append(Boot("big-255cpu", ["-smp", "255", "-m", "2G", "-kernel", ELF, "-append",
                                      "mode=test test=s* seed=%d" % seeds[0]],
                       900))
-    # x2APIC IDs above 255: q35 with interrupt remapping and a split irqchip.
-    boots.append(Boot("big-288cpu-x2apic", ["-machine", "q35,kernel-irqchip=split", "-device",
-                                            "intel-iommu,intremap=on,eim=on", "-smp", "288",
-                                            "-m", "2G", "-kernel", ELF, "-append",
-                                            "mode=test test=smp seed=%d" % seeds[0]], 1200))
+    # Past 255 CPUs (x2APIC IDs above 255) QEMU 7.2 wants KVM's in-kernel irqchip with
+    # its X2APIC API (q35,kernel-irqchip=split and intel-iommu,intremap=on,eim=on):
+    # TCG refuses such a -smp, so no boot here goes past 255.
     nodes = [("%d-%d" % (32 * k, 32 * k + 31), 512) for k in range(4)]
     numa_args, expect = numa_machine(nodes)
     boots.append(Boot("big-128cpu-4-nodes", ["-smp", "128,sockets=4", "-m", "2G"] + numa_args +
