@@ -16,6 +16,7 @@
 #include "mm/heap.h"
 #include "mm/numa.h"
 #include "kernel/boot.h"
+#include "kernel/tty.h"
 #include "proc/process.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
@@ -321,7 +322,9 @@ static void cmd_run(const char *args)
     }
     char name[PROCESS_NAME_BYTES];
     strlcpy(name, p->name, sizeof(name));
+    tty_set_foreground(p->pid); /* Ctrl-C goes to it */
     int status = process_wait(p);
+    tty_set_foreground(0);
     if (PROCESS_EXITED(status))
         kprintf("exo: %s exited with status %d\n", name, PROCESS_EXIT_CODE(status));
     else
