@@ -17,14 +17,10 @@
  * map / unmap / protect / translate work on one page of 4 KiB, 2 MiB or 1 GiB.
  * Page-table pages come from the frame allocator and go back to it when they
  * become empty (except the kernel half's top-level tables). TLB invalidation goes
-<<<<<<< HEAD
- * through one function in mm/paging.c (tlb_invalidate), which invalidates on
- * every online CPU (a shootdown IPI, include/arch/mmu.h) once other CPUs run;
- * paging_unmap_deferred and paging_flush_deferred batch that for many pages.
-=======
- * through one function in mm/paging.c (tlb_invalidate): every CPU for the kernel
- * half, only the CPUs that ran it for a user space.
->>>>>>> helper-core
+ * through one function in mm/paging.c (tlb_invalidate): a shootdown IPI
+ * (include/arch/mmu.h) to every online CPU for the kernel half, only to the CPUs
+ * that ran it for a user space; paging_unmap_deferred and paging_flush_deferred
+ * batch that for many pages.
  *
  * Errors are negative values of enum paging_error; out of memory never panics.
  * Locking: each address space has a spinlock over its user half; the kernel half

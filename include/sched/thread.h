@@ -139,4 +139,8 @@ void thread_set_user(void *user);
 /* Ticks since boot on this CPU (SCHED_TICK_NS each). */
 uint64_t sched_ticks(void);
 
+/* The CPUs `cpu` would look at to steal, in order (its own node's first, then
+ * by distance); writes at most max of them and returns how many. For tests. */
+unsigned sched_steal_order(unsigned cpu, uint16_t *out, unsigned max);
+
 #endif
