@@ -172,7 +172,8 @@ static long clone_process(struct process *parent, struct uthread *self,
      * without releasing us first, and the release is its last touch of p
      * before the zombie state). */
     if (args->flags & CLONE_VFORK)
-        wait_queue_wait(&p->vfork_wait, vfork_done, p);
+        while (!vfork_done(p))
+            wait_queue_wait(&p->vfork_wait, vfork_done, p);
     return pid;
 }
 

@@ -226,7 +226,8 @@ static long futex_wait(struct vmspace *vm, uintptr_t uaddr, uint32_t val, uint64
     }
     if (deadline_ns)
         timer_add(&w);
-    wait_queue_wait(&w.sleep, waiter_done, &w);
+    while (!waiter_done(&w))
+        wait_queue_wait(&w.sleep, waiter_done, &w);
     if (deadline_ns)
         timer_remove(&w);
     b = lock_waiter_bucket(&w, &irq);

@@ -674,7 +674,8 @@ bool process_single_thread(void)
     if (ending)
         return false;
     interrupt_other_threads(p, self);
-    wait_queue_wait(&p->exit_wait, only_self_left, p);
+    while (!only_self_left(p))
+        wait_queue_wait(&p->exit_wait, only_self_left, p);
     process_collect_threads(p);
     return true;
 }
@@ -715,7 +716,8 @@ void uthread_apply_affinity(struct uthread *ut)
 
 int process_wait(struct process *p)
 {
-    wait_queue_wait(&p->exit_wait, zombie_cond, p);
+    while (!zombie_cond(p)) /* exit_wait also hears threads end one by one */
+        wait_queue_wait(&p->exit_wait, zombie_cond, p);
     bool irq = spin_lock(&process_lock);
     p->state = PROCESS_REAPING;
     spin_unlock(&process_lock, irq);
