@@ -126,7 +126,9 @@ static void run_init(const char *path)
         return;
     }
     process_set_init(init);
+    tty_set_foreground(init->pid);
     int status = process_wait(init);
+    tty_set_foreground(0);
     process_set_init(NULL);
     kprintf("init: %s ended (status 0x%x); the kernel shell instead\n", path, status);
 }

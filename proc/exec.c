@@ -20,13 +20,13 @@
 #include "lib/string.h"
 #include "mm/heap.h"
 #include "proc/process.h"
+#include "proc/signal.h"
 #include "proc/syscall.h"
 
 #define EXEC_ARG_BYTES (96u * 1024)
 #define EXEC_MAX_STRINGS (EXEC_ARG_BYTES / 16)
 #define EXEC_SCRIPT_DEPTH 4  /* #! interpreters that are scripts themselves */
 #define EXEC_LINE_BYTES 256  /* Linux's BINPRM_BUF_SIZE: the #! line read */
-#define SIG_IGN 1
 
 /* argv then envp, copied in: pointers into `strings`. */
 struct exec_args {
@@ -201,10 +201,7 @@ static void commit(struct process *p, struct uthread *ut, const char *path, stru
     vmspace_activate(vm); /* interrupts on: a switch in between loads p->vm anyway */
     vmspace_put(old);     /* a vfork parent may still hold it */
     process_close_on_exec(p);
-    for (int s = 0; s < 64; s++) {
-        if (p->sigactions[s].handler != SIG_IGN)
-            p->sigactions[s] = (struct sigaction_k){0};
-    }
+    signal_process_exec(p, ut);
     process_set_name(p, path);
     ut->clear_child_tid = 0;
     ut->robust_list = 0;

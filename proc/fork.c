@@ -13,6 +13,7 @@
 #include "lib/string.h"
 #include "mm/heap.h"
 #include "proc/process.h"
+#include "proc/signal.h"
 #include "proc/syscall.h"
 
 #define CSIGNAL 0x000000ff
@@ -34,7 +35,6 @@
 #define CLONE_UNTRACED 0x00800000
 #define CLONE_CHILD_SETTID 0x01000000
 #define NSIG 64
-#define SIGCHLD 17
 
 /* What Exo does with each flag: the rest (namespaces, pidfd, ptrace, io) -EINVAL. */
 #define CLONE_SUPPORTED                                                                     \
@@ -74,7 +74,7 @@ static void start_like_caller(struct uthread *child, struct uthread *self,
         child->set_child_tid = args->child_tid;
     if (args->flags & CLONE_CHILD_CLEARTID)
         child->clear_child_tid = args->child_tid;
-    child->sigmask = self->sigmask;
+    signal_thread_init(child, self, !(args->flags & CLONE_THREAD));
     child->cpu_mask = self->cpu_mask;
 }
 
@@ -150,7 +150,9 @@ static long clone_process(struct process *parent, struct uthread *self,
         return error;
     }
     copy_files(p, parent);
-    memcpy(p->sigactions, parent->sigactions, sizeof(p->sigactions));
+    signal_process_fork(p, parent);
+    memcpy(p->rlimits, parent->rlimits, sizeof(p->rlimits));
+    p->umask = parent->umask;
     p->exit_signal = (int)(args->flags & CSIGNAL);
     start_like_caller(p->main, self, args);
     bool irq = process_lock_acquire();

@@ -4,6 +4,7 @@
  */
 #include "proc/process.h"
 
+#include "arch/time.h"
 #include "base/panic.h"
 #include "fs/initrd.h"
 #include "lib/errno.h"
@@ -80,6 +81,11 @@ const char *signal_name(int signal)
 static void switch_hook(struct thread *prev, struct thread *next)
 {
     struct uthread *from = prev ? prev->user : NULL, *to = next->user;
+    uint64_t now = arch_time_ns();
+    if (from)
+        from->cpu_ns += now - from->ran_since_ns;
+    if (to)
+        to->ran_since_ns = now;
     arch_user_switch(from ? &from->arch : NULL, to ? &to->arch : NULL, next->stack.top,
                      to ? &to->work : NULL);
     if (to)
@@ -97,18 +103,20 @@ static bool user_page_fault(uintptr_t addr, bool write, bool exec)
     return vmspace_fault(p->vm, addr, access) == 0;
 }
 
-static void user_fault(struct arch_regs *regs, int signal, uint64_t addr)
+static bool user_is_mapped(uintptr_t addr)
 {
     struct process *p = process_current();
-    KASSERT(p);
-    kprintf("exo: process %d (%s) killed by %s at 0x%lx, ip 0x%lx\n", p->pid, p->name,
-            signal_name(signal), addr, arch_regs_ip(regs));
-    process_exit(signal);
+    return p && vmspace_is_mapped(p->vm, addr);
+}
+
+static void user_fault(struct arch_regs *regs, int signal, int code, uint64_t addr)
+{
+    KASSERT(process_current());
+    signal_fault(regs, signal, code, addr);
 }
 
 static void user_return_work(struct arch_regs *regs)
 {
-    (void)regs;
     struct uthread *ut = uthread_current();
     uint32_t work = __atomic_load_n(&ut->work, __ATOMIC_ACQUIRE);
     if (work & UTHREAD_WORK_KILL) {
@@ -123,6 +131,8 @@ static void user_return_work(struct arch_regs *regs)
         __atomic_fetch_and(&ut->work, ~UTHREAD_WORK_AFFINITY, __ATOMIC_ACQ_REL);
         uthread_apply_affinity(ut);
     }
+    if (work & UTHREAD_WORK_SIGNAL)
+        signal_return_work(ut, regs);
     /* UTHREAD_WORK_IRET: the way back from here is IRETQ already. */
     __atomic_fetch_and(&ut->work, ~UTHREAD_WORK_IRET, __ATOMIC_RELEASE);
 }
@@ -136,6 +146,7 @@ void process_init(void)
 {
     static const struct arch_user_hooks hooks = {
         .page_fault = user_page_fault,
+        .is_mapped = user_is_mapped,
         .fault = user_fault,
         .return_work = user_return_work,
     };
@@ -236,6 +247,8 @@ static struct process *process_new(const char *path, struct process *parent)
         return NULL;
     }
     p->parent = parent;
+    signal_process_init(p);
+    process_limits_init(p);
     for (int fd = 0; fd < 3 && console_file; fd++) {
         file_get(console_file);
         p->fds[fd] = console_file;
@@ -301,6 +314,7 @@ struct uthread *uthread_new(struct process *p)
     arch_fpu_state_init(ut->arch.fpu);
     ut->proc = p;
     ut->futex_bucket = -1;
+    signal_thread_init(ut, NULL, false);
     return ut;
 }
 
@@ -537,12 +551,17 @@ static void stop_other_threads_locked(struct process *p, struct uthread *self, u
     }
 }
 
-static void interrupt_other_threads(struct process *p, struct uthread *self)
+/* Gets the other threads out of their waits: futexes, wait4, and (`kill`:
+ * the process is ending) interruptible sleeps, through a SIGKILL to each. */
+static void interrupt_other_threads(struct process *p, struct uthread *self, bool kill)
 {
     bool irq = spin_lock(&process_lock);
     for (struct uthread *ut = p->threads; ut; ut = ut->next_thread) {
-        if (ut != self && !ut->exited)
-            futex_interrupt(ut);
+        if (ut == self || ut->exited)
+            continue;
+        futex_interrupt(ut);
+        if (kill)
+            signal_send_thread(ut, SIGKILL, NULL);
     }
     __atomic_fetch_add(&p->child_events, 1, __ATOMIC_RELEASE); /* out of wait4 too */
     wait_queue_wake_all(&p->child_wait);
@@ -598,8 +617,8 @@ static void process_end(struct process *p)
     if (parent) {
         __atomic_fetch_add(&parent->child_events, 1, __ATOMIC_RELEASE);
         wait_queue_wake_all(&parent->child_wait);
-        /* The exit signal (SIGCHLD) to the parent goes here once delivery exists;
-         * its default action is to ignore it, which is what happens today. */
+        if (p->exit_signal == SIGCHLD)
+            signal_child_exited(parent, p->pid, p->exit_status);
     } else if (p->orphan) {
         __atomic_fetch_add(&orphan_events, 1, __ATOMIC_RELEASE);
         wait_queue_wake_all(&orphan_wait);
@@ -631,7 +650,7 @@ static __attribute__((noreturn)) void thread_end(int status, bool group)
         }
         stop_other_threads_locked(p, ut, UTHREAD_WORK_KILL);
         spin_unlock(&process_lock, irq);
-        interrupt_other_threads(p, ut);
+        interrupt_other_threads(p, ut, true);
     }
     clear_child_tid(ut);
     bool irq = spin_lock(&process_lock);
@@ -673,7 +692,7 @@ bool process_single_thread(void)
     spin_unlock(&process_lock, irq);
     if (ending)
         return false;
-    interrupt_other_threads(p, self);
+    interrupt_other_threads(p, self, false);
     while (!only_self_left(p))
         wait_queue_wait(&p->exit_wait, only_self_left, p);
     process_collect_threads(p);
@@ -766,19 +785,26 @@ static void reaper_main(void *arg)
 int process_kill(int pid, int signal)
 {
     int error = -ESRCH;
+    struct kernel_siginfo info = {.code = SI_USER};
     bool irq = spin_lock(&process_lock);
-    struct process *p = process_find_locked(pid);
-    if (p)
-        error = 0;
-    if (p && signal && p->state == PROCESS_RUNNING && !p->group_exit) {
-        if (!p->pending_signal)
-            p->pending_signal = signal;
-        stop_other_threads_locked(p, NULL, UTHREAD_WORK_KILL);
+    for (struct process *p = processes; p; p = p->next) {
+        if (p->pid == pid && p->state == PROCESS_RUNNING) {
+            signal_send_process(p, signal, &info);
+            error = 0;
+        }
     }
     spin_unlock(&process_lock, irq);
-    if (p && signal && !error)
-        interrupt_other_threads(p, NULL);
     return error;
+}
+
+int process_for_each(int (*fn)(struct process *p, void *ctx), void *ctx)
+{
+    int result = 0;
+    bool irq = spin_lock(&process_lock);
+    for (struct process *p = processes; p && !result; p = p->next)
+        result = fn(p, ctx);
+    spin_unlock(&process_lock, irq);
+    return result;
 }
 
 size_t process_list(struct process_info *out, size_t max)

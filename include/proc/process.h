@@ -43,6 +43,7 @@
 
 #include "arch/user.h"
 #include "mm/vmspace.h"
+#include "proc/signal.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
 
@@ -101,11 +102,22 @@ enum process_state {
 struct process;
 struct inode;
 
+/* Resource limits (getrlimit, prlimit64): Linux's RLIMIT_* numbers. */
+#define PROCESS_RLIMITS 16
+#define RLIMIT_INFINITY UINT64_MAX
+struct process_rlimit {
+    uint64_t cur, max;
+};
+/* A new process's limits and umask (Linux's defaults; RLIMIT_NOFILE's soft
+ * limit is the size of the fd table). proc/sys_misc.c. */
+void process_limits_init(struct process *p);
+
 /* Bits of struct uthread's work word: why the return to ring 3 must stop. */
 #define UTHREAD_WORK_KILL (1u << 0)  /* end the process (pending_signal says why) */
 #define UTHREAD_WORK_IRET (1u << 1)  /* registers were replaced: return by IRETQ */
-#define UTHREAD_WORK_EXIT (1u << 2)  /* end this thread alone (another thread execs) */
-#define UTHREAD_WORK_AFFINITY (1u << 3) /* cpu_mask changed: re-pin before going back */
+#define UTHREAD_WORK_SIGNAL (1u << 2) /* a signal may be deliverable (proc/signal.h) */
+#define UTHREAD_WORK_EXIT (1u << 3)  /* end this thread alone (another thread execs) */
+#define UTHREAD_WORK_AFFINITY (1u << 4) /* cpu_mask changed: re-pin before going back */
 
 struct uthread {
     struct thread *thread;
@@ -116,8 +128,10 @@ struct uthread {
     void *fpu_block;             /* the allocation fpu points into */
     uint64_t clear_child_tid;    /* set_tid_address */
     uint64_t robust_list;        /* set_robust_list: kept, not used yet */
-    uint64_t sigmask;            /* rt_sigprocmask: kept, signals come later */
+    struct signal_thread sig;    /* mask, own pending signals, alternate stack */
     uint64_t entry, stack;       /* where ring 3 starts (process_spawn) */
+    uint64_t cpu_ns;             /* time on a CPU until ran_since_ns (switch hook) */
+    uint64_t ran_since_ns;       /* when it last went on a CPU (switch hook) */
     struct arch_regs start_regs; /* where ring 3 starts (clone: the parent's, changed) */
     uint64_t set_child_tid;      /* CLONE_CHILD_SETTID: the child writes its tid there */
     struct uthread *next_thread; /* the process's thread list (process_lock) */
@@ -125,10 +139,6 @@ struct uthread {
     uint64_t cpu_mask;           /* sched_setaffinity's mask as given (bit per CPU) */
     int futex_bucket;            /* (futex bucket lock) where it waits, -1: nowhere */
     void *futex_waiter;          /* (futex bucket lock) its waiter record, or NULL */
-};
-
-struct sigaction_k {
-    uint64_t handler, flags, restorer, mask;
 };
 
 struct process {
@@ -153,7 +163,9 @@ struct process {
     struct wait_queue vfork_wait;/* the vfork parent sleeps here */
     struct file *fds[PROCESS_MAX_FDS];
     uint8_t fd_flags[PROCESS_MAX_FDS]; /* PROCESS_FD_CLOEXEC per fd (with fds) */
-    struct sigaction_k sigactions[64]; /* rt_sigaction: stored, not delivered yet */
+    struct signal_shared sig;    /* actions, process-wide pending signals */
+    struct process_rlimit rlimits[PROCESS_RLIMITS]; /* (process_lock); fork copies them */
+    uint32_t umask;              /* file-mode creation mask; fork copies it */
     struct wait_queue exit_wait; /* process_wait sleeps here */
     struct process *next;        /* the process list (process_lock) */
 };
@@ -183,9 +195,13 @@ int process_wait(struct process *p);
 /* Makes p the process that adopts orphans (init=); NULL: the kernel reaps them. */
 void process_set_init(struct process *p);
 
-/* Asks p to end with `signal` (a Linux number) at its next return to ring 3.
- * Returns -ESRCH when no running process has that pid. */
+/* Sends `signal` (a Linux number) to the process with that pid, as kill(2)
+ * from the kernel would. Returns -ESRCH when no running process has that pid. */
 int process_kill(int pid, int signal);
+
+/* Calls fn(p, ctx) for each process, zombies too, under process_lock (fn may
+ * send signals, nothing that sleeps), until fn returns non-zero; returns that. */
+int process_for_each(int (*fn)(struct process *p, void *ctx), void *ctx);
 
 /* The calling user thread's uthread and process (NULL in a kernel thread). */
 struct uthread *uthread_current(void);
