@@ -353,6 +353,16 @@ void thread_set_user(void *user)
     arch_irq_restore(irq);
 }
 
+void thread_set_own_affinity(int cpu)
+{
+    KASSERT(cpu >= THREAD_ANY_CPU && cpu < (int)ARCH_MAX_CPUS);
+    bool irq = arch_irq_save_disable();
+    struct thread *self = this_cpu()->current;
+    self->affinity = (int16_t)cpu; /* running, so in no queue: the counts stay right */
+    self->rq.pinned = cpu >= 0;
+    arch_irq_restore(irq);
+}
+
 void thread_block(void)
 {
     schedule();
