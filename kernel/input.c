@@ -8,11 +8,19 @@ static char ring[INPUT_QUEUE_BYTES];
 static size_t head;  /* index of the oldest byte */
 static size_t count; /* bytes queued */
 static uint64_t dropped;
+static bool (*filter)(char c); /* set once at boot */
+
+void input_set_filter(bool (*new_filter)(char c))
+{
+    filter = new_filter;
+}
 
 void input_push(const char *bytes, size_t len)
 {
     bool irq = spin_lock(&readers.lock);
     for (size_t i = 0; i < len; i++) {
+        if (filter && filter(bytes[i]))
+            continue;
         if (count == INPUT_QUEUE_BYTES) {
             dropped += len - i;
             break;

@@ -100,7 +100,38 @@ static const struct file_ops tty_ops = {
 /* Never released: this reference is the console's own. */
 static struct file tty_file = {.ops = &tty_ops, .refs = 1, .flags = 2 /* O_RDWR */};
 
+#define ISIG 0x1
+#define VINTR 0
+#define VQUIT 1
+
+static int foreground_pgrp; /* (A) */
+
+void tty_set_foreground(int pgrp)
+{
+    __atomic_store_n(&foreground_pgrp, pgrp, __ATOMIC_RELEASE);
+}
+
+int tty_foreground(void)
+{
+    return __atomic_load_n(&foreground_pgrp, __ATOMIC_ACQUIRE);
+}
+
+/* input_set_filter's hook (interrupt context): the signal characters. */
+static bool signal_character(char c)
+{
+    int pgrp = tty_foreground();
+    if (!(termios.lflag & ISIG) || pgrp <= 0)
+        return false;
+    int sig = c == (char)termios.cc[VINTR] ? SIGINT : c == (char)termios.cc[VQUIT] ? SIGQUIT : 0;
+    if (!sig)
+        return false;
+    console_write(c == (char)termios.cc[VINTR] ? "^C\n" : "^\\\n", 3); /* ECHOCTL */
+    signal_send_group(pgrp, sig);
+    return true;
+}
+
 void tty_init(void)
 {
     process_set_console(&tty_file);
+    input_set_filter(signal_character);
 }

@@ -17,6 +17,7 @@
 #ifndef EXO_KERNEL_INPUT_H
 #define EXO_KERNEL_INPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,11 @@ void input_push(const char *bytes, size_t len);
 /* Blocks until at least one byte is queued, then moves up to `size` bytes (size >
  * 0) into buf; returns how many. Thread context only. */
 size_t input_read(char *buf, size_t size);
+
+/* A byte the filter takes (returns true for) is not queued: the tty's signal
+ * characters (Ctrl-C). Called from input_push, so in interrupt context; set
+ * once at boot. */
+void input_set_filter(bool (*filter)(char c));
 
 /* Bytes dropped so far because the queue was full. */
 uint64_t input_dropped(void);

@@ -7,11 +7,21 @@
  * and TIOCGWINSZ; anything else is ENOTTY.
  *
  * Only the foreground program reads: the shell does not while `run` waits.
+ *
+ * Signals: with ISIG set (the default), Ctrl-C (VINTR) sends SIGINT and Ctrl-\
+ * (VQUIT) SIGQUIT to the foreground process group instead of being read;
+ * with no foreground group (the kernel shell's own prompt) they are ordinary
+ * input.
  */
 #ifndef EXO_KERNEL_TTY_H
 #define EXO_KERNEL_TTY_H
 
 /* Makes the console the file new processes get (process_set_console). */
 void tty_init(void);
+
+/* The console's foreground process group: 0 for none (the kernel shell). Set by
+ * the shell's `run`, the init launcher and TIOCSPGRP. Any context. */
+void tty_set_foreground(int pgrp);
+int tty_foreground(void);
 
 #endif

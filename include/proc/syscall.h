@@ -43,4 +43,28 @@ SYSCALL_DECLARE(exit_group);
 SYSCALL_DECLARE(set_robust_list);
 SYSCALL_DECLARE(getrandom);
 
+/* proc/signal.c */
+SYSCALL_DECLARE(rt_sigpending);
+SYSCALL_DECLARE(rt_sigsuspend);
+SYSCALL_DECLARE(rt_sigreturn);
+SYSCALL_DECLARE(sigaltstack);
+SYSCALL_DECLARE(pause);
+SYSCALL_DECLARE(tgkill);
+SYSCALL_DECLARE(tkill);
+
+/* proc/sys_time.c */
+SYSCALL_DECLARE(clock_getres);
+SYSCALL_DECLARE(nanosleep);
+SYSCALL_DECLARE(clock_nanosleep);
+
+/* proc/sys_misc.c */
+SYSCALL_DECLARE(getresuid);
+SYSCALL_DECLARE(getresgid);
+SYSCALL_DECLARE(umask);
+SYSCALL_DECLARE(prlimit64);
+SYSCALL_DECLARE(getrlimit);
+SYSCALL_DECLARE(setrlimit);
+SYSCALL_DECLARE(sysinfo);
+SYSCALL_DECLARE(getrusage);
+
 #endif
