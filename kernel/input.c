@@ -8,6 +8,17 @@ static char ring[INPUT_QUEUE_BYTES];
 static size_t head;  /* index of the oldest byte */
 static size_t count; /* bytes queued */
 static uint64_t dropped;
+static void (*notify)(void); /* set once at boot */
+
+void input_set_notify(void (*fn)(void))
+{
+    notify = fn;
+}
+
+size_t input_available(void)
+{
+    return __atomic_load_n(&count, __ATOMIC_RELAXED);
+}
 
 void input_push(const char *bytes, size_t len)
 {
@@ -22,6 +33,8 @@ void input_push(const char *bytes, size_t len)
     }
     spin_unlock(&readers.lock, irq);
     wait_queue_wake_all(&readers);
+    if (notify)
+        notify();
 }
 
 /* wait_queue_wait's condition, checked with readers.lock held. */

@@ -198,7 +198,7 @@ static void run_suite(void *ctx, const struct inode *suite)
     static struct capture capture;
     capture = (struct capture){.planned = -1};
     mutex_init(&capture.lock, "ktest capture");
-    struct file out = {.ops = &capture_ops, .refs = 1, .private = &capture};
+    struct file out = {.ops = &capture_ops, .refs = 1, .flags = 1 /* O_WRONLY */, .private = &capture};
 
     char path[8 + FS_NAME_MAX], seed_arg[32];
     ksnprintf(path, sizeof(path), "/tests/%s", suite->name);

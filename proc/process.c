@@ -5,6 +5,7 @@
 #include "proc/process.h"
 
 #include "base/panic.h"
+#include "fs/fdtable.h"
 #include "fs/initrd.h"
 #include "lib/errno.h"
 #include "lib/printf.h"
@@ -156,6 +157,7 @@ static struct process *process_new(const char *path, struct process *parent)
     p->state = PROCESS_RUNNING;
     set_name(p, path);
     wait_queue_init(&p->exit_wait, "process exit");
+    fdtable_init(p);
     for (int fd = 0; fd < 3 && console_file; fd++) {
         file_get(console_file);
         p->fds[fd] = console_file;

@@ -29,6 +29,13 @@ void input_push(const char *bytes, size_t len);
  * 0) into buf; returns how many. Thread context only. */
 size_t input_read(char *buf, size_t size);
 
+/* Bytes queued now (a hint: a reader may take them first). Any context. */
+size_t input_available(void);
+
+/* fn runs after every push, in the pusher's context (interrupts too): the
+ * file layer's poll wake-up (include/fs/poll.h). Set once at boot. */
+void input_set_notify(void (*fn)(void));
+
 /* Bytes dropped so far because the queue was full. */
 uint64_t input_dropped(void);
 

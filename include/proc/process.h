@@ -19,8 +19,9 @@
  * number for a kill (PROCESS_EXITED/PROCESS_SIGNAL decode it).
  *
  * Locking: process_lock (proc/process.c) protects the process list, pids and
- * every process's state and exit status; a process's file table is touched
- * only by its own (single) thread. Files (struct file) are reference-counted.
+ * every process's state and exit status; fd_lock protects the file table
+ * (include/fs/fdtable.h has its functions). Files (struct file) are
+ * reference-counted; a call holds a reference for as long as it uses one.
  *
  * A user fault never stops the kernel: it prints
  *   exo: process <pid> (<name>) killed by SIG<X> at <addr>, ip <ip>
@@ -39,7 +40,7 @@
 #include "sched/thread.h"
 
 #define PROCESS_NAME_BYTES 16
-#define PROCESS_MAX_FDS 64
+#define PROCESS_MAX_FDS 1024       /* the fd table's size: RLIMIT_NOFILE's hard limit */
 #define PROCESS_ARG_MAX 32       /* argv or envp strings process_spawn takes */
 #define PROCESS_STACK_TOP 0x7ffffff00000ull
 #define PROCESS_STACK_BYTES (8ull << 20)
@@ -53,21 +54,31 @@
 
 struct file;
 
+struct kstat;
+
 /* What a kind of file can do. NULL entries: the call answers Linux's errno for
- * a file that cannot (EINVAL for read/write, ENOTTY for ioctl). User buffers are
- * user addresses, copied with include/arch/uaccess.h. */
+ * a file that cannot (EINVAL for read/write, ENOTTY for ioctl, ESPIPE for
+ * pread/lseek, ENOTDIR for getdents; a file without poll is always ready for
+ * reading and writing). User buffers are user addresses, copied with
+ * include/arch/uaccess.h; the callers have checked the access mode (O_RDONLY
+ * files never see write) and that the buffer lies in the user half. */
 struct file_ops {
     long (*read)(struct file *f, uintptr_t user_buf, size_t len);
     long (*write)(struct file *f, uintptr_t user_buf, size_t len);
     long (*ioctl)(struct file *f, unsigned long request, uintptr_t user_arg);
     void (*release)(struct file *f); /* the last reference went */
+    long (*pread)(struct file *f, uintptr_t user_buf, size_t len, uint64_t offset);
+    long (*lseek)(struct file *f, int64_t offset, unsigned whence);
+    int (*stat)(struct file *f, struct kstat *out);
+    long (*getdents)(struct file *f, uintptr_t user_buf, size_t len);
+    unsigned (*poll)(struct file *f); /* POLL* bits ready now (include/fs/poll.h) */
 };
 
 struct file {
     const struct file_ops *ops;
     uint32_t refs;     /* (A) */
-    uint32_t flags;    /* O_* as opened */
-    uint64_t pos;      /* the owner thread's */
+    uint32_t flags;    /* (A) O_* as opened; F_SETFL changes O_NONBLOCK/O_APPEND */
+    uint64_t pos;      /* the offset, shared by dup'd fds (a racy update loses one) */
     void *private;     /* the kind's own */
 };
 
@@ -88,6 +99,7 @@ enum process_state {
 };
 
 struct process;
+struct inode;
 
 /* Bits of struct uthread's work word: why the return to ring 3 must stop. */
 #define UTHREAD_WORK_KILL (1u << 0)  /* end the process (pending_signal says why) */
@@ -119,7 +131,12 @@ struct process {
     int state;                   /* enum process_state (process_lock) */
     int exit_status;             /* wait(2) encoding, once a zombie (process_lock) */
     int pending_signal;          /* with UTHREAD_WORK_KILL (process_lock) */
+    struct spinlock fd_lock;     /* protects fds, fd_cloexec, fd_limit (include/fs/fdtable.h) */
     struct file *fds[PROCESS_MAX_FDS];
+    uint64_t fd_cloexec[PROCESS_MAX_FDS / 64]; /* FD_CLOEXEC, one bit per fd */
+    unsigned fd_limit;           /* RLIMIT_NOFILE (soft = hard), <= PROCESS_MAX_FDS */
+    struct inode *cwd;           /* the working directory (initrd nodes live for good) */
+    unsigned umask;              /* (owner) */
     struct sigaction_k sigactions[64]; /* rt_sigaction: stored, not delivered yet */
     struct wait_queue exit_wait; /* process_wait sleeps here */
     struct process *next;        /* the process list (process_lock) */

@@ -1,0 +1,171 @@
+/* A process's file descriptors: see include/fs/fdtable.h. */
+#include "fs/fdtable.h"
+
+#include "fs/initrd.h"
+#include "lib/errno.h"
+
+static bool cloexec_bit(const struct process *p, unsigned fd)
+{
+    return p->fd_cloexec[fd / 64] >> (fd % 64) & 1;
+}
+
+static void set_cloexec_bit(struct process *p, unsigned fd, bool on)
+{
+    uint64_t bit = 1ull << (fd % 64);
+    if (on)
+        p->fd_cloexec[fd / 64] |= bit;
+    else
+        p->fd_cloexec[fd / 64] &= ~bit;
+}
+
+void fdtable_init(struct process *p)
+{
+    p->fd_lock = (struct spinlock)SPINLOCK_INIT("fd table");
+    p->fd_limit = FDTABLE_DEFAULT_LIMIT;
+    p->cwd = fs_root();
+    p->umask = 022;
+}
+
+struct file *fdtable_get(struct process *p, uint64_t fd)
+{
+    if (fd >= PROCESS_MAX_FDS)
+        return NULL;
+    bool irq = spin_lock(&p->fd_lock);
+    struct file *f = p->fds[fd];
+    if (f)
+        file_get(f);
+    spin_unlock(&p->fd_lock, irq);
+    return f;
+}
+
+int fdtable_install(struct process *p, struct file *f, unsigned min, bool cloexec)
+{
+    int result = -EMFILE;
+    bool irq = spin_lock(&p->fd_lock);
+    for (unsigned fd = min; fd < p->fd_limit; fd++) {
+        if (!p->fds[fd]) {
+            p->fds[fd] = f;
+            set_cloexec_bit(p, fd, cloexec);
+            result = (int)fd;
+            break;
+        }
+    }
+    spin_unlock(&p->fd_lock, irq);
+    return result;
+}
+
+int fdtable_install_at(struct process *p, struct file *f, uint64_t fd, bool cloexec)
+{
+    bool irq = spin_lock(&p->fd_lock);
+    if (fd >= p->fd_limit) {
+        spin_unlock(&p->fd_lock, irq);
+        return -EBADF;
+    }
+    struct file *old = p->fds[fd];
+    file_get(f);
+    p->fds[fd] = f;
+    set_cloexec_bit(p, (unsigned)fd, cloexec);
+    spin_unlock(&p->fd_lock, irq);
+    if (old)
+        file_put(old);
+    return (int)fd;
+}
+
+int fdtable_close(struct process *p, uint64_t fd)
+{
+    if (fd >= PROCESS_MAX_FDS)
+        return -EBADF;
+    bool irq = spin_lock(&p->fd_lock);
+    struct file *f = p->fds[fd];
+    p->fds[fd] = NULL;
+    spin_unlock(&p->fd_lock, irq);
+    if (!f)
+        return -EBADF;
+    file_put(f);
+    return 0;
+}
+
+int fdtable_get_cloexec(struct process *p, uint64_t fd)
+{
+    if (fd >= PROCESS_MAX_FDS)
+        return -EBADF;
+    bool irq = spin_lock(&p->fd_lock);
+    int result = p->fds[fd] ? cloexec_bit(p, (unsigned)fd) : -EBADF;
+    spin_unlock(&p->fd_lock, irq);
+    return result;
+}
+
+int fdtable_set_cloexec(struct process *p, uint64_t fd, bool cloexec)
+{
+    if (fd >= PROCESS_MAX_FDS)
+        return -EBADF;
+    bool irq = spin_lock(&p->fd_lock);
+    int result = -EBADF;
+    if (p->fds[fd]) {
+        set_cloexec_bit(p, (unsigned)fd, cloexec);
+        result = 0;
+    }
+    spin_unlock(&p->fd_lock, irq);
+    return result;
+}
+
+/* Closes every fd whose cloexec bit is set (all of them when `all`), one at a
+ * time so that no file is released under the lock. */
+static void close_matching(struct process *p, bool all)
+{
+    for (unsigned fd = 0; fd < PROCESS_MAX_FDS; fd++) {
+        bool irq = spin_lock(&p->fd_lock);
+        struct file *f = p->fds[fd];
+        if (f && (all || cloexec_bit(p, fd)))
+            p->fds[fd] = NULL;
+        else
+            f = NULL;
+        set_cloexec_bit(p, fd, false);
+        spin_unlock(&p->fd_lock, irq);
+        if (f)
+            file_put(f);
+    }
+}
+
+void fdtable_close_on_exec(struct process *p)
+{
+    close_matching(p, false);
+}
+
+void fdtable_close_all(struct process *p)
+{
+    close_matching(p, true);
+}
+
+void fdtable_fork(struct process *child, struct process *parent)
+{
+    bool irq = spin_lock(&parent->fd_lock);
+    for (unsigned fd = 0; fd < PROCESS_MAX_FDS; fd++) {
+        child->fds[fd] = parent->fds[fd];
+        if (child->fds[fd])
+            file_get(child->fds[fd]);
+    }
+    for (unsigned i = 0; i < PROCESS_MAX_FDS / 64; i++)
+        child->fd_cloexec[i] = parent->fd_cloexec[i];
+    child->fd_limit = parent->fd_limit;
+    spin_unlock(&parent->fd_lock, irq);
+    child->cwd = parent->cwd;
+    child->umask = parent->umask;
+}
+
+unsigned fdtable_limit(struct process *p)
+{
+    return __atomic_load_n(&p->fd_limit, __ATOMIC_RELAXED);
+}
+
+int fdtable_set_limit(struct process *p, uint64_t soft, uint64_t hard)
+{
+    if (soft > hard)
+        return -EINVAL;
+    if (hard > PROCESS_MAX_FDS)
+        return -EPERM;
+    bool irq = spin_lock(&p->fd_lock);
+    p->fd_limit = (unsigned)soft;
+    spin_unlock(&p->fd_lock, irq);
+    return 0;
+}
