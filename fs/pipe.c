@@ -57,6 +57,15 @@ static bool can_write(void *ctx)
            __atomic_load_n(&w->p->readers, __ATOMIC_ACQUIRE) == 0;
 }
 
+/* Every pipe wait goes through here: 0 when cond holds. (With signal delivery,
+ * this becomes signal_wait_interruptible, whose -ERESTARTSYS the callers pass
+ * on.) */
+static int pipe_wait(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx)
+{
+    wait_queue_wait(wq, cond, ctx);
+    return 0;
+}
+
 static void state_changed(struct wait_queue *wq)
 {
     wait_queue_wake_all(wq);
@@ -101,7 +110,9 @@ static long pipe_read(struct file *f, uintptr_t buf, size_t len)
             return -EAGAIN;
         }
         mutex_unlock(&p->lock);
-        wait_queue_wait(&p->readable, can_read, p);
+        int error = pipe_wait(&p->readable, can_read, p);
+        if (error)
+            return error;
         mutex_lock(&p->lock);
     }
     long got = drain(p, buf, len);
@@ -178,7 +189,9 @@ static long pipe_write(struct file *f, uintptr_t buf, size_t len)
         }
         mutex_unlock(&p->lock);
         struct write_wait w = {p, need};
-        wait_queue_wait(&p->writable, can_write, &w);
+        int error = pipe_wait(&p->writable, can_write, &w);
+        if (error)
+            return done ? (long)done : error;
         mutex_lock(&p->lock);
     }
     mutex_unlock(&p->lock);

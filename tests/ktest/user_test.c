@@ -36,7 +36,7 @@ static long capture_write(struct file *f, uintptr_t buf, size_t len)
 }
 
 static const struct file_ops capture_ops = {.write = capture_write};
-static struct file capture_file = {.ops = &capture_ops, .refs = 1};
+static struct file capture_file = {.ops = &capture_ops, .refs = 1, .flags = 1 /* O_WRONLY */};
 
 /* Runs path with argv, its output captured; returns its wait status or -errno. */
 static int run_captured(const char *const *argv)
