@@ -6,52 +6,20 @@
 #define ARENA_BYTES (1ul << HEAP_MAX_ORDER)
 #define ORDER_COUNT (HEAP_MAX_ORDER + 1)
 
-/*
- * The seal of a header: a fixed magic mixed with the block's address, order and state,
- * then multiplied by an odd constant (a bijection, so no two (address, order, state)
- * triples share a seal). Order and state go into bits 48..63, which no two addresses
- * of one region differ in, so a header copied to another block does not pass either.
- */
-#define SEAL_MAGIC 0x45786f4275646479ul      /* "ExoBuddy" */
-#define SEAL_MULTIPLIER 0x9e3779b97f4a7c15ul /* odd: 2^64 / golden ratio */
-
-enum block_state {
-    BLOCK_FREE = 0xf5,
-    BLOCK_USED = 0xa3,
-};
-
-/*
- * The first 16 bytes of every block, free or allocated. Written only when the block
- * changes hands (split, merge, alloc, free); a free block's list node follows it, so a
- * minimum block is exactly one header and one node, in one cache line.
- */
-struct block_header {
-    uint64_t seal;  /* block_seal(address, order, state) */
-    uint32_t order; /* HEAP_MIN_ORDER..HEAP_MAX_ORDER */
-    uint32_t state; /* enum block_state */
-};
-
-_Static_assert(sizeof(struct block_header) == HEAP_HEADER_BYTES, "header size");
 _Static_assert(HEAP_HEADER_BYTES + sizeof(struct buddy_free_node) <= (1u << HEAP_MIN_ORDER),
                "a minimum block must hold a header and a free-list node");
 _Static_assert(HEAP_MAX_ORDER < 32, "nonempty_orders is a 32-bit mask");
 _Static_assert(BUDDY_MAX_ARENAS % 64 == 0, "mapped_arenas is an array of 64-bit words");
 
-static inline uint64_t block_seal(uintptr_t block, unsigned order, unsigned state)
+static inline struct buddy_header *header_at(uintptr_t block)
 {
-    uint64_t tag = (uint64_t)(order | state << 8) << 48;
-    return (block ^ tag ^ SEAL_MAGIC) * SEAL_MULTIPLIER;
+    return (struct buddy_header *)block;
 }
 
-static inline struct block_header *header_at(uintptr_t block)
+static inline void header_write(uintptr_t block, unsigned order, enum buddy_block_state state)
 {
-    return (struct block_header *)block;
-}
-
-static inline void header_write(uintptr_t block, unsigned order, enum block_state state)
-{
-    struct block_header *header = header_at(block);
-    header->seal = block_seal(block, order, state);
+    struct buddy_header *header = header_at(block);
+    header->seal = buddy_seal(block, order, state);
     header->order = order;
     header->state = state;
 }
@@ -60,17 +28,17 @@ static inline void header_write(uintptr_t block, unsigned order, enum block_stat
  * header, left in memory, must never pass for a live block's later. */
 static inline void header_erase(uintptr_t block)
 {
-    struct block_header *header = header_at(block);
+    struct buddy_header *header = header_at(block);
     header->seal = 0;
     header->order = 0;
     header->state = 0;
 }
 
-static inline bool header_is(uintptr_t block, unsigned order, enum block_state state)
+static inline bool header_is(uintptr_t block, unsigned order, enum buddy_block_state state)
 {
-    const struct block_header *header = header_at(block);
+    const struct buddy_header *header = header_at(block);
     return header->order == order && header->state == state &&
-           header->seal == block_seal(block, order, state);
+           header->seal == buddy_seal(block, order, state);
 }
 
 static inline struct buddy_free_node *node_of(uintptr_t block)
@@ -88,13 +56,9 @@ static inline bool is_aligned(uintptr_t addr, unsigned order)
     return (addr & ((1ul << order) - 1)) == 0;
 }
 
-/* The smallest order whose block holds `size` bytes after the header. */
 static inline unsigned order_for_size(size_t size)
 {
-    size_t block_bytes = size + HEAP_HEADER_BYTES;
-    if (block_bytes <= (1ul << HEAP_MIN_ORDER))
-        return HEAP_MIN_ORDER;
-    return 64 - (unsigned)__builtin_clzl(block_bytes - 1);
+    return buddy_order_for_size(size);
 }
 
 /* ---- arena slots ------------------------------------------------------------ */
@@ -121,7 +85,7 @@ static void free_list_push(struct buddy_heap *heap, uintptr_t block, unsigned or
 {
     struct buddy_free_node *head = &heap->free_lists[order];
     struct buddy_free_node *node = node_of(block);
-    header_write(block, order, BLOCK_FREE);
+    header_write(block, order, BUDDY_FREE);
     node->prev = head;
     node->next = head->next;
     head->next->prev = node;
@@ -209,7 +173,7 @@ void *buddy_alloc(struct buddy_heap *heap, size_t size, uintptr_t caller)
     }
     unsigned found = (unsigned)__builtin_ctz(candidates);
     uintptr_t block = block_of_node(heap->free_lists[found].next);
-    if (!header_is(block, found, BLOCK_FREE))
+    if (!header_is(block, found, BUDDY_FREE))
         panic("heap: free block 0x%lx on the order %u list has a damaged header "
               "(found by an alloc from 0x%lx; use after free?)",
               (unsigned long)block, found, (unsigned long)caller);
@@ -219,7 +183,7 @@ void *buddy_alloc(struct buddy_heap *heap, size_t size, uintptr_t caller)
         found--;
         free_list_push(heap, block + (1ul << found), found);
     }
-    header_write(block, order, BLOCK_USED);
+    header_write(block, order, BUDDY_USED);
     heap->stats.blocks_in_use++;
     heap->stats.bytes_in_use += 1ul << order;
     return (void *)(block + HEAP_HEADER_BYTES);
@@ -244,17 +208,18 @@ static unsigned live_block_order(const struct buddy_heap *heap, const void *ptr,
         panic("heap: %s of 0x%lx from 0x%lx: not a pointer the heap returned (its arena is "
               "not mapped)",
               operation, (unsigned long)addr, (unsigned long)caller);
-    const struct block_header *header = header_at(block);
+    const struct buddy_header *header = header_at(block);
     unsigned order = header->order;
     bool order_fits =
         order >= HEAP_MIN_ORDER && order <= HEAP_MAX_ORDER && is_aligned(block, order);
-    if (order_fits && header_is(block, order, BLOCK_USED))
+    if (order_fits && header_is(block, order, BUDDY_USED))
         return order;
-    if (order_fits && header_is(block, order, BLOCK_FREE))
+    if (order_fits && (header_is(block, order, BUDDY_FREE) || header_is(block, order, BUDDY_CACHED)))
         panic("heap: %s of 0x%lx (order %u) from 0x%lx: the block is already free "
               "(double free?)",
               operation, (unsigned long)addr, order, (unsigned long)caller);
-    if (order_fits && (header->state == BLOCK_USED || header->state == BLOCK_FREE))
+    if (order_fits && (header->state == BUDDY_USED || header->state == BUDDY_FREE ||
+                       header->state == BUDDY_CACHED))
         panic("heap: %s of 0x%lx (order %u) from 0x%lx: damaged header (seal 0x%lx)", operation,
               (unsigned long)addr, order, (unsigned long)caller, (unsigned long)header->seal);
     panic("heap: %s of 0x%lx from 0x%lx: not a pointer the heap returned, or its header is "
@@ -278,10 +243,10 @@ void buddy_free(struct buddy_heap *heap, void *ptr, uintptr_t caller)
      */
     while (order < HEAP_MAX_ORDER) {
         uintptr_t buddy = block ^ (1ul << order);
-        const struct block_header *buddy_header = header_at(buddy);
-        if (buddy_header->state != BLOCK_FREE || buddy_header->order != order)
+        const struct buddy_header *buddy_header = header_at(buddy);
+        if (buddy_header->state != BUDDY_FREE || buddy_header->order != order)
             break;
-        if (buddy_header->seal != block_seal(buddy, order, BLOCK_FREE))
+        if (buddy_header->seal != buddy_seal(buddy, order, BUDDY_FREE))
             panic("heap: free of 0x%lx from 0x%lx: its buddy 0x%lx (order %u) has a damaged "
                   "header",
                   (unsigned long)ptr, (unsigned long)caller, (unsigned long)buddy, order);
@@ -296,6 +261,63 @@ void buddy_free(struct buddy_heap *heap, void *ptr, uintptr_t caller)
         return;
     }
     free_list_push(heap, block, order);
+}
+
+/* ---- front caches ---------------------------------------------------------------- */
+
+#define KEYS(state)                                                                        \
+    {BUDDY_SEAL_KEY(0, state),  BUDDY_SEAL_KEY(1, state),  BUDDY_SEAL_KEY(2, state),        \
+     BUDDY_SEAL_KEY(3, state),  BUDDY_SEAL_KEY(4, state),  BUDDY_SEAL_KEY(5, state),        \
+     BUDDY_SEAL_KEY(6, state),  BUDDY_SEAL_KEY(7, state),  BUDDY_SEAL_KEY(8, state),        \
+     BUDDY_SEAL_KEY(9, state),  BUDDY_SEAL_KEY(10, state), BUDDY_SEAL_KEY(11, state),       \
+     BUDDY_SEAL_KEY(12, state), BUDDY_SEAL_KEY(13, state), BUDDY_SEAL_KEY(14, state),       \
+     BUDDY_SEAL_KEY(15, state), BUDDY_SEAL_KEY(16, state), BUDDY_SEAL_KEY(17, state),       \
+     BUDDY_SEAL_KEY(18, state), BUDDY_SEAL_KEY(19, state), BUDDY_SEAL_KEY(20, state),       \
+     BUDDY_SEAL_KEY(21, state)}
+_Static_assert(HEAP_MAX_ORDER == 21, "KEYS lists orders 0..21");
+const uint64_t buddy_used_keys[HEAP_MAX_ORDER + 1] = KEYS(BUDDY_USED);
+const uint64_t buddy_cached_keys[HEAP_MAX_ORDER + 1] = KEYS(BUDDY_CACHED);
+
+/* Index (size + 15) / 16: sizes 16k-15..16k share an order (16 | the header). */
+#define SMALL_ORDER(i) ((i) <= 1 ? HEAP_MIN_ORDER : 64 - __builtin_clzl((i) * 16 + HEAP_HEADER_BYTES - 1))
+const uint8_t buddy_small_orders[(BUDDY_CACHE_MAX_BYTES + 15) / 16 + 1] = {
+#define O4(i) SMALL_ORDER(i), SMALL_ORDER((i) + 1), SMALL_ORDER((i) + 2), SMALL_ORDER((i) + 3)
+#define O16(i) O4(i), O4((i) + 4), O4((i) + 8), O4((i) + 12)
+#define O64(i) O16(i), O16((i) + 16), O16((i) + 32), O16((i) + 48)
+    O64(0), O64(64), O64(128), O64(192), O64(256), O64(320), O64(384), O64(448),
+#undef O64
+#undef O16
+#undef O4
+};
+_Static_assert(sizeof(buddy_small_orders) == 512, "one order per 16 bytes up to 8 KiB");
+
+void buddy_cache_damaged(uintptr_t block, unsigned order)
+{
+    panic("heap: cached block 0x%lx (order %u) has a damaged header (use after free?)",
+          (unsigned long)block, order);
+}
+
+void buddy_cache_init(struct buddy_cache *cache)
+{
+    memset(cache, 0, sizeof(*cache));
+    for (unsigned order = HEAP_MIN_ORDER; order <= BUDDY_CACHE_MAX_ORDER; order++)
+        cache->lists[order].room = BUDDY_CACHE_LIMIT(order);
+}
+
+void buddy_cache_drain(struct buddy_heap *heap, struct buddy_cache *cache)
+{
+    for (unsigned order = HEAP_MIN_ORDER; order <= BUDDY_CACHE_MAX_ORDER; order++) {
+        struct buddy_cache_list *list = &cache->lists[order];
+        while (list->head) {
+            uintptr_t block = list->head;
+            if (!header_is(block, order, BUDDY_CACHED))
+                buddy_cache_damaged(block, order);
+            list->head = *(uintptr_t *)(block + HEAP_HEADER_BYTES);
+            list->room++;
+            header_write(block, order, BUDDY_USED);
+            buddy_free(heap, (void *)(block + HEAP_HEADER_BYTES), 0);
+        }
+    }
 }
 
 size_t buddy_usable_size(struct buddy_heap *heap, void *ptr, uintptr_t caller)
@@ -328,7 +350,7 @@ static void check_free_list(const struct buddy_heap *heap, unsigned order)
                   heap->stats.free_blocks[order]);
         check_node_address(heap, node, order);
         uintptr_t block = block_of_node(node);
-        if (!header_is(block, order, BLOCK_FREE))
+        if (!header_is(block, order, BUDDY_FREE))
             panic("heap check: free block 0x%lx on the order %u list has a damaged header",
                   (unsigned long)block, order);
         if (node->prev != prev)
@@ -356,18 +378,18 @@ struct block_census {
 static void check_arena(const struct buddy_heap *heap, uintptr_t base, struct block_census *census)
 {
     for (uintptr_t block = base; block < base + ARENA_BYTES;) {
-        const struct block_header *header = header_at(block);
+        const struct buddy_header *header = header_at(block);
         unsigned order = header->order;
         if (order < HEAP_MIN_ORDER || order > HEAP_MAX_ORDER || !is_aligned(block, order))
             panic("heap check: block 0x%lx has a damaged header (order %u)", (unsigned long)block,
                   order);
-        if (header_is(block, order, BLOCK_USED)) {
+        if (header_is(block, order, BUDDY_USED) || header_is(block, order, BUDDY_CACHED)) {
             census->used_blocks++;
             census->used_bytes += 1ul << order;
-        } else if (header_is(block, order, BLOCK_FREE)) {
+        } else if (header_is(block, order, BUDDY_FREE)) {
             census->free_blocks[order]++;
             uintptr_t buddy = block ^ (1ul << order);
-            if (order < HEAP_MAX_ORDER && header_is(buddy, order, BLOCK_FREE))
+            if (order < HEAP_MAX_ORDER && header_is(buddy, order, BUDDY_FREE))
                 panic("heap check: free buddies 0x%lx and 0x%lx (order %u) not merged",
                       (unsigned long)block, (unsigned long)buddy, order);
             if (order == HEAP_MAX_ORDER && heap->stats.arenas > 1)

@@ -8,6 +8,8 @@
  */
 #include "mm/heap.h"
 
+#include "arch/cpu.h"
+#include "arch/irq.h"
 #include "arch/mmu.h"
 #include "base/panic.h"
 #include "lib/string.h"
@@ -24,6 +26,8 @@
 static struct spinlock heap_lock = SPINLOCK_INIT("heap");
 static struct buddy_heap heap;
 static uint64_t arena_slots[MAX_ARENAS / 64]; /* bit set: that arena slot is mapped */
+/* Each CPU's front cache (include/mm/buddy.h); its own lock, taken before heap_lock. */
+static struct buddy_cache caches[ARCH_MAX_CPUS];
 
 static uintptr_t slot_address(size_t slot)
 {
@@ -100,6 +104,8 @@ static void unmap_arena(void *ctx, void *arena)
 void heap_init(void)
 {
     struct arena_source source = {.map_arena = map_arena, .unmap_arena = unmap_arena};
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
+        buddy_cache_init(&caches[cpu]);
     bool irq = spin_lock(&heap_lock);
     bool ok = buddy_init(&heap, source, arch_va_layout.heap.start,
                          arch_va_layout.heap.start + slot_count() * ARENA_BYTES);
@@ -108,23 +114,85 @@ void heap_init(void)
         panic("heap: no memory for the first %llu KiB arena", ARENA_BYTES >> 10);
 }
 
-void *kmalloc(size_t size)
+/* Takes every CPU's cache back into the engine. With `wait`, a cache in use is
+ * waited for (its holder may be a thread preempted on this CPU: the caller must
+ * have interrupts on); without, it is skipped (out of memory under a lock). */
+static void drain_caches(bool wait)
 {
-    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
+        struct buddy_cache *cache = &caches[cpu];
+        bool held = buddy_cache_trylock(cache);
+        while (!held && wait) {
+            arch_cpu_relax();
+            held = buddy_cache_trylock(cache);
+        }
+        if (!held)
+            continue;
+        bool irq = spin_lock(&heap_lock);
+        buddy_cache_drain(&heap, cache);
+        spin_unlock(&heap_lock, irq);
+        buddy_cache_unlock(cache);
+    }
+}
+
+static bool interrupts_enabled(void)
+{
+    bool irq = arch_irq_save_disable();
+    arch_irq_restore(irq);
+    return irq;
+}
+
+static __attribute__((noinline)) void *alloc_slow(size_t size, uintptr_t caller)
+{
     bool irq = spin_lock(&heap_lock);
     void *block = buddy_alloc(&heap, size, caller);
     spin_unlock(&heap_lock, irq);
+    if (block || size > HEAP_MAX_ALLOC_BYTES)
+        return block;
+    drain_caches(false); /* cached blocks may be what the request lacks */
+    irq = spin_lock(&heap_lock);
+    block = buddy_alloc(&heap, size, caller);
+    spin_unlock(&heap_lock, irq);
     return block;
+}
+
+static __attribute__((noinline)) void free_slow(void *ptr, uintptr_t caller)
+{
+    bool irq = spin_lock(&heap_lock);
+    buddy_free(&heap, ptr, caller);
+    spin_unlock(&heap_lock, irq);
+}
+
+/* The fast path: this CPU's cache, when the size is cached and the cache is free
+ * (a thread preempted while holding it leaves it to the engine meanwhile). No
+ * interrupt masking: kmalloc is never called from interrupt context, and a thread
+ * that moves to another CPU while holding a cache still holds it alone. */
+void *kmalloc(size_t size)
+{
+    if (size <= BUDDY_CACHE_MAX_BYTES) {
+        struct buddy_cache *cache = &caches[arch_cpu_index()];
+        if (buddy_cache_trylock(cache)) {
+            void *block = buddy_cache_alloc(cache, buddy_small_order(size));
+            buddy_cache_unlock(cache);
+            if (block)
+                return block;
+        }
+    }
+    return alloc_slow(size, (uintptr_t)__builtin_return_address(0));
 }
 
 void kfree(void *ptr)
 {
     if (!ptr)
         return;
-    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
-    bool irq = spin_lock(&heap_lock);
-    buddy_free(&heap, ptr, caller);
-    spin_unlock(&heap_lock, irq);
+    struct buddy_cache *cache = &caches[arch_cpu_index()];
+    if (buddy_cache_trylock(cache)) {
+        bool cached = buddy_cache_free(&heap, cache, ptr);
+        buddy_cache_unlock(cache);
+        if (cached)
+            return;
+    }
+    free_slow(ptr, (uintptr_t)__builtin_return_address(0));
 }
 
 void *kcalloc(size_t count, size_t size)
@@ -132,10 +200,7 @@ void *kcalloc(size_t count, size_t size)
     size_t bytes;
     if (__builtin_mul_overflow(count, size, &bytes))
         return NULL;
-    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
-    bool irq = spin_lock(&heap_lock);
-    void *block = buddy_alloc(&heap, bytes, caller);
-    spin_unlock(&heap_lock, irq);
+    void *block = kmalloc(bytes);
     if (block)
         memset(block, 0, bytes);
     return block;
@@ -147,26 +212,27 @@ void *krealloc(void *ptr, size_t size)
         return kmalloc(size);
     uintptr_t caller = (uintptr_t)__builtin_return_address(0);
     if (size == 0) {
-        bool irq = spin_lock(&heap_lock);
-        buddy_free(&heap, ptr, caller);
-        spin_unlock(&heap_lock, irq);
+        free_slow(ptr, caller);
         return NULL;
     }
     bool irq = spin_lock(&heap_lock);
     size_t usable = buddy_usable_size(&heap, ptr, caller);
-    void *moved = size <= usable ? ptr : buddy_alloc(&heap, size, caller);
     spin_unlock(&heap_lock, irq);
-    if (moved == ptr || !moved)
-        return moved;
+    if (size <= usable)
+        return ptr;
+    void *moved = kmalloc(size);
+    if (!moved)
+        return NULL;
     memcpy(moved, ptr, usable);
-    irq = spin_lock(&heap_lock);
-    buddy_free(&heap, ptr, caller);
-    spin_unlock(&heap_lock, irq);
+    kfree(ptr);
     return moved;
 }
 
+/* Stats and checks see the engine with every cache drained, so that freeing
+ * everything shows the exact starting counts. */
 void heap_get_stats(struct heap_stats *out)
 {
+    drain_caches(interrupts_enabled());
     bool irq = spin_lock(&heap_lock);
     *out = heap.stats;
     spin_unlock(&heap_lock, irq);
@@ -174,6 +240,7 @@ void heap_get_stats(struct heap_stats *out)
 
 void heap_check(void)
 {
+    drain_caches(interrupts_enabled());
     bool irq = spin_lock(&heap_lock);
     buddy_check(&heap);
     spin_unlock(&heap_lock, irq);

@@ -1,5 +1,6 @@
 #include "mm/kstack.h"
 
+#include "arch/cpu.h"
 #include "arch/mmu.h"
 #include "base/panic.h"
 #include "mm/frame.h"
@@ -31,8 +32,36 @@ struct slot_class {
  * table is at the top of sched/sched.c. */
 static struct spinlock kstack_lock = SPINLOCK_INIT("kstack");
 static struct slot_class classes[KSTACK_CLASSES];
-static size_t live_stacks;
+static size_t live_stacks; /* (A) */
 static bool classes_ready;
+
+/*
+ * Per-CPU caches of ready stacks, for the small classes (stacks of up to 15
+ * pages): a freed stack stays mapped, its guard page still unmapped, and the next
+ * kstack_alloc of that size on this CPU takes it back without a page-table walk, a
+ * frame or a flush. A cached stack's lowest word holds cached_seal(bottom): a
+ * second kstack_free of it finds the seal and is the same double-free panic as
+ * for an unmapped one. kstack_flush empties every cache (exact frame counts).
+ * Each cache has its own lock, taken before kstack_lock and never with it held.
+ */
+#define CACHED_CLASSES 4
+#define CACHE_ENTRIES 30 /* 16, 8, 4 and 2 stacks of classes 0..3: at most 98 pages */
+static const uint8_t cache_first[CACHED_CLASSES + 1] = {0, 16, 24, 28, 30};
+#define CACHED_MAGIC 0x4b73746b43616368ul /* "KstkCach" */
+
+struct stack_cache {
+    struct spinlock lock;
+    uint8_t count[CACHED_CLASSES];
+    struct kstack stacks[CACHE_ENTRIES]; /* class c: from cache_first[c] */
+} __attribute__((aligned(64)));
+static struct stack_cache stack_caches[ARCH_MAX_CPUS];
+
+static uint64_t cached_seal(uintptr_t bottom)
+{
+    return bottom ^ CACHED_MAGIC;
+}
+
+static void drain_caches(void);
 
 /*
  * Freed stacks wait here for one TLB flush of every CPU (paging_flush_deferred)
@@ -58,6 +87,8 @@ static void setup_classes(void)
         classes[c].slot_pages = 2ul << c;
         classes[c].slots_total = share / (classes[c].slot_pages * PAGE_BYTES);
     }
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
+        stack_caches[cpu].lock.name = "kstack cache";
     classes_ready = true;
 }
 
@@ -115,6 +146,7 @@ static void flush_pending_locked(void)
 
 void kstack_flush(void)
 {
+    drain_caches();
     bool irq = spin_lock(&kstack_lock);
     flush_pending_locked();
     spin_unlock(&kstack_lock, irq);
@@ -145,6 +177,68 @@ static bool map_pages(uintptr_t start, size_t npages)
     return true;
 }
 
+/* A cached stack of class c and exactly npages for *out; false when there is none. */
+static bool cache_take(unsigned c, size_t npages, struct kstack *out)
+{
+    struct stack_cache *cache = &stack_caches[arch_cpu_index()];
+    bool found = false;
+    bool irq = spin_lock(&cache->lock);
+    unsigned n = cache->count[c];
+    struct kstack *last = &cache->stacks[cache_first[c] + n - 1];
+    if (n && last->top - last->bottom == npages * PAGE_BYTES) {
+        *out = *last;
+        cache->count[c]--;
+        found = true;
+    }
+    spin_unlock(&cache->lock, irq);
+    if (!found)
+        return false;
+    *(uint64_t *)out->bottom = 0;
+    __atomic_fetch_add(&live_stacks, 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+/* Keeps a freed (still mapped) stack of class c in this CPU's cache; false when full. */
+static bool cache_put(unsigned c, const struct kstack *stack)
+{
+    struct stack_cache *cache = &stack_caches[arch_cpu_index()];
+    bool irq = spin_lock(&cache->lock);
+    unsigned n = cache->count[c];
+    bool room = n < (unsigned)(cache_first[c + 1] - cache_first[c]);
+    if (room) {
+        *(uint64_t *)stack->bottom = cached_seal(stack->bottom);
+        cache->stacks[cache_first[c] + n] = *stack;
+        cache->count[c]++;
+    }
+    spin_unlock(&cache->lock, irq);
+    return room;
+}
+
+static void free_unmapping(const struct kstack *stack, unsigned c);
+
+/* Unmaps every cached stack (into the pending batch). */
+static void drain_caches(void)
+{
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
+        struct stack_cache *cache = &stack_caches[cpu];
+        for (unsigned c = 0; c < CACHED_CLASSES; c++) {
+            for (;;) {
+                struct kstack stack;
+                bool irq = spin_lock(&cache->lock);
+                unsigned n = cache->count[c];
+                if (n)
+                    stack = cache->stacks[cache_first[c] + --cache->count[c]];
+                spin_unlock(&cache->lock, irq);
+                if (!n)
+                    break;
+                *(uint64_t *)stack.bottom = 0;
+                __atomic_fetch_add(&live_stacks, 1, __ATOMIC_RELAXED); /* free_unmapping counts it */
+                free_unmapping(&stack, c);
+            }
+        }
+    }
+}
+
 int kstack_alloc(size_t size_bytes, struct kstack *out)
 {
     if (size_bytes == 0 || size_bytes > KSTACK_MAX_BYTES)
@@ -153,6 +247,9 @@ int kstack_alloc(size_t size_bytes, struct kstack *out)
     unsigned c = 0;
     while ((2ul << c) < npages + 1) /* class c has slots of 2^(c+1) pages */
         c++;
+
+    if (c < CACHED_CLASSES && cache_take(c, npages, out))
+        return KSTACK_OK;
 
     size_t slot;
     bool irq = spin_lock(&kstack_lock);
@@ -181,9 +278,7 @@ int kstack_alloc(size_t size_bytes, struct kstack *out)
         spin_unlock(&kstack_lock, irq);
         return KSTACK_ERR_NO_MEMORY;
     }
-    irq = spin_lock(&kstack_lock);
-    live_stacks++;
-    spin_unlock(&kstack_lock, irq);
+    __atomic_fetch_add(&live_stacks, 1, __ATOMIC_RELAXED);
     *out = (struct kstack){.bottom = bottom, .top = top};
     return KSTACK_OK;
 }
@@ -197,6 +292,11 @@ static unsigned class_of(uintptr_t addr)
     return (unsigned)((addr - arch_va_layout.stacks.start) / share);
 }
 
+static void panic_double_free(const struct kstack *stack)
+{
+    panic("kstack: double free of the stack at [0x%lx, 0x%lx)", stack->bottom, stack->top);
+}
+
 void kstack_free(const struct kstack *stack)
 {
     unsigned c = class_of(stack->bottom);
@@ -207,12 +307,31 @@ void kstack_free(const struct kstack *stack)
         npages >= classes[c].slot_pages || (stack->bottom & (PAGE_BYTES - 1)))
         panic("kstack: free of [0x%lx, 0x%lx), which is not a stack kstack_alloc made",
               stack->bottom, stack->top);
+    if (c < CACHED_CLASSES) {
+        /* Mapped (else freed and unmapped already), then not sealed as cached.
+         * Unlocked: the caller owns this stack, and only its own free unmaps it. */
+        if (!paging_translate_unlocked(&kernel_space, stack->bottom, &t) ||
+            *(uint64_t *)stack->bottom == cached_seal(stack->bottom))
+            panic_double_free(stack);
+        if (cache_put(c, stack)) {
+            __atomic_fetch_sub(&live_stacks, 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+    free_unmapping(stack, c);
+}
+
+/* Unmaps a stack into the pending batch (its frames and slot wait for the flush). */
+static void free_unmapping(const struct kstack *stack, unsigned c)
+{
+    size_t npages = (stack->top - stack->bottom) / PAGE_BYTES;
+    struct translation t;
     struct slot_class *cls = &classes[c];
     size_t slot = (stack->top - cls->base) / (cls->slot_pages * PAGE_BYTES) - 1;
     bool irq = spin_lock(&kstack_lock);
     if (!paging_translate(&kernel_space, stack->bottom, &t)) {
         spin_unlock(&kstack_lock, irq);
-        panic("kstack: double free of the stack at [0x%lx, 0x%lx)", stack->bottom, stack->top);
+        panic_double_free(stack);
     }
     if (npending_stacks == PENDING_STACKS || npending_frames + npages > PENDING_FRAMES)
         flush_pending_locked();
@@ -230,8 +349,8 @@ void kstack_free(const struct kstack *stack)
     pending_stacks[npending_stacks].class_index = (uint8_t)c;
     pending_stacks[npending_stacks].slot = (uint32_t)slot;
     npending_stacks++;
-    live_stacks--;
     spin_unlock(&kstack_lock, irq);
+    __atomic_fetch_sub(&live_stacks, 1, __ATOMIC_RELAXED);
 }
 
 bool kstack_is_guard(uintptr_t addr)
@@ -243,8 +362,5 @@ bool kstack_is_guard(uintptr_t addr)
 
 size_t kstack_count(void)
 {
-    bool irq = spin_lock(&kstack_lock);
-    size_t n = live_stacks;
-    spin_unlock(&kstack_lock, irq);
-    return n;
+    return __atomic_load_n(&live_stacks, __ATOMIC_RELAXED);
 }

@@ -22,8 +22,12 @@
  * each other. Every spinlock keeps interrupts off while held, so interrupt
  * handlers take part in this order like any other code.
  *
+ *   stack_cache.lock      mm/kstack.c        a CPU's cache of ready stacks; dropped
+ *                                            before kstack_lock is taken
  *   kstack_lock           mm/kstack.c        holds while it kmallocs, unmaps, frees
  *                                            frames and flushes its batch
+ *   buddy_cache.busy      mm/heap.c          a CPU's heap cache; trylock only on the
+ *                                            fast path, held while draining into heap_lock
  *   heap_lock             mm/heap.c          holds while growing: frame_alloc_run,
  *                                            paging_map
  *   kernel_space.lock     mm/paging.c        the kernel half, whichever space is named

@@ -50,32 +50,11 @@ void arch_cpu_init(void)
     user_cpu_init();
 }
 
-bool arch_irq_save_disable(void)
-{
-    bool were_enabled = (read_rflags() & RFLAGS_IF) != 0;
-    cli();
-    return were_enabled;
-}
-
-void arch_irq_restore(bool were_enabled)
-{
-    if (were_enabled)
-        sti();
-}
-
 void arch_cpu_relax(void)
 {
     __asm__ volatile("pause");
     /* Spinners answer TLB shootdowns even with interrupts off (smp.c). */
     smp_service_shootdown();
-}
-
-unsigned arch_cpu_index(void)
-{
-    unsigned index;
-    /* volatile: the thread may move to another CPU between two calls. */
-    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(index) : "i"(__builtin_offsetof(struct cpu_area, index)));
-    return index;
 }
 
 void arch_halt_forever(void)

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "machine/cpu.h"
+
 #define MSR_GS_BASE 0xc0000101u
 
 /* Only its own CPU touches its area. The fields syscall.S reads have their
@@ -17,6 +19,8 @@ struct cpu_area {
     void *tss;             /* this CPU's TSS (gdt.c) */
     uint64_t fs_base, user_gs_base; /* what the MSRs hold for the user now */
 };
+_Static_assert(__builtin_offsetof(struct cpu_area, index) == MACHINE_PERCPU_INDEX_OFFSET,
+               "machine/cpu.h's arch_cpu_index reads the index there");
 
 static inline struct cpu_area *this_cpu_area(void)
 {

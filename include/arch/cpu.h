@@ -25,8 +25,11 @@
  * The one place to change it (issue 13 owns going past 64). */
 #define ARCH_MAX_CPUS 64
 
-/* The calling CPU's index, 0 .. ARCH_MAX_CPUS-1 (0 until other CPUs start). */
+/* The calling CPU's index, 0 .. ARCH_MAX_CPUS-1 (0 until other CPUs start).
+ * Inline when machine/cpu.h supplies it. */
+#ifndef MACHINE_CPU_INDEX_INLINE
 unsigned arch_cpu_index(void);
+#endif
 
 /* Bring up this CPU's descriptor tables and exception handlers (boot CPU, once). */
 void arch_cpu_init(void);

@@ -16,9 +16,10 @@
 
 #include <stdbool.h>
 
-/* Interrupt flag: save-and-disable, restore. Returns the previous state. */
-bool arch_irq_save_disable(void);
-void arch_irq_restore(bool were_enabled);
+/* Interrupt flag: bool arch_irq_save_disable(void) disables interrupts and
+ * returns whether they were enabled; void arch_irq_restore(bool were_enabled)
+ * re-enables them if they were. Inline, from the arch's machine/irq.h. */
+#include "machine/irq.h"
 
 #define ARCH_IRQ_FIRST 32
 typedef void (*arch_irq_handler_fn)(void *ctx);

@@ -19,6 +19,15 @@
  * (one split or merge per order crossed); no list is scanned. buddy_check walks
  * every block of every arena.
  *
+ * Front caches (struct buddy_cache): the kernel keeps one per CPU in front of the
+ * engine for blocks of orders HEAP_MIN_ORDER..BUDDY_CACHE_MAX_ORDER, so that a
+ * kmalloc/kfree pair of a small size is a list pop and a push, with no lock shared
+ * between CPUs and no split or merge. A cached block is allocated as far as the
+ * engine's lists and stats go, but its header says BUDDY_CACHED, with its own
+ * seal: freeing it again, or asking its size, is the same double-free panic as
+ * for a free block, found in O(1) from the header. buddy_cache_drain gives
+ * cached blocks back to the engine (stats, heap_check and out-of-memory do).
+ *
  * Interrupt context: as the caller's lock allows (the engine has no state of its
  * own beyond the region it is given; its map/unmap callbacks may not be).
  */
@@ -38,6 +47,55 @@
 struct buddy_free_node {
     struct buddy_free_node *prev, *next;
 };
+
+/*
+ * The first 16 bytes of every block, free, cached or allocated. Written only when
+ * the block changes hands (split, merge, alloc, free, into or out of a cache).
+ *
+ * The seal: a fixed magic mixed with the block's address, order and state, then
+ * multiplied by an odd constant (a bijection, so no two (address, order, state)
+ * triples share a seal). Order and state go into bits 48..63, which no two
+ * addresses of one region differ in, so a header copied to another block does not
+ * pass either. One compare of the seal checks address, order and state at once.
+ */
+enum buddy_block_state {
+    BUDDY_FREE = 0xf5,   /* on the engine's free list of its order */
+    BUDDY_USED = 0xa3,   /* allocated: kmalloc returned it */
+    BUDDY_CACHED = 0xc7, /* freed into a front cache (allocated for the engine) */
+};
+
+struct buddy_header {
+    uint64_t seal;  /* buddy_seal(address, order, state) */
+    uint32_t order; /* HEAP_MIN_ORDER..HEAP_MAX_ORDER */
+    uint32_t state; /* enum buddy_block_state */
+};
+_Static_assert(sizeof(struct buddy_header) == HEAP_HEADER_BYTES, "header size");
+
+#define BUDDY_SEAL_MAGIC 0x45786f4275646479ul      /* "ExoBuddy" */
+#define BUDDY_SEAL_MULTIPLIER 0x9e3779b97f4a7c15ul /* odd: 2^64 / golden ratio */
+
+static inline uint64_t buddy_seal(uintptr_t block, unsigned order, unsigned state)
+{
+    uint64_t tag = (uint64_t)(order | state << 8) << 48;
+    return (block ^ tag ^ BUDDY_SEAL_MAGIC) * BUDDY_SEAL_MULTIPLIER;
+}
+
+/* buddy_seal's tag and magic, precomputed for the states the front caches use:
+ * the fast paths then seal with one xor and one multiply. */
+#define BUDDY_SEAL_KEY(order, state) (((uint64_t)((order) | (state) << 8) << 48) ^ BUDDY_SEAL_MAGIC)
+extern const uint64_t buddy_used_keys[HEAP_MAX_ORDER + 1], buddy_cached_keys[HEAP_MAX_ORDER + 1];
+
+/* Orders of the sizes up to BUDDY_CACHE_MAX_BYTES, by (size + 15) / 16. */
+extern const uint8_t buddy_small_orders[];
+
+/* The smallest order whose block holds `size` bytes after the header. */
+static inline unsigned buddy_order_for_size(size_t size)
+{
+    size_t block_bytes = size + HEAP_HEADER_BYTES;
+    if (block_bytes <= (1ul << HEAP_MIN_ORDER))
+        return HEAP_MIN_ORDER;
+    return 64 - (unsigned)__builtin_clzl(block_bytes - 1);
+}
 
 struct arena_source {
     /* Returns a new arena of 2^HEAP_MAX_ORDER bytes aligned to its size, inside the
@@ -60,6 +118,109 @@ struct buddy_heap {
     /* Bit i set when the arena at region_start + i * 2^HEAP_MAX_ORDER is mapped. */
     uint64_t mapped_arenas[BUDDY_MAX_ARENAS / 64];
 };
+
+/*
+ * A front cache: a LIFO list of cached blocks per order, linked through the word
+ * after each header. `busy` is the cache's lock, taken only with
+ * buddy_cache_trylock: its owner CPU on the fast path (which falls back to the
+ * engine when it is taken) and a drainer. Everything else under `busy`.
+ */
+#define BUDDY_CACHE_MAX_ORDER 13 /* 8 KiB blocks: a 4 KiB request and its header */
+#define BUDDY_CACHE_MAX_BYTES ((1ul << BUDDY_CACHE_MAX_ORDER) - HEAP_HEADER_BYTES)
+/* Blocks a cache keeps per order: 64 of the small orders, fewer of the larger,
+ * at most 128 KiB per order. */
+#define BUDDY_CACHE_LIMIT(order) ((order) <= 11 ? 64u : (1u << (17 - (order))))
+
+struct buddy_cache_list {
+    uintptr_t head; /* the last block cached; each links to the next; 0 ends it */
+    uint32_t room;  /* blocks it may still take: BUDDY_CACHE_LIMIT(order) - count */
+};
+
+struct buddy_cache {
+    int busy; /* (A) 1 while held; xchg to take */
+    /* By order; those below HEAP_MIN_ORDER stay empty with no room (indexing by
+     * the order itself saves the fast path a subtraction). */
+    struct buddy_cache_list lists[BUDDY_CACHE_MAX_ORDER + 1];
+} __attribute__((aligned(64)));
+
+/* An empty cache, with room for BUDDY_CACHE_LIMIT blocks of each cached order. */
+void buddy_cache_init(struct buddy_cache *cache);
+
+static inline bool buddy_cache_trylock(struct buddy_cache *cache)
+{
+    return __atomic_exchange_n(&cache->busy, 1, __ATOMIC_ACQUIRE) == 0;
+}
+
+static inline void buddy_cache_unlock(struct buddy_cache *cache)
+{
+    __atomic_store_n(&cache->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* Panics naming a damaged cached block (out of line: the fast path only tests). */
+__attribute__((noreturn, cold)) void buddy_cache_damaged(uintptr_t block, unsigned order);
+
+/* buddy_order_for_size for a size of at most BUDDY_CACHE_MAX_BYTES: one load. */
+static inline unsigned buddy_small_order(size_t size)
+{
+    return buddy_small_orders[(size + 15) >> 4];
+}
+
+/*
+ * A block of `order` (at most BUDDY_CACHE_MAX_ORDER) from the cache, marked
+ * BUDDY_USED, or NULL when the cache has none. Cache held.
+ */
+static inline void *buddy_cache_alloc(struct buddy_cache *cache, unsigned order)
+{
+    struct buddy_cache_list *list = &cache->lists[order];
+    uintptr_t block = list->head;
+    if (!block)
+        return NULL;
+    struct buddy_header *header = (struct buddy_header *)block;
+    if (header->seal != (block ^ buddy_cached_keys[order]) * BUDDY_SEAL_MULTIPLIER)
+        buddy_cache_damaged(block, order);
+    list->head = *(uintptr_t *)(block + HEAP_HEADER_BYTES);
+    list->room++;
+    header->seal = (block ^ buddy_used_keys[order]) * BUDDY_SEAL_MULTIPLIER;
+    header->state = BUDDY_USED;
+    return (void *)(block + HEAP_HEADER_BYTES);
+}
+
+/*
+ * Takes `ptr` into the cache when it is a live block of the heap of a cached
+ * order and the cache has room; false otherwise, and then the caller hands it to
+ * buddy_free, which tells misuse (double free, foreign, damaged) from a block the
+ * cache could not take. The checks are buddy_free's, cheapest first, one compare
+ * each: inside the region, aligned to the smallest block, its arena mapped, then
+ * the seal (address, order and state in one). Cache held.
+ */
+static inline bool buddy_cache_free(struct buddy_heap *heap, struct buddy_cache *cache, void *ptr)
+{
+    uintptr_t block = (uintptr_t)ptr - HEAP_HEADER_BYTES;
+    uintptr_t offset = block - heap->region_start;
+    if (offset >= heap->region_end - heap->region_start || (block & ((1ul << HEAP_MIN_ORDER) - 1)))
+        return false;
+    size_t slot = offset >> HEAP_MAX_ORDER;
+    if (!((heap->mapped_arenas[slot / 64] >> (slot % 64)) & 1))
+        return false;
+    struct buddy_header *header = (struct buddy_header *)block;
+    unsigned order = header->order; /* below HEAP_MIN_ORDER only in a bad seal */
+    if (order > BUDDY_CACHE_MAX_ORDER ||
+        header->seal != (block ^ buddy_used_keys[order]) * BUDDY_SEAL_MULTIPLIER)
+        return false;
+    struct buddy_cache_list *list = &cache->lists[order];
+    if (list->room == 0)
+        return false;
+    header->seal = (block ^ buddy_cached_keys[order]) * BUDDY_SEAL_MULTIPLIER;
+    header->state = BUDDY_CACHED;
+    *(uintptr_t *)(block + HEAP_HEADER_BYTES) = list->head;
+    list->head = block;
+    list->room--;
+    return true;
+}
+
+/* Gives every cached block back to the engine (as buddy_free would). Cache held,
+ * and the caller's lock over the engine. */
+void buddy_cache_drain(struct buddy_heap *heap, struct buddy_cache *cache);
 
 /* Maps the first arena; returns false when the source could not provide it. The
  * region must be aligned to the arena size and hold 1..BUDDY_MAX_ARENAS arenas

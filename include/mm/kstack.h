@@ -11,8 +11,11 @@
  * Errors: out of memory or an oversized request returns an error, never panics.
  * Freeing something kstack_alloc did not return, or freeing twice, panics.
  * Locking: one spinlock over the slot bookkeeping (kstack_lock in mm/kstack.c);
- * pages are mapped outside it. Freed stacks are unmapped at once but their frames
- * and slots are reused only after a batched TLB flush of every CPU.
+ * pages are mapped outside it. A freed stack of up to 15 pages goes, still mapped,
+ * into a small per-CPU cache (its own lock), from which the next kstack_alloc of
+ * that size on the CPU takes it: no page-table work, no frame. Other freed stacks
+ * are unmapped at once but their frames and slots are reused only after a batched
+ * TLB flush of every CPU.
  *
  * Interrupt context: kstack_is_guard anywhere (the page-fault panic asks it,
  * without a lock). kstack_alloc and kstack_flush only from a thread; kstack_free
@@ -47,8 +50,8 @@ int kstack_alloc(size_t size_bytes, struct kstack *out);
 void kstack_free(const struct kstack *stack);
 
 /* Freed stacks' frames and slots come back in batches, after one TLB flush of
- * every CPU (mm/kstack.c); this flushes the current batch now, so that the
- * frame counts are exact (tests, memory pressure). */
+ * every CPU (mm/kstack.c); this unmaps every cached stack and flushes the batch
+ * now, so that the frame counts are exact (tests, memory pressure). */
 void kstack_flush(void);
 
 /* Is `addr` in the stack region but not in a mapped stack (a guard page hit)? */

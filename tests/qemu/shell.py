@@ -102,6 +102,9 @@ def shell_session(boot, serial, check):
     serial.type(boot.shell_end + "\r")
     try:
         status = serial.proc.wait(30)
+        # QEMU has exited, but the reader thread may not have drained the pipe
+        # yet (seen on a loaded host): read to the end before judging the output.
+        serial.reader.join(5)
     except subprocess.TimeoutExpired:
         status = None
     if boot.shell_end == "shutdown":

@@ -9,4 +9,21 @@
  * lines. Only a performance matter if it is wrong. */
 #define ARCH_CACHE_LINE_BYTES 64
 
+/* Where the per-CPU area (arch/x86_64/percpu.h, at the GS base) keeps the CPU's
+ * index; percpu.h checks it. */
+#define MACHINE_PERCPU_INDEX_OFFSET 8
+
+#if __STDC_HOSTED__ == 0
+/* arch_cpu_index, inline in the kernel (the scheduler asks on every switch); a
+ * hosted build (tests/host) links its shim's. volatile: the thread may move to
+ * another CPU between two calls. */
+static inline unsigned arch_cpu_index(void)
+{
+    unsigned index;
+    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(index) : "i"(MACHINE_PERCPU_INDEX_OFFSET));
+    return index;
+}
+#define MACHINE_CPU_INDEX_INLINE 1
+#endif
+
 #endif

@@ -1,0 +1,36 @@
+/*
+ * x86_64's interrupt flag for include/arch/irq.h: inline in the kernel, where
+ * every spinlock and every scheduler path saves and restores it (a call each
+ * way was a third of a kmalloc's instructions). A hosted build (tests/host)
+ * gets the prototypes and links its shim's versions instead.
+ */
+#ifndef EXO_MACHINE_IRQ_H
+#define EXO_MACHINE_IRQ_H
+
+#include <stdbool.h>
+
+#if __STDC_HOSTED__ == 0
+
+#define MACHINE_RFLAGS_IF_BIT 9
+
+/* "memory": nothing done under the disabled flag may move out past it. */
+static inline bool arch_irq_save_disable(void)
+{
+    unsigned long flags;
+    __asm__ volatile("pushfq\n\tpopq %0\n\tcli" : "=r"(flags) : : "memory");
+    return (flags >> MACHINE_RFLAGS_IF_BIT) & 1;
+}
+
+static inline void arch_irq_restore(bool were_enabled)
+{
+    if (were_enabled)
+        __asm__ volatile("sti" : : : "memory");
+}
+
+#else
+
+bool arch_irq_save_disable(void);
+void arch_irq_restore(bool were_enabled);
+
+#endif
+#endif
