@@ -1275,3 +1275,63 @@ long sys_pselect6(SYSCALL_ARGS)
     uthread_current()->sigmask = saved;
     return result;
 }
+
+/* ---- mmap of a file ------------------------------------------------------------------- */
+
+#define MAP_SHARED 0x01u
+#define MAP_PRIVATE 0x02u
+#define MAP_SHARED_VALIDATE 0x03u
+#define MAP_TYPE 0x0fu
+#define MAP_FIXED 0x10u
+#define MAP_FIXED_NOREPLACE 0x100000u
+
+/*
+ * The initrd never changes, so a mapping of one of its files is its bytes
+ * copied into fresh private pages at mmap time: a private mapping (PROT_WRITE
+ * or not) is then exactly Linux's copy-on-write one as the process sees it, and
+ * a shared read-only mapping sees the same bytes a shared one would. The part
+ * of the last page past the end of the file reads as zeros; pages wholly past
+ * it read as zeros too (Linux raises SIGBUS there). A shared mapping cannot be
+ * writable: the file is not open for writing (EACCES).
+ */
+static long map_file(struct file *f, uintptr_t addr, uint64_t len, unsigned prot, unsigned flags,
+                     uint64_t offset)
+{
+    struct inode *node = file_inode(f);
+    unsigned type = flags & MAP_TYPE;
+    if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE)
+        return -EINVAL;
+    if (len == 0 || (offset & (VMSPACE_PAGE - 1)))
+        return -EINVAL;
+    if (!node || !S_ISREG(node->mode))
+        return -ENODEV;
+    if (!may_read(f) || (type != MAP_PRIVATE && (prot & VM_WRITE)))
+        return -EACCES;
+    if (len > VMSPACE_USER_END || offset > INT64_MAX - len)
+        return -ENOMEM;
+    unsigned vm_flags = 0;
+    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+        if (addr & (VMSPACE_PAGE - 1))
+            return -EINVAL;
+        vm_flags = VMSPACE_FIXED;
+    }
+    struct vmspace *vm = self()->vm;
+    int error = vmspace_map(vm, &addr, len, prot, vm_flags);
+    if (error)
+        return error;
+    if (offset < node->size) {
+        size_t n = node->size - offset < len ? (size_t)(node->size - offset) : len;
+        error = vmspace_write(vm, addr, node->data + offset, n);
+        if (error) {
+            int undo = vmspace_unmap(vm, addr, len); /* the region just made: cannot fail */
+            return undo ? undo : error;
+        }
+    }
+    return (long)addr;
+}
+
+long file_mmap(uintptr_t addr, uint64_t len, unsigned prot, unsigned flags, uint64_t fd,
+               uint64_t offset)
+{
+    return WITH_FILE((uint32_t)fd, f, map_file(f, addr, len, prot, flags, offset));
+}

@@ -34,7 +34,7 @@ long sys_mmap(SYSCALL_ARGS)
     if (prot & ~PROT_MASK)
         return -EINVAL;
     if (!(flags & MAP_ANONYMOUS))
-        return (int64_t)a4 < 0 ? -EBADF : -ENODEV; /* no file mappings yet */
+        return file_mmap(addr, len, (unsigned)prot, (unsigned)flags, a4, a5); /* sys_file.c */
     if ((flags & MAP_TYPE) != MAP_PRIVATE)
         return -EINVAL; /* shared memory comes with fork */
     if (len == 0 || (a5 & (VMSPACE_PAGE - 1)))

@@ -44,6 +44,9 @@ SYSCALL_DECLARE(set_robust_list);
 SYSCALL_DECLARE(getrandom);
 
 /* proc/sys_file.c */
+/* mmap of a file (fd): a private copy of an initrd file's pages. */
+long file_mmap(uintptr_t addr, uint64_t len, unsigned prot, unsigned flags, uint64_t fd,
+               uint64_t offset);
 SYSCALL_DECLARE(open);
 SYSCALL_DECLARE(stat);
 SYSCALL_DECLARE(fstat);
