@@ -21,9 +21,7 @@ static void set_cloexec_bit(struct process *p, unsigned fd, bool on)
 void fdtable_init(struct process *p)
 {
     p->fd_lock = (struct spinlock)SPINLOCK_INIT("fd table");
-    p->fd_limit = FDTABLE_DEFAULT_LIMIT;
     p->cwd = fs_root();
-    p->umask = 022;
 }
 
 struct file *fdtable_get(struct process *p, uint64_t fd)
@@ -41,8 +39,9 @@ struct file *fdtable_get(struct process *p, uint64_t fd)
 int fdtable_install(struct process *p, struct file *f, unsigned min, bool cloexec)
 {
     int result = -EMFILE;
+    unsigned limit = fdtable_limit(p);
     bool irq = spin_lock(&p->fd_lock);
-    for (unsigned fd = min; fd < p->fd_limit; fd++) {
+    for (unsigned fd = min; fd < limit; fd++) {
         if (!p->fds[fd]) {
             p->fds[fd] = f;
             set_cloexec_bit(p, fd, cloexec);
@@ -57,7 +56,7 @@ int fdtable_install(struct process *p, struct file *f, unsigned min, bool cloexe
 int fdtable_install_at(struct process *p, struct file *f, uint64_t fd, bool cloexec)
 {
     bool irq = spin_lock(&p->fd_lock);
-    if (fd >= p->fd_limit) {
+    if (fd >= fdtable_limit(p)) {
         spin_unlock(&p->fd_lock, irq);
         return -EBADF;
     }
@@ -147,25 +146,15 @@ void fdtable_fork(struct process *child, struct process *parent)
     }
     for (unsigned i = 0; i < PROCESS_MAX_FDS / 64; i++)
         child->fd_cloexec[i] = parent->fd_cloexec[i];
-    child->fd_limit = parent->fd_limit;
     spin_unlock(&parent->fd_lock, irq);
     child->cwd = parent->cwd;
-    child->umask = parent->umask;
 }
+
+#define RLIMIT_NOFILE 7
 
 unsigned fdtable_limit(struct process *p)
 {
-    return __atomic_load_n(&p->fd_limit, __ATOMIC_RELAXED);
-}
-
-int fdtable_set_limit(struct process *p, uint64_t soft, uint64_t hard)
-{
-    if (soft > hard)
-        return -EINVAL;
-    if (hard > PROCESS_MAX_FDS)
-        return -EPERM;
-    bool irq = spin_lock(&p->fd_lock);
-    p->fd_limit = (unsigned)soft;
-    spin_unlock(&p->fd_lock, irq);
-    return 0;
+    /* Written under process_lock by prlimit; one aligned load needs no lock. */
+    uint64_t soft = __atomic_load_n(&p->rlimits[RLIMIT_NOFILE].cur, __ATOMIC_RELAXED);
+    return soft < PROCESS_MAX_FDS ? (unsigned)soft : PROCESS_MAX_FDS;
 }

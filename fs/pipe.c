@@ -10,9 +10,9 @@
 #include "fs/poll.h"
 #include "lib/errno.h"
 #include "mm/heap.h"
+#include "proc/signal.h"
 #include "sched/sync.h"
 
-#define SIGPIPE 13
 #define PIPE_DEV KSTAT_DEV(0, 12) /* pipefs's st_dev on Linux */
 
 struct pipe {
@@ -57,13 +57,11 @@ static bool can_write(void *ctx)
            __atomic_load_n(&w->p->readers, __ATOMIC_ACQUIRE) == 0;
 }
 
-/* Every pipe wait goes through here: 0 when cond holds. (With signal delivery,
- * this becomes signal_wait_interruptible, whose -ERESTARTSYS the callers pass
- * on.) */
+/* Every pipe wait goes through here: 0 when cond holds, -ERESTARTSYS when a
+ * signal ended it (the callers pass it on, or the count already moved). */
 static int pipe_wait(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx)
 {
-    wait_queue_wait(wq, cond, ctx);
-    return 0;
+    return signal_wait_interruptible(wq, cond, ctx);
 }
 
 static void state_changed(struct wait_queue *wq)
@@ -144,17 +142,6 @@ static long fill(struct pipe *p, uintptr_t buf, size_t len)
     return (long)done;
 }
 
-/* The writer's share of SIGPIPE: the default action ends the process; an
- * ignored signal leaves only EPIPE. A handler is helper-sig's delivery: until
- * signals are delivered, a caught SIGPIPE is not raised and the writer sees
- * EPIPE alone. */
-static void raise_sigpipe(void)
-{
-    struct process *self = process_current();
-    if (self && self->sigactions[SIGPIPE - 1].handler == 0 /* SIG_DFL */)
-        (void)process_kill(self->pid, SIGPIPE);
-}
-
 static long pipe_write(struct file *f, uintptr_t buf, size_t len)
 {
     struct pipe *p = f->private;
@@ -167,7 +154,7 @@ static long pipe_write(struct file *f, uintptr_t buf, size_t len)
             mutex_unlock(&p->lock);
             if (done)
                 return (long)done;
-            raise_sigpipe();
+            signal_send_current(SIGPIPE);
             return -EPIPE;
         }
         size_t need = len - done <= PIPE_BUF ? len - done : 1;

@@ -2,6 +2,8 @@
 #include "fs/poll.h"
 
 #include "arch/time.h"
+#include "lib/errno.h"
+#include "proc/signal.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
 
@@ -24,15 +26,15 @@ static bool generation_moved(void *ctx)
     return fs_poll_generation() != *(uint64_t *)ctx;
 }
 
-bool fs_poll_wait(uint64_t seen, uint64_t deadline_ns)
+int fs_poll_wait(uint64_t seen, uint64_t deadline_ns)
 {
-    if (deadline_ns == UINT64_MAX) {
-        wait_queue_wait(&pollers, generation_moved, &seen);
-        return false;
-    }
+    if (deadline_ns == UINT64_MAX)
+        return signal_wait_interruptible(&pollers, generation_moved, &seen) ? -ERESTARTNOHAND : 0;
     uint64_t now = arch_time_ns();
     if (now >= deadline_ns)
-        return true;
+        return 1;
+    if (signal_pending())
+        return -ERESTARTNOHAND;
     if (fs_poll_generation() == seen) {
         uint64_t left = deadline_ns - now;
         thread_sleep_ns(left < SCHED_TICK_NS ? left : SCHED_TICK_NS);

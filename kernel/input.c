@@ -9,6 +9,7 @@ static size_t head;  /* index of the oldest byte */
 static size_t count; /* bytes queued */
 static uint64_t dropped;
 static void (*notify)(void); /* set once at boot */
+static bool (*filter)(char c); /* set once at boot */
 
 void input_set_notify(void (*fn)(void))
 {
@@ -20,10 +21,17 @@ size_t input_available(void)
     return __atomic_load_n(&count, __ATOMIC_RELAXED);
 }
 
+void input_set_filter(bool (*new_filter)(char c))
+{
+    filter = new_filter;
+}
+
 void input_push(const char *bytes, size_t len)
 {
     bool irq = spin_lock(&readers.lock);
     for (size_t i = 0; i < len; i++) {
+        if (filter && filter(bytes[i]))
+            continue;
         if (count == INPUT_QUEUE_BYTES) {
             dropped += len - i;
             break;

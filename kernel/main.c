@@ -125,7 +125,9 @@ static void run_init(const char *path)
         kprintf("init: %s: cannot start it (error %d); the kernel shell instead\n", path, error);
         return;
     }
+    tty_set_foreground(init->pid);
     int status = process_wait(init);
+    tty_set_foreground(0);
     kprintf("init: %s ended (status 0x%x); the kernel shell instead\n", path, status);
 }
 

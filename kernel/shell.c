@@ -14,6 +14,7 @@
 #include "lib/string.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
+#include "kernel/tty.h"
 #include "proc/process.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
@@ -266,7 +267,9 @@ static void cmd_run(const char *args)
     }
     char name[PROCESS_NAME_BYTES];
     strlcpy(name, p->name, sizeof(name));
+    tty_set_foreground(p->pid); /* Ctrl-C goes to it */
     int status = process_wait(p);
+    tty_set_foreground(0);
     if (PROCESS_EXITED(status))
         kprintf("exo: %s exited with status %d\n", name, PROCESS_EXIT_CODE(status));
     else

@@ -45,11 +45,6 @@ static struct termios_user termios = {
     .cc = {3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22},
 };
 
-/* The foreground process group (TIOCGPGRP/TIOCSPGRP); 0 until one is set, when
- * the asker's own group answers (Exo has no sessions yet: a process's group is
- * its pid until helper-proc's setpgid lands). */
-static int foreground_pgrp; /* (A) */
-
 static long tty_write(struct file *f, uintptr_t user_buf, size_t len)
 {
     (void)f;
@@ -100,9 +95,11 @@ static long tty_ioctl(struct file *f, unsigned long request, uintptr_t arg)
         return copy_to_user(arg, &ws, sizeof(ws));
     }
     case TIOCGPGRP: {
-        int pgrp = __atomic_load_n(&foreground_pgrp, __ATOMIC_RELAXED);
+        /* With no foreground group yet the asker's own answers (its pid: Exo's
+         * process groups come with helper-proc's setpgid). */
+        int pgrp = tty_foreground();
         struct process *p = process_current();
-        if (pgrp == 0)
+        if (pgrp <= 0)
             pgrp = p ? p->pid : 1;
         return copy_to_user(arg, &pgrp, sizeof(pgrp));
     }
@@ -112,7 +109,7 @@ static long tty_ioctl(struct file *f, unsigned long request, uintptr_t arg)
             return -EFAULT;
         if (pgrp < 0)
             return -EINVAL;
-        __atomic_store_n(&foreground_pgrp, pgrp, __ATOMIC_RELAXED);
+        tty_set_foreground(pgrp);
         return 0;
     }
     case FIONREAD: {
@@ -149,8 +146,39 @@ static const struct file_ops tty_ops = {
 /* Never released: this reference is the console's own. */
 static struct file tty_file = {.ops = &tty_ops, .refs = 1, .flags = 2 /* O_RDWR */};
 
+#define ISIG 0x1
+#define VINTR 0
+#define VQUIT 1
+
+static int foreground_pgrp; /* (A) */
+
+void tty_set_foreground(int pgrp)
+{
+    __atomic_store_n(&foreground_pgrp, pgrp, __ATOMIC_RELEASE);
+}
+
+int tty_foreground(void)
+{
+    return __atomic_load_n(&foreground_pgrp, __ATOMIC_ACQUIRE);
+}
+
+/* input_set_filter's hook (interrupt context): the signal characters. */
+static bool signal_character(char c)
+{
+    int pgrp = tty_foreground();
+    if (!(termios.lflag & ISIG) || pgrp <= 0)
+        return false;
+    int sig = c == (char)termios.cc[VINTR] ? SIGINT : c == (char)termios.cc[VQUIT] ? SIGQUIT : 0;
+    if (!sig)
+        return false;
+    console_write(c == (char)termios.cc[VINTR] ? "^C\n" : "^\\\n", 3); /* ECHOCTL */
+    signal_send_group(pgrp, sig);
+    return true;
+}
+
 void tty_init(void)
 {
     process_set_console(&tty_file);
     input_set_notify(fs_poll_notify);
+    input_set_filter(signal_character);
 }

@@ -322,6 +322,16 @@ int vmspace_fault(struct vmspace *vs, uintptr_t va, enum vm_access access)
     return error;
 }
 
+bool vmspace_is_mapped(struct vmspace *vs, uintptr_t va)
+{
+    if (va < VMSPACE_USER_MIN || va >= VMSPACE_USER_END)
+        return false;
+    bool irq = spin_lock(&vs->lock);
+    bool mapped = find_vma_locked(vs, va) != NULL;
+    spin_unlock(&vs->lock, irq);
+    return mapped;
+}
+
 /* Copies between kernel memory and [va, va + len) through the direct map. */
 static int copy_pages(struct vmspace *vs, uintptr_t va, void *buf, size_t len, bool to_user)
 {

@@ -4,6 +4,7 @@
  */
 #include "proc/process.h"
 
+#include "arch/time.h"
 #include "base/panic.h"
 #include "fs/fdtable.h"
 #include "fs/initrd.h"
@@ -72,6 +73,11 @@ const char *signal_name(int signal)
 static void switch_hook(struct thread *prev, struct thread *next)
 {
     struct uthread *from = prev ? prev->user : NULL, *to = next->user;
+    uint64_t now = arch_time_ns();
+    if (from)
+        from->cpu_ns += now - from->ran_since_ns;
+    if (to)
+        to->ran_since_ns = now;
     arch_user_switch(from ? &from->arch : NULL, to ? &to->arch : NULL, next->stack.top,
                      to ? &to->work : NULL);
     if (to)
@@ -89,18 +95,20 @@ static bool user_page_fault(uintptr_t addr, bool write, bool exec)
     return vmspace_fault(p->vm, addr, access) == 0;
 }
 
-static void user_fault(struct arch_regs *regs, int signal, uint64_t addr)
+static bool user_is_mapped(uintptr_t addr)
 {
     struct process *p = process_current();
-    KASSERT(p);
-    kprintf("exo: process %d (%s) killed by %s at 0x%lx, ip 0x%lx\n", p->pid, p->name,
-            signal_name(signal), addr, arch_regs_ip(regs));
-    process_exit(signal);
+    return p && vmspace_is_mapped(p->vm, addr);
+}
+
+static void user_fault(struct arch_regs *regs, int signal, int code, uint64_t addr)
+{
+    KASSERT(process_current());
+    signal_fault(regs, signal, code, addr);
 }
 
 static void user_return_work(struct arch_regs *regs)
 {
-    (void)regs;
     struct uthread *ut = uthread_current();
     uint32_t work = __atomic_load_n(&ut->work, __ATOMIC_ACQUIRE);
     if (work & UTHREAD_WORK_KILL) {
@@ -109,6 +117,8 @@ static void user_return_work(struct arch_regs *regs)
         spin_unlock(&process_lock, irq);
         process_exit(signal);
     }
+    if (work & UTHREAD_WORK_SIGNAL)
+        signal_return_work(ut, regs);
     /* UTHREAD_WORK_IRET: the way back from here is IRETQ already. */
     __atomic_fetch_and(&ut->work, ~UTHREAD_WORK_IRET, __ATOMIC_RELEASE);
 }
@@ -120,6 +130,7 @@ void process_init(void)
 {
     static const struct arch_user_hooks hooks = {
         .page_fault = user_page_fault,
+        .is_mapped = user_is_mapped,
         .fault = user_fault,
         .return_work = user_return_work,
     };
@@ -157,6 +168,8 @@ static struct process *process_new(const char *path, struct process *parent)
     p->state = PROCESS_RUNNING;
     set_name(p, path);
     wait_queue_init(&p->exit_wait, "process exit");
+    signal_process_init(p);
+    process_limits_init(p);
     fdtable_init(p);
     for (int fd = 0; fd < 3 && console_file; fd++) {
         file_get(console_file);
@@ -205,6 +218,7 @@ static struct uthread *uthread_new(struct process *p)
     ut->arch.fpu = (void *)aligned;
     arch_fpu_state_init(ut->arch.fpu);
     ut->proc = p;
+    signal_thread_init(ut, NULL, false);
     return ut;
 }
 
@@ -367,6 +381,8 @@ void process_exit(int status)
     p->state = PROCESS_ZOMBIE;
     p->exit_status = status;
     spin_unlock(&process_lock, irq);
+    if (p->parent)
+        signal_child_exited(p->parent, p->pid, status);
     wait_queue_wake_all(&p->exit_wait);
     thread_exit();
 }
@@ -399,17 +415,26 @@ int process_wait(struct process *p)
 int process_kill(int pid, int signal)
 {
     int error = -ESRCH;
+    struct kernel_siginfo info = {.code = SI_USER};
     bool irq = spin_lock(&process_lock);
     for (struct process *p = processes; p; p = p->next) {
         if (p->pid == pid && p->state == PROCESS_RUNNING) {
-            if (!(p->main->work & UTHREAD_WORK_KILL))
-                p->pending_signal = signal;
-            __atomic_fetch_or(&p->main->work, UTHREAD_WORK_KILL, __ATOMIC_RELEASE);
+            signal_send_process(p, signal, &info);
             error = 0;
         }
     }
     spin_unlock(&process_lock, irq);
     return error;
+}
+
+int process_for_each(int (*fn)(struct process *p, void *ctx), void *ctx)
+{
+    int result = 0;
+    bool irq = spin_lock(&process_lock);
+    for (struct process *p = processes; p && !result; p = p->next)
+        result = fn(p, ctx);
+    spin_unlock(&process_lock, irq);
+    return result;
 }
 
 size_t process_list(struct process_info *out, size_t max)

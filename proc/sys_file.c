@@ -25,6 +25,7 @@
 #include "lib/string.h"
 #include "mm/heap.h"
 #include "proc/process.h"
+#include "proc/signal.h"
 #include "proc/syscall.h"
 
 #define IO_MAX_BYTES 0x7ffff000ul /* Linux's MAX_RW_COUNT */
@@ -612,14 +613,6 @@ long sys_fchdir(SYSCALL_ARGS)
     return WITH_FILE(a0, f, do_fchdir(f));
 }
 
-long sys_umask(SYSCALL_ARGS)
-{
-    struct process *p = self();
-    unsigned old = p->umask;
-    p->umask = (unsigned)a0 & 0777;
-    return old;
-}
-
 /* ---- changes to the tree: EROFS after Linux's earlier checks ---------------------------- */
 
 /* A call that makes a name (mkdir, mknod, symlink, link's new name): the parent
@@ -952,66 +945,6 @@ long sys_pipe(SYSCALL_ARGS)
     return sys_pipe2(a0, 0, 0, 0, 0, 0);
 }
 
-/* ---- RLIMIT_NOFILE (the one resource limit that is the file table's) ------------------- */
-
-#define RLIMIT_NOFILE 7
-
-struct rlimit_user {
-    uint64_t cur, max;
-};
-
-/* RLIMIT_NOFILE of the caller: the limits before in *old, new ones from *new. */
-static long prlimit_nofile(uintptr_t user_new, uintptr_t user_old)
-{
-    struct process *p = self();
-    struct rlimit_user old = {fdtable_limit(p), PROCESS_MAX_FDS}, new;
-    if (user_new && copy_from_user(&new, user_new, sizeof(new)))
-        return -EFAULT;
-    if (user_new) {
-        int error = fdtable_set_limit(p, new.cur, new.max);
-        if (error)
-            return error;
-    }
-    if (user_old && copy_to_user(user_old, &old, sizeof(old)))
-        return -EFAULT;
-    return 0;
-}
-
-#define RLIMIT_STACK 3
-#define RLIMIT_NLIMITS 16
-#define RLIM_INFINITY UINT64_MAX
-
-/* prlimit64(pid, resource, new, old) for the caller (pid 0 or its own).
- * RLIMIT_NOFILE is the file table's and may change; every other resource
- * reports Linux's defaults (an 8 MiB stack, the rest unlimited), which Exo does
- * not enforce, and refuses a change with EPERM. */
-long sys_prlimit64(SYSCALL_ARGS)
-{
-    int pid = (int)a0;
-    if (pid < 0 || (pid != 0 && pid != self()->pid))
-        return pid < 0 ? -EINVAL : -ESRCH;
-    if (a1 >= RLIMIT_NLIMITS)
-        return -EINVAL;
-    if (a1 == RLIMIT_NOFILE)
-        return prlimit_nofile(a2, a3);
-    struct rlimit_user old = {RLIM_INFINITY, RLIM_INFINITY};
-    if (a1 == RLIMIT_STACK)
-        old.cur = PROCESS_STACK_BYTES;
-    if (a2)
-        return -EPERM;
-    return a3 && copy_to_user(a3, &old, sizeof(old)) ? -EFAULT : 0;
-}
-
-long sys_getrlimit(SYSCALL_ARGS)
-{
-    return sys_prlimit64(0, a0, 0, a1, 0, 0);
-}
-
-long sys_setrlimit(SYSCALL_ARGS)
-{
-    return sys_prlimit64(0, a0, a1, 0, 0, 0);
-}
-
 /* ---- poll and select ------------------------------------------------------------------ */
 
 struct pollfd_user {
@@ -1068,8 +1001,11 @@ static long do_poll(uintptr_t user_fds, uint64_t n, uint64_t timeout_ns)
     while (result == 0) {
         uint64_t seen = fs_poll_generation();
         result = poll_scan(p, fds, n);
-        if (result || fs_poll_wait(seen, deadline))
+        int waited = result ? 1 : fs_poll_wait(seen, deadline);
+        if (waited) {
+            result = waited < 0 ? waited : result;
             break;
+        }
     }
     if (result >= 0 && n) {
         for (uint64_t i = 0; i < n; i++) {
@@ -1112,14 +1048,12 @@ static int timeout_from_user(uintptr_t user, uint64_t *ns)
 }
 
 #define SIGSET_BYTES 8
-#define UNBLOCKABLE_SIGNALS ((1ull << 8) | (1ull << 18)) /* SIGKILL, SIGSTOP */
 
-/* The mask ppoll/pselect6 wait under: installed for the wait, restored after
- * (delivery of what it unblocks is helper-sig's). */
-static int sigmask_swap_in(uintptr_t user_mask, uint64_t size, uint64_t *saved)
+/* The mask ppoll/pselect6 wait under (include/proc/signal.h): read and
+ * installed for the wait; *installed says whether one was. */
+static int wait_mask_from_user(uintptr_t user_mask, uint64_t size, bool *installed)
 {
-    struct uthread *ut = uthread_current();
-    *saved = ut->sigmask;
+    *installed = false;
     if (!user_mask)
         return 0;
     if (size != SIGSET_BYTES)
@@ -1127,21 +1061,30 @@ static int sigmask_swap_in(uintptr_t user_mask, uint64_t size, uint64_t *saved)
     uint64_t mask;
     if (copy_from_user(&mask, user_mask, sizeof(mask)))
         return -EFAULT;
-    ut->sigmask = mask & ~UNBLOCKABLE_SIGNALS;
+    signal_wait_mask_set(mask);
+    *installed = true;
     return 0;
+}
+
+/* After the wait: a signal's end leaves the mask for the return path to put
+ * back after the handler is set up; any other end puts it back now. */
+static long wait_mask_done(long result, bool installed)
+{
+    if (installed && result != -ERESTARTNOHAND)
+        signal_wait_mask_restore();
+    return result;
 }
 
 long sys_ppoll(SYSCALL_ARGS)
 {
-    uint64_t ns, saved;
+    uint64_t ns;
+    bool masked;
     int error = timeout_from_user(a2, &ns);
     if (!error)
-        error = sigmask_swap_in(a3, a4, &saved);
+        error = wait_mask_from_user(a3, a4, &masked);
     if (error)
         return error;
-    long result = do_poll(a0, a1, ns);
-    uthread_current()->sigmask = saved;
-    return result;
+    return wait_mask_done(do_poll(a0, a1, ns), masked);
 }
 
 /* select's fd sets: nfds bits each, in longs. */
@@ -1214,8 +1157,11 @@ static long do_select(int64_t nfds, uintptr_t in, uintptr_t out, uintptr_t ex, u
     while (result == 0) {
         uint64_t seen = fs_poll_generation();
         result = select_scan(p, (unsigned)nfds, want, got);
-        if (result || fs_poll_wait(seen, deadline))
+        int waited = result ? 1 : fs_poll_wait(seen, deadline);
+        if (waited) {
+            result = waited < 0 ? waited : result;
             break;
+        }
     }
     if (result >= 0 && ((in && copy_to_user(in, got->in, bytes)) ||
                         (out && copy_to_user(out, got->out, bytes)) ||
@@ -1262,18 +1208,17 @@ struct sigset_arg {
 
 long sys_pselect6(SYSCALL_ARGS)
 {
-    uint64_t ns, saved;
+    uint64_t ns;
     int error = timeout_from_user(a4, &ns);
     struct sigset_arg sig = {0, 0};
     if (!error && a5 && copy_from_user(&sig, a5, sizeof(sig)))
         error = -EFAULT;
+    bool masked;
     if (!error)
-        error = sigmask_swap_in(sig.mask, sig.size, &saved);
+        error = wait_mask_from_user(sig.mask, sig.size, &masked);
     if (error)
         return error;
-    long result = do_select((int)a0, a1, a2, a3, ns);
-    uthread_current()->sigmask = saved;
-    return result;
+    return wait_mask_done(do_select((int)a0, a1, a2, a3, ns), masked);
 }
 
 /* ---- mmap of a file ------------------------------------------------------------------- */

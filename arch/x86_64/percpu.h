@@ -18,6 +18,7 @@ struct cpu_area {
     const uint32_t *user_work; /* the running user thread's work word */
     void *tss;             /* this CPU's TSS (gdt.c) */
     uint64_t fs_base, user_gs_base; /* what the MSRs hold for the user now */
+    struct arch_user_state *user_state; /* the running user thread's, or NULL */
 };
 _Static_assert(__builtin_offsetof(struct cpu_area, index) == MACHINE_PERCPU_INDEX_OFFSET,
                "machine/cpu.h's arch_cpu_index reads the index there");

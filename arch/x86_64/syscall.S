@@ -8,7 +8,8 @@
  *
  * SYSCALL fastpath. It checks, in order, and leaves for the general path on any
  * "no":
- *   1. the number is in the table (else the unknown-call function: -ENOSYS);
+ *   1. the number, its low 32 bits as on Linux, is in the table (else the
+ *      unknown-call function: -ENOSYS);
  *   2. the thread's work word is zero (no kill, signal or changed registers:
  *      those need the C return path and IRETQ);
  *   3. the return rip is canonical (SYSRET to a non-canonical rcx would fault
@@ -105,6 +106,7 @@ syscall_entry:
     xorl %ebp, %ebp                     /* ends kernel backtraces here */
     sti
     movq %r10, %rcx                     /* 4th argument: the C ABI's rcx */
+    movl %eax, %eax                     /* Linux reads the number as a 32-bit int */
     cmpq syscall_count(%rip), %rax
     jae .Lunknown
     sbbq %r11, %r11                     /* -1 here; 0 if the jae was mispredicted */

@@ -98,6 +98,7 @@ static const uint32_t no_work; /* the work word of kernel threads */
 static bool has_xsave, has_xsaveopt, has_rdrand, has_rdseed;
 static uint64_t xcr0;
 static size_t fpu_bytes = FXSAVE_BYTES;
+static uint32_t mxcsr_mask = 0xffbf; /* FXSAVE's MXCSR_MASK; this if it says 0 */
 
 void arch_set_syscall_table(const arch_syscall_fn *table, size_t count,
                             long (*unknown)(uint64_t number))
@@ -134,6 +135,22 @@ static inline void xsetbv(uint32_t index, uint64_t value)
     __asm__ volatile("xsetbv" : : "c"(index), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)));
 }
 
+/* The MXCSR bits FXRSTOR/XRSTOR accept (a signal frame's MXCSR is cut to it).
+ * Read once, on the boot CPU (every CPU is the same). */
+static void read_mxcsr_mask(void)
+{
+    static uint8_t area[FXSAVE_BYTES] __attribute__((aligned(16)));
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    __asm__ volatile("fxsave64 %0" : "=m"(area));
+    uint32_t mask;
+    memcpy(&mask, area + 28, sizeof(mask));
+    if (mask)
+        mxcsr_mask = mask;
+}
+
 static void fpu_cpu_init(void)
 {
     uint32_t eax, ebx, ecx, edx, ebx7 = 0, max_leaf;
@@ -146,10 +163,10 @@ static void fpu_cpu_init(void)
     write_cr0((read_cr0() | CR0_MP | CR0_NE) & ~(CR0_EM | CR0_TS));
     uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
     has_xsave = (ecx & CPUID1_ECX_XSAVE) && max_leaf >= 0xd;
-    if (!has_xsave) {
-        write_cr4(cr4);
+    write_cr4(cr4);
+    read_mxcsr_mask();
+    if (!has_xsave)
         return;
-    }
     write_cr4(cr4 | CR4_OSXSAVE);
     uint32_t supported_low, supported_high;
     cpuid(0xd, 0, &supported_low, &ebx, &ecx, &supported_high);
@@ -200,7 +217,7 @@ void arch_fpu_state_init(void *fpu)
     memcpy(area + 24, &mxcsr, sizeof(mxcsr));
 }
 
-static void fpu_save(void *fpu)
+void user_fpu_save(void *fpu)
 {
     uint32_t low = (uint32_t)xcr0, high = (uint32_t)(xcr0 >> 32);
     if (has_xsaveopt)
@@ -211,13 +228,28 @@ static void fpu_save(void *fpu)
         __asm__ volatile("fxsave64 (%0)" : : "r"(fpu) : "memory");
 }
 
-static void fpu_restore(const void *fpu)
+void user_fpu_restore(const void *fpu)
 {
     uint32_t low = (uint32_t)xcr0, high = (uint32_t)(xcr0 >> 32);
     if (has_xsave)
         __asm__ volatile("xrstor64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
     else
         __asm__ volatile("fxrstor64 (%0)" : : "r"(fpu) : "memory");
+}
+
+bool user_fpu_has_xsave(void)
+{
+    return has_xsave;
+}
+
+uint64_t user_fpu_xcr0(void)
+{
+    return xcr0;
+}
+
+uint32_t user_fpu_mxcsr_mask(void)
+{
+    return mxcsr_mask;
 }
 
 /* ---- switching ---------------------------------------------------------------- */
@@ -227,12 +259,13 @@ void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next
 {
     struct cpu_area *c = this_cpu_area();
     if (prev)
-        fpu_save(prev->fpu);
+        user_fpu_save(prev->fpu);
+    c->user_state = next;
     if (!next) {
         c->user_work = &no_work;
         return;
     }
-    fpu_restore(next->fpu);
+    user_fpu_restore(next->fpu);
     if (c->fs_base != next->fs_base) {
         wrmsr(MSR_FS_BASE, next->fs_base);
         c->fs_base = next->fs_base;
@@ -266,14 +299,18 @@ void arch_user_set_gs(struct arch_user_state *state, uint64_t base)
 
 /* ---- faults and the way back ---------------------------------------------------- */
 
-static int signal_of(unsigned vector)
+/* The signal and si_code of a ring-3 exception, as Linux's traps.c gives them. */
+static int signal_of(unsigned vector, int *code)
 {
+    *code = ARCH_SI_KERNEL;
     switch (vector) {
-    case 0: case 16: case 19: return ARCH_SIGFPE;  /* #DE #MF #XM */
-    case 1: case 3: return ARCH_SIGTRAP;           /* #DB #BP */
-    case 6: return ARCH_SIGILL;                    /* #UD */
-    case 11: case 12: case 17: return ARCH_SIGBUS; /* #NP #SS #AC */
-    default: return ARCH_SIGSEGV;                  /* #GP #PF and the rest */
+    case 0: *code = ARCH_FPE_INTDIV; return ARCH_SIGFPE; /* #DE */
+    case 16: case 19: return ARCH_SIGFPE;                /* #MF #XM */
+    case 1: case 3: return ARCH_SIGTRAP;                 /* #DB #BP */
+    case 6: *code = ARCH_ILL_ILLOPN; return ARCH_SIGILL; /* #UD */
+    case 17: *code = ARCH_BUS_ADRALN; return ARCH_SIGBUS; /* #AC */
+    case 11: case 12: return ARCH_SIGBUS;                /* #NP #SS */
+    default: return ARCH_SIGSEGV;                        /* #GP and the rest */
     }
 }
 
@@ -281,34 +318,48 @@ void user_exception(struct interrupt_frame *frame)
 {
     struct arch_regs *regs = (struct arch_regs *)frame;
     unsigned vector = (unsigned)frame->vector;
-    uint64_t addr = frame->rip;
+    int code;
+    int signal = signal_of(vector, &code);
+    /* #DE, #UD: the faulting instruction's address (Linux's si_addr); the
+     * other traps report none. */
+    uint64_t addr = vector == 0 || vector == 6 ? frame->rip : 0;
     if (vector == VECTOR_PAGE_FAULT) {
         addr = read_cr2();
         bool write = (frame->error_code & PF_ERROR_WRITE) != 0;
         bool exec = (frame->error_code & PF_ERROR_FETCH) != 0;
         if (addr < ARCH_USER_ADDR_END && hooks.page_fault && hooks.page_fault(addr, write, exec))
             return; /* a page now; the instruction runs again */
-    } else if (vector == 13) {
-        addr = 0; /* #GP has no address (Linux reports 0 too) */
+        code = addr < ARCH_USER_ADDR_END && hooks.is_mapped && hooks.is_mapped(addr)
+                   ? ARCH_SEGV_ACCERR
+                   : ARCH_SEGV_MAPERR;
+    }
+    struct arch_user_state *state = this_cpu_area()->user_state;
+    if (state) {
+        state->fault_trapno = vector;
+        state->fault_error = frame->error_code;
+        state->fault_addr = vector == VECTOR_PAGE_FAULT ? addr : 0;
     }
     if (hooks.fault)
-        hooks.fault(regs, signal_of(vector), addr);
+        hooks.fault(regs, signal, code, addr);
 }
 
 void arch_user_return_slow(struct arch_regs *regs);
 void arch_user_return_slow(struct arch_regs *regs)
 {
     for (;;) {
-        if (regs->rip >= ARCH_USER_ADDR_END) {
-            /* SYSRET or IRETQ there would fault in ring 0: it is the program's
-             * general-protection fault, as on Linux. */
-            if (hooks.fault)
-                hooks.fault(regs, ARCH_SIGSEGV, 0);
+        if (__atomic_load_n(this_cpu_area()->user_work, __ATOMIC_ACQUIRE) && hooks.return_work) {
+            hooks.return_work(regs); /* may deliver a signal: rip changes */
             continue;
         }
-        if (!__atomic_load_n(this_cpu_area()->user_work, __ATOMIC_ACQUIRE) || !hooks.return_work)
-            return;
-        hooks.return_work(regs);
+        if (regs->rip >= ARCH_USER_ADDR_END) {
+            /* SYSRET or IRETQ there would fault in ring 0: it is the program's
+             * general-protection fault, as on Linux, with that rip in its
+             * context. The hook kills, or queues SIGSEGV for the work above. */
+            if (hooks.fault)
+                hooks.fault(regs, ARCH_SIGSEGV, ARCH_SI_KERNEL, 0);
+            continue;
+        }
+        return;
     }
 }
 

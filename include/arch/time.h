@@ -28,6 +28,10 @@ uint64_t arch_timestamp_hz(void);
 /* Monotonic nanoseconds since arch_interrupts_init. */
 uint64_t arch_time_ns(void);
 
+/* Seconds since 1970-01-01 UTC from the machine's battery clock (the CMOS
+ * RTC on x86_64, which QEMU sets to the host's time), 0 when it has none.
+ * Slow (port I/O, waits out an update): read it once. */
+uint64_t arch_wall_clock_seconds(void);
 /* Calls tick() every period_ns on this CPU, from its own timer interrupt. */
 void arch_timer_start(uint64_t period_ns, void (*tick)(void));
 /* How the tick is made, for the boot log: the timer's name and mode

@@ -18,9 +18,11 @@
  * Hooks proc/ installs (arch_user_set_hooks), called with interrupts off:
  *   page_fault   a ring-3 page fault, or a user copy's: true when resolved
  *                (demand paging), false when it is a real fault;
- *   fault        a ring-3 exception that is not resolved: the signal it means
- *                (Linux numbers) and the address; the hook kills or (later)
- *                delivers, and returns only if the thread may go on;
+ *   fault        a ring-3 exception that is not resolved: the signal it means,
+ *                its si_code (Linux numbers) and the address; the hook kills,
+ *                or queues a handler and returns (the return path delivers);
+ *                also a return to a non-canonical rip, as the #GP that IRETQ
+ *                would raise there (SIGSEGV, SI_KERNEL, address 0);
  *   return_work  before returning to ring 3 when the thread's work word is
  *                non-zero (a kill, a pending signal, registers changed).
  */
@@ -56,6 +58,8 @@ struct arch_user_state {
     uint64_t fs_base;  /* TLS pointer (ARCH_SET_FS) */
     uint64_t gs_base;  /* ARCH_SET_GS */
     void *fpu;         /* arch_fpu_state_bytes(), ARCH_FPU_ALIGN-aligned */
+    /* The last ring-3 exception (a signal frame's sigcontext reports them). */
+    uint64_t fault_trapno, fault_error, fault_addr;
 };
 #define ARCH_FPU_ALIGN 64
 
@@ -96,7 +100,8 @@ void arch_set_syscall_table(const arch_syscall_fn *table, size_t count,
 
 struct arch_user_hooks {
     bool (*page_fault)(uintptr_t addr, bool write, bool exec);
-    void (*fault)(struct arch_regs *regs, int signal, uint64_t addr);
+    bool (*is_mapped)(uintptr_t addr); /* a user fault's SEGV_ACCERR vs SEGV_MAPERR */
+    void (*fault)(struct arch_regs *regs, int signal, int code, uint64_t addr);
     void (*return_work)(struct arch_regs *regs);
 };
 void arch_user_set_hooks(const struct arch_user_hooks *hooks);
@@ -107,6 +112,15 @@ void arch_user_set_hooks(const struct arch_user_hooks *hooks);
 #define ARCH_SIGBUS 7
 #define ARCH_SIGFPE 8
 #define ARCH_SIGSEGV 11
+/* and si_codes */
+#define ARCH_SI_KERNEL 0x80
+#define ARCH_SEGV_MAPERR 1
+#define ARCH_SEGV_ACCERR 2
+#define ARCH_ILL_ILLOPN 2
+#define ARCH_FPE_INTDIV 1
+#define ARCH_BUS_ADRALN 1
+/* The page-fault hook's answer when it cannot resolve the fault: is there a
+ * region at the address at all (ACCERR) or not (MAPERR)? proc/ says. */
 
 /* A random 64-bit value from the CPU's generator (RDSEED, else RDRAND) mixed
  * with the time-stamp counter; the counter alone when the CPU has neither. */

@@ -4,7 +4,7 @@
  *
  * A descriptor is an index into p->fds holding one reference to a struct file,
  * and a close-on-exec bit. Numbers are handed out lowest-free-first, below the
- * process's RLIMIT_NOFILE (fd_limit, at most PROCESS_MAX_FDS). Descriptors are
+ * process's RLIMIT_NOFILE (fdtable_limit). Descriptors are
  * shared by the threads of a process, so every function takes p->fd_lock (a
  * spinlock, held for a few loads and stores); a file's last reference is
  * dropped after the lock is released, so a release may sleep.
@@ -24,7 +24,8 @@
 
 #include "proc/process.h"
 
-/* A new process's empty table: the lock, the limit, no descriptors. */
+/* A new process's empty table (the lock, no descriptors) and working
+ * directory (the root). */
 void fdtable_init(struct process *p);
 
 /* The file behind fd with a reference taken, or NULL when fd is not open. */
@@ -55,16 +56,12 @@ void fdtable_close_on_exec(struct process *p);
 void fdtable_close_all(struct process *p);
 
 /* Gives child a copy of parent's table (fork): the same files with a reference
- * each, the close-on-exec bits, the limit, the working directory and umask. */
+ * each, the close-on-exec bits, and the working directory. */
 void fdtable_fork(struct process *child, struct process *parent);
 
-/* RLIMIT_NOFILE: the soft limit is fd_limit (new numbers stay below it; open
- * fds at or above it stay open, as in Linux), the hard limit is always
- * PROCESS_MAX_FDS. set_limit: -EINVAL when soft > hard, -EPERM when hard is
- * above PROCESS_MAX_FDS; a hard limit below it is accepted and not kept. */
-#define FDTABLE_DEFAULT_LIMIT 1024u
+/* The descriptors new numbers stay below: RLIMIT_NOFILE's soft limit (struct
+ * process's rlimits, proc/sys_misc.c), at most PROCESS_MAX_FDS. Open fds at or
+ * above a lowered limit stay open, as in Linux. */
 unsigned fdtable_limit(struct process *p);
-int fdtable_set_limit(struct process *p, uint64_t soft, uint64_t hard)
-    __attribute__((warn_unused_result));
 
 #endif

@@ -13,7 +13,8 @@
  *
  * A timed wait (a finite timeout) sleeps in slices of one scheduler tick
  * between scans, since wait queues have no timeout; an untimed one sleeps on
- * the queue until notified.
+ * the queue until notified. Both end when a signal is pending
+ * (include/proc/signal.h).
  *
  * fs_poll_notify may be called from interrupt context (console input does).
  */
@@ -47,9 +48,11 @@ uint64_t fs_poll_generation(void);
 /*
  * Sleeps until the generation differs from `seen`, or until arch_time_ns()
  * reaches deadline_ns (UINT64_MAX: no deadline; then woken only by a notify),
- * or at most one tick for a finite deadline. Returns true when the deadline has
- * passed. Thread context.
+ * or at most one tick for a finite deadline, or a signal is pending for the
+ * caller. Returns 0 (scan again), 1 (the deadline has passed), or
+ * -ERESTARTNOHAND (a signal: poll and select end with EINTR, as in Linux).
+ * Thread context.
  */
-bool fs_poll_wait(uint64_t seen, uint64_t deadline_ns);
+int fs_poll_wait(uint64_t seen, uint64_t deadline_ns) __attribute__((warn_unused_result));
 
 #endif

@@ -17,6 +17,7 @@
 #ifndef EXO_KERNEL_INPUT_H
 #define EXO_KERNEL_INPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,11 @@ size_t input_available(void);
 /* fn runs after every push, in the pusher's context (interrupts too): the
  * file layer's poll wake-up (include/fs/poll.h). Set once at boot. */
 void input_set_notify(void (*fn)(void));
+
+/* A byte the filter takes (returns true for) is not queued: the tty's signal
+ * characters (Ctrl-C). Called from input_push, so in interrupt context; set
+ * once at boot. */
+void input_set_filter(bool (*filter)(char c));
 
 /* Bytes dropped so far because the queue was full. */
 uint64_t input_dropped(void);

@@ -73,8 +73,13 @@
 #define EOWNERDEAD 130
 #define ENOTRECOVERABLE 131
 
-/* Kernel-internal only, never seen by user space: a system call interrupted by
- * a signal that is restarted when the handler returns (Linux's value). */
+/* Kernel-internal only, never seen by user space (Linux's values): a system
+ * call interrupted by a signal ends in -EINTR or runs again, by these rules
+ * (include/proc/signal.h): ERESTARTSYS restarts under SA_RESTART, else EINTR;
+ * ERESTARTNOINTR always restarts; ERESTARTNOHAND restarts only when no handler
+ * runs. */
 #define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
 
 #endif

@@ -93,6 +93,10 @@ enum vm_access { VM_ACCESS_READ, VM_ACCESS_WRITE, VM_ACCESS_EXEC };
 int vmspace_fault(struct vmspace *vs, uintptr_t va, enum vm_access access)
     __attribute__((warn_unused_result));
 
+/* Does a region cover va (whatever its protection)? A fault there is a
+ * protection fault (SEGV_ACCERR), elsewhere a missing mapping (SEGV_MAPERR). */
+bool vmspace_is_mapped(struct vmspace *vs, uintptr_t va);
+
 /* Copies len bytes to va whatever the regions' protections (the loader's and
  * the stack builder's way in), populating pages; the range must lie in regions.
  * -EFAULT otherwise, -ENOMEM. */

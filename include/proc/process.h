@@ -36,6 +36,7 @@
 
 #include "arch/user.h"
 #include "mm/vmspace.h"
+#include "proc/signal.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
 
@@ -101,9 +102,20 @@ enum process_state {
 struct process;
 struct inode;
 
+/* Resource limits (getrlimit, prlimit64): Linux's RLIMIT_* numbers. */
+#define PROCESS_RLIMITS 16
+#define RLIMIT_INFINITY UINT64_MAX
+struct process_rlimit {
+    uint64_t cur, max;
+};
+/* A new process's limits and umask (Linux's defaults; RLIMIT_NOFILE's soft
+ * limit is the size of the fd table). proc/sys_misc.c. */
+void process_limits_init(struct process *p);
+
 /* Bits of struct uthread's work word: why the return to ring 3 must stop. */
 #define UTHREAD_WORK_KILL (1u << 0)  /* end the process (pending_signal says why) */
 #define UTHREAD_WORK_IRET (1u << 1)  /* registers were replaced: return by IRETQ */
+#define UTHREAD_WORK_SIGNAL (1u << 2) /* a signal may be deliverable (proc/signal.h) */
 
 struct uthread {
     struct thread *thread;
@@ -114,12 +126,10 @@ struct uthread {
     void *fpu_block;             /* the allocation fpu points into */
     uint64_t clear_child_tid;    /* set_tid_address */
     uint64_t robust_list;        /* set_robust_list: kept, not used yet */
-    uint64_t sigmask;            /* rt_sigprocmask: kept, signals come later */
+    struct signal_thread sig;    /* mask, own pending signals, alternate stack */
     uint64_t entry, stack;       /* where ring 3 starts */
-};
-
-struct sigaction_k {
-    uint64_t handler, flags, restorer, mask;
+    uint64_t cpu_ns;             /* time on a CPU until ran_since_ns (switch hook) */
+    uint64_t ran_since_ns;       /* when it last went on a CPU (switch hook) */
 };
 
 struct process {
@@ -131,13 +141,13 @@ struct process {
     int state;                   /* enum process_state (process_lock) */
     int exit_status;             /* wait(2) encoding, once a zombie (process_lock) */
     int pending_signal;          /* with UTHREAD_WORK_KILL (process_lock) */
-    struct spinlock fd_lock;     /* protects fds, fd_cloexec, fd_limit (include/fs/fdtable.h) */
+    struct spinlock fd_lock;     /* protects fds and fd_cloexec (include/fs/fdtable.h) */
     struct file *fds[PROCESS_MAX_FDS];
-    uint64_t fd_cloexec[PROCESS_MAX_FDS / 64]; /* FD_CLOEXEC, one bit per fd */
-    unsigned fd_limit;           /* RLIMIT_NOFILE (soft = hard), <= PROCESS_MAX_FDS */
+    uint64_t fd_cloexec[PROCESS_MAX_FDS / 64]; /* FD_CLOEXEC, one bit per fd (fd_lock) */
     struct inode *cwd;           /* the working directory (initrd nodes live for good) */
-    unsigned umask;              /* (owner) */
-    struct sigaction_k sigactions[64]; /* rt_sigaction: stored, not delivered yet */
+    struct signal_shared sig;    /* actions, process-wide pending signals */
+    struct process_rlimit rlimits[PROCESS_RLIMITS]; /* (process_lock); fork copies them */
+    uint32_t umask;              /* file-mode creation mask; fork copies it */
     struct wait_queue exit_wait; /* process_wait sleeps here */
     struct process *next;        /* the process list (process_lock) */
 };
@@ -164,9 +174,13 @@ struct process *process_spawn_output(const char *path, const char *const *argv,
  * encoding). Each process is waited for exactly once. */
 int process_wait(struct process *p);
 
-/* Asks p to end with `signal` (a Linux number) at its next return to ring 3.
- * Returns -ESRCH when no running process has that pid. */
+/* Sends `signal` (a Linux number) to the process with that pid, as kill(2)
+ * from the kernel would. Returns -ESRCH when no running process has that pid. */
 int process_kill(int pid, int signal);
+
+/* Calls fn(p, ctx) for each process, zombies too, under process_lock (fn may
+ * send signals, nothing that sleeps), until fn returns non-zero; returns that. */
+int process_for_each(int (*fn)(struct process *p, void *ctx), void *ctx);
 
 /* The calling user thread's uthread and process (NULL in a kernel thread). */
 struct uthread *uthread_current(void);

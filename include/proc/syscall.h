@@ -43,6 +43,30 @@ SYSCALL_DECLARE(exit_group);
 SYSCALL_DECLARE(set_robust_list);
 SYSCALL_DECLARE(getrandom);
 
+/* proc/signal.c */
+SYSCALL_DECLARE(rt_sigpending);
+SYSCALL_DECLARE(rt_sigsuspend);
+SYSCALL_DECLARE(rt_sigreturn);
+SYSCALL_DECLARE(sigaltstack);
+SYSCALL_DECLARE(pause);
+SYSCALL_DECLARE(tgkill);
+SYSCALL_DECLARE(tkill);
+
+/* proc/sys_time.c */
+SYSCALL_DECLARE(clock_getres);
+SYSCALL_DECLARE(nanosleep);
+SYSCALL_DECLARE(clock_nanosleep);
+
+/* proc/sys_misc.c */
+SYSCALL_DECLARE(getresuid);
+SYSCALL_DECLARE(getresgid);
+SYSCALL_DECLARE(umask);
+SYSCALL_DECLARE(prlimit64);
+SYSCALL_DECLARE(getrlimit);
+SYSCALL_DECLARE(setrlimit);
+SYSCALL_DECLARE(sysinfo);
+SYSCALL_DECLARE(getrusage);
+
 /* proc/sys_file.c */
 /* mmap of a file (fd): a private copy of an initrd file's pages. */
 long file_mmap(uintptr_t addr, uint64_t len, unsigned prot, unsigned flags, uint64_t fd,
@@ -79,10 +103,7 @@ SYSCALL_DECLARE(fchmod);
 SYSCALL_DECLARE(chown);
 SYSCALL_DECLARE(fchown);
 SYSCALL_DECLARE(lchown);
-SYSCALL_DECLARE(umask);
-SYSCALL_DECLARE(getrlimit);
 SYSCALL_DECLARE(mknod);
-SYSCALL_DECLARE(setrlimit);
 SYSCALL_DECLARE(getdents64);
 SYSCALL_DECLARE(openat);
 SYSCALL_DECLARE(mkdirat);
@@ -101,7 +122,6 @@ SYSCALL_DECLARE(ppoll);
 SYSCALL_DECLARE(utimensat);
 SYSCALL_DECLARE(dup3);
 SYSCALL_DECLARE(pipe2);
-SYSCALL_DECLARE(prlimit64);
 SYSCALL_DECLARE(renameat2);
 SYSCALL_DECLARE(faccessat2);
 
