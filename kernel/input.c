@@ -52,11 +52,19 @@ static bool input_ready(void *ctx)
     return count > 0;
 }
 
-size_t input_read(char *buf, size_t size)
+static int plain_wait(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx)
+{
+    wait_queue_wait(wq, cond, ctx);
+    return 0;
+}
+
+long input_read_waiting(char *buf, size_t size, input_wait_fn wait)
 {
     size_t copied = 0;
     while (copied == 0) {
-        wait_queue_wait(&readers, input_ready, NULL);
+        int error = wait(&readers, input_ready, NULL);
+        if (error)
+            return error;
         bool irq = spin_lock(&readers.lock);
         while (copied < size && count > 0) {
             buf[copied++] = ring[head];
@@ -65,7 +73,12 @@ size_t input_read(char *buf, size_t size)
         }
         spin_unlock(&readers.lock, irq);
     }
-    return copied;
+    return (long)copied;
+}
+
+size_t input_read(char *buf, size_t size)
+{
+    return (size_t)input_read_waiting(buf, size, plain_wait);
 }
 
 uint64_t input_dropped(void)

@@ -20,6 +20,8 @@
 #define TIOCGWINSZ 0x5413
 #define FIONREAD 0x541B
 #define TTY_DEV KSTAT_DEV(4, 64) /* /dev/ttyS0 */
+#define TTY_ICRNL 0x100 /* iflag: Enter's '\r' reads as '\n' */
+#define TTY_ECHO 0x8    /* lflag: what is read is echoed */
 #define TTY_ROWS 24
 #define TTY_COLUMNS 80
 
@@ -66,12 +68,19 @@ static long tty_read(struct file *f, uintptr_t user_buf, size_t len)
     if ((__atomic_load_n(&f->flags, __ATOMIC_RELAXED) & O_NONBLOCK) && input_available() == 0)
         return -EAGAIN;
     char chunk[TTY_CHUNK_BYTES];
-    size_t n = input_read(chunk, len < sizeof(chunk) ? len : sizeof(chunk));
-    for (size_t i = 0; i < n; i++) {
+    long got = input_read_waiting(chunk, len < sizeof(chunk) ? len : sizeof(chunk),
+                                  signal_wait_interruptible);
+    if (got < 0)
+        return got;
+    size_t n = (size_t)got;
+    uint32_t iflag = __atomic_load_n(&termios.iflag, __ATOMIC_RELAXED);
+    uint32_t lflag = __atomic_load_n(&termios.lflag, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < n && (iflag & TTY_ICRNL); i++) {
         if (chunk[i] == '\r')
             chunk[i] = '\n';
     }
-    console_write(chunk, n); /* echo */
+    if (lflag & TTY_ECHO)
+        console_write(chunk, n);
     return copy_to_user(user_buf, chunk, n) ? -EFAULT : (long)n;
 }
 
