@@ -54,7 +54,7 @@ KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c fs/*.c proc/*.c bench
 KERNEL_S := $(ARCH_S)
 OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S)) $(ARCH_BOOT_OBJS)
 
-.PHONY: all iso run run-uefi run-pvh debug gdb check fuzz test bench clean help compile_commands.json
+.PHONY: all iso run run-uefi run-pvh debug gdb check fuzz test test-big bench clean help compile_commands.json
 .DEFAULT_GOAL := all
 
 # ---- rules -----------------------------------------------------------------
@@ -163,6 +163,9 @@ fuzz: $(FUZZ_TARGETS) ## run each libFuzzer target for FUZZ_SECONDS (default 60)
 
 test: check all ## check, then boot the kernel in QEMU under every firmware path
 	$(PYTHON) tests/harness.py
+
+test-big: check all ## `make test` and the slow boots (every suite on 65 vCPUs)
+	$(PYTHON) tests/harness.py --big
 
 bench: build/exo.elf ## path length (icount) and wall clock beside Linux on the same QEMU, host Linux as context; BENCH_ARGS="--groups path --only thread_switch"
 	QEMU=$(QEMU) $(PYTHON) tests/bench/run.py $(BENCH_ARGS)

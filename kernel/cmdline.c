@@ -82,6 +82,22 @@ static bool parse_smp_late_cpu(struct parser *p, const char *v, size_t len)
     return true;
 }
 
+/* clock_test=lie-<source>: a key of lowercase letters, which the architecture
+ * checks against its clock sources. */
+static bool parse_clock_test(struct parser *p, const char *v, size_t len)
+{
+    size_t prefix = strlen("lie-");
+    if (len <= prefix || len - prefix >= sizeof(p->out->clock_lie) || memcmp(v, "lie-", prefix))
+        return false;
+    for (size_t i = prefix; i < len; i++) {
+        if (v[i] < 'a' || v[i] > 'z')
+            return false;
+    }
+    memcpy(p->out->clock_lie, v + prefix, len - prefix);
+    p->out->clock_lie[len - prefix] = '\0';
+    return true;
+}
+
 /* An absolute path: the program to run as PID 1 instead of the shell. */
 static bool parse_init(struct parser *p, const char *v, size_t len)
 {
@@ -123,6 +139,7 @@ static const struct {
     {"mode", parse_mode}, {"test", parse_test},       {"seed", parse_seed},
     {"smp", parse_smp},   {"console", parse_console}, {"smp_late_cpu", parse_smp_late_cpu},
     {"init", parse_init},
+    {"clock_test", parse_clock_test},
 };
 
 static void parse_word(struct parser *p, const char *word, size_t len)

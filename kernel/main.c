@@ -146,6 +146,9 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     boottime_mark("memory");
     initrd_load(boot_info());
     boottime_mark("initrd");
+    const char *clock_lie = boot_options()->clock_lie;
+    if (clock_lie[0] && !arch_clock_make_source_lie(clock_lie))
+        kprintf("cmdline: clock_test=lie-%s names no clock source; ignored\n", clock_lie);
     arch_interrupts_init();
     boottime_mark("interrupts");
     sched_init();

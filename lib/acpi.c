@@ -34,14 +34,24 @@
 #define FADT_ACPI_ENABLE 52
 #define FADT_PM1A_CNT_BLK 64
 #define FADT_PM1B_CNT_BLK 68
+#define FADT_PM_TMR_BLK 76
+#define FADT_PM_TMR_LEN 91
 #define FADT_FLAGS 112
 #define FADT_RESET_REG 116
 #define FADT_RESET_VALUE 128
 #define FADT_X_DSDT 140
 #define FADT_X_PM1A_CNT_BLK 172
 #define FADT_X_PM1B_CNT_BLK 184
+#define FADT_X_PM_TMR_BLK 208
 #define FADT_MIN_BYTES 72 /* through PM1b_CNT_BLK: anything shorter is useless */
+#define FADT_FLAG_TMR_VAL_EXT (1u << 8)
 #define FADT_FLAG_RESET_REG_SUP (1u << 10)
+#define FADT_FLAG_HW_REDUCED_ACPI (1u << 20)
+#define PM_TMR_LEN_BYTES 4
+
+/* The HPET table (IA-PC HPET specification 1.0a, table 3): its window's GAS. */
+#define HPET_BASE_ADDRESS 40
+#define HPET_MIN_BYTES (HPET_BASE_ADDRESS + GAS_BYTES)
 #define GAS_BYTES 12
 
 /* AML encodings (ACPI 6.5, section 20). */
@@ -123,6 +133,8 @@ static void add_cpu(struct acpi_madt_info *out, uint32_t apic_id, uint32_t flags
     }
     if (out->cpu_count < ACPI_MAX_CPUS)
         out->apic_ids[out->cpu_count++] = apic_id;
+    else
+        out->cpus_dropped++;
 }
 
 static void add_ioapic(struct acpi_madt_info *out, const uint8_t *e, acpi_diag_fn diag)
@@ -193,6 +205,9 @@ static void parse_madt(const uint8_t *madt, acpi_diag_fn diag, struct acpi_madt_
             add_override(out, e, diag);
         off += entry_len;
     }
+    if (out->cpus_dropped)
+        report(diag, "acpi: the MADT lists %u more CPUs than the %d kept; %u dropped",
+               out->cpus_dropped, ACPI_MAX_CPUS, out->cpus_dropped);
 }
 
 /* ---- FADT ------------------------------------------------------------------- */
@@ -208,8 +223,8 @@ static struct acpi_gas read_gas(const uint8_t *p)
     };
 }
 
-/* A PM1 control block's I/O port: the X_ field when it names an I/O port, else the
- * 32-bit field; 0 when neither is a port. */
+/* A fixed register block's I/O port (PM1 control, PM timer): the X_ field when it
+ * names an I/O port, else the 32-bit field; 0 when neither is a port. */
 static uint16_t pm1_cnt_port(const uint8_t *fadt, uint32_t length, uint32_t legacy_off,
                              uint32_t extended_off)
 {
@@ -220,6 +235,15 @@ static uint16_t pm1_cnt_port(const uint8_t *fadt, uint32_t length, uint32_t lega
     }
     uint32_t port = le32(fadt + legacy_off);
     return port <= 0xffff ? (uint16_t)port : 0;
+}
+
+/* The PM timer's port: X_PM_TMR_BLK when it names an I/O port, else PM_TMR_BLK, when
+ * PM_TMR_LEN says the block is there (4 bytes); 0 otherwise. */
+static uint16_t pm_timer_port(const uint8_t *fadt, uint32_t length)
+{
+    if (length <= FADT_PM_TMR_LEN || fadt[FADT_PM_TMR_LEN] != PM_TMR_LEN_BYTES)
+        return 0;
+    return pm1_cnt_port(fadt, length, FADT_PM_TMR_BLK, FADT_X_PM_TMR_BLK);
 }
 
 static void parse_fadt(const uint8_t *fadt, acpi_diag_fn diag, struct acpi_fadt_info *out)
@@ -235,8 +259,11 @@ static void parse_fadt(const uint8_t *fadt, acpi_diag_fn diag, struct acpi_fadt_
     out->acpi_enable_value = fadt[FADT_ACPI_ENABLE];
     out->pm1a_cnt_port = pm1_cnt_port(fadt, length, FADT_PM1A_CNT_BLK, FADT_X_PM1A_CNT_BLK);
     out->pm1b_cnt_port = pm1_cnt_port(fadt, length, FADT_PM1B_CNT_BLK, FADT_X_PM1B_CNT_BLK);
+    uint32_t flags = length >= FADT_FLAGS + 4 ? le32(fadt + FADT_FLAGS) : 0;
+    out->hardware_reduced = (flags & FADT_FLAG_HW_REDUCED_ACPI) != 0;
+    out->pm_timer_port = out->hardware_reduced ? 0 : pm_timer_port(fadt, length);
+    out->pm_timer_32bit = (flags & FADT_FLAG_TMR_VAL_EXT) != 0;
     if (length > FADT_RESET_VALUE) {
-        uint32_t flags = le32(fadt + FADT_FLAGS);
         out->reset_reg = read_gas(fadt + FADT_RESET_REG);
         out->reset_value = fadt[FADT_RESET_VALUE];
         bool usable_space = out->reset_reg.space <= ACPI_SPACE_PCI_CONFIG;
@@ -246,6 +273,25 @@ static void parse_fadt(const uint8_t *fadt, acpi_diag_fn diag, struct acpi_fadt_
     out->dsdt_phys = le32(fadt + FADT_DSDT);
     if (length >= FADT_X_DSDT + 8 && le64(fadt + FADT_X_DSDT) != 0)
         out->dsdt_phys = le64(fadt + FADT_X_DSDT);
+}
+
+/* ---- HPET ------------------------------------------------------------------- */
+
+static void parse_hpet(const uint8_t *hpet, acpi_diag_fn diag, struct acpi_hpet_info *out)
+{
+    uint32_t length = le32(hpet + 4);
+    if (length < HPET_MIN_BYTES) {
+        report(diag, "acpi: HPET table too short (%u bytes); ignored", length);
+        return;
+    }
+    struct acpi_gas base = read_gas(hpet + HPET_BASE_ADDRESS);
+    if (base.space != ACPI_SPACE_MEMORY || base.address == 0) {
+        report(diag, "acpi: the HPET is not in memory space (space %u, 0x%lx); ignored",
+               base.space, base.address);
+        return;
+    }
+    out->found = true;
+    out->address_phys = base.address;
 }
 
 /* ---- \_S5 in AML ---------------------------------------------------------------- */
@@ -354,7 +400,7 @@ static void read_dsdt(uint64_t phys, acpi_read_fn read_phys, void *ctx, acpi_dia
     acpi_find_s5(dsdt + SDT_HEADER_BYTES, length - SDT_HEADER_BYTES, diag, out);
 }
 
-/* Parses the table at `phys` if it is the first valid MADT or FADT seen. */
+/* Parses the table at `phys` if it is the first valid MADT, FADT or HPET seen. */
 static void visit_table(uint64_t phys, acpi_read_fn read_phys, void *ctx, acpi_diag_fn diag,
                         struct acpi_info *out)
 {
@@ -365,15 +411,18 @@ static void visit_table(uint64_t phys, acpi_read_fn read_phys, void *ctx, acpi_d
     }
     bool madt = memcmp(header, "APIC", 4) == 0 && !out->madt.found;
     bool fadt = memcmp(header, "FACP", 4) == 0 && !out->fadt.found;
-    if (!madt && !fadt)
+    bool hpet = memcmp(header, "HPET", 4) == 0 && !out->hpet.found;
+    if (!madt && !fadt && !hpet)
         return;
     const uint8_t *table = read_table(phys, read_phys, ctx, diag);
     if (!table)
         return;
     if (madt)
         parse_madt(table, diag, &out->madt);
-    else
+    else if (fadt)
         parse_fadt(table, diag, &out->fadt);
+    else
+        parse_hpet(table, diag, &out->hpet);
 }
 
 static void set_isa_defaults(struct acpi_madt_info *madt)

@@ -30,6 +30,11 @@ from qemu.shell import run_shell_boot
 READY_RE = re.compile(r"^boot: shell ready in (\d+) us$", re.M)
 
 
+def missing_lines(boot, log):
+    return ["the log lacks a line matching %r" % pattern for pattern in boot.log_lines
+            if not re.search(pattern, log, re.M)]
+
+
 def run_boot(boot):
     if os.path.exists(boot.log_path()):
         os.remove(boot.log_path())
@@ -38,7 +43,8 @@ def run_boot(boot):
         return boot, problems, cases, seconds, stderr, read_log(boot.log_path())
     if boot.shell_end:
         problems, cases, seconds, stderr = run_shell_boot(boot)
-        return boot, problems, cases, seconds, stderr, read_log(boot.log_path())
+        log = read_log(boot.log_path())
+        return boot, problems + missing_lines(boot, log), cases, seconds, stderr, log
     # A bad-input boot stops once its message is there, and the kernel must then
     # stay halted, not reset.
     stop = (lambda log: boot.expect_message in log) if boot.expect_message else None
@@ -56,6 +62,7 @@ def run_boot(boot):
     else:
         problems, cases = judge_selftest(log, status)
         problems += judge_cpu_count(boot, log)
+        problems += missing_lines(boot, log)
     return boot, problems, cases, seconds, stderr, log
 
 
@@ -64,10 +71,13 @@ def main():
     parser.add_argument("--only", help="run only the boots whose name contains this")
     parser.add_argument("--seed", type=int, help="seed for the randomized tests")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--big", action="store_true",
+                        help="also run the slow boots (make test-big)")
     opts = parser.parse_args()
 
     os.makedirs(LOG_DIR, exist_ok=True)
-    boots = [b for b in all_boots(opts.seed) if not opts.only or opts.only in b.name]
+    boots = [b for b in all_boots(opts.seed) if (not opts.only or opts.only in b.name) and
+             (opts.big or not b.big)]
     passed = failed = skipped = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
         for boot, problems, cases, seconds, stderr, log in pool.map(run_boot, boots):

@@ -1,10 +1,12 @@
 /*
  * The local APIC, the legacy PIC (masked) and the clocks: TSC for time, the APIC
- * timer for ticks, both calibrated against the PIT (or given by CPUID).
+ * timer for ticks. The TSC's rate comes from clock.c (the first plausible clock
+ * source); the APIC timer's from the same source or measured against the TSC.
  */
 #include "apic.h"
 
 #include "acpi_boot.h"
+#include "clock.h"
 
 #include "arch/cpu.h"
 #include "arch/irq.h"
@@ -47,19 +49,9 @@
 #define PIC2_COMMAND 0xa0
 #define PIC2_DATA 0xa1
 
-/* PIT channel 2, gated through port 0x61, as a calibration stopwatch. */
-#define PIT_HZ 1193182u
-#define PIT_CHANNEL2 0x42
-#define PIT_COMMAND 0x43
-#define PIT_GATE_PORT 0x61
-#define PIT_GATE_ON 0x01
-#define PIT_SPEAKER 0x02
-#define PIT_OUT2 0x20
-/* Calibration: the shortest of a few short runs against the PIT. A run can only
- * come out long (this CPU noticing the PIT's output late: an SMI, or a vCPU the
- * host did not schedule), never short, so the minimum is the truest. */
-#define CALIBRATION_MS 2
-#define CALIBRATION_RUNS 3
+/* The APIC timer against the (calibrated) TSC: the median of a few short runs. */
+#define APIC_MEASURE_US 1000
+#define APIC_MEASURE_RUNS 3
 
 /* Set by arch_interrupts_init on the boot CPU, read-only afterwards. */
 static bool x2apic;
@@ -140,54 +132,34 @@ static void pic_remap_and_mask(void)
     outb(PIC2_DATA, 0xff);
 }
 
-/* Spins for CALIBRATION_MS on PIT channel 2; returns the TSC and APIC-timer
- * counts that passed meanwhile. */
-static void measure_against_pit(uint64_t *tsc_ticks, uint64_t *apic_ticks)
+/* One run: APIC-timer ticks over APIC_MEASURE_US of the TSC, as a rate. */
+static uint64_t apic_timer_run(void)
 {
-    uint16_t count = (uint16_t)(PIT_HZ * CALIBRATION_MS / 1000);
-    uint8_t gate = inb(PIT_GATE_PORT);
-    outb(PIT_GATE_PORT, (uint8_t)((gate & ~PIT_SPEAKER) & ~PIT_GATE_ON));
-    outb(PIT_COMMAND, 0xb0); /* channel 2, lobyte/hibyte, mode 0, binary */
-    outb(PIT_CHANNEL2, (uint8_t)count);
-    outb(PIT_CHANNEL2, (uint8_t)(count >> 8));
     apic_write(APIC_TIMER_DIVIDE, APIC_TIMER_DIVIDE_16);
     apic_write(APIC_TIMER_INITIAL, 0xffffffffu);
-    uint64_t tsc_start = arch_read_timestamp();
-    uint32_t apic_start = apic_read(APIC_TIMER_CURRENT);
-    outb(PIT_GATE_PORT, (uint8_t)((gate & ~PIT_SPEAKER) | PIT_GATE_ON)); /* start */
-    while (!(inb(PIT_GATE_PORT) & PIT_OUT2))
+    uint64_t span = tsc_hz / 1000000 * APIC_MEASURE_US;
+    uint32_t start = apic_read(APIC_TIMER_CURRENT);
+    uint64_t t0 = arch_read_timestamp(), t1;
+    while ((t1 = arch_read_timestamp()) - t0 < span)
         arch_cpu_relax();
-    *tsc_ticks = arch_read_timestamp() - tsc_start;
-    *apic_ticks = (uint64_t)(apic_start - apic_read(APIC_TIMER_CURRENT)) * 16;
+    uint32_t end = apic_read(APIC_TIMER_CURRENT);
     apic_write(APIC_TIMER_INITIAL, 0);
-    outb(PIT_GATE_PORT, gate);
+    /* In kHz of the TSC: (2^32 x 16) x (10^10 / 1000) still fits in 64 bits. */
+    return (uint64_t)(start - end) * 16 * (tsc_hz / 1000) / (t1 - t0) * 1000;
 }
 
-/* The TSC rate, and the local APIC timer's where stated, from CPUID: leaf 0x15
- * (TSC = crystal * ratio) or the hypervisor's leaf 0x40000010 (TSC and APIC bus
- * in kHz). Zero for what the CPU does not say. */
-static void clocks_from_cpuid(uint64_t *tsc, uint64_t *apic_timer)
+static uint64_t measure_apic_timer(void)
 {
-    uint32_t max, eax, ebx, ecx, edx;
-    *tsc = 0;
-    *apic_timer = 0;
-    cpuid(0, 0, &max, &ebx, &ecx, &edx);
-    if (max >= 0x15) {
-        cpuid(0x15, 0, &eax, &ebx, &ecx, &edx);
-        if (eax && ebx && ecx) {
-            *tsc = (uint64_t)ecx * ebx / eax;
-            return;
+    uint64_t runs[APIC_MEASURE_RUNS];
+    for (int i = 0; i < APIC_MEASURE_RUNS; i++) {
+        runs[i] = apic_timer_run();
+        for (int j = i; j > 0 && runs[j] < runs[j - 1]; j--) {
+            uint64_t t = runs[j];
+            runs[j] = runs[j - 1];
+            runs[j - 1] = t;
         }
     }
-    cpuid(1, 0, &eax, &ebx, &ecx, &edx);
-    if (ecx & CPUID1_ECX_HYPERVISOR) {
-        cpuid(0x40000000u, 0, &max, &ebx, &ecx, &edx);
-        if (max >= 0x40000010u) {
-            cpuid(0x40000010u, 0, &eax, &ebx, &ecx, &edx);
-            *tsc = (uint64_t)eax * 1000;
-            *apic_timer = (uint64_t)ebx * 1000;
-        }
-    }
+    return runs[APIC_MEASURE_RUNS / 2];
 }
 
 static bool cpu_has_tsc_deadline(void)
@@ -197,37 +169,20 @@ static bool cpu_has_tsc_deadline(void)
     return (ecx & CPUID1_ECX_TSC_DEADLINE) != 0;
 }
 
-/* Measures against the PIT what CPUID did not give (about 10 ms of boot time). */
-static void calibrate(const char **tsc_source)
+/* The TSC's rate from the first plausible clock source (clock.c); the APIC
+ * timer's from that source, or measured against the TSC when the tick needs it. */
+static void calibrate(void)
 {
-    uint64_t tsc_cpuid, apic_cpuid;
-    clocks_from_cpuid(&tsc_cpuid, &apic_cpuid);
+    struct clock_rates rates = clock_calibrate();
+    tsc_hz = rates.tsc_hz;
+    apic_timer_hz = rates.apic_timer_hz;
     /* With TSC-deadline ticks the APIC timer's own rate is never used. */
-    bool need_apic = !cpu_has_tsc_deadline();
-    *tsc_source = "CPUID";
-    if (tsc_cpuid && (!need_apic || apic_cpuid)) {
-        tsc_hz = tsc_cpuid;
-        apic_timer_hz = apic_cpuid;
+    if (apic_timer_hz || cpu_has_tsc_deadline())
         return;
-    }
-    uint64_t tsc_ticks, apic_ticks;
-    measure_against_pit(&tsc_ticks, &apic_ticks);
-    for (int run = 1; run < CALIBRATION_RUNS; run++) {
-        uint64_t tsc_run, apic_run;
-        measure_against_pit(&tsc_run, &apic_run);
-        if (tsc_run < tsc_ticks) {
-            tsc_ticks = tsc_run;
-            apic_ticks = apic_run;
-        }
-    }
-    apic_timer_hz = apic_cpuid ? apic_cpuid : apic_ticks * 1000 / CALIBRATION_MS;
-    tsc_hz = tsc_cpuid;
-    if (!tsc_hz) {
-        tsc_hz = tsc_ticks * 1000 / CALIBRATION_MS;
-        *tsc_source = "the PIT";
-    }
-    if (!tsc_hz || !apic_timer_hz)
-        panic("apic: calibration failed (TSC %lu Hz, APIC timer %lu Hz)", tsc_hz, apic_timer_hz);
+    apic_timer_hz = measure_apic_timer();
+    char why[CLOCK_WHY_BYTES];
+    if (!clock_rates_plausible(&(struct clock_rates){tsc_hz, apic_timer_hz}, why, sizeof(why)))
+        panic("apic: the timer measured against the TSC: %s", why);
 }
 
 void arch_interrupts_init(void)
@@ -248,12 +203,11 @@ void arch_interrupts_init(void)
     smp_init_ipis();
     ioapic_init();
 
-    const char *tsc_source;
-    calibrate(&tsc_source);
+    calibrate();
     ns_per_tsc_mult = (1000000000ull << 32) / tsc_hz;
     tsc_at_init = arch_read_timestamp();
     kprintf("apic: %s, id %u; TSC %lu kHz (from %s), APIC timer %lu kHz%s\n",
-            x2apic ? "x2APIC" : "xAPIC", apic_id(), tsc_hz / 1000, tsc_source,
+            x2apic ? "x2APIC" : "xAPIC", apic_id(), tsc_hz / 1000, clock_source_name(),
             apic_timer_hz / 1000, apic_timer_hz ? "" : " (not needed: TSC-deadline)");
 }
 
@@ -291,10 +245,25 @@ static void arm_deadline(unsigned cpu)
     wrmsr(MSR_TSC_DEADLINE, next);
 }
 
+/* Set once at boot (apic_poll_on_tick), before or while ticks run: the boot
+ * CPU's tick reads the function after the context (release/acquire). */
+static void (*tick_poll_fn)(void *ctx);
+static void *tick_poll_ctx;
+
+void apic_poll_on_tick(void (*fn)(void *ctx), void *ctx)
+{
+    KASSERT(!tick_poll_fn);
+    tick_poll_ctx = ctx;
+    __atomic_store_n(&tick_poll_fn, fn, __ATOMIC_RELEASE);
+}
+
 static void timer_interrupt(void *ctx)
 {
     (void)ctx;
     unsigned cpu = arch_cpu_index();
+    void (*poll)(void *) = cpu == 0 ? __atomic_load_n(&tick_poll_fn, __ATOMIC_ACQUIRE) : NULL;
+    if (poll)
+        poll(tick_poll_ctx);
     if (tsc_deadline_mode)
         arm_deadline(cpu);
     void (*tick)(void) = timer_tick[cpu];

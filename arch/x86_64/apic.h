@@ -18,6 +18,9 @@ void apic_eoi(void);
 /* Writes the interrupt command register: icr_low is vector | delivery mode bits. */
 void apic_send(uint32_t dest_apic_id, uint32_t icr_low);
 void apic_enable_this_cpu(void);
+/* Calls fn(ctx) from the boot CPU's timer interrupt on every tick, for a device
+ * whose interrupt cannot be routed. One such device; set once, at boot. */
+void apic_poll_on_tick(void (*fn)(void *ctx), void *ctx);
 bool apic_dispatch(unsigned vector);
 
 /* Maps the MADT's I/O APICs and masks every input (arch/x86_64/ioapic.c); after

@@ -12,5 +12,7 @@ void arch_input_start(void)
         kprintf("input: none: neither a PS/2 keyboard nor a serial port answers\n");
     else
         kprintf("input: %s%s%s\n", keyboard ? "PS/2 keyboard" : "", keyboard && serial ? ", " : "",
-                serial ? "COM1" : "");
+                !serial ? ""
+                : serial_input_polled() ? "COM1, polled on every tick (its IRQ cannot be routed)"
+                                        : "COM1");
 }

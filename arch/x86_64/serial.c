@@ -1,5 +1,6 @@
 #include "serial.h"
 
+#include "apic.h"
 #include "ioapic.h"
 #include "cpu.h"
 #include "kernel/input.h"
@@ -30,8 +31,9 @@
 
 /* Written once by serial_init on the boot CPU before any output. */
 static bool serial_ready;
-/* Set once by serial_input_start, on the boot CPU: IRQ 4 is the console's. */
-static bool input_on;
+/* Set once by serial_input_start, on the boot CPU: IRQ 4 is the console's
+ * (input_on), or it cannot be routed and the boot CPU's tick polls (polled). */
+static bool input_on, polled;
 
 bool serial_init(void)
 {
@@ -101,13 +103,25 @@ bool serial_input_start(void)
 {
     if (!serial_ready)
         return false;
-    if (!arch_isa_irq_enable(SERIAL_COM1_ISA_IRQ, serial_interrupt, NULL))
-        return false;
+    bool routed = arch_isa_irq_enable(SERIAL_COM1_ISA_IRQ, serial_interrupt, NULL);
     for (int i = 0; i < RX_DRAIN_MAX && (inb(COM1_PORT + UART_LSR) & LSR_DATA_READY); i++)
         (void)inb(COM1_PORT + UART_DATA); /* typed before anyone listened */
+    if (!routed) {
+        /* The UART works; only its interrupt has no way to a CPU (no I/O APIC
+         * without ACPI). The tick reads it instead: at 1 ms a tick, its 16-byte
+         * FIFO holds more than 115200 baud brings meanwhile. */
+        polled = true;
+        apic_poll_on_tick(serial_interrupt, NULL);
+        return true;
+    }
     input_on = true;
     outb(COM1_PORT + UART_IER, IER_RECEIVED_DATA);
     return true;
+}
+
+bool serial_input_polled(void)
+{
+    return polled;
 }
 
 bool serial_input_active(void)

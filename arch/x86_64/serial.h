@@ -1,6 +1,7 @@
 /* COM1, a 16550 UART at 115200 8N1: the console that is always there on QEMU and
  * on PCs with a serial port. Output is polled (a panic's last words must get out);
- * input is interrupt-driven and goes to the console input queue (kernel/input.h).
+ * input is interrupt-driven, or polled by the boot CPU's tick when its IRQ cannot
+ * be routed, and goes to the console input queue (kernel/input.h).
  * The transmitter-empty interrupt is off except while a test turns it on. */
 #ifndef EXO_ARCH_X86_64_SERIAL_H
 #define EXO_ARCH_X86_64_SERIAL_H
@@ -15,12 +16,15 @@ void serial_write(const char *chars, size_t len);
 
 /* COM1's legacy ISA IRQ line. */
 #define SERIAL_COM1_ISA_IRQ 4
-/* Takes SERIAL_COM1_ISA_IRQ for good and turns the receive interrupt on. False
- * when there is no UART or the IRQ cannot be routed (the reason is printed).
- * After serial_init. */
+/* Takes SERIAL_COM1_ISA_IRQ for good and turns the receive interrupt on; when the
+ * IRQ cannot be routed (the reason is printed), has the boot CPU's tick poll the
+ * UART instead. False only when there is no UART. After serial_init, before the
+ * ticks start or with them running. */
 bool serial_input_start(void);
-/* Whether serial_input_start succeeded: the IRQ then belongs to the console. */
+/* Whether input is interrupt-driven: the IRQ then belongs to the console. */
 bool serial_input_active(void);
+/* Whether input is polled by the tick (the IRQ could not be routed). */
+bool serial_input_polled(void);
 /* Turns the transmitter-empty interrupt on or off (IER bit 1; the receive
  * interrupt stays as serial_input_start left it, the others off). On, the UART
  * raises its IRQ whenever the transmit register is empty, at once if it is. For

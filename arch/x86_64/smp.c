@@ -150,6 +150,29 @@ static bool abandon_ap(struct trampoline_params *params, uint32_t apic_id)
     return true;
 }
 
+
+/* "smp: N of M CPUs online (why not all)": M counts every CPU the firmware
+ * lists, also those the MADT parser had no room for, and each limit that applied
+ * is named with its value. */
+static void print_cpus_online(const struct acpi_madt_info *madt, unsigned max_cpus)
+{
+    unsigned listed = madt->cpu_count + madt->cpus_dropped, online = arch_cpu_count();
+    char why[224];
+    size_t used = 0;
+    why[0] = '\0';
+    if (max_cpus && max_cpus < listed)
+        used += ksnprintf(why + used, sizeof(why) - used, "; limited by smp=%u", max_cpus);
+    if (listed > ARCH_MAX_CPUS && (!max_cpus || max_cpus > ARCH_MAX_CPUS))
+        used += ksnprintf(why + used, sizeof(why) - used,
+                          "; the kernel's limit, ARCH_MAX_CPUS, is %d", ARCH_MAX_CPUS);
+    if (madt->cpus_dropped)
+        used += ksnprintf(why + used, sizeof(why) - used,
+                          "; the MADT parser kept %u entries, %u dropped", madt->cpu_count,
+                          madt->cpus_dropped);
+    if (cpus_given_up)
+        ksnprintf(why + used, sizeof(why) - used, "; %u given up", cpus_given_up);
+    kprintf("smp: %u of %u CPUs online (%s)\n", online, listed, why[0] ? why + 2 : "all");
+}
 /* Starts the AP with APIC ID `apic_id` as CPU `cpu`; false if it never arrived. */
 static bool start_ap(unsigned cpu, uint32_t apic_id)
 {
@@ -207,7 +230,7 @@ unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
 {
     const struct acpi_madt_info *madt = &acpi_tables()->madt;
     if (!madt->found || madt->cpu_count == 0) {
-        kprintf("smp: no CPUs listed in an ACPI MADT; running on the boot CPU only\n");
+        kprintf("smp: 1 of 1 CPUs online (no ACPI MADT lists any other: the boot CPU only)\n");
         return 1;
     }
     __atomic_store_n(&cpus_listed, madt->cpu_count, __ATOMIC_RELEASE);
@@ -229,8 +252,7 @@ unsigned arch_smp_start(unsigned max_cpus, void (*ap_main)(unsigned cpu))
             __atomic_store_n(&cpus_online, cpu + 1, __ATOMIC_RELEASE);
     }
     paging_unmap(&kernel_space, TRAMPOLINE_PHYS, PAGE_4K, NULL);
-    kprintf("smp: %u of %u CPUs online (%s)\n", arch_cpu_count(), madt->cpu_count,
-            max_cpus ? "limited by smp=" : "all");
+    print_cpus_online(madt, max_cpus);
     return arch_cpu_count();
 }
 

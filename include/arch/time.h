@@ -12,6 +12,7 @@
 #ifndef EXO_ARCH_TIME_H
 #define EXO_ARCH_TIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* A cycle counter for timing, read in program order. */
@@ -28,10 +29,16 @@ uint64_t arch_timestamp_hz(void);
 /* Monotonic nanoseconds since arch_interrupts_init. */
 uint64_t arch_time_ns(void);
 
+/* For tests (clock_test=lie-<key>): the clock source `key` reports rates far too
+ * low, so the calibration must reject it and fall back. Call before
+ * arch_interrupts_init. False when no source has that key. */
+bool arch_clock_make_source_lie(const char *key);
+
 /* Seconds since 1970-01-01 UTC from the machine's battery clock (the CMOS
  * RTC on x86_64, which QEMU sets to the host's time), 0 when it has none.
  * Slow (port I/O, waits out an update): read it once. */
 uint64_t arch_wall_clock_seconds(void);
+
 /* Calls tick() every period_ns on this CPU, from its own timer interrupt. */
 void arch_timer_start(uint64_t period_ns, void (*tick)(void));
 /* How the tick is made, for the boot log: the timer's name and mode

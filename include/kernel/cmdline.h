@@ -11,6 +11,8 @@
  *                           instead of the kernel shell (an absolute path)
  *   smp_late_cpu=<n>        for tests: CPU n (>= 1) arrives after its start-up
  *                           deadline, so the kernel must give it up safely
+ *   clock_test=lie-<source> for tests: that clock source (arch_clock_make_source_lie)
+ *                           reports rates far too low, so the kernel must reject it
  * An unknown option or a bad value is reported through the diag callback and
  * ignored, leaving the default; the reported word is escaped (str_escape), so
  * control bytes from the loader never reach a terminal raw. A first word that is a path (starts with '/') is the
@@ -46,6 +48,7 @@ struct kernel_options {
     uint32_t consoles;     /* CONSOLE_* bits */
     uint32_t smp_late_cpu; /* 0, or the CPU made late on purpose */
     char init_path[CMDLINE_INIT_MAX]; /* "" unless init=<path>: run it as PID 1 */
+    char clock_lie[16];    /* "", or the clock source told to lie */
     int problems;          /* unknown options and bad values reported */
 };
 

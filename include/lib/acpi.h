@@ -2,7 +2,8 @@
  * ACPI tables, as far as the kernel needs them: the RSDP (the boot info's copy),
  * the XSDT or RSDT, the MADT (processors, I/O APICs, ISA interrupt overrides), the
  * FADT (power management ports, reset register, DSDT, SCI) and, in the DSDT's AML,
- * the \_S5 package (the sleep type values for soft-off).
+ * the \_S5 package (the sleep type values for soft-off), and the HPET table (where
+ * the High Precision Event Timer is: a clock source).
  *
  * Nothing is trusted: each table's signature, length and checksum are checked
  * before it is used, a bad table is reported through `diag` and skipped, MADT
@@ -53,6 +54,7 @@ struct acpi_isa_route {
 struct acpi_madt_info {
     bool found;                          /* a valid MADT was parsed */
     unsigned cpu_count;                  /* usable processors (enabled or online-capable) */
+    unsigned cpus_dropped;               /* usable processors listed beyond ACPI_MAX_CPUS */
     uint32_t apic_ids[ACPI_MAX_CPUS];
     uint64_t lapic_phys;                 /* the local APIC's address */
     unsigned ioapic_count;
@@ -83,6 +85,15 @@ struct acpi_fadt_info {
     struct acpi_gas reset_reg;
     uint8_t reset_value;
     uint64_t dsdt_phys;         /* X_DSDT when valid, else DSDT; 0: none */
+    uint16_t pm_timer_port;     /* the ACPI PM timer (3.579545 MHz) in I/O space; 0: none */
+    bool pm_timer_32bit;        /* TMR_VAL_EXT: the PM timer counts 32 bits, not 24 */
+    bool hardware_reduced;      /* HW_REDUCED_ACPI: no PM1 blocks, no PM timer, no SCI */
+};
+
+/* The HPET table: the first timer block's register window. */
+struct acpi_hpet_info {
+    bool found;            /* a valid HPET table whose window is in memory space */
+    uint64_t address_phys; /* 1 KiB of registers */
 };
 
 struct acpi_s5_info {
@@ -96,6 +107,7 @@ struct acpi_info {
     struct acpi_madt_info madt;
     struct acpi_fadt_info fadt;
     struct acpi_s5_info s5;
+    struct acpi_hpet_info hpet;
 };
 
 /* Reads everything above from the RSDP copy. Parts that are missing or malformed

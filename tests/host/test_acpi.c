@@ -695,6 +695,93 @@ static void test_fadt_extended_pm1_blocks(void)
     CHECK_EQ_INT(info.fadt.pm1b_cnt_port, 0);
 }
 
+/* The PM timer: PM_TMR_BLK when PM_TMR_LEN is 4, the X_ block when it is a port,
+ * 32 bits with TMR_VAL_EXT; none on a hardware-reduced machine (microvm). */
+static void test_fadt_pm_timer(void)
+{
+    build_machine(true);
+    CHECK(parse());
+    CHECK_EQ_INT(info.fadt.pm_timer_port, 0); /* PM_TMR_LEN 0: no timer */
+    put32(mem + FADT_PHYS + 76, 0x608);
+    mem[FADT_PHYS + 91] = 4;
+    fix_checksum(FADT_PHYS);
+    CHECK(parse());
+    CHECK_EQ_INT(info.fadt.pm_timer_port, 0x608);
+    CHECK(!info.fadt.pm_timer_32bit);
+    CHECK(!info.fadt.hardware_reduced);
+    struct acpi_gas x_tmr = {ACPI_SPACE_IO, 32, 0, 3, 0xb008};
+    put_gas(mem + FADT_PHYS + 208, &x_tmr);
+    put32(mem + FADT_PHYS + 112, RESET_SUP | (1u << 8)); /* TMR_VAL_EXT */
+    fix_checksum(FADT_PHYS);
+    CHECK(parse());
+    CHECK_EQ_INT(info.fadt.pm_timer_port, 0xb008);
+    CHECK(info.fadt.pm_timer_32bit);
+    put32(mem + FADT_PHYS + 112, RESET_SUP | (1u << 20)); /* HW_REDUCED_ACPI */
+    fix_checksum(FADT_PHYS);
+    CHECK(parse());
+    CHECK(info.fadt.hardware_reduced);
+    CHECK_EQ_INT(info.fadt.pm_timer_port, 0);
+    /* A FADT too short to hold PM_TMR_LEN has no timer. */
+    build_fadt(&(struct fadt_spec){.len = 80, .dsdt = DSDT_PHYS});
+    put32(mem + FADT_PHYS + 76, 0x608);
+    fix_checksum(FADT_PHYS);
+    CHECK(parse());
+    CHECK(info.fadt.found);
+    CHECK_EQ_INT(info.fadt.pm_timer_port, 0);
+}
+
+/* The HPET table: its window's address when in memory space; a short table or an
+ * I/O-space window is reported and ignored. */
+static void test_hpet_table(void)
+{
+    build_machine(true);
+    CHECK(parse());
+    CHECK(!info.hpet.found);
+    uint8_t *t = table_begin(SSDT_PHYS, "HPET", 56);
+    put32(t + 36, 0x8086a201);
+    put_gas(t + 40, &(struct acpi_gas){ACPI_SPACE_MEMORY, 0, 0, 0, 0xfed00000});
+    fix_checksum(SSDT_PHYS);
+    uint32_t tables[] = {FADT_PHYS, MADT_PHYS, SSDT_PHYS};
+    build_root(true, tables, 3);
+    CHECK(parse());
+    CHECK(info.hpet.found);
+    CHECK_EQ_U64(info.hpet.address_phys, 0xfed00000);
+    t[40] = ACPI_SPACE_IO;
+    fix_checksum(SSDT_PHYS);
+    CHECK(parse());
+    CHECK(!info.hpet.found);
+    CHECK(diag_has("the HPET is not in memory space"));
+    put32(t + 4, 44);
+    fix_checksum(SSDT_PHYS);
+    CHECK(parse());
+    CHECK(!info.hpet.found);
+    CHECK(diag_has("HPET table too short (44 bytes)"));
+}
+
+/* More usable CPUs than ACPI_MAX_CPUS: the first ones are kept, the rest counted
+ * and reported (QEMU at -smp 288: 256 xAPIC entries, then x2APIC ones). */
+static void test_madt_cpus_beyond_limit_counted(void)
+{
+    build_machine(true);
+    madt_begin();
+    for (unsigned id = 0; id < 256; id++)
+        madt_lapic((uint8_t)id, 1);
+    for (unsigned id = 256; id < 288; id++) {
+        uint8_t *e = madt_add(9, 16);
+        put32(e + 4, id);
+        put32(e + 8, 1);
+        put32(e + 12, id);
+    }
+    madt_finish();
+    CHECK(parse());
+    CHECK_EQ_INT(info.madt.cpu_count, ACPI_MAX_CPUS);
+    CHECK_EQ_INT(info.madt.cpus_dropped, 288 - ACPI_MAX_CPUS);
+    CHECK(diag_has("acpi: the MADT lists 32 more CPUs than the 256 kept; 32 dropped"));
+    build_machine(true);
+    CHECK(parse());
+    CHECK_EQ_INT(info.madt.cpus_dropped, 0);
+}
+
 /* ---- \_S5 -------------------------------------------------------------------------- */
 
 static bool find_s5(const uint8_t *aml, size_t len)
@@ -898,6 +985,9 @@ int main(void)
     RUN(test_overrides_checked);
     RUN(test_fadt_reset_register_needs_flag_and_address);
     RUN(test_fadt_extended_pm1_blocks);
+    RUN(test_fadt_pm_timer);
+    RUN(test_hpet_table);
+    RUN(test_madt_cpus_beyond_limit_counted);
     RUN(test_s5_integer_encodings);
     RUN(test_s5_false_matches_skipped);
     RUN(test_s5_malformed_packages_rejected);

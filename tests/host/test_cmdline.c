@@ -38,6 +38,7 @@ static void check_defaults(void)
     CHECK_EQ_U64(opts.seed, 0);
     CHECK_EQ_INT(opts.smp_max_cpus, 0);
     CHECK_EQ_INT(opts.consoles, CONSOLE_SERIAL | CONSOLE_FB);
+    CHECK_EQ_STR(opts.clock_lie, "");
 }
 
 static void test_empty_and_blank_give_defaults(void)
@@ -294,6 +295,26 @@ static void test_random_lines_never_crash(void)
     }
 }
 
+/* clock_test=lie-<key>: lowercase letters, shorter than the field; anything else
+ * is a bad value and leaves no liar. */
+static void test_clock_test_lie(void)
+{
+    CHECK_EQ_INT(parse("clock_test=lie-pit"), 0);
+    CHECK_EQ_STR(opts.clock_lie, "pit");
+    CHECK_EQ_INT(parse("clock_test=lie-hpet clock_test=lie-rtc"), 0);
+    CHECK_EQ_STR(opts.clock_lie, "rtc");
+    const char *bad[] = {"clock_test=lie-", "clock_test=pit", "clock_test=lie-PIT",
+                         "clock_test=lie-p\x1bt", "clock_test=lie-abcdefghijklmnop",
+                         "clock_test="};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ_INT(parse(bad[i]), 1);
+        CHECK_EQ_STR(opts.clock_lie, "");
+        CHECK(strstr(diags.text, "bad value") != NULL);
+    }
+    CHECK_EQ_INT(parse("clock_test=lie-abcdefghijklmno"), 0); /* 15 letters fit */
+    CHECK_EQ_STR(opts.clock_lie, "abcdefghijklmno");
+}
+
 int main(void)
 {
     check_program = "test_cmdline";
@@ -313,5 +334,6 @@ int main(void)
     RUN(test_no_diag_callback_still_counts);
     RUN(test_very_long_inputs);
     RUN(test_random_lines_never_crash);
+    RUN(test_clock_test_lie);
     return check_summary();
 }

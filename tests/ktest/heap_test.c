@@ -26,6 +26,9 @@ static bool intact(const uint8_t *p, size_t n, uint8_t seed)
 
 static void heap_every_size_class_is_written_and_verified(struct ktest *t)
 {
+    /* Blocks up to an arena (2 MiB), each order in a fresh arena at worst. */
+    if (mm_skip_unless_free(t, 6ull << 20))
+        return;
     struct heap_stats before, after;
     heap_get_stats(&before);
     for (unsigned order = HEAP_MIN_ORDER; order <= HEAP_MAX_ORDER; order++) {
@@ -79,6 +82,9 @@ static void heap_exhaust_then_free_restores_counts(struct ktest *t)
 
 static void heap_random_sequence_keeps_contents(struct ktest *t)
 {
+    /* Up to 256 live blocks, a quarter of them up to 1 MiB. */
+    if (mm_skip_unless_free(t, 12ull << 20))
+        return;
     enum { SLOTS = 256, STEPS = 4000 };
     static uint8_t *blocks[SLOTS];
     static size_t sizes[SLOTS];
@@ -147,6 +153,9 @@ static void heap_krealloc_moves_and_keeps_contents(struct ktest *t)
 
 static void heap_largest_size_works_and_beyond_fails(struct ktest *t)
 {
+    /* A whole arena (2 MiB) and the heap's own. */
+    if (mm_skip_unless_free(t, 4ull << 20))
+        return;
     void *big = kmalloc(HEAP_MAX_ALLOC_BYTES);
     KT_ASSERT(t, big != NULL);
     memset(big, 0x11, HEAP_MAX_ALLOC_BYTES);

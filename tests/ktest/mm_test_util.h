@@ -4,6 +4,7 @@
 
 #include "arch/fault.h"
 #include "kernel/ktest.h"
+#include "lib/printf.h"
 #include "mm/frame.h"
 #include "mm/kstack.h"
 
@@ -49,6 +50,24 @@ MM_TEST_HELPER uint64_t mm_free_frames(void)
     frame_drain_cache();
     frame_get_stats(&stats);
     return stats.free_frames;
+}
+
+/*
+ * For a test that needs `need_bytes` of free memory to mean anything: true when
+ * there is that much; else the test is skipped saying how much it needs and how
+ * much there is (a small guest, -m 16M, is not a failure of the kernel). The
+ * reason lives in a static buffer: tests run one at a time.
+ */
+MM_TEST_HELPER bool mm_skip_unless_free(struct ktest *t, uint64_t need_bytes)
+{
+    static char reason[96];
+    uint64_t free_bytes = mm_free_frames() * FRAME_SIZE;
+    if (free_bytes >= need_bytes)
+        return false;
+    ksnprintf(reason, sizeof(reason), "needs %lu KiB of free memory, %lu KiB free",
+              need_bytes >> 10, free_bytes >> 10);
+    ktest_skip(t, reason);
+    return true;
 }
 
 #endif

@@ -16,6 +16,9 @@ import re
 from qemu.runner import ELF, INITRD, ISO, LOG_DIR, base_command, uefi_args, usb_stick_args
 
 SELFTEST_SMBIOS = ["-smbios", "type=1,product=exo-selftest"]
+# include/arch/cpu.h's ARCH_MAX_CPUS: the kernel starts no more CPUs than this.
+ARCH_MAX_CPUS = int(re.search(r"^#define ARCH_MAX_CPUS (\d+)", open(os.path.join(
+    os.path.dirname(ELF), "..", "include", "arch", "cpu.h")).read(), re.M).group(1))
 # Serial lines a screen boot expects to see drawn: the banner (printed before the
 # screen console exists, so drawn by the console's replay) and the console's own line.
 SCREEN_LINES = [("banner_drawn", r"^exo \S+ booting$"),
@@ -32,7 +35,7 @@ class Boot:
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
                  screen_lines=None, expect_end=None, expect_bench=None, shell_end=None,
-                 shell_rerun=False, initrd=True):
+                 shell_rerun=False, initrd=True, log_lines=None, big=False):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
@@ -44,6 +47,8 @@ class Boot:
         self.shell_end = shell_end  # a shell boot: its last command, "shutdown" or "reboot"
         self.shell_rerun = shell_rerun  # a shell boot that also reruns suites (see shell.py)
         self.initrd = initrd  # a direct (-kernel) boot gets build/initrd.cpio as -initrd
+        self.log_lines = log_lines or []  # regexes the serial log must also match (self-test)
+        self.big = big  # slow: run by `make test-big` (harness --big) only
 
     def log_path(self):
         return os.path.join(LOG_DIR, self.name + ".log")
@@ -106,6 +111,7 @@ def all_boots(seed):
                                  test_args + " foo=bar seed=-1 smp=abc console=nothing\tsmp=0"
                                  " \x1b[2J caf\xe9=1 " + "x" * 4000], 60),
         # A panic before the suites start still ends QEMU with the failure status.
+        # (No initrd: QEMU refuses to load one that does not fit in 3 MiB.)
         Boot("early-panic-3m", ["-m", "3M", "-kernel", ELF, "-append", "mode=test"], 30,
              expect_panic=["heap: no memory"], initrd=False),
         Boot("bios-screen", ["-smp", "1", "-cdrom", ISO], 60, screen_lines=SCREEN_LINES),
@@ -156,6 +162,61 @@ def all_boots(seed):
     boots.append(Boot("crash-stack-overflow-4cpu", ["-smp", "4", "-kernel", ELF, "-append",
                                                     "mode=test test=crash_stack_overflow"], 60,
                       expect_panic=["kernel stack overflow", "panic: stopped 3 of 3 other CPUs"]))
+    # Machines unlike QEMU's PC defaults (issue 15). microvm: PVH through its own
+    # firmware (qboot), no PCI, a PIT without the port-0x61 gate, hardware-reduced
+    # ACPI (no PM timer, no HPET): the clock comes from the PIT's channel 0, or
+    # with pit=off from the RTC; with acpi=off there is no MADT (one CPU) and COM1
+    # is polled.
+    clock_from = lambda source: r"^apic: .*; TSC \d+ kHz \(from %s\)" % source
+    boots += [
+        Boot("microvm", ["-M", "microvm", "-smp", "2", "-kernel", ELF, "-append", test_args], 60,
+             log_lines=[clock_from("the PIT"), r"^clock: the PIT: OUT2 is high before the "
+                        r"count starts \(port 0x61 reads 0xff\): no working gate"]),
+        Boot("microvm-acpi-off", ["-M", "microvm,acpi=off", "-smp", "1", "-kernel", ELF,
+                                  "-append", test_args], 60, log_lines=[clock_from("the PIT")]),
+        Boot("microvm-pit-off", ["-M", "microvm,pit=off", "-smp", "2", "-kernel", ELF,
+                                 "-append", test_args], 60,
+             log_lines=[clock_from("the RTC")]),
+        Boot("shell-microvm", ["-M", "microvm", "-smp", "2", "-kernel", ELF], 60,
+             shell_end="reboot"),
+        Boot("shell-microvm-acpi-off", ["-M", "microvm,acpi=off", "-kernel", ELF], 60,
+             shell_end="reboot"),
+        # acpi=off on the PC chipsets: the acpi suite skips, the clock comes from
+        # the PIT (no HPET or PM timer without tables), and the shell answers (over
+        # a polled COM1 when no table names an I/O APIC).
+        Boot("pvh-pc-acpi-off", ["-machine", "pc,acpi=off", "-kernel", ELF, "-append",
+                                 test_args], 60,
+             log_lines=[clock_from("the PIT"), r"# SKIP no ACPI tables \(acpi=off\?\)"]),
+        # (On q35 SeaBIOS then builds minimal tables of its own, without \_S5.)
+        Boot("pvh-q35-acpi-off", ["-machine", "q35,acpi=off", "-kernel", ELF, "-append",
+                                  test_args], 60, log_lines=[r"# SKIP the DSDT has no \\_S5"]),
+        Boot("shell-pc-acpi-off", ["-machine", "pc,acpi=off", "-kernel", ELF], 60,
+             shell_end="reboot", log_lines=[r"^input: COM1, polled on every tick \(its IRQ "
+                                            r"cannot be routed\)$"]),
+        Boot("shell-q35-acpi-off", ["-machine", "q35,acpi=off", "-kernel", ELF], 60,
+             shell_end="reboot"),
+        # A clock source made to lie is rejected with its value, and the next one used.
+        Boot("pvh-clock-lie-hpet", ["-kernel", ELF, "-append", test_args + " clock_test=lie-hpet"],
+             60, log_lines=[r"^clock: the HPET rejected: TSC \d+ kHz is outside the plausible "
+                            r"100 MHz to 10 GHz \(told to lie by clock_test=\)$",
+                            clock_from("the ACPI PM timer")]),
+        Boot("pvh-clock-lie-pit", ["-machine", "pc,acpi=off", "-kernel", ELF, "-append",
+                                   test_args + " clock_test=lie-pit"], 60,
+             log_lines=[r"^clock: the PIT rejected: TSC \d+ kHz is outside", clock_from("the RTC")]),
+        # Below the 32 MiB the self-test is sized for, the memory-hungry cases skip
+        # saying what they need (6 MiB: no room for the initrd).
+        Boot("pvh-16m", ["-m", "16M", "-kernel", ELF, "-append", test_args], 60,
+             log_lines=[r"# SKIP needs \d+ KiB of free memory, \d+ KiB free"]),
+        Boot("pvh-6m", ["-m", "6M", "-kernel", ELF, "-append", test_args], 60, initrd=False,
+             log_lines=[r"# SKIP needs \d+ KiB of free memory, \d+ KiB free"]),
+        # More CPUs than the kernel's ARCH_MAX_CPUS: the limit is named (the smp
+        # suite only; every suite on 64 vCPUs is make test-big's).
+        Boot("pvh-65cpu", ["-smp", "65", "-kernel", ELF, "-append", test_args + " test=smp"],
+             120, log_lines=[r"^smp: 64 of 65 CPUs online \(the kernel's limit, ARCH_MAX_CPUS, "
+                             r"is 64\)$"]),
+        Boot("pvh-65cpu-all", ["-smp", "65", "-m", "1G", "-kernel", ELF, "-append", test_args],
+             600, big=True),
+    ]
     return boots
 
 
@@ -188,7 +249,7 @@ def expected_cpus(boot):
         late = [int(w[13:]) for w in words if re.fullmatch(r"smp_late_cpu=\d+", w)]
         if late and 0 < late[-1] < used:
             used = min(used, given - 1)
-    return given, used
+    return given, min(used, ARCH_MAX_CPUS)
 
 
 def boot_memory_mib(boot):
