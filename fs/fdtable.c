@@ -6,16 +6,12 @@
 
 static bool cloexec_bit(const struct process *p, unsigned fd)
 {
-    return p->fd_cloexec[fd / 64] >> (fd % 64) & 1;
+    return p->fd_flags[fd] & PROCESS_FD_CLOEXEC;
 }
 
 static void set_cloexec_bit(struct process *p, unsigned fd, bool on)
 {
-    uint64_t bit = 1ull << (fd % 64);
-    if (on)
-        p->fd_cloexec[fd / 64] |= bit;
-    else
-        p->fd_cloexec[fd / 64] &= ~bit;
+    p->fd_flags[fd] = on ? PROCESS_FD_CLOEXEC : 0;
 }
 
 void fdtable_init(struct process *p)
@@ -143,9 +139,8 @@ void fdtable_fork(struct process *child, struct process *parent)
         child->fds[fd] = parent->fds[fd];
         if (child->fds[fd])
             file_get(child->fds[fd]);
+        child->fd_flags[fd] = parent->fd_flags[fd];
     }
-    for (unsigned i = 0; i < PROCESS_MAX_FDS / 64; i++)
-        child->fd_cloexec[i] = parent->fd_cloexec[i];
     spin_unlock(&parent->fd_lock, irq);
     child->cwd = parent->cwd;
 }

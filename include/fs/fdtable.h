@@ -1,6 +1,6 @@
 /*
- * fdtable: a process's file descriptors (struct process's fds, fd_cloexec,
- * fd_limit; include/proc/process.h).
+ * fdtable: a process's file descriptors (struct process's fds and fd_flags;
+ * include/proc/process.h).
  *
  * A descriptor is an index into p->fds holding one reference to a struct file,
  * and a close-on-exec bit. Numbers are handed out lowest-free-first, below the

@@ -46,6 +46,7 @@
 #define PROCESS_STACK_TOP 0x7ffffff00000ull
 #define PROCESS_STACK_BYTES (8ull << 20)
 #define PROCESS_PIE_BASE 0x555555554000ull /* Linux's ELF_ET_DYN_BASE, unrandomised */
+#define PROCESS_FD_CLOEXEC 1u              /* fd_flags: FD_CLOEXEC */
 
 #define PROCESS_EXITED(status) (((status) & 0x7f) == 0)
 #define PROCESS_EXIT_CODE(status) (((status) >> 8) & 0xff)
@@ -141,9 +142,9 @@ struct process {
     int state;                   /* enum process_state (process_lock) */
     int exit_status;             /* wait(2) encoding, once a zombie (process_lock) */
     int pending_signal;          /* with UTHREAD_WORK_KILL (process_lock) */
-    struct spinlock fd_lock;     /* protects fds and fd_cloexec (include/fs/fdtable.h) */
+    struct spinlock fd_lock;     /* protects fds and fd_flags (include/fs/fdtable.h) */
     struct file *fds[PROCESS_MAX_FDS];
-    uint64_t fd_cloexec[PROCESS_MAX_FDS / 64]; /* FD_CLOEXEC, one bit per fd (fd_lock) */
+    uint8_t fd_flags[PROCESS_MAX_FDS]; /* PROCESS_FD_CLOEXEC per fd (with fds) */
     struct inode *cwd;           /* the working directory (initrd nodes live for good) */
     struct signal_shared sig;    /* actions, process-wide pending signals */
     struct process_rlimit rlimits[PROCESS_RLIMITS]; /* (process_lock); fork copies them */
