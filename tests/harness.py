@@ -24,6 +24,7 @@ from qemu.judges import (FAIL, PASS, SKIP, failing_lines, judge_bench, judge_cpu
                          judge_end, judge_message, judge_panic, judge_selftest)
 from qemu.matrix import all_boots, qemu_command
 from qemu.runner import LOG_DIR, ROOT, read_log, run
+from qemu.busybox import run_busybox_boot
 from qemu.screen import run_screen_boot
 from qemu.shell import run_shell_boot
 
@@ -92,6 +93,8 @@ def main():
                 detail = "%d screen and keyboard checks%s" % (len(cases), ready)
             elif boot.shell_end:
                 detail = "%d shell checks%s" % (len(cases), ready)
+            elif boot.busybox:
+                detail = "%d busybox shell checks" % len(cases)
             elif boot.expect_message:
                 detail = "message seen"
             elif boot.expect_panic:

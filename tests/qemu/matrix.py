@@ -35,7 +35,7 @@ class Boot:
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
                  screen_lines=None, expect_end=None, expect_bench=None, shell_end=None,
-                 shell_rerun=False, initrd=True, log_lines=None, big=False):
+                 shell_rerun=False, initrd=True, log_lines=None, big=False, busybox=False):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
@@ -46,6 +46,7 @@ class Boot:
         self.expect_bench = expect_bench  # a bench boot: these figures, each as a case
         self.shell_end = shell_end  # a shell boot: its last command, "shutdown" or "reboot"
         self.shell_rerun = shell_rerun  # a shell boot that also reruns suites (see shell.py)
+        self.busybox = busybox  # an init=/bin/sh boot driven over serial (see busybox.py)
         self.initrd = initrd  # a direct (-kernel) boot gets build/initrd.cpio as -initrd
         self.log_lines = log_lines or []  # regexes the serial log must also match (self-test)
         self.big = big  # slow: run by `make test-big` (harness --big) only
@@ -225,7 +226,7 @@ def qemu_command(boot):
     # A power boot that must power off, and a shell boot that ends with shutdown, run
     # without -no-reboot: a reset instead would boot the kernel again, not end QEMU.
     powers_off = boot.expect_end == "power-off" or boot.shell_end == "shutdown"
-    serial = "stdio" if boot.shell_end else "file:" + boot.log_path()
+    serial = "stdio" if boot.shell_end or boot.busybox else "file:" + boot.log_path()
     cmd = base_command(serial, monitor, no_reboot=not powers_off)
     if "-m" not in boot.args:
         cmd += ["-m", "256M"]
