@@ -98,6 +98,26 @@ static bool parse_clock_test(struct parser *p, const char *v, size_t len)
     return true;
 }
 
+static bool parse_numa(struct parser *p, const char *v, size_t len)
+{
+    if (equals(v, len, "on"))
+        p->out->numa = true;
+    else if (equals(v, len, "off"))
+        p->out->numa = false;
+    else
+        return false;
+    return true;
+}
+
+static bool parse_numa_expect(struct parser *p, const char *v, size_t len)
+{
+    if (len == 0 || len >= sizeof(p->out->numa_expect))
+        return false;
+    memcpy(p->out->numa_expect, v, len);
+    p->out->numa_expect[len] = '\0';
+    return true;
+}
+
 /* An absolute path: the program to run as PID 1 instead of the shell. */
 static bool parse_init(struct parser *p, const char *v, size_t len)
 {
@@ -138,6 +158,7 @@ static const struct {
 } options[] = {
     {"mode", parse_mode}, {"test", parse_test},       {"seed", parse_seed},
     {"smp", parse_smp},   {"console", parse_console}, {"smp_late_cpu", parse_smp_late_cpu},
+    {"numa", parse_numa}, {"numa_expect", parse_numa_expect},
     {"init", parse_init},
     {"clock_test", parse_clock_test},
 };
@@ -168,7 +189,8 @@ int cmdline_parse(const char *cmdline, struct kernel_options *out, cmdline_diag_
     struct parser p = {out, diag, diag_ctx, 0};
     *out = (struct kernel_options){.mode = MODE_SHELL,
                                    .test_glob = "*",
-                                   .consoles = CONSOLE_SERIAL | CONSOLE_FB};
+                                   .consoles = CONSOLE_SERIAL | CONSOLE_FB,
+                                   .numa = true};
     bool first = true;
     const char *s = cmdline;
     while (*s) {

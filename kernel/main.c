@@ -22,6 +22,7 @@
 #include "lib/string.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
+#include "mm/numa.h"
 #include "mm/paging.h"
 #include "sched/thread.h"
 #include "kernel/tty.h"
@@ -48,6 +49,7 @@ static void memory_init(const struct boot_info *info)
         reserved[nreserved++] = (struct phys_range){info->modules[i].start_phys,
                                                     info->modules[i].end_phys};
     }
+    numa_init(arch_numa_tables(), boot_options()->numa);
     int error = frame_init(info->mmap, info->mmap_count, reserved, nreserved,
                            ARCH_EARLY_DIRECT_MAP_BYTES);
     if (error == FRAME_ERR_NO_USABLE_MEMORY)
@@ -61,6 +63,9 @@ static void memory_init(const struct boot_info *info)
     kprintf("memory: %lu MiB usable, %lu KiB reserved, %lu MiB free\n",
             (stats.total_frames * FRAME_SIZE) >> 20, (stats.reserved_frames * FRAME_SIZE) >> 10,
             (stats.free_frames * FRAME_SIZE) >> 20);
+    if (numa_enabled() || !boot_options()->numa)
+        kprintf("memory: %u NUMA node%s%s\n", numa_node_count(), numa_node_count() > 1 ? "s" : "",
+                boot_options()->numa ? "" : " (numa=off)");
     paging_init(info);
     heap_init();
 }
@@ -125,9 +130,11 @@ static void run_init(const char *path)
         kprintf("init: %s: cannot start it (error %d); the kernel shell instead\n", path, error);
         return;
     }
+    process_set_init(init);
     tty_set_foreground(init->pid);
     int status = process_wait(init);
     tty_set_foreground(0);
+    process_set_init(NULL);
     kprintf("init: %s ended (status 0x%x); the kernel shell instead\n", path, status);
 }
 
@@ -150,6 +157,7 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     if (clock_lie[0] && !arch_clock_make_source_lie(clock_lie))
         kprintf("cmdline: clock_test=lie-%s names no clock source; ignored\n", clock_lie);
     arch_interrupts_init();
+    numa_map_cpu(0, arch_cpu_hw_id()); /* the local APIC answers from here on */
     boottime_mark("interrupts");
     sched_init();
     sched_start_ticks();

@@ -14,6 +14,8 @@
 #include "lib/string.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
+#include "mm/numa.h"
+#include "kernel/boot.h"
 #include "kernel/tty.h"
 #include "proc/process.h"
 #include "sched/sync.h"
@@ -54,6 +56,59 @@ static void cmd_mem(const char *args)
             frames.highest_phys);
     kprintf("heap: %zu arenas, %zu blocks in use, %zu KiB in use\n", heap.arenas,
             heap.blocks_in_use, heap.bytes_in_use / 1024);
+    for (unsigned node = 0; frame_get_node_stats(node, &frames); node++)
+        kprintf("mem node %u: total %lu KiB, free %lu KiB\n", node,
+                frames.total_frames * FRAME_SIZE / 1024, frames.free_frames * FRAME_SIZE / 1024);
+}
+
+/* The online CPUs of `node` as a list of ranges ("0-3,8"), or "none". */
+static void format_node_cpus(unsigned node, char *out, size_t size)
+{
+    size_t used = 0;
+    unsigned online = arch_cpu_count();
+    out[0] = 0;
+    for (unsigned cpu = 0; cpu < online; cpu++) {
+        if (numa_cpu_node(cpu) != node)
+            continue;
+        unsigned last = cpu;
+        while (last + 1 < online && numa_cpu_node(last + 1) == node)
+            last++;
+        int n = last == cpu ? ksnprintf(out + used, size - used, "%s%u", used ? "," : "", cpu)
+                            : ksnprintf(out + used, size - used, "%s%u-%u", used ? "," : "", cpu,
+                                        last);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+        cpu = last;
+    }
+    if (!used)
+        ksnprintf(out, size, "none");
+}
+
+static void cmd_numa(const char *args)
+{
+    (void)args;
+    unsigned nodes = numa_node_count();
+    static char cpus[512]; /* one shell thread */
+    kprintf("numa: %u node%s%s\n", nodes, nodes == 1 ? "" : "s",
+            boot_options()->numa ? "" : " (numa=off)");
+    for (unsigned node = 0; node < nodes; node++) {
+        struct frame_stats frames;
+        frame_get_node_stats(node, &frames);
+        format_node_cpus(node, cpus, sizeof(cpus));
+        kprintf("node %u: cpus %s, mem %lu KiB, free %lu KiB\n", node, cpus,
+                frames.total_frames * FRAME_SIZE / 1024, frames.free_frames * FRAME_SIZE / 1024);
+    }
+    kprintf("node distances:\nnode");
+    for (unsigned b = 0; b < nodes; b++)
+        kprintf(" %3u", b);
+    kprintf("\n");
+    for (unsigned a = 0; a < nodes; a++) {
+        kprintf("%3u:", a);
+        for (unsigned b = 0; b < nodes; b++)
+            kprintf(" %3u", numa_distance(a, b));
+        kprintf("\n");
+    }
 }
 
 /* A snapshot of the thread registry, sorted by id; the caller kfrees it. */
@@ -307,6 +362,7 @@ static const struct command commands[] = {
     {"help", "", "list the commands", cmd_help},
     {"mem", "", "memory: total, free, frames, heap", cmd_mem},
     {"cpus", "", "the CPUs online", cmd_cpus},
+    {"numa", "", "NUMA nodes: their CPUs, memory and distances", cmd_numa},
     {"threads", "", "every thread: id, state, CPU, name", cmd_threads},
     {"uptime", "", "time since the clocks started", cmd_uptime},
     {"log", "", "the kernel log since boot, and the boot phases' times", cmd_log},

@@ -123,13 +123,23 @@ static const uint8_t *read_table(uint64_t phys, acpi_read_fn read_phys, void *ct
 
 /* ---- MADT ------------------------------------------------------------------- */
 
-static void add_cpu(struct acpi_madt_info *out, uint32_t apic_id, uint32_t flags)
+/* APIC IDs below this are checked for duplicates in a bitmap, so the walk stays
+ * linear in the CPU count; a larger ID (rare) is compared with every CPU kept. */
+#define MADT_SEEN_IDS 4096
+
+static void add_cpu(struct acpi_madt_info *out, uint64_t *seen, uint32_t apic_id, uint32_t flags)
 {
     if (!(flags & (MADT_CPU_ENABLED | MADT_CPU_ONLINE_CAPABLE)))
         return;
-    for (unsigned i = 0; i < out->cpu_count; i++) {
-        if (out->apic_ids[i] == apic_id)
+    if (apic_id < MADT_SEEN_IDS) {
+        if ((seen[apic_id / 64] >> (apic_id % 64)) & 1)
             return; /* listed twice (xAPIC and x2APIC entries) */
+        seen[apic_id / 64] |= 1ull << (apic_id % 64);
+    } else {
+        for (unsigned i = 0; i < out->cpu_count; i++) {
+            if (out->apic_ids[i] == apic_id)
+                return;
+        }
     }
     if (out->cpu_count < ACPI_MAX_CPUS)
         out->apic_ids[out->cpu_count++] = apic_id;
@@ -186,6 +196,7 @@ static void parse_madt(const uint8_t *madt, acpi_diag_fn diag, struct acpi_madt_
     }
     out->found = true;
     out->lapic_phys = le32(madt + SDT_HEADER_BYTES);
+    uint64_t seen[MADT_SEEN_IDS / 64] = {0};
     for (uint32_t off = MADT_ENTRIES_OFFSET; off + 2 <= length;) {
         uint8_t type = madt[off], entry_len = madt[off + 1];
         if (entry_len < 2 || off + entry_len > length) {
@@ -194,9 +205,9 @@ static void parse_madt(const uint8_t *madt, acpi_diag_fn diag, struct acpi_madt_
         }
         const uint8_t *e = madt + off;
         if (type == MADT_LOCAL_APIC && entry_len >= 8)
-            add_cpu(out, e[3], le32(e + 4));
+            add_cpu(out, seen, e[3], le32(e + 4));
         else if (type == MADT_LOCAL_X2APIC && entry_len >= 16)
-            add_cpu(out, le32(e + 4), le32(e + 8));
+            add_cpu(out, seen, le32(e + 4), le32(e + 8));
         else if (type == MADT_LAPIC_OVERRIDE && entry_len >= 12)
             out->lapic_phys = le64(e + 4);
         else if (type == MADT_IOAPIC && entry_len >= 12)
@@ -431,42 +442,272 @@ static void set_isa_defaults(struct acpi_madt_info *madt)
         madt->isa[irq] = (struct acpi_isa_route){.gsi = irq};
 }
 
+/* The root table (XSDT or RSDT) the RSDP names, or NULL; *xsdt and *entries say
+ * how to read its list. */
+static const uint8_t *read_root(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_phys,
+                                void *ctx, acpi_diag_fn diag, bool *xsdt, uint32_t *entries)
+{
+    if (rsdp_len < RSDP_V1_BYTES || memcmp(rsdp, "RSD PTR ", 8) != 0 ||
+        !checksum_ok(rsdp, RSDP_V1_BYTES)) {
+        diag("acpi: no valid RSDP from the boot loader");
+        return NULL;
+    }
+    *xsdt = rsdp[15] >= 2 && rsdp_len >= RSDP_V2_BYTES && checksum_ok(rsdp, RSDP_V2_BYTES) &&
+            le64(rsdp + 24) != 0;
+    uint64_t root_phys = *xsdt ? le64(rsdp + 24) : le32(rsdp + 16);
+    const uint8_t *root = read_table(root_phys, read_phys, ctx, diag);
+    if (!root || memcmp(root, *xsdt ? "XSDT" : "RSDT", 4) != 0) {
+        diag("acpi: no usable XSDT or RSDT");
+        return NULL;
+    }
+    *entries = (le32(root + 4) - SDT_HEADER_BYTES) / (*xsdt ? 8 : 4);
+    if (*entries > ACPI_MAX_ROOT_ENTRIES) {
+        report(diag, "acpi: the root table lists %u tables; only the first %d are read",
+               *entries, ACPI_MAX_ROOT_ENTRIES);
+        *entries = ACPI_MAX_ROOT_ENTRIES;
+    }
+    return root;
+}
+
+static uint64_t root_entry(const uint8_t *root, bool xsdt, uint32_t i)
+{
+    const uint8_t *p = root + SDT_HEADER_BYTES + i * (xsdt ? 8 : 4);
+    return xsdt ? le64(p) : le32(p);
+}
+
 bool acpi_read_tables(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_phys, void *ctx,
                       acpi_diag_fn diag, struct acpi_info *out)
 {
     memset(out, 0, sizeof(*out));
     set_isa_defaults(&out->madt);
-    if (rsdp_len < RSDP_V1_BYTES || memcmp(rsdp, "RSD PTR ", 8) != 0 ||
-        !checksum_ok(rsdp, RSDP_V1_BYTES)) {
-        diag("acpi: no valid RSDP from the boot loader");
+    bool xsdt;
+    uint32_t entries;
+    const uint8_t *root = read_root(rsdp, rsdp_len, read_phys, ctx, diag, &xsdt, &entries);
+    if (!root)
         return false;
-    }
-    bool xsdt = rsdp[15] >= 2 && rsdp_len >= RSDP_V2_BYTES && checksum_ok(rsdp, RSDP_V2_BYTES) &&
-                le64(rsdp + 24) != 0;
-    uint64_t root_phys = xsdt ? le64(rsdp + 24) : le32(rsdp + 16);
-    const uint8_t *root = read_table(root_phys, read_phys, ctx, diag);
-    if (!root || memcmp(root, xsdt ? "XSDT" : "RSDT", 4) != 0) {
-        diag("acpi: no usable XSDT or RSDT");
-        return false;
-    }
     out->root_found = true;
     out->xsdt = xsdt;
-    uint32_t entry_bytes = xsdt ? 8 : 4;
-    uint32_t entries = (le32(root + 4) - SDT_HEADER_BYTES) / entry_bytes;
-    if (entries > ACPI_MAX_ROOT_ENTRIES) {
-        report(diag, "acpi: the root table lists %u tables; only the first %d are read", entries,
-               ACPI_MAX_ROOT_ENTRIES);
-        entries = ACPI_MAX_ROOT_ENTRIES;
-    }
-    for (uint32_t i = 0; i < entries; i++) {
-        const uint8_t *p = root + SDT_HEADER_BYTES + i * entry_bytes;
-        visit_table(xsdt ? le64(p) : le32(p), read_phys, ctx, diag, out);
-    }
+    for (uint32_t i = 0; i < entries; i++)
+        visit_table(root_entry(root, xsdt, i), read_phys, ctx, diag, out);
     if (!out->madt.found)
         diag("acpi: no MADT");
     if (!out->fadt.found)
         diag("acpi: no FADT");
     else
         read_dsdt(out->fadt.dsdt_phys, read_phys, ctx, diag, &out->s5);
+    return true;
+}
+
+/* ---- SRAT and SLIT ------------------------------------------------------------- */
+
+#define SRAT_ENTRIES_OFFSET 48
+#define SRAT_LAPIC_AFFINITY 0
+#define SRAT_MEMORY_AFFINITY 1
+#define SRAT_X2APIC_AFFINITY 2
+#define SRAT_ENABLED (1u << 0)
+#define SRAT_MEM_HOT_PLUGGABLE (1u << 1)
+#define SLIT_MATRIX_OFFSET 44
+#define SLIT_LOCAL 10
+#define DEFAULT_REMOTE 20
+
+/* Records `domain` among the nodes (unsorted while parsing); false when full. */
+static bool note_domain(struct acpi_numa_info *out, uint32_t domain, acpi_diag_fn diag)
+{
+    for (unsigned i = 0; i < out->node_count; i++) {
+        if (out->domains[i] == domain)
+            return true;
+    }
+    if (out->node_count == ACPI_MAX_NODES) {
+        report(diag, "acpi: SRAT: more than %d proximity domains; domain %u ignored",
+               ACPI_MAX_NODES, domain);
+        return false;
+    }
+    out->domains[out->node_count++] = domain;
+    return true;
+}
+
+static void srat_cpu(struct acpi_numa_info *out, uint32_t apic_id, uint32_t domain,
+                     uint32_t flags, acpi_diag_fn diag)
+{
+    if (!(flags & SRAT_ENABLED) || !note_domain(out, domain, diag))
+        return;
+    if (out->cpu_count == ACPI_MAX_CPUS) {
+        report(diag, "acpi: SRAT: more than %d CPU affinities; APIC ID %u ignored",
+               ACPI_MAX_CPUS, apic_id);
+        return;
+    }
+    out->cpus[out->cpu_count++] = (struct acpi_cpu_affinity){apic_id, domain};
+}
+
+static void srat_memory(struct acpi_numa_info *out, const uint8_t *e, acpi_diag_fn diag)
+{
+    uint32_t domain = le32(e + 2), flags = le32(e + 28);
+    uint64_t base = le64(e + 8), length = le64(e + 16);
+    if (!(flags & SRAT_ENABLED) || length == 0)
+        return;
+    if (flags & SRAT_MEM_HOT_PLUGGABLE) {
+        report(diag, "acpi: SRAT: hot-pluggable memory at 0x%lx not used", base);
+        return;
+    }
+    if (base + length < base) {
+        report(diag, "acpi: SRAT: memory at 0x%lx wraps past 2^64; ignored", base);
+        return;
+    }
+    for (unsigned i = 0; i < out->mem_count; i++) {
+        const struct acpi_mem_affinity *m = &out->mem[i];
+        if (base < m->base_phys + m->length_bytes && m->base_phys < base + length) {
+            report(diag, "acpi: SRAT: memory at 0x%lx overlaps an earlier range; ignored", base);
+            return;
+        }
+    }
+    if (out->mem_count == ACPI_MAX_MEM_RANGES) {
+        report(diag, "acpi: SRAT: more than %d memory ranges; 0x%lx ignored",
+               ACPI_MAX_MEM_RANGES, base);
+        return;
+    }
+    if (!note_domain(out, domain, diag))
+        return;
+    out->mem[out->mem_count++] = (struct acpi_mem_affinity){base, length, domain};
+}
+
+static void parse_srat(const uint8_t *srat, acpi_diag_fn diag, struct acpi_numa_info *out)
+{
+    uint32_t length = le32(srat + 4);
+    if (length < SRAT_ENTRIES_OFFSET) {
+        diag("acpi: SRAT too short; ignored");
+        return;
+    }
+    for (uint32_t off = SRAT_ENTRIES_OFFSET; off + 2 <= length;) {
+        uint8_t type = srat[off], entry_len = srat[off + 1];
+        if (entry_len < 2 || off + entry_len > length) {
+            report(diag, "acpi: SRAT entry at offset %u is malformed; the rest is ignored", off);
+            break;
+        }
+        const uint8_t *e = srat + off;
+        if (type == SRAT_LAPIC_AFFINITY && entry_len >= 16) {
+            uint32_t domain = e[2] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 |
+                              (uint32_t)e[11] << 24;
+            srat_cpu(out, e[3], domain, le32(e + 4), diag);
+        } else if (type == SRAT_X2APIC_AFFINITY && entry_len >= 24) {
+            srat_cpu(out, le32(e + 8), le32(e + 4), le32(e + 12), diag);
+        } else if (type == SRAT_MEMORY_AFFINITY && entry_len >= 40) {
+            srat_memory(out, e, diag);
+        }
+        off += entry_len;
+    }
+    out->srat_found = out->node_count > 0;
+    if (!out->srat_found)
+        diag("acpi: SRAT names no enabled CPU or memory; one node");
+}
+
+/* Sorts the domains and turns every domain number into its node index. */
+static void number_nodes(struct acpi_numa_info *out)
+{
+    for (unsigned i = 1; i < out->node_count; i++) {
+        uint32_t d = out->domains[i];
+        unsigned j = i;
+        for (; j > 0 && out->domains[j - 1] > d; j--)
+            out->domains[j] = out->domains[j - 1];
+        out->domains[j] = d;
+    }
+    for (unsigned i = 0; i < out->cpu_count; i++)
+        out->cpus[i].node = acpi_node_of_domain(out, out->cpus[i].node);
+    for (unsigned i = 0; i < out->mem_count; i++)
+        out->mem[i].node = acpi_node_of_domain(out, out->mem[i].node);
+}
+
+static void default_distances(struct acpi_numa_info *out)
+{
+    for (unsigned a = 0; a < ACPI_MAX_NODES; a++) {
+        for (unsigned b = 0; b < ACPI_MAX_NODES; b++)
+            out->distance[a][b] = a == b ? SLIT_LOCAL : DEFAULT_REMOTE;
+    }
+}
+
+/* Takes the SLIT's distances when they cover every domain and are sane. */
+static void parse_slit(const uint8_t *slit, acpi_diag_fn diag, struct acpi_numa_info *out)
+{
+    uint32_t length = le32(slit + 4);
+    uint64_t count = length >= SLIT_MATRIX_OFFSET ? le64(slit + SDT_HEADER_BYTES) : 0;
+    if (count == 0 || count > 256 || SLIT_MATRIX_OFFSET + count * count > length) {
+        diag("acpi: SLIT size does not match its length; default distances");
+        return;
+    }
+    const uint8_t *matrix = slit + SLIT_MATRIX_OFFSET;
+    for (unsigned a = 0; a < out->node_count; a++) {
+        for (unsigned b = 0; b < out->node_count; b++) {
+            uint32_t da = out->domains[a], db = out->domains[b];
+            if (da >= count || db >= count) {
+                report(diag, "acpi: SLIT does not cover domain %u; default distances",
+                       da >= count ? da : db);
+                return;
+            }
+            uint8_t d = matrix[da * count + db];
+            if ((a == b) != (d == SLIT_LOCAL) || d < SLIT_LOCAL) {
+                report(diag, "acpi: SLIT distance %u from domain %u to %u is invalid; "
+                             "default distances", d, da, db);
+                return;
+            }
+        }
+    }
+    for (unsigned a = 0; a < out->node_count; a++) {
+        for (unsigned b = 0; b < out->node_count; b++)
+            out->distance[a][b] = matrix[out->domains[a] * count + out->domains[b]];
+    }
+    out->slit_found = true;
+}
+
+unsigned acpi_node_of_domain(const struct acpi_numa_info *info, uint32_t domain)
+{
+    unsigned lo = 0, hi = info->node_count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (info->domains[mid] < domain)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < info->node_count && info->domains[lo] == domain ? lo : info->node_count;
+}
+
+/* The first valid table with this signature, or NULL. */
+static const uint8_t *find_table(const uint8_t *root, bool xsdt, uint32_t entries,
+                                 const char *signature, acpi_read_fn read_phys, void *ctx,
+                                 acpi_diag_fn diag)
+{
+    for (uint32_t i = 0; i < entries; i++) {
+        uint64_t phys = root_entry(root, xsdt, i);
+        const uint8_t *header = read_phys(ctx, phys, SDT_HEADER_BYTES);
+        if (!header || memcmp(header, signature, 4) != 0)
+            continue;
+        const uint8_t *table = read_table(phys, read_phys, ctx, diag);
+        if (table)
+            return table;
+    }
+    return NULL;
+}
+
+bool acpi_read_numa(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_phys, void *ctx,
+                    acpi_diag_fn diag, struct acpi_numa_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    default_distances(out);
+    bool xsdt;
+    uint32_t entries;
+    const uint8_t *root = read_root(rsdp, rsdp_len, read_phys, ctx, diag, &xsdt, &entries);
+    const uint8_t *srat =
+        root ? find_table(root, xsdt, entries, "SRAT", read_phys, ctx, diag) : NULL;
+    if (srat)
+        parse_srat(srat, diag, out);
+    if (!out->srat_found) {
+        memset(out, 0, sizeof(*out));
+        default_distances(out);
+        out->node_count = 1;
+        return false;
+    }
+    number_nodes(out);
+    const uint8_t *slit = find_table(root, xsdt, entries, "SLIT", read_phys, ctx, diag);
+    if (slit)
+        parse_slit(slit, diag, out);
     return true;
 }

@@ -9,35 +9,53 @@
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "base/spinlock.h"
+#include "mm/numa.h"
 
 #define BITS 64
 
 /*
- * The three levels, all in one block of frames found at init. Word counts:
- * words0 = frames / 64, words1 = words0 / 64, words2 = words1 / 64 (rounded up).
+ * One node's pool: three levels over the frames base .. base + frame_count - 1,
+ * all in the block of frames found at init. Word counts: words0 = frames / 64,
+ * words1 = words0 / 64, words2 = words1 / 64 (rounded up). Frame numbers inside a
+ * pool's functions are relative to its base; only the node's own frames are ever
+ * set, so the spans of two nodes whose ranges interleave may overlap.
  */
 struct frame_bitmap {
-    uint64_t *level0;  /* bit per frame: 1 = free in the shared pool */
+    uint64_t *level0;  /* bit per frame: 1 = free in this pool */
     uint64_t *level1;  /* bit per level0 word: 1 = that word is non-zero */
     uint64_t *level2;  /* bit per level1 word: 1 = that word is non-zero */
-    uint64_t *cached;  /* bit per frame: 1 = sitting in some CPU's cache (atomic ops) */
     size_t words0, words1, words2;
-    uint64_t frame_count; /* frames the bitmap covers: 0 .. frame_count-1 */
+    uint64_t frame_count; /* frames the bitmap covers */
 };
 
-/* Protects `bitmap` (all levels but `cached`), `pool_free` and `level2_hint`. */
-static struct spinlock frame_lock = SPINLOCK_INIT("frame");
-static struct frame_bitmap bitmap;
-static uint64_t pool_free;      /* free frames in the bitmap (excludes caches) */
-static size_t level2_hint;      /* a level2 word at or before the first free frame */
-static uint64_t total_frames;   /* set at init, then read-only */
+/* Default rule: (L) the pool's lock; base, the bitmap's shape and the totals are
+ * set at init and read-only afterwards. */
+struct frame_pool {
+    struct spinlock lock;
+    struct frame_bitmap bitmap;
+    uint64_t base;            /* first frame number the bitmap covers */
+    uint64_t free;            /* (L) free frames in the bitmap (excludes caches) */
+    size_t level2_hint;       /* (L) a level2 word at or before the first free frame */
+    uint64_t total_frames;    /* usable frames of the node */
+    uint64_t reserved_frames; /* of those, reserved at init */
+} __attribute__((aligned(64)));
+
+static struct frame_pool pools[NUMA_MAX_NODES];
+static unsigned pool_count = 1;     /* numa_node_count() at init */
+static uint64_t *cached_bitmap;     /* (A) bit per frame from 0: in some CPU's cache */
+static uint64_t highest_frame;      /* frames 0 .. highest_frame-1 may be managed */
+static uint64_t total_frames;       /* sums over the pools, set at init */
 static uint64_t reserved_frames;
 
-/* Touched only by its own CPU with interrupts off; `count` read by stats. */
+/* Touched only by its own CPU with interrupts off; `count` read by stats. Frame
+ * numbers fit 32 bits below FRAME_MAX_PHYS (2^28 frames), halving the caches. */
 struct frame_cache {
     uint32_t count;
-    uint64_t frames[FRAME_CACHE_SIZE]; /* frame numbers */
+    struct frame_pool *home; /* the CPU's node's pool when the cache last refilled */
+    uint32_t frames[FRAME_CACHE_SIZE];
 };
+_Static_assert((FRAME_MAX_PHYS >> FRAME_SHIFT) <= UINT32_MAX, "a cached frame number fits 32 bits");
+_Static_assert(sizeof(struct frame_cache) == 256, "a power of two: indexing is one shift");
 static struct frame_cache caches[ARCH_MAX_CPUS];
 
 static inline bool bit_test(const uint64_t *words, uint64_t bit)
@@ -45,29 +63,37 @@ static inline bool bit_test(const uint64_t *words, uint64_t bit)
     return (words[bit / BITS] >> (bit % BITS)) & 1;
 }
 
-/* Marks frame `n` free in all levels. Caller holds frame_lock. */
-static void pool_set_free(uint64_t n)
+/* The pool that owns frame n (absolute). */
+static inline struct frame_pool *pool_of(uint64_t n)
 {
-    size_t w0 = n / BITS, w1 = w0 / BITS;
-    bitmap.level0[w0] |= 1ull << (n % BITS);
-    bitmap.level1[w1] |= 1ull << (w0 % BITS);
-    bitmap.level2[w1 / BITS] |= 1ull << (w1 % BITS);
-    if (w1 / BITS < level2_hint)
-        level2_hint = w1 / BITS;
-    pool_free++;
+    if (pool_count == 1)
+        return &pools[0];
+    return &pools[numa_phys_node(n << FRAME_SHIFT)];
 }
 
-/* Marks frame `n` used, clearing summary bits whose word became empty. */
-static void pool_set_used(uint64_t n)
+/* Marks frame `r` free in all levels. Caller holds the pool's lock. */
+static void pool_set_free(struct frame_pool *p, uint64_t r)
 {
-    size_t w0 = n / BITS, w1 = w0 / BITS;
-    bitmap.level0[w0] &= ~(1ull << (n % BITS));
-    if (bitmap.level0[w0] == 0) {
-        bitmap.level1[w1] &= ~(1ull << (w0 % BITS));
-        if (bitmap.level1[w1] == 0)
-            bitmap.level2[w1 / BITS] &= ~(1ull << (w1 % BITS));
+    size_t w0 = r / BITS, w1 = w0 / BITS;
+    p->bitmap.level0[w0] |= 1ull << (r % BITS);
+    p->bitmap.level1[w1] |= 1ull << (w0 % BITS);
+    p->bitmap.level2[w1 / BITS] |= 1ull << (w1 % BITS);
+    if (w1 / BITS < p->level2_hint)
+        p->level2_hint = w1 / BITS;
+    p->free++;
+}
+
+/* Marks frame `r` used, clearing summary bits whose word became empty. */
+static void pool_set_used(struct frame_pool *p, uint64_t r)
+{
+    size_t w0 = r / BITS, w1 = w0 / BITS;
+    p->bitmap.level0[w0] &= ~(1ull << (r % BITS));
+    if (p->bitmap.level0[w0] == 0) {
+        p->bitmap.level1[w1] &= ~(1ull << (w0 % BITS));
+        if (p->bitmap.level1[w1] == 0)
+            p->bitmap.level2[w1 / BITS] &= ~(1ull << (w1 % BITS));
     }
-    pool_free--;
+    p->free--;
 }
 
 /* Bits set in x (no POPCNT instruction is assumed, nor libgcc's helper). */
@@ -90,74 +116,76 @@ static uint64_t word_mask(size_t w0, uint64_t start, uint64_t end)
     return mask;
 }
 
-/* Sets frames [start, end) free a word at a time (boot: a large machine has
- * millions); returns how many were not free already. */
-static uint64_t pool_free_range(uint64_t start, uint64_t end)
+/* Sets frames [start, end) (relative) free a word at a time (boot: a large machine
+ * has millions); returns how many were not free already. */
+static uint64_t pool_free_range(struct frame_pool *p, uint64_t start, uint64_t end)
 {
     uint64_t added = 0;
     for (uint64_t n = start; n < end; n = (n / BITS + 1) * BITS) {
         size_t w0 = n / BITS, w1 = w0 / BITS;
-        uint64_t fresh = word_mask(w0, n, end) & ~bitmap.level0[w0];
+        uint64_t fresh = word_mask(w0, n, end) & ~p->bitmap.level0[w0];
         if (!fresh)
             continue;
-        bitmap.level0[w0] |= fresh;
-        bitmap.level1[w1] |= 1ull << (w0 % BITS);
-        bitmap.level2[w1 / BITS] |= 1ull << (w1 % BITS);
-        if (w1 / BITS < level2_hint)
-            level2_hint = w1 / BITS;
+        p->bitmap.level0[w0] |= fresh;
+        p->bitmap.level1[w1] |= 1ull << (w0 % BITS);
+        p->bitmap.level2[w1 / BITS] |= 1ull << (w1 % BITS);
+        if (w1 / BITS < p->level2_hint)
+            p->level2_hint = w1 / BITS;
         added += count_bits(fresh);
     }
-    pool_free += added;
+    p->free += added;
     return added;
 }
 
-/* Marks the free frames of [start, end) used; returns how many there were. */
-static uint64_t pool_use_range(uint64_t start, uint64_t end)
+/* Marks the free frames of [start, end) (relative) used; returns how many there were. */
+static uint64_t pool_use_range(struct frame_pool *p, uint64_t start, uint64_t end)
 {
     uint64_t taken = 0;
     for (uint64_t n = start; n < end; n = (n / BITS + 1) * BITS) {
         size_t w0 = n / BITS, w1 = w0 / BITS;
-        uint64_t hit = word_mask(w0, n, end) & bitmap.level0[w0];
+        uint64_t hit = word_mask(w0, n, end) & p->bitmap.level0[w0];
         if (!hit)
             continue;
-        bitmap.level0[w0] &= ~hit;
-        if (bitmap.level0[w0] == 0) {
-            bitmap.level1[w1] &= ~(1ull << (w0 % BITS));
-            if (bitmap.level1[w1] == 0)
-                bitmap.level2[w1 / BITS] &= ~(1ull << (w1 % BITS));
+        p->bitmap.level0[w0] &= ~hit;
+        if (p->bitmap.level0[w0] == 0) {
+            p->bitmap.level1[w1] &= ~(1ull << (w0 % BITS));
+            if (p->bitmap.level1[w1] == 0)
+                p->bitmap.level2[w1 / BITS] &= ~(1ull << (w1 % BITS));
         }
         taken += count_bits(hit);
     }
-    pool_free -= taken;
+    p->free -= taken;
     return taken;
 }
 
-/* The lowest free frame, or UINT64_MAX. Caller holds frame_lock. */
-static uint64_t pool_find_first(void)
+/* The lowest free frame (relative), or UINT64_MAX. Caller holds the pool's lock. */
+static uint64_t pool_find_first(struct frame_pool *p)
 {
-    for (size_t w2 = level2_hint; w2 < bitmap.words2; w2++) {
-        if (bitmap.level2[w2] == 0)
+    const struct frame_bitmap *b = &p->bitmap;
+    for (size_t w2 = p->level2_hint; w2 < b->words2; w2++) {
+        if (b->level2[w2] == 0)
             continue;
-        level2_hint = w2;
-        size_t w1 = w2 * BITS + (size_t)__builtin_ctzll(bitmap.level2[w2]);
-        size_t w0 = w1 * BITS + (size_t)__builtin_ctzll(bitmap.level1[w1]);
-        return (uint64_t)w0 * BITS + (uint64_t)__builtin_ctzll(bitmap.level0[w0]);
+        p->level2_hint = w2;
+        size_t w1 = w2 * BITS + (size_t)__builtin_ctzll(b->level2[w2]);
+        size_t w0 = w1 * BITS + (size_t)__builtin_ctzll(b->level1[w1]);
+        return (uint64_t)w0 * BITS + (uint64_t)__builtin_ctzll(b->level0[w0]);
     }
-    level2_hint = bitmap.words2;
+    p->level2_hint = b->words2;
     return UINT64_MAX;
 }
 
-/* The lowest free frame at or after `from`, or UINT64_MAX: for run searches. */
-static uint64_t pool_find_from(uint64_t from)
+/* The lowest free frame at or after `from` (relative), or UINT64_MAX: for runs. */
+static uint64_t pool_find_from(const struct frame_pool *p, uint64_t from)
 {
-    for (uint64_t n = from; n < bitmap.frame_count;) {
+    const struct frame_bitmap *b = &p->bitmap;
+    for (uint64_t n = from; n < b->frame_count;) {
         size_t w0 = n / BITS;
-        uint64_t word = bitmap.level0[w0] & (~0ull << (n % BITS));
+        uint64_t word = b->level0[w0] & (~0ull << (n % BITS));
         if (word)
             return (uint64_t)w0 * BITS + (uint64_t)__builtin_ctzll(word);
         /* Jump to the next non-empty bitmap word that level 1 knows of. */
         size_t w1 = w0 / BITS, bit = w0 % BITS;
-        uint64_t later = bit == BITS - 1 ? 0 : bitmap.level1[w1] & (~0ull << (bit + 1));
+        uint64_t later = bit == BITS - 1 ? 0 : b->level1[w1] & (~0ull << (bit + 1));
         if (later)
             n = ((uint64_t)w1 * BITS + (uint64_t)__builtin_ctzll(later)) * BITS;
         else
@@ -166,11 +194,19 @@ static uint64_t pool_find_from(uint64_t from)
     return UINT64_MAX;
 }
 
-static void check_managed(uint64_t n, const char *what)
+static __attribute__((noinline, noreturn)) void unmanaged(uint64_t n, const char *what)
 {
-    if (n >= bitmap.frame_count)
-        panic("frame: %s of 0x%lx, outside managed memory (below 0x%lx)", what,
-              n << FRAME_SHIFT, bitmap.frame_count << FRAME_SHIFT);
+    panic("frame: %s of 0x%lx, outside managed memory (below 0x%lx)", what, n << FRAME_SHIFT,
+          highest_frame << FRAME_SHIFT);
+}
+
+/* The pool of frame n, which must lie in managed memory (else a panic). */
+static inline struct frame_pool *managed_pool(uint64_t n, const char *what)
+{
+    struct frame_pool *p = pool_of(n);
+    if (n - p->base >= p->bitmap.frame_count) /* wraps when n < base */
+        unmanaged(n, what);
+    return p;
 }
 
 /* ---- init ------------------------------------------------------------------ */
@@ -266,15 +302,94 @@ static uint64_t place_bitmap(const struct mmap_entry *map, size_t count,
     return UINT64_MAX;
 }
 
-static void mark_range_used(uint64_t start, uint64_t end)
+/* Marks [start, end) (physical) used in every pool it meets; returns the count. */
+static uint64_t use_phys_range(uint64_t start, uint64_t end, bool reserve)
 {
-    uint64_t managed_end = bitmap.frame_count << FRAME_SHIFT;
+    uint64_t managed_end = highest_frame << FRAME_SHIFT, taken = 0;
     if (end > managed_end)
         end = managed_end; /* first, so that rounding up cannot wrap */
     uint64_t first = start >> FRAME_SHIFT;
     uint64_t last = align_up(end, FRAME_SIZE) >> FRAME_SHIFT;
-    if (first < last)
-        reserved_frames += pool_use_range(first, last);
+    for (unsigned k = 0; k < pool_count && first < last; k++) {
+        struct frame_pool *p = &pools[k];
+        uint64_t lo = first > p->base ? first : p->base;
+        uint64_t hi = last < p->base + p->bitmap.frame_count ? last : p->base + p->bitmap.frame_count;
+        if (lo >= hi)
+            continue;
+        uint64_t n = pool_use_range(p, lo - p->base, hi - p->base);
+        if (reserve)
+            p->reserved_frames += n;
+        else
+            p->total_frames -= n;
+        taken += n;
+    }
+    return taken;
+}
+
+/*
+ * Calls fn for each piece of frames [first, end) that lies in one node: splits a
+ * usable region where the NUMA ranges change. Frames no range names are node 0's.
+ */
+static void for_each_node_piece(uint64_t first, uint64_t end,
+                                void (*fn)(unsigned node, uint64_t first, uint64_t end))
+{
+    const struct numa_mem_range *ranges;
+    size_t nranges = pool_count > 1 ? numa_mem_ranges(&ranges) : 0;
+    while (first < end) {
+        uint64_t piece_end = end;
+        unsigned node = 0;
+        for (size_t i = 0; i < nranges; i++) {
+            uint64_t lo = ranges[i].start_phys >> FRAME_SHIFT, hi = ranges[i].end_phys >> FRAME_SHIFT;
+            if (lo <= first && first < hi) {
+                node = ranges[i].node;
+                piece_end = hi < end ? hi : end;
+                break;
+            }
+            if (lo > first && lo < piece_end)
+                piece_end = lo; /* an unnamed gap, up to the next range */
+        }
+        fn(node, first, piece_end);
+        first = piece_end;
+    }
+}
+
+static void widen_span(unsigned node, uint64_t first, uint64_t end)
+{
+    struct frame_pool *p = &pools[node];
+    if (p->bitmap.frame_count == 0) {
+        p->base = first;
+        p->bitmap.frame_count = end - first;
+    } else {
+        uint64_t lo = first < p->base ? first : p->base;
+        uint64_t hi = end > p->base + p->bitmap.frame_count ? end : p->base + p->bitmap.frame_count;
+        p->base = lo;
+        p->bitmap.frame_count = hi - lo;
+    }
+}
+
+static void free_piece(unsigned node, uint64_t first, uint64_t end)
+{
+    struct frame_pool *p = &pools[node];
+    p->total_frames += pool_free_range(p, first - p->base, end - p->base);
+}
+
+/* Each node's span: the lowest and highest usable frame it owns. */
+static void size_pools(const struct mmap_entry *map, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint64_t first, end;
+        if (map[i].type == MMAP_USABLE && usable_frames(&map[i], &first, &end))
+            for_each_node_piece(first, end, widen_span);
+    }
+}
+
+/* Bytes of bitmap pool p needs, with its word counts filled in. */
+static uint64_t pool_bitmap_bytes(struct frame_bitmap *b)
+{
+    b->words0 = (b->frame_count + BITS - 1) / BITS;
+    b->words1 = (b->words0 + BITS - 1) / BITS;
+    b->words2 = (b->words1 + BITS - 1) / BITS;
+    return (b->words0 + b->words1 + b->words2) * sizeof(uint64_t);
 }
 
 /* Sets every whole frame of the usable regions free, counting each frame once. */
@@ -282,9 +397,8 @@ static void free_usable_regions(const struct mmap_entry *map, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         uint64_t start, end;
-        if (map[i].type != MMAP_USABLE || !usable_frames(&map[i], &start, &end))
-            continue;
-        total_frames += pool_free_range(start, end);
+        if (map[i].type == MMAP_USABLE && usable_frames(&map[i], &start, &end))
+            for_each_node_piece(start, end, free_piece);
     }
 }
 
@@ -296,14 +410,9 @@ static void clip_non_usable_regions(const struct mmap_entry *map, size_t count)
             continue;
         uint64_t start = map[i].base_phys & ~(FRAME_SIZE - 1);
         uint64_t end = region_end(&map[i]);
-        if (start >= bitmap.frame_count << FRAME_SHIFT)
+        if (start >= highest_frame << FRAME_SHIFT)
             continue;
-        /* Frames n with n * FRAME_SIZE < end: end rounded up, without wrapping. */
-        uint64_t last = (end >> FRAME_SHIFT) + ((end & (FRAME_SIZE - 1)) != 0);
-        if (last > bitmap.frame_count)
-            last = bitmap.frame_count;
-        uint64_t clipped = start >> FRAME_SHIFT < last ? pool_use_range(start >> FRAME_SHIFT, last) : 0;
-        total_frames -= clipped;
+        uint64_t clipped = use_phys_range(start, end, false);
         if (clipped)
             kprintf("frame: %lu usable frames overlap a type-%u region at 0x%lx; not used\n",
                     clipped, map[i].type, map[i].base_phys);
@@ -317,79 +426,138 @@ int frame_init(const struct mmap_entry *map, size_t map_count, const struct phys
     if (highest <= ARCH_PHYS_LOW_RESERVED_END)
         return FRAME_ERR_NO_USABLE_MEMORY;
 
-    struct frame_bitmap b = {.frame_count = highest >> FRAME_SHIFT};
-    b.words0 = (b.frame_count + BITS - 1) / BITS;
-    b.words1 = (b.words0 + BITS - 1) / BITS;
-    b.words2 = (b.words1 + BITS - 1) / BITS;
-    uint64_t bytes = align_up((2 * b.words0 + b.words1 + b.words2) * sizeof(uint64_t), FRAME_SIZE);
+    memset(pools, 0, sizeof(pools));
+    pool_count = numa_node_count();
+    highest_frame = highest >> FRAME_SHIFT;
+    if (pool_count == 1) {
+        pools[0].bitmap.frame_count = highest_frame; /* from frame 0, as tests expect */
+    } else {
+        size_pools(map, map_count);
+    }
+    uint64_t cached_bytes = (highest_frame + BITS - 1) / BITS * sizeof(uint64_t);
+    uint64_t bytes = cached_bytes;
+    for (unsigned k = 0; k < pool_count; k++)
+        bytes += pool_bitmap_bytes(&pools[k].bitmap);
+    bytes = align_up(bytes, FRAME_SIZE);
     uint64_t at = place_bitmap(map, map_count, reserved, reserved_count, bytes, bitmap_limit_phys);
     if (at == UINT64_MAX)
         return FRAME_ERR_NO_ROOM_FOR_BITMAP;
 
     uint64_t *words = arch_phys_to_virt(at);
     memset(words, 0, bytes);
-    b.level0 = words;
-    b.cached = b.level0 + b.words0;
-    b.level1 = b.cached + b.words0;
-    b.level2 = b.level1 + b.words1;
+    for (unsigned k = 0; k < pool_count; k++) {
+        struct frame_bitmap *b = &pools[k].bitmap;
+        b->level0 = words;
+        b->level1 = b->level0 + b->words0;
+        b->level2 = b->level1 + b->words1;
+        words = b->level2 + b->words2;
+        pools[k].lock = (struct spinlock)SPINLOCK_INIT("frame pool");
+    }
+    cached_bitmap = words;
 
-    bool irq = spin_lock(&frame_lock);
-    bitmap = b;
-    pool_free = total_frames = reserved_frames = 0;
-    level2_hint = 0;
     free_usable_regions(map, map_count);
     clip_non_usable_regions(map, map_count);
-    mark_range_used(0, ARCH_PHYS_LOW_RESERVED_END);
+    use_phys_range(0, ARCH_PHYS_LOW_RESERVED_END, true);
     for (size_t r = 0; r < reserved_count; r++)
-        mark_range_used(reserved[r].start, reserved[r].end);
-    mark_range_used(at, at + bytes);
-    spin_unlock(&frame_lock, irq);
+        use_phys_range(reserved[r].start, reserved[r].end, true);
+    use_phys_range(at, at + bytes, true);
+    uint64_t free = 0;
+    total_frames = reserved_frames = 0;
+    for (unsigned k = 0; k < pool_count; k++) {
+        total_frames += pools[k].total_frames;
+        reserved_frames += pools[k].reserved_frames;
+        free += pools[k].free;
+    }
     memset(caches, 0, sizeof(caches));
-    return pool_free ? FRAME_OK : FRAME_ERR_NO_USABLE_MEMORY;
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
+        caches[cpu].home = &pools[0]; /* until its first refill says otherwise */
+    return free ? FRAME_OK : FRAME_ERR_NO_USABLE_MEMORY;
 }
 
 /* ---- single frames, through the per-CPU cache ------------------------------- */
 
-static void cache_refill(struct frame_cache *cache)
+static inline void set_cached(uint64_t n)
 {
-    bool irq = spin_lock(&frame_lock);
-    while (cache->count < FRAME_CACHE_BATCH) {
-        uint64_t n = pool_find_first();
-        if (n == UINT64_MAX)
-            break;
-        pool_set_used(n);
-        __atomic_fetch_or(&bitmap.cached[n / BITS], 1ull << (n % BITS), __ATOMIC_RELAXED);
-        cache->frames[cache->count++] = n;
-    }
-    spin_unlock(&frame_lock, irq);
+    __atomic_fetch_or(&cached_bitmap[n / BITS], 1ull << (n % BITS), __ATOMIC_RELAXED);
 }
 
-/* Moves all but `keep` cached frames back to the bitmap. */
-static void cache_drain(struct frame_cache *cache, uint32_t keep)
+static inline void clear_cached(uint64_t n)
 {
-    bool irq = spin_lock(&frame_lock);
+    __atomic_fetch_and(&cached_bitmap[n / BITS], ~(1ull << (n % BITS)), __ATOMIC_RELAXED);
+}
+
+/* Moves up to `want` free frames of pool p into the cache. */
+static void cache_take_from(struct frame_cache *cache, struct frame_pool *p, uint32_t want)
+{
+    bool irq = spin_lock(&p->lock);
+    while (cache->count < want) {
+        uint64_t r = pool_find_first(p);
+        if (r == UINT64_MAX)
+            break;
+        pool_set_used(p, r);
+        set_cached(p->base + r);
+        cache->frames[cache->count++] = (uint32_t)(p->base + r);
+    }
+    spin_unlock(&p->lock, irq);
+}
+
+/* Fills the cache from this CPU's node, else from the nearest node that has frames. */
+static __attribute__((noinline)) void cache_refill(struct frame_cache *cache, unsigned cpu)
+{
+    unsigned node = numa_cpu_node(cpu);
+    cache->home = &pools[node];
+    const uint8_t *order = numa_nodes_by_distance(node);
+    for (unsigned i = 0; i < pool_count && cache->count == 0; i++)
+        cache_take_from(cache, &pools[order[i]], FRAME_CACHE_BATCH);
+}
+
+/* Moves all but `keep` cached frames back to their pools, holding one pool's lock
+ * at a time (a cache holds other nodes' frames only after a fallback). */
+static __attribute__((noinline)) void cache_drain(struct frame_cache *cache, uint32_t keep)
+{
+    struct frame_pool *held = NULL;
+    bool irq = false;
     while (cache->count > keep) {
         uint64_t n = cache->frames[--cache->count];
-        __atomic_fetch_and(&bitmap.cached[n / BITS], ~(1ull << (n % BITS)), __ATOMIC_RELAXED);
-        pool_set_free(n);
+        struct frame_pool *p = pool_of(n);
+        if (p != held) {
+            if (held)
+                spin_unlock(&held->lock, irq);
+            irq = spin_lock(&p->lock);
+            held = p;
+        }
+        clear_cached(n);
+        pool_set_free(p, n - p->base);
     }
-    spin_unlock(&frame_lock, irq);
+    if (held)
+        spin_unlock(&held->lock, irq);
 }
 
 phys_addr_t frame_alloc(void)
 {
     bool irq = arch_irq_save_disable();
-    struct frame_cache *cache = &caches[arch_cpu_index()];
+    unsigned cpu = arch_cpu_index();
+    struct frame_cache *cache = &caches[cpu];
     if (cache->count == 0)
-        cache_refill(cache);
+        cache_refill(cache, cpu);
     phys_addr_t result = PHYS_INVALID;
     if (cache->count > 0) {
         uint64_t n = cache->frames[--cache->count];
-        __atomic_fetch_and(&bitmap.cached[n / BITS], ~(1ull << (n % BITS)), __ATOMIC_RELAXED);
+        clear_cached(n);
         result = phys(n << FRAME_SHIFT);
     }
     arch_irq_restore(irq);
     return result;
+}
+
+/* A frame of another node goes straight back to its own pool, so that a cache
+ * hands out its CPU's node's frames (unless a fallback brought others in). */
+static __attribute__((noinline)) void free_to_pool(struct frame_pool *p, uint64_t n)
+{
+    bool irq = spin_lock(&p->lock);
+    clear_cached(n);
+    pool_set_free(p, n - p->base);
+    spin_unlock(&p->lock, irq);
 }
 
 void frame_free(phys_addr_t frame)
@@ -397,19 +565,26 @@ void frame_free(phys_addr_t frame)
     uint64_t n = frame.value >> FRAME_SHIFT;
     if (frame.value & (FRAME_SIZE - 1))
         panic("frame: free of 0x%lx, which is not frame-aligned", frame.value);
-    check_managed(n, "free");
+    struct frame_pool *p = pool_of(n);
+    uint64_t r = n - p->base; /* wraps when n < base */
+    if (r >= p->bitmap.frame_count)
+        unmanaged(n, "free");
     /* Free in the pool or already in a cache: a double free either way. The pool
      * bit is read without the lock: only a racing double free could change it. */
-    uint64_t was_cached = __atomic_fetch_or(&bitmap.cached[n / BITS], 1ull << (n % BITS),
+    uint64_t was_cached = __atomic_fetch_or(&cached_bitmap[n / BITS], 1ull << (n % BITS),
                                             __ATOMIC_RELAXED);
-    if ((was_cached >> (n % BITS)) & 1 || bit_test(bitmap.level0, n))
+    if ((was_cached >> (n % BITS)) & 1 || bit_test(p->bitmap.level0, r))
         panic("frame: double free of frame 0x%lx", frame.value);
 
     bool irq = arch_irq_save_disable();
     struct frame_cache *cache = &caches[arch_cpu_index()];
-    if (cache->count == FRAME_CACHE_SIZE)
-        cache_drain(cache, FRAME_CACHE_SIZE - FRAME_CACHE_BATCH);
-    cache->frames[cache->count++] = n;
+    if (p != cache->home) {
+        free_to_pool(p, n);
+    } else {
+        if (cache->count == FRAME_CACHE_SIZE)
+            cache_drain(cache, FRAME_CACHE_SIZE - FRAME_CACHE_BATCH);
+        cache->frames[cache->count++] = (uint32_t)n;
+    }
     arch_irq_restore(irq);
 }
 
@@ -420,40 +595,63 @@ void frame_drain_cache(void)
     arch_irq_restore(irq);
 }
 
+phys_addr_t frame_alloc_on_node(unsigned node)
+{
+    if (node >= pool_count)
+        node = 0;
+    const uint8_t *order = numa_nodes_by_distance(node);
+    for (unsigned i = 0; i < pool_count; i++) {
+        struct frame_pool *p = &pools[order[i]];
+        bool irq = spin_lock(&p->lock);
+        uint64_t r = pool_find_first(p);
+        if (r != UINT64_MAX)
+            pool_set_used(p, r);
+        spin_unlock(&p->lock, irq);
+        if (r != UINT64_MAX)
+            return phys((p->base + r) << FRAME_SHIFT);
+    }
+    return PHYS_INVALID;
+}
+
+unsigned frame_node(phys_addr_t frame)
+{
+    return pool_count == 1 ? 0 : numa_phys_node(frame.value);
+}
+
 /* ---- contiguous runs ------------------------------------------------------- */
 
-/* The first frame in [start, start + n) that is not free in the pool, or UINT64_MAX. */
-static uint64_t first_used_in(uint64_t start, uint64_t n)
+/* The first frame in [start, start + n) (relative) that is not free, or UINT64_MAX. */
+static uint64_t first_used_in(const struct frame_pool *p, uint64_t start, uint64_t n)
 {
+    const uint64_t *level0 = p->bitmap.level0;
     for (uint64_t f = start; f < start + n;) {
         if (f % BITS == 0 && start + n - f >= BITS) {
-            uint64_t word = bitmap.level0[f / BITS];
+            uint64_t word = level0[f / BITS];
             if (word != ~0ull)
                 return f + (uint64_t)__builtin_ctzll(~word);
             f += BITS;
             continue;
         }
-        if (!bit_test(bitmap.level0, f))
+        if (!bit_test(level0, f))
             return f;
         f++;
     }
     return UINT64_MAX;
 }
 
-phys_addr_t frame_alloc_run(size_t nframes, size_t align_frames)
+/* A run in pool p whose absolute first frame is aligned; relative, or UINT64_MAX. */
+static uint64_t pool_alloc_run(struct frame_pool *p, size_t nframes, size_t align_frames)
 {
-    if (nframes == 0 || align_frames == 0 || (align_frames & (align_frames - 1)))
-        return PHYS_INVALID;
-    bool irq = spin_lock(&frame_lock);
-    uint64_t found = UINT64_MAX;
-    for (uint64_t candidate = 0; candidate + nframes <= bitmap.frame_count;) {
-        uint64_t free_at = pool_find_from(candidate);
+    uint64_t count = p->bitmap.frame_count, found = UINT64_MAX;
+    bool irq = spin_lock(&p->lock);
+    for (uint64_t candidate = 0; candidate + nframes <= count;) {
+        uint64_t free_at = pool_find_from(p, candidate);
         if (free_at == UINT64_MAX)
             break;
-        uint64_t start = align_up(free_at, align_frames);
-        if (start + nframes > bitmap.frame_count)
+        uint64_t start = align_up(p->base + free_at, align_frames) - p->base;
+        if (start + nframes > count)
             break;
-        uint64_t used = first_used_in(start, nframes);
+        uint64_t used = first_used_in(p, start, nframes);
         if (used == UINT64_MAX) {
             found = start;
             break;
@@ -461,11 +659,27 @@ phys_addr_t frame_alloc_run(size_t nframes, size_t align_frames)
         candidate = used + 1;
     }
     if (found != UINT64_MAX) {
-        for (uint64_t n = found; n < found + nframes; n++)
-            pool_set_used(n);
+        for (uint64_t r = found; r < found + nframes; r++)
+            pool_set_used(p, r);
     }
-    spin_unlock(&frame_lock, irq);
-    return found == UINT64_MAX ? PHYS_INVALID : phys(found << FRAME_SHIFT);
+    spin_unlock(&p->lock, irq);
+    return found;
+}
+
+phys_addr_t frame_alloc_run(size_t nframes, size_t align_frames)
+{
+    if (nframes == 0 || align_frames == 0 || (align_frames & (align_frames - 1)))
+        return PHYS_INVALID;
+    bool irq = arch_irq_save_disable();
+    const uint8_t *order = numa_nodes_by_distance(numa_cpu_node(arch_cpu_index()));
+    arch_irq_restore(irq);
+    for (unsigned i = 0; i < pool_count; i++) {
+        struct frame_pool *p = &pools[order[i]];
+        uint64_t r = pool_alloc_run(p, nframes, align_frames);
+        if (r != UINT64_MAX)
+            return phys((p->base + r) << FRAME_SHIFT);
+    }
+    return PHYS_INVALID;
 }
 
 void frame_free_run(phys_addr_t first, size_t nframes)
@@ -473,28 +687,68 @@ void frame_free_run(phys_addr_t first, size_t nframes)
     uint64_t start = first.value >> FRAME_SHIFT;
     if (first.value & (FRAME_SIZE - 1))
         panic("frame: free of run 0x%lx, which is not frame-aligned", first.value);
-    check_managed(start + nframes - 1, "run free");
-    bool irq = spin_lock(&frame_lock);
+    struct frame_pool *p = managed_pool(start, "run free");
+    if (managed_pool(start + nframes - 1, "run free") != p)
+        panic("frame: free of run 0x%lx (%zu frames), which spans two nodes", first.value,
+              nframes);
+    bool irq = spin_lock(&p->lock);
     for (uint64_t n = start; n < start + nframes; n++) {
-        if (bit_test(bitmap.level0, n) || bit_test(bitmap.cached, n))
+        if (bit_test(p->bitmap.level0, n - p->base) || bit_test(cached_bitmap, n))
             panic("frame: double free of frame 0x%lx (in a run of %zu from 0x%lx)",
                   n << FRAME_SHIFT, nframes, first.value);
-        pool_set_free(n);
+        pool_set_free(p, n - p->base);
     }
-    spin_unlock(&frame_lock, irq);
+    spin_unlock(&p->lock, irq);
+}
+
+/* Frames of `node` (all nodes: NUMA_MAX_NODES) sitting in CPU caches. A snapshot:
+ * other CPUs' caches change as it reads. */
+static uint64_t cached_frames(unsigned node)
+{
+    uint64_t cached = 0;
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
+        uint32_t count = __atomic_load_n(&caches[cpu].count, __ATOMIC_RELAXED);
+        if (node == NUMA_MAX_NODES || pool_count == 1) {
+            cached += count;
+            continue;
+        }
+        for (uint32_t i = 0; i < count && i < FRAME_CACHE_SIZE; i++) {
+            uint32_t n = __atomic_load_n(&caches[cpu].frames[i], __ATOMIC_RELAXED);
+            cached += pool_of(n) == &pools[node];
+        }
+    }
+    return cached;
 }
 
 void frame_get_stats(struct frame_stats *out)
 {
-    bool irq = spin_lock(&frame_lock);
-    uint64_t cached = 0;
-    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
-        cached += __atomic_load_n(&caches[cpu].count, __ATOMIC_RELAXED);
+    uint64_t free = cached_frames(NUMA_MAX_NODES);
+    for (unsigned k = 0; k < pool_count; k++) {
+        bool irq = spin_lock(&pools[k].lock);
+        free += pools[k].free;
+        spin_unlock(&pools[k].lock, irq);
+    }
     *out = (struct frame_stats){
         .total_frames = total_frames,
         .reserved_frames = reserved_frames,
-        .free_frames = pool_free + cached,
-        .highest_phys = bitmap.frame_count << FRAME_SHIFT,
+        .free_frames = free,
+        .highest_phys = highest_frame << FRAME_SHIFT,
     };
-    spin_unlock(&frame_lock, irq);
+}
+
+bool frame_get_node_stats(unsigned node, struct frame_stats *out)
+{
+    if (node >= pool_count)
+        return false;
+    struct frame_pool *p = &pools[node];
+    uint64_t cached = cached_frames(node);
+    bool irq = spin_lock(&p->lock);
+    *out = (struct frame_stats){
+        .total_frames = p->total_frames,
+        .reserved_frames = p->reserved_frames,
+        .free_frames = p->free + cached,
+        .highest_phys = (p->base + p->bitmap.frame_count) << FRAME_SHIFT,
+    };
+    spin_unlock(&p->lock, irq);
+    return true;
 }

@@ -316,6 +316,85 @@ int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, 
     return error;
 }
 
+int paging_remap(struct address_space *as, uintptr_t va, phys_addr_t pa, unsigned flags,
+                 phys_addr_t *old)
+{
+    int error = check_page(va, pa.value, PAGE_4K);
+    if (!error)
+        error = check_flags(va, flags);
+    if (error)
+        return error;
+    struct spinlock *lock = lock_for(as, va);
+    struct walk path;
+    bool irq = spin_lock(lock);
+    uint64_t *entry = find_leaf(as, va, PAGE_4K, &path, &error);
+    if (entry) {
+        if (old)
+            *old = phys(arch_pte_phys(*entry, PAGE_4K));
+        *entry = arch_pte_leaf(pa.value, flags, PAGE_4K);
+        tlb_invalidate(as, va, PAGE_4K, false);
+    }
+    spin_unlock(lock, irq);
+    return error;
+}
+
+/* The state of one paging_share_user walk. */
+struct share {
+    struct address_space *src, *dst;
+    uintptr_t start, end;
+    paging_share_fn fn;
+    void *ctx;
+    bool src_changed;
+};
+
+/* Shares the 4 KiB pages of src's table `table` (level `level`, mapping from
+ * `base`) that lie in [start, end). src's lock held; dst is private. */
+static int share_table(struct share *s, uint64_t *table, unsigned level, uintptr_t base)
+{
+    uint64_t span = page_size_bytes((enum page_size)level);
+    for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++) {
+        uintptr_t va = base + i * span;
+        if (va + span <= s->start || va >= s->end || !arch_pte_present(table[i]))
+            continue;
+        if (level > 0 && !arch_pte_is_leaf(table[i], level)) {
+            int error = share_table(s, table_at(arch_pte_phys(table[i], level)), level - 1, va);
+            if (error)
+                return error;
+            continue;
+        }
+        if (level > 0)
+            return PAGING_ERR_SIZE_MISMATCH; /* user spaces hold 4 KiB pages only */
+        phys_addr_t pa = phys(arch_pte_phys(table[i], 0));
+        unsigned flags = arch_pte_flags(table[i]);
+        unsigned shared_flags = s->fn(s->ctx, va, pa, flags);
+        struct walk path;
+        int error = 0;
+        uint64_t *entry = walk_to(s->dst, va, 0, true, &path, &error);
+        if (!entry)
+            return error;
+        *entry = arch_pte_leaf(pa.value, shared_flags, 0);
+        if (shared_flags != flags) {
+            table[i] = arch_pte_leaf(pa.value, shared_flags, 0);
+            s->src_changed = true;
+        }
+    }
+    return PAGING_OK;
+}
+
+int paging_share_user(struct address_space *src, struct address_space *dst, uintptr_t start,
+                      uintptr_t end, paging_share_fn fn, void *ctx)
+{
+    if (arch_va_is_kernel(start) || arch_va_is_kernel(end - 1) || start >= end)
+        return PAGING_ERR_BAD_ADDRESS;
+    struct share s = {.src = src, .dst = dst, .start = start, .end = end, .fn = fn, .ctx = ctx};
+    bool irq = spin_lock(&src->lock);
+    int error = share_table(&s, table_at(src->root.value), ROOT_LEVEL, 0);
+    if (s.src_changed)
+        arch_space_shootdown(&src->tlb, ARCH_SHOOTDOWN_ALL);
+    spin_unlock(&src->lock, irq);
+    return error;
+}
+
 bool paging_translate(struct address_space *as, uintptr_t va, struct translation *out)
 {
     if (!arch_va_is_canonical(va))

@@ -10,6 +10,7 @@
 #include "lib/errno.h"
 #include "lib/string.h"
 #include "mm/frame.h"
+#include "mm/frame_ref.h"
 #include "mm/heap.h"
 
 /* mmap searches downwards from here: below the stack and its guard gap. */
@@ -42,7 +43,7 @@ struct vmspace *vmspace_create(void)
     struct vmspace *vs = kmalloc(sizeof(*vs));
     if (!vs)
         return NULL;
-    *vs = (struct vmspace){.lock = SPINLOCK_INIT("vmspace"), .mmap_top = MMAP_TOP};
+    *vs = (struct vmspace){.lock = SPINLOCK_INIT("vmspace"), .mmap_top = MMAP_TOP, .refs = 1};
     vs->as = paging_create_space();
     if (!vs->as) {
         kfree(vs);
@@ -51,11 +52,18 @@ struct vmspace *vmspace_create(void)
     return vs;
 }
 
+/* One mapping of `frame` goes: the last one frees it. */
+static void release_frame(phys_addr_t frame)
+{
+    if (frame_ref_release(frame))
+        frame_free(frame);
+}
+
 static void free_page(void *ctx, phys_addr_t pa, enum page_size size)
 {
     (void)ctx;
     KASSERT(size == PAGE_4K);
-    frame_free(pa);
+    release_frame(pa);
 }
 
 void vmspace_destroy(struct vmspace *vs)
@@ -67,6 +75,17 @@ void vmspace_destroy(struct vmspace *vs)
         kfree(v);
     }
     kfree(vs);
+}
+
+void vmspace_get(struct vmspace *vs)
+{
+    __atomic_fetch_add(&vs->refs, 1, __ATOMIC_RELAXED);
+}
+
+void vmspace_put(struct vmspace *vs)
+{
+    if (__atomic_sub_fetch(&vs->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        vmspace_destroy(vs);
 }
 
 /* ---- regions (lock held) ------------------------------------------------------- */
@@ -135,7 +154,7 @@ static void drop_pages_locked(struct vmspace *vs, uintptr_t start, uintptr_t end
     for (uintptr_t va = start; va < end; va += VMSPACE_PAGE) {
         phys_addr_t old;
         if (paging_unmap(vs->as, va, PAGE_4K, &old) == PAGING_OK) {
-            frame_free(old);
+            release_frame(old);
             vs->resident_pages--;
         }
     }
@@ -238,6 +257,19 @@ static bool covered_locked(struct vmspace *vs, uintptr_t start, uintptr_t end)
     return at >= end;
 }
 
+/* Gives a populated page at va the rights of `prot`, except that a frame still
+ * shared after fork stays read-only (its first write copies it). */
+static void protect_page_locked(struct vmspace *vs, uintptr_t va, unsigned prot)
+{
+    struct translation tr;
+    if (!paging_translate(vs->as, va, &tr))
+        return;
+    unsigned flags = page_flags(prot);
+    if (frame_ref_is_shared(phys(tr.pa.value & ~(VMSPACE_PAGE - 1))))
+        flags &= ~PAGE_WRITE;
+    (void)paging_protect(vs->as, va, PAGE_4K, flags);
+}
+
 int vmspace_protect(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot)
 {
     if ((prot & VM_WRITE) && (prot & VM_EXEC))
@@ -265,7 +297,7 @@ int vmspace_protect(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot)
             if (prot == 0)
                 drop_pages_locked(vs, p, p + VMSPACE_PAGE);
             else
-                (void)paging_protect(vs->as, p, PAGE_4K, page_flags(prot));
+                protect_page_locked(vs, p, prot);
         }
     }
     if (!error)
@@ -297,6 +329,44 @@ static int populate_locked(struct vmspace *vs, struct vma *v, uintptr_t va, phys
     return 0;
 }
 
+/*
+ * The write fault on a page of writable region v that fork left read-only: a
+ * frame nobody else maps any more is simply made writable; a shared one is
+ * copied into a fresh frame that replaces it here. *out receives the frame now
+ * mapped. va page-aligned.
+ */
+static int break_cow_locked(struct vmspace *vs, struct vma *v, uintptr_t va, phys_addr_t *out)
+{
+    struct translation tr;
+    if (!paging_translate(vs->as, va, &tr))
+        return -EFAULT;
+    phys_addr_t old = phys(tr.pa.value & ~(VMSPACE_PAGE - 1));
+    *out = old;
+    if (!frame_ref_is_shared(old))
+        return paging_protect(vs->as, va, PAGE_4K, page_flags(v->prot)) ? -ENOMEM : 0;
+    phys_addr_t copy = frame_alloc();
+    if (!phys_is_valid(copy))
+        return -ENOMEM;
+    memcpy(arch_phys_to_virt(copy.value), arch_phys_to_virt(old.value), VMSPACE_PAGE);
+    if (paging_remap(vs->as, va, copy, page_flags(v->prot), NULL) != PAGING_OK) {
+        frame_free(copy);
+        return -ENOMEM;
+    }
+    release_frame(old); /* the others may all have gone meanwhile: then it is freed */
+    *out = copy;
+    return 0;
+}
+
+/* A page at va (page-aligned, in region v) that may be written: populated,
+ * and private. */
+static int writable_page_locked(struct vmspace *vs, struct vma *v, uintptr_t va, phys_addr_t *out)
+{
+    struct translation tr;
+    if (paging_translate(vs->as, va, &tr) && !(tr.flags & PAGE_WRITE) && (v->prot & VM_WRITE))
+        return break_cow_locked(vs, v, va, out);
+    return populate_locked(vs, v, va, out);
+}
+
 int vmspace_fault(struct vmspace *vs, uintptr_t va, enum vm_access access)
 {
     if (va < VMSPACE_USER_MIN || va >= VMSPACE_USER_END)
@@ -311,10 +381,13 @@ int vmspace_fault(struct vmspace *vs, uintptr_t va, enum vm_access access)
     if (v && (v->prot & need)) {
         /* Present already: a fault on it is a protection violation (or another
          * CPU populated it meanwhile, and the access will now succeed). */
-        if (paging_translate(vs->as, page_down(va), &tr))
-            error = (tr.flags & page_flags(v->prot)) == page_flags(v->prot) ? 0 : -EFAULT;
-        else {
-            phys_addr_t frame;
+        phys_addr_t frame;
+        if (paging_translate(vs->as, page_down(va), &tr)) {
+            if ((tr.flags & page_flags(v->prot)) == page_flags(v->prot))
+                error = 0;
+            else if (access == VM_ACCESS_WRITE && !(tr.flags & PAGE_WRITE))
+                error = break_cow_locked(vs, v, page_down(va), &frame) ? -EFAULT : 0;
+        } else {
             error = populate_locked(vs, v, page_down(va), &frame) ? -EFAULT : 0;
         }
     }
@@ -352,7 +425,7 @@ static int copy_pages(struct vmspace *vs, uintptr_t va, void *buf, size_t len, b
             error = -EFAULT;
         } else if (to_user) {
             phys_addr_t frame;
-            error = populate_locked(vs, v, page_down(va), &frame);
+            error = writable_page_locked(vs, v, page_down(va), &frame);
             if (!error)
                 memcpy((uint8_t *)arch_phys_to_virt(frame.value) + (va & (VMSPACE_PAGE - 1)),
                        kbuf, chunk);
@@ -410,6 +483,56 @@ uintptr_t vmspace_set_brk(struct vmspace *vs, uintptr_t requested)
     }
     spin_unlock(&vs->lock, irq);
     return result;
+}
+
+/* ---- fork ------------------------------------------------------------------------ */
+
+/* Per shared page: one more mapping of its frame; write access goes from both
+ * spaces when the region is writable (copy-on-write). */
+static unsigned share_page(void *ctx, uintptr_t va, phys_addr_t pa, unsigned flags)
+{
+    (void)va;
+    size_t *count = ctx;
+    frame_ref_share(pa);
+    (*count)++;
+    return flags & ~PAGE_WRITE;
+}
+
+static int copy_regions_locked(struct vmspace *parent, struct vmspace *child)
+{
+    struct vma **tail = &child->vmas;
+    for (struct vma *v = parent->vmas; v; v = v->next) {
+        struct vma *copy = kmalloc(sizeof(*copy));
+        if (!copy)
+            return -ENOMEM;
+        *copy = (struct vma){.start = v->start, .end = v->end, .prot = v->prot};
+        *tail = copy;
+        tail = &copy->next;
+        int error = paging_share_user(parent->as, child->as, v->start, v->end, share_page,
+                                      &child->resident_pages);
+        if (error)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int vmspace_fork(struct vmspace *parent, struct vmspace **out)
+{
+    struct vmspace *child = vmspace_create();
+    if (!child)
+        return -ENOMEM;
+    bool irq = spin_lock(&parent->lock);
+    child->brk_start = parent->brk_start;
+    child->brk = parent->brk;
+    child->mmap_top = parent->mmap_top;
+    int error = copy_regions_locked(parent, child);
+    spin_unlock(&parent->lock, irq);
+    if (error) {
+        vmspace_destroy(child);
+        return error;
+    }
+    *out = child;
+    return 0;
 }
 
 /* ---- the rest -------------------------------------------------------------------- */

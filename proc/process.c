@@ -11,16 +11,25 @@
 #include "lib/errno.h"
 #include "lib/printf.h"
 #include "lib/string.h"
+#include "arch/uaccess.h"
+#include "mm/frame_ref.h"
 #include "mm/heap.h"
 #include "proc/elf.h"
+#include "proc/futex.h"
 #include "proc/ustack.h"
 
-#define USTACK_BUF_BYTES (32u * 1024)
+
+#define SIGCHLD 17
 
 static struct spinlock process_lock = SPINLOCK_INIT("process");
 static struct process *processes; /* (process_lock) */
-static int next_pid = 1;          /* (process_lock) */
+static int next_pid = 1;          /* (process_lock) pids and tids, one space */
+static struct process *init_process; /* (process_lock) adopts orphans */
 static struct file *console_file; /* set once at boot */
+
+/* The kernel's reaper: frees orphans that ended with nobody to wait for them. */
+static uint32_t orphan_events;    /* (A) bumped when an orphan becomes a zombie */
+static struct wait_queue orphan_wait = WAIT_QUEUE_INIT("orphans");
 
 void process_set_console(struct file *console)
 {
@@ -117,6 +126,12 @@ static void user_return_work(struct arch_regs *regs)
         spin_unlock(&process_lock, irq);
         process_exit(signal);
     }
+    if (work & UTHREAD_WORK_EXIT)
+        uthread_exit(0);
+    if (work & UTHREAD_WORK_AFFINITY) {
+        __atomic_fetch_and(&ut->work, ~UTHREAD_WORK_AFFINITY, __ATOMIC_ACQ_REL);
+        uthread_apply_affinity(ut);
+    }
     if (work & UTHREAD_WORK_SIGNAL)
         signal_return_work(ut, regs);
     /* UTHREAD_WORK_IRET: the way back from here is IRETQ already. */
@@ -126,6 +141,8 @@ static void user_return_work(struct arch_regs *regs)
 extern const arch_syscall_fn syscall_table_entries[];
 extern const size_t syscall_table_size;
 
+static void reaper_main(void *arg);
+
 void process_init(void)
 {
     static const struct arch_user_hooks hooks = {
@@ -134,14 +151,66 @@ void process_init(void)
         .fault = user_fault,
         .return_work = user_return_work,
     };
+    if (frame_ref_init())
+        panic("process: no memory for the frame reference counts");
+    futex_init();
+    if (!thread_spawn(reaper_main, NULL, "reaper", THREAD_ANY_CPU))
+        panic("process: no memory for the reaper thread");
     sched_set_switch_hook(switch_hook);
     arch_user_set_hooks(&hooks);
     arch_set_syscall_table(syscall_table_entries, syscall_table_size, syscall_unknown_number);
 }
 
+/* ---- the list --------------------------------------------------------------------- */
+
+bool process_lock_acquire(void)
+{
+    return spin_lock(&process_lock);
+}
+
+void process_lock_release(bool irq)
+{
+    spin_unlock(&process_lock, irq);
+}
+
+struct process *process_first_locked(void)
+{
+    spin_assert_held(&process_lock);
+    return processes;
+}
+
+struct process *process_find_locked(int pid)
+{
+    spin_assert_held(&process_lock);
+    for (struct process *p = processes; p; p = p->next) {
+        if (p->pid == pid && p->state != PROCESS_REAPING)
+            return p;
+    }
+    return NULL;
+}
+
+struct uthread *uthread_find_locked(int tid)
+{
+    spin_assert_held(&process_lock);
+    for (struct process *p = processes; p; p = p->next) {
+        for (struct uthread *ut = p->threads; ut && p->state == PROCESS_RUNNING; ut = ut->next_thread) {
+            if ((int)ut->tid == tid && !ut->exited)
+                return ut;
+        }
+    }
+    return NULL;
+}
+
+void process_set_init(struct process *p)
+{
+    bool irq = spin_lock(&process_lock);
+    init_process = p;
+    spin_unlock(&process_lock, irq);
+}
+
 /* ---- creation --------------------------------------------------------------------- */
 
-static void set_name(struct process *p, const char *path)
+void process_set_name(struct process *p, const char *path)
 {
     const char *base = path;
     for (const char *c = path; *c; c++) {
@@ -154,9 +223,24 @@ static void set_name(struct process *p, const char *path)
     p->name[i] = 0;
 }
 
-static struct process *process_new(const char *path, struct process *parent)
+struct process *process_alloc(const char *name)
 {
     struct process *p = kcalloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->state = PROCESS_RUNNING;
+    p->exit_signal = SIGCHLD;
+    process_set_name(p, name);
+    wait_queue_init(&p->exit_wait, "process exit");
+    wait_queue_init(&p->child_wait, "wait4");
+    wait_queue_init(&p->vfork_wait, "vfork");
+    fdtable_init(p);
+    return p;
+}
+
+static struct process *process_new(const char *path, struct process *parent)
+{
+    struct process *p = process_alloc(path);
     if (!p)
         return NULL;
     p->vm = vmspace_create();
@@ -165,12 +249,8 @@ static struct process *process_new(const char *path, struct process *parent)
         return NULL;
     }
     p->parent = parent;
-    p->state = PROCESS_RUNNING;
-    set_name(p, path);
-    wait_queue_init(&p->exit_wait, "process exit");
     signal_process_init(p);
     process_limits_init(p);
-    fdtable_init(p);
     for (int fd = 0; fd < 3 && console_file; fd++) {
         file_get(console_file);
         p->fds[fd] = console_file;
@@ -181,30 +261,35 @@ static struct process *process_new(const char *path, struct process *parent)
 static void close_files(struct process *p)
 {
     for (int fd = 0; fd < PROCESS_MAX_FDS; fd++) {
-        if (p->fds[fd]) {
-            file_put(p->fds[fd]);
-            p->fds[fd] = NULL;
-        }
+        struct file *f = __atomic_exchange_n(&p->fds[fd], NULL, __ATOMIC_ACQ_REL);
+        if (f)
+            file_put(f);
     }
 }
 
-static void uthread_free(struct uthread *ut)
+void uthread_free(struct uthread *ut)
 {
     kfree(ut->fpu_block);
     kfree(ut);
 }
 
-/* Frees what process_new and the loader made (not yet in the list). */
-static void process_free(struct process *p)
+void process_free(struct process *p)
 {
     close_files(p);
+    while (p->threads) {
+        struct uthread *ut = p->threads;
+        p->threads = ut->next_thread;
+        if (ut != p->main)
+            uthread_free(ut);
+    }
     if (p->main)
         uthread_free(p->main);
-    vmspace_destroy(p->vm);
+    if (p->vm)
+        vmspace_put(p->vm);
     kfree(p);
 }
 
-static struct uthread *uthread_new(struct process *p)
+struct uthread *uthread_new(struct process *p)
 {
     struct uthread *ut = kcalloc(1, sizeof(*ut));
     if (!ut)
@@ -218,8 +303,79 @@ static struct uthread *uthread_new(struct process *p)
     ut->arch.fpu = (void *)aligned;
     arch_fpu_state_init(ut->arch.fpu);
     ut->proc = p;
+    ut->futex_bucket = -1;
     signal_thread_init(ut, NULL, false);
     return ut;
+}
+
+void process_publish(struct process *p)
+{
+    bool irq = spin_lock(&process_lock);
+    p->pid = next_pid++;
+    if (!p->parent)
+        p->pgid = p->sid = p->pid; /* the kernel's: each leads its own session */
+    p->main->tid = (uint32_t)p->pid;
+    p->main->next_thread = NULL;
+    p->threads = p->main;
+    p->live_threads = 1;
+    p->next = processes;
+    processes = p;
+    spin_unlock(&process_lock, irq);
+}
+
+void process_unpublish(struct process *p)
+{
+    bool irq = spin_lock(&process_lock);
+    struct process **link = &processes;
+    while (*link != p)
+        link = &(*link)->next;
+    *link = p->next;
+    spin_unlock(&process_lock, irq);
+}
+
+bool process_add_thread(struct process *p, struct uthread *ut)
+{
+    bool irq = spin_lock(&process_lock);
+    bool ok = !p->group_exit && p->state == PROCESS_RUNNING;
+    if (ok) {
+        ut->tid = (uint32_t)next_pid++;
+        ut->next_thread = p->threads;
+        p->threads = ut;
+        p->live_threads++;
+    }
+    spin_unlock(&process_lock, irq);
+    return ok;
+}
+
+void process_remove_thread(struct process *p, struct uthread *ut)
+{
+    bool irq = spin_lock(&process_lock);
+    struct uthread **link = &p->threads;
+    while (*link != ut)
+        link = &(*link)->next_thread;
+    *link = ut->next_thread;
+    p->live_threads--;
+    spin_unlock(&process_lock, irq);
+}
+
+void process_collect_threads(struct process *p)
+{
+    for (;;) {
+        struct uthread *dead = NULL;
+        bool irq = spin_lock(&process_lock);
+        for (struct uthread **link = &p->threads; *link; link = &(*link)->next_thread) {
+            if ((*link)->exited && *link != p->main) {
+                dead = *link;
+                *link = dead->next_thread;
+                break;
+            }
+        }
+        spin_unlock(&process_lock, irq);
+        if (!dead)
+            return;
+        thread_join(dead->thread); /* off its CPU for good before its FPU area goes */
+        uthread_free(dead);
+    }
 }
 
 /* Maps each segment with its protection and copies its file bytes; the rest of
@@ -267,22 +423,20 @@ static int build_stack(struct vmspace *vm, const struct elf_image *img, uint64_t
         .hwcap = arch_user_hwcap(), .pagesz = VMSPACE_PAGE, .clktck = 100,
         .execfn = path,
     };
-    if (args.argc > PROCESS_ARG_MAX || args.envc > PROCESS_ARG_MAX)
-        return -E2BIG;
-    uint8_t *buf = kmalloc(USTACK_BUF_BYTES);
+    uint8_t *buf = kmalloc(PROCESS_USTACK_BYTES);
     if (!buf)
         return -ENOMEM;
-    error = ustack_build(buf, USTACK_BUF_BYTES, PROCESS_STACK_TOP, &args, rsp);
-    uint64_t buf_base = PROCESS_STACK_TOP - USTACK_BUF_BYTES;
+    error = ustack_build(buf, PROCESS_USTACK_BYTES, PROCESS_STACK_TOP, &args, rsp);
+    uint64_t buf_base = PROCESS_STACK_TOP - PROCESS_USTACK_BYTES;
     if (!error)
         error = vmspace_write(vm, *rsp, buf + (*rsp - buf_base), PROCESS_STACK_TOP - *rsp);
     kfree(buf);
     return error;
 }
 
-/* Loads the ELF file into p's space; ut gets the entry and stack pointer. */
-static int load_program(struct process *p, struct uthread *ut, const struct inode *file,
-                        const char *path, const char *const *argv, const char *const *envp)
+int process_load(struct vmspace *vm, const struct inode *file, const char *path,
+                 const char *const *argv, const char *const *envp, uint64_t *entry,
+                 uint64_t *stack)
 {
     struct elf_image *img = kmalloc(sizeof(*img));
     if (!img)
@@ -295,12 +449,12 @@ static int load_program(struct process *p, struct uthread *ut, const struct inod
         if (img->pie && !elf_bias_fits(img, bias))
             error = -ENOEXEC;
         if (!error)
-            error = load_segments(p->vm, img, file->data, bias);
+            error = load_segments(vm, img, file->data, bias);
         if (!error)
-            error = build_stack(p->vm, img, bias, argv, envp, path, &ut->stack);
+            error = build_stack(vm, img, bias, argv, envp, path, stack);
         if (!error) {
-            vmspace_init_brk(p->vm, img->highest_vaddr + bias);
-            ut->entry = img->entry + bias;
+            vmspace_init_brk(vm, img->highest_vaddr + bias);
+            *entry = img->entry + bias;
         }
     }
     kfree(img);
@@ -333,6 +487,10 @@ struct process *process_spawn_output(const char *path, const char *const *argv,
         *error = -EACCES;
         return NULL;
     }
+    if (count_strings(argv) > PROCESS_ARG_MAX || count_strings(envp) > PROCESS_ARG_MAX) {
+        *error = -E2BIG;
+        return NULL;
+    }
     struct process *p = process_new(path, parent);
     if (!p) {
         *error = -ENOMEM;
@@ -345,23 +503,18 @@ struct process *process_spawn_output(const char *path, const char *const *argv,
         p->fds[fd] = output;
     }
     p->main = uthread_new(p);
-    *error = p->main ? load_program(p, p->main, file, path, argv, envp) : -ENOMEM;
+    *error = p->main ? process_load(p->vm, file, path, argv, envp, &p->main->entry,
+                                    &p->main->stack)
+                     : -ENOMEM;
     if (*error) {
         process_free(p);
         return NULL;
     }
-    bool irq = spin_lock(&process_lock);
-    p->pid = next_pid++;
-    p->main->tid = (uint32_t)p->pid;
-    p->next = processes;
-    processes = p;
-    spin_unlock(&process_lock, irq);
+    process_publish(p);
     /* The thread may run at once: everything it reads is ready. */
     struct thread *t = thread_spawn(user_thread_start, p->main, p->name, THREAD_ANY_CPU);
     if (!t) {
-        irq = spin_lock(&process_lock);
-        processes = p->next;
-        spin_unlock(&process_lock, irq);
+        process_unpublish(p);
         process_free(p);
         *error = -ENOMEM;
         return NULL;
@@ -372,45 +525,252 @@ struct process *process_spawn_output(const char *path, const char *const *argv,
 
 /* ---- the end ------------------------------------------------------------------------ */
 
-void process_exit(int status)
+void uthread_signal_work(struct uthread *ut, uint32_t work)
+{
+    __atomic_fetch_or(&ut->work, work, __ATOMIC_RELEASE);
+    futex_interrupt(ut);
+}
+
+/* Every thread of p but `self` is to end (lock held): the list is walked again
+ * for futex waits once the lock is dropped. */
+static void stop_other_threads_locked(struct process *p, struct uthread *self, uint32_t work)
+{
+    for (struct uthread *ut = p->threads; ut; ut = ut->next_thread) {
+        if (ut != self && !ut->exited)
+            __atomic_fetch_or(&ut->work, work, __ATOMIC_RELEASE);
+    }
+}
+
+/* Gets the other threads out of their waits: futexes, wait4, and (`kill`:
+ * the process is ending) interruptible sleeps, through a SIGKILL to each. */
+static void interrupt_other_threads(struct process *p, struct uthread *self, bool kill)
+{
+    bool irq = spin_lock(&process_lock);
+    for (struct uthread *ut = p->threads; ut; ut = ut->next_thread) {
+        if (ut == self || ut->exited)
+            continue;
+        futex_interrupt(ut);
+        if (kill)
+            signal_send_thread(ut, SIGKILL, NULL);
+    }
+    __atomic_fetch_add(&p->child_events, 1, __ATOMIC_RELEASE); /* out of wait4 too */
+    wait_queue_wake_all(&p->child_wait);
+    spin_unlock(&process_lock, irq);
+}
+
+void process_release_vfork(struct process *p)
+{
+    if (!__atomic_exchange_n(&p->vfork_done, true, __ATOMIC_ACQ_REL))
+        wait_queue_wake_all(&p->vfork_wait);
+}
+
+/* Where orphans go: init if it runs (and is not the one ending), else the
+ * kernel's reaper. Lock held. */
+static void reparent_children_locked(struct process *dying)
+{
+    struct process *adopter = init_process;
+    if (adopter && (adopter == dying || adopter->state != PROCESS_RUNNING))
+        adopter = NULL;
+    bool adopted_zombie = false, orphaned_zombie = false;
+    for (struct process *c = processes; c; c = c->next) {
+        if (c->parent != dying)
+            continue;
+        c->parent = adopter;
+        c->orphan = adopter == NULL;
+        adopted_zombie |= adopter && c->state == PROCESS_ZOMBIE;
+        orphaned_zombie |= !adopter && c->state == PROCESS_ZOMBIE;
+    }
+    if (adopted_zombie) {
+        __atomic_fetch_add(&adopter->child_events, 1, __ATOMIC_RELEASE);
+        wait_queue_wake_all(&adopter->child_wait);
+    }
+    if (orphaned_zombie) {
+        __atomic_fetch_add(&orphan_events, 1, __ATOMIC_RELEASE);
+        wait_queue_wake_all(&orphan_wait);
+    }
+}
+
+/*
+ * The last thread of p has ended its user life (it still runs, on p's space):
+ * p becomes a zombie, its children find a new parent, and whoever waits for p
+ * is woken. The parent is woken under process_lock, so it cannot be freed
+ * between reading p->parent and the wake-up.
+ */
+static void process_end(struct process *p)
+{
+    close_files(p);
+    process_release_vfork(p);
+    bool irq = spin_lock(&process_lock);
+    reparent_children_locked(p);
+    __atomic_store_n(&p->state, PROCESS_ZOMBIE, __ATOMIC_RELEASE);
+    struct process *parent = p->parent;
+    if (parent) {
+        __atomic_fetch_add(&parent->child_events, 1, __ATOMIC_RELEASE);
+        wait_queue_wake_all(&parent->child_wait);
+        if (p->exit_signal == SIGCHLD)
+            signal_child_exited(parent, p->pid, p->exit_status);
+    } else if (p->orphan) {
+        __atomic_fetch_add(&orphan_events, 1, __ATOMIC_RELEASE);
+        wait_queue_wake_all(&orphan_wait);
+    }
+    wait_queue_wake_all(&p->exit_wait);
+    spin_unlock(&process_lock, irq);
+}
+
+/* CLONE_CHILD_CLEARTID / set_tid_address: zero the word, wake one waiter. */
+static void clear_child_tid(struct uthread *ut)
+{
+    if (!ut->clear_child_tid)
+        return;
+    uint32_t zero = 0;
+    if (copy_to_user(ut->clear_child_tid, &zero, sizeof(zero)) == 0)
+        futex_wake_address(ut->proc->vm, ut->clear_child_tid, 1);
+}
+
+/* The calling thread's end; `group`: the whole process goes with `status`. */
+static __attribute__((noreturn)) void thread_end(int status, bool group)
 {
     struct uthread *ut = uthread_current();
     struct process *p = ut->proc;
-    close_files(p);
+    if (group) {
+        bool irq = spin_lock(&process_lock);
+        if (!p->group_exit) {
+            p->group_exit = true;
+            p->exit_status = status;
+        }
+        stop_other_threads_locked(p, ut, UTHREAD_WORK_KILL);
+        spin_unlock(&process_lock, irq);
+        interrupt_other_threads(p, ut, true);
+    }
+    clear_child_tid(ut);
     bool irq = spin_lock(&process_lock);
-    p->state = PROCESS_ZOMBIE;
-    p->exit_status = status;
+    ut->exited = true;
+    bool last = --p->live_threads == 0;
+    if (last && !p->group_exit)
+        p->exit_status = status;
     spin_unlock(&process_lock, irq);
-    if (p->parent)
-        signal_child_exited(p->parent, p->pid, status);
-    wait_queue_wake_all(&p->exit_wait);
+    wait_queue_wake_all(&p->exit_wait); /* execve may wait for the others to go */
+    if (last)
+        process_end(p);
     thread_exit();
 }
 
-static bool is_zombie(void *ctx)
+void process_exit(int status)
+{
+    thread_end(status, true);
+}
+
+void uthread_exit(int status)
+{
+    thread_end(status, false);
+}
+
+static bool only_self_left(void *ctx)
 {
     struct process *p = ctx;
-    return __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == PROCESS_ZOMBIE;
+    return __atomic_load_n(&p->live_threads, __ATOMIC_ACQUIRE) == 1;
+}
+
+bool process_single_thread(void)
+{
+    struct uthread *self = uthread_current();
+    struct process *p = self->proc;
+    bool irq = spin_lock(&process_lock);
+    bool ending = p->group_exit;
+    if (!ending)
+        stop_other_threads_locked(p, self, UTHREAD_WORK_EXIT);
+    spin_unlock(&process_lock, irq);
+    if (ending)
+        return false;
+    interrupt_other_threads(p, self, false);
+    while (!only_self_left(p))
+        wait_queue_wait(&p->exit_wait, only_self_left, p);
+    process_collect_threads(p);
+    return true;
+}
+
+/* ---- reaping ------------------------------------------------------------------------ */
+
+/* Frees p, a zombie its caller took (state PROCESS_REAPING): its threads are
+ * joined first, so no CPU still stands on its stacks or has its space loaded. */
+static int reap(struct process *p)
+{
+    for (struct uthread *ut = p->threads; ut; ut = ut->next_thread) {
+        while (!__atomic_load_n(&ut->thread, __ATOMIC_ACQUIRE))
+            thread_yield(); /* its creator has not stored it yet (it died that fast) */
+        thread_join(ut->thread);
+    }
+    process_unpublish(p);
+    int status = p->exit_status;
+    process_free(p);
+    return status;
+}
+
+static bool zombie_cond(void *ctx)
+{
+    return process_is_zombie(ctx);
+}
+
+int process_reap_child(struct process *child)
+{
+    return reap(child);
+}
+
+void uthread_apply_affinity(struct uthread *ut)
+{
+    uint64_t mask = __atomic_load_n(&ut->cpu_mask, __ATOMIC_ACQUIRE);
+    thread_set_own_affinity(mask ? __builtin_ctzll(mask) : THREAD_ANY_CPU);
+    thread_yield(); /* off to that CPU now */
 }
 
 int process_wait(struct process *p)
 {
-    wait_queue_wait(&p->exit_wait, is_zombie, p);
-    /* Zombie, but perhaps still switching away: join waits until it is off the
-     * CPU for good, so its space is loaded nowhere when destroyed. */
-    while (!p->main->thread)
-        thread_yield(); /* process_spawn has not stored it yet (it died that fast) */
-    thread_join(p->main->thread);
+    while (!zombie_cond(p)) /* exit_wait also hears threads end one by one */
+        wait_queue_wait(&p->exit_wait, zombie_cond, p);
     bool irq = spin_lock(&process_lock);
-    struct process **link = &processes;
-    while (*link != p)
-        link = &(*link)->next;
-    *link = p->next;
-    int status = p->exit_status;
+    p->state = PROCESS_REAPING;
     spin_unlock(&process_lock, irq);
-    process_free(p);
-    return status;
+    return reap(p);
 }
+
+bool process_is_zombie(const struct process *p)
+{
+    return __atomic_load_n(&p->state, __ATOMIC_ACQUIRE) == PROCESS_ZOMBIE;
+}
+
+static bool orphans_changed(void *ctx)
+{
+    return __atomic_load_n(&orphan_events, __ATOMIC_ACQUIRE) != *(uint32_t *)ctx;
+}
+
+/* Takes one orphan zombie to reap, or NULL. */
+static struct process *take_orphan(void)
+{
+    struct process *found = NULL;
+    bool irq = spin_lock(&process_lock);
+    for (struct process *p = processes; p && !found; p = p->next) {
+        if (p->orphan && !p->parent && p->state == PROCESS_ZOMBIE) {
+            p->state = PROCESS_REAPING;
+            found = p;
+        }
+    }
+    spin_unlock(&process_lock, irq);
+    return found;
+}
+
+static void reaper_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        uint32_t seen = __atomic_load_n(&orphan_events, __ATOMIC_ACQUIRE);
+        struct process *p;
+        while ((p = take_orphan()))
+            (void)reap(p);
+        wait_queue_wait(&orphan_wait, orphans_changed, &seen);
+    }
+}
+
+/* ---- kill and lists -------------------------------------------------------------- */
 
 int process_kill(int pid, int signal)
 {

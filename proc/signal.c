@@ -736,12 +736,17 @@ struct tkill_ctx {
 static int tkill_matching(struct process *p, void *arg)
 {
     struct tkill_ctx *k = arg;
-    if ((k->tgid > 0 && p->pid != k->tgid) || !p->main || (int)p->main->tid != k->tid)
+    if (k->tgid > 0 && p->pid != k->tgid)
+        return 0;
+    struct uthread *ut = p->threads;
+    while (ut && ((int)ut->tid != k->tid || ut->exited))
+        ut = ut->next_thread;
+    if (!ut)
         return 0;
     k->found = 1;
     if (k->sig && alive(p)) {
         struct kernel_siginfo info = {.code = SI_TKILL, .pid = process_current()->pid};
-        signal_send_thread(p->main, k->sig, &info);
+        signal_send_thread(ut, k->sig, &info);
     }
     return 1;
 }

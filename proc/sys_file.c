@@ -1280,3 +1280,23 @@ long file_mmap(uintptr_t addr, uint64_t len, unsigned prot, unsigned flags, uint
 {
     return WITH_FILE((uint32_t)fd, f, map_file(f, addr, len, prot, flags, offset));
 }
+
+/* ---- sendfile ------------------------------------------------------------------------- */
+
+/*
+ * Exo's files move data between themselves and user memory only (file_ops take
+ * user buffers), so no pair of files can splice: after Linux's descriptor
+ * checks sendfile answers EINVAL, Linux's answer for files that cannot, and
+ * callers such as busybox's cat fall back to read and write.
+ */
+static long sendfile_checks(struct file *in, uint64_t out_fd)
+{
+    if (!may_read(in))
+        return -EBADF;
+    return WITH_FILE(out_fd, out, may_write(out) ? -EINVAL : -EBADF);
+}
+
+long sys_sendfile(SYSCALL_ARGS)
+{
+    return WITH_FILE((uint32_t)a1, in, sendfile_checks(in, (uint32_t)a0));
+}

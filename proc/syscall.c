@@ -63,23 +63,6 @@ long sys_brk(SYSCALL_ARGS)
 
 /* ---- identity ---------------------------------------------------------------------- */
 
-long sys_getpid(SYSCALL_ARGS)
-{
-    return process_current()->pid;
-}
-
-/* The null system call of the benchmarks: no lock, no allocation. */
-long sys_getppid(SYSCALL_ARGS)
-{
-    struct process *parent = process_current()->parent;
-    return parent ? parent->pid : 0;
-}
-
-long sys_gettid(SYSCALL_ARGS)
-{
-    return uthread_current()->tid;
-}
-
 long sys_getuid(SYSCALL_ARGS)
 {
     return 0;
@@ -146,13 +129,6 @@ long sys_arch_prctl(SYSCALL_ARGS)
     }
 }
 
-long sys_set_tid_address(SYSCALL_ARGS)
-{
-    struct uthread *ut = uthread_current();
-    ut->clear_child_tid = a0;
-    return ut->tid;
-}
-
 #define ROBUST_LIST_HEAD_BYTES 24
 
 long sys_set_robust_list(SYSCALL_ARGS)
@@ -160,22 +136,6 @@ long sys_set_robust_list(SYSCALL_ARGS)
     if (a1 != ROBUST_LIST_HEAD_BYTES)
         return -EINVAL;
     uthread_current()->robust_list = a0;
-    return 0;
-}
-
-long sys_exit(SYSCALL_ARGS)
-{
-    process_exit((int)((a0 & 0xff) << 8)); /* one thread per process: the process ends */
-}
-
-long sys_exit_group(SYSCALL_ARGS)
-{
-    process_exit((int)((a0 & 0xff) << 8));
-}
-
-long sys_sched_yield(SYSCALL_ARGS)
-{
-    thread_yield();
     return 0;
 }
 

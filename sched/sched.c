@@ -35,7 +35,8 @@
  *   shootdown_lock        arch/<name>/smp.c  taken by tlb_invalidate under the above;
  *                                            waits for every CPU, which answer in
  *                                            arch_cpu_relax (include/arch/cpu.h)
- *   frame_lock            mm/frame.c         the shared bitmap (per-CPU caches: none)
+ *   frame pool locks      mm/frame.c         one per NUMA node, never two at once
+ *                                            (per-CPU caches: none)
  *   run_queue.lock, join_locks[], registry[].lock, wait_queue.lock
  *                         sched/             leaves: each is dropped before a thread
  *                                            is woken, queued or switched to; two run
@@ -54,6 +55,7 @@
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "mm/heap.h"
+#include "mm/numa.h"
 #include "base/cpuset.h"
 #include "base/spinlock.h"
 
@@ -74,7 +76,9 @@ struct sched_cpu {
     /* Statistics, written by this CPU only (relaxed atomic stores, so other CPUs
      * can sum them without a shared counter bouncing between caches). */
     uint64_t switches, steals;
-    struct thread *sleepers[SLEEP_BUCKETS];
+    /* The sleep wheel, SLEEP_BUCKETS lists, allocated when the CPU comes online:
+     * 2 KiB each would be 2 MiB of static memory for ARCH_MAX_CPUS. */
+    struct thread **sleepers;
 } __attribute__((aligned(64)));
 
 static struct sched_cpu cpus[ARCH_MAX_CPUS];
@@ -162,8 +166,10 @@ static void enqueue(struct thread *t)
 
 /*
  * Steal policy: a CPU with an empty queue takes one thread, the oldest unpinned
- * one, from the first other CPU that has any, looking at CPUs self+1, self+2, ...
- * in turn.
+ * one, from the first other CPU that has any. It looks at the CPUs of its own
+ * NUMA node first, then at each other node's, nearest first (include/mm/numa.h),
+ * so a thread leaves its node, and the memory it allocated there, only when its
+ * whole node has nothing to run. Within a node, CPUs self+1, self+2, ... in turn.
  *   - One thread, not half the queue: the thief runs it at once and comes back
  *     when it runs dry, so work moves only as fast as idle CPUs ask for it and
  *     a busy CPU keeps the rest of its queue (and its cache) to itself.
@@ -176,13 +182,60 @@ static void enqueue(struct thread *t)
  *     owner's lock stays uncontended (the figures are in runqueue.h). rq_steal
  *     checks again under the victim's lock, so a stale count only costs a look.
  *   - Pinned threads are never taken (rq_steal looks only at the stealable list).
+ *   - Cost: one pass over the online CPUs per node, each look a byte (the CPU's
+ *     node) and, for a CPU of the node being searched, a shared count: linear in
+ *     the CPU count, and a single pass without NUMA.
  * make bench's steal_speedup_2cpu measures what stealing buys on two CPUs.
  */
+struct victim_walk {
+    unsigned self, online, nodes;
+    const uint8_t *node_order; /* nodes by distance from self's */
+    unsigned pass, step;       /* node order[pass]; CPU self + step */
+};
+
+static void victim_walk_start(struct victim_walk *w, unsigned self)
+{
+    *w = (struct victim_walk){
+        .self = self,
+        .online = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE),
+        .nodes = numa_node_count(),
+        .node_order = numa_nodes_by_distance(numa_cpu_node(self)),
+    };
+}
+
+/* The next CPU to look at, or false when every one has been. */
+static bool victim_walk_next(struct victim_walk *w, unsigned *victim)
+{
+    while (w->pass < w->nodes) {
+        while (++w->step < w->online) {
+            unsigned cpu = (w->self + w->step) % w->online;
+            if (w->nodes == 1 || numa_cpu_node(cpu) == w->node_order[w->pass]) {
+                *victim = cpu;
+                return true;
+            }
+        }
+        w->pass++;
+        w->step = 0;
+    }
+    return false;
+}
+
+unsigned sched_steal_order(unsigned cpu, uint16_t *out, unsigned max)
+{
+    struct victim_walk w;
+    unsigned victim, n = 0;
+    victim_walk_start(&w, cpu);
+    while (n < max && victim_walk_next(&w, &victim))
+        out[n++] = (uint16_t)victim;
+    return n;
+}
+
 static struct thread *steal(unsigned self)
 {
-    unsigned online = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
-    for (unsigned i = 1; i < online; i++) {
-        unsigned victim = (self + i) % online;
+    struct victim_walk w;
+    unsigned victim;
+    victim_walk_start(&w, self);
+    while (victim_walk_next(&w, &victim)) {
         if (rq_stealable_count(&cpus[victim].rq) == 0)
             continue;
         struct rq_node *node = rq_steal(&cpus[victim].rq);
@@ -297,6 +350,16 @@ void thread_set_user(void *user)
     KASSERT(switch_hook && !self->user);
     self->user = user;
     switch_hook(NULL, self);
+    arch_irq_restore(irq);
+}
+
+void thread_set_own_affinity(int cpu)
+{
+    KASSERT(cpu >= THREAD_ANY_CPU && cpu < (int)ARCH_MAX_CPUS);
+    bool irq = arch_irq_save_disable();
+    struct thread *self = this_cpu()->current;
+    self->affinity = (int16_t)cpu; /* running, so in no queue: the counts stay right */
+    self->rq.pinned = cpu >= 0;
     arch_irq_restore(irq);
 }
 
@@ -632,6 +695,14 @@ static void sched_cpu_setup(unsigned cpu)
     c->slice_left = SCHED_SLICE_TICKS;
 }
 
+/* The CPU's sleep wheel, before it takes part in scheduling (only it uses it). */
+static void sched_cpu_alloc_wheel(struct sched_cpu *c, unsigned cpu)
+{
+    c->sleepers = kcalloc(SLEEP_BUCKETS, sizeof(*c->sleepers));
+    if (!c->sleepers)
+        panic("sched: no memory for cpu %u's sleep wheel", cpu);
+}
+
 void sched_init(void)
 {
     for (unsigned i = 0; i < JOIN_LOCKS; i++)
@@ -642,6 +713,7 @@ void sched_init(void)
         sched_cpu_setup(cpu);
     unsigned self = arch_cpu_index();
     struct sched_cpu *c = &cpus[self];
+    sched_cpu_alloc_wheel(c, self);
     adopt_current_context(c, self, "main");
     c->current->affinity = THREAD_ANY_CPU; /* main may move; its stack is the boot stack */
     c->current->rq.pinned = false;
@@ -662,6 +734,7 @@ void sched_init(void)
 void sched_ap_main(unsigned cpu)
 {
     struct sched_cpu *c = &cpus[cpu];
+    sched_cpu_alloc_wheel(c, cpu);
     c->idle = adopt_current_context(c, cpu, "idle");
     __atomic_fetch_add(&cpus_online, 1, __ATOMIC_ACQ_REL);
     sched_start_ticks();

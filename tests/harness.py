@@ -22,7 +22,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in tests/: generated files go under build/
 from qemu.judges import (FAIL, PASS, SKIP, failing_lines, judge_bench, judge_cpu_count,
                          judge_end, judge_message, judge_panic, judge_selftest)
-from qemu.matrix import all_boots, qemu_command
+from qemu.matrix import all_boots, big_boots, qemu_command
 from qemu.runner import LOG_DIR, ROOT, read_log, run
 from qemu.busybox import run_busybox_boot
 from qemu.screen import run_screen_boot
@@ -73,12 +73,15 @@ def main():
     parser.add_argument("--seed", type=int, help="seed for the randomized tests")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--big", action="store_true",
-                        help="also run the slow boots (make test-big)")
+                        help="the slow boots of `make test-big` (many CPUs) instead of `make test`'s")
     opts = parser.parse_args()
 
     os.makedirs(LOG_DIR, exist_ok=True)
-    boots = [b for b in all_boots(opts.seed) if (not opts.only or opts.only in b.name) and
-             (opts.big or not b.big)]
+    if opts.big:
+        matrix = [b for b in all_boots(opts.seed) if b.big] + big_boots(opts.seed)
+    else:
+        matrix = [b for b in all_boots(opts.seed) if not b.big]
+    boots = [b for b in matrix if not opts.only or opts.only in b.name]
     passed = failed = skipped = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=opts.jobs) as pool:
         for boot, problems, cases, seconds, stderr, log in pool.map(run_boot, boots):

@@ -9,6 +9,7 @@
 #include "base/panic.h"
 #include "lib/printf.h"
 #include "mm/paging.h"
+#include "arch/platform.h"
 
 /* Written once by acpi_load on the boot CPU before any other CPU starts;
  * read-only afterwards, so readers need no lock. */
@@ -57,4 +58,26 @@ void acpi_load(void)
 const struct acpi_info *acpi_tables(void)
 {
     return &tables;
+}
+
+/* Before paging: the early map covers the low 4 GiB, where firmware keeps its
+ * tables on every PC we know of; a table above it is reported and skipped. */
+static const void *read_early(void *ctx, uint64_t phys, size_t len)
+{
+    (void)ctx;
+    if (len == 0 || phys >= ARCH_EARLY_DIRECT_MAP_BYTES || len > ARCH_EARLY_DIRECT_MAP_BYTES - phys)
+        return NULL;
+    return arch_phys_to_virt(phys);
+}
+
+const struct acpi_numa_info *arch_numa_tables(void)
+{
+    static struct acpi_numa_info numa; /* boot CPU only, then read-only */
+    static bool numa_loaded;
+    if (!numa_loaded) {
+        const struct boot_info *info = boot_info();
+        numa_loaded = true;
+        acpi_read_numa(info->rsdp, info->rsdp_len, read_early, NULL, print_diag, &numa);
+    }
+    return &numa;
 }

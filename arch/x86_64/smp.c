@@ -20,6 +20,7 @@
 #include "lib/string.h"
 #include "mm/heap.h"
 #include "mm/kstack.h"
+#include "mm/numa.h"
 #include "mm/paging.h"
 #include "pcid.h"
 #include "percpu.h"
@@ -194,6 +195,7 @@ static bool start_ap(unsigned cpu, uint32_t apic_id)
         .claim = apic_id,
     };
     apic_ids[cpu] = apic_id;
+    numa_map_cpu(cpu, apic_id); /* before its first allocation */
     __atomic_store_n(&ap_alive, 0, __ATOMIC_RELEASE);
     apic_send(apic_id, ICR_INIT);
     delay_ns(init_delay_ns());

@@ -197,4 +197,24 @@ arch_return_to_user:
     jmp user_return_iret
     .size arch_return_to_user, . - arch_return_to_user
 
+/*
+ * void arch_resume_user(const struct arch_regs *regs, uintptr_t kernel_stack_top)
+ * In: rdi = a user frame anywhere but the top of this stack (a new thread's
+ * copy of its creator's), rsi = the thread's kernel stack top. Copies it to the
+ * top (where every way in expects it), abandoning the caller's stack, and
+ * returns to ring 3 by IRETQ.
+ */
+    .globl arch_resume_user
+    .type arch_resume_user, @function
+arch_resume_user:
+    cli
+    leaq -FRAME_BYTES(%rsi), %rsp
+    movq %rdi, %rsi
+    movq %rsp, %rdi
+    movl $(FRAME_BYTES / 8), %ecx
+    cld
+    rep movsq
+    jmp user_return_iret
+    .size arch_resume_user, . - arch_resume_user
+
     .section .note.GNU-stack, "", @progbits

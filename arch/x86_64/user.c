@@ -279,6 +279,25 @@ void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next
     c->user_work = next_work;
 }
 
+void arch_user_copy_current(const struct arch_user_state *current, struct arch_user_state *copy)
+{
+    bool irq = arch_irq_save_disable();
+    user_fpu_save(copy->fpu);
+    arch_irq_restore(irq);
+    copy->fs_base = current->fs_base;
+    copy->gs_base = current->gs_base;
+}
+
+void arch_user_reset_current(struct arch_user_state *state)
+{
+    arch_fpu_state_init(state->fpu);
+    bool irq = arch_irq_save_disable();
+    user_fpu_restore(state->fpu);
+    arch_irq_restore(irq);
+    arch_user_set_fs(state, 0);
+    arch_user_set_gs(state, 0);
+}
+
 void arch_user_set_fs(struct arch_user_state *state, uint64_t base)
 {
     bool irq = arch_irq_save_disable();

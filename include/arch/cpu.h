@@ -22,8 +22,8 @@
 /* The most CPUs the kernel runs on: per-CPU arrays, CPU sets (base/cpuset.h) and
  * the CPU fields of a thread are sized by it, and _Static_asserts where each is
  * declared check that it fits. CPUs the firmware lists beyond it stay offline.
- * The one place to change it (issue 13 owns going past 64). */
-#define ARCH_MAX_CPUS 64
+ * The one place to change it. */
+#define ARCH_MAX_CPUS 1024
 
 /* The calling CPU's index, 0 .. ARCH_MAX_CPUS-1 (0 until other CPUs start).
  * Inline when machine/cpu.h supplies it. */

@@ -34,4 +34,10 @@ __attribute__((noreturn)) void arch_debug_exit(bool success);
 __attribute__((noreturn)) void arch_reboot(void);
 bool arch_power_off(void);
 
+/* The firmware's NUMA topology (x86_64: ACPI SRAT and SLIT, acpi_boot.c), read on
+ * the first call, which may come before paging and the heap: a valid topology
+ * always, one node when the firmware describes none. Boot CPU, then read-only. */
+struct acpi_numa_info;
+const struct acpi_numa_info *arch_numa_tables(void);
+
 #endif

@@ -78,6 +78,13 @@ void arch_fpu_state_init(void *fpu);
 void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
                       uintptr_t next_stack_top, const uint32_t *next_work);
 
+/* Fork and clone: copy (its fpu area allocated) receives the running thread's
+ * live FPU/SIMD registers and the TLS bases of `current`, its state. */
+void arch_user_copy_current(const struct arch_user_state *current, struct arch_user_state *copy);
+/* Exec: the running thread's FPU/SIMD registers and TLS bases to a new
+ * thread's defaults (arch_fpu_state_init), in `state` and in the CPU. */
+void arch_user_reset_current(struct arch_user_state *state);
+
 /* Loads a new TLS base for the running thread (and records it in state). */
 void arch_user_set_fs(struct arch_user_state *state, uint64_t base);
 void arch_user_set_gs(struct arch_user_state *state, uint64_t base);
@@ -92,6 +99,12 @@ __attribute__((noreturn)) void arch_enter_user(uint64_t ip, uint64_t sp, uintptr
 /* Resumes the user context saved at the top of the current kernel stack (after
  * its registers were changed, as exec does), by IRETQ. */
 __attribute__((noreturn)) void arch_return_to_user(struct arch_regs *regs);
+
+/* Starts a new thread in ring 3 with a copy of *regs (kept elsewhere, as
+ * clone does), placed at the top of its kernel stack, by IRETQ. The caller's
+ * stack, which a new thread has at that same top, is abandoned. */
+__attribute__((noreturn)) void arch_resume_user(const struct arch_regs *regs,
+                                                uintptr_t kernel_stack_top);
 
 typedef long (*arch_syscall_fn)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                                 uint64_t a5);

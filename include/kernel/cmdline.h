@@ -13,6 +13,9 @@
  *                           deadline, so the kernel must give it up safely
  *   clock_test=lie-<source> for tests: that clock source (arch_clock_make_source_lie)
  *                           reports rates far too low, so the kernel must reject it
+ *   numa=on|off             use the firmware's NUMA topology (default on)
+ *   numa_expect=<spec>      for tests: the topology the numa suite must find
+ *                           (tests/ktest/numa_test.c gives the syntax)
  * An unknown option or a bad value is reported through the diag callback and
  * ignored, leaving the default; the reported word is escaped (str_escape), so
  * control bytes from the loader never reach a terminal raw. A first word that is a path (starts with '/') is the
@@ -37,6 +40,7 @@ enum kernel_mode {
 #define CONSOLE_FB (1u << 1)
 
 #define CMDLINE_GLOB_MAX 64
+#define CMDLINE_EXPECT_MAX 256
 #define CMDLINE_INIT_MAX 128
 
 struct kernel_options {
@@ -47,6 +51,8 @@ struct kernel_options {
     uint32_t smp_max_cpus; /* 0: no limit */
     uint32_t consoles;     /* CONSOLE_* bits */
     uint32_t smp_late_cpu; /* 0, or the CPU made late on purpose */
+    bool numa;             /* numa=on (the default) or off */
+    char numa_expect[CMDLINE_EXPECT_MAX]; /* "" unless numa_expect= was given */
     char init_path[CMDLINE_INIT_MAX]; /* "" unless init=<path>: run it as PID 1 */
     char clock_lie[16];    /* "", or the clock source told to lie */
     int problems;          /* unknown options and bad values reported */

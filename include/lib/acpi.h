@@ -1,9 +1,10 @@
 /*
  * ACPI tables, as far as the kernel needs them: the RSDP (the boot info's copy),
  * the XSDT or RSDT, the MADT (processors, I/O APICs, ISA interrupt overrides), the
- * FADT (power management ports, reset register, DSDT, SCI) and, in the DSDT's AML,
- * the \_S5 package (the sleep type values for soft-off), and the HPET table (where
- * the High Precision Event Timer is: a clock source).
+ * FADT (power management ports, reset register, DSDT, SCI), in the DSDT's AML
+ * the \_S5 package (the sleep type values for soft-off), the HPET table (where
+ * the High Precision Event Timer is: a clock source), and the NUMA topology
+ * from the SRAT and SLIT.
  *
  * Nothing is trusted: each table's signature, length and checksum are checked
  * before it is used, a bad table is reported through `diag` and skipped, MADT
@@ -26,7 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ACPI_MAX_CPUS 256
+#define ACPI_MAX_CPUS 1024  /* processors kept from the MADT, and affinities from the SRAT */
+#define ACPI_MAX_NODES 64   /* proximity domains kept from the SRAT */
+#define ACPI_MAX_MEM_RANGES 128 /* memory affinity ranges kept from the SRAT */
 #define ACPI_MAX_IOAPICS 16
 #define ACPI_ISA_IRQS 16
 #define ACPI_MAX_ROOT_ENTRIES 256 /* tables listed in the XSDT/RSDT that are looked at */
@@ -109,6 +112,49 @@ struct acpi_info {
     struct acpi_s5_info s5;
     struct acpi_hpet_info hpet;
 };
+
+/* A range of memory and the NUMA node it belongs to (an index into the domains). */
+struct acpi_mem_affinity {
+    uint64_t base_phys;
+    uint64_t length_bytes;
+    uint32_t node;
+};
+
+struct acpi_cpu_affinity {
+    uint32_t apic_id; /* local APIC or x2APIC ID */
+    uint32_t node;
+};
+
+/*
+ * The SRAT and SLIT. Proximity domains, which firmware may number sparsely, become
+ * node indexes 0 .. node_count-1 in ascending domain order (domains[] maps back).
+ * A domain counts when an enabled CPU or a usable memory range names it, so a node
+ * may have memory and no CPUs, or CPUs and no memory. Memory ranges that are
+ * disabled, hot-pluggable, empty or that overlap an earlier range are dropped
+ * (reported). Distances: the SLIT's when it is present and sane (10 on the
+ * diagonal, more elsewhere, covering every domain), else 10 local and 20 remote.
+ * Without a valid SRAT there is one node (srat_found false, node_count 1).
+ */
+struct acpi_numa_info {
+    bool srat_found;
+    bool slit_found; /* and used */
+    unsigned node_count;
+    uint32_t domains[ACPI_MAX_NODES];
+    unsigned mem_count;
+    struct acpi_mem_affinity mem[ACPI_MAX_MEM_RANGES];
+    unsigned cpu_count;
+    struct acpi_cpu_affinity cpus[ACPI_MAX_CPUS];
+    uint8_t distance[ACPI_MAX_NODES][ACPI_MAX_NODES];
+};
+
+/* Reads the SRAT and SLIT from the RSDP copy (only those: the kernel needs them
+ * before it has a heap). Always fills *out with a usable topology; returns
+ * srat_found. */
+bool acpi_read_numa(const uint8_t *rsdp, size_t rsdp_len, acpi_read_fn read_phys, void *ctx,
+                    acpi_diag_fn diag, struct acpi_numa_info *out);
+
+/* The node index of a proximity domain the SRAT named (node_count otherwise). */
+unsigned acpi_node_of_domain(const struct acpi_numa_info *info, uint32_t domain);
 
 /* Reads everything above from the RSDP copy. Parts that are missing or malformed
  * are reported through diag and left zeroed (found = false); the result is

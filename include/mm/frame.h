@@ -8,10 +8,15 @@
  * one bitmap word after a short scan of level 2 (64 words at 64 GiB), so it does
  * not slow down as memory grows.
  *
- * In front of the shared bitmap each CPU keeps a small cache of free frames, so
- * most allocations and frees touch no shared state. Frames in a cache count as
- * free in the statistics; a second bitmap marks them so that a double free is
- * still caught (a panic naming the frame).
+ * Each NUMA node (include/mm/numa.h) has its own pool: such a bitmap over its
+ * own frames, with its own lock. Without NUMA there is one pool, from frame 0.
+ *
+ * In front of the pools each CPU keeps a small cache of free frames, so most
+ * allocations and frees touch no shared state. A cache fills from its CPU's node
+ * and, when that node has no free frame, from the other nodes nearest first; a
+ * frame freed on a CPU of another node goes straight back to its own pool. Frames
+ * in a cache count as free in the statistics; a second bitmap marks them so that
+ * a double free is still caught (a panic naming the frame).
  *
  * Reserved at init, before the first allocation: the firmware's low memory
  * (below ARCH_PHYS_LOW_RESERVED_END, include/arch/mmu.h), the kernel image,
@@ -22,8 +27,9 @@
  * Errors: out of memory returns PHYS_INVALID, never panics. Freeing a frame that
  * is free, or that lies outside managed memory, panics.
  *
- * Locking: `frame_lock` (mm/frame.c) protects the bitmap and its summaries; the
- * per-CPU caches are touched only by their CPU, with interrupts off.
+ * Locking: each pool's lock (mm/frame.c) protects its bitmap and summaries; no
+ * code holds two; the per-CPU caches are touched only by their CPU, with
+ * interrupts off.
  *
  * Interrupt context: frame_alloc, frame_free and their run variants may be
  * called from it (the lock and the per-CPU caches keep interrupts off);
@@ -32,6 +38,7 @@
 #ifndef EXO_MM_FRAME_H
 #define EXO_MM_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,7 +52,7 @@ struct phys_range {
 };
 
 #define FRAME_MAX_PHYS (1ull << 40) /* 1 TiB: memory above is ignored with a warning */
-#define FRAME_CACHE_SIZE 64         /* frames each CPU may keep */
+#define FRAME_CACHE_SIZE 60         /* frames each CPU may keep (the cache: 256 bytes) */
 #define FRAME_CACHE_BATCH 32        /* frames moved between a cache and the bitmap */
 
 enum frame_error {
@@ -65,8 +72,16 @@ int frame_init(const struct mmap_entry *map, size_t map_count, const struct phys
 phys_addr_t frame_alloc(void);
 void frame_free(phys_addr_t frame);
 
+/* A frame from `node`, else from the nearest node with one, bypassing the caches
+ * (for memory that belongs with a thread placed on another CPU). */
+phys_addr_t frame_alloc_on_node(unsigned node);
+
+/* The NUMA node of a managed frame. */
+unsigned frame_node(phys_addr_t frame);
+
 /* A run of nframes contiguous frames whose first frame number is a multiple of
- * align_frames (a power of two; 512 gives a 2 MiB-aligned run). Slow path: scans. */
+ * align_frames (a power of two; 512 gives a 2 MiB-aligned run), from the calling
+ * CPU's node or the nearest that has one; never across two nodes. Slow path: scans. */
 phys_addr_t frame_alloc_run(size_t nframes, size_t align_frames);
 void frame_free_run(phys_addr_t first, size_t nframes);
 
@@ -77,6 +92,9 @@ struct frame_stats {
     uint64_t highest_phys;    /* end of the highest usable frame */
 };
 void frame_get_stats(struct frame_stats *out);
+
+/* The same for one node (highest_phys: the end of its span); false past the last. */
+bool frame_get_node_stats(unsigned node, struct frame_stats *out);
 
 /* Returns every frame in this CPU's cache to the bitmap (tests, memory pressure). */
 void frame_drain_cache(void);

@@ -17,14 +17,10 @@
  * map / unmap / protect / translate work on one page of 4 KiB, 2 MiB or 1 GiB.
  * Page-table pages come from the frame allocator and go back to it when they
  * become empty (except the kernel half's top-level tables). TLB invalidation goes
-<<<<<<< HEAD
- * through one function in mm/paging.c (tlb_invalidate), which invalidates on
- * every online CPU (a shootdown IPI, include/arch/mmu.h) once other CPUs run;
- * paging_unmap_deferred and paging_flush_deferred batch that for many pages.
-=======
- * through one function in mm/paging.c (tlb_invalidate): every CPU for the kernel
- * half, only the CPUs that ran it for a user space.
->>>>>>> helper-core
+ * through one function in mm/paging.c (tlb_invalidate): a shootdown IPI
+ * (include/arch/mmu.h) to every online CPU for the kernel half, only to the CPUs
+ * that ran it for a user space; paging_unmap_deferred and paging_flush_deferred
+ * batch that for many pages.
  *
  * Errors are negative values of enum paging_error; out of memory never panics.
  * Locking: each address space has a spinlock over its user half; the kernel half
@@ -112,6 +108,23 @@ int paging_unmap_deferred(struct address_space *as, uintptr_t va, enum page_size
 void paging_flush_deferred(struct paging_deferred *batch);
 int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, unsigned flags);
 
+/* Points the present 4 KiB page at va to another frame with `flags` (*old, if
+ * not NULL, receives the frame it had) and invalidates it where the space ran:
+ * copy-on-write's replacement of a shared page by a private copy. */
+int paging_remap(struct address_space *as, uintptr_t va, phys_addr_t pa, unsigned flags,
+                 phys_addr_t *old);
+/*
+ * Fork's copy of page tables: every present 4 KiB page of src's user half in
+ * [start, end) is mapped at the same address in dst with the flags fn returns
+ * (fn sees its frame and present flags, and counts the new mapping); when those
+ * differ, src's page takes them too (write access removed for copy-on-write),
+ * and src's stale translations are shot down once at the end. dst must be a new
+ * space no other CPU uses: its lock is not taken. PAGING_ERR_NO_MEMORY leaves
+ * dst partly filled (the caller destroys it).
+ */
+typedef unsigned (*paging_share_fn)(void *ctx, uintptr_t va, phys_addr_t pa, unsigned flags);
+int paging_share_user(struct address_space *src, struct address_space *dst, uintptr_t start,
+                      uintptr_t end, paging_share_fn fn, void *ctx);
 struct translation {
     phys_addr_t pa;      /* of va itself, offset included */
     enum page_size size; /* of the page that maps va */

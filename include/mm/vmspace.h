@@ -6,10 +6,13 @@
  * Pages are populated on demand: a region promises memory, and the first access
  * to a page (vmspace_fault, from the page-fault handler or a user copy) maps a
  * zeroed frame with the region's protection. The loader writes file contents
- * through vmspace_write, which populates as it goes. Every populated page is one
- * frame of its own (no sharing until fork brings reference counts); unmapping
- * frees it, and vmspace_destroy frees every frame, table and region, so the
- * frame and heap counts return exactly to where they were.
+ * through vmspace_write, which populates as it goes. A populated page is a frame
+ * of its own until vmspace_fork shares it: both spaces then map the frame
+ * read-only with one more reference (include/mm/frame_ref.h), and the first
+ * write in either copies it, or simply takes it back when the other has let it
+ * go. Unmapping drops a reference and frees the frame with the last one;
+ * vmspace_destroy does that for every page and frees every table and region, so
+ * the frame and heap counts return exactly to where they were.
  *
  * Protection: VM_READ/VM_WRITE/VM_EXEC, the same values as Linux's PROT_*. A user
  * page is no-execute unless its region has VM_EXEC, and a region that is both
@@ -57,13 +60,20 @@ struct vmspace {
     uintptr_t brk_start;    /* the heap: [brk_start, brk) */
     uintptr_t brk;
     uintptr_t mmap_top;     /* mmap without a fixed address searches below this */
-    size_t resident_pages;  /* populated pages (frames held) */
+    size_t resident_pages;  /* populated pages (frames held, some perhaps shared) */
+    uint32_t refs;          /* (A) holders: processes sharing it (vfork, CLONE_VM) */
 };
 
 /* NULL when out of memory. */
 struct vmspace *vmspace_create(void);
 /* Frees every page, table and region. No CPU may have it loaded. */
 void vmspace_destroy(struct vmspace *vs);
+/* Holders: vmspace_create gives the first; the last vmspace_put destroys it. */
+void vmspace_get(struct vmspace *vs);
+void vmspace_put(struct vmspace *vs);
+/* A copy of parent for fork: the same regions, brk and pages, every populated
+ * page shared copy-on-write. -ENOMEM (nothing made). */
+int vmspace_fork(struct vmspace *parent, struct vmspace **out) __attribute__((warn_unused_result));
 
 /*
  * A new anonymous, private region of len bytes (rounded up to pages) with `prot`.

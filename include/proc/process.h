@@ -1,27 +1,35 @@
 /*
  * process: user processes, their threads, open files, and the system calls.
  *
- * A process owns an address space (include/mm/vmspace.h), a table of open files
- * and its threads (one for now: its main thread). Each user thread is a
+ * A process owns an address space (include/mm/vmspace.h, shared with a vfork
+ * child until it execs), a table of open files and its threads (the main thread
+ * and those clone made with CLONE_THREAD, which share all of it). Each user thread is a
  * scheduler thread (include/sched/thread.h) whose `user` field points to its
  * struct uthread; the scheduler's switch hook (installed by process_init) saves
  * and loads its FPU state, TLS bases and address space. A user thread's kernel
  * stack has its user registers at the top (include/arch/user.h).
  *
  * Life: process_spawn loads an ELF file from the initrd into a new address
- * space, builds the Linux initial stack and starts the main thread in ring 3.
- * exit/exit_group, a fatal fault or a kill end it: the process becomes a zombie
- * holding its exit status, and its waiter (process_wait: the shell's `run`, the
- * init launcher, a test; wait4 once fork exists) collects it and frees
- * everything: the thread, the address space with every frame, the files.
+ * space, builds the Linux initial stack and starts the main thread in ring 3;
+ * fork/clone copy a process (proc/fork.c), execve replaces its image
+ * (proc/exec.c). exit ends one thread; exit_group, a fatal fault or a kill end
+ * them all. When the last thread ends, the process becomes a zombie holding its
+ * exit status, its children go to init (or, without one, are reaped by the
+ * kernel), and its waiter collects it and frees everything: the threads, the
+ * address space with every frame, the files. The waiter is the parent (wait4,
+ * waitid) or, for a process the kernel started (parent NULL), process_wait (the
+ * shell's `run`, the init launcher, a test).
  *
  * Exit status: the wait(2) encoding, (code & 0xff) << 8 for an exit, the signal
  * number for a kill (PROCESS_EXITED/PROCESS_SIGNAL decode it).
  *
- * Locking: process_lock (proc/process.c) protects the process list, pids and
- * every process's state and exit status; fd_lock protects the file table
- * (include/fs/fdtable.h has its functions). Files (struct file) are
- * reference-counted; a call holds a reference for as long as it uses one.
+ * Locking: process_lock (proc/process.c) protects the process list, pids, the
+ * parent links, thread lists, and every process's state and exit status; it
+ * nests above wait-queue and run-queue locks (a child's end wakes its parent
+ * under it, so the parent cannot be freed meanwhile). fd_lock protects the file
+ * table, which the process's threads share (include/fs/fdtable.h has its
+ * functions). Files (struct file) are reference-counted; a call holds a
+ * reference for as long as it uses one.
  *
  * A user fault never stops the kernel: it prints
  *   exo: process <pid> (<name>) killed by SIG<X> at <addr>, ip <ip>
@@ -41,11 +49,12 @@
 #include "sched/thread.h"
 
 #define PROCESS_NAME_BYTES 16
-#define PROCESS_MAX_FDS 1024       /* the fd table's size: RLIMIT_NOFILE's hard limit */
+#define PROCESS_MAX_FDS 1024       /* the fd table's size: RLIMIT_NOFILE's default soft limit */
 #define PROCESS_ARG_MAX 32       /* argv or envp strings process_spawn takes */
 #define PROCESS_STACK_TOP 0x7ffffff00000ull
 #define PROCESS_STACK_BYTES (8ull << 20)
 #define PROCESS_PIE_BASE 0x555555554000ull /* Linux's ELF_ET_DYN_BASE, unrandomised */
+#define PROCESS_USTACK_BYTES (128u * 1024) /* the most the initial stack's block takes */
 #define PROCESS_FD_CLOEXEC 1u              /* fd_flags: FD_CLOEXEC */
 
 #define PROCESS_EXITED(status) (((status) & 0x7f) == 0)
@@ -97,7 +106,8 @@ struct file *process_console(void);
 
 enum process_state {
     PROCESS_RUNNING = 1,
-    PROCESS_ZOMBIE,
+    PROCESS_ZOMBIE,  /* ended, waiting for its waiter */
+    PROCESS_REAPING, /* a waiter is freeing it */
 };
 
 struct process;
@@ -117,6 +127,8 @@ void process_limits_init(struct process *p);
 #define UTHREAD_WORK_KILL (1u << 0)  /* end the process (pending_signal says why) */
 #define UTHREAD_WORK_IRET (1u << 1)  /* registers were replaced: return by IRETQ */
 #define UTHREAD_WORK_SIGNAL (1u << 2) /* a signal may be deliverable (proc/signal.h) */
+#define UTHREAD_WORK_EXIT (1u << 3)  /* end this thread alone (another thread execs) */
+#define UTHREAD_WORK_AFFINITY (1u << 4) /* cpu_mask changed: re-pin before going back */
 
 struct uthread {
     struct thread *thread;
@@ -128,9 +140,16 @@ struct uthread {
     uint64_t clear_child_tid;    /* set_tid_address */
     uint64_t robust_list;        /* set_robust_list: kept, not used yet */
     struct signal_thread sig;    /* mask, own pending signals, alternate stack */
-    uint64_t entry, stack;       /* where ring 3 starts */
+    uint64_t entry, stack;       /* where ring 3 starts (process_spawn) */
     uint64_t cpu_ns;             /* time on a CPU until ran_since_ns (switch hook) */
     uint64_t ran_since_ns;       /* when it last went on a CPU (switch hook) */
+    struct arch_regs start_regs; /* where ring 3 starts (clone: the parent's, changed) */
+    uint64_t set_child_tid;      /* CLONE_CHILD_SETTID: the child writes its tid there */
+    struct uthread *next_thread; /* the process's thread list (process_lock) */
+    bool exited;                 /* its thread has ended (process_lock) */
+    uint64_t cpu_mask;           /* sched_setaffinity's mask as given (bit per CPU) */
+    int futex_bucket;            /* (futex bucket lock) where it waits, -1: nowhere */
+    void *futex_waiter;          /* (futex bucket lock) its waiter record, or NULL */
 };
 
 struct process {
@@ -138,10 +157,21 @@ struct process {
     struct process *parent;      /* NULL: started by the kernel */
     char name[PROCESS_NAME_BYTES];
     struct vmspace *vm;
-    struct uthread *main;
+    struct uthread *main;        /* the first thread; freed with the process */
+    struct uthread *threads;     /* every thread not yet collected (process_lock) */
+    int live_threads;            /* threads not yet ended (process_lock) */
     int state;                   /* enum process_state (process_lock) */
     int exit_status;             /* wait(2) encoding, once a zombie (process_lock) */
     int pending_signal;          /* with UTHREAD_WORK_KILL (process_lock) */
+    bool group_exit;             /* every thread is ending; exit_status set (process_lock) */
+    bool orphan;                 /* parent ended with no init to adopt it: the kernel reaps */
+    bool did_exec;               /* execve succeeded once (setpgid's EACCES) */
+    int exit_signal;             /* sent to the parent at the end: SIGCHLD, or 0 */
+    int pgid, sid;               /* process group and session (process_lock) */
+    uint32_t child_events;       /* (A) bumped when a child ends: wait4's wake-up test */
+    struct wait_queue child_wait;/* wait4/waitid sleep here */
+    bool vfork_done;             /* (A) the vfork child execed or ended: its parent goes on */
+    struct wait_queue vfork_wait;/* the vfork parent sleeps here */
     struct spinlock fd_lock;     /* protects fds and fd_flags (include/fs/fdtable.h) */
     struct file *fds[PROCESS_MAX_FDS];
     uint8_t fd_flags[PROCESS_MAX_FDS]; /* PROCESS_FD_CLOEXEC per fd (with fds) */
@@ -175,6 +205,9 @@ struct process *process_spawn_output(const char *path, const char *const *argv,
  * encoding). Each process is waited for exactly once. */
 int process_wait(struct process *p);
 
+/* Makes p the process that adopts orphans (init=); NULL: the kernel reaps them. */
+void process_set_init(struct process *p);
+
 /* Sends `signal` (a Linux number) to the process with that pid, as kill(2)
  * from the kernel would. Returns -ESRCH when no running process has that pid. */
 int process_kill(int pid, int signal);
@@ -187,8 +220,60 @@ int process_for_each(int (*fn)(struct process *p, void *ctx), void *ctx);
 struct uthread *uthread_current(void);
 struct process *process_current(void);
 
-/* Ends the calling process with a wait(2) status; never returns. */
+/* Ends the calling process (every thread) with a wait(2) status. */
 __attribute__((noreturn)) void process_exit(int status);
+/* Ends the calling thread alone (exit(2)); the last one ends the process with
+ * `status`. Clears and wakes its CLONE_CHILD_CLEARTID word. */
+__attribute__((noreturn)) void uthread_exit(int status);
+
+/* ---- for fork.c and exec.c (proc/) ----------------------------------------------- */
+
+/* A process without threads or pid, sharing nothing yet; NULL without memory. */
+struct process *process_alloc(const char *name);
+/* Loads an ELF file into vm with its initial stack: entry and stack pointer.
+ * -ENOEXEC (with a console line), -ENOMEM, -E2BIG. */
+int process_load(struct vmspace *vm, const struct inode *file, const char *path,
+                 const char *const *argv, const char *const *envp, uint64_t *entry,
+                 uint64_t *stack) __attribute__((warn_unused_result));
+/* p's name from a path's last component. */
+void process_set_name(struct process *p, const char *path);
+/* Has p ended (a zombie, not yet taken by a waiter)? */
+bool process_is_zombie(const struct process *p);
+/* A thread of p with a fresh FPU state, not in p's list yet; NULL without memory. */
+struct uthread *uthread_new(struct process *p);
+void uthread_free(struct uthread *ut);
+/* Frees what process_alloc and later steps made, for a process never started. */
+void process_free(struct process *p);
+/* Gives p a pid (and tid to its main thread) and puts it in the list. */
+void process_publish(struct process *p);
+/* Gives ut a tid and adds it to p's threads; false when p is ending. */
+bool process_add_thread(struct process *p, struct uthread *ut);
+/* Undoes process_publish / process_add_thread when the thread cannot start. */
+void process_unpublish(struct process *p);
+void process_remove_thread(struct process *p, struct uthread *ut);
+/* Frees threads of p that have ended (not the main one); they are joined. */
+void process_collect_threads(struct process *p);
+/* Frees a zombie child wait4 took (state PROCESS_REAPING); its status. */
+int process_reap_child(struct process *child);
+/* The CPU the thread is to be pinned to for a sched_setaffinity mask
+ * (0: anywhere); applied by the thread itself. */
+void uthread_apply_affinity(struct uthread *ut);
+/* The vfork parent may go on (exec or exit of the child). */
+void process_release_vfork(struct process *p);
+/* Ends every other thread of the caller's process and waits until they have
+ * (execve). false when the process is ending anyway. */
+bool process_single_thread(void);
+/* Sets UTHREAD_WORK_* bits on ut and interrupts a futex wait. */
+void uthread_signal_work(struct uthread *ut, uint32_t work);
+/* The process lock, for the lookups of proc/ (process.h's Locking). */
+bool process_lock_acquire(void);
+void process_lock_release(bool irq);
+/* The process with that pid, or NULL (lock held). Zombies included. */
+struct process *process_find_locked(int pid);
+/* The thread with that tid in any process, or NULL (lock held). */
+struct uthread *uthread_find_locked(int tid);
+/* Every process, for scans (lock held). */
+struct process *process_first_locked(void);
 
 /* One process as process_list saw it. */
 struct process_info {

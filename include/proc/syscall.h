@@ -43,6 +43,22 @@ SYSCALL_DECLARE(exit_group);
 SYSCALL_DECLARE(set_robust_list);
 SYSCALL_DECLARE(getrandom);
 
+/* proc/syscall_proc.c, proc/fork.c, proc/exec.c: process life */
+SYSCALL_DECLARE(clone);
+SYSCALL_DECLARE(fork);
+SYSCALL_DECLARE(vfork);
+SYSCALL_DECLARE(execve);
+SYSCALL_DECLARE(wait4);
+SYSCALL_DECLARE(waitid);
+SYSCALL_DECLARE(futex);
+SYSCALL_DECLARE(getpgid);
+SYSCALL_DECLARE(setpgid);
+SYSCALL_DECLARE(getpgrp);
+SYSCALL_DECLARE(getsid);
+SYSCALL_DECLARE(setsid);
+SYSCALL_DECLARE(sched_getaffinity);
+SYSCALL_DECLARE(sched_setaffinity);
+
 /* proc/signal.c */
 SYSCALL_DECLARE(rt_sigpending);
 SYSCALL_DECLARE(rt_sigsuspend);
@@ -124,5 +140,6 @@ SYSCALL_DECLARE(dup3);
 SYSCALL_DECLARE(pipe2);
 SYSCALL_DECLARE(renameat2);
 SYSCALL_DECLARE(faccessat2);
+SYSCALL_DECLARE(sendfile);
 
 #endif

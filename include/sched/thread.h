@@ -85,6 +85,10 @@ struct thread *thread_spawn(thread_fn fn, void *arg, const char *name, int cpu);
 struct thread *thread_spawn_stack(thread_fn fn, void *arg, const char *name, int cpu,
                                   size_t stack_bytes);
 void thread_yield(void);
+/* Pins the calling thread to `cpu` (THREAD_ANY_CPU: lets it run anywhere). It
+ * moves there at its next switch (thread_yield: now). Only the thread itself
+ * may change its pinning: a queued thread's pinning decides which list holds it. */
+void thread_set_own_affinity(int cpu);
 __attribute__((noreturn)) void thread_exit(void);
 /* Waits until t has ended, then frees it. Each thread is joined exactly once. */
 void thread_join(struct thread *t);
@@ -138,5 +142,9 @@ void thread_set_user(void *user);
 
 /* Ticks since boot on this CPU (SCHED_TICK_NS each). */
 uint64_t sched_ticks(void);
+
+/* The CPUs `cpu` would look at to steal, in order (its own node's first, then
+ * by distance); writes at most max of them and returns how many. For tests. */
+unsigned sched_steal_order(unsigned cpu, uint16_t *out, unsigned max);
 
 #endif

@@ -2,5 +2,5 @@
 # check the bitmap's summary levels and the per-CPU caches), so frame.o is not linked.
 HOST_TESTS += build/host/test_frame
 
-build/host/test_frame: build/host/tests/host/test_frame.o $(HOST_SHIM)
+build/host/test_frame: build/host/tests/host/test_frame.o build/host/mm/numa.o $(HOST_SHIM)
 	$(HOST_CC) $(HOST_CFLAGS) $^ -o $@ -lpthread

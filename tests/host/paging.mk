@@ -5,6 +5,6 @@
 HOST_TESTS += build/host/test_paging
 
 build/host/test_paging: build/host/tests/host/test_paging.o build/host/mm/paging.o \
-	build/host/mm/frame.o build/host/arch/x86_64/pte.o $(HOST_SHIM)
+	build/host/mm/frame.o build/host/mm/numa.o build/host/arch/x86_64/pte.o $(HOST_SHIM)
 	@mkdir -p $(@D)
 	$(HOST_CC) $(HOST_CFLAGS) $^ -o $@

@@ -20,6 +20,8 @@
 #define DSDT_PHYS 0x5000u
 #define DSDT2_PHYS 0x6000u
 #define SSDT_PHYS 0x7000u
+#define SRAT_PHYS 0x8000u
+#define SLIT_PHYS 0xa000u
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -766,7 +768,8 @@ static void test_madt_cpus_beyond_limit_counted(void)
     madt_begin();
     for (unsigned id = 0; id < 256; id++)
         madt_lapic((uint8_t)id, 1);
-    for (unsigned id = 256; id < 288; id++) {
+    /* x2APIC entries for the rest: 32 more processors than the parser keeps. */
+    for (unsigned id = 256; id < ACPI_MAX_CPUS + 32; id++) {
         uint8_t *e = madt_add(9, 16);
         put32(e + 4, id);
         put32(e + 8, 1);
@@ -775,8 +778,11 @@ static void test_madt_cpus_beyond_limit_counted(void)
     madt_finish();
     CHECK(parse());
     CHECK_EQ_INT(info.madt.cpu_count, ACPI_MAX_CPUS);
-    CHECK_EQ_INT(info.madt.cpus_dropped, 288 - ACPI_MAX_CPUS);
-    CHECK(diag_has("acpi: the MADT lists 32 more CPUs than the 256 kept; 32 dropped"));
+    CHECK_EQ_INT(info.madt.cpus_dropped, 32);
+    char expected[128];
+    snprintf(expected, sizeof(expected),
+             "acpi: the MADT lists 32 more CPUs than the %d kept; 32 dropped", ACPI_MAX_CPUS);
+    CHECK(diag_has(expected));
     build_machine(true);
     CHECK(parse());
     CHECK_EQ_INT(info.madt.cpus_dropped, 0);
@@ -895,6 +901,392 @@ static void test_s5_in_dsdt_with_bad_checksum_not_used(void)
     CHECK(diag_has("fails its checksum"));
 }
 
+/* ---- SRAT and SLIT ------------------------------------------------------------------ */
+
+static struct acpi_numa_info numa;
+
+static bool parse_numa(void)
+{
+    diag_text[0] = 0;
+    diag_count = 0;
+    uint8_t *copy = malloc(rsdp_len ? rsdp_len : 1);
+    memcpy(copy, rsdp, rsdp_len);
+    bool ok = acpi_read_numa(copy, rsdp_len, read_phys, NULL, collect_diag, &numa);
+    free(copy);
+    free_copies();
+    return ok;
+}
+
+static uint32_t srat_len;
+
+static void srat_begin(void)
+{
+    table_begin(SRAT_PHYS, "SRAT", 48);
+    put32(mem + SRAT_PHYS + 36, 1); /* table revision */
+    srat_len = 48;
+}
+
+static uint8_t *srat_add(uint8_t type, uint8_t len)
+{
+    uint8_t *e = mem + SRAT_PHYS + srat_len;
+    memset(e, 0, len < 2 ? 2 : len);
+    e[0] = type;
+    e[1] = len;
+    srat_len += len < 2 ? 2 : len;
+    return e;
+}
+
+static void srat_lapic(uint8_t apic_id, uint32_t domain, uint32_t flags)
+{
+    uint8_t *e = srat_add(0, 16);
+    e[2] = (uint8_t)domain;
+    e[3] = apic_id;
+    put32(e + 4, flags);
+    e[9] = (uint8_t)(domain >> 8);
+    e[10] = (uint8_t)(domain >> 16);
+    e[11] = (uint8_t)(domain >> 24);
+}
+
+static void srat_x2apic(uint32_t apic_id, uint32_t domain, uint32_t flags)
+{
+    uint8_t *e = srat_add(2, 24);
+    put32(e + 4, domain);
+    put32(e + 8, apic_id);
+    put32(e + 12, flags);
+}
+
+#define MEM_ENABLED 1u
+#define MEM_HOTPLUG 2u
+
+static void srat_memory(uint64_t base, uint64_t length, uint32_t domain, uint32_t flags)
+{
+    uint8_t *e = srat_add(1, 40);
+    put32(e + 2, domain);
+    put64(e + 8, base);
+    put64(e + 16, length);
+    put32(e + 28, flags);
+}
+
+static void srat_finish(void)
+{
+    put32(mem + SRAT_PHYS + 4, srat_len);
+    fix_checksum(SRAT_PHYS);
+}
+
+/* A SLIT over `count` domains, row-major. */
+static void build_slit(uint64_t count, const uint8_t *matrix)
+{
+    uint8_t *t = table_begin(SLIT_PHYS, "SLIT", (uint32_t)(44 + count * count));
+    put64(t + 36, count);
+    memcpy(t + 44, matrix, count * count);
+    fix_checksum(SLIT_PHYS);
+}
+
+/* The root lists the SRAT, and the SLIT when `slit`. */
+static void numa_root(bool slit)
+{
+    uint32_t tables[] = {SRAT_PHYS, SLIT_PHYS};
+    build_root(true, tables, slit ? 2 : 1);
+    build_rsdp(2, 0, XSDT_PHYS);
+}
+
+static unsigned node_of_apic(uint32_t apic_id)
+{
+    for (unsigned i = 0; i < numa.cpu_count; i++) {
+        if (numa.cpus[i].apic_id == apic_id)
+            return numa.cpus[i].node;
+    }
+    return 999;
+}
+
+static void test_srat_several_ranges_per_node(void)
+{
+    memset(mem, 0, sizeof(mem));
+    srat_begin();
+    srat_lapic(0, 0, 1);
+    srat_lapic(1, 1, 1);
+    srat_memory(0, 0xa0000, 0, MEM_ENABLED);
+    srat_memory(0x100000, 0x7f00000, 0, MEM_ENABLED);
+    srat_memory(0x8000000, 0x8000000, 1, MEM_ENABLED);
+    srat_memory(0x100000000ull, 0x40000000, 1, MEM_ENABLED);
+    srat_finish();
+    numa_root(false);
+    CHECK(parse_numa());
+    CHECK(numa.srat_found);
+    CHECK(!numa.slit_found);
+    CHECK_EQ_INT(numa.node_count, 2);
+    CHECK_EQ_INT(numa.mem_count, 4);
+    CHECK_EQ_INT(numa.mem[0].node, 0);
+    CHECK_EQ_INT(numa.mem[1].node, 0);
+    CHECK_EQ_INT(numa.mem[2].node, 1);
+    CHECK_EQ_INT(numa.mem[3].node, 1);
+    CHECK_EQ_U64(numa.mem[3].base_phys, 0x100000000ull);
+    CHECK_EQ_U64(numa.mem[3].length_bytes, 0x40000000);
+    CHECK_EQ_INT(node_of_apic(0), 0);
+    CHECK_EQ_INT(node_of_apic(1), 1);
+    /* No SLIT: 10 local, 20 remote. */
+    CHECK_EQ_INT(numa.distance[0][0], 10);
+    CHECK_EQ_INT(numa.distance[0][1], 20);
+    CHECK_EQ_INT(numa.distance[1][0], 20);
+}
+
+static void test_srat_memoryless_and_cpuless_nodes(void)
+{
+    memset(mem, 0, sizeof(mem));
+    srat_begin();
+    srat_lapic(0, 0, 1);
+    srat_lapic(1, 2, 1); /* node 2: CPUs, no memory */
+    srat_memory(0, 0x8000000, 0, MEM_ENABLED);
+    srat_memory(0x8000000, 0x8000000, 1, MEM_ENABLED); /* node 1: memory, no CPUs */
+    srat_finish();
+    numa_root(false);
+    CHECK(parse_numa());
+    CHECK_EQ_INT(numa.node_count, 3);
+    CHECK_EQ_INT(numa.cpu_count, 2);
+    CHECK_EQ_INT(node_of_apic(1), 2);
+    CHECK_EQ_INT(numa.mem_count, 2);
+    CHECK_EQ_INT(numa.mem[1].node, 1);
+}
+
+static void test_srat_sparse_domains_and_x2apic(void)
+{
+    memset(mem, 0, sizeof(mem));
+    srat_begin();
+    srat_lapic(0, 0x10007, 1);        /* a domain that needs the high bytes */
+    srat_x2apic(300, 7, 1);           /* an x2APIC ID above 255 */
+    srat_x2apic(0x12345, 0x10007, 1);
+    srat_x2apic(301, 99, 0);          /* disabled: names no node */
+    srat_memory(0, 0x1000000, 7, MEM_ENABLED);
+    srat_memory(0x1000000, 0x1000000, 0x10007, MEM_ENABLED);
+    srat_finish();
+    numa_root(false);
+    CHECK(parse_numa());
+    CHECK_EQ_INT(numa.node_count, 2);
+    CHECK_EQ_INT(numa.domains[0], 7);
+    CHECK_EQ_INT(numa.domains[1], 0x10007);
+    CHECK_EQ_INT(node_of_apic(0), 1);
+    CHECK_EQ_INT(node_of_apic(300), 0);
+    CHECK_EQ_INT(node_of_apic(0x12345), 1);
+    CHECK_EQ_INT(node_of_apic(301), 999);
+    CHECK_EQ_INT(numa.mem[0].node, 0);
+    CHECK_EQ_INT(numa.mem[1].node, 1);
+    CHECK_EQ_INT(acpi_node_of_domain(&numa, 99), 2); /* not a node */
+}
+
+static void test_srat_hotplug_disabled_empty_and_overlapping_ranges_dropped(void)
+{
+    memset(mem, 0, sizeof(mem));
+    srat_begin();
+    srat_lapic(0, 0, 1);
+    srat_memory(0, 0x8000000, 0, MEM_ENABLED);
+    srat_memory(0x8000000, 0x8000000, 0, MEM_ENABLED | MEM_HOTPLUG);
+    srat_memory(0x10000000, 0x8000000, 0, 0);
+    srat_memory(0x18000000, 0, 0, MEM_ENABLED);
+    srat_memory(0x4000000, 0x8000000, 1, MEM_ENABLED); /* overlaps the first */
+    srat_memory(0xfffffffffffff000ull, 0x2000, 0, MEM_ENABLED); /* wraps */
+    srat_finish();
+    numa_root(false);
+    CHECK(parse_numa());
+    CHECK_EQ_INT(numa.mem_count, 1);
+    CHECK_EQ_INT(numa.node_count, 1); /* domain 1 only named by a dropped range */
+    CHECK(diag_has("hot-pluggable"));
+    CHECK(diag_has("overlaps"));
+    CHECK(diag_has("wraps"));
+}
+
+static void test_srat_zero_length_entry_ends_walk(void)
+{
+    memset(mem, 0, sizeof(mem));
+    srat_begin();
+    srat_lapic(0, 0, 1);
+    srat_memory(0, 0x8000000, 0, MEM_ENABLED);
+    srat_add(1, 0); /* length 0: a loop that trusted it would never advance */
+    srat_memory(0x8000000, 0x8000000, 1, MEM_ENABLED);
+    srat_finish();
+    numa_root(false);
+    CHECK(parse_numa());
+    CHECK_EQ_INT(numa.mem_count, 1);
+    CHECK_EQ_INT(numa.node_count, 1);
+    CHECK(diag_has("SRAT entry at offset"));
+}
+
+static void test_srat_entry_past_the_end_and_short_entries(void)
+{
+    memset(mem, 0, sizeof(mem));
+    srat_begin();
+    srat_lapic(0, 0, 1);
+    srat_add(1, 20); /* a memory entry too short to hold its fields: skipped */
+    srat_memory(0, 0x8000000, 0, MEM_ENABLED);
+    srat_finish();
+    put32(mem + SRAT_PHYS + 4, srat_len - 8); /* the last entry runs past the end */
+    fix_checksum(SRAT_PHYS);
+    numa_root(false);
+    CHECK(parse_numa());
+    CHECK_EQ_INT(numa.mem_count, 0);
+    CHECK(diag_has("malformed"));
+}
+
+static void test_srat_bad_checksum_or_length_means_one_node(void)
+{
+    memset(mem, 0, sizeof(mem));
+    srat_begin();
+    srat_lapic(0, 0, 1);
+    srat_lapic(1, 1, 1);
+    srat_finish();
+    mem[SRAT_PHYS + 9] ^= 1;
+    numa_root(false);
+    CHECK(!parse_numa());
+    CHECK_EQ_INT(numa.node_count, 1);
+    CHECK(diag_has("checksum"));
+    srat_finish();
+    put32(mem + SRAT_PHYS + 4, 20); /* shorter than a header */
+    CHECK(!parse_numa());
+    CHECK_EQ_INT(numa.node_count, 1);
+    CHECK(diag_has("impossible length"));
+    put32(mem + SRAT_PHYS + 4, 40); /* a header, but no room for the SRAT's own fields */
+    fix_checksum(SRAT_PHYS);
+    CHECK(!parse_numa());
+    CHECK(diag_has("SRAT too short"));
+}
+
+static void test_no_srat_one_node(void)
+{
+    build_machine(true);
+    CHECK(!parse_numa());
+    CHECK(!numa.srat_found);
+    CHECK_EQ_INT(numa.node_count, 1);
+    CHECK_EQ_INT(numa.distance[0][0], 10);
+    build_rsdp(2, 0, 0x1234567); /* no root table at all */
+    CHECK(!parse_numa());
+    CHECK_EQ_INT(numa.node_count, 1);
+}
+
+static void four_node_srat(void)
+{
+    memset(mem, 0, sizeof(mem));
+    srat_begin();
+    for (uint8_t n = 0; n < 4; n++) {
+        srat_lapic(n, n, 1);
+        srat_memory((uint64_t)n << 27, 1u << 27, n, MEM_ENABLED);
+    }
+    srat_finish();
+}
+
+static void test_slit_asymmetric_distances(void)
+{
+    four_node_srat();
+    const uint8_t matrix[16] = {10, 20, 30, 40, 21, 10, 22, 33, 31, 23, 10, 15, 41, 34, 16, 10};
+    build_slit(4, matrix);
+    numa_root(true);
+    CHECK(parse_numa());
+    CHECK(numa.slit_found);
+    for (unsigned a = 0; a < 4; a++) {
+        for (unsigned b = 0; b < 4; b++)
+            CHECK_EQ_INT(numa.distance[a][b], matrix[a * 4 + b]);
+    }
+}
+
+static void test_slit_indexed_by_sparse_domain(void)
+{
+    memset(mem, 0, sizeof(mem));
+    srat_begin();
+    srat_lapic(0, 1, 1);
+    srat_lapic(1, 3, 1);
+    srat_finish();
+    uint8_t matrix[16];
+    for (unsigned a = 0; a < 4; a++) {
+        for (unsigned b = 0; b < 4; b++)
+            matrix[a * 4 + b] = a == b ? 10 : (uint8_t)(10 + 10 * a + b);
+    }
+    build_slit(4, matrix);
+    numa_root(true);
+    CHECK(parse_numa());
+    CHECK(numa.slit_found);
+    CHECK_EQ_INT(numa.node_count, 2);
+    CHECK_EQ_INT(numa.distance[0][1], matrix[1 * 4 + 3]);
+    CHECK_EQ_INT(numa.distance[1][0], matrix[3 * 4 + 1]);
+}
+
+static void test_bad_slits_give_default_distances(void)
+{
+    four_node_srat();
+    uint8_t matrix[16] = {10, 20, 30, 40, 21, 10, 22, 33, 31, 23, 10, 15, 41, 34, 16, 10};
+    matrix[5] = 11; /* not 10 on the diagonal */
+    build_slit(4, matrix);
+    numa_root(true);
+    CHECK(parse_numa());
+    CHECK(!numa.slit_found);
+    CHECK_EQ_INT(numa.distance[1][2], 20);
+    CHECK(diag_has("invalid"));
+    matrix[5] = 10;
+    matrix[1] = 5; /* remote nearer than local */
+    build_slit(4, matrix);
+    CHECK(parse_numa());
+    CHECK(!numa.slit_found);
+    matrix[1] = 20;
+    build_slit(3, matrix); /* does not cover domain 3 */
+    CHECK(parse_numa());
+    CHECK(!numa.slit_found);
+    CHECK(diag_has("does not cover"));
+    build_slit(4, matrix);
+    put32(mem + SLIT_PHYS + 4, 44 + 10); /* shorter than its matrix */
+    fix_checksum(SLIT_PHYS);
+    CHECK(parse_numa());
+    CHECK(!numa.slit_found);
+    CHECK(diag_has("SLIT size"));
+}
+
+static void check_numa_invariants(void)
+{
+    CHECK(numa.node_count >= 1 && numa.node_count <= ACPI_MAX_NODES);
+    CHECK(numa.cpu_count <= ACPI_MAX_CPUS && numa.mem_count <= ACPI_MAX_MEM_RANGES);
+    for (unsigned i = 0; i < numa.cpu_count; i++)
+        CHECK(numa.cpus[i].node < numa.node_count);
+    for (unsigned i = 0; i < numa.mem_count; i++) {
+        CHECK(numa.mem[i].node < numa.node_count && numa.mem[i].length_bytes > 0);
+        for (unsigned j = 0; j < i; j++) {
+            const struct acpi_mem_affinity *a = &numa.mem[i], *b = &numa.mem[j];
+            CHECK(a->base_phys >= b->base_phys + b->length_bytes ||
+                  b->base_phys >= a->base_phys + a->length_bytes);
+        }
+    }
+    for (unsigned a = 0; a < numa.node_count; a++) {
+        CHECK_EQ_INT(numa.distance[a][a], 10);
+        for (unsigned b = 0; b < numa.node_count; b++)
+            CHECK(a == b || numa.distance[a][b] > 10);
+    }
+}
+
+static void test_srat_slit_mutations_never_crash(void)
+{
+    const uint8_t matrix[16] = {10, 20, 30, 40, 21, 10, 22, 33, 31, 23, 10, 15, 41, 34, 16, 10};
+    for (int round = 0; round < 5000; round++) {
+        four_node_srat();
+        srat_x2apic(400, 2, 1);
+        srat_finish();
+        build_slit(4, matrix);
+        numa_root(true);
+        int mutations = 1 + (int)(rng() % 6);
+        for (int m = 0; m < mutations; m++) {
+            uint32_t phys = rng() % 2 ? SRAT_PHYS : SLIT_PHYS;
+            uint32_t len = get32(mem + phys + 4);
+            if (len < 8 || len > 0x1000)
+                len = 0x100;
+            uint64_t r = rng();
+            if ((r >> 32) % 5 == 0)
+                put32(mem + phys + 4, (uint32_t)(r >> 40) % 0x300);
+            else
+                mem[phys + (uint32_t)(r % len)] = (uint8_t)(r >> 48);
+            if (rng() % 4)
+                fix_checksum(phys);
+            parse_numa();
+            check_numa_invariants();
+            if (check_failures_in_test)
+                return;
+        }
+    }
+}
+
 /* ---- mutations -------------------------------------------------------------------- */
 
 static void check_invariants(void)
@@ -994,5 +1386,17 @@ int main(void)
     RUN(test_s5_truncated_anywhere_never_overreads);
     RUN(test_s5_in_dsdt_with_bad_checksum_not_used);
     RUN(test_mutations_never_crash);
+    RUN(test_srat_several_ranges_per_node);
+    RUN(test_srat_memoryless_and_cpuless_nodes);
+    RUN(test_srat_sparse_domains_and_x2apic);
+    RUN(test_srat_hotplug_disabled_empty_and_overlapping_ranges_dropped);
+    RUN(test_srat_zero_length_entry_ends_walk);
+    RUN(test_srat_entry_past_the_end_and_short_entries);
+    RUN(test_srat_bad_checksum_or_length_means_one_node);
+    RUN(test_no_srat_one_node);
+    RUN(test_slit_asymmetric_distances);
+    RUN(test_slit_indexed_by_sparse_domain);
+    RUN(test_bad_slits_give_default_distances);
+    RUN(test_srat_slit_mutations_never_crash);
     return check_summary();
 }

@@ -63,6 +63,20 @@ static void test_every_option_applied(void)
     CHECK_EQ_INT(opts.consoles, CONSOLE_SERIAL);
 }
 
+static void test_numa_options(void)
+{
+    CHECK_EQ_INT(parse("mode=test"), 0);
+    CHECK(opts.numa);
+    CHECK_EQ_STR(opts.numa_expect, "");
+    CHECK_EQ_INT(parse("numa=off numa_expect=0-1/2-3:128/128:10,20,20,10"), 0);
+    CHECK(!opts.numa);
+    CHECK_EQ_STR(opts.numa_expect, "0-1/2-3:128/128:10,20,20,10");
+    CHECK_EQ_INT(parse("numa=off numa=on"), 0);
+    CHECK(opts.numa);
+    CHECK_EQ_INT(parse("numa=maybe numa_expect="), 2);
+    CHECK(opts.numa);
+}
+
 static void test_modes(void)
 {
     CHECK_EQ_INT(parse("mode=shell"), 0);
@@ -321,6 +335,7 @@ int main(void)
     RUN(test_empty_and_blank_give_defaults);
     RUN(test_every_option_applied);
     RUN(test_modes);
+    RUN(test_numa_options);
     RUN(test_bad_mode_reported_and_default_kept);
     RUN(test_seed_decimal_hex_and_bad);
     RUN(test_smp_bounds);

@@ -8,6 +8,12 @@
  */
 #include "../../mm/frame.c"
 
+/* One node, as the host has no SRAT: pool 0 is the whole allocator, from frame 0. */
+#define bitmap (pools[0].bitmap)
+#define pool_free (pools[0].free)
+#define level2_hint (pools[0].level2_hint)
+#define frame_lock (pools[0].lock)
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -139,14 +145,14 @@ static bool frames_hold(void)
     bool ok = true;
     uint64_t pool_bits = 0, cached_bits = 0;
     for (size_t w0 = 0; w0 < bitmap.words0; w0++) {
-        INVARIANT((bitmap.level0[w0] & bitmap.cached[w0]) == 0,
+        INVARIANT((bitmap.level0[w0] & cached_bitmap[w0]) == 0,
                   "level0 word %zu has frames both free and cached (%#lx)", w0,
-                  bitmap.level0[w0] & bitmap.cached[w0]);
+                  bitmap.level0[w0] & cached_bitmap[w0]);
         pool_bits += (uint64_t)__builtin_popcountll(bitmap.level0[w0]);
-        cached_bits += (uint64_t)__builtin_popcountll(bitmap.cached[w0]);
+        cached_bits += (uint64_t)__builtin_popcountll(cached_bitmap[w0]);
     }
     for (uint64_t n = bitmap.frame_count; n < bitmap.words0 * BITS; n++)
-        INVARIANT(!bit_test(bitmap.level0, n) && !bit_test(bitmap.cached, n),
+        INVARIANT(!bit_test(bitmap.level0, n) && !bit_test(cached_bitmap, n),
                   "frame %#lx past the end is marked", n);
     INVARIANT(pool_bits == pool_free, "pool_free %lu, level0 has %lu bits", pool_free, pool_bits);
 
@@ -156,7 +162,7 @@ static bool frames_hold(void)
         INVARIANT(cache->count <= FRAME_CACHE_SIZE, "cpu %u caches %u frames", cpu, cache->count);
         for (uint32_t i = 0; i < cache->count && i < FRAME_CACHE_SIZE; i++) {
             uint64_t n = cache->frames[i];
-            INVARIANT(n < bitmap.frame_count && bit_test(bitmap.cached, n),
+            INVARIANT(n < bitmap.frame_count && bit_test(cached_bitmap, n),
                       "cpu %u caches frame %#lx without its cached bit", cpu, n);
         }
         in_caches += cache->count;
@@ -576,7 +582,7 @@ static void test_frame_alloc_refills_the_cache_by_a_batch(void)
     CHECK_EQ_INT(caches[0].count, FRAME_CACHE_BATCH - 1);
     CHECK_EQ_U64(pool_free, start_free - FRAME_CACHE_BATCH);
     CHECK_EQ_U64(stats_now().free_frames, start_free - 1);
-    CHECK(!bit_test(bitmap.cached, p.value / FRAME_SIZE));
+    CHECK(!bit_test(cached_bitmap, p.value / FRAME_SIZE));
     CHECK(invariants_hold());
     frame_free(p);
     CHECK_EQ_INT(caches[0].count, FRAME_CACHE_BATCH);
@@ -676,7 +682,7 @@ static void test_frame_alloc_takes_from_the_pool_not_other_caches(void)
 static bool run_is_taken(phys_addr_t first, size_t nframes)
 {
     for (uint64_t n = first.value / FRAME_SIZE; n < first.value / FRAME_SIZE + nframes; n++) {
-        if (bit_test(bitmap.level0, n) || bit_test(bitmap.cached, n))
+        if (bit_test(bitmap.level0, n) || bit_test(cached_bitmap, n))
             return false;
     }
     return true;
@@ -816,7 +822,7 @@ static void test_frame_double_free_of_a_cached_frame_panics(void)
     CHECK_EQ_INT(init_layout(&l), FRAME_OK);
     phys_addr_t p = frame_alloc();
     frame_free(p);
-    CHECK(bit_test(bitmap.cached, p.value / FRAME_SIZE));
+    CHECK(bit_test(cached_bitmap, p.value / FRAME_SIZE));
     CHECK(SHIM_EXPECT_PANIC(frame_free(p)));
     CHECK(panic_says("double free"));
 
@@ -1108,6 +1114,107 @@ static void test_frame_threads_as_cpus_account_for_every_frame_once(void)
     free(stress_owner);
 }
 
+/* ---- NUMA pools ---------------------------------------------------------------- */
+
+/* Three nodes of 16 MiB, node 0's nearest neighbour being node 2; node 1's memory
+ * comes in two ranges around node 2's. CPU k is on node k. */
+static void init_three_nodes(void)
+{
+    static struct acpi_numa_info t;
+    memset(&t, 0, sizeof(t));
+    t.srat_found = true;
+    t.node_count = 3;
+    t.mem_count = 4;
+    t.mem[0] = (struct acpi_mem_affinity){0, 16 * MIB, 0};
+    t.mem[1] = (struct acpi_mem_affinity){16 * MIB, 8 * MIB, 1};
+    t.mem[2] = (struct acpi_mem_affinity){24 * MIB, 16 * MIB, 2};
+    t.mem[3] = (struct acpi_mem_affinity){40 * MIB, 8 * MIB, 1};
+    t.cpu_count = 3;
+    for (unsigned c = 0; c < 3; c++)
+        t.cpus[c] = (struct acpi_cpu_affinity){100 + c, c};
+    const uint8_t d[3][3] = {{10, 30, 15}, {30, 10, 20}, {15, 20, 10}};
+    memcpy(t.distance[0], d[0], 3);
+    memcpy(t.distance[1], d[1], 3);
+    memcpy(t.distance[2], d[2], 3);
+    numa_init(&t, true);
+    for (unsigned c = 0; c < 3; c++)
+        numa_map_cpu(c, 100 + c);
+}
+
+static unsigned node_of(phys_addr_t f)
+{
+    uint64_t p = f.value;
+    if (p < 16 * MIB)
+        return 0;
+    return p >= 24 * MIB && p < 40 * MIB ? 2 : 1;
+}
+
+static void test_frame_numa_caches_fill_from_their_node_then_by_distance(void)
+{
+    init_three_nodes();
+    const struct mmap_entry map[] = {{1 * MIB, 47 * MIB, MMAP_USABLE}};
+    struct layout l = LAYOUT_PLAIN(map, 8 * MIB);
+    CHECK_EQ_INT(init_layout(&l), FRAME_OK);
+    CHECK_EQ_INT(pool_count, 3);
+    struct frame_stats s0, s1, s2, all;
+    CHECK(frame_get_node_stats(0, &s0) && frame_get_node_stats(1, &s1) &&
+          frame_get_node_stats(2, &s2));
+    CHECK(!frame_get_node_stats(3, &s0));
+    CHECK_EQ_U64(s1.total_frames, FRAMES(16 * MIB));
+    CHECK_EQ_U64(s2.total_frames, FRAMES(16 * MIB));
+    CHECK_EQ_U64(s0.total_frames, FRAMES(15 * MIB));
+    frame_get_stats(&all);
+    CHECK_EQ_U64(all.total_frames, FRAMES(47 * MIB));
+    CHECK_EQ_U64(all.free_frames, s0.free_frames + s1.free_frames + s2.free_frames);
+
+    /* CPU 0 takes node 0 dry, then node 2 (distance 15), then node 1 (30). */
+    shim_cpu_index = 0;
+    static phys_addr_t got[FRAMES(48 * MIB)];
+    size_t n = 0;
+    unsigned last_node = 0, switches = 0;
+    for (phys_addr_t f; phys_is_valid(f = frame_alloc()); n++) {
+        got[n] = f;
+        CHECK_EQ_INT(frame_node(f), node_of(f));
+        if (node_of(f) != last_node) {
+            CHECK_EQ_INT(node_of(f), switches == 0 ? 2 : 1);
+            switches++;
+            last_node = node_of(f);
+        }
+        if (check_failures_in_test)
+            return;
+    }
+    CHECK_EQ_INT(switches, 2);
+    CHECK_EQ_U64(n, all.free_frames);
+    for (size_t i = 0; i < n; i++)
+        frame_free(got[i]);
+    frame_drain_cache();
+    frame_get_stats(&all);
+    CHECK_EQ_U64(all.free_frames, n);
+
+    /* CPU 1's cache fills from node 1; a node-1 frame freed on CPU 0 goes home. */
+    shim_cpu_index = 1;
+    phys_addr_t f = frame_alloc();
+    CHECK_EQ_INT(node_of(f), 1);
+    uint64_t pool1 = pools[1].free, cache0 = caches[0].count;
+    shim_cpu_index = 0;
+    frame_free(f);
+    CHECK_EQ_U64(pools[1].free, pool1 + 1);
+    CHECK_EQ_INT(caches[0].count, cache0);
+    /* Explicit placement, and runs from the caller's node. */
+    phys_addr_t g = frame_alloc_on_node(2);
+    CHECK_EQ_INT(node_of(g), 2);
+    frame_free(g);
+    phys_addr_t run = frame_alloc_run(512, 512);
+    CHECK(phys_is_valid(run) && node_of(run) == 0);
+    frame_free_run(run, 512);
+    shim_cpu_index = 1;
+    run = frame_alloc_run(1024, 512);
+    CHECK(phys_is_valid(run) && node_of(run) == 1 && node_of(phys(run.value + 4 * MIB - 1)) == 1);
+    frame_free_run(run, 1024);
+    shim_cpu_index = 0;
+    numa_init(NULL, false);
+}
+
 int main(void)
 {
     check_program = "test_frame";
@@ -1143,6 +1250,7 @@ int main(void)
     RUN(test_frame_double_free_within_a_run_panics);
     RUN(test_frame_random_operations_match_a_model);
     RUN(test_frame_threads_as_cpus_account_for_every_frame_once);
+    RUN(test_frame_numa_caches_fill_from_their_node_then_by_distance);
     shim_phys_fini();
     return check_summary();
 }

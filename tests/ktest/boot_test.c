@@ -68,6 +68,8 @@ static void command_line_reparses_to_the_same_options(struct ktest *t)
     KT_EXPECT_EQ(t, again.seed, booted->seed);
     KT_EXPECT_EQ(t, again.smp_max_cpus, booted->smp_max_cpus);
     KT_EXPECT_EQ(t, again.consoles, booted->consoles);
+    KT_EXPECT_EQ(t, again.numa, booted->numa);
+    KT_EXPECT_STREQ(t, again.numa_expect, booted->numa_expect);
 }
 
 /* True when `word` appears in `line` as a whole word, separated as the command

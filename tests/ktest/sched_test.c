@@ -67,7 +67,15 @@ static void sched_join_waits_for_the_end_and_frees_everything(struct ktest *t)
     struct thread *th[20];
     for (int i = 0; i < 20; i++) {
         th[i] = thread_spawn(set_flag, &flags[i], "flagger", THREAD_ANY_CPU);
-        KT_ASSERT(t, th[i] != NULL);
+        if (!th[i]) {
+            /* Join what was spawned before leaving: they point into this frame. A
+             * small guest may run out (a new heap arena takes 2 MiB): skip there. */
+            for (int j = 0; j < i; j++)
+                thread_join(th[j]);
+            if (mm_skip_unless_free(t, 4ull << 20))
+                return;
+            KT_ASSERT(t, th[i] != NULL);
+        }
     }
     for (int i = 0; i < 20; i++) {
         thread_join(th[i]);

@@ -16,6 +16,9 @@ from qemu.matrix import qemu_command
 from qemu.runner import SerialPipe
 
 PROMPT = "bb-ready> "
+# busybox's line editor asks the terminal where the cursor is (ESC [ 6 n) after
+# each prompt; no terminal answers on a serial pipe, and it does not wait.
+CURSOR_QUERY = r"(?:\x1b\[6n)?"
 # user/rootfs/etc/hostname is "exo\n": 1 line, 1 word, 4 bytes.
 HOSTNAME_WC = r"^\s*1\s+1\s+4 /etc/hostname$"
 
@@ -25,7 +28,7 @@ def busybox_command(serial, keys, timeout_s=30):
     the command printed (after the echoed line, before the prompt), or None."""
     since = len(serial.snapshot())
     serial.type(keys)
-    m = serial.wait_for(r"^%s\Z" % re.escape(PROMPT), since, timeout_s)
+    m = serial.wait_for(r"^%s%s\Z" % (re.escape(PROMPT), CURSOR_QUERY), since, timeout_s)
     if m is None:
         return None
     echoed, _, output = serial.snapshot()[since:m.start()].partition("\n")
@@ -33,7 +36,7 @@ def busybox_command(serial, keys, timeout_s=30):
 
 
 def busybox_session(boot, serial, check):
-    first = serial.wait_for(r"[#$] \Z", 0, boot.timeout_s)
+    first = serial.wait_for(r"[#$] %s\Z" % CURSOR_QUERY, 0, boot.timeout_s)
     if not check("sh_prompt", first is not None, "no busybox shell prompt after init=/bin/sh"):
         return
     out = busybox_command(serial, "PS1='%s'\r" % PROMPT)

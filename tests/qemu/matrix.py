@@ -30,6 +30,52 @@ BENCH_FIGURES = ["ctx_switch_ns", "cross_cpu_wake_rtt_ns", "spawn_join_ns", "fra
                  "kmalloc_free_64_ns", "kmalloc_free_4096_ns", "steal_speedup_2cpu"]
 
 
+def numa_machine(nodes, dist=None):
+    """QEMU arguments for NUMA nodes [(cpus "0-1" or "", MiB), ...], and the
+    numa_expect= word the numa suite checks them with (tests/ktest/numa_test.c).
+    dist: {(src, dst): distance} for -numa dist (QEMU's default: 10 and 20)."""
+    args = []
+    for i, (cpus, mib) in enumerate(nodes):
+        node = "node,nodeid=%d" % i
+        if cpus:
+            node += ",cpus=" + cpus
+        if mib:
+            args += ["-object", "memory-backend-ram,id=m%d,size=%dM" % (i, mib)]
+            node += ",memdev=m%d" % i
+        args += ["-numa", node]
+    for (src, dst), val in sorted((dist or {}).items()):
+        args += ["-numa", "dist,src=%d,dst=%d,val=%d" % (src, dst, val)]
+    matrix = [[10 if a == b else (dist or {}).get((a, b), 20) for b in range(len(nodes))]
+              for a in range(len(nodes))]
+    expect = "numa_expect=%s:%s:%s" % ("/".join(c for c, _ in nodes),
+                                       "/".join(str(m) for _, m in nodes),
+                                       ",".join(str(d) for row in matrix for d in row))
+    return args, expect
+
+
+def expected_numa(boot):
+    """(cpu lists, MiB, distance matrix) QEMU's -numa arguments give, or None."""
+    args = boot.args
+    nodes, dist, sizes = [], {}, {}
+    for i, a in enumerate(args[:-1]):
+        if a == "-object" and args[i + 1].startswith("memory-backend-ram"):
+            fields = dict(f.split("=") for f in args[i + 1].split(",")[1:])
+            sizes[fields["id"]] = int(fields["size"].rstrip("M"))
+        if a != "-numa":
+            continue
+        kind, _, rest = args[i + 1].partition(",")
+        fields = dict(f.split("=") for f in rest.split(","))
+        if kind == "node":
+            nodes.append((fields.get("cpus", ""), sizes.get(fields.get("memdev"), 0)))
+        elif kind == "dist":
+            dist[(int(fields["src"]), int(fields["dst"]))] = int(fields["val"])
+    if not nodes:
+        return None
+    matrix = [[10 if a == b else dist.get((a, b), 20) for b in range(len(nodes))]
+              for a in range(len(nodes))]
+    return [c for c, _ in nodes], [m for _, m in nodes], matrix
+
+
 class Boot:
     """One QEMU run: its arguments and what counts as success."""
 
@@ -63,6 +109,12 @@ class Boot:
 
 def all_boots(seed):
     test_args = "mode=test" + (" seed=%d" % seed if seed is not None else "")
+    two_nodes, two_expect = numa_machine([("0-1", 128), ("2-3", 128)])
+    asym = {(0, 1): 30, (0, 2): 15, (0, 3): 40, (1, 0): 31, (1, 2): 20, (1, 3): 25,
+            (2, 0): 16, (2, 1): 21, (2, 3): 35, (3, 0): 41, (3, 1): 26, (3, 2): 36}
+    four_nodes, four_expect = numa_machine([("0", 64), ("1", 64), ("2", 64), ("3", 64)], asym)
+    memless, memless_expect = numa_machine([("0-1", 256), ("2-3", 0)])
+    high, high_expect = numa_machine([("0", 2048), ("1", 2048)])
     boots = [
         Boot("bios-cd-1cpu", ["-smp", "1", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
         Boot("bios-cd-4cpu", ["-smp", "4", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
@@ -86,6 +138,22 @@ def all_boots(seed):
                               test_args], 120),
         Boot("pvh-smp-limit", ["-smp", "4", "-kernel", ELF, "-append", test_args + " smp=3"],
              90),
+        # NUMA (always with cpus=: without it QEMU puts a socket's CPUs on node 0).
+        # The numa suite checks the CPU-to-node map, each node's memory and the
+        # distances against numa_expect=, where frames and stacks come from, the
+        # fallback when a node runs dry, and the steal order. Two nodes run every suite.
+        Boot("numa-2-nodes", ["-smp", "4,sockets=2", "-m", "256M"] + two_nodes +
+             ["-kernel", ELF, "-append", test_args + " " + two_expect], 90),
+        Boot("numa-4-nodes-asymmetric", ["-smp", "4,sockets=4", "-m", "256M"] + four_nodes +
+             ["-kernel", ELF, "-append", test_args + " test=numa " + four_expect], 60),
+        Boot("numa-memoryless-node", ["-smp", "4,sockets=2", "-m", "256M"] + memless +
+             ["-kernel", ELF, "-append", test_args + " test=numa " + memless_expect], 60),
+        Boot("numa-node-above-4g", ["-machine", "q35", "-smp", "2,sockets=2", "-m", "4G"] + high +
+             ["-kernel", ELF, "-append", test_args + " test=numa " + high_expect], 90),
+        Boot("numa-no-srat", ["-smp", "2", "-m", "256M", "-kernel", ELF, "-append",
+                              test_args + " test=numa numa_expect=0-1:256"], 60),
+        Boot("numa-off", ["-smp", "4,sockets=2", "-m", "256M"] + two_nodes +
+             ["-kernel", ELF, "-append", test_args + " test=numa numa=off numa_expect=0-3:256"], 60),
         # A hundred thousand threads alive at once (a named-only suite: it needs 1 GiB).
         Boot("pvh-100k-threads", ["-m", "1G", "-smp", "2", "-kernel", ELF, "-append",
                                   test_args + " test=threads_100k"], 120),
@@ -111,9 +179,10 @@ def all_boots(seed):
         Boot("pvh-bad-options", ["-smp", "2", "-kernel", ELF, "-append",
                                  test_args + " foo=bar seed=-1 smp=abc console=nothing\tsmp=0"
                                  " \x1b[2J caf\xe9=1 " + "x" * 4000], 60),
-        # A panic before the suites start still ends QEMU with the failure status.
-        # (No initrd: QEMU refuses to load one that does not fit in 3 MiB.)
-        Boot("early-panic-3m", ["-m", "3M", "-kernel", ELF, "-append", "mode=test"], 30,
+        # A panic before the suites start still ends QEMU with the failure status:
+        # 5 MiB holds the image (about 2.5 MiB with its static per-CPU state) but not
+        # the heap's first 2 MiB arena.
+        Boot("early-panic-5m", ["-m", "5M", "-kernel", ELF, "-append", "mode=test"], 30,
              expect_panic=["heap: no memory"], initrd=False),
         Boot("bios-screen", ["-smp", "1", "-cdrom", ISO], 60, screen_lines=SCREEN_LINES),
         Boot("uefi-screen", uefi_args("uefi-screen") + ["-smp", "1", "-cdrom", ISO], 180,
@@ -126,6 +195,11 @@ def all_boots(seed):
              shell_end="shutdown"),
         Boot("shell-uefi-usb", uefi_args("shell-uefi-usb") + ["-smp", "2", "-m", "1G"] +
              usb_stick_args(), 180, shell_end="shutdown"),
+        # busybox's shell as PID 1 (init=/bin/sh), driven over serial (busybox.py).
+        Boot("busybox-pvh-1cpu", ["-smp", "1", "-kernel", ELF, "-append", "init=/bin/sh"], 90,
+             busybox=True),
+        Boot("busybox-pvh-2cpu", ["-smp", "2", "-kernel", ELF, "-append", "init=/bin/sh"], 90,
+             busybox=True),
         Boot("shell-pvh", ["-smp", "2", "-kernel", ELF], 90, shell_end="reboot",
              shell_rerun=True),
         # The extremes of the range: 64 MiB and 8 GiB, one CPU and eight.
@@ -133,6 +207,10 @@ def all_boots(seed):
              shell_end="shutdown"),
         Boot("shell-pvh-8g-8cpu", ["-machine", "q35", "-smp", "8", "-m", "8G", "-kernel", ELF],
              120, shell_end="shutdown"),
+        # `numa` and `mem` on an asymmetric four-node machine, one node without memory.
+        Boot("shell-pvh-numa", ["-smp", "4,sockets=4", "-m", "256M"] + numa_machine(
+            [("0", 96), ("1", 96), ("2", 64), ("3", 0)], asym)[0] + ["-kernel", ELF], 90,
+             shell_end="shutdown"),
     ]
     # The machine ends as asked: ACPI S5 on both chipsets; reset through the ACPI reset
     # register (q35 has one) or the keyboard controller (i440fx's FADT offers none).
@@ -205,19 +283,37 @@ def all_boots(seed):
                                    test_args + " clock_test=lie-pit"], 60,
              log_lines=[r"^clock: the PIT rejected: TSC \d+ kHz is outside", clock_from("the RTC")]),
         # Below the 32 MiB the self-test is sized for, the memory-hungry cases skip
-        # saying what they need (6 MiB: no room for the initrd).
+        # saying what they need (8 MiB: no room for the initrd).
         Boot("pvh-16m", ["-m", "16M", "-kernel", ELF, "-append", test_args], 60,
              log_lines=[r"# SKIP needs \d+ KiB of free memory, \d+ KiB free"]),
-        Boot("pvh-6m", ["-m", "6M", "-kernel", ELF, "-append", test_args], 60, initrd=False,
+        Boot("pvh-8m", ["-m", "8M", "-kernel", ELF, "-append", test_args], 60, initrd=False,
              log_lines=[r"# SKIP needs \d+ KiB of free memory, \d+ KiB free"]),
-        # More CPUs than the kernel's ARCH_MAX_CPUS: the limit is named (the smp
-        # suite only; every suite on 64 vCPUs is make test-big's).
-        Boot("pvh-65cpu", ["-smp", "65", "-kernel", ELF, "-append", test_args + " test=smp"],
-             120, log_lines=[r"^smp: 64 of 65 CPUs online \(the kernel's limit, ARCH_MAX_CPUS, "
-                             r"is 64\)$"]),
-        Boot("pvh-65cpu-all", ["-smp", "65", "-m", "1G", "-kernel", ELF, "-append", test_args],
-             600, big=True),
     ]
+    return boots
+
+
+def big_boots(seed):
+    """`make test-big`: many CPUs, several seeds each, and a NUMA machine of 128 CPUs.
+    Every suite runs; the harness's seed, when given, replaces the fixed ones."""
+    seeds = [seed] if seed is not None else [1, 2]
+    boots = []
+    for cpus, mem, timeout in ((16, "1G", 300), (32, "1G", 400), (64, "2G", 600),
+                               (128, "2G", 900)):
+        for s in seeds:
+            boots.append(Boot("big-%dcpu-seed%d" % (cpus, s),
+                              ["-smp", str(cpus), "-m", mem, "-kernel", ELF, "-append",
+                               "mode=test seed=%d" % s], timeout))
+    # The largest count the i440fx machine takes: 255 CPUs (QEMU's limit for pc).
+    boots.append(Boot("big-255cpu", ["-smp", "255", "-m", "2G", "-kernel", ELF, "-append",
+                                     "mode=test test=s* seed=%d" % seeds[0]],
+                      900))
+    # Past 255 CPUs (x2APIC IDs above 255) QEMU 7.2 wants KVM's in-kernel irqchip with
+    # its X2APIC API (q35,kernel-irqchip=split and intel-iommu,intremap=on,eim=on):
+    # TCG refuses such a -smp, so no boot here goes past 255.
+    nodes = [("%d-%d" % (32 * k, 32 * k + 31), 512) for k in range(4)]
+    numa_args, expect = numa_machine(nodes)
+    boots.append(Boot("big-128cpu-4-nodes", ["-smp", "128,sockets=4", "-m", "2G"] + numa_args +
+                      ["-kernel", ELF, "-append", "mode=test test=numa %s" % expect], 900))
     return boots
 
 
@@ -240,7 +336,7 @@ def expected_cpus(boot):
     the last valid smp=N limits them (0: no limit), and smp_late_cpu=N gives one up
     when that CPU would have been started."""
     args = boot.args
-    given = int(args[args.index("-smp") + 1]) if "-smp" in args else 1
+    given = int(args[args.index("-smp") + 1].split(",")[0]) if "-smp" in args else 1
     used = given
     if "-append" in args:
         words = args[args.index("-append") + 1].split()

@@ -14,12 +14,12 @@ import subprocess
 import time
 
 from qemu.judges import case
-from qemu.matrix import boot_memory_mib, expected_cpus, qemu_command
+from qemu.matrix import boot_memory_mib, expected_cpus, expected_numa, qemu_command
 from qemu.runner import SerialPipe
 
 # Every command `help` must list.
-SHELL_COMMANDS = ["help", "mem", "cpus", "threads", "uptime", "log", "echo", "test", "bench",
-                  "reboot", "shutdown"]
+SHELL_COMMANDS = ["help", "mem", "cpus", "numa", "threads", "uptime", "log", "echo", "test",
+                  "bench", "reboot", "shutdown"]
 LEFT, RIGHT, UP, DOWN, BACKSPACE = "\x1b[D", "\x1b[C", "\x1b[A", "\x1b[B", "\x7f"
 
 
@@ -52,7 +52,28 @@ def shell_session(boot, serial, check, started):
         free = re.search(r"^mem free: (\d+) KiB$", out, re.M)
         return (total and free and 0.7 * mem_kib <= int(total.group(1)) <= mem_kib and
                 0 < int(free.group(1)) <= int(total.group(1)))
+    # Without -numa, one node of all CPUs and all memory (less what firmware keeps:
+    # UEFI keeps much more than a PVH boot, hence the 70% as for `mem`).
+    numa = expected_numa(boot) or (["0-%d" % (given_cpus - 1) if given_cpus > 1 else "0"],
+                                   [boot_memory_mib(boot)], [[10]])
+    slack_kib = 4096 if expected_numa(boot) else 0.3 * boot_memory_mib(boot) * 1024
+    def numa_matches(out):
+        cpus, mib, matrix = numa
+        if not re.search(r"^numa: %d nodes?$" % len(cpus), out, re.M):
+            return False
+        for k, (c, m) in enumerate(zip(cpus, mib)):
+            line = re.search(r"^node %d: cpus (\S+), mem (\d+) KiB, free (\d+) KiB$" % k, out, re.M)
+            if not line or line.group(1) != (c or "none"):
+                return False
+            kib = int(line.group(2))
+            if not (m * 1024 - slack_kib <= kib <= m * 1024 and int(line.group(3)) <= kib):
+                return False
+        rows = re.findall(r"^\s*(\d+):((?: +\d+)+)$", out, re.M)
+        return [[int(d) for d in r[1].split()] for r in rows] == matrix
     steps = [
+        ("numa_matches_qemu", "numa\r", numa_matches,
+         "expected 'numa: N nodes', 'node K: cpus L, mem N KiB, free N KiB' and the distances "
+         "of %r" % (numa,)),
         ("help_lists_every_command", "help\r",
          lambda out: all(re.search(r"^  %s\b" % c, out, re.M) for c in SHELL_COMMANDS),
          "help does not list all of %s" % SHELL_COMMANDS),
