@@ -46,6 +46,9 @@ def run_boot(boot):
         problems, cases, seconds, stderr = run_shell_boot(boot)
         log = read_log(boot.log_path())
         return boot, problems + missing_lines(boot, log), cases, seconds, stderr, log
+    if boot.busybox:
+        problems, cases, seconds, stderr = run_busybox_boot(boot)
+        return boot, problems, cases, seconds, stderr, read_log(boot.log_path())
     # A bad-input boot stops once its message is there, and the kernel must then
     # stay halted, not reset.
     stop = (lambda log: boot.expect_message in log) if boot.expect_message else None
