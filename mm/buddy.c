@@ -153,6 +153,7 @@ bool buddy_init(struct buddy_heap *heap, struct arena_source source, uintptr_t r
     heap->source = source;
     heap->region_start = region_start;
     heap->region_end = region_end;
+    heap->region_min_blocks = (region_end - region_start) >> HEAP_MIN_ORDER;
     for (unsigned order = 0; order < ORDER_COUNT; order++) {
         heap->free_lists[order].prev = &heap->free_lists[order];
         heap->free_lists[order].next = &heap->free_lists[order];

@@ -150,6 +150,7 @@ static __attribute__((noinline)) void *alloc_slow(size_t size, uintptr_t caller)
     if (block || size > HEAP_MAX_ALLOC_BYTES)
         return block;
     drain_caches(false); /* cached blocks may be what the request lacks */
+    paging_trim();       /* and empty page tables the frames for an arena */
     irq = spin_lock(&heap_lock);
     block = buddy_alloc(&heap, size, caller);
     spin_unlock(&heap_lock, irq);

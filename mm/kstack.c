@@ -41,7 +41,8 @@ static bool classes_ready;
  * kstack_alloc of that size on this CPU takes it back without a page-table walk, a
  * frame or a flush. A cached stack's lowest word holds cached_seal(bottom): a
  * second kstack_free of it finds the seal and is the same double-free panic as
- * for an unmapped one. kstack_flush empties every cache (exact frame counts).
+ * for an unmapped one. kstack_flush empties every cache and trims the page
+ * tables left empty (exact frame counts).
  * Each cache has its own lock, taken before kstack_lock and never with it held.
  */
 #define CACHED_CLASSES 4
@@ -150,6 +151,7 @@ void kstack_flush(void)
     bool irq = spin_lock(&kstack_lock);
     flush_pending_locked();
     spin_unlock(&kstack_lock, irq);
+    paging_trim(); /* the page tables the unmapped stacks leave empty */
 }
 
 static void unmap_pages(uintptr_t start, size_t npages)
@@ -301,7 +303,6 @@ void kstack_free(const struct kstack *stack)
 {
     unsigned c = class_of(stack->bottom);
     size_t npages = (stack->top - stack->bottom) / PAGE_BYTES;
-    struct translation t;
     if (c == KSTACK_CLASSES || stack->top <= stack->bottom ||
         (stack->top - classes[c].base) % (classes[c].slot_pages * PAGE_BYTES) != 0 ||
         npages >= classes[c].slot_pages || (stack->bottom & (PAGE_BYTES - 1)))
@@ -310,7 +311,7 @@ void kstack_free(const struct kstack *stack)
     if (c < CACHED_CLASSES) {
         /* Mapped (else freed and unmapped already), then not sealed as cached.
          * Unlocked: the caller owns this stack, and only its own free unmaps it. */
-        if (!paging_translate_unlocked(&kernel_space, stack->bottom, &t) ||
+        if (!paging_is_mapped_unlocked(&kernel_space, stack->bottom) ||
             *(uint64_t *)stack->bottom == cached_seal(stack->bottom))
             panic_double_free(stack);
         if (cache_put(c, stack)) {
@@ -355,9 +356,8 @@ static void free_unmapping(const struct kstack *stack, unsigned c)
 
 bool kstack_is_guard(uintptr_t addr)
 {
-    struct translation t;
     /* Unlocked: the page-fault panic asks, and may have interrupted a lock holder. */
-    return class_of(addr) < KSTACK_CLASSES && !paging_translate_unlocked(&kernel_space, addr, &t);
+    return class_of(addr) < KSTACK_CLASSES && !paging_is_mapped_unlocked(&kernel_space, addr);
 }
 
 size_t kstack_count(void)

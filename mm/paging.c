@@ -134,7 +134,7 @@ static bool table_is_empty(const uint64_t *table)
 }
 
 /*
- * After va's entry at `level` was cleared: frees each table on the path that is
+ * After va's entry at `level` was cleared: unlinks each table on the path that is
  * now empty, bottom up. The kernel half keeps the tables the root points to.
  * Returns the physical frames to free after the TLB no longer holds them.
  */
@@ -183,16 +183,10 @@ static int check_flags(uintptr_t va, unsigned flags)
     return PAGING_OK;
 }
 
-int paging_map(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page_size size,
-               unsigned flags)
+static int map_once(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page_size size,
+                    unsigned flags)
 {
-    int error = check_page(va, pa.value, size);
-    if (error)
-        return error;
-    error = check_flags(va, flags);
-    if (error)
-        return error;
-
+    int error = PAGING_OK;
     struct spinlock *lock = lock_for(as, va);
     struct walk path;
     uint64_t freed[ARCH_PT_LEVELS];
@@ -217,6 +211,23 @@ int paging_map(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page
     return error;
 }
 
+int paging_map(struct address_space *as, uintptr_t va, phys_addr_t pa, enum page_size size,
+               unsigned flags)
+{
+    int error = check_page(va, pa.value, size);
+    if (error)
+        return error;
+    error = check_flags(va, flags);
+    if (error)
+        return error;
+    error = map_once(as, va, pa, size, flags);
+    /* Short of a frame for a table: the kernel half's kept empty tables are frames
+     * too. One trim, one more try. */
+    if (error == PAGING_ERR_NO_MEMORY && arch_va_is_kernel(va) && paging_trim() > 0)
+        error = map_once(as, va, pa, size, flags);
+    return error;
+}
+
 /* Finds va's leaf of exactly `size`; NULL with *error otherwise. Lock held. */
 static uint64_t *find_leaf(struct address_space *as, uintptr_t va, enum page_size size,
                            struct walk *path, int *error)
@@ -236,10 +247,11 @@ static uint64_t *find_leaf(struct address_space *as, uintptr_t va, enum page_siz
 }
 
 /*
- * Clears va's leaf and unlinks the tables that leaves empty, returning them in
- * freed[] (to be freed once no TLB can hold them). `everywhere`: invalidate on
- * every CPU now (tlb_invalidate); else on this CPU only, the caller flushing the
- * others later (paging_unmap_deferred).
+ * Clears va's leaf. In a user half it also unlinks the tables that leaves empty,
+ * returning them in freed[] (to be freed once no TLB can hold them); the kernel
+ * half keeps them (paging.h: paging_trim). `everywhere`: invalidate on every CPU
+ * now (tlb_invalidate); else on this CPU only, the caller flushing the others
+ * later (paging_unmap_deferred).
  */
 static int unmap_leaf(struct address_space *as, uintptr_t va, enum page_size size,
                       phys_addr_t *old, bool everywhere, uint64_t freed[ARCH_PT_LEVELS],
@@ -257,7 +269,8 @@ static int unmap_leaf(struct address_space *as, uintptr_t va, enum page_size siz
         if (old)
             *old = phys(arch_pte_phys(*entry, size));
         *entry = 0;
-        *nfreed = prune_empty_tables(va, size, &path, freed);
+        if (!arch_va_is_kernel(va))
+            *nfreed = prune_empty_tables(va, size, &path, freed);
         if (everywhere)
             tlb_invalidate(as, va, size, *nfreed > 0);
         else
@@ -432,6 +445,77 @@ bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct tr
         table = table_at(arch_pte_phys(entry, (unsigned)l));
     }
     return found;
+}
+
+bool paging_is_mapped_unlocked(struct address_space *as, uintptr_t va)
+{
+    if (!arch_va_is_canonical(va) || as->root.value == 0)
+        return false;
+    uint64_t *table = table_at(as->root.value);
+    for (unsigned l = ROOT_LEVEL;; l--) {
+        uint64_t entry = table[arch_va_index(va, l)];
+        if (!arch_pte_present(entry))
+            return false;
+        if (arch_pte_is_leaf(entry, l))
+            return true;
+        table = table_at(arch_pte_phys(entry, l));
+    }
+}
+
+/* ---- trimming the kernel half ---------------------------------------------- */
+
+/* The frames of up to this many tables are freed per shootdown; a trim that finds
+ * more goes round again. */
+#define TRIM_BATCH 64
+
+struct trim {
+    uint64_t freed[TRIM_BATCH];
+    unsigned nfreed;
+};
+
+/*
+ * Unlinks the empty tables below `table` (of level `level`, above the 4 KiB
+ * level), bottom up, into t->freed until it is full. Returns whether `table`
+ * itself is empty now. kernel_space.lock held.
+ */
+static bool trim_table(uint64_t *table, unsigned level, struct trim *t)
+{
+    for (unsigned i = 0; i < ARCH_PT_ENTRIES && t->nfreed < TRIM_BATCH; i++) {
+        uint64_t entry = table[i];
+        if (!arch_pte_present(entry) || arch_pte_is_leaf(entry, level))
+            continue;
+        uint64_t below = arch_pte_phys(entry, level);
+        bool empty = level - 1 == 0 ? table_is_empty(table_at(below))
+                                    : trim_table(table_at(below), level - 1, t);
+        if (empty && t->nfreed < TRIM_BATCH) {
+            table[i] = 0;
+            t->freed[t->nfreed++] = below;
+        }
+    }
+    return table_is_empty(table);
+}
+
+size_t paging_trim(void)
+{
+    size_t total = 0;
+    for (;;) {
+        struct trim t = {.nfreed = 0};
+        bool irq = spin_lock(&kernel_space.lock);
+        uint64_t *root = table_at(kernel_space.root.value);
+        for (unsigned i = KERNEL_ROOT_FIRST; i < ARCH_PT_ENTRIES && t.nfreed < TRIM_BATCH; i++) {
+            if (arch_pte_present(root[i]) && !arch_pte_is_leaf(root[i], ROOT_LEVEL))
+                trim_table(table_at(arch_pte_phys(root[i], ROOT_LEVEL)), ROOT_LEVEL - 1, &t);
+        }
+        /* Every CPU may cache the unlinked tables, under any address-space tag. */
+        if (t.nfreed)
+            arch_tlb_shootdown_all();
+        spin_unlock(&kernel_space.lock, irq);
+        for (unsigned i = 0; i < t.nfreed; i++)
+            table_free(t.freed[i]);
+        total += t.nfreed;
+        if (t.nfreed < TRIM_BATCH)
+            return total;
+    }
 }
 
 /* ---- address spaces -------------------------------------------------------- */

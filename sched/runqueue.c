@@ -11,38 +11,11 @@ static void list_init(struct rq_node *sentinel)
     sentinel->queue = NULL;
 }
 
-static void list_append(struct rq_node *sentinel, struct rq_node *node)
-{
-    node->prev = sentinel->prev;
-    node->next = sentinel;
-    sentinel->prev->next = node;
-    sentinel->prev = node;
-}
-
-/* The list's first (oldest) node, or NULL when only the sentinel is left. */
-static struct rq_node *list_oldest(const struct rq_node *sentinel)
-{
-    return sentinel->next == sentinel ? NULL : sentinel->next;
-}
-
-/* Counts are published with release stores for the lock-free readers; stealable_count
- * only when it changes, to leave its cache line to the thieves. Under rq->lock. */
-static void publish_counts(struct run_queue *rq, size_t count, size_t stealable_count)
-{
-    __atomic_store_n(&rq->count, count, __ATOMIC_RELEASE);
-    if (stealable_count != rq->stealable_count)
-        __atomic_store_n(&rq->stealable_count, stealable_count, __ATOMIC_RELEASE);
-}
-
 /* Unlinks a node that is on `rq`, leaving it as rq_push wants it. Under rq->lock. */
 static void take(struct run_queue *rq, struct rq_node *node)
 {
-    node->prev->next = node->next;
-    node->next->prev = node->prev;
-    node->prev = NULL;
-    node->next = NULL;
-    __atomic_store_n(&node->queue, NULL, __ATOMIC_RELEASE);
-    publish_counts(rq, rq->count - 1, rq->stealable_count - (node->pinned ? 0 : 1));
+    rq_unlink_node(node);
+    rq_publish_counts(rq, rq->count - 1, rq->stealable_count - (node->pinned ? 0 : 1));
 }
 
 void rq_init(struct run_queue *rq)
@@ -55,19 +28,20 @@ void rq_init(struct run_queue *rq)
     rq->stealable_count = 0;
 }
 
+void rq_linked_push_panic(struct run_queue *rq, struct rq_node *node, bool irq)
+{
+    struct run_queue *holder = rq_node_queue(node);
+    spin_unlock(&rq->lock, irq);
+    panic("runqueue %p: push of node %p that is still linked (prev %p, next %p, queue %p)",
+          (void *)rq, (void *)node, (void *)node->prev, (void *)node->next, (void *)holder);
+}
+
 void rq_push(struct run_queue *rq, struct rq_node *node)
 {
     bool irq = spin_lock(&rq->lock);
-    struct run_queue *holder = rq_node_queue(node);
-    if (node->prev || node->next || holder) {
-        spin_unlock(&rq->lock, irq);
-        panic("runqueue %p: push of node %p that is still linked (prev %p, next %p, queue %p)",
-              (void *)rq, (void *)node, (void *)node->prev, (void *)node->next, (void *)holder);
-    }
-    node->seq = rq->next_seq++;
-    list_append(node->pinned ? &rq->pinned : &rq->stealable, node);
-    __atomic_store_n(&node->queue, rq, __ATOMIC_RELEASE);
-    publish_counts(rq, rq->count + 1, rq->stealable_count + (node->pinned ? 0 : 1));
+    rq_check_unlinked(rq, node, irq);
+    rq_link_newest(rq, node);
+    rq_publish_counts(rq, rq->count + 1, rq->stealable_count + (node->pinned ? 0 : 1));
     spin_unlock(&rq->lock, irq);
 }
 
@@ -78,11 +52,7 @@ struct rq_node *rq_pop(struct run_queue *rq)
     if (rq_count(rq) == 0)
         return NULL;
     bool irq = spin_lock(&rq->lock);
-    struct rq_node *pinned = list_oldest(&rq->pinned);
-    struct rq_node *stealable = list_oldest(&rq->stealable);
-    struct rq_node *node = pinned;
-    if (!pinned || (stealable && stealable->seq < pinned->seq))
-        node = stealable;
+    struct rq_node *node = rq_oldest(rq);
     if (node)
         take(rq, node);
     spin_unlock(&rq->lock, irq);
@@ -96,7 +66,7 @@ struct rq_node *rq_steal(struct run_queue *victim)
     if (__atomic_load_n(&victim->stealable_count, __ATOMIC_ACQUIRE) == 0)
         return NULL;
     bool irq = spin_lock(&victim->lock);
-    struct rq_node *node = list_oldest(&victim->stealable);
+    struct rq_node *node = rq_list_oldest(&victim->stealable);
     if (node)
         take(victim, node);
     spin_unlock(&victim->lock, irq);

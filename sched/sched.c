@@ -270,15 +270,10 @@ static void release_stack_and_mark_dead(struct thread *t)
         thread_wake(joiner);
 }
 
-/* Settles the thread this CPU just switched away from (see the top comment). */
-static void finish_switch(void)
+/* finish_switch's cases other than a thread already queued by yield_to_queued. */
+static __attribute__((noinline)) void finish_switch_slow(struct sched_cpu *c, struct thread *prev,
+                                                         int state)
 {
-    struct sched_cpu *c = this_cpu();
-    struct thread *prev = c->prev;
-    c->prev = NULL;
-    if (!prev)
-        return;
-    int state = load_state(prev);
     if (state == THREAD_EXITING) {
         release_stack_and_mark_dead(prev);
         return;
@@ -290,6 +285,45 @@ static void finish_switch(void)
         return;
     }
     __atomic_store_n(&prev->on_cpu, false, __ATOMIC_RELEASE);
+}
+
+/* Settles the thread this CPU just switched away from (see the top comment). A
+ * RUNNABLE one was queued before the switch (yield_to_queued): its stack is free
+ * now, which is all that is left to say. */
+static inline void finish_switch(void)
+{
+    struct sched_cpu *c = this_cpu();
+    struct thread *prev = c->prev;
+    c->prev = NULL;
+    if (!prev)
+        return;
+    int state = load_state(prev);
+    if (state == THREAD_RUNNABLE)
+        __atomic_store_n(&prev->on_cpu, false, __ATOMIC_RELEASE);
+    else
+        finish_switch_slow(c, prev, state);
+}
+
+/* Switches from prev, this CPU's current thread, to next. Interrupts disabled. */
+static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
+                                                            struct thread *prev,
+                                                            struct thread *next, unsigned self)
+{
+    /* The CPU that last ran next may not have finished saving it yet. */
+    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
+        arch_cpu_relax();
+    next->on_cpu = true;
+    next->cpu = (uint16_t)self;
+    store_state(next, THREAD_RUNNING);
+    c->current = next;
+    c->prev = prev;
+    c->slice_left = SCHED_SLICE_TICKS;
+    __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
+    if (prev->user || next->user)
+        switch_hook(prev, next);
+    arch_context_switch(&prev->saved_sp, next->saved_sp);
+    /* prev runs again here, on whichever CPU picked it. */
+    finish_switch();
 }
 
 /* Switches to the next thread that should run here. Interrupts disabled. */
@@ -313,28 +347,57 @@ static void schedule(void)
         c->slice_left = SCHED_SLICE_TICKS;
         return;
     }
-    /* The CPU that last ran next may not have finished saving it yet. */
-    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
-        arch_cpu_relax();
-    next->on_cpu = true;
-    next->cpu = (uint16_t)self;
-    if (next != c->idle)
-        store_state(next, THREAD_RUNNING);
-    c->current = next;
-    c->prev = prev;
-    c->slice_left = SCHED_SLICE_TICKS;
-    __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
-    if (prev->user || next->user)
-        switch_hook(prev, next);
-    arch_context_switch(&prev->saved_sp, next->saved_sp);
-    /* prev runs again here, on whichever CPU picked it. */
-    finish_switch();
+    switch_to(c, prev, next, self);
+}
+
+/*
+ * The yield fastpath, for a thread that stays runnable and gives its CPU to the
+ * next thread in line here: thread_yield and preemption. One hold of the run
+ * queue's lock queues the current thread at the back and takes the oldest
+ * (rq_exchange), where the general path takes it twice (pop, then finish_switch's
+ * push) and goes through enqueue's placement and idle-CPU checks. It checks:
+ *   - the current thread is not the idle thread (never queued) and is RUNNING
+ *     (blocking and exiting threads are settled by finish_switch, in schedule);
+ *   - this CPU's own queue holds a thread (rq_exchange says so): otherwise the
+ *     general path steals, or goes on with the current thread.
+ * The current thread runs here, so its own queue is where enqueue would put it
+ * (a pinned thread runs only on its CPU). It is queued before its registers are
+ * saved, with on_cpu still set: finish_switch then only clears on_cpu. Nobody runs
+ * it too early: this CPU pops it only after that finish_switch, and a thief that
+ * steals it meanwhile waits for on_cpu in switch_to. That wait ends: this path
+ * waits for no other CPU (its next comes from its own queue, where the only thread
+ * ever queued while on a CPU is one this CPU has finished switching away from).
+ * An unpinned thread queued here is work an idle CPU may steal: wake one, as
+ * enqueue would.
+ */
+static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_cpu *c,
+                                                                   unsigned self)
+{
+    struct thread *prev = c->current;
+    if (prev == c->idle || load_state(prev) != THREAD_RUNNING)
+        return false;
+    store_state(prev, THREAD_RUNNABLE);
+    struct rq_node *node = rq_exchange(&c->rq, &prev->rq);
+    if (!node) {
+        store_state(prev, THREAD_RUNNING);
+        return false;
+    }
+    if (!prev->rq.pinned) {
+        unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
+        if (idle < ARCH_MAX_CPUS)
+            kick_cpu(idle);
+    }
+    c->need_resched = false;
+    switch_to(c, prev, container_of(node, struct thread, rq), self);
+    return true;
 }
 
 void thread_yield(void)
 {
     bool irq = arch_irq_save_disable();
-    schedule();
+    unsigned self = arch_cpu_index();
+    if (!yield_to_queued(&cpus[self], self))
+        schedule();
     arch_irq_restore(irq);
 }
 
@@ -616,8 +679,9 @@ static void tick(void)
 /* After every interrupt, before returning to the interrupted code (arch). */
 static void preempt_check(void)
 {
-    struct sched_cpu *c = this_cpu();
-    if (c->need_resched && c->current)
+    unsigned self = arch_cpu_index();
+    struct sched_cpu *c = &cpus[self];
+    if (c->need_resched && c->current && !yield_to_queued(c, self))
         schedule();
 }
 

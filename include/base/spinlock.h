@@ -53,6 +53,21 @@ static inline void spin_unlock(struct spinlock *lock, bool irq_were_enabled)
     arch_irq_restore(irq_were_enabled);
 }
 
+/* The same lock for a caller that already runs with interrupts disabled and keeps
+ * them so (the scheduler's switch path): no flag to save or restore. */
+static inline void spin_lock_irqs_off(struct spinlock *lock)
+{
+    while (__atomic_exchange_n(&lock->locked, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&lock->locked, __ATOMIC_RELAXED))
+            arch_cpu_relax();
+    }
+}
+
+static inline void spin_unlock_irqs_off(struct spinlock *lock)
+{
+    __atomic_store_n(&lock->locked, 0, __ATOMIC_RELEASE);
+}
+
 /* Panics, naming the lock and the function, unless `lock` is held. The lock keeps
  * no owner (that would cost a store on every acquire), so this catches a lock not
  * taken at all, not one taken by another CPU. */

@@ -115,6 +115,7 @@ struct buddy_heap {
     uint32_t nonempty_orders;
     struct heap_stats stats;
     uintptr_t region_start, region_end; /* where arenas may lie: bounds for kfree checks */
+    uint64_t region_min_blocks;         /* (region_end - region_start) >> HEAP_MIN_ORDER */
     /* Bit i set when the arena at region_start + i * 2^HEAP_MAX_ORDER is mapped. */
     uint64_t mapped_arenas[BUDDY_MAX_ARENAS / 64];
 };
@@ -197,7 +198,11 @@ static inline bool buddy_cache_free(struct buddy_heap *heap, struct buddy_cache 
 {
     uintptr_t block = (uintptr_t)ptr - HEAP_HEADER_BYTES;
     uintptr_t offset = block - heap->region_start;
-    if (offset >= heap->region_end - heap->region_start || (block & ((1ul << HEAP_MIN_ORDER) - 1)))
+    /* Inside the region and aligned, in one compare: rotated right by the smallest
+     * block's order, an offset with low bits set becomes larger than any in the
+     * region (the region starts aligned to an arena). */
+    uintptr_t slots = (offset >> HEAP_MIN_ORDER) | (offset << (64 - HEAP_MIN_ORDER));
+    if (slots >= heap->region_min_blocks)
         return false;
     size_t slot = offset >> HEAP_MAX_ORDER;
     if (!((heap->mapped_arenas[slot / 64] >> (slot % 64)) & 1))

@@ -1,8 +1,8 @@
 /*
  * paging: the kernel's page tables (ARCH_PT_LEVELS levels, include/arch/mmu.h).
  *
- * Every address space shares one kernel half: the tables below the kernel's root
- * entries are created at boot and never freed, so copying the root's kernel
+ * Every address space shares one kernel half: the tables the kernel's root entries
+ * point to are created at boot and never freed, so copying the root's kernel
  * entries into a new space shares all present and future kernel mappings. In the
  * kernel half live (include/arch/mmu.h, arch_va_layout):
  *   - the direct map: all RAM the memory map lists, at a fixed offset, in the
@@ -15,18 +15,25 @@
  * one); paging_audit_wx proves it over the live tables at boot and in the tests.
  *
  * map / unmap / protect / translate work on one page of 4 KiB, 2 MiB or 1 GiB.
- * Page-table pages come from the frame allocator and go back to it when they
- * become empty (except the kernel half's top-level tables). TLB invalidation goes
- * through one function in mm/paging.c (tlb_invalidate): a shootdown IPI
- * (include/arch/mmu.h) to every online CPU for the kernel half, only to the CPUs
- * that ran it for a user space; paging_unmap_deferred and paging_flush_deferred
- * batch that for many pages.
+ * Page-table pages come from the frame allocator. A user half's tables go back to
+ * it as soon as they become empty. The kernel half's are kept when they empty:
+ * they are shared by every space, and the next map there (a stack, a heap arena,
+ * the same page again) wants them back, so freeing them cost a zeroed page and a
+ * 512-entry scan per level on every map and unmap for nothing. What is kept is
+ * bounded by the most the kernel half ever had mapped at once, and paging_trim
+ * gives the empty ones back: kstack_flush and the heap's out-of-memory path call
+ * it, and so does paging_map before it reports that no frame is left for a table.
+ * After a trim, paging_table_pages is exact: tables in use, no more.
+ * TLB invalidation goes through one function in mm/paging.c (tlb_invalidate):
+ * every online CPU for the kernel half (with one CPU online, this CPU's INVLPG
+ * alone), only the CPUs that ran it for a user space; paging_unmap_deferred and
+ * paging_flush_deferred batch that for many pages.
  *
  * Errors are negative values of enum paging_error; out of memory never panics.
  * Locking: each address space has a spinlock over its user half; the kernel half
  * is protected by kernel_space's lock whichever space the call names (lock order:
- * sched/sched.c). Interrupt context: only paging_translate_unlocked (the panic
- * path); the others allocate page tables and wait for other CPUs' shootdowns,
+ * sched/sched.c). Interrupt context: only paging_translate_unlocked and
+ * paging_is_mapped_unlocked (the panic path); the others allocate page tables and wait for other CPUs' shootdowns,
  * and are called from threads only.
  */
 #ifndef EXO_MM_PAGING_H
@@ -93,8 +100,8 @@ int paging_unmap(struct address_space *as, uintptr_t va, enum page_size size, ph
 /*
  * Unmaps like paging_unmap but invalidates only this CPU's TLB: other CPUs may
  * still translate va until paging_flush_deferred, so the caller must neither
- * reuse va nor free the frame before that. Tables emptied on the way are kept in
- * the batch and freed by the flush. For batches (kernel stacks): one flush of
+ * reuse va nor free the frame before that. A user half's tables emptied on the
+ * way are kept in the batch and freed by the flush. For batches (kernel stacks): one flush of
  * every CPU instead of one IPI round per page. PAGING_ERR_NO_MEMORY: the batch
  * has no room left for a walk's tables; flush it first.
  */
@@ -133,6 +140,9 @@ struct translation {
 bool paging_translate(struct address_space *as, uintptr_t va, struct translation *out);
 /* The same without the lock, for panic reports only (the tables may be changing). */
 bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct translation *out);
+/* Whether va is mapped, without the lock and without working out the rights: for
+ * a caller that owns va's mapping (kstack_free's double-free check) or a panic. */
+bool paging_is_mapped_unlocked(struct address_space *as, uintptr_t va);
 
 /* A new space: empty user half, the shared kernel half. NULL when out of memory. */
 struct address_space *paging_create_space(void);
@@ -156,6 +166,11 @@ void *paging_map_device(phys_addr_t pa, size_t bytes, unsigned flags);
  * and returns how many there were. `report` may be NULL. */
 typedef void (*paging_wx_report_fn)(void *ctx, uintptr_t va, enum page_size size);
 size_t paging_audit_wx(struct address_space *as, paging_wx_report_fn report, void *ctx);
+
+/* Frees the kernel half's empty page tables (those below its top-level tables),
+ * with one shootdown of every CPU's TLB per 64 tables; returns how many it freed.
+ * From a thread, no paging lock held. */
+size_t paging_trim(void);
 
 /* Page-table pages currently allocated (all spaces), for tests and `mem`. */
 uint64_t paging_table_pages(void);

@@ -21,13 +21,14 @@
  * bounce; a deque would bounce them too, as its thieves write the top index).
  *
  * Order: every push stamps the node with the queue's next sequence number. rq_pop
- * takes the oldest node of either list (FIFO over the whole queue); rq_steal
- * takes the oldest stealable node and never a pinned one.
+ * takes the oldest node of either list (FIFO over the whole queue), and rq_exchange
+ * does the same after a push; rq_steal takes the oldest stealable node and never a
+ * pinned one.
  *
  * Nodes: a node is unlinked when prev, next and queue are NULL (a zeroed node
- * is unlinked). Push panics on a node that is not; pop, steal and remove unlink
- * the node they return. While a node is queued, only the queue's lock holder
- * touches it; `pinned` must not change while it is queued.
+ * is unlinked). Push and exchange panic on a node that is not; pop, steal, remove
+ * and exchange unlink the node they return. While a node is queued, only the
+ * queue's lock holder touches it; `pinned` must not change while it is queued.
  *
  * Memory: struct run_queue is cache-line aligned (see stealable_count); keep it in
  * static per-CPU data or in memory aligned to RQ_CACHE_LINE_BYTES.
@@ -39,6 +40,7 @@
  *
  * Interrupt context: every function may be called from it (each takes the
  * queue's lock with interrupts off); the timer tick and wake-ups from handlers do.
+ * rq_exchange also wants its caller to have turned interrupts off already.
  */
 #ifndef EXO_SCHED_RUNQUEUE_H
 #define EXO_SCHED_RUNQUEUE_H
@@ -112,5 +114,101 @@ static inline struct run_queue *rq_node_queue(const struct rq_node *node)
  * seq not increasing, a node in the wrong list or naming another queue, counts
  * that do not match). */
 void rq_check(struct run_queue *rq);
+
+/* ---- the inline part ----------------------------------------------------------
+ * rq_exchange runs on every yield, the scheduler's fastpath, so it is inline, with
+ * the list steps it shares with runqueue.c. The helpers below are for this header
+ * and runqueue.c only; each wants rq->lock held. */
+
+static inline void rq_list_append(struct rq_node *sentinel, struct rq_node *node)
+{
+    node->prev = sentinel->prev;
+    node->next = sentinel;
+    sentinel->prev->next = node;
+    sentinel->prev = node;
+}
+
+/* The list's first (oldest) node, or NULL when only the sentinel is left. */
+static inline struct rq_node *rq_list_oldest(const struct rq_node *sentinel)
+{
+    return sentinel->next == sentinel ? NULL : sentinel->next;
+}
+
+/* The oldest node of either list, or NULL. */
+static inline struct rq_node *rq_oldest(const struct run_queue *rq)
+{
+    struct rq_node *pinned = rq_list_oldest(&rq->pinned);
+    struct rq_node *stealable = rq_list_oldest(&rq->stealable);
+    if (!pinned || (stealable && stealable->seq < pinned->seq))
+        return stealable;
+    return pinned;
+}
+
+/* Unlinks a node that is on its queue, without touching the counts. */
+static inline void rq_unlink_node(struct rq_node *node)
+{
+    node->prev->next = node->next;
+    node->next->prev = node->prev;
+    node->prev = NULL;
+    node->next = NULL;
+    __atomic_store_n(&node->queue, NULL, __ATOMIC_RELEASE);
+}
+
+/* Stamps `node` and appends it to its list, without touching the counts. */
+static inline void rq_link_newest(struct run_queue *rq, struct rq_node *node)
+{
+    node->seq = rq->next_seq++;
+    rq_list_append(node->pinned ? &rq->pinned : &rq->stealable, node);
+    __atomic_store_n(&node->queue, rq, __ATOMIC_RELEASE);
+}
+
+/* Counts are published with release stores for the lock-free readers; stealable_count
+ * only when it changes, to leave its cache line to the thieves. */
+static inline void rq_publish_counts(struct run_queue *rq, size_t count, size_t stealable_count)
+{
+    __atomic_store_n(&rq->count, count, __ATOMIC_RELEASE);
+    if (stealable_count != rq->stealable_count)
+        __atomic_store_n(&rq->stealable_count, stealable_count, __ATOMIC_RELEASE);
+}
+
+/* Drops rq->lock (restoring interrupts if irq) and panics: `node` was pushed while
+ * still linked. */
+__attribute__((noreturn, cold)) void rq_linked_push_panic(struct run_queue *rq,
+                                                          struct rq_node *node, bool irq);
+
+/* Panics unless `node` is unlinked, as a push wants it: one test of the three
+ * fields or-ed together. */
+static inline void rq_check_unlinked(struct run_queue *rq, struct rq_node *node, bool irq)
+{
+    if (((uintptr_t)node->prev | (uintptr_t)node->next | (uintptr_t)rq_node_queue(node)) != 0)
+        rq_linked_push_panic(rq, node, irq);
+}
+
+/*
+ * The owner, yielding, with interrupts already off: pushes `node` (unlinked, as for
+ * rq_push) and pops the oldest node queued before it, under one hold of the lock;
+ * the total count does not move. When the queue is empty it returns NULL and leaves
+ * `node` unlinked.
+ */
+static inline __attribute__((always_inline)) struct rq_node *rq_exchange(struct run_queue *rq,
+                                                                        struct rq_node *node)
+{
+    if (__atomic_load_n(&rq->count, __ATOMIC_ACQUIRE) == 0)
+        return NULL;
+    spin_lock_irqs_off(&rq->lock);
+    rq_check_unlinked(rq, node, false);
+    struct rq_node *oldest = rq_oldest(rq);
+    if (oldest) {
+        /* Unlinked first, so that `node` lands behind everything still queued. The
+         * total stays; only the stealable count may change. */
+        rq_unlink_node(oldest);
+        rq_link_newest(rq, node);
+        if (node->pinned != oldest->pinned)
+            rq_publish_counts(rq, rq->count,
+                              node->pinned ? rq->stealable_count - 1 : rq->stealable_count + 1);
+    }
+    spin_unlock_irqs_off(&rq->lock);
+    return oldest;
+}
 
 #endif

@@ -223,8 +223,10 @@ struct counts {
     uint64_t tables, frames;
 };
 
+/* After a trim: the kernel half keeps its emptied tables until one (paging.h). */
 static struct counts counts_now(void)
 {
+    paging_trim();
     return (struct counts){paging_table_pages(), free_frames()};
 }
 
@@ -917,16 +919,34 @@ static void test_paging_unmap_frees_emptied_user_tables(void)
     paging_destroy_space(as);
 }
 
-static void test_paging_unmap_keeps_the_kernel_halfs_top_level_tables(void)
+static void test_paging_kernel_half_keeps_emptied_tables_until_a_trim(void)
 {
     boot_big(true);
     uint64_t heap_root_entry = ref_table(kernel_space.root.value)[X86_INDEX(HEAP_VA, 3)];
     struct counts before = counts_now();
     CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0x5000), PAGE_4K, 0), PAGING_OK);
     CHECK_EQ_U64(paging_table_pages(), before.tables + 2); /* PD, PT; the PDPT exists */
+    size_t mark = mmu_flush_count;
     CHECK_EQ_INT(paging_unmap(&kernel_space, HEAP_VA, PAGE_4K, NULL), PAGING_OK);
-    CHECK_COUNTS_BACK(before);
+    CHECK(flushed_since(mark, HEAP_VA));
+    EXPECT_UNMAPPED(&kernel_space, HEAP_VA);
+    /* Kept, empty: the next map there allocates nothing. */
+    CHECK_EQ_U64(paging_table_pages(), before.tables + 2);
+    CHECK_EQ_U64(free_frames(), before.frames - 2);
+    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA + 0x1000, phys(0x6000), PAGE_4K, 0), PAGING_OK);
+    CHECK_EQ_U64(paging_table_pages(), before.tables + 2);
+    /* A trim frees none that holds a page. */
+    unsigned all_before = mmu_flush_all_count;
+    CHECK_EQ_INT(paging_trim(), 0);
+    CHECK_EQ_INT(mmu_flush_all_count, all_before);
+    CHECK_EQ_INT(paging_unmap(&kernel_space, HEAP_VA + 0x1000, PAGE_4K, NULL), PAGING_OK);
+    /* Then both, bottom up, with one flush of every TLB; the top-level table stays. */
+    CHECK_EQ_INT(paging_trim(), 2);
+    CHECK_EQ_INT(mmu_flush_all_count, all_before + 1);
+    CHECK_EQ_U64(paging_table_pages(), before.tables);
+    CHECK_EQ_U64(free_frames(), before.frames);
     CHECK_EQ_U64(ref_table(kernel_space.root.value)[X86_INDEX(HEAP_VA, 3)], heap_root_entry);
+    CHECK_EQ_U64(ref_table(heap_root_entry & X86_ADDR)[X86_INDEX(HEAP_VA, 2)], 0);
 
     CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(GIB), PAGE_1G, 0), PAGING_OK);
     CHECK_EQ_U64(paging_table_pages(), before.tables);
@@ -935,33 +955,85 @@ static void test_paging_unmap_keeps_the_kernel_halfs_top_level_tables(void)
     CHECK_COUNTS_BACK(before);
 }
 
-/* A deferred unmap: the page is gone and flushed here at once; the emptied
- * tables wait in the batch (others may have them cached) until the caller's
- * flush, which is total and frees them. */
-static void test_paging_unmap_deferred_frees_tables_at_the_flush(void)
+static void test_paging_is_mapped_agrees_with_translate(void)
+{
+    boot_big(true);
+    struct address_space *as = paging_create_space();
+    CHECK_EQ_INT(paging_map(as, USER_VA, phys(0x5000), PAGE_4K, PAGE_USER), PAGING_OK);
+    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA + 2 * MIB, phys(0), PAGE_2M, 0), PAGING_OK);
+    const uintptr_t vas[] = {0, USER_VA, USER_VA + 0xfff, USER_VA + 0x1000, HEAP_VA,
+                             HEAP_VA + 2 * MIB + 0x1234, TEXT_START, DIRECT_MAP_BASE + 5 * GIB,
+                             0x0000800000000000ull /* not canonical */};
+    for (size_t i = 0; i < COUNT_OF(vas); i++) {
+        struct translation t;
+        CHECK_EQ_INT(paging_is_mapped_unlocked(as, vas[i]), paging_translate(as, vas[i], &t));
+    }
+    CHECK(paging_is_mapped_unlocked(as, USER_VA) && !paging_is_mapped_unlocked(as, HEAP_VA));
+    CHECK_EQ_INT(paging_unmap(as, USER_VA, PAGE_4K, NULL), PAGING_OK);
+    CHECK(!paging_is_mapped_unlocked(as, USER_VA));
+    CHECK_EQ_INT(paging_unmap(&kernel_space, HEAP_VA + 2 * MIB, PAGE_2M, NULL), PAGING_OK);
+    paging_destroy_space(as);
+}
+
+/* The kept tables never cost a mapping: short of frames, paging_map trims first. */
+static void test_paging_map_trims_kept_tables_when_no_frame_is_left(void)
 {
     boot_big(true);
     struct counts before = counts_now();
-    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0x5000), PAGE_4K, PAGE_WRITE),
+    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0x5000), PAGE_4K, 0), PAGING_OK);
+    CHECK_EQ_INT(paging_unmap(&kernel_space, HEAP_VA, PAGE_4K, NULL), PAGING_OK);
+    struct hoard h = hoard_all_but(0);
+    /* A stack address needs a PD and a PT of its own: the two kept ones. */
+    CHECK_EQ_INT(paging_map(&kernel_space, STACKS_BASE, phys(0x6000), PAGE_4K, 0), PAGING_OK);
+    EXPECT_MAPPED(&kernel_space, STACKS_BASE, 0x6000, PAGE_4K, 0);
+    EXPECT_UNMAPPED(&kernel_space, HEAP_VA);
+    CHECK_EQ_U64(paging_table_pages(), before.tables + 2);
+    /* Nothing left to trim: out of memory, as before. */
+    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0x5000), PAGE_4K, 0),
+                 PAGING_ERR_NO_MEMORY);
+    hoard_release(&h);
+    CHECK_EQ_INT(paging_unmap(&kernel_space, STACKS_BASE, PAGE_4K, NULL), PAGING_OK);
+    CHECK_COUNTS_BACK(before);
+}
+
+/* A deferred unmap: the page is gone and flushed here at once; a user half's
+ * emptied tables wait in the batch (others may have them cached) until the
+ * caller's flush, which is total and frees them. The kernel half keeps its own. */
+static void test_paging_unmap_deferred_frees_tables_at_the_flush(void)
+{
+    boot_big(true);
+    struct address_space *as = paging_create_space();
+    struct counts before = counts_now();
+    CHECK_EQ_INT(paging_map(as, USER_VA, phys(0x5000), PAGE_4K, PAGE_USER | PAGE_WRITE),
                  PAGING_OK);
     size_t mark = mmu_flush_count;
     unsigned all_before = mmu_flush_all_count;
     struct paging_deferred batch = {.ntables = 0};
     phys_addr_t old = phys(0);
-    CHECK_EQ_INT(paging_unmap_deferred(&kernel_space, HEAP_VA, PAGE_4K, &old, &batch),
-                 PAGING_OK);
+    CHECK_EQ_INT(paging_unmap_deferred(as, USER_VA, PAGE_4K, &old, &batch), PAGING_OK);
     CHECK_EQ_U64(old.value, 0x5000);
-    CHECK(flushed_since(mark, HEAP_VA));
+    CHECK(flushed_since(mark, USER_VA));
     struct translation t;
-    CHECK(!paging_translate(&kernel_space, HEAP_VA, &t));
-    CHECK_EQ_INT(batch.ntables, 2); /* PT and PD, unlinked but not yet free */
-    CHECK_EQ_U64(paging_table_pages(), before.tables + 2);
+    CHECK(!paging_translate(as, USER_VA, &t));
+    CHECK_EQ_INT(batch.ntables, 3); /* PT, PD and PDPT, unlinked but not yet free */
+    CHECK_EQ_U64(paging_table_pages(), before.tables + 3);
     CHECK_EQ_INT(mmu_flush_all_count, all_before);
-    CHECK_EQ_INT(paging_unmap_deferred(&kernel_space, HEAP_VA, PAGE_4K, NULL, &batch),
+    CHECK_EQ_INT(paging_unmap_deferred(as, USER_VA, PAGE_4K, NULL, &batch),
                  PAGING_ERR_NOT_MAPPED);
     paging_flush_deferred(&batch);
     CHECK_EQ_INT(mmu_flush_all_count, all_before + 1);
     CHECK_EQ_INT(batch.ntables, 0);
+    CHECK_COUNTS_BACK(before);
+
+    /* The kernel half: nothing goes into the batch. */
+    CHECK_EQ_INT(paging_map(&kernel_space, HEAP_VA, phys(0x5000), PAGE_4K, PAGE_WRITE),
+                 PAGING_OK);
+    mark = mmu_flush_count;
+    CHECK_EQ_INT(paging_unmap_deferred(&kernel_space, HEAP_VA, PAGE_4K, NULL, &batch), PAGING_OK);
+    CHECK(flushed_since(mark, HEAP_VA));
+    CHECK(!paging_translate(&kernel_space, HEAP_VA, &t));
+    CHECK_EQ_INT(batch.ntables, 0);
+    paging_flush_deferred(&batch);
     CHECK_COUNTS_BACK(before);
 
     /* A batch without room for a walk's tables is refused, and nothing changes. */
@@ -973,6 +1045,7 @@ static void test_paging_unmap_deferred_frees_tables_at_the_flush(void)
     batch.ntables = 0;
     CHECK_EQ_INT(paging_unmap(&kernel_space, HEAP_VA, PAGE_4K, NULL), PAGING_OK);
     CHECK_COUNTS_BACK(before);
+    paging_destroy_space(as);
 }
 
 /* ---- address spaces ------------------------------------------------------------------------ */
@@ -1388,7 +1461,9 @@ int main(void)
     RUN(test_paging_error_wx_in_the_kernel_half);
     RUN(test_paging_error_unsupported_page_size);
     RUN(test_paging_unmap_frees_emptied_user_tables);
-    RUN(test_paging_unmap_keeps_the_kernel_halfs_top_level_tables);
+    RUN(test_paging_kernel_half_keeps_emptied_tables_until_a_trim);
+    RUN(test_paging_map_trims_kept_tables_when_no_frame_is_left);
+    RUN(test_paging_is_mapped_agrees_with_translate);
     RUN(test_paging_unmap_deferred_frees_tables_at_the_flush);
     RUN(test_paging_spaces_share_the_kernel_half);
     RUN(test_paging_space_user_mappings_are_private);

@@ -297,6 +297,43 @@ static void test_pushing_a_linked_node_panics(void)
     CHECK(rq_pop(&rq) == &items[0].node);
     rq_push(&other, &items[0].node);
     CHECK(rq_pop(&other) == &items[0].node);
+
+    /* An exchange checks the node it queues as a push does. */
+    CHECK(SHIM_EXPECT_PANIC(rq_exchange(&rq, &items[1].node)));
+    CHECK(panic_says("still linked"));
+    rq_check(&rq);
+    CHECK_EQ_INT(rq_count(&rq), 1);
+}
+
+static void test_exchange_queues_behind_and_takes_the_oldest(void)
+{
+    struct run_queue rq;
+    struct item items[4] = {0};
+    rq_init(&rq);
+    CHECK(rq_exchange(&rq, &items[0].node) == NULL); /* empty: nothing queued */
+    CHECK(unlinked(&items[0].node));
+    items[1].node.pinned = true;
+    rq_push(&rq, &items[0].node);
+    rq_push(&rq, &items[1].node);
+    /* A stealable node in, the oldest (stealable) out: the stealable count stays. */
+    CHECK(rq_exchange(&rq, &items[2].node) == &items[0].node);
+    CHECK(unlinked(&items[0].node));
+    CHECK_EQ_INT(rq_count(&rq), 2);
+    CHECK_EQ_INT(rq_stealable_count(&rq), 1);
+    rq_check(&rq);
+    /* A stealable node in, a pinned one out: one more to steal. */
+    CHECK(rq_exchange(&rq, &items[0].node) == &items[1].node);
+    CHECK_EQ_INT(rq_stealable_count(&rq), 2);
+    rq_check(&rq);
+    /* A pinned node in, a stealable one out: one fewer. */
+    items[3].node.pinned = true;
+    CHECK(rq_exchange(&rq, &items[3].node) == &items[2].node);
+    CHECK_EQ_INT(rq_count(&rq), 2);
+    CHECK_EQ_INT(rq_stealable_count(&rq), 1);
+    rq_check(&rq);
+    CHECK(rq_pop(&rq) == &items[0].node);
+    CHECK(rq_pop(&rq) == &items[3].node);
+    CHECK(rq_pop(&rq) == NULL);
 }
 
 /* ---- a random model test --------------------------------------------------------- */
@@ -339,7 +376,23 @@ static bool model_step(struct model *m, uint64_t *rng)
     unsigned q = (unsigned)(r >> 8) % MODEL_QUEUES;
     struct item *it = &m->items[(r >> 16) % MODEL_ITEMS];
     struct item *expect, *got;
-    switch (r % 4) {
+    switch (r % 5) {
+    case 4: {
+        /* Exchange: an unqueued item in, the oldest of queue q out (none: nothing). */
+        if (it->model_queue != NOT_QUEUED)
+            return true;
+        it->node.pinned = (r >> 40) % 3 == 0;
+        expect = model_oldest(m, q, false);
+        got = item_of(rq_exchange(&m->queues[q], &it->node));
+        if (got != expect)
+            return false;
+        if (!got)
+            return unlinked(&it->node);
+        got->model_queue = NOT_QUEUED;
+        it->model_queue = q;
+        it->model_seq = m->next_seq++;
+        return unlinked(&got->node) && rq_node_queue(&it->node) == &m->queues[q];
+    }
     case 0:
         if (it->model_queue != NOT_QUEUED)
             return true;
@@ -350,8 +403,8 @@ static bool model_step(struct model *m, uint64_t *rng)
         return true;
     case 1:
     case 2:
-        expect = model_oldest(m, q, r % 4 == 2);
-        got = item_of(r % 4 == 2 ? rq_steal(&m->queues[q]) : rq_pop(&m->queues[q]));
+        expect = model_oldest(m, q, r % 5 == 2);
+        got = item_of(r % 5 == 2 ? rq_steal(&m->queues[q]) : rq_pop(&m->queues[q]));
         if (got)
             got->model_queue = NOT_QUEUED;
         return got == expect && (!got || unlinked(&got->node));
@@ -462,6 +515,31 @@ static void worker_pop(struct worker *w)
     }
 }
 
+/* The owner yields: one item from its hand in, the oldest out (as the scheduler's
+ * fastpath does with interrupts off). */
+static void worker_exchange(struct worker *w)
+{
+    size_t pick = splitmix(&w->rng) % w->hand_len;
+    struct item *it = w->hand[pick];
+    w->hand[pick] = w->hand[--w->hand_len];
+    __atomic_store_n(&it->in_queue, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&it->pushes, 1, __ATOMIC_RELAXED);
+    struct item *out = item_of(rq_exchange(&queues[w->index], &it->node));
+    if (!out) {
+        /* Empty: nothing queued, the item stays in hand. */
+        __atomic_store_n(&it->in_queue, 0, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&it->pushes, 1, __ATOMIC_RELAXED);
+        if (!unlinked(&it->node))
+            WORKER_FAIL("item %u left linked by an exchange on an empty queue\n", it->id);
+        w->hand[w->hand_len++] = it;
+        return;
+    }
+    w->pinned_queued += it->node.pinned;
+    w->pushes++;
+    worker_took(w, out, "exchange");
+    w->pops++;
+}
+
 static void worker_steal(struct worker *w)
 {
     unsigned victim = (w->index + 1 + (unsigned)(splitmix(&w->rng) % (WORKERS - 1))) % WORKERS;
@@ -495,6 +573,10 @@ static void *worker_main(void *arg)
         unsigned r = (unsigned)(splitmix(&w->rng) % 100);
         if (r < 40 && w->hand_len)
             worker_push(w);
+        else if (r < 70)
+            worker_pop(w);
+        else if (r < 75 && w->hand_len)
+            worker_exchange(w);
         else if (r < 75)
             worker_pop(w);
         else if (r < 97)
@@ -659,6 +741,7 @@ int main(int argc, char **argv)
     RUN(test_a_million_nodes_fit_in_one_queue);
     RUN(test_check_catches_damaged_links_lists_and_counts);
     RUN(test_pushing_a_linked_node_panics);
+    RUN(test_exchange_queues_behind_and_takes_the_oldest);
     RUN(test_random_operations_match_a_model);
     RUN(test_concurrent_push_pop_steal_remove_take_every_item_once);
     return check_summary();

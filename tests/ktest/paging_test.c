@@ -70,7 +70,7 @@ static void paging_page_zero_and_identity_map_are_gone(struct ktest *t)
 
 static void paging_map_translate_protect_unmap_4k(struct ktest *t)
 {
-    kstack_flush(); /* tables of freed stacks may be waiting for their flush */
+    kstack_flush(); /* freed stacks and the tables they left empty: trimmed */
     uint64_t tables_before = paging_table_pages();
     uint64_t frames_before = mm_free_frames();
     uintptr_t va = scratch_va() + 0x5000;
@@ -95,7 +95,10 @@ static void paging_map_translate_protect_unmap_4k(struct ktest *t)
     KT_EXPECT(t, !paging_translate(&kernel_space, va, &tr));
     mm_expect_page_fault(t, mm_read_byte, (void *)va, FAULT_ACCESS_READ, false);
     frame_free(frame);
-    KT_EXPECT_EQ(t, paging_table_pages(), tables_before); /* emptied tables freed */
+    /* The kernel half keeps the scratch window's two tables (PD, PT) until a trim. */
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before + 2);
+    KT_EXPECT_EQ(t, paging_trim(), 2);
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before);
     KT_EXPECT_EQ(t, mm_free_frames(), frames_before);
 }
 
@@ -180,7 +183,7 @@ static void paging_bad_requests_get_errors(struct ktest *t)
 
 static void paging_new_space_shares_the_kernel_half(struct ktest *t)
 {
-    kstack_flush(); /* tables of freed stacks may be waiting for their flush */
+    kstack_flush(); /* freed stacks and the tables they left empty: trimmed */
     uint64_t tables_before = paging_table_pages();
     struct address_space *as = paging_create_space();
     KT_ASSERT(t, as != NULL);
@@ -202,6 +205,10 @@ static void paging_new_space_shares_the_kernel_half(struct ktest *t)
     KT_EXPECT_EQ(t, paging_unmap(as, 0x400000, PAGE_4K, NULL), PAGING_OK);
     paging_destroy_space(as);
     frame_free(frame);
+    /* The user half's three tables went with the unmap, the root with the space;
+     * the kernel half keeps its two until a trim. */
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before + 2);
+    KT_EXPECT_EQ(t, paging_trim(), 2);
     KT_EXPECT_EQ(t, paging_table_pages(), tables_before);
 }
 
