@@ -104,12 +104,11 @@ static long tty_ioctl(struct file *f, unsigned long request, uintptr_t arg)
         return copy_to_user(arg, &ws, sizeof(ws));
     }
     case TIOCGPGRP: {
-        /* With no foreground group yet the asker's own answers (its pid: Exo's
-         * process groups come with helper-proc's setpgid). */
+        /* With no foreground group yet the asker's own answers. */
         int pgrp = tty_foreground();
         struct process *p = process_current();
         if (pgrp <= 0)
-            pgrp = p ? p->pid : 1;
+            pgrp = p ? __atomic_load_n(&p->pgid, __ATOMIC_RELAXED) : 1;
         return copy_to_user(arg, &pgrp, sizeof(pgrp));
     }
     case TIOCSPGRP: {
