@@ -112,32 +112,12 @@ static bool run_one(const struct bench *b)
     return outcome != OUTCOME_FAILED;
 }
 
-/* Does `name` match one of the comma-separated globs of `globs`? */
-static bool matches_any(const char *globs, const char *name)
-{
-    char glob[64];
-    for (const char *p = globs;;) {
-        size_t len = 0;
-        while (p[len] && p[len] != ',')
-            len++;
-        if (len < sizeof(glob)) {
-            memcpy(glob, p, len);
-            glob[len] = '\0';
-            if (glob_match(glob, name))
-                return true;
-        }
-        if (p[len] == '\0')
-            return false;
-        p += len + 1;
-    }
-}
-
 bool bench_run(const char *glob)
 {
     bool any = false, all_ok = true;
     kprintf("bench: TSC %lu kHz, %u CPUs\n", arch_timestamp_hz() / 1000, arch_cpu_count());
     for (const struct bench *const *b = __start_benchmarks; b < __stop_benchmarks; b++) {
-        if (!matches_any(glob, (*b)->name))
+        if (!glob_list_match(glob, (*b)->name))
             continue;
         any = true;
         if (!run_one(*b))

@@ -8,7 +8,18 @@ static char ring[INPUT_QUEUE_BYTES];
 static size_t head;  /* index of the oldest byte */
 static size_t count; /* bytes queued */
 static uint64_t dropped;
+static void (*notify)(void); /* set once at boot */
 static bool (*filter)(char c); /* set once at boot */
+
+void input_set_notify(void (*fn)(void))
+{
+    notify = fn;
+}
+
+size_t input_available(void)
+{
+    return __atomic_load_n(&count, __ATOMIC_RELAXED);
+}
 
 void input_set_filter(bool (*new_filter)(char c))
 {
@@ -30,6 +41,8 @@ void input_push(const char *bytes, size_t len)
     }
     spin_unlock(&readers.lock, irq);
     wait_queue_wake_all(&readers);
+    if (notify)
+        notify();
 }
 
 /* wait_queue_wait's condition, checked with readers.lock held. */
@@ -39,11 +52,19 @@ static bool input_ready(void *ctx)
     return count > 0;
 }
 
-size_t input_read(char *buf, size_t size)
+static int plain_wait(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx)
+{
+    wait_queue_wait(wq, cond, ctx);
+    return 0;
+}
+
+long input_read_waiting(char *buf, size_t size, input_wait_fn wait)
 {
     size_t copied = 0;
     while (copied == 0) {
-        wait_queue_wait(&readers, input_ready, NULL);
+        int error = wait(&readers, input_ready, NULL);
+        if (error)
+            return error;
         bool irq = spin_lock(&readers.lock);
         while (copied < size && count > 0) {
             buf[copied++] = ring[head];
@@ -52,7 +73,12 @@ size_t input_read(char *buf, size_t size)
         }
         spin_unlock(&readers.lock, irq);
     }
-    return copied;
+    return (long)copied;
+}
+
+size_t input_read(char *buf, size_t size)
+{
+    return (size_t)input_read_waiting(buf, size, plain_wait);
 }
 
 uint64_t input_dropped(void)

@@ -54,11 +54,28 @@ static uint64_t hash_name(uint64_t h, const char *s)
     return h;
 }
 
+/* test= is a glob list (lib/string.h: "sched,steal", "*,!user_*"); a named-only
+ * suite runs only when one of the list's items is its exact name. */
+static bool named_exactly(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list;;) {
+        size_t len = 0;
+        while (p[len] && p[len] != ',')
+            len++;
+        if (len == n && memcmp(p, name, n) == 0)
+            return true;
+        if (p[len] == '\0')
+            return false;
+        p += len + 1;
+    }
+}
+
 static bool selected(const struct ktest_suite *suite, const char *glob)
 {
     if (suite->named_only)
-        return strcmp(glob, suite->name) == 0;
-    return glob_match(glob, suite->name);
+        return named_exactly(glob, suite->name);
+    return glob_list_match(glob, suite->name);
 }
 
 static void run_case(const struct ktest_suite *suite, size_t index, uint64_t seed,

@@ -122,15 +122,17 @@ static bool listed(const struct inode *list, const char *name)
 }
 
 /*
- * "*" (everything, the default) takes the suites named in /tests/default: those
- * Exo is expected to pass. Any other glob takes every suite it matches, so
- * `test=user_*` runs them all.
+ * "*" (everything, the default, perhaps with exclusions: "*,!user_fuzz") takes
+ * the suites named in /tests/default: those Exo is expected to pass. Any other
+ * glob list takes every suite it matches, so `test=user_*` runs them all.
  */
 static bool selected(const char *glob, const char *name, const struct inode *default_list)
 {
-    if (strcmp(glob, "*") == 0)
+    if (!glob_list_match(glob, name))
+        return false;
+    if (glob_list_is_everything(glob))
         return default_list && listed(default_list, name);
-    return glob_match(glob, name);
+    return true;
 }
 
 /* Calls visit for each selected suite, in the directory's (sorted) order. */
@@ -215,7 +217,7 @@ static void run_suite(void *ctx, const struct inode *suite)
     static struct capture capture;
     capture = (struct capture){.planned = -1};
     mutex_init(&capture.lock, "ktest capture");
-    struct file out = {.ops = &capture_ops, .refs = 1, .private = &capture};
+    struct file out = {.ops = &capture_ops, .refs = 1, .flags = 1 /* O_WRONLY */, .private = &capture};
 
     char path[8 + FS_NAME_MAX], seed_arg[32];
     ksnprintf(path, sizeof(path), "/tests/%s", suite->name);

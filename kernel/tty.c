@@ -1,6 +1,9 @@
 #include "kernel/tty.h"
 
 #include "arch/uaccess.h"
+#include "fs/fcntl.h"
+#include "fs/file.h"
+#include "fs/poll.h"
 #include "kernel/console.h"
 #include "kernel/input.h"
 #include "lib/errno.h"
@@ -12,7 +15,13 @@
 #define TCSETS 0x5402
 #define TCSETSW 0x5403
 #define TCSETSF 0x5404
+#define TIOCGPGRP 0x540F
+#define TIOCSPGRP 0x5410
 #define TIOCGWINSZ 0x5413
+#define FIONREAD 0x541B
+#define TTY_DEV KSTAT_DEV(4, 64) /* /dev/ttyS0 */
+#define TTY_ICRNL 0x100 /* iflag: Enter's '\r' reads as '\n' */
+#define TTY_ECHO 0x8    /* lflag: what is read is echoed */
 #define TTY_ROWS 24
 #define TTY_COLUMNS 80
 
@@ -54,16 +63,24 @@ static long tty_write(struct file *f, uintptr_t user_buf, size_t len)
 
 static long tty_read(struct file *f, uintptr_t user_buf, size_t len)
 {
-    (void)f;
     if (len == 0)
         return 0;
+    if ((__atomic_load_n(&f->flags, __ATOMIC_RELAXED) & O_NONBLOCK) && input_available() == 0)
+        return -EAGAIN;
     char chunk[TTY_CHUNK_BYTES];
-    size_t n = input_read(chunk, len < sizeof(chunk) ? len : sizeof(chunk));
-    for (size_t i = 0; i < n; i++) {
+    long got = input_read_waiting(chunk, len < sizeof(chunk) ? len : sizeof(chunk),
+                                  signal_wait_interruptible);
+    if (got < 0)
+        return got;
+    size_t n = (size_t)got;
+    uint32_t iflag = __atomic_load_n(&termios.iflag, __ATOMIC_RELAXED);
+    uint32_t lflag = __atomic_load_n(&termios.lflag, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < n && (iflag & TTY_ICRNL); i++) {
         if (chunk[i] == '\r')
             chunk[i] = '\n';
     }
-    console_write(chunk, n); /* echo */
+    if (lflag & TTY_ECHO)
+        console_write(chunk, n);
     return copy_to_user(user_buf, chunk, n) ? -EFAULT : (long)n;
 }
 
@@ -86,15 +103,52 @@ static long tty_ioctl(struct file *f, unsigned long request, uintptr_t arg)
         struct winsize_user ws = {TTY_ROWS, TTY_COLUMNS, 0, 0};
         return copy_to_user(arg, &ws, sizeof(ws));
     }
+    case TIOCGPGRP: {
+        /* With no foreground group yet the asker's own answers. */
+        int pgrp = tty_foreground();
+        struct process *p = process_current();
+        if (pgrp <= 0)
+            pgrp = p ? __atomic_load_n(&p->pgid, __ATOMIC_RELAXED) : 1;
+        return copy_to_user(arg, &pgrp, sizeof(pgrp));
+    }
+    case TIOCSPGRP: {
+        int pgrp;
+        if (copy_from_user(&pgrp, arg, sizeof(pgrp)))
+            return -EFAULT;
+        if (pgrp < 0)
+            return -EINVAL;
+        tty_set_foreground(pgrp);
+        return 0;
+    }
+    case FIONREAD: {
+        int n = (int)input_available();
+        return copy_to_user(arg, &n, sizeof(n));
+    }
     default:
         return -ENOTTY;
     }
+}
+
+static unsigned tty_poll(struct file *f)
+{
+    (void)f;
+    return POLLOUT | POLLWRNORM | (input_available() ? POLLIN | POLLRDNORM : 0);
+}
+
+static int tty_stat(struct file *f, struct kstat *out)
+{
+    (void)f;
+    *out = (struct kstat){.dev = KSTAT_DEV(0, 5), .ino = 3, .nlink = 1,
+                          .mode = S_IFCHR | 0620, .rdev = TTY_DEV};
+    return 0;
 }
 
 static const struct file_ops tty_ops = {
     .read = tty_read,
     .write = tty_write,
     .ioctl = tty_ioctl,
+    .poll = tty_poll,
+    .stat = tty_stat,
 };
 
 /* Never released: this reference is the console's own. */
@@ -133,5 +187,6 @@ static bool signal_character(char c)
 void tty_init(void)
 {
     process_set_console(&tty_file);
+    input_set_notify(fs_poll_notify);
     input_set_filter(signal_character);
 }

@@ -285,3 +285,66 @@ int split_args(char *line, const char **words, size_t max)
             return (int)n;
     }
 }
+
+/* Calls visit(ctx, glob, excluded) for each item of a comma-separated list; stops
+ * and returns true when visit does. */
+static bool for_each_glob(const char *list, bool (*visit)(void *, const char *, bool), void *ctx)
+{
+    char glob[64];
+    for (const char *p = list;;) {
+        size_t len = 0;
+        while (p[len] && p[len] != ',')
+            len++;
+        bool excluded = len > 0 && p[0] == '!';
+        size_t start = excluded ? 1 : 0;
+        if (len - start < sizeof(glob)) {
+            memcpy(glob, p + start, len - start);
+            glob[len - start] = '\0';
+            if (visit(ctx, glob, excluded))
+                return true;
+        }
+        if (p[len] == '\0')
+            return false;
+        p += len + 1;
+    }
+}
+
+struct glob_list_scan {
+    const char *name;
+    bool included, excluded, any_plain, any_exclusion, only_star;
+};
+
+static bool scan_glob(void *ctx, const char *glob, bool excluded)
+{
+    struct glob_list_scan *s = ctx;
+    if (excluded) {
+        s->any_exclusion = true;
+        if (s->name && glob_match(glob, s->name))
+            s->excluded = true;
+        return false;
+    }
+    if (glob[0] == '\0')
+        return false; /* an empty item (a trailing comma) selects nothing */
+    s->any_plain = true;
+    if (strcmp(glob, "*") != 0)
+        s->only_star = false;
+    if (s->name && glob_match(glob, s->name))
+        s->included = true;
+    return false;
+}
+
+bool glob_list_match(const char *list, const char *name)
+{
+    struct glob_list_scan s = {name, false, false, false, false, true};
+    for_each_glob(list, scan_glob, &s);
+    if (!s.any_plain && s.any_exclusion)
+        s.included = true;
+    return s.included && !s.excluded;
+}
+
+bool glob_list_is_everything(const char *list)
+{
+    struct glob_list_scan s = {NULL, false, false, false, false, true};
+    for_each_glob(list, scan_glob, &s);
+    return s.only_star && (s.any_plain || s.any_exclusion);
+}

@@ -14,6 +14,7 @@
  * (Linux allows more: a quarter of the stack limit).
  */
 #include "arch/uaccess.h"
+#include "fs/fdtable.h"
 #include "fs/initrd.h"
 #include "fs/stat.h"
 #include "lib/errno.h"
@@ -200,7 +201,7 @@ static void commit(struct process *p, struct uthread *ut, const char *path, stru
     process_lock_release(irq);
     vmspace_activate(vm); /* interrupts on: a switch in between loads p->vm anyway */
     vmspace_put(old);     /* a vfork parent may still hold it */
-    process_close_on_exec(p);
+    fdtable_close_on_exec(p);
     signal_process_exec(p, ut);
     process_set_name(p, path);
     ut->clear_child_tid = 0;

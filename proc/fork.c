@@ -9,6 +9,7 @@
  */
 #include "arch/uaccess.h"
 #include "base/panic.h"
+#include "fs/fdtable.h"
 #include "lib/errno.h"
 #include "lib/string.h"
 #include "mm/heap.h"
@@ -111,17 +112,11 @@ static long clone_thread(struct process *p, struct uthread *self, const struct c
     return tid;
 }
 
-/* The files of the parent, each with one more reference. */
+/* The files of the parent, each with one more reference, and its working
+ * directory (include/fs/fdtable.h). */
 static void copy_files(struct process *child, struct process *parent)
 {
-    for (int fd = 0; fd < PROCESS_MAX_FDS; fd++) {
-        struct file *f = parent->fds[fd];
-        if (f) {
-            file_get(f);
-            child->fds[fd] = f;
-            child->fd_flags[fd] = parent->fd_flags[fd];
-        }
-    }
+    fdtable_fork(child, parent);
 }
 
 static bool vfork_done(void *ctx)

@@ -6,6 +6,7 @@
 
 #include "arch/time.h"
 #include "base/panic.h"
+#include "fs/fdtable.h"
 #include "fs/initrd.h"
 #include "lib/errno.h"
 #include "lib/printf.h"
@@ -233,6 +234,7 @@ struct process *process_alloc(const char *name)
     wait_queue_init(&p->exit_wait, "process exit");
     wait_queue_init(&p->child_wait, "wait4");
     wait_queue_init(&p->vfork_wait, "vfork");
+    fdtable_init(p);
     return p;
 }
 
@@ -259,18 +261,6 @@ static struct process *process_new(const char *path, struct process *parent)
 static void close_files(struct process *p)
 {
     for (int fd = 0; fd < PROCESS_MAX_FDS; fd++) {
-        struct file *f = __atomic_exchange_n(&p->fds[fd], NULL, __ATOMIC_ACQ_REL);
-        if (f)
-            file_put(f);
-    }
-}
-
-void process_close_on_exec(struct process *p)
-{
-    for (int fd = 0; fd < PROCESS_MAX_FDS; fd++) {
-        if (!(p->fd_flags[fd] & PROCESS_FD_CLOEXEC))
-            continue;
-        p->fd_flags[fd] = 0;
         struct file *f = __atomic_exchange_n(&p->fds[fd], NULL, __ATOMIC_ACQ_REL);
         if (f)
             file_put(f);

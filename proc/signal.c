@@ -303,6 +303,29 @@ int signal_wait_interruptible(struct wait_queue *wq, bool (*cond)(void *ctx), vo
     return result;
 }
 
+void signal_wait_mask_set(uint64_t mask)
+{
+    struct uthread *ut = uthread_current();
+    bool irq = spin_lock(&signal_lock);
+    ut->sig.saved_mask = ut->sig.mask;
+    ut->sig.restore_mask = true;
+    ut->sig.mask = mask & ~UNBLOCKABLE;
+    recheck_locked(ut);
+    spin_unlock(&signal_lock, irq);
+}
+
+void signal_wait_mask_restore(void)
+{
+    struct uthread *ut = uthread_current();
+    bool irq = spin_lock(&signal_lock);
+    if (ut->sig.restore_mask) {
+        ut->sig.mask = ut->sig.saved_mask;
+        ut->sig.restore_mask = false;
+        recheck_locked(ut);
+    }
+    spin_unlock(&signal_lock, irq);
+}
+
 /* The scheduler's sleep cannot be cut short from another CPU (its wheel is
  * per-CPU, touched by its owner only), so a sleeper looks for signals every
  * SLEEP_SLICE_NS: a signal ends a sleep within 2 ms. */

@@ -1,6 +1,6 @@
 /*
- * System calls with Linux x86_64 semantics: files (fds as the console for now),
- * memory, identity, time, process life. Every user pointer goes through
+ * System calls with Linux x86_64 semantics: memory, identity, time, process
+ * life (the file calls are proc/sys_file.c's). Every user pointer goes through
  * include/arch/uaccess.h; every error is Linux's errno, negated.
  */
 #include "proc/syscall.h"
@@ -11,101 +11,6 @@
 #include "lib/string.h"
 #include "proc/process.h"
 
-#define IO_MAX_BYTES 0x7ffff000ul /* Linux's MAX_RW_COUNT */
-#define IOV_MAX 1024
-
-/* ---- files ----------------------------------------------------------------------- */
-
-static struct file *fd_file(uint64_t fd)
-{
-    struct process *p = process_current();
-    return fd < PROCESS_MAX_FDS ? p->fds[fd] : NULL;
-}
-
-static long file_read(struct file *f, uintptr_t buf, size_t len)
-{
-    if (!f->ops->read)
-        return -EINVAL;
-    return f->ops->read(f, buf, len > IO_MAX_BYTES ? IO_MAX_BYTES : len);
-}
-
-static long file_write(struct file *f, uintptr_t buf, size_t len)
-{
-    if (!f->ops->write)
-        return -EINVAL;
-    return f->ops->write(f, buf, len > IO_MAX_BYTES ? IO_MAX_BYTES : len);
-}
-
-long sys_read(SYSCALL_ARGS)
-{
-    struct file *f = fd_file(a0);
-    return f ? file_read(f, a1, a2) : -EBADF;
-}
-
-long sys_write(SYSCALL_ARGS)
-{
-    struct file *f = fd_file(a0);
-    return f ? file_write(f, a1, a2) : -EBADF;
-}
-
-long sys_close(SYSCALL_ARGS)
-{
-    struct file *f = fd_file(a0);
-    if (!f)
-        return -EBADF;
-    process_current()->fds[a0] = NULL;
-    file_put(f);
-    return 0;
-}
-
-struct iovec_user {
-    uint64_t base, len;
-};
-
-/* readv/writev: one vector after the other, stopping at the first short one. */
-static long vector_io(uint64_t fd, uintptr_t iov, uint64_t count, bool write)
-{
-    struct file *f = fd_file(fd);
-    if (!f)
-        return -EBADF;
-    if (count > IOV_MAX)
-        return -EINVAL;
-    long total = 0;
-    for (uint64_t i = 0; i < count; i++) {
-        struct iovec_user v;
-        if (copy_from_user(&v, iov + i * sizeof(v), sizeof(v)))
-            return total ? total : -EFAULT;
-        if (v.len > IO_MAX_BYTES - (uint64_t)total)
-            return total ? total : -EINVAL;
-        if (v.len == 0)
-            continue;
-        long done = write ? file_write(f, v.base, v.len) : file_read(f, v.base, v.len);
-        if (done < 0)
-            return total ? total : done;
-        total += done;
-        if ((uint64_t)done < v.len)
-            break;
-    }
-    return total;
-}
-
-long sys_readv(SYSCALL_ARGS)
-{
-    return vector_io(a0, a1, a2, false);
-}
-
-long sys_writev(SYSCALL_ARGS)
-{
-    return vector_io(a0, a1, a2, true);
-}
-
-long sys_ioctl(SYSCALL_ARGS)
-{
-    struct file *f = fd_file(a0);
-    if (!f)
-        return -EBADF;
-    return f->ops->ioctl ? f->ops->ioctl(f, (unsigned long)a1, a2) : -ENOTTY;
-}
 
 /* ---- memory ------------------------------------------------------------------------ */
 
@@ -124,7 +29,7 @@ long sys_mmap(SYSCALL_ARGS)
     if (prot & ~PROT_MASK)
         return -EINVAL;
     if (!(flags & MAP_ANONYMOUS))
-        return (int64_t)a4 < 0 ? -EBADF : -ENODEV; /* no file mappings yet */
+        return file_mmap(addr, len, (unsigned)prot, (unsigned)flags, a4, a5); /* sys_file.c */
     if ((flags & MAP_TYPE) != MAP_PRIVATE)
         return -EINVAL; /* shared memory comes with fork */
     if (len == 0 || (a5 & (VMSPACE_PAGE - 1)))

@@ -24,6 +24,7 @@ from qemu.judges import (FAIL, PASS, SKIP, failing_lines, judge_bench, judge_cpu
                          judge_end, judge_message, judge_panic, judge_selftest)
 from qemu.matrix import all_boots, big_boots, qemu_command
 from qemu.runner import LOG_DIR, ROOT, read_log, run
+from qemu.busybox import run_busybox_boot
 from qemu.screen import run_screen_boot
 from qemu.shell import run_shell_boot
 
@@ -45,6 +46,9 @@ def run_boot(boot):
         problems, cases, seconds, stderr = run_shell_boot(boot)
         log = read_log(boot.log_path())
         return boot, problems + missing_lines(boot, log), cases, seconds, stderr, log
+    if boot.busybox:
+        problems, cases, seconds, stderr = run_busybox_boot(boot)
+        return boot, problems, cases, seconds, stderr, read_log(boot.log_path())
     # A bad-input boot stops once its message is there, and the kernel must then
     # stay halted, not reset.
     stop = (lambda log: boot.expect_message in log) if boot.expect_message else None
@@ -95,6 +99,8 @@ def main():
                 detail = "%d screen and keyboard checks%s" % (len(cases), ready)
             elif boot.shell_end:
                 detail = "%d shell checks%s" % (len(cases), ready)
+            elif boot.busybox:
+                detail = "%d busybox shell checks" % len(cases)
             elif boot.expect_message:
                 detail = "message seen"
             elif boot.expect_panic:

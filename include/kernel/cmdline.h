@@ -3,7 +3,8 @@
  *
  * Options are space-separated `key=value` words:
  *   mode=shell|test|bench   what the kernel does after boot (default shell)
- *   test=<glob>             with mode=test, run only suites whose name matches
+ *   test=<globs>            with mode=test, run only suites whose name matches
+ *                           (a comma list, !glob excluding: lib/string.h)
  *   seed=<n>                seed of the randomized tests (decimal or 0x hex)
  *   smp=<n>                 use at most n CPUs (0: no limit, the default)
  *   console=serial,fb       which consoles to use (a comma list; default both)

@@ -30,6 +30,20 @@ void input_push(const char *bytes, size_t len);
  * 0) into buf; returns how many. Thread context only. */
 size_t input_read(char *buf, size_t size);
 
+/* The same, waiting through `wait` (wait_queue_wait's contract, returning 0
+ * when cond holds): a non-zero return ends the read with that value (the tty
+ * passes signal_wait_interruptible, so a signal ends a console read). */
+struct wait_queue;
+typedef int (*input_wait_fn)(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx);
+long input_read_waiting(char *buf, size_t size, input_wait_fn wait);
+
+/* Bytes queued now (a hint: a reader may take them first). Any context. */
+size_t input_available(void);
+
+/* fn runs after every push, in the pusher's context (interrupts too): the
+ * file layer's poll wake-up (include/fs/poll.h). Set once at boot. */
+void input_set_notify(void (*fn)(void));
+
 /* A byte the filter takes (returns true for) is not queued: the tty's signal
  * characters (Ctrl-C). Called from input_push, so in interrupt context; set
  * once at boot. */

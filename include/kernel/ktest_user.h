@@ -3,10 +3,11 @@
  * user/tests/ with musl) run by the self-test as nested suites of its report,
  * after the in-kernel ones (kernel/ktest.c calls these).
  *
- * Selection: the default glob "*" runs the suites named in /tests/default (one
- * name per line: the suites Exo passes today, user/tests/default.list); any
- * other glob runs every suite it matches, so `test=user_*` runs them all and
- * `test=user_signal` one. Without an initrd, or without /tests, there are none.
+ * Selection: the default "*" (perhaps with exclusions, "*,!user_fuzz") runs the
+ * suites named in /tests/default (one name per line: the suites Exo passes
+ * today, user/rootfs/tests/default); any other glob list runs every suite it
+ * matches, so `test=user_*` runs them all, `test=user_signal` one, and
+ * `test=*,!user_*` none. Without an initrd, or without /tests, there are none.
  *
  * Each suite runs as a process with seed=<the run's seed> on its command line;
  * its output is captured (never shown raw: control bytes are escaped) and

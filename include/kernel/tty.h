@@ -2,9 +2,13 @@
  * tty: the console as a file for user processes (include/proc/process.h's
  * struct file): fds 0, 1 and 2 of every process. Writing prints on every console
  * (serial and screen); reading takes what the user types from the input queue
- * (kernel/input.h), echoing it and turning Enter's '\r' into '\n' as a terminal
- * in its default mode does. ioctl answers TCGETS (and keeps what TCSETS* set)
- * and TIOCGWINSZ; anything else is ENOTTY.
+ * (kernel/input.h), echoing it (ECHO) and turning Enter's '\r' into '\n' (ICRNL)
+ * as a terminal in its default mode does; a program that clears those flags
+ * (a line editor in raw mode) gets the bytes as typed. Reads return what is
+ * queued, never waiting for a whole line. ioctl answers TCGETS (and keeps what TCSETS* set),
+ * TIOCGWINSZ, TIOCGPGRP/TIOCSPGRP and FIONREAD; anything else is ENOTTY. poll
+ * says readable when input is queued (include/fs/poll.h); O_NONBLOCK reads
+ * answer EAGAIN when none is.
  *
  * Only the foreground program reads: the shell does not while `run` waits.
  *

@@ -43,6 +43,19 @@ size_t strlcpy(char *dst, const char *src, size_t dst_size);
 bool glob_match(const char *pattern, const char *text);
 
 /*
+ * A selection of names by a comma-separated list of globs, as test= and bench
+ * lists are written: `name` is selected when it matches one of the list's plain
+ * globs (a list of only exclusions starts from "*") and none of its exclusions,
+ * the globs written `!glob`. So "sched,steal" takes two suites and "*,!user_*"
+ * everything but the user-space suites. Globs longer than 63 characters match
+ * nothing.
+ */
+bool glob_list_match(const char *list, const char *name);
+/* Whether the list's plain globs are exactly "*" (exclusions aside), i.e. the
+ * list means "everything (but ...)", not a chosen set. */
+bool glob_list_is_everything(const char *list);
+
+/*
  * Copies len bytes of src into dst (of dst_size bytes, NUL-terminated when
  * dst_size > 0) so that the result is safe to print on a terminal: printable
  * ASCII stays as is, a backslash becomes `\\`, every other byte (control

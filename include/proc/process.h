@@ -26,9 +26,10 @@
  * Locking: process_lock (proc/process.c) protects the process list, pids, the
  * parent links, thread lists, and every process's state and exit status; it
  * nests above wait-queue and run-queue locks (a child's end wakes its parent
- * under it, so the parent cannot be freed meanwhile). A process's file table is
- * shared by its threads (helper calls in proc/ take care). Files (struct file)
- * are reference-counted.
+ * under it, so the parent cannot be freed meanwhile). fd_lock protects the file
+ * table, which the process's threads share (include/fs/fdtable.h has its
+ * functions). Files (struct file) are reference-counted; a call holds a
+ * reference for as long as it uses one.
  *
  * A user fault never stops the kernel: it prints
  *   exo: process <pid> (<name>) killed by SIG<X> at <addr>, ip <ip>
@@ -48,7 +49,7 @@
 #include "sched/thread.h"
 
 #define PROCESS_NAME_BYTES 16
-#define PROCESS_MAX_FDS 64
+#define PROCESS_MAX_FDS 1024       /* the fd table's size: RLIMIT_NOFILE's default soft limit */
 #define PROCESS_ARG_MAX 32       /* argv or envp strings process_spawn takes */
 #define PROCESS_STACK_TOP 0x7ffffff00000ull
 #define PROCESS_STACK_BYTES (8ull << 20)
@@ -64,21 +65,31 @@
 
 struct file;
 
+struct kstat;
+
 /* What a kind of file can do. NULL entries: the call answers Linux's errno for
- * a file that cannot (EINVAL for read/write, ENOTTY for ioctl). User buffers are
- * user addresses, copied with include/arch/uaccess.h. */
+ * a file that cannot (EINVAL for read/write, ENOTTY for ioctl, ESPIPE for
+ * pread/lseek, ENOTDIR for getdents; a file without poll is always ready for
+ * reading and writing). User buffers are user addresses, copied with
+ * include/arch/uaccess.h; the callers have checked the access mode (O_RDONLY
+ * files never see write) and that the buffer lies in the user half. */
 struct file_ops {
     long (*read)(struct file *f, uintptr_t user_buf, size_t len);
     long (*write)(struct file *f, uintptr_t user_buf, size_t len);
     long (*ioctl)(struct file *f, unsigned long request, uintptr_t user_arg);
     void (*release)(struct file *f); /* the last reference went */
+    long (*pread)(struct file *f, uintptr_t user_buf, size_t len, uint64_t offset);
+    long (*lseek)(struct file *f, int64_t offset, unsigned whence);
+    int (*stat)(struct file *f, struct kstat *out);
+    long (*getdents)(struct file *f, uintptr_t user_buf, size_t len);
+    unsigned (*poll)(struct file *f); /* POLL* bits ready now (include/fs/poll.h) */
 };
 
 struct file {
     const struct file_ops *ops;
     uint32_t refs;     /* (A) */
-    uint32_t flags;    /* O_* as opened */
-    uint64_t pos;      /* the owner thread's */
+    uint32_t flags;    /* (A) O_* as opened; F_SETFL changes O_NONBLOCK/O_APPEND */
+    uint64_t pos;      /* the offset, shared by dup'd fds (a racy update loses one) */
     void *private;     /* the kind's own */
 };
 
@@ -161,8 +172,10 @@ struct process {
     struct wait_queue child_wait;/* wait4/waitid sleep here */
     bool vfork_done;             /* (A) the vfork child execed or ended: its parent goes on */
     struct wait_queue vfork_wait;/* the vfork parent sleeps here */
+    struct spinlock fd_lock;     /* protects fds and fd_flags (include/fs/fdtable.h) */
     struct file *fds[PROCESS_MAX_FDS];
     uint8_t fd_flags[PROCESS_MAX_FDS]; /* PROCESS_FD_CLOEXEC per fd (with fds) */
+    struct inode *cwd;           /* the working directory (initrd nodes live for good) */
     struct signal_shared sig;    /* actions, process-wide pending signals */
     struct process_rlimit rlimits[PROCESS_RLIMITS]; /* (process_lock); fork copies them */
     uint32_t umask;              /* file-mode creation mask; fork copies it */
@@ -224,8 +237,6 @@ int process_load(struct vmspace *vm, const struct inode *file, const char *path,
                  uint64_t *stack) __attribute__((warn_unused_result));
 /* p's name from a path's last component. */
 void process_set_name(struct process *p, const char *path);
-/* Closes p's files marked close-on-exec. */
-void process_close_on_exec(struct process *p);
 /* Has p ended (a zombie, not yet taken by a waiter)? */
 bool process_is_zombie(const struct process *p);
 /* A thread of p with a fresh FPU state, not in p's list yet; NULL without memory. */

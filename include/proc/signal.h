@@ -176,6 +176,16 @@ void signal_interrupt_wait(struct uthread *ut);
 int signal_wait_interruptible(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx)
     __attribute__((warn_unused_result));
 
+/*
+ * ppoll/pselect6's mask: the calling thread waits under `mask` (SIGKILL and
+ * SIGSTOP stay unblocked) as rt_sigsuspend does, and its own mask comes back on
+ * the way to ring 3, after a handler the wait let through has been set up.
+ * signal_wait_mask_restore brings it back at once instead (the call ended
+ * without a signal: nothing it unblocked is delivered, as in Linux).
+ */
+void signal_wait_mask_set(uint64_t mask);
+void signal_wait_mask_restore(void);
+
 /* Sleeps ns, ending early when a signal is pending: returns the nanoseconds
  * left then (0: slept fully). */
 uint64_t signal_sleep_ns(uint64_t ns);

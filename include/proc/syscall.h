@@ -1,4 +1,4 @@
-/* The system-call handlers (proc/syscall.c) as proc/syscall_table.c lists them.
+/* The system-call handlers (proc/syscall.c, proc/sys_file.c) as proc/syscall_table.c lists them.
  * Each takes the six Linux argument registers; unused ones are ignored. */
 #ifndef EXO_PROC_SYSCALL_H
 #define EXO_PROC_SYSCALL_H
@@ -83,5 +83,64 @@ SYSCALL_DECLARE(getrlimit);
 SYSCALL_DECLARE(setrlimit);
 SYSCALL_DECLARE(sysinfo);
 SYSCALL_DECLARE(getrusage);
+
+/* proc/sys_file.c */
+/* mmap of a file (fd): a private copy of an initrd file's pages. */
+long file_mmap(uintptr_t addr, uint64_t len, unsigned prot, unsigned flags, uint64_t fd,
+               uint64_t offset);
+SYSCALL_DECLARE(open);
+SYSCALL_DECLARE(stat);
+SYSCALL_DECLARE(fstat);
+SYSCALL_DECLARE(lstat);
+SYSCALL_DECLARE(poll);
+SYSCALL_DECLARE(lseek);
+SYSCALL_DECLARE(pread64);
+SYSCALL_DECLARE(pwrite64);
+SYSCALL_DECLARE(access);
+SYSCALL_DECLARE(pipe);
+SYSCALL_DECLARE(select);
+SYSCALL_DECLARE(dup);
+SYSCALL_DECLARE(dup2);
+SYSCALL_DECLARE(fcntl);
+SYSCALL_DECLARE(truncate);
+SYSCALL_DECLARE(ftruncate);
+SYSCALL_DECLARE(getcwd);
+SYSCALL_DECLARE(chdir);
+SYSCALL_DECLARE(fchdir);
+SYSCALL_DECLARE(rename);
+SYSCALL_DECLARE(mkdir);
+SYSCALL_DECLARE(rmdir);
+SYSCALL_DECLARE(creat);
+SYSCALL_DECLARE(link);
+SYSCALL_DECLARE(unlink);
+SYSCALL_DECLARE(symlink);
+SYSCALL_DECLARE(readlink);
+SYSCALL_DECLARE(chmod);
+SYSCALL_DECLARE(fchmod);
+SYSCALL_DECLARE(chown);
+SYSCALL_DECLARE(fchown);
+SYSCALL_DECLARE(lchown);
+SYSCALL_DECLARE(mknod);
+SYSCALL_DECLARE(getdents64);
+SYSCALL_DECLARE(openat);
+SYSCALL_DECLARE(mkdirat);
+SYSCALL_DECLARE(mknodat);
+SYSCALL_DECLARE(fchownat);
+SYSCALL_DECLARE(newfstatat);
+SYSCALL_DECLARE(unlinkat);
+SYSCALL_DECLARE(renameat);
+SYSCALL_DECLARE(linkat);
+SYSCALL_DECLARE(symlinkat);
+SYSCALL_DECLARE(readlinkat);
+SYSCALL_DECLARE(fchmodat);
+SYSCALL_DECLARE(faccessat);
+SYSCALL_DECLARE(pselect6);
+SYSCALL_DECLARE(ppoll);
+SYSCALL_DECLARE(utimensat);
+SYSCALL_DECLARE(dup3);
+SYSCALL_DECLARE(pipe2);
+SYSCALL_DECLARE(renameat2);
+SYSCALL_DECLARE(faccessat2);
+SYSCALL_DECLARE(sendfile);
 
 #endif

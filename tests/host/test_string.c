@@ -432,6 +432,26 @@ static void test_split_args_handles_quotes(void)
     CHECK_EQ_STR(w[1], "b");
 }
 
+static void test_glob_lists_include_and_exclude(void)
+{
+    CHECK(glob_list_match("*", "sched"));
+    CHECK(glob_list_match("sched,steal", "steal"));
+    CHECK(!glob_list_match("sched,steal", "smp"));
+    CHECK(glob_list_match("*,!user_*", "sched"));
+    CHECK(!glob_list_match("*,!user_*", "user_fd"));
+    CHECK(!glob_list_match("!user_*", "user_fd"));
+    CHECK(glob_list_match("!user_*", "heap"));
+    CHECK(glob_list_match("user_*,!user_fuzz", "user_fd"));
+    CHECK(!glob_list_match("user_*,!user_fuzz", "user_fuzz"));
+    CHECK(!glob_list_match("", "heap"));
+    CHECK(!glob_list_match("heap,", "lib"));
+    CHECK(glob_list_is_everything("*"));
+    CHECK(glob_list_is_everything("*,!user_*"));
+    CHECK(glob_list_is_everything("!user_*"));
+    CHECK(!glob_list_is_everything("user_*"));
+    CHECK(!glob_list_is_everything("*,heap"));
+}
+
 int main(void)
 {
     check_program = "test_string";
@@ -455,5 +475,6 @@ int main(void)
     RUN(test_str_escape_makes_bytes_printable);
     RUN(test_str_escape_output_is_always_printable);
     RUN(test_split_args_handles_quotes);
+    RUN(test_glob_lists_include_and_exclude);
     return check_summary();
 }

@@ -81,7 +81,7 @@ class Boot:
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
                  screen_lines=None, expect_end=None, expect_bench=None, shell_end=None,
-                 shell_rerun=False, initrd=True, log_lines=None, big=False):
+                 shell_rerun=False, initrd=True, log_lines=None, big=False, busybox=False):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
@@ -92,6 +92,7 @@ class Boot:
         self.expect_bench = expect_bench  # a bench boot: these figures, each as a case
         self.shell_end = shell_end  # a shell boot: its last command, "shutdown" or "reboot"
         self.shell_rerun = shell_rerun  # a shell boot that also reruns suites (see shell.py)
+        self.busybox = busybox  # an init=/bin/sh boot driven over serial (see busybox.py)
         self.initrd = initrd  # a direct (-kernel) boot gets build/initrd.cpio as -initrd
         self.log_lines = log_lines or []  # regexes the serial log must also match (self-test)
         self.big = big  # slow: run by `make test-big` (harness --big) only
@@ -115,17 +116,17 @@ def all_boots(seed):
     memless, memless_expect = numa_machine([("0-1", 256), ("2-3", 0)])
     high, high_expect = numa_machine([("0", 2048), ("1", 2048)])
     boots = [
-        Boot("bios-cd-1cpu", ["-smp", "1", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
-        Boot("bios-cd-4cpu", ["-smp", "4", "-cdrom", ISO] + SELFTEST_SMBIOS, 60),
-        Boot("bios-usb", ["-smp", "2"] + usb_stick_args() + SELFTEST_SMBIOS, 90),
+        Boot("bios-cd-1cpu", ["-smp", "1", "-cdrom", ISO] + SELFTEST_SMBIOS, 180),
+        Boot("bios-cd-4cpu", ["-smp", "4", "-cdrom", ISO] + SELFTEST_SMBIOS, 180),
+        Boot("bios-usb", ["-smp", "2"] + usb_stick_args() + SELFTEST_SMBIOS, 240),
         Boot("uefi-cd", uefi_args("uefi-cd") + ["-smp", "2", "-cdrom", ISO] + SELFTEST_SMBIOS,
              180),
-        Boot("pvh", ["-smp", "2", "-kernel", ELF, "-append", test_args], 60),
+        Boot("pvh", ["-smp", "2", "-kernel", ELF, "-append", test_args], 180),
         # Without an initrd the kernel runs on; the suites that need one skip.
         Boot("pvh-no-initrd", ["-smp", "1", "-kernel", ELF, "-append", test_args], 60,
              initrd=False),
         Boot("pvh-q35-64m", ["-machine", "q35", "-m", "64M", "-smp", "1", "-kernel", ELF,
-                             "-append", test_args], 60),
+                             "-append", test_args], 180),
         # Memory from 64 MiB up: split around the PCI hole, above 4 GiB, 1 GiB pages.
         Boot("pvh-3584m", ["-m", "3584M", "-smp", "1", "-kernel", ELF, "-append", test_args],
              90),
@@ -134,7 +135,7 @@ def all_boots(seed):
                                      "-append", test_args], 120),
         # Eight CPUs, and a limit below what the machine has.
         Boot("pvh-q35-8cpu", ["-machine", "q35", "-smp", "8", "-kernel", ELF, "-append",
-                              test_args], 120),
+                              test_args], 240),
         Boot("pvh-smp-limit", ["-smp", "4", "-kernel", ELF, "-append", test_args + " smp=3"],
              90),
         # NUMA (always with cpus=: without it QEMU puts a socket's CPUs on node 0).
@@ -194,6 +195,11 @@ def all_boots(seed):
              shell_end="shutdown"),
         Boot("shell-uefi-usb", uefi_args("shell-uefi-usb") + ["-smp", "2", "-m", "1G"] +
              usb_stick_args(), 180, shell_end="shutdown"),
+        # busybox's shell as PID 1 (init=/bin/sh), driven over serial (busybox.py).
+        Boot("busybox-pvh-1cpu", ["-smp", "1", "-kernel", ELF, "-append", "init=/bin/sh"], 90,
+             busybox=True),
+        Boot("busybox-pvh-2cpu", ["-smp", "2", "-kernel", ELF, "-append", "init=/bin/sh"], 90,
+             busybox=True),
         Boot("shell-pvh", ["-smp", "2", "-kernel", ELF], 90, shell_end="reboot",
              shell_rerun=True),
         # The extremes of the range: 64 MiB and 8 GiB, one CPU and eight.
@@ -242,7 +248,7 @@ def all_boots(seed):
     # is polled.
     clock_from = lambda source: r"^apic: .*; TSC \d+ kHz \(from %s\)" % source
     boots += [
-        Boot("microvm", ["-M", "microvm", "-smp", "2", "-kernel", ELF, "-append", test_args], 60,
+        Boot("microvm", ["-M", "microvm", "-smp", "2", "-kernel", ELF, "-append", test_args], 180,
              log_lines=[clock_from("the PIT"), r"^clock: the PIT: OUT2 is high before the "
                         r"count starts \(port 0x61 reads 0xff\): no working gate"]),
         Boot("microvm-acpi-off", ["-M", "microvm,acpi=off", "-smp", "1", "-kernel", ELF,
@@ -311,18 +317,37 @@ def big_boots(seed):
     return boots
 
 
+# The self-test boots that also run the user-space suites (the initrd's
+# /tests/default), beside the ISO boots, whose self-test entry runs everything:
+# BIOS with 1 and 4 CPUs, UEFI and USB with 2 (the ISO), PVH with 1, 2 and 8, and
+# microvm. The other direct boots check something else (memory layouts, topology,
+# clocks, bad options) and run the in-kernel suites only, with `test=*,!user_*`,
+# which keeps make test within its time.
+USER_SUITE_BOOTS = {"pvh", "pvh-q35-64m", "pvh-q35-8cpu", "microvm"}
+
+
+def with_kernel_suites_only(boot, args):
+    if boot.name in USER_SUITE_BOOTS or "-append" not in args:
+        return args
+    i = args.index("-append") + 1
+    words = args[i].split()
+    if "mode=test" not in words or any(w.startswith("test=") for w in words):
+        return args
+    return args[:i] + [args[i] + " test=*,!user_*"] + args[i + 1:]
+
+
 def qemu_command(boot):
     monitor = "unix:%s,server=on,wait=off" % boot.monitor_path() if boot.screen_lines else "none"
     # A power boot that must power off, and a shell boot that ends with shutdown, run
     # without -no-reboot: a reset instead would boot the kernel again, not end QEMU.
     powers_off = boot.expect_end == "power-off" or boot.shell_end == "shutdown"
-    serial = "stdio" if boot.shell_end else "file:" + boot.log_path()
+    serial = "stdio" if boot.shell_end or boot.busybox else "file:" + boot.log_path()
     cmd = base_command(serial, monitor, no_reboot=not powers_off)
     if "-m" not in boot.args:
         cmd += ["-m", "256M"]
     if boot.initrd and "-kernel" in boot.args:
         cmd += ["-initrd", INITRD]
-    return cmd + boot.args
+    return cmd + with_kernel_suites_only(boot, boot.args)
 
 
 def expected_cpus(boot):
