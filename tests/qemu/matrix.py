@@ -156,6 +156,12 @@ def all_boots(seed):
         # A hundred thousand threads alive at once (a named-only suite: it needs 1 GiB).
         Boot("pvh-100k-threads", ["-m", "1G", "-smp", "2", "-kernel", ELF, "-append",
                                   test_args + " test=threads_100k"], 120),
+        # Fairness, work conservation, weights and starvation (the named suite `fair`,
+        # tests/ktest/fair_test.c) at 2, 4 and 8 CPUs.
+        Boot("fair-2cpu", ["-smp", "2", "-kernel", ELF, "-append", test_args + " test=fair"], 60),
+        Boot("fair-4cpu", ["-smp", "4", "-kernel", ELF, "-append", test_args + " test=fair"], 60),
+        Boot("fair-8cpu", ["-machine", "q35", "-smp", "8", "-kernel", ELF, "-append",
+                           test_args + " test=fair"], 90),
         # mode=bench prints every figure a small guest can measure (values not judged).
         Boot("pvh-bench", ["-smp", "2", "-kernel", ELF, "-append", "mode=bench"], 120,
              expect_bench=BENCH_FIGURES),
