@@ -72,6 +72,8 @@ struct sched_cpu {
     struct thread *idle;         /* runs when nothing else can; never queued */
     struct thread *prev;         /* between a switch and its finish_switch */
     uint64_t ticks;              /* timer interrupts taken */
+    uint64_t nested_ticks;       /* refused: they came while this CPU's tick ran (atomic) */
+    bool in_tick;
     uint64_t wheel_tick;         /* the last sleep-wheel slot swept (real-time ticks) */
     bool need_resched;
     /* Statistics, written by this CPU only (relaxed atomic stores, so other CPUs
@@ -722,9 +724,21 @@ static void charge_tick(struct sched_cpu *c, struct thread *t, size_t queued)
     c->need_resched = true;
 }
 
-static void tick(void)
+static void (*tick_test_hook)(void); /* (A) */
+
+void sched_set_tick_test_hook(void (*hook)(void))
 {
-    struct sched_cpu *c = this_cpu();
+    __atomic_store_n(&tick_test_hook, hook, __ATOMIC_RELEASE);
+}
+
+uint64_t sched_nested_ticks(unsigned cpu)
+{
+    return __atomic_load_n(&cpus[cpu].nested_ticks, __ATOMIC_RELAXED);
+}
+
+/* One tick's work, with this CPU's tick marked running. */
+static void tick_work(struct sched_cpu *c)
+{
     unsigned self = arch_cpu_index();
     c->ticks++;
     wake_sleepers(c);
@@ -738,6 +752,29 @@ static void tick(void)
      * case the wake-up at queueing time went to a CPU that was just leaving idle. */
     if (busy && rq_stealable_count(&c->rq))
         kick_idle_cpu(self);
+}
+
+/*
+ * The tick is not reentrant on its CPU: one that comes while the last is still
+ * running (something under it turned interrupts on, as the test hook does to
+ * play a host too slow for the period) is counted and dropped, so ticks never
+ * pile up on one stack, whatever the timer does. The arch runs the preempt hook
+ * only for the outermost interrupt (include/arch/irq.h), so neither does a
+ * nested interrupt switch threads.
+ */
+static void tick(void)
+{
+    struct sched_cpu *c = this_cpu();
+    if (c->in_tick) {
+        __atomic_store_n(&c->nested_ticks, c->nested_ticks + 1, __ATOMIC_RELAXED);
+        return;
+    }
+    c->in_tick = true;
+    tick_work(c);
+    void (*hook)(void) = __atomic_load_n(&tick_test_hook, __ATOMIC_ACQUIRE);
+    if (hook)
+        hook();
+    c->in_tick = false;
 }
 
 /* After every interrupt, before returning to the interrupted code (arch). */

@@ -158,6 +158,12 @@ int thread_get_nice(const struct thread *t);
  * time, SCHED_TICK_NS each). */
 uint64_t thread_cpu_ticks(const struct thread *t);
 
+/* For tests: a function every CPU's tick calls at its end (interrupt context,
+ * interrupts off; it may turn them on for a while if it turns them off again), or
+ * NULL; and the ticks `cpu` dropped because they came while its tick still ran. */
+void sched_set_tick_test_hook(void (*hook)(void));
+uint64_t sched_nested_ticks(unsigned cpu);
+
 /* Ticks since boot on this CPU (SCHED_TICK_NS each). */
 uint64_t sched_ticks(void);
 
