@@ -610,7 +610,10 @@ struct thread *thread_spawn_stack(thread_fn fn, void *arg, const char *name, int
     struct thread *t = thread_new(name, cpu);
     if (!t)
         return NULL;
-    if (kstack_alloc(stack_bytes, &t->stack) != KSTACK_OK) {
+    /* A pinned thread's stack from its CPU's node; another from this CPU's, where
+     * enqueue puts it and where it stays unless its node runs out of work. */
+    unsigned node = cpu >= 0 ? numa_cpu_node((unsigned)cpu) : KSTACK_ANY_NODE;
+    if (kstack_alloc_on_node(stack_bytes, node, &t->stack) != KSTACK_OK) {
         registry_remove(t);
         kfree(t);
         return NULL;
