@@ -734,6 +734,11 @@ void sched_set_tick_test_hook(void (*hook)(void))
     __atomic_store_n(&tick_test_hook, hook, __ATOMIC_RELEASE);
 }
 
+uint64_t sched_cpu_ticks(unsigned cpu)
+{
+    return __atomic_load_n(&cpus[cpu].ticks, __ATOMIC_RELAXED);
+}
+
 uint64_t sched_nested_ticks(unsigned cpu)
 {
     return __atomic_load_n(&cpus[cpu].nested_ticks, __ATOMIC_RELAXED);
@@ -743,7 +748,7 @@ uint64_t sched_nested_ticks(unsigned cpu)
 static void tick_work(struct sched_cpu *c)
 {
     unsigned self = arch_cpu_index();
-    c->ticks++;
+    __atomic_store_n(&c->ticks, c->ticks + 1, __ATOMIC_RELAXED);
     wake_sleepers(c);
     size_t queued = rq_count(&c->rq);
     bool busy = c->current != c->idle;

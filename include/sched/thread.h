@@ -164,6 +164,9 @@ uint64_t thread_cpu_ticks(const struct thread *t);
 void sched_set_tick_test_hook(void (*hook)(void));
 uint64_t sched_nested_ticks(unsigned cpu);
 
+/* Ticks `cpu` has taken since boot, as a snapshot from any CPU. */
+uint64_t sched_cpu_ticks(unsigned cpu);
+
 /* Ticks since boot on this CPU (SCHED_TICK_NS each). */
 uint64_t sched_ticks(void);
 

@@ -12,6 +12,7 @@
 #include "arch/smp.h"
 #include "arch/time.h"
 #include "kernel/ktest.h"
+#include "lib/printf.h"
 #include "sched/fair.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
@@ -23,6 +24,12 @@
 #define WINDOW_TICKS_PER_THREAD 500
 #define WINDOW_MAX_NS ((uint64_t)25000000000)
 #define WINDOW_POLL_NS ((uint64_t)10000000)
+/* A thread pinned to a vCPU the host runs less gets less, whatever the kernel
+ * does: fairness is judged in a window where every CPU took at least this percent
+ * of the ticks of the busiest (up to MAX_WINDOWS tries, WINDOWS_MAX_NS in all). */
+#define EVEN_CPUS_PERCENT 85
+#define MAX_WINDOWS 4
+#define WINDOWS_MAX_NS ((uint64_t)40000000000)
 
 struct worker {
     struct thread *thread;
@@ -121,6 +128,8 @@ static struct {
     bool done;
     unsigned n, cpus;
     uint64_t window_ms;
+    bool cpus_even;
+    uint64_t cpu_least, cpu_most;
     uint64_t ticks[FAIR_MAX_WORKERS], gaps[FAIR_MAX_WORKERS];
 } equal_run;
 
@@ -148,12 +157,32 @@ static bool run_equal_weights(struct ktest *t)
         }
     }
     thread_sleep_ns(WARMUP_NS);
-    start_window(w, n);
-    uint64_t moves = fair_balance_moves();
-    equal_run.window_ms = wait_window(w, n, (uint64_t)n * WINDOW_TICKS_PER_THREAD);
-    end_window(w, n);
-    moves = fair_balance_moves() - moves;
+    /* Windows until one in which the host ran the vCPUs alike (see EVEN_CPUS_PERCENT). */
+    uint64_t moves, cpu_least, cpu_most, started = arch_time_ns();
+    unsigned windows = 0;
+    do {
+        start_window(w, n);
+        moves = fair_balance_moves();
+        static uint64_t cpu_ticks[ARCH_MAX_CPUS];
+        for (unsigned cpu = 0; cpu < cpus; cpu++)
+            cpu_ticks[cpu] = sched_cpu_ticks(cpu);
+        equal_run.window_ms = wait_window(w, n, (uint64_t)n * WINDOW_TICKS_PER_THREAD);
+        end_window(w, n);
+        cpu_least = UINT64_MAX;
+        cpu_most = 0;
+        for (unsigned cpu = 0; cpu < cpus; cpu++) {
+            uint64_t ticks = sched_cpu_ticks(cpu) - cpu_ticks[cpu];
+            cpu_least = ticks < cpu_least ? ticks : cpu_least;
+            cpu_most = ticks > cpu_most ? ticks : cpu_most;
+        }
+        moves = fair_balance_moves() - moves;
+        windows++;
+    } while (cpu_least * 100 < cpu_most * EVEN_CPUS_PERCENT && windows < MAX_WINDOWS &&
+             arch_time_ns() - started < WINDOWS_MAX_NS);
     stop_and_join(w, n, &stop);
+    equal_run.cpus_even = cpu_least * 100 >= cpu_most * EVEN_CPUS_PERCENT;
+    equal_run.cpu_least = cpu_least;
+    equal_run.cpu_most = cpu_most;
     equal_run.n = n;
     equal_run.cpus = cpus;
     uint64_t least = UINT64_MAX, most = 0;
@@ -163,8 +192,9 @@ static bool run_equal_weights(struct ktest *t)
         least = w[i].window_ticks < least ? w[i].window_ticks : least;
         most = w[i].window_ticks > most ? w[i].window_ticks : most;
     }
-    ktest_note(t, "%u threads (%u pinned) on %u CPUs: %lu..%lu ticks each, %lu balancing moves",
-               n, pinned, cpus, least, most, moves);
+    ktest_note(t, "%u threads (%u pinned) on %u CPUs: %lu..%lu ticks each, %lu balancing moves; "
+               "the CPUs took %lu..%lu ticks (window %u)", n, pinned, cpus, least, most, moves,
+               cpu_least, cpu_most, windows);
     equal_run.done = true;
     return true;
 }
@@ -176,6 +206,14 @@ static void fair_equal_weights_get_equal_cpu_time(struct ktest *t)
     uint64_t jain = jain_x10000(equal_run.ticks, equal_run.n);
     ktest_note(t, "Jain's index %lu.%04lu over %lu ms", jain / 10000, jain % 10000,
                equal_run.window_ms);
+    if (!equal_run.cpus_even) {
+        static char reason[120];
+        ksnprintf(reason, sizeof(reason),
+                  "the host ran the vCPUs unevenly in every window (the last: %lu..%lu ticks "
+                  "per CPU, under %u%%)", equal_run.cpu_least, equal_run.cpu_most,
+                  EVEN_CPUS_PERCENT);
+        KT_SKIP(t, reason);
+    }
     KT_EXPECT(t, jain >= 9900);
 }
 
