@@ -5,6 +5,7 @@
 #include "base/panic.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
+#include "mm/numa.h"
 #include "mm/paging.h"
 #include "base/spinlock.h"
 
@@ -163,10 +164,12 @@ static void unmap_pages(uintptr_t start, size_t npages)
     }
 }
 
-static bool map_pages(uintptr_t start, size_t npages)
+/* Maps npages fresh frames at start: from this CPU's node (its frame cache first),
+ * or from `node` and then the nearest ones when node is not KSTACK_ANY_NODE. */
+static bool map_pages(uintptr_t start, size_t npages, unsigned node)
 {
     for (size_t i = 0; i < npages; i++) {
-        phys_addr_t frame = frame_alloc();
+        phys_addr_t frame = node == KSTACK_ANY_NODE ? frame_alloc() : frame_alloc_on_node(node);
         if (!phys_is_valid(frame) ||
             paging_map(&kernel_space, start + i * PAGE_BYTES, frame, PAGE_4K,
                        PAGE_WRITE | PAGE_GLOBAL) != PAGING_OK) {
@@ -243,14 +246,22 @@ static void drain_caches(void)
 
 int kstack_alloc(size_t size_bytes, struct kstack *out)
 {
+    return kstack_alloc_on_node(size_bytes, KSTACK_ANY_NODE, out);
+}
+
+int kstack_alloc_on_node(size_t size_bytes, unsigned node, struct kstack *out)
+{
     if (size_bytes == 0 || size_bytes > KSTACK_MAX_BYTES)
         return KSTACK_ERR_TOO_LARGE;
+    if (node != KSTACK_ANY_NODE && node == numa_cpu_node(arch_cpu_index()))
+        node = KSTACK_ANY_NODE; /* this CPU's own: its cache of stacks serves it */
     size_t npages = (size_bytes + PAGE_BYTES - 1) / PAGE_BYTES;
     unsigned c = 0;
     while ((2ul << c) < npages + 1) /* class c has slots of 2^(c+1) pages */
         c++;
 
-    if (c < CACHED_CLASSES && cache_take(c, npages, out))
+    /* The cache holds stacks of this CPU's node only. */
+    if (node == KSTACK_ANY_NODE && c < CACHED_CLASSES && cache_take(c, npages, out))
         return KSTACK_OK;
 
     size_t slot;
@@ -269,10 +280,10 @@ int kstack_alloc(size_t size_bytes, struct kstack *out)
 
     uintptr_t top = cls->base + (slot + 1) * cls->slot_pages * PAGE_BYTES;
     uintptr_t bottom = top - npages * PAGE_BYTES;
-    bool mapped = map_pages(bottom, npages);
+    bool mapped = map_pages(bottom, npages, node);
     if (!mapped) {
         kstack_flush(); /* frames waiting for the flush, then one more try */
-        mapped = map_pages(bottom, npages);
+        mapped = map_pages(bottom, npages, node);
     }
     if (!mapped) {
         irq = spin_lock(&kstack_lock);

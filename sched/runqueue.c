@@ -23,7 +23,7 @@ void rq_init(struct run_queue *rq)
     rq->lock = (struct spinlock)SPINLOCK_INIT("run_queue");
     list_init(&rq->pinned);
     list_init(&rq->stealable);
-    rq->next_seq = 1;
+    rq->next_seq = RQ_FIRST_SEQ;
     rq->count = 0;
     rq->stealable_count = 0;
 }
@@ -41,6 +41,22 @@ void rq_push(struct run_queue *rq, struct rq_node *node)
     bool irq = spin_lock(&rq->lock);
     rq_check_unlinked(rq, node, irq);
     rq_link_newest(rq, node);
+    rq_publish_counts(rq, rq->count + 1, rq->stealable_count + (node->pinned ? 0 : 1));
+    spin_unlock(&rq->lock, irq);
+}
+
+void rq_push_head(struct run_queue *rq, struct rq_node *node)
+{
+    bool irq = spin_lock(&rq->lock);
+    rq_check_unlinked(rq, node, irq);
+    struct rq_node *oldest = rq_oldest(rq);
+    struct rq_node *sentinel = node->pinned ? &rq->pinned : &rq->stealable;
+    node->seq = (oldest ? oldest->seq : rq->next_seq) - 1;
+    node->prev = sentinel;
+    node->next = sentinel->next;
+    sentinel->next->prev = node;
+    sentinel->next = node;
+    __atomic_store_n(&node->queue, rq, __ATOMIC_RELEASE);
     rq_publish_counts(rq, rq->count + 1, rq->stealable_count + (node->pinned ? 0 : 1));
     spin_unlock(&rq->lock, irq);
 }

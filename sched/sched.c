@@ -58,6 +58,8 @@
 #include "mm/numa.h"
 #include "base/cpuset.h"
 #include "base/spinlock.h"
+#include "sched/fair.h"
+#include "internal.h"
 
 #define SLEEP_BUCKETS 256 /* a hashed timer wheel: bucket = wake tick mod this */
 #define JOIN_LOCKS 64
@@ -70,8 +72,9 @@ struct sched_cpu {
     struct thread *idle;         /* runs when nothing else can; never queued */
     struct thread *prev;         /* between a switch and its finish_switch */
     uint64_t ticks;              /* timer interrupts taken */
+    uint64_t nested_ticks;       /* refused: they came while this CPU's tick ran (atomic) */
+    bool in_tick;
     uint64_t wheel_tick;         /* the last sleep-wheel slot swept (real-time ticks) */
-    uint32_t slice_left;         /* ticks until current is preempted */
     bool need_resched;
     /* Statistics, written by this CPU only (relaxed atomic stores, so other CPUs
      * can sum them without a shared counter bouncing between caches). */
@@ -82,6 +85,8 @@ struct sched_cpu {
 } __attribute__((aligned(64)));
 
 static struct sched_cpu cpus[ARCH_MAX_CPUS];
+_Static_assert(sizeof(struct thread) + HEAP_HEADER_BYTES <= 256,
+               "a thread's control block fits a 256-byte heap block (thread.h)");
 _Static_assert(ARCH_MAX_CPUS - 1 <= INT16_MAX && ARCH_MAX_CPUS - 1 <= UINT16_MAX,
                "a thread's affinity (int16_t) and cpu (uint16_t) hold any CPU index");
 static unsigned cpus_online;     /* atomic; CPUs with a scheduler */
@@ -146,6 +151,14 @@ static bool this_cpu_stays_busy(void)
     return c->current != c->idle && c->current && load_state(c->current) == THREAD_RUNNING;
 }
 
+/* Wakes one idle CPU other than self, if there is one, to look for work. */
+static inline __attribute__((always_inline)) void kick_idle_cpu(unsigned self)
+{
+    unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
+    if (idle < ARCH_MAX_CPUS)
+        kick_cpu(idle);
+}
+
 /* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
 static void enqueue(struct thread *t)
 {
@@ -156,11 +169,10 @@ static void enqueue(struct thread *t)
     rq_push(&cpus[target].rq, &t->rq);
     if (cpuset_test_atomic(&idle_cpus, target)) {
         kick_cpu(target);
-    } else if (target == self && !t->rq.pinned) {
-        /* Busy here, idle elsewhere: wake one idle CPU to come and steal. */
-        unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
-        if (idle < ARCH_MAX_CPUS && this_cpu_stays_busy())
-            kick_cpu(idle);
+    } else if (!t->rq.pinned && (target != self || this_cpu_stays_busy())) {
+        /* Queued on a busy CPU while another is idle: wake that one to come and
+         * steal (work conservation, include/sched/fair.h). */
+        kick_idle_cpu(self);
     }
 }
 
@@ -247,12 +259,34 @@ static struct thread *steal(unsigned self)
     return NULL;
 }
 
+/*
+ * A thread picked with its budget spent (a quantum under one tick: fair.h) sits
+ * out this turn: it gets its quantum and goes to the back of this CPU's queue, and
+ * the next one is taken, until one has budget. Ends: each pass adds a positive
+ * quantum to the thread it passes over. May return the thread it was given (the
+ * only one here), one that is still on this CPU (yield_to_queued's prev), or
+ * NULL when a thief emptied the queue between the push and the pop.
+ */
+static __attribute__((noinline)) struct thread *skip_spent(struct sched_cpu *c, struct thread *t)
+{
+    while (t->budget <= 0) {
+        t->budget += __atomic_load_n(&t->quantum, __ATOMIC_RELAXED);
+        rq_push(&c->rq, &t->rq);
+        struct rq_node *node = rq_pop(&c->rq);
+        if (!node)
+            return NULL; /* a thief took it meanwhile */
+        t = container_of(node, struct thread, rq);
+    }
+    return t;
+}
+
 static struct thread *pick_next(struct sched_cpu *c, unsigned self)
 {
     struct rq_node *node = rq_pop(&c->rq);
-    if (node)
-        return container_of(node, struct thread, rq);
-    return steal(self);
+    struct thread *t = node ? container_of(node, struct thread, rq) : steal(self);
+    if (t && t->budget <= 0)
+        t = skip_spent(c, t);
+    return t;
 }
 
 /* ---- switching ---------------------------------------------------------------- */
@@ -317,7 +351,6 @@ static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
     store_state(next, THREAD_RUNNING);
     c->current = next;
     c->prev = prev;
-    c->slice_left = SCHED_SLICE_TICKS;
     __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
     if (prev->user || next->user)
         switch_hook(prev, next);
@@ -336,15 +369,13 @@ static void schedule(void)
     struct thread *next = pick_next(c, self);
     int prev_state = load_state(prev);
     if (!next) {
-        if ((prev_state == THREAD_RUNNING && prev != c->idle) || prev == c->idle) {
-            c->slice_left = SCHED_SLICE_TICKS;
+        if ((prev_state == THREAD_RUNNING && prev != c->idle) || prev == c->idle)
             return; /* nothing else to run: carry on */
-        }
         next = c->idle;
     }
     if (next == prev) {
-        store_state(prev, THREAD_RUNNING); /* woken before it could switch away */
-        c->slice_left = SCHED_SLICE_TICKS;
+        /* Woken before it could switch away, or the only one with budget. */
+        store_state(prev, THREAD_RUNNING);
         return;
     }
     switch_to(c, prev, next, self);
@@ -369,9 +400,14 @@ static void schedule(void)
  * ever queued while on a CPU is one this CPU has finished switching away from).
  * An unpinned thread queued here is work an idle CPU may steal: wake one, as
  * enqueue would.
+ * A thread whose budget is spent sits out its turn (skip_spent, fair.h) when the
+ * tick preempts; a voluntary yield hands the CPU to the oldest as it is, which
+ * keeps that check off the yield path and costs nothing in the long run: the
+ * turn it gets is charged to its budget, whose debt the next picks pay back.
  */
 static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_cpu *c,
-                                                                   unsigned self)
+                                                                   unsigned self,
+                                                                   bool skip_spent_next)
 {
     struct thread *prev = c->current;
     if (prev == c->idle || load_state(prev) != THREAD_RUNNING)
@@ -382,13 +418,22 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
         store_state(prev, THREAD_RUNNING);
         return false;
     }
-    if (!prev->rq.pinned) {
-        unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
-        if (idle < ARCH_MAX_CPUS)
-            kick_cpu(idle);
-    }
+    if (!prev->rq.pinned)
+        kick_idle_cpu(self);
     c->need_resched = false;
-    switch_to(c, prev, container_of(node, struct thread, rq), self);
+    struct thread *next = container_of(node, struct thread, rq);
+    if (skip_spent_next && next->budget <= 0) {
+        /* prev is queued: it runs on only if it comes back here; if a thief took
+         * it and everything else, this CPU idles until prev's switch is done. */
+        next = skip_spent(c, next);
+        if (next == prev) {
+            store_state(prev, THREAD_RUNNING);
+            return true;
+        }
+        if (!next)
+            next = c->idle;
+    }
+    switch_to(c, prev, next, self);
     return true;
 }
 
@@ -396,7 +441,7 @@ void thread_yield(void)
 {
     bool irq = arch_irq_save_disable();
     unsigned self = arch_cpu_index();
-    if (!yield_to_queued(&cpus[self], self))
+    if (!yield_to_queued(&cpus[self], self, false))
         schedule();
     arch_irq_restore(irq);
 }
@@ -547,6 +592,8 @@ static struct thread *thread_new(const char *name, int cpu)
         .name = name,
         .id = __atomic_add_fetch(&next_thread_id, 1, __ATOMIC_RELAXED),
         .state = THREAD_RUNNABLE,
+        .budget = fair_quantum(FAIR_WEIGHT_NICE0),
+        .quantum = fair_quantum(FAIR_WEIGHT_NICE0),
         .affinity = (int16_t)cpu,
         .cpu = (uint16_t)(cpu >= 0 ? (unsigned)cpu : arch_cpu_index()),
     };
@@ -563,7 +610,10 @@ struct thread *thread_spawn_stack(thread_fn fn, void *arg, const char *name, int
     struct thread *t = thread_new(name, cpu);
     if (!t)
         return NULL;
-    if (kstack_alloc(stack_bytes, &t->stack) != KSTACK_OK) {
+    /* A pinned thread's stack from its CPU's node; another from this CPU's, where
+     * enqueue puts it and where it stays unless its node runs out of work. */
+    unsigned node = cpu >= 0 ? numa_cpu_node((unsigned)cpu) : KSTACK_ANY_NODE;
+    if (kstack_alloc_on_node(stack_bytes, node, &t->stack) != KSTACK_OK) {
         registry_remove(t);
         kfree(t);
         return NULL;
@@ -663,17 +713,76 @@ static void wake_sleepers(struct sched_cpu *c)
         c->wheel_tick = upto;
 }
 
+/* Charges the running thread one tick of its budget (include/sched/fair.h); a
+ * spent one gets its next quantum and gives way. With nobody waiting here it
+ * owes nobody: its budget starts afresh, so that no debt builds up while alone. */
+static void charge_tick(struct sched_cpu *c, struct thread *t, size_t queued)
+{
+    __atomic_store_n(&t->run_ticks, t->run_ticks + 1, __ATOMIC_RELAXED);
+    t->budget -= FAIR_TICK_UNITS;
+    if (t->budget > 0)
+        return;
+    int32_t quantum = __atomic_load_n(&t->quantum, __ATOMIC_RELAXED);
+    t->budget = queued ? t->budget + quantum : quantum;
+    c->need_resched = true;
+}
+
+static void (*tick_test_hook)(void); /* (A) */
+
+void sched_set_tick_test_hook(void (*hook)(void))
+{
+    __atomic_store_n(&tick_test_hook, hook, __ATOMIC_RELEASE);
+}
+
+uint64_t sched_cpu_ticks(unsigned cpu)
+{
+    return __atomic_load_n(&cpus[cpu].ticks, __ATOMIC_RELAXED);
+}
+
+uint64_t sched_nested_ticks(unsigned cpu)
+{
+    return __atomic_load_n(&cpus[cpu].nested_ticks, __ATOMIC_RELAXED);
+}
+
+/* One tick's work, with this CPU's tick marked running. */
+static void tick_work(struct sched_cpu *c)
+{
+    unsigned self = arch_cpu_index();
+    __atomic_store_n(&c->ticks, c->ticks + 1, __ATOMIC_RELAXED);
+    wake_sleepers(c);
+    size_t queued = rq_count(&c->rq);
+    bool busy = c->current != c->idle;
+    if (busy)
+        charge_tick(c, c->current, queued);
+    if (fair_tick(self, busy, (unsigned)queued + busy) || (!busy && queued))
+        c->need_resched = true;
+    /* A thread waiting here that an idle CPU could run: wake that CPU again, in
+     * case the wake-up at queueing time went to a CPU that was just leaving idle. */
+    if (busy && rq_stealable_count(&c->rq))
+        kick_idle_cpu(self);
+}
+
+/*
+ * The tick is not reentrant on its CPU: one that comes while the last is still
+ * running (something under it turned interrupts on, as the test hook does to
+ * play a host too slow for the period) is counted and dropped, so ticks never
+ * pile up on one stack, whatever the timer does. The arch runs the preempt hook
+ * only for the outermost interrupt (include/arch/irq.h), so neither does a
+ * nested interrupt switch threads.
+ */
 static void tick(void)
 {
     struct sched_cpu *c = this_cpu();
-    c->ticks++;
-    wake_sleepers(c);
-    if (c->current == c->idle) {
-        if (rq_count(&c->rq))
-            c->need_resched = true;
-    } else if (c->slice_left == 0 || --c->slice_left == 0) {
-        c->need_resched = true;
+    if (c->in_tick) {
+        __atomic_store_n(&c->nested_ticks, c->nested_ticks + 1, __ATOMIC_RELAXED);
+        return;
     }
+    c->in_tick = true;
+    tick_work(c);
+    void (*hook)(void) = __atomic_load_n(&tick_test_hook, __ATOMIC_ACQUIRE);
+    if (hook)
+        hook();
+    c->in_tick = false;
 }
 
 /* After every interrupt, before returning to the interrupted code (arch). */
@@ -681,7 +790,7 @@ static void preempt_check(void)
 {
     unsigned self = arch_cpu_index();
     struct sched_cpu *c = &cpus[self];
-    if (c->need_resched && c->current && !yield_to_queued(c, self))
+    if (c->need_resched && c->current && !yield_to_queued(c, self, true))
         schedule();
 }
 
@@ -756,7 +865,6 @@ static void sched_cpu_setup(unsigned cpu)
     struct sched_cpu *c = &cpus[cpu];
     rq_init(&c->rq);
     c->wheel_tick = time_tick(arch_time_ns());
-    c->slice_left = SCHED_SLICE_TICKS;
 }
 
 /* The CPU's sleep wheel, before it takes part in scheduling (only it uses it). */
@@ -803,6 +911,35 @@ void sched_ap_main(unsigned cpu)
     __atomic_fetch_add(&cpus_online, 1, __ATOMIC_ACQ_REL);
     sched_start_ticks();
     idle_loop();
+}
+
+void thread_set_nice(struct thread *t, int nice)
+{
+    uint32_t weight = fair_nice_to_weight(nice);
+    __atomic_store_n(&t->nice, (int8_t)(nice < FAIR_NICE_MIN ? FAIR_NICE_MIN
+                                        : nice > FAIR_NICE_MAX ? FAIR_NICE_MAX : nice),
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&t->quantum, fair_quantum(weight), __ATOMIC_RELAXED);
+}
+
+int thread_get_nice(const struct thread *t)
+{
+    return __atomic_load_n(&t->nice, __ATOMIC_RELAXED);
+}
+
+uint64_t thread_cpu_ticks(const struct thread *t)
+{
+    return __atomic_load_n(&t->run_ticks, __ATOMIC_RELAXED);
+}
+
+unsigned sched_cpus_online(void)
+{
+    return __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
+}
+
+struct run_queue *sched_cpu_run_queue(unsigned cpu)
+{
+    return &cpus[cpu].rq;
 }
 
 void sched_get_stats(struct sched_stats *out)

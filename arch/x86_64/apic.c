@@ -313,7 +313,22 @@ void arch_set_preempt_hook(void (*hook)(void))
     preempt_hook = hook;
 }
 
-/* Called by isr_dispatch for vectors >= ARCH_IRQ_FIRST; false if nobody handles it. */
+/* Interrupt handlers on each CPU's stack now, and the most there were (each CPU
+ * its own, interrupts off). */
+static unsigned irq_depth[ARCH_MAX_CPUS], irq_depth_max[ARCH_MAX_CPUS];
+
+unsigned arch_irq_depth_max(unsigned cpu)
+{
+    return __atomic_load_n(&irq_depth_max[cpu], __ATOMIC_RELAXED);
+}
+
+void arch_irq_depth_reset(unsigned cpu)
+{
+    __atomic_store_n(&irq_depth_max[cpu], 0, __ATOMIC_RELAXED);
+}
+
+/* Called by isr_dispatch for vectors >= ARCH_IRQ_FIRST; false if nobody handles it.
+ * The preempt hook only for the outermost interrupt (include/arch/irq.h). */
 bool apic_dispatch(unsigned vector)
 {
     if (vector == VECTOR_SPURIOUS || (vector >= VECTOR_PIC_BASE && vector < VECTOR_PIC_BASE + 16))
@@ -321,9 +336,17 @@ bool apic_dispatch(unsigned vector)
     arch_irq_handler_fn fn = __atomic_load_n(&handlers[vector].fn, __ATOMIC_ACQUIRE);
     if (!fn)
         return false;
+    unsigned cpu = arch_cpu_index();
+    unsigned depth = ++irq_depth[cpu];
+    if (depth > irq_depth_max[cpu])
+        __atomic_store_n(&irq_depth_max[cpu], depth, __ATOMIC_RELAXED);
     fn(handlers[vector].ctx);
+    if (arch_irq_save_disable())
+        panic("irq: the handler of vector %u returned with interrupts on (%p)", vector,
+              (void *)fn);
     apic_eoi();
-    if (preempt_hook)
+    irq_depth[cpu] = depth - 1;
+    if (depth == 1 && preempt_hook)
         preempt_hook();
     return true;
 }

@@ -45,8 +45,15 @@ enum kstack_error {
     KSTACK_ERR_TOO_LARGE = -2, /* above KSTACK_MAX_BYTES, or 0 */
 };
 
-/* Allocates a stack of at least size_bytes (rounded up to pages). */
+/* Allocates a stack of at least size_bytes (rounded up to pages), its frames from
+ * the calling CPU's NUMA node (then the nearest, as frame_alloc). */
 int kstack_alloc(size_t size_bytes, struct kstack *out);
+/* The same with frames from `node` (then the nearest with memory), for a thread
+ * placed on another node's CPU; KSTACK_ANY_NODE: as kstack_alloc. A stack for
+ * another node bypasses the per-CPU cache, whose stacks are the CPU's node's. A
+ * freed stack goes to the cache of the CPU that frees it, whatever its node. */
+#define KSTACK_ANY_NODE (~0u)
+int kstack_alloc_on_node(size_t size_bytes, unsigned node, struct kstack *out);
 void kstack_free(const struct kstack *stack);
 
 /* Freed stacks' frames and slots come back in batches, after one TLB flush of

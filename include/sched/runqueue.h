@@ -20,7 +20,8 @@
  * 175 ns while a thief steals and pushes back without pause (the cache lines
  * bounce; a deque would bounce them too, as its thieves write the top index).
  *
- * Order: every push stamps the node with the queue's next sequence number. rq_pop
+ * Order: every push stamps the node with the queue's next sequence number (a
+ * push to the head with one below the oldest). rq_pop
  * takes the oldest node of either list (FIFO over the whole queue), and rq_exchange
  * does the same after a push; rq_steal takes the oldest stealable node and never a
  * pinned one.
@@ -85,6 +86,11 @@ void rq_init(struct run_queue *rq);
 
 /* Any CPU may push (a wake-up from another CPU); the node must be unlinked. */
 void rq_push(struct run_queue *rq, struct rq_node *node);
+
+/* Any CPU: queues an unlinked node ahead of every node queued, as the oldest (a
+ * thread moved from another queue's head keeps its place in line: fair.h). Seqs
+ * below the first push's leave room for 2^62 such pushes. */
+void rq_push_head(struct run_queue *rq, struct rq_node *node);
 
 /* The owner: the oldest node of either list, unlinked, or NULL if the queue is empty. */
 struct rq_node *rq_pop(struct run_queue *rq);
@@ -153,6 +159,9 @@ static inline void rq_unlink_node(struct rq_node *node)
     node->next = NULL;
     __atomic_store_n(&node->queue, NULL, __ATOMIC_RELEASE);
 }
+
+/* The seq of the first push: rq_push_head counts down from here. */
+#define RQ_FIRST_SEQ (1ull << 62)
 
 /* Stamps `node` and appends it to its list, without touching the counts. */
 static inline void rq_link_newest(struct run_queue *rq, struct rq_node *node)

@@ -11,13 +11,15 @@
  * made runnable goes to the queue of its CPU (pinned threads: always theirs);
  * a CPU whose queue is empty steals the oldest unpinned thread from another
  * CPU's queue, and halts when there is nothing anywhere. The arch timer ticks
- * every SCHED_TICK_NS and preempts a thread after SCHED_SLICE_TICKS ticks.
+ * every SCHED_TICK_NS and preempts a thread when its turn's budget is spent
+ * (SCHED_SLICE_TICKS ticks at nice 0); include/sched/fair.h says how CPU time is
+ * shared by weight and balanced between CPUs, and what waiting it bounds.
  *
  * States: RUNNING (on a CPU), RUNNABLE (in a run queue, or about to be), BLOCKED
  * (in a wait queue or sleeping; woken by thread_wake), EXITING (switching away
  * for the last time), DEAD (stack freed, waiting for join).
  *
- * The control block is 152 bytes with its heap header (a 256-byte heap block), so
+ * The control block is 168 bytes with its heap header (a 256-byte heap block), so
  * that a million threads with 4 KiB stacks fit in well under 6 GiB.
  *
  * Every thread is also in a registry from its creation until it is joined (the
@@ -63,6 +65,13 @@ struct thread {
     const char *name;           /* caller's string, must outlive the thread */
     uint32_t id;
     int state;                  /* enum thread_state; atomic */
+    /* Its share (include/sched/fair.h): budget left in this turn, in FAIR_TICK_UNITS a
+     * tick, and what a turn adds. budget: the CPU running or queueing it; quantum
+     * and nice: atomic, set by thread_set_nice. */
+    int32_t budget;
+    int32_t quantum;
+    uint32_t run_ticks;         /* ticks charged to it (the CPU running it; atomic) */
+    int8_t nice;
     int16_t affinity;           /* THREAD_ANY_CPU or the CPU it is pinned to */
     uint16_t cpu;               /* the CPU it runs on, or last ran on */
     bool on_cpu;                /* its stack is in use by a CPU (atomic, release on clear) */
@@ -139,6 +148,24 @@ const char *thread_state_name(int state);
 typedef void (*sched_switch_hook_fn)(struct thread *prev, struct thread *next);
 void sched_set_switch_hook(sched_switch_hook_fn hook);
 void thread_set_user(void *user);
+
+/* A thread's nice level, -20..19 (clamped), and the weight it gives it
+ * (include/sched/fair.h); it takes effect from its next turn. Any thread may set
+ * any other's, until it is joined. */
+void thread_set_nice(struct thread *t, int nice);
+int thread_get_nice(const struct thread *t);
+/* The ticks charged to t so far: the ticks it was running at (a sample of its CPU
+ * time, SCHED_TICK_NS each). */
+uint64_t thread_cpu_ticks(const struct thread *t);
+
+/* For tests: a function every CPU's tick calls at its end (interrupt context,
+ * interrupts off; it may turn them on for a while if it turns them off again), or
+ * NULL; and the ticks `cpu` dropped because they came while its tick still ran. */
+void sched_set_tick_test_hook(void (*hook)(void));
+uint64_t sched_nested_ticks(unsigned cpu);
+
+/* Ticks `cpu` has taken since boot, as a snapshot from any CPU. */
+uint64_t sched_cpu_ticks(unsigned cpu);
 
 /* Ticks since boot on this CPU (SCHED_TICK_NS each). */
 uint64_t sched_ticks(void);

@@ -397,9 +397,16 @@ static bool model_step(struct model *m, uint64_t *rng)
         if (it->model_queue != NOT_QUEUED)
             return true;
         it->node.pinned = (r >> 40) % 3 == 0;
-        rq_push(&m->queues[q], &it->node);
+        if ((r >> 44) % 4 == 0) {
+            /* To the head: ahead of everything on q, pinned or not. */
+            struct item *oldest = model_oldest(m, q, false);
+            rq_push_head(&m->queues[q], &it->node);
+            it->model_seq = (oldest ? oldest->model_seq : m->next_seq) - 1;
+        } else {
+            rq_push(&m->queues[q], &it->node);
+            it->model_seq = m->next_seq++;
+        }
         it->model_queue = q;
-        it->model_seq = m->next_seq++;
         return true;
     case 1:
     case 2:
@@ -422,7 +429,7 @@ static bool model_step(struct model *m, uint64_t *rng)
 static void test_random_operations_match_a_model(void)
 {
     for (uint64_t seed = 1; seed <= 4; seed++) {
-        struct model m = {.items = new_items(MODEL_ITEMS), .next_seq = 1};
+        struct model m = {.items = new_items(MODEL_ITEMS), .next_seq = 1ull << 40};
         uint64_t rng = seed;
         for (unsigned q = 0; q < MODEL_QUEUES; q++)
             rq_init(&m.queues[q]);

@@ -183,6 +183,47 @@ static void numa_frames_and_stacks_come_from_the_cpus_node(struct ktest *t)
     kstack_flush();
 }
 
+struct own_stack {
+    unsigned cpu, want, stack_node;
+    bool ok;
+};
+
+/* Where the stack this thread runs on lies (its creator chose). */
+static void find_own_stack(void *arg)
+{
+    struct own_stack *o = arg;
+    struct translation tr;
+    uint64_t here = 0;
+    o->ok = paging_translate(&kernel_space, (uintptr_t)&here, &tr);
+    o->stack_node = o->ok ? frame_node(tr.pa) : ~0u;
+}
+
+/* A thread spawned on CPU 0 but pinned to another CPU gets its stack from that
+ * CPU's node, not its creator's. */
+static void numa_a_pinned_threads_stack_comes_from_its_cpus_node(struct ktest *t)
+{
+    thread_set_own_affinity(0);
+    thread_yield();
+    unsigned others = 0;
+    for (unsigned cpu = 0; cpu < arch_cpu_count(); cpu++) {
+        struct own_stack o = {.cpu = cpu, .want = home_node(cpu)};
+        others += o.want != home_node(0);
+        struct thread *th = thread_spawn(find_own_stack, &o, "numa stack", (int)cpu);
+        KT_EXPECT(t, th != NULL);
+        if (!th)
+            break;
+        thread_join(th);
+        KT_EXPECT(t, o.ok);
+        if (o.stack_node != o.want)
+            ktest_note(t, "CPU %u: stack on node %u, its node is %u", cpu, o.stack_node, o.want);
+        KT_EXPECT_EQ(t, o.stack_node, o.want);
+    }
+    thread_set_own_affinity(THREAD_ANY_CPU);
+    kstack_flush();
+    if (!others)
+        KT_SKIP(t, "every CPU's memory is on CPU 0's node");
+}
+
 struct exhaust {
     unsigned home, fallback, expected_fallback;
     uint64_t taken;
@@ -275,5 +316,6 @@ static void numa_steal_order_is_own_node_first_then_by_distance(struct ktest *t)
 
 KTEST_SUITE(numa, KTEST(numa_topology_matches_the_machine),
             KTEST(numa_frames_and_stacks_come_from_the_cpus_node),
+            KTEST(numa_a_pinned_threads_stack_comes_from_its_cpus_node),
             KTEST(numa_an_exhausted_node_falls_back_to_the_nearest),
             KTEST(numa_steal_order_is_own_node_first_then_by_distance));

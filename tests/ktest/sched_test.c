@@ -134,6 +134,59 @@ static void sched_tick_follows_the_clock(struct ktest *t)
     KT_EXPECT(t, c.ticks <= 2 * expected + 2);
 }
 
+/* ---- ticks that outlast their period ---------------------------------------------- */
+
+#define SLOW_TICKS 12
+static unsigned slow_tick_cpu;
+static int slow_ticks_left; /* atomic */
+
+/* Plays a host too slow for the tick: on slow_tick_cpu, the next SLOW_TICKS ticks
+ * each spend three periods with interrupts on, so the timer fires again under it. */
+static void slow_tick_hook(void)
+{
+    if (arch_cpu_index() != slow_tick_cpu || __atomic_load_n(&slow_ticks_left, __ATOMIC_ACQUIRE) <= 0)
+        return;
+    __atomic_fetch_sub(&slow_ticks_left, 1, __ATOMIC_ACQ_REL);
+    uint64_t start = arch_time_ns();
+    arch_irq_restore(true);
+    while (arch_time_ns() - start < 3 * SCHED_TICK_NS)
+        arch_cpu_relax();
+    arch_irq_save_disable();
+}
+
+/*
+ * Ticks that take longer than their period, with interrupts opened under them (a
+ * host too slow for the tick, at its worst): interrupts never nest more than two
+ * deep on the CPU's stack (the issue's double fault in tick), and the CPU goes on
+ * taking ticks. On x86 the LAPIC itself holds back the timer and the reschedule
+ * IPI while the tick's vector is in service (acknowledged after the handler), so
+ * what nests here is at most one device interrupt; a second tick, should one come
+ * (early-acknowledging hardware), is dropped by the tick's own guard.
+ */
+static void sched_ticks_never_nest_on_one_stack(struct ktest *t)
+{
+    slow_tick_cpu = arch_cpu_count() - 1;
+    uint64_t nested_before = sched_nested_ticks(slow_tick_cpu);
+    uint64_t done = 0;
+    arch_irq_depth_reset(slow_tick_cpu);
+    __atomic_store_n(&slow_ticks_left, SLOW_TICKS, __ATOMIC_RELEASE);
+    sched_set_tick_test_hook(slow_tick_hook);
+    uint64_t start = arch_time_ns();
+    while (__atomic_load_n(&slow_ticks_left, __ATOMIC_ACQUIRE) > 0 &&
+           arch_time_ns() - start < 5000000000ull)
+        thread_sleep_ns(2 * SCHED_TICK_NS);
+    done = SLOW_TICKS - (uint64_t)__atomic_load_n(&slow_ticks_left, __ATOMIC_ACQUIRE);
+    sched_set_tick_test_hook(NULL);
+    __atomic_store_n(&slow_ticks_left, 0, __ATOMIC_RELEASE);
+    thread_sleep_ns(5 * SCHED_TICK_NS); /* a hook still running finishes */
+    uint64_t nested = sched_nested_ticks(slow_tick_cpu) - nested_before;
+    unsigned depth = arch_irq_depth_max(slow_tick_cpu);
+    ktest_note(t, "CPU %u: %lu slow ticks, %lu dropped as nested, interrupts at most %u deep",
+               slow_tick_cpu, done, nested, depth);
+    KT_EXPECT_EQ(t, done, SLOW_TICKS); /* the CPU kept taking ticks */
+    KT_EXPECT(t, depth >= 1 && depth <= 2);
+}
+
 struct counter_run {
     struct mutex lock;
     uint64_t value;      /* under lock, updated non-atomically on purpose */
@@ -260,7 +313,8 @@ KTEST_SUITE(sched, KTEST(sched_yield_takes_turns_in_fifo_order),
             KTEST(sched_join_waits_for_the_end_and_frees_everything),
             KTEST(sched_sleep_lasts_at_least_as_asked), KTEST(sched_tick_follows_the_clock),
             KTEST(sched_mutex_excludes_under_preemption), KTEST(sched_semaphore_limits_holders),
-            KTEST(sched_blocked_threads_wait_for_their_wake_up));
+            KTEST(sched_blocked_threads_wait_for_their_wake_up),
+            KTEST(sched_ticks_never_nest_on_one_stack));
 
 /* ---- steal -------------------------------------------------------------------- */
 

@@ -157,6 +157,12 @@ def all_boots(seed):
         # A hundred thousand threads alive at once (a named-only suite: it needs 1 GiB).
         Boot("pvh-100k-threads", ["-m", "1G", "-smp", "2", "-kernel", ELF, "-append",
                                   test_args + " test=threads_100k"], 120),
+        # Fairness, work conservation, weights and starvation (the named suite `fair`,
+        # tests/ktest/fair_test.c) at 2, 4 and 8 CPUs.
+        Boot("fair-2cpu", ["-smp", "2", "-kernel", ELF, "-append", test_args + " test=fair"], 120),
+        Boot("fair-4cpu", ["-smp", "4", "-kernel", ELF, "-append", test_args + " test=fair"], 150),
+        Boot("fair-8cpu", ["-machine", "q35", "-smp", "8", "-kernel", ELF, "-append",
+                           test_args + " test=fair"], 180),
         # mode=bench prints every figure a small guest can measure (values not judged).
         Boot("pvh-bench", ["-smp", "2", "-kernel", ELF, "-append", "mode=bench"], 120,
              expect_bench=BENCH_FIGURES),
@@ -288,6 +294,9 @@ def all_boots(seed):
              log_lines=[r"# SKIP needs \d+ KiB of free memory, \d+ KiB free"]),
         Boot("pvh-8m", ["-m", "8M", "-kernel", ELF, "-append", test_args], 60, initrd=False,
              log_lines=[r"# SKIP needs \d+ KiB of free memory, \d+ KiB free"]),
+        # 10 MiB: no free 2 MiB-aligned run is left; the cases that need one skip.
+        Boot("pvh-10m", ["-m", "10M", "-kernel", ELF, "-append", test_args], 60, initrd=False,
+             log_lines=[r"# SKIP no free run of 2048 KiB aligned to 2048 KiB in \d+ KiB free"]),
     ]
     return boots
 
@@ -303,6 +312,12 @@ def big_boots(seed):
             boots.append(Boot("big-%dcpu-seed%d" % (cpus, s),
                               ["-smp", str(cpus), "-m", mem, "-kernel", ELF, "-append",
                                "mode=test seed=%d" % s], timeout))
+    # Small guests, 7 to 32 MiB without an initrd (6 MiB leaves about 200 KiB free
+    # after boot, under what any case needs: every case skips there).
+    for mib in (7, 9, 11, 12, 13, 14, 18, 20, 24, 28, 32):
+        boots.append(Boot("big-pvh-%dm" % mib, ["-m", "%dM" % mib, "-kernel", ELF, "-append",
+                                                "mode=test seed=%d" % seeds[0]], 120,
+                          initrd=False))
     # The largest count the i440fx machine takes: 255 CPUs (QEMU's limit for pc).
     boots.append(Boot("big-255cpu", ["-smp", "255", "-m", "2G", "-kernel", ELF, "-append",
                                      "mode=test test=s* seed=%d" % seeds[0]],
