@@ -317,7 +317,6 @@ static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
     store_state(next, THREAD_RUNNING);
     c->current = next;
     c->prev = prev;
-    c->slice_left = SCHED_SLICE_TICKS;
     __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
     if (prev->user || next->user)
         switch_hook(prev, next);
@@ -342,9 +341,9 @@ static void schedule(void)
         }
         next = c->idle;
     }
+    c->slice_left = SCHED_SLICE_TICKS;
     if (next == prev) {
         store_state(prev, THREAD_RUNNING); /* woken before it could switch away */
-        c->slice_left = SCHED_SLICE_TICKS;
         return;
     }
     switch_to(c, prev, next, self);
@@ -388,6 +387,7 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
             kick_cpu(idle);
     }
     c->need_resched = false;
+    c->slice_left = SCHED_SLICE_TICKS;
     switch_to(c, prev, container_of(node, struct thread, rq), self);
     return true;
 }
@@ -424,6 +424,31 @@ void thread_set_own_affinity(int cpu)
     self->affinity = (int16_t)cpu; /* running, so in no queue: the counts stay right */
     self->rq.pinned = cpu >= 0;
     arch_irq_restore(irq);
+}
+
+/*
+ * The direct switch of IPC's fastpath: the caller has marked itself BLOCKED
+ * (under the lock that publishes it) and gives its CPU, and what is left of its
+ * time slice, straight to next, a BLOCKED thread its waker took from its queue:
+ * no run queue is touched. A next pinned to another CPU, or that someone else
+ * woke meanwhile, is left to the general path (thread_wake, schedule).
+ */
+void thread_handoff(struct thread *next)
+{
+    struct sched_cpu *c = this_cpu();
+    unsigned self = arch_cpu_index();
+    int expected = THREAD_BLOCKED;
+    if (next->affinity >= 0 && next->affinity != (int)self) {
+        thread_wake(next);
+        schedule();
+        return;
+    }
+    if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNABLE, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        schedule();
+        return;
+    }
+    switch_to(c, c->current, next, self);
 }
 
 void thread_block(void)
