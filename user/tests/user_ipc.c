@@ -117,7 +117,7 @@ static void register_message_round_trip(void)
 	int c = EXPECT_OK(ipc_client(ep, 0));
 	pid_t pid = fork_server(ep, 77);
 	close(ep);
-	for (int n = 0; n < 200; n++) {
+	for (int n = 0; n < 50; n++) {
 		struct ipc_msg m = { { ktap_rand(), ktap_rand(), n, 0, ~0ull - 5, 0 } }, r;
 		EXPECT_EQ(ipc_call(c, &m, &r), 0);
 		for (int i = 0; i < 5; i++)
@@ -136,7 +136,7 @@ static void buffer_random_sizes_checksummed_both_ways(void)
 	int c = EXPECT_OK(ipc_client(ep, 0));
 	pid_t pid = fork_server(ep, 1);
 	close(ep);
-	for (int n = 0; n < 40; n++) {
+	for (int n = 0; n < 16; n++) {
 		size_t send = n == 0 ? 0 : n == 1 ? EXO_IPC_BUF_MAX : ktap_rand_below(EXO_IPC_BUF_MAX + 1);
 		size_t back = n == 2 ? EXO_IPC_BUF_MAX : ktap_rand_below(EXO_IPC_BUF_MAX + 1);
 		uint8_t seed = (uint8_t)ktap_rand();
@@ -217,7 +217,7 @@ static void many_clients_one_server(void)
 	for (int i = 0; i < N; i++) {
 		kids[i] = fork();
 		if (kids[i] == 0)
-			_exit(client_loop(c, 100, (uint64_t)i << 32));
+			_exit(client_loop(c, 30, (uint64_t)i << 32));
 	}
 	for (int i = 0; i < N; i++) {
 		int status;
@@ -255,7 +255,7 @@ static void many_server_threads_one_endpoint(void)
 	pthread_t t[3];
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, server_thread, (void *)(intptr_t)i);
-	enum { N = 3, CALLS = 60 };
+	enum { N = 3, CALLS = 20 };
 	pid_t kids[N];
 	for (int i = 0; i < N; i++) {
 		kids[i] = fork();
@@ -452,7 +452,7 @@ static void seeded_random_stress(void)
 		if (kids[i] == 0) {
 			static uint8_t out[EXO_IPC_BUF_MAX], in[EXO_IPC_BUF_MAX];
 			uint64_t s = seed + (uint64_t)i * 0x9e3779b97f4a7c15ull;
-			for (int n = 0; n < 60; n++) {
+			for (int n = 0; n < 20; n++) {
 				s = s * 6364136223846793005ull + 1442695040888963407ull;
 				size_t send = (s >> 33) % 9000, back = (s >> 17) % 9000;
 				memset(out, (int)(s >> 8), send);
@@ -493,7 +493,7 @@ static void seeded_fuzz_of_arguments(void)
 			 (void *)1 };
 	long fds[] = { ep, c, 1, -1, 63, 1 << 20 };
 	int unexpected = 0;
-	for (int n = 0; n < 400; n++) {
+	for (int n = 0; n < 200; n++) {
 		long nr = EXO_SYS_ipc_endpoint + (long)ktap_rand_below(6);
 		uint64_t a0 = fds[ktap_rand_below(6)];
 		if (nr == EXO_SYS_ipc_reply_recv)
