@@ -475,6 +475,36 @@ int vmspace_read(struct vmspace *vs, uintptr_t va, void *dst, size_t len)
     return copy_pages(vs, va, dst, len, false);
 }
 
+/*
+ * Pins the page holding va for another thread's copy through the direct map:
+ * the page is populated (and, for a write, made private and writable) like a
+ * fault by the space's own thread would, then the frame gets one more
+ * reference (frame_ref), so an munmap meanwhile cannot free it under the copy.
+ * The region must allow the access: a read needs VM_READ, a write VM_WRITE.
+ */
+int vmspace_pin_page(struct vmspace *vs, uintptr_t va, bool write, phys_addr_t *frame)
+{
+    if (va < VMSPACE_USER_MIN || va >= VMSPACE_USER_END)
+        return -EFAULT;
+    bool irq = spin_lock(&vs->lock);
+    struct vma *v = find_vma_locked(vs, va);
+    int error = -EFAULT;
+    if (v && (v->prot & (write ? VM_WRITE : VM_READ))) {
+        error = write ? writable_page_locked(vs, v, page_down(va), frame)
+                      : populate_locked(vs, v, page_down(va), frame);
+        if (!error)
+            frame_ref_share(*frame);
+    }
+    spin_unlock(&vs->lock, irq);
+    return error;
+}
+
+void vmspace_unpin_page(phys_addr_t frame)
+{
+    if (frame_ref_release(frame))
+        frame_free(frame); /* the space let it go meanwhile: ours was the last hold */
+}
+
 /* ---- brk ---------------------------------------------------------------------- */
 
 void vmspace_init_brk(struct vmspace *vs, uintptr_t start)

@@ -274,6 +274,12 @@ static bool cond_or_signal(void *arg)
 
 int signal_wait_interruptible(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx)
 {
+    return signal_wait_interruptible_handoff(wq, cond, ctx, NULL);
+}
+
+int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx,
+                                      struct thread *next)
+{
     struct uthread *ut = uthread_current();
     struct wait_ctx w = {cond, ctx, ut};
     bool irq = spin_lock(&signal_lock);
@@ -283,7 +289,11 @@ int signal_wait_interruptible(struct wait_queue *wq, bool (*cond)(void *ctx), vo
     for (;;) {
         /* A send sets pending under signal_lock before it takes wq's lock to
          * wake us, and we look at pending under wq's lock: no wake-up is lost. */
-        wait_queue_wait(wq, cond_or_signal, &w);
+        if (next)
+            wait_queue_wait_handoff(wq, cond_or_signal, &w, next);
+        else
+            wait_queue_wait(wq, cond_or_signal, &w);
+        next = NULL;
         if (cond(ctx))
             break;
         if (signal_pending()) {

@@ -2,14 +2,16 @@
  * The system-call table: Linux x86_64 numbers (arch/x86/entry/syscalls/
  * syscall_64.tbl) to Exo's handlers, one line per call. A number with no line
  * here, or beyond the table, returns -ENOSYS and is logged once.
- * Exo-only calls will take numbers Linux does not use, from 512 up.
+ * Exo-only calls take numbers Linux does not use (600 up: past x32's 512..547),
+ * named in include/uapi/.
  */
 #include "lib/errno.h"
 #include "lib/printf.h"
 #include "proc/process.h"
 #include "proc/syscall.h"
+#include "uapi/exo_ipc.h"
 
-#define SYSCALL_TABLE_SIZE 512
+#define SYSCALL_TABLE_SIZE 608
 
 static long sys_unimplemented(SYSCALL_ARGS);
 
@@ -140,6 +142,12 @@ const arch_syscall_fn syscall_table_entries[SYSCALL_TABLE_SIZE] = {
     [316] = sys_renameat2,
     [318] = sys_getrandom,
     [439] = sys_faccessat2,
+    [EXO_SYS_ipc_endpoint] = sys_ipc_endpoint,
+    [EXO_SYS_ipc_client] = sys_ipc_client,
+    [EXO_SYS_ipc_call] = sys_ipc_call,
+    [EXO_SYS_ipc_send] = sys_ipc_send,
+    [EXO_SYS_ipc_recv] = sys_ipc_recv,
+    [EXO_SYS_ipc_reply_recv] = sys_ipc_reply_recv,
 };
 #pragma GCC diagnostic pop
 const size_t syscall_table_size = SYSCALL_TABLE_SIZE;

@@ -471,6 +471,31 @@ void thread_set_own_affinity(int cpu)
     arch_irq_restore(irq);
 }
 
+/*
+ * The direct switch of IPC's fastpath: the caller has marked itself BLOCKED
+ * (under the lock that publishes it) and gives its CPU, and what is left of its
+ * time slice, straight to next, a BLOCKED thread its waker took from its queue:
+ * no run queue is touched. A next pinned to another CPU, or that someone else
+ * woke meanwhile, is left to the general path (thread_wake, schedule).
+ */
+void thread_handoff(struct thread *next)
+{
+    struct sched_cpu *c = this_cpu();
+    unsigned self = arch_cpu_index();
+    int expected = THREAD_BLOCKED;
+    if (next->affinity >= 0 && next->affinity != (int)self) {
+        thread_wake(next);
+        schedule();
+        return;
+    }
+    if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNABLE, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        schedule();
+        return;
+    }
+    switch_to(c, c->current, next, self);
+}
+
 void thread_block(void)
 {
     schedule();

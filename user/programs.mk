@@ -8,13 +8,13 @@
 # with a link per applet.
 
 USER_CC ?= musl-gcc
-USER_PROGRAM_CFLAGS := -static -O2 -std=gnu11 -Wall -Wextra -Werror
+USER_PROGRAM_CFLAGS := -static -O2 -std=gnu11 -Wall -Wextra -Werror -Iuser/lib
 USER_PROGRAMS := $(patsubst user/%.c,build/user/bin/%,$(wildcard user/*.c))
 BUSYBOX ?= /bin/busybox
 # The mtime of every initrd entry: a fixed one, so the archive is reproducible.
 SOURCE_DATE_EPOCH ?= 0
 
-build/user/bin/%: user/%.c user/programs.mk
+build/user/bin/%: user/%.c user/programs.mk $(wildcard user/lib/*.h) include/uapi/exo_ipc.h
 	@mkdir -p $(@D)
 	@command -v $(USER_CC) >/dev/null || \
 		{ echo "error: $(USER_CC) is missing: apt-get install musl-tools"; exit 1; }

@@ -47,6 +47,18 @@ static inline uint64_t arch_regs_ip(const struct arch_regs *r) { return r->rip; 
 static inline uint64_t arch_regs_sp(const struct arch_regs *r) { return r->rsp; }
 static inline uint64_t arch_regs_syscall_number(const struct arch_regs *r) { return r->error_code; }
 
+/* The six IPC message words (include/uapi/exo_ipc.h: rbx r12 r13 r14 r15 r9),
+ * read at a call's entry and written for its return. */
+#define ARCH_IPC_WORDS 6
+static inline void arch_regs_ipc_words_get(const struct arch_regs *r, uint64_t w[ARCH_IPC_WORDS])
+{
+    w[0] = r->rbx, w[1] = r->r12, w[2] = r->r13, w[3] = r->r14, w[4] = r->r15, w[5] = r->r9;
+}
+static inline void arch_regs_ipc_words_set(struct arch_regs *r, const uint64_t w[ARCH_IPC_WORDS])
+{
+    r->rbx = w[0], r->r12 = w[1], r->r13 = w[2], r->r14 = w[3], r->r15 = w[4], r->r9 = w[5];
+}
+
 /* Where a user thread's registers sit on its kernel stack. */
 static inline struct arch_regs *arch_user_regs(uintptr_t kernel_stack_top)
 {

@@ -128,6 +128,14 @@ int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len)
 int vmspace_read(struct vmspace *vs, uintptr_t va, void *dst, size_t len)
     __attribute__((warn_unused_result));
 
+/* Pins the frame behind va for a copy by a thread of another space (IPC):
+ * populated, and for `write` private and writable, as the space's own access
+ * would make it; it cannot be freed until vmspace_unpin_page. -EFAULT when no
+ * region allows the access, -ENOMEM. */
+int vmspace_pin_page(struct vmspace *vs, uintptr_t va, bool write, phys_addr_t *frame)
+    __attribute__((warn_unused_result));
+void vmspace_unpin_page(phys_addr_t frame);
+
 /* Loads vs on this CPU, or the kernel's own space (vs NULL). */
 void vmspace_activate(struct vmspace *vs);
 

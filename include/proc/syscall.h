@@ -143,4 +143,12 @@ SYSCALL_DECLARE(renameat2);
 SYSCALL_DECLARE(faccessat2);
 SYSCALL_DECLARE(sendfile);
 
+/* proc/ipc.c: Exo's own (include/uapi/exo_ipc.h) */
+SYSCALL_DECLARE(ipc_endpoint);
+SYSCALL_DECLARE(ipc_client);
+SYSCALL_DECLARE(ipc_call);
+SYSCALL_DECLARE(ipc_send);
+SYSCALL_DECLARE(ipc_recv);
+SYSCALL_DECLARE(ipc_reply_recv);
+
 #endif

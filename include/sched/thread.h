@@ -112,6 +112,11 @@ struct thread *thread_current(void);
  */
 void thread_block(void);
 bool thread_wake(struct thread *t);
+/* thread_block that runs `next` (BLOCKED, taken from its wait queue by the
+ * caller) at once on this CPU with the rest of the caller's time slice; falls
+ * back to thread_wake(next) + thread_block when next is pinned elsewhere.
+ * Interrupts off, as for thread_block. */
+void thread_handoff(struct thread *next);
 
 struct sched_stats {
     uint64_t threads_alive;  /* spawned and not yet joined */

@@ -1,0 +1,810 @@
+/*
+ * Synchronous IPC: endpoints, calls, replies (include/proc/ipc.h; the user ABI
+ * and its register convention are in include/uapi/exo_ipc.h).
+ *
+ * The model. An endpoint is a rendezvous: a caller (ipc_call, ipc_send) and a
+ * receiver (ipc_recv, ipc_reply_recv) meet there, whichever comes first waits
+ * in one of the endpoint's two FIFO lists, and the one that comes second does
+ * the whole transfer itself while the first sleeps. A received call waits on the
+ * endpoint's `serving` list under a token until the server's reply; a send needs
+ * no reply and ends when received. Every waiting thread is described by a
+ * struct ipc_wait on its own kernel stack: what it sends, where its receive
+ * buffer is, and its state:
+ *
+ *   WAITING  in a list of the endpoint (senders, receivers or serving)
+ *   BUSY     a peer has taken it off the list and is copying into or out of it;
+ *            the peer ends that with DONE (or, for a call, SERVING). A waiter
+ *            that a signal or timeout wakes while BUSY waits for that end: it is
+ *            short (at most 64 KiB copied, never a sleep)
+ *   DONE     result and words are set; the waiter may return
+ *
+ * Everything about an endpoint is under its one spinlock. A waiter sleeps on
+ * its own wait queue with signal_wait_interruptible, so a signal, the timeout
+ * thread or its peer can wake it; before it returns it takes the endpoint lock
+ * once more, because a peer wakes it under that lock: the wait queue on its
+ * stack stays valid until the peer is done with it.
+ *
+ * The buffer is copied once, page by page, by the thread that completes the
+ * rendezvous, between its own user memory (copy_from_user / copy_to_user) and
+ * the sleeping peer's frames seen through the kernel's direct map. Each peer
+ * frame is pinned for the copy (vmspace_pin_page: populated, made private and
+ * writable for a write, one more frame reference) so that an munmap by another
+ * thread of the peer cannot free it under the copy; no kernel bounce buffer.
+ * A fault on the peer's side is the peer's error (EFAULT), on our side ours.
+ *
+ * Ends. A server fd closed for the last time (or its holders ended) fails the
+ * calls received through it with EPIPE; the last server fd of an endpoint fails
+ * every waiting caller and every later call. A caller interrupted by a signal
+ * (EINTR) or a timeout (ETIMEDOUT) leaves whichever list it is on; its token
+ * then answers EPIPE to a reply. So nobody can make another process wait
+ * forever: the waiter can always be interrupted, timed out or killed.
+ *
+ * The fastpath (ipc_call and ipc_reply_recv with registers only). The general
+ * path above wakes the peer (run queue push) and then sleeps (schedule pops
+ * the next thread, which is the peer only if nothing else is queued). When the
+ * peer already waits and last ran on this CPU, the fastpath instead hands this
+ * CPU straight to it (thread_handoff: no run-queue traffic, the caller's
+ * remaining time slice goes with it), and the reply hands it straight back.
+ * It is the general path with the two expensive steps fused; it checks:
+ *   1. no buffer descriptor, no timeout, no flags: the copy, the timeout
+ *      thread and the non-blocking and reply-only variants are general-path
+ *      work, and without them the rendezvous is six words;
+ *   2. the fd is an endpoint fd (and, for reply_recv, a server fd): the same
+ *      validation as the general path, which then reports the error;
+ *   3. the calling thread has no work pending (signal, kill): it would have to
+ *      leave its wait at once, so handing the CPU over gains nothing;
+ *   4. call: a receiver waits, and the endpoint still has a server (it has:
+ *      the receiver holds a server fd); reply_recv: the token names a call
+ *      being served, and no other caller is queued (that caller is the
+ *      server's next message: the general path takes it at once instead of
+ *      sleeping);
+ *   5. the peer thread last ran on this CPU and is not pinned elsewhere: a
+ *      peer on another CPU is woken where it is (its caches are there; moving
+ *      it here would also race with that CPU), which the general path does;
+ *   6. the peer is asleep in its wait queue (wait_queue_take_one finds it): a
+ *      peer preempted between publishing itself and sleeping will see DONE by
+ *      itself, so there is nobody to hand the CPU to.
+ * Anything else takes the general path, which is the reference behaviour: the
+ * tests run the same cases through both (with and without a buffer).
+ *
+ * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
+ * under it); the timeout lock > wait-queue locks; the two never nest.
+ */
+#include "proc/ipc.h"
+
+#include "arch/mmu.h"
+#include "arch/time.h"
+#include "arch/uaccess.h"
+#include "base/panic.h"
+#include "lib/errno.h"
+#include "mm/heap.h"
+#include "mm/vmspace.h"
+#include "proc/process.h"
+#include "proc/signal.h"
+#include "proc/syscall.h"
+#include "sched/sync.h"
+#include "sched/thread.h"
+#include "uapi/exo_ipc.h"
+
+_Static_assert(ARCH_IPC_WORDS == EXO_IPC_WORDS, "the arch carries every message word");
+
+#define IPC_PAGE 4096ull
+#define CALL_FLAGS EXO_IPC_NONBLOCK
+#define REPLY_RECV_FLAGS (EXO_IPC_NONBLOCK | EXO_IPC_NORECV)
+#define FD_FLAGS EXO_IPC_CLOEXEC
+
+enum wait_state { WAITING = 1, BUSY, DONE };
+
+struct ipc_wait {
+    struct ipc_wait *next;         /* (E) in one endpoint list */
+    struct thread *thread;
+    struct vmspace *vm;            /* its space: copies into or out of it */
+    struct wait_queue sleep;       /* it sleeps here */
+    int state;                     /* (E) enum wait_state, read atomically by the waiter */
+    long result;                   /* (E) with DONE */
+    bool wants_reply;              /* a call (not a send) */
+    bool timed_out;                /* (A) set by the timeout thread */
+    uint64_t deadline_ns;          /* 0: none */
+    struct ipc_wait *timer_next;   /* (T) the timed list */
+    uint64_t words[EXO_IPC_WORDS]; /* sent on the way in, received on the way out */
+    uintptr_t send_buf, recv_buf;
+    size_t send_bytes, recv_room;
+    size_t recv_got;               /* (E) with DONE: the bytes the other side sent */
+    uint64_t token;                /* (E) a call being served: its token */
+    struct ipc_file *served_by;    /* (E) a call being served: the server fd it came in by */
+};
+
+/* An endpoint. (E) its lock. */
+struct endpoint {
+    struct spinlock lock;
+    uint32_t files;                /* (E) fds (server or client) open on it */
+    uint32_t servers;              /* (E) server fds among them */
+    struct ipc_wait *senders, *senders_tail;     /* (E) calls and sends, oldest first */
+    struct ipc_wait *receivers, *receivers_tail; /* (E) receivers, oldest first */
+    struct ipc_wait *serving;      /* (E) calls received, not yet answered */
+    uint64_t next_token;           /* (E) */
+};
+
+/* An endpoint fd's open file. */
+struct ipc_file {
+    struct file file;
+    struct endpoint *ep;
+    bool server;
+};
+
+/* ---- lists ------------------------------------------------------------------ */
+
+static void push_locked(struct ipc_wait **head, struct ipc_wait **tail, struct ipc_wait *w)
+{
+    w->next = NULL;
+    if (*tail)
+        (*tail)->next = w;
+    else
+        *head = w;
+    *tail = w;
+}
+
+static struct ipc_wait *pop_locked(struct ipc_wait **head, struct ipc_wait **tail)
+{
+    struct ipc_wait *w = *head;
+    if (w) {
+        *head = w->next;
+        if (!*head)
+            *tail = NULL;
+    }
+    return w;
+}
+
+/* Unlinks w from a list; false when it is not there. */
+static bool unlink_locked(struct ipc_wait **head, struct ipc_wait **tail, struct ipc_wait *w)
+{
+    struct ipc_wait *prev = NULL;
+    for (struct ipc_wait *at = *head; at; prev = at, at = at->next) {
+        if (at != w)
+            continue;
+        if (prev)
+            prev->next = w->next;
+        else
+            *head = w->next;
+        if (tail && *tail == w)
+            *tail = prev;
+        return true;
+    }
+    return false;
+}
+
+/* Ends w's wait (endpoint lock held, w off every list). */
+static void finish_locked(struct ipc_wait *w, long result)
+{
+    w->result = result;
+    __atomic_store_n(&w->state, DONE, __ATOMIC_RELEASE);
+    wait_queue_wake_all(&w->sleep);
+}
+
+/* Ends w's wait and takes its sleeping thread for a handoff (NULL: not asleep
+ * yet; it will see DONE itself). */
+static struct thread *finish_take_locked(struct ipc_wait *w, long result)
+{
+    w->result = result;
+    __atomic_store_n(&w->state, DONE, __ATOMIC_RELEASE);
+    return wait_queue_take_one(&w->sleep);
+}
+
+/* ---- timeouts --------------------------------------------------------------- */
+
+static struct spinlock timer_lock = SPINLOCK_INIT("ipc timer");
+static struct ipc_wait *timed;        /* (T) */
+static uint32_t timed_added;          /* (A) */
+static struct wait_queue timer_idle = WAIT_QUEUE_INIT("ipc timer");
+
+static bool timer_has_work(void *ctx)
+{
+    return __atomic_load_n(&timed_added, __ATOMIC_ACQUIRE) != *(uint32_t *)ctx;
+}
+
+/* Marks the waits whose deadline passed; true while timed waits remain. The
+ * waiter itself leaves its endpoint (it knows its state there). */
+static bool expire_timed(void)
+{
+    uint64_t now = arch_time_ns();
+    bool irq = spin_lock(&timer_lock);
+    for (struct ipc_wait *w = timed; w; w = w->timer_next) {
+        if (w->deadline_ns <= now && !w->timed_out) {
+            __atomic_store_n(&w->timed_out, true, __ATOMIC_RELEASE);
+            wait_queue_wake_all(&w->sleep);
+        }
+    }
+    bool more = timed != NULL;
+    spin_unlock(&timer_lock, irq);
+    return more;
+}
+
+static void timer_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        uint32_t seen = __atomic_load_n(&timed_added, __ATOMIC_ACQUIRE);
+        if (expire_timed())
+            thread_sleep_ns(SCHED_TICK_NS);
+        else
+            wait_queue_wait(&timer_idle, timer_has_work, &seen);
+    }
+}
+
+static void timer_add(struct ipc_wait *w)
+{
+    bool irq = spin_lock(&timer_lock);
+    w->timer_next = timed;
+    timed = w;
+    spin_unlock(&timer_lock, irq);
+    __atomic_fetch_add(&timed_added, 1, __ATOMIC_RELEASE);
+    wait_queue_wake_all(&timer_idle);
+}
+
+static void timer_remove(struct ipc_wait *w)
+{
+    bool irq = spin_lock(&timer_lock);
+    struct ipc_wait **link = &timed;
+    while (*link != w)
+        link = &(*link)->timer_next;
+    *link = w->timer_next;
+    spin_unlock(&timer_lock, irq);
+}
+
+void ipc_init(void)
+{
+    if (!thread_spawn(timer_main, NULL, "ipc timer", THREAD_ANY_CPU))
+        panic("ipc: no memory for the timeout thread");
+}
+
+/* ---- waiting ---------------------------------------------------------------- */
+
+static bool wait_over(void *ctx)
+{
+    struct ipc_wait *w = ctx;
+    return __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == DONE ||
+           __atomic_load_n(&w->timed_out, __ATOMIC_ACQUIRE);
+}
+
+/* Leaves whichever list w is on (endpoint lock held); false when it is on none
+ * (a peer has it: BUSY). */
+static bool leave_locked(struct endpoint *ep, struct ipc_wait *w)
+{
+    return unlink_locked(&ep->senders, &ep->senders_tail, w) ||
+           unlink_locked(&ep->receivers, &ep->receivers_tail, w) ||
+           unlink_locked(&ep->serving, NULL, w);
+}
+
+/*
+ * Sleeps until w is DONE, a signal, or the deadline; w is published on one of
+ * ep's lists already. `next`: a peer to hand the CPU to (the fastpath), or
+ * NULL. Returns w's result, -EINTR or -ETIMEDOUT.
+ */
+static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *next)
+{
+    if (w->deadline_ns)
+        timer_add(w);
+    int interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, next);
+    if (w->deadline_ns)
+        timer_remove(w);
+    bool irq = spin_lock(&ep->lock);
+    long result;
+    for (;;) {
+        if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == DONE) {
+            result = w->result;
+            break;
+        }
+        if (leave_locked(ep, w)) {
+            result = interrupted || !w->timed_out ? -EINTR : -ETIMEDOUT;
+            break;
+        }
+        spin_unlock(&ep->lock, irq); /* BUSY: a peer is copying; it ends soon */
+        thread_yield();
+        irq = spin_lock(&ep->lock);
+    }
+    spin_unlock(&ep->lock, irq);
+    return result;
+}
+
+/* ---- copies ----------------------------------------------------------------- */
+
+#define FAULT_MINE 1
+#define FAULT_PEER 2
+
+/*
+ * Copies n bytes between our user memory at `mine` and the peer's at `theirs`
+ * (to_peer: from ours to theirs), one peer page at a time through the direct
+ * map. 0, FAULT_MINE or FAULT_PEER.
+ */
+static int copy_across(struct vmspace *peer, uintptr_t theirs, uintptr_t mine, size_t n,
+                       bool to_peer)
+{
+    while (n) {
+        size_t offset = theirs & (IPC_PAGE - 1);
+        size_t chunk = IPC_PAGE - offset < n ? IPC_PAGE - offset : n;
+        phys_addr_t frame;
+        if (vmspace_pin_page(peer, theirs, to_peer, &frame))
+            return FAULT_PEER;
+        uint8_t *kva = (uint8_t *)arch_phys_to_virt(frame.value) + offset;
+        int error = to_peer ? copy_from_user(kva, mine, chunk) : copy_to_user(mine, kva, chunk);
+        vmspace_unpin_page(frame);
+        if (error)
+            return FAULT_MINE;
+        theirs += chunk, mine += chunk, n -= chunk;
+    }
+    return 0;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ---- the rendezvous ----------------------------------------------------------- */
+
+/*
+ * A call or send from w (running) to ep: hands it to a waiting receiver, or
+ * waits for one; then, for a call, waits for the reply.
+ */
+static long deliver(struct endpoint *ep, struct ipc_wait *w, bool nonblock)
+{
+    for (;;) {
+        bool irq = spin_lock(&ep->lock);
+        if (ep->servers == 0) {
+            spin_unlock(&ep->lock, irq);
+            return -EPIPE;
+        }
+        struct ipc_wait *r = pop_locked(&ep->receivers, &ep->receivers_tail);
+        if (!r) {
+            if (nonblock) {
+                spin_unlock(&ep->lock, irq);
+                return -EAGAIN;
+            }
+            w->state = WAITING;
+            push_locked(&ep->senders, &ep->senders_tail, w);
+            spin_unlock(&ep->lock, irq);
+            return wait_for(ep, w, NULL);
+        }
+        r->state = BUSY;
+        spin_unlock(&ep->lock, irq);
+        size_t n = min_size(w->send_bytes, r->recv_room);
+        int fault = copy_across(r->vm, r->recv_buf, w->send_buf, n, true);
+        irq = spin_lock(&ep->lock);
+        if (fault == FAULT_MINE) {
+            r->state = WAITING; /* back at the front: it was first */
+            r->next = ep->receivers;
+            ep->receivers = r;
+            if (!ep->receivers_tail)
+                ep->receivers_tail = r;
+            spin_unlock(&ep->lock, irq);
+            return -EFAULT;
+        }
+        if (fault == FAULT_PEER) {
+            finish_locked(r, -EFAULT);
+            spin_unlock(&ep->lock, irq);
+            continue; /* the next receiver, if any */
+        }
+        for (int i = 0; i < EXO_IPC_WORDS; i++)
+            r->words[i] = w->words[i];
+        r->recv_got = w->send_bytes;
+        long token = 0;
+        if (w->wants_reply) {
+            token = (long)++ep->next_token;
+            w->token = (uint64_t)token;
+            w->served_by = r->served_by;
+            w->state = WAITING;
+            w->next = ep->serving;
+            ep->serving = w;
+        }
+        finish_locked(r, token);
+        spin_unlock(&ep->lock, irq);
+        return w->wants_reply ? wait_for(ep, w, NULL) : 0;
+    }
+}
+
+/* A receive by r (running) on ep through server fd `via`: takes the oldest
+ * caller or waits for one. Returns the token (0 for a send) or -errno. */
+static long receive(struct endpoint *ep, struct ipc_wait *r, struct ipc_file *via, bool nonblock)
+{
+    r->served_by = via;
+    for (;;) {
+        bool irq = spin_lock(&ep->lock);
+        struct ipc_wait *s = pop_locked(&ep->senders, &ep->senders_tail);
+        if (!s) {
+            if (nonblock) {
+                spin_unlock(&ep->lock, irq);
+                return -EAGAIN;
+            }
+            r->state = WAITING;
+            push_locked(&ep->receivers, &ep->receivers_tail, r);
+            spin_unlock(&ep->lock, irq);
+            return wait_for(ep, r, NULL);
+        }
+        s->state = BUSY;
+        spin_unlock(&ep->lock, irq);
+        size_t n = min_size(s->send_bytes, r->recv_room);
+        int fault = copy_across(s->vm, s->send_buf, r->recv_buf, n, false);
+        irq = spin_lock(&ep->lock);
+        if (fault == FAULT_MINE) {
+            s->state = WAITING;
+            s->next = ep->senders;
+            ep->senders = s;
+            if (!ep->senders_tail)
+                ep->senders_tail = s;
+            spin_unlock(&ep->lock, irq);
+            return -EFAULT;
+        }
+        if (fault == FAULT_PEER) {
+            finish_locked(s, -EFAULT);
+            spin_unlock(&ep->lock, irq);
+            continue;
+        }
+        for (int i = 0; i < EXO_IPC_WORDS; i++)
+            r->words[i] = s->words[i];
+        r->recv_got = s->send_bytes;
+        long token = 0;
+        if (s->wants_reply) {
+            token = (long)++ep->next_token;
+            s->token = (uint64_t)token;
+            s->served_by = via;
+            s->state = WAITING;
+            s->next = ep->serving;
+            ep->serving = s;
+        } else {
+            finish_locked(s, 0);
+        }
+        spin_unlock(&ep->lock, irq);
+        return token;
+    }
+}
+
+static struct ipc_wait *find_serving_locked(struct endpoint *ep, uint64_t token)
+{
+    for (struct ipc_wait *s = ep->serving; s; s = s->next) {
+        if (s->token == token)
+            return s;
+    }
+    return NULL;
+}
+
+/* The reply of r (running; its send fields are the reply) to the call with
+ * `token`. 0, -EPIPE (no such call waits: answered, gave up, or never was),
+ * -EFAULT (our reply buffer: the call stays unanswered). */
+static long reply(struct endpoint *ep, struct ipc_wait *r, uint64_t token)
+{
+    bool irq = spin_lock(&ep->lock);
+    struct ipc_wait *s = find_serving_locked(ep, token);
+    if (!s) {
+        spin_unlock(&ep->lock, irq);
+        return -EPIPE;
+    }
+    unlink_locked(&ep->serving, NULL, s);
+    s->state = BUSY;
+    spin_unlock(&ep->lock, irq);
+    size_t n = min_size(r->send_bytes, s->recv_room);
+    int fault = copy_across(s->vm, s->recv_buf, r->send_buf, n, true);
+    irq = spin_lock(&ep->lock);
+    if (fault == FAULT_MINE) {
+        s->state = WAITING;
+        s->next = ep->serving;
+        ep->serving = s;
+        spin_unlock(&ep->lock, irq);
+        return -EFAULT;
+    }
+    if (fault == FAULT_PEER) {
+        finish_locked(s, -EFAULT);
+    } else {
+        for (int i = 0; i < EXO_IPC_WORDS; i++)
+            s->words[i] = r->words[i];
+        s->recv_got = r->send_bytes;
+        finish_locked(s, 0);
+    }
+    spin_unlock(&ep->lock, irq);
+    return 0;
+}
+
+/* ---- the fastpath (see the top) ------------------------------------------------ */
+
+static bool runs_here(const struct thread *t, unsigned cpu)
+{
+    return t->cpu == cpu && (t->affinity < 0 || t->affinity == (int)cpu);
+}
+
+static bool no_work_pending(void)
+{
+    return __atomic_load_n(&uthread_current()->work, __ATOMIC_ACQUIRE) == 0;
+}
+
+/* Check 4-6 for a call, and the transfer; false: take the general path. */
+static bool fast_call(struct endpoint *ep, struct ipc_wait *w, long *result)
+{
+    unsigned cpu = thread_current()->cpu;
+    bool irq = spin_lock(&ep->lock);
+    struct ipc_wait *r = ep->receivers;
+    if (!r || !runs_here(r->thread, cpu)) {
+        spin_unlock(&ep->lock, irq);
+        return false;
+    }
+    pop_locked(&ep->receivers, &ep->receivers_tail);
+    for (int i = 0; i < EXO_IPC_WORDS; i++)
+        r->words[i] = w->words[i];
+    r->recv_got = 0;
+    w->token = ++ep->next_token;
+    w->served_by = r->served_by;
+    w->state = WAITING;
+    w->next = ep->serving;
+    ep->serving = w;
+    struct thread *peer = finish_take_locked(r, (long)w->token);
+    spin_unlock(&ep->lock, irq);
+    *result = wait_for(ep, w, peer);
+    return true;
+}
+
+/* Checks 4-6 for reply_recv: the reply goes straight back to the caller and r
+ * waits for the next message. false: take the general path (nothing done). */
+static bool fast_reply_recv(struct endpoint *ep, struct ipc_wait *r, uint64_t token,
+                            long *result)
+{
+    unsigned cpu = thread_current()->cpu;
+    bool irq = spin_lock(&ep->lock);
+    struct ipc_wait *s = ep->serving && ep->serving->token == token
+                             ? ep->serving
+                             : find_serving_locked(ep, token);
+    if (!s || ep->senders || !runs_here(s->thread, cpu)) {
+        spin_unlock(&ep->lock, irq);
+        return false;
+    }
+    unlink_locked(&ep->serving, NULL, s);
+    for (int i = 0; i < EXO_IPC_WORDS; i++)
+        s->words[i] = r->words[i];
+    s->recv_got = 0;
+    struct thread *peer = finish_take_locked(s, 0);
+    r->state = WAITING;
+    push_locked(&ep->receivers, &ep->receivers_tail, r);
+    spin_unlock(&ep->lock, irq);
+    *result = wait_for(ep, r, peer);
+    return true;
+}
+
+/* ---- endpoint files ------------------------------------------------------------- */
+
+static void ipc_file_release(struct file *f)
+{
+    struct ipc_file *file = (struct ipc_file *)f;
+    struct endpoint *ep = file->ep;
+    bool irq = spin_lock(&ep->lock);
+    if (file->server) {
+        struct ipc_wait **link = &ep->serving;
+        while (*link) {
+            struct ipc_wait *s = *link;
+            if (s->served_by == file) {
+                *link = s->next;
+                finish_locked(s, -EPIPE);
+            } else {
+                link = &s->next;
+            }
+        }
+        if (--ep->servers == 0) {
+            struct ipc_wait *s;
+            while ((s = pop_locked(&ep->senders, &ep->senders_tail)))
+                finish_locked(s, -EPIPE);
+        }
+    }
+    bool last = --ep->files == 0;
+    spin_unlock(&ep->lock, irq);
+    if (last)
+        kfree(ep);
+    kfree(file);
+}
+
+static const struct file_ops ipc_file_ops = {.release = ipc_file_release};
+
+/* A new fd for a new file on ep (the caller counted it in ep->files). */
+static long install(struct endpoint *ep, bool server, unsigned flags)
+{
+    struct ipc_file *file = kmalloc(sizeof(*file));
+    if (!file)
+        return -ENOMEM;
+    *file = (struct ipc_file){.file = {.ops = &ipc_file_ops, .refs = 1}, .ep = ep, .server = server};
+    struct process *p = process_current();
+    for (int fd = 0; fd < PROCESS_MAX_FDS; fd++) {
+        struct file *none = NULL;
+        if (__atomic_compare_exchange_n(&p->fds[fd], &none, &file->file, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            p->fd_flags[fd] = (flags & EXO_IPC_CLOEXEC) ? PROCESS_FD_CLOEXEC : 0;
+            return fd;
+        }
+    }
+    file_put(&file->file); /* releases: uncounts it from ep */
+    return -EMFILE;
+}
+
+/* The endpoint file behind fd, with a reference (file_put when done). */
+static struct ipc_file *ipc_file_get(uint64_t fd, bool need_server, long *error)
+{
+    struct process *p = process_current();
+    struct file *f = fd < PROCESS_MAX_FDS ? __atomic_load_n(&p->fds[fd], __ATOMIC_ACQUIRE) : NULL;
+    if (!f) {
+        *error = -EBADF;
+        return NULL;
+    }
+    if (f->ops != &ipc_file_ops) {
+        *error = -EINVAL;
+        return NULL;
+    }
+    struct ipc_file *file = (struct ipc_file *)f;
+    if (need_server && !file->server) {
+        *error = -EBADF;
+        return NULL;
+    }
+    file_get(f);
+    return file;
+}
+
+long sys_ipc_endpoint(SYSCALL_ARGS)
+{
+    if (a0 & ~(uint64_t)FD_FLAGS)
+        return -EINVAL;
+    struct endpoint *ep = kmalloc(sizeof(*ep));
+    if (!ep)
+        return -ENOMEM;
+    *ep = (struct endpoint){.lock = SPINLOCK_INIT("ipc endpoint"), .files = 1, .servers = 1};
+    long fd = install(ep, true, (unsigned)a0);
+    if (fd == -ENOMEM)
+        kfree(ep); /* no file was made to release it */
+    return fd;
+}
+
+long sys_ipc_client(SYSCALL_ARGS)
+{
+    if (a1 & ~(uint64_t)FD_FLAGS)
+        return -EINVAL;
+    long error;
+    struct ipc_file *file = ipc_file_get(a0, false, &error);
+    if (!file)
+        return error;
+    struct endpoint *ep = file->ep;
+    bool irq = spin_lock(&ep->lock);
+    ep->files++;
+    spin_unlock(&ep->lock, irq);
+    long fd = install(ep, false, (unsigned)a1);
+    if (fd == -ENOMEM) {
+        irq = spin_lock(&ep->lock);
+        ep->files--; /* ours still holds it: never the last */
+        spin_unlock(&ep->lock, irq);
+    }
+    file_put(&file->file);
+    return fd;
+}
+
+/* ---- system calls ------------------------------------------------------------- */
+
+/* Fills w from the caller's registers and its buffer descriptor (0: none). */
+static long wait_setup(struct ipc_wait *w, const struct arch_regs *regs, uintptr_t ext_addr,
+                       uint64_t timeout_ns)
+{
+    *w = (struct ipc_wait){.thread = thread_current(), .vm = process_current()->vm};
+    wait_queue_init(&w->sleep, "ipc wait");
+    arch_regs_ipc_words_get(regs, w->words);
+    if (timeout_ns) {
+        uint64_t now = arch_time_ns();
+        w->deadline_ns = timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+    }
+    if (!ext_addr)
+        return 0;
+    struct exo_ipc_ext ext;
+    if (copy_from_user(&ext, ext_addr, sizeof(ext)))
+        return -EFAULT;
+    if (ext.send_bytes > EXO_IPC_BUF_MAX)
+        return -EMSGSIZE;
+    if (!user_range_ok(ext.send_buf, ext.send_bytes))
+        return -EFAULT;
+    size_t room = ext.recv_bytes > EXO_IPC_BUF_MAX ? EXO_IPC_BUF_MAX : ext.recv_bytes;
+    if (!user_range_ok(ext.recv_buf, room))
+        return -EFAULT;
+    w->send_buf = ext.send_buf, w->send_bytes = ext.send_bytes;
+    w->recv_buf = ext.recv_buf, w->recv_room = room;
+    return 0;
+}
+
+/* Hands the received words and size back (a success). */
+static long wait_return(struct ipc_wait *w, struct arch_regs *regs, uintptr_t ext_addr,
+                        long result)
+{
+    if (result < 0)
+        return result;
+    arch_regs_ipc_words_set(regs, w->words);
+    if (ext_addr) {
+        uint64_t got = w->recv_got;
+        if (copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_bytes), &got,
+                         sizeof(got)))
+            return -EFAULT;
+    }
+    return result;
+}
+
+static long call_or_send(SYSCALL_ARGS, bool wants_reply)
+{
+    if (a1 & ~(uint64_t)CALL_FLAGS)
+        return -EINVAL;
+    long error;
+    struct ipc_file *file = ipc_file_get(a0, false, &error);
+    if (!file)
+        return error;
+    struct arch_regs *regs = arch_user_regs(thread_current()->stack.top);
+    struct ipc_wait w;
+    long result = wait_setup(&w, regs, a2, a3);
+    w.wants_reply = wants_reply;
+    if (result == 0) {
+        bool fast = wants_reply && !a1 && !a2 && !a3 && no_work_pending() &&
+                    fast_call(file->ep, &w, &result);
+        if (!fast)
+            result = deliver(file->ep, &w, a1 & EXO_IPC_NONBLOCK);
+        result = wants_reply ? wait_return(&w, regs, a2, result) : result;
+    }
+    file_put(&file->file);
+    return result;
+}
+
+long sys_ipc_call(SYSCALL_ARGS)
+{
+    return call_or_send(a0, a1, a2, a3, a4, a5, true);
+}
+
+long sys_ipc_send(SYSCALL_ARGS)
+{
+    return call_or_send(a0, a1, a2, a3, a4, a5, false);
+}
+
+long sys_ipc_recv(SYSCALL_ARGS)
+{
+    if (a1 & ~(uint64_t)EXO_IPC_NONBLOCK)
+        return -EINVAL;
+    long error;
+    struct ipc_file *file = ipc_file_get(a0, true, &error);
+    if (!file)
+        return error;
+    struct arch_regs *regs = arch_user_regs(thread_current()->stack.top);
+    struct ipc_wait r;
+    long result = wait_setup(&r, regs, a2, a3);
+    if (result == 0) {
+        result = receive(file->ep, &r, file, a1 & EXO_IPC_NONBLOCK);
+        result = wait_return(&r, regs, a2, result);
+    }
+    file_put(&file->file);
+    return result;
+}
+
+/* (token, flags, ext, timeout_ns, fd): the reply (token 0: none), then a receive. */
+long sys_ipc_reply_recv(SYSCALL_ARGS)
+{
+    if (a1 & ~(uint64_t)REPLY_RECV_FLAGS)
+        return -EINVAL;
+    long error;
+    struct ipc_file *file = ipc_file_get(a4, true, &error);
+    if (!file)
+        return error;
+    struct arch_regs *regs = arch_user_regs(thread_current()->stack.top);
+    struct ipc_wait r;
+    long result = wait_setup(&r, regs, a2, a3);
+    if (result == 0 && a0 && !a1 && !a2 && !a3 && no_work_pending()) {
+        r.served_by = file;
+        if (fast_reply_recv(file->ep, &r, a0, &result)) {
+            result = wait_return(&r, regs, a2, result);
+            file_put(&file->file);
+            return result;
+        }
+    }
+    if (result == 0 && a0) {
+        result = reply(file->ep, &r, a0);
+        if (result == -EPIPE && !(a1 & EXO_IPC_NORECV))
+            result = 0; /* the caller gave up: the server simply goes on */
+    }
+    if (result == 0 && !(a1 & EXO_IPC_NORECV)) {
+        r.send_bytes = 0;
+        result = receive(file->ep, &r, file, a1 & EXO_IPC_NONBLOCK);
+        result = wait_return(&r, regs, a2, result);
+    }
+    file_put(&file->file);
+    return result;
+}
