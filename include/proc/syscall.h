@@ -82,5 +82,7 @@ SYSCALL_DECLARE(getrlimit);
 SYSCALL_DECLARE(setrlimit);
 SYSCALL_DECLARE(sysinfo);
 SYSCALL_DECLARE(getrusage);
+SYSCALL_DECLARE(sync);
+SYSCALL_DECLARE(reboot);
 
 #endif
