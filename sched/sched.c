@@ -120,12 +120,10 @@ static void store_state(struct thread *t, int state)
     __atomic_store_n(&t->state, state, __ATOMIC_RELEASE);
 }
 
+/* this_cpu()->current, mirrored in the CPU's own area where one load reads it. */
 struct thread *thread_current(void)
 {
-    bool irq = arch_irq_save_disable();
-    struct thread *t = this_cpu()->current;
-    arch_irq_restore(irq);
-    return t;
+    return arch_cpu_running();
 }
 
 /* ---- run queues ------------------------------------------------------------- */
@@ -316,6 +314,7 @@ static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
     next->cpu = (uint16_t)self;
     store_state(next, THREAD_RUNNING);
     c->current = next;
+    arch_cpu_set_running(next);
     c->prev = prev;
     c->slice_left = SCHED_SLICE_TICKS;
     __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
@@ -748,6 +747,7 @@ static struct thread *adopt_current_context(struct sched_cpu *c, unsigned cpu, c
     t->state = THREAD_RUNNING;
     t->on_cpu = true;
     c->current = t;
+    arch_cpu_set_running(t);
     return t;
 }
 
