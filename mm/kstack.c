@@ -70,8 +70,8 @@ static void drain_caches(void);
  * CPU, but another CPU may still hold a translation, so neither their frames nor
  * their slots are reused before the flush. Under kstack_lock.
  */
-#define PENDING_FRAMES 512
-#define PENDING_STACKS 128
+#define PENDING_FRAMES 4096
+#define PENDING_STACKS 1024
 static phys_addr_t pending_frames[PENDING_FRAMES];
 static struct {
     uint8_t class_index;

@@ -134,6 +134,17 @@ static void kick_cpu(unsigned cpu)
         arch_send_ipi(cpu, ARCH_IPI_RESCHEDULE);
 }
 
+/* Wakes an idle CPU to look at the queues, once per idle period: the first to
+ * kick it takes its idle bit, so a burst of threads queued while it wakes costs
+ * one IPI, not one each. It sets the bit again before it next halts, and checks
+ * the queues after that (idle_loop), so work queued by anyone it did not kick is
+ * still seen. */
+static void kick_idle_cpu(unsigned cpu)
+{
+    if (cpuset_test_and_clear_atomic(&idle_cpus, cpu))
+        kick_cpu(cpu);
+}
+
 /* Whether this CPU goes on running its current thread: false when it is idle or
  * its thread is blocking or exiting, so it picks from its queue at once and a
  * thread just queued here needs no other CPU (waking one would move the work
@@ -153,12 +164,12 @@ static void enqueue(struct thread *t)
         target = self;
     rq_push(&cpus[target].rq, &t->rq);
     if (cpuset_test_atomic(&idle_cpus, target)) {
-        kick_cpu(target);
+        kick_idle_cpu(target);
     } else if (target == self && !t->rq.pinned) {
         /* Busy here, idle elsewhere: wake one idle CPU to come and steal. */
         unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
         if (idle < ARCH_MAX_CPUS && this_cpu_stays_busy())
-            kick_cpu(idle);
+            kick_idle_cpu(idle);
     }
 }
 
@@ -384,7 +395,7 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
     if (!prev->rq.pinned) {
         unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
         if (idle < ARCH_MAX_CPUS)
-            kick_cpu(idle);
+            kick_idle_cpu(idle);
     }
     c->need_resched = false;
     switch_to(c, prev, container_of(node, struct thread, rq), self);
