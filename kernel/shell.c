@@ -286,27 +286,21 @@ static void cmd_shutdown(const char *args)
 #define PROCESSES_SHOWN_MAX 64
 
 /* Splits args into words in place (spaces separate); returns how many. */
-static size_t split_words(char *line, const char **words, size_t max)
-{
-    size_t n = 0;
-    for (char *c = line; *c && n < max;) {
-        while (*c == ' ')
-            *c++ = 0;
-        if (!*c)
-            break;
-        words[n++] = c;
-        while (*c && *c != ' ')
-            c++;
-    }
-    return n;
-}
-
 static void cmd_run(const char *args)
 {
     static char line[LINE_EDIT_MAX + 1];
     const char *argv[RUN_MAX_ARGS + 1];
     strlcpy(line, args, sizeof(line));
-    size_t argc = split_words(line, argv, RUN_MAX_ARGS);
+    int words = split_args(line, argv, RUN_MAX_ARGS);
+    if (words < 0) {
+        kprintf("run: a quote is not closed\n");
+        return;
+    }
+    if (words > RUN_MAX_ARGS) {
+        kprintf("run: at most %d arguments\n", RUN_MAX_ARGS - 1);
+        return;
+    }
+    size_t argc = (size_t)words;
     if (argc == 0) {
         kprintf("run: which program? (run <path> [args])\n");
         return;

@@ -247,3 +247,41 @@ size_t str_escape(char *dst, size_t dst_size, const char *src, size_t len)
         dst[written] = '\0';
     return total;
 }
+
+int split_args(char *line, const char **words, size_t max)
+{
+    size_t n = 0;
+    char *r = line;
+    for (;;) {
+        while (*r == ' ' || *r == '\t')
+            r++;
+        if (!*r)
+            return (int)n;
+        char *w = r, *start = r;
+        while (*r && *r != ' ' && *r != '\t') {
+            char quote = *r;
+            if (quote != '\'' && quote != '"') {
+                *w++ = *r++;
+                continue;
+            }
+            r++;
+            while (*r && *r != quote) {
+                if (quote == '"' && *r == '\\' && (r[1] == '"' || r[1] == '\\'))
+                    r++;
+                *w++ = *r++;
+            }
+            if (!*r)
+                return -1;
+            r++; /* the closing quote */
+        }
+        bool end = *r == '\0';
+        if (!end)
+            r++;
+        *w = '\0';
+        if (n < max)
+            words[n] = start;
+        n++;
+        if (end)
+            return (int)n;
+    }
+}

@@ -54,6 +54,16 @@ bool glob_match(const char *pattern, const char *text);
 size_t str_escape(char *dst, size_t dst_size, const char *src, size_t len);
 
 /*
+ * Splits `line` in place into words as a shell does for simple commands: words
+ * are separated by spaces and tabs; single quotes keep everything up to the next
+ * one literally, double quotes keep spaces (a backslash there escapes `"` and
+ * `\`), and the quotes themselves are removed ("exit 3" is one word; '' is an
+ * empty word). Stores up to `max` word pointers into `words` and returns how many
+ * there are, or -1 when a quote is left open (words is then incomplete).
+ */
+int split_args(char *line, const char **words, size_t max);
+
+/*
  * Parses an unsigned decimal (or 0x-prefixed hexadecimal) number occupying the whole
  * of s[0..len). Returns false on an empty string, a stray character, or overflow of
  * 64 bits; *out is written only on success.

@@ -408,6 +408,30 @@ static void test_str_escape_output_is_always_printable(void)
         CHECK(*p >= 0x20 && *p < 0x7f);
 }
 
+static void test_split_args_handles_quotes(void)
+{
+    const char *w[8];
+    char a[] = "  sh -c 'exit 3'  \t x";
+    CHECK_EQ_INT(split_args(a, w, 8), 4);
+    CHECK_EQ_STR(w[0], "sh");
+    CHECK_EQ_STR(w[1], "-c");
+    CHECK_EQ_STR(w[2], "exit 3");
+    CHECK_EQ_STR(w[3], "x");
+    char b[] = "echo \"a \\\"b\\\" \\\\ c\" d'e f'g '' \"\"";
+    CHECK_EQ_INT(split_args(b, w, 8), 5);
+    CHECK_EQ_STR(w[1], "a \"b\" \\ c");
+    CHECK_EQ_STR(w[2], "de fg");
+    CHECK_EQ_STR(w[3], "");
+    CHECK_EQ_STR(w[4], "");
+    char c[] = "echo 'open";
+    CHECK_EQ_INT(split_args(c, w, 8), -1);
+    char d[] = "   ";
+    CHECK_EQ_INT(split_args(d, w, 8), 0);
+    char e[] = "a b c d";
+    CHECK_EQ_INT(split_args(e, w, 2), 4); /* counts them all, stores two */
+    CHECK_EQ_STR(w[1], "b");
+}
+
 int main(void)
 {
     check_program = "test_string";
@@ -430,5 +454,6 @@ int main(void)
     RUN(test_str_functions_agree_with_libc);
     RUN(test_str_escape_makes_bytes_printable);
     RUN(test_str_escape_output_is_always_printable);
+    RUN(test_split_args_handles_quotes);
     return check_summary();
 }
