@@ -447,6 +447,34 @@ bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct tr
     return found;
 }
 
+uintptr_t paging_next_present(struct address_space *as, uintptr_t va, uintptr_t end)
+{
+    if (arch_va_is_kernel(va) || va >= end || as->root.value == 0)
+        return end;
+    struct spinlock *lock = lock_for(as, va);
+    bool irq = spin_lock(lock);
+    while (va < end) {
+        uint64_t *table = table_at(as->root.value);
+        uintptr_t skip_to = 0;
+        for (unsigned l = ROOT_LEVEL;; l--) {
+            uint64_t entry = table[arch_va_index(va, l)];
+            uint64_t span = page_size_bytes((enum page_size)l);
+            if (!arch_pte_present(entry)) {
+                skip_to = (va & ~(span - 1)) + span; /* the next entry at this level */
+                break;
+            }
+            if (arch_pte_is_leaf(entry, l))
+                break;
+            table = table_at(arch_pte_phys(entry, l));
+        }
+        if (!skip_to)
+            break;
+        va = skip_to > va ? skip_to : end; /* past the top of the half: done */
+    }
+    spin_unlock(lock, irq);
+    return va < end ? va & ~(uintptr_t)(ARCH_PAGE_SIZE - 1) : end;
+}
+
 bool paging_is_mapped_unlocked(struct address_space *as, uintptr_t va)
 {
     if (!arch_va_is_canonical(va) || as->root.value == 0)

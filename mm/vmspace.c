@@ -26,8 +26,14 @@ static uintptr_t page_up(uintptr_t va)
     return (va + VMSPACE_PAGE - 1) & ~(uintptr_t)(VMSPACE_PAGE - 1);
 }
 
+/* A PROT_NONE page keeps its frame but becomes a supervisor page: x86 has no
+ * present page the user cannot read, and a not-present one would lose the
+ * contents that mprotect back to PROT_READ must find again. (A kernel copy into
+ * it succeeds, where Linux would say EFAULT.) */
 static unsigned page_flags(unsigned prot)
 {
+    if (prot == 0)
+        return 0;
     return PAGE_USER | (prot & VM_WRITE ? PAGE_WRITE : 0) | (prot & VM_EXEC ? PAGE_EXEC : 0);
 }
 
@@ -151,7 +157,8 @@ static bool overlaps_locked(struct vmspace *vs, uintptr_t start, uintptr_t end)
 /* Unmaps and frees the populated pages of [start, end). */
 static void drop_pages_locked(struct vmspace *vs, uintptr_t start, uintptr_t end)
 {
-    for (uintptr_t va = start; va < end; va += VMSPACE_PAGE) {
+    for (uintptr_t va = paging_next_present(vs->as, start, end); va < end;
+         va = paging_next_present(vs->as, va + VMSPACE_PAGE, end)) {
         phys_addr_t old;
         if (paging_unmap(vs->as, va, PAGE_4K, &old) == PAGING_OK) {
             release_frame(old);
@@ -214,7 +221,11 @@ int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, un
     bool irq = spin_lock(&vs->lock);
     int error = 0;
     uintptr_t start = *va;
-    if (flags & VMSPACE_FIXED) {
+    if (flags & VMSPACE_NOREPLACE) {
+        error = !range_ok(start, len)                       ? -EINVAL
+                : overlaps_locked(vs, start, start + len) ? -EEXIST
+                                                          : 0;
+    } else if (flags & VMSPACE_FIXED) {
         error = range_ok(start, len) ? unmap_locked(vs, start, start + len) : -EINVAL;
     } else {
         start = find_gap_locked(vs, len);
@@ -291,17 +302,29 @@ int vmspace_protect(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot)
         if (v->start < va)
             continue;
         v->prot = prot;
-        for (uintptr_t p = v->start; p < v->end; p += VMSPACE_PAGE) {
-            /* Populated pages take the new rights; PROT_NONE ones are unmapped so
-             * that any access faults (x86 has no present-but-unreadable page). */
-            if (prot == 0)
-                drop_pages_locked(vs, p, p + VMSPACE_PAGE);
-            else
-                protect_page_locked(vs, p, prot);
-        }
+        for (uintptr_t p = paging_next_present(vs->as, v->start, v->end); p < v->end;
+             p = paging_next_present(vs->as, p + VMSPACE_PAGE, v->end))
+            protect_page_locked(vs, p, prot); /* populated pages take the new rights */
     }
     if (!error)
         merge_locked(vs);
+    spin_unlock(&vs->lock, irq);
+    return error;
+}
+
+int vmspace_advise(struct vmspace *vs, uintptr_t va, size_t len, bool discard)
+{
+    if ((va & (VMSPACE_PAGE - 1)) || len > UINTPTR_MAX - va - VMSPACE_PAGE)
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    uintptr_t end = va + page_up(len);
+    if (va < VMSPACE_USER_MIN || end > VMSPACE_USER_END)
+        return -ENOMEM;
+    bool irq = spin_lock(&vs->lock);
+    int error = covered_locked(vs, va, end) ? 0 : -ENOMEM;
+    if (discard)
+        drop_pages_locked(vs, va, end);
     spin_unlock(&vs->lock, irq);
     return error;
 }
@@ -461,12 +484,22 @@ void vmspace_init_brk(struct vmspace *vs, uintptr_t start)
     spin_unlock(&vs->lock, irq);
 }
 
+/* Linux's overcommit heuristic for a heap that grows: no more at once than the
+ * machine has memory (brk(1 << 46) fails there as here). */
+static bool growth_fits(uintptr_t old_end, uintptr_t new_end)
+{
+    struct frame_stats stats;
+    frame_get_stats(&stats);
+    return new_end <= old_end || (new_end - old_end) / VMSPACE_PAGE <= stats.total_frames;
+}
+
 uintptr_t vmspace_set_brk(struct vmspace *vs, uintptr_t requested)
 {
     bool irq = spin_lock(&vs->lock);
     uintptr_t old_end = page_up(vs->brk), new_end = page_up(requested);
     uintptr_t result = vs->brk;
-    if (requested < vs->brk_start || requested >= vs->mmap_top || new_end < requested) {
+    if (requested < vs->brk_start || requested >= vs->mmap_top || new_end < requested ||
+        !growth_fits(old_end, new_end)) {
         /* out of range: the break stays */
     } else if (new_end > old_end) {
         struct vma *node = overlaps_locked(vs, old_end, new_end) ? NULL : kmalloc(sizeof(*node));

@@ -186,10 +186,18 @@ static bool waiter_done(void *ctx)
     return __atomic_load_n(&((struct waiter *)ctx)->done, __ATOMIC_ACQUIRE);
 }
 
-static bool must_stop(struct uthread *ut)
+/* Why a wait must not start or go on: the thread is to end (-EINTR), or a
+ * signal came (notify_locked in proc/signal.c sets the bit before it calls
+ * futex_interrupt): restarted after a handler with SA_RESTART or none, as
+ * Linux, except a timed wait, which a handler always ends with EINTR. */
+static long stop_reason(struct uthread *ut, const struct waiter *w)
 {
-    return __atomic_load_n(&ut->work, __ATOMIC_SEQ_CST) &
-           (UTHREAD_WORK_KILL | UTHREAD_WORK_EXIT);
+    uint32_t work = __atomic_load_n(&ut->work, __ATOMIC_SEQ_CST);
+    if (work & (UTHREAD_WORK_KILL | UTHREAD_WORK_EXIT))
+        return -EINTR;
+    if (work & UTHREAD_WORK_SIGNAL)
+        return w->deadline_ns ? -ERESTARTNOHAND : -ERESTARTSYS;
+    return 0;
 }
 
 static long futex_wait(struct vmspace *vm, uintptr_t uaddr, uint32_t val, uint64_t deadline_ns,
@@ -213,10 +221,9 @@ static long futex_wait(struct vmspace *vm, uintptr_t uaddr, uint32_t val, uint64
         w.queued = true;
         ut->futex_waiter = &w;
         __atomic_store_n(&ut->futex_bucket, w.bucket, __ATOMIC_SEQ_CST);
-        if (must_stop(ut)) { /* futex_interrupt may have looked before we were here */
+        error = stop_reason(ut, &w); /* futex_interrupt may have looked before we were here */
+        if (error)
             unlink_locked(b, &w);
-            error = -EINTR;
-        }
     }
     spin_unlock(&b->lock, irq);
     if (error) {
@@ -249,8 +256,9 @@ void futex_interrupt(struct uthread *ut)
         bool here = __atomic_load_n(&ut->futex_bucket, __ATOMIC_ACQUIRE) == index;
         struct waiter *w = ut->futex_waiter;
         if (here && w && w->queued) {
+            long reason = stop_reason(ut, w);
             unlink_locked(b, w);
-            finish_locked(w, -EINTR);
+            finish_locked(w, reason ? reason : -EINTR);
         }
         spin_unlock(&b->lock, irq);
         if (here)

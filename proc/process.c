@@ -562,6 +562,8 @@ static void interrupt_other_threads(struct process *p, struct uthread *self, boo
         futex_interrupt(ut);
         if (kill)
             signal_send_thread(ut, SIGKILL, NULL);
+        else
+            signal_interrupt_wait(ut); /* UTHREAD_WORK_EXIT is set: it ends the wait */
     }
     __atomic_fetch_add(&p->child_events, 1, __ATOMIC_RELEASE); /* out of wait4 too */
     wait_queue_wake_all(&p->child_wait);
@@ -658,6 +660,12 @@ static __attribute__((noreturn)) void thread_end(int status, bool group)
     bool last = --p->live_threads == 0;
     if (last && !p->group_exit)
         p->exit_status = status;
+    for (struct uthread *heir = p->threads; !last && heir; heir = heir->next_thread) {
+        if (!heir->exited) {
+            signal_thread_gone(p, ut, heir);
+            break;
+        }
+    }
     spin_unlock(&process_lock, irq);
     wait_queue_wake_all(&p->exit_wait); /* execve may wait for the others to go */
     if (last)

@@ -11,6 +11,7 @@
 #include "lib/errno.h"
 #include "lib/printf.h"
 #include "lib/string.h"
+#include "proc/futex.h"
 #include "proc/process.h"
 #include "proc/syscall.h"
 
@@ -111,6 +112,7 @@ void signal_process_exec(struct process *p, struct uthread *caller)
         else
             a->flags = a->mask = a->restorer = 0;
     }
+    p->sig.receiver = caller; /* the only thread now */
     spin_unlock(&signal_lock, irq);
     caller->sig.altstack_sp = caller->sig.altstack_size = 0;
     caller->sig.altstack_flags = SS_DISABLE;
@@ -138,6 +140,7 @@ static void notify_locked(struct uthread *ut)
     __atomic_fetch_or(&ut->work, UTHREAD_WORK_SIGNAL, __ATOMIC_RELEASE);
     if (ut->sig.waiting_on)
         wait_queue_wake_all(ut->sig.waiting_on);
+    futex_interrupt(ut); /* signal_lock, then a futex bucket's lock */
 }
 
 /* The thread that takes a process-directed signal. One thread per process for
@@ -145,7 +148,7 @@ static void notify_locked(struct uthread *ut)
 static struct uthread *pick_thread_locked(struct process *p, int sig)
 {
     (void)sig;
-    return p->main;
+    return p->sig.receiver ? p->sig.receiver : p->main;
 }
 
 static bool alive(const struct process *p)
@@ -214,6 +217,30 @@ static uint64_t deliverable_locked(const struct uthread *ut)
     return (ut->sig.pending | ut->proc->sig.pending) & ~ut->sig.mask;
 }
 
+void signal_thread_gone(struct process *p, struct uthread *gone, struct uthread *heir)
+{
+    bool irq = spin_lock(&signal_lock);
+    if (pick_thread_locked(p, 0) == gone) {
+        p->sig.receiver = heir;
+        if (p->sig.pending & ~heir->sig.mask)
+            notify_locked(heir);
+    }
+    spin_unlock(&signal_lock, irq);
+}
+
+void signal_interrupt_wait(struct uthread *ut)
+{
+    bool irq = spin_lock(&signal_lock);
+    if (ut->sig.waiting_on)
+        wait_queue_wake_all(ut->sig.waiting_on);
+    spin_unlock(&signal_lock, irq);
+}
+
+static bool must_end(const struct uthread *ut)
+{
+    return __atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) & (UTHREAD_WORK_KILL | UTHREAD_WORK_EXIT);
+}
+
 bool signal_pending(void)
 {
     struct uthread *ut = uthread_current();
@@ -242,7 +269,7 @@ struct wait_ctx {
 static bool cond_or_signal(void *arg)
 {
     struct wait_ctx *w = arg;
-    return w->cond(w->ctx) || deliverable_locked(w->ut);
+    return w->cond(w->ctx) || deliverable_locked(w->ut) || must_end(w->ut);
 }
 
 int signal_wait_interruptible(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx)
@@ -261,6 +288,10 @@ int signal_wait_interruptible(struct wait_queue *wq, bool (*cond)(void *ctx), vo
             break;
         if (signal_pending()) {
             result = -ERESTARTSYS;
+            break;
+        }
+        if (must_end(ut)) {
+            result = -EINTR;
             break;
         }
     }
@@ -282,7 +313,7 @@ uint64_t signal_sleep_ns(uint64_t ns)
         uint64_t now = arch_time_ns();
         if (now >= end)
             return 0;
-        if (signal_pending())
+        if (signal_pending() || must_end(uthread_current()))
             return end - now;
         uint64_t left = end - now;
         thread_sleep_ns(left < SLEEP_SLICE_NS ? left : SLEEP_SLICE_NS);

@@ -129,11 +129,16 @@ long sys_mmap(SYSCALL_ARGS)
         return -EINVAL; /* shared memory comes with fork */
     if (len == 0 || (a5 & (VMSPACE_PAGE - 1)))
         return -EINVAL;
+    if (len > VMSPACE_USER_END)
+        return -ENOMEM; /* more than the user half: Linux's TASK_SIZE check */
     unsigned vm_flags = 0;
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
         if (addr & (VMSPACE_PAGE - 1))
             return -EINVAL;
-        vm_flags = VMSPACE_FIXED;
+        uint64_t pages_len = (len + VMSPACE_PAGE - 1) & ~(VMSPACE_PAGE - 1);
+        if (addr > VMSPACE_USER_END - pages_len)
+            return -ENOMEM; /* runs past the user half */
+        vm_flags = flags & MAP_FIXED_NOREPLACE ? VMSPACE_NOREPLACE : VMSPACE_FIXED;
     }
     int error = vmspace_map(process_current()->vm, &addr, len, (unsigned)prot, vm_flags);
     return error ? error : (long)addr;
@@ -154,6 +159,23 @@ long sys_mprotect(SYSCALL_ARGS)
 long sys_brk(SYSCALL_ARGS)
 {
     return (long)vmspace_set_brk(process_current()->vm, a0);
+}
+
+#define MADV_DONTNEED 4
+#define MADV_FREE 8
+#define MADV_REMOVE 9
+#define MADV_LAST 23 /* MADV_POPULATE_WRITE */
+
+/* Every advice Linux knows is accepted; DONTNEED and FREE discard the pages (a
+ * private anonymous page then reads as zero), the others change nothing here. */
+long sys_madvise(SYSCALL_ARGS)
+{
+    uint64_t advice = a2;
+    if (advice > MADV_LAST || (advice > MADV_DONTNEED && advice < MADV_FREE) ||
+        advice == MADV_REMOVE)
+        return -EINVAL;
+    bool discard = advice == MADV_DONTNEED || advice == MADV_FREE;
+    return vmspace_advise(process_current()->vm, a0, a1, discard);
 }
 
 /* ---- identity ---------------------------------------------------------------------- */

@@ -36,6 +36,7 @@ const arch_syscall_fn syscall_table_entries[SYSCALL_TABLE_SIZE] = {
     [19] = sys_readv,
     [20] = sys_writev,
     [24] = sys_sched_yield,
+    [28] = sys_madvise,
     [34] = sys_pause,
     [35] = sys_nanosleep,
     [39] = sys_getpid,

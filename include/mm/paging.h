@@ -143,6 +143,10 @@ bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct tr
 /* Whether va is mapped, without the lock and without working out the rights: for
  * a caller that owns va's mapping (kstack_free's double-free check) or a panic. */
 bool paging_is_mapped_unlocked(struct address_space *as, uintptr_t va);
+/* The first page at or above va (rounded down to its page) that is present in
+ * the user half, or end when none is below end: skips whole empty tables, so
+ * walking the populated pages of a huge, sparse range costs what is there. */
+uintptr_t paging_next_present(struct address_space *as, uintptr_t va, uintptr_t end);
 
 /* A new space: empty user half, the shared kernel half. NULL when out of memory. */
 struct address_space *paging_create_space(void);

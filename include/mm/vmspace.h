@@ -17,7 +17,9 @@
  * Protection: VM_READ/VM_WRITE/VM_EXEC, the same values as Linux's PROT_*. A user
  * page is no-execute unless its region has VM_EXEC, and a region that is both
  * writable and executable is refused with -EACCES (as OpenBSD does): no user page
- * can ever be W+X. Addresses: [VMSPACE_USER_MIN, VMSPACE_USER_END), page-aligned;
+ * can ever be W+X. A PROT_NONE page keeps its frame as a supervisor page (x86
+ * has no present page a user cannot read), so its contents survive an mprotect
+ * back. Addresses: [VMSPACE_USER_MIN, VMSPACE_USER_END), page-aligned;
  * the last page below the canonical hole is never mapped, so no SYSCALL there can
  * return to a non-canonical address.
  *
@@ -46,6 +48,7 @@
 
 /* vmspace_map flags */
 #define VMSPACE_FIXED (1u << 0) /* exactly at *va, replacing what is there */
+#define VMSPACE_NOREPLACE (1u << 1) /* exactly at *va, -EEXIST if anything is there */
 
 struct vma {
     uintptr_t start, end; /* [start, end), page-aligned */
@@ -79,7 +82,8 @@ int vmspace_fork(struct vmspace *parent, struct vmspace **out) __attribute__((wa
  * A new anonymous, private region of len bytes (rounded up to pages) with `prot`.
  * Without VMSPACE_FIXED, *va is ignored and the highest free gap below mmap_top
  * is chosen; with it, *va must be page-aligned and whatever was there is
- * unmapped first. *va receives the address. -EACCES (W+X), -EINVAL, -ENOMEM.
+ * unmapped first; with VMSPACE_NOREPLACE, *va must be page-aligned and free
+ * (-EEXIST). *va receives the address. -EACCES (W+X), -EINVAL, -ENOMEM.
  */
 int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, unsigned flags)
     __attribute__((warn_unused_result));
@@ -89,6 +93,13 @@ int vmspace_unmap(struct vmspace *vs, uintptr_t va, size_t len) __attribute__((w
 /* Changes the protection of [va, va + len), which must be wholly mapped
  * (-ENOMEM otherwise, as Linux). -EACCES for W+X, -EINVAL for a bad range. */
 int vmspace_protect(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot)
+    __attribute__((warn_unused_result));
+
+/* madvise: [va, va + len) (len rounded up to pages) with `discard`, its
+ * populated pages freed (they read as zeros again). -EINVAL for an unaligned
+ * or wrapping range, -ENOMEM when part of it is not mapped (the mapped parts are
+ * still done, as Linux). len 0 is 0. */
+int vmspace_advise(struct vmspace *vs, uintptr_t va, size_t len, bool discard)
     __attribute__((warn_unused_result));
 
 /* Sets the end of the heap region; returns the break now in effect (unchanged

@@ -104,6 +104,7 @@ struct signal_shared {
     struct sigaction_k actions[SIGNAL_COUNT]; /* (S) */
     uint64_t pending;                         /* (S) bit n-1: signal n */
     struct kernel_siginfo info[SIGNAL_COUNT]; /* (S) for each pending one */
+    struct uthread *receiver; /* (S) takes process-directed signals; NULL: the main thread */
 };
 
 /* A thread's share (in struct uthread). (S) signal_lock unless said. */
@@ -157,10 +158,19 @@ void signal_child_exited(struct process *parent, int child_pid, int wait_status)
  * interruptible wait)? */
 bool signal_pending(void);
 
+/* Thread `gone` of p has ended and `heir` lives on: process-directed signals go
+ * to heir from now on if they went to gone (and what is pending wakes it).
+ * process_lock held (the order is process_lock, then signal_lock). */
+void signal_thread_gone(struct process *p, struct uthread *gone, struct uthread *heir);
+/* Ends ut's interruptible wait (signal_wait_interruptible, signal_sleep_ns) for
+ * UTHREAD_WORK_KILL or _EXIT already set on it: another thread execs or ends
+ * the process. */
+void signal_interrupt_wait(struct uthread *ut);
+
 /*
  * Blocks on wq until cond(ctx) holds (0) or a signal is pending for the caller
  * (-ERESTARTSYS: return it from the system call; the return path turns it into
- * -EINTR or a restart). cond is checked under wq's lock as wait_queue_wait does;
+ * -EINTR or a restart) or the thread is to end (UTHREAD_WORK_KILL/_EXIT: -EINTR). cond is checked under wq's lock as wait_queue_wait does;
  * the caller must keep wq alive until this returns. Thread context only.
  */
 int signal_wait_interruptible(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx)

@@ -18,6 +18,7 @@ SYSCALL_DECLARE(mmap);
 SYSCALL_DECLARE(mprotect);
 SYSCALL_DECLARE(munmap);
 SYSCALL_DECLARE(brk);
+SYSCALL_DECLARE(madvise);
 SYSCALL_DECLARE(rt_sigaction);
 SYSCALL_DECLARE(rt_sigprocmask);
 SYSCALL_DECLARE(ioctl);

@@ -9,6 +9,7 @@
 #include "kernel/ktest.h"
 #include "lib/errno.h"
 #include "lib/string.h"
+#include "mm/frame_ref.h"
 #include "mm/heap.h"
 #include "mm/vmspace.h"
 #include "mm_test_util.h"
@@ -145,6 +146,48 @@ static void user_processes_leave_frame_heap_and_table_counts_exact(struct ktest 
     KT_EXPECT_EQ(t, process_count(), 0);
 }
 
+/* Runs argv (output captured) and expects exit 0 with the frame, heap, table
+ * and shared-frame counts exactly where they were. */
+static void expect_exit_zero_and_counts_exact(struct ktest *t, const char *const *argv)
+{
+    struct counts before = counts_settled();
+    uint64_t shared_before = frame_ref_shared_total();
+    int status = run_captured(argv);
+    if (status != 0)
+        ktest_fail(t, __FILE__, __LINE__, "%s %s: status 0x%x, output: %s", argv[0],
+                   argv[1] ? argv[1] : "", (unsigned)status, captured);
+    struct counts after = counts_settled();
+    KT_EXPECT_EQ(t, after.frames, before.frames);
+    KT_EXPECT_EQ(t, after.heap_blocks, before.heap_blocks);
+    KT_EXPECT_EQ(t, after.tables, before.tables);
+    KT_EXPECT_EQ(t, frame_ref_shared_total(), shared_before);
+    KT_EXPECT_EQ(t, process_count(), 0);
+}
+
+static void user_1000_fork_exit_wait_cycles_restore_counts(struct ktest *t)
+{
+    if (!fs_root())
+        KT_SKIP(t, "no initrd");
+    const char *const argv[] = {"/bin/forker", "cycles", "1000", NULL};
+    expect_exit_zero_and_counts_exact(t, argv);
+}
+
+static void user_100_live_processes_restore_counts(struct ktest *t)
+{
+    if (!fs_root())
+        KT_SKIP(t, "no initrd");
+    const char *const argv[] = {"/bin/forker", "live", "100", NULL};
+    expect_exit_zero_and_counts_exact(t, argv);
+}
+
+static void user_syscall_fuzzer_leaves_counts_exact(struct ktest *t)
+{
+    if (!fs_root())
+        KT_SKIP(t, "no initrd");
+    const char *const argv[] = {"/tests/user_fuzz", "calls=5000", NULL};
+    expect_exit_zero_and_counts_exact(t, argv);
+}
+
 /* ---- the user-memory boundary ------------------------------------------------------ */
 
 /* A space with one populated read-write page at VA and one read-only page after
@@ -241,5 +284,8 @@ KTEST_SUITE(user,
             KTEST(user_missing_program_is_enoent),
             KTEST(user_faults_kill_only_the_process_with_the_right_signal),
             KTEST(user_processes_leave_frame_heap_and_table_counts_exact),
+            KTEST(user_1000_fork_exit_wait_cycles_restore_counts),
+            KTEST(user_100_live_processes_restore_counts),
+            KTEST(user_syscall_fuzzer_leaves_counts_exact),
             KTEST(user_copies_refuse_bad_pointers_with_efault),
             KTEST(user_plain_kernel_access_to_user_memory_faults_under_smap));

@@ -3,6 +3,7 @@
 #include "kernel/ktest.h"
 #include "lib/errno.h"
 #include "lib/string.h"
+#include "mm/frame_ref.h"
 #include "mm/heap.h"
 #include "mm/vmspace.h"
 #include "mm_test_util.h"
@@ -182,6 +183,126 @@ static void vmspace_destroy_restores_frame_heap_and_table_counts(struct ktest *t
     expect_counts(t, before);
 }
 
+/* The frame mapped at va, or 0. */
+static uint64_t frame_at(struct vmspace *vs, uintptr_t va)
+{
+    struct translation tr;
+    return paging_translate(vs->as, va, &tr) ? tr.pa.value & ~0xfffull : 0;
+}
+
+static bool writable_at(struct vmspace *vs, uintptr_t va)
+{
+    struct translation tr;
+    return paging_translate(vs->as, va, &tr) && (tr.flags & PAGE_WRITE);
+}
+
+static void vmspace_fork_then_both_write_gives_different_frames(struct ktest *t)
+{
+    struct mm_counts before = counts_settled();
+    uint64_t shared_before = frame_ref_shared_total();
+    struct vmspace *parent = vmspace_create(), *child = NULL;
+    KT_ASSERT(t, parent != NULL);
+    uintptr_t va = VA;
+    KT_ASSERT(t, vmspace_map(parent, &va, 2 * 4096, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_EXPECT_EQ(t, vmspace_write(parent, va, "parent", 7), 0);
+    KT_ASSERT(t, vmspace_fork(parent, &child) == 0);
+    /* After fork: one frame, mapped read-only in both, one extra reference. */
+    uint64_t frame = frame_at(parent, va);
+    KT_EXPECT(t, frame != 0);
+    KT_EXPECT_EQ(t, frame_at(child, va), frame);
+    KT_EXPECT(t, !writable_at(parent, va) && !writable_at(child, va));
+    KT_EXPECT(t, frame_ref_is_shared(phys(frame)));
+    KT_EXPECT_EQ(t, frame_ref_shared_total(), shared_before + 1);
+    /* The child's write copies; the parent's then takes the frame back. */
+    KT_EXPECT_EQ(t, vmspace_fault(child, va, VM_ACCESS_WRITE), 0);
+    KT_EXPECT_EQ(t, vmspace_write(child, va, "child", 6), 0);
+    uint64_t child_frame = frame_at(child, va);
+    KT_EXPECT(t, child_frame != 0 && child_frame != frame);
+    KT_EXPECT_EQ(t, frame_ref_shared_total(), shared_before);
+    KT_EXPECT_EQ(t, vmspace_fault(parent, va, VM_ACCESS_WRITE), 0);
+    KT_EXPECT_EQ(t, frame_at(parent, va), frame);
+    KT_EXPECT(t, writable_at(parent, va) && writable_at(child, va));
+    char got[8];
+    KT_EXPECT_EQ(t, vmspace_read(parent, va, got, 7), 0);
+    KT_EXPECT_STREQ(t, got, "parent");
+    KT_EXPECT_EQ(t, vmspace_read(child, va, got, 6), 0);
+    KT_EXPECT_STREQ(t, got, "child");
+    /* A page never populated before fork is private to whoever touches it. */
+    KT_EXPECT_EQ(t, vmspace_fault(child, va + 4096, VM_ACCESS_WRITE), 0);
+    KT_EXPECT_EQ(t, frame_at(parent, va + 4096), 0);
+    vmspace_destroy(child);
+    vmspace_destroy(parent);
+    KT_EXPECT_EQ(t, frame_ref_shared_total(), shared_before);
+    expect_counts(t, before);
+}
+
+static void vmspace_fork_frame_freed_by_the_last_space_out(struct ktest *t)
+{
+    struct mm_counts before = counts_settled();
+    uint64_t shared_before = frame_ref_shared_total();
+    struct vmspace *a = vmspace_create(), *b = NULL, *c = NULL;
+    KT_ASSERT(t, a != NULL);
+    uintptr_t va = VA;
+    KT_ASSERT(t, vmspace_map(a, &va, 4096, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_EXPECT_EQ(t, vmspace_write(a, va, "x", 2), 0);
+    KT_ASSERT(t, vmspace_fork(a, &b) == 0);
+    KT_ASSERT(t, vmspace_fork(b, &c) == 0);
+    KT_EXPECT_EQ(t, frame_ref_shared_total(), shared_before + 2);
+    vmspace_destroy(a); /* the frame stays for b and c */
+    char got[2];
+    KT_EXPECT_EQ(t, vmspace_read(c, va, got, 2), 0);
+    KT_EXPECT_STREQ(t, got, "x");
+    vmspace_destroy(c);
+    KT_EXPECT_EQ(t, frame_ref_shared_total(), shared_before);
+    /* b is the only holder now: its write takes the frame over, no copy. */
+    uint64_t frame = frame_at(b, va);
+    KT_EXPECT_EQ(t, vmspace_fault(b, va, VM_ACCESS_WRITE), 0);
+    KT_EXPECT_EQ(t, frame_at(b, va), frame);
+    vmspace_destroy(b);
+    expect_counts(t, before);
+}
+
+static void vmspace_prot_none_keeps_the_data_for_mprotect_back(struct ktest *t)
+{
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    uintptr_t va = VA;
+    KT_ASSERT(t, vmspace_map(vs, &va, 4096, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_EXPECT_EQ(t, vmspace_write(vs, va, "kept", 5), 0);
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va, 4096, 0), 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va, VM_ACCESS_READ), -EFAULT);
+    struct translation tr;
+    KT_EXPECT(t, !paging_translate(vs->as, va, &tr) || !(tr.flags & PAGE_USER));
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va, 4096, VM_READ), 0);
+    char got[5];
+    KT_EXPECT_EQ(t, vmspace_read(vs, va, got, 5), 0);
+    KT_EXPECT_STREQ(t, got, "kept");
+    vmspace_destroy(vs);
+}
+
+/* Unmapping, protecting and discarding cost what is populated, not the range:
+ * these would walk 2^35 pages one by one. */
+static void vmspace_huge_sparse_ranges_are_quick(struct ktest *t)
+{
+    struct mm_counts before = counts_settled();
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    uintptr_t va = VMSPACE_USER_MIN;
+    size_t len = VMSPACE_USER_END - VMSPACE_USER_MIN;
+    KT_ASSERT(t, vmspace_map(vs, &va, len, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_EXPECT_EQ(t, vmspace_write(vs, 0x7000000000ull, "a", 1), 0);
+    KT_EXPECT_EQ(t, vmspace_advise(vs, va, len, true), 0);
+    KT_EXPECT_EQ(t, vs->resident_pages, 0);
+    KT_EXPECT_EQ(t, vmspace_write(vs, 0x7000000000ull, "a", 1), 0);
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va, len, VM_READ), 0);
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va, len, 0), 0);
+    KT_EXPECT_EQ(t, vmspace_unmap(vs, va, len), 0);
+    KT_EXPECT_EQ(t, vs->resident_pages, 0);
+    KT_EXPECT_EQ(t, vmspace_region_count(vs), 0);
+    vmspace_destroy(vs);
+    expect_counts(t, before);
+}
+
 KTEST_SUITE(vmspace,
             KTEST(vmspace_wx_region_is_refused_with_eacces),
             KTEST(vmspace_pages_appear_on_first_touch_with_their_rights),
@@ -190,4 +311,8 @@ KTEST_SUITE(vmspace,
             KTEST(vmspace_brk_grows_and_shrinks),
             KTEST(vmspace_two_spaces_hold_different_data_at_one_address),
             KTEST(vmspace_activation_records_the_cpu),
-            KTEST(vmspace_destroy_restores_frame_heap_and_table_counts));
+            KTEST(vmspace_destroy_restores_frame_heap_and_table_counts),
+            KTEST(vmspace_fork_then_both_write_gives_different_frames),
+            KTEST(vmspace_fork_frame_freed_by_the_last_space_out),
+            KTEST(vmspace_prot_none_keeps_the_data_for_mprotect_back),
+            KTEST(vmspace_huge_sparse_ranges_are_quick));
