@@ -326,14 +326,9 @@ void kstack_free(const struct kstack *stack)
 static void free_unmapping(const struct kstack *stack, unsigned c)
 {
     size_t npages = (stack->top - stack->bottom) / PAGE_BYTES;
-    struct translation t;
     struct slot_class *cls = &classes[c];
     size_t slot = (stack->top - cls->base) / (cls->slot_pages * PAGE_BYTES) - 1;
     bool irq = spin_lock(&kstack_lock);
-    if (!paging_translate(&kernel_space, stack->bottom, &t)) {
-        spin_unlock(&kstack_lock, irq);
-        panic_double_free(stack);
-    }
     if (npending_stacks == PENDING_STACKS || npending_frames + npages > PENDING_FRAMES)
         flush_pending_locked();
     for (size_t i = 0; i < npages; i++) {
@@ -343,6 +338,13 @@ static void free_unmapping(const struct kstack *stack, unsigned c)
         if (error == PAGING_ERR_NO_MEMORY) { /* no room for emptied tables: flush first */
             flush_pending_locked();
             error = paging_unmap_deferred(&kernel_space, va, PAGE_4K, &frame, &pending_tables);
+        }
+        /* The lowest page unmapped already: a racing second free got here first
+         * (both passed kstack_free's unlocked check), or an uncached stack is
+         * freed twice. Under the lock, so exactly one of two racing frees wins. */
+        if (i == 0 && error == PAGING_ERR_NOT_MAPPED) {
+            spin_unlock(&kstack_lock, irq);
+            panic_double_free(stack);
         }
         if (error == PAGING_OK)
             pending_frames[npending_frames++] = frame;
