@@ -167,7 +167,7 @@ test: check all ## check, then boot the kernel in QEMU under every firmware path
 test-big: check all ## the slow boots: 16-128 CPUs with two seeds, 255 CPUs, a 128-CPU NUMA machine
 	$(PYTHON) tests/harness.py --big
 
-bench: build/exo.elf ## path length (icount) and wall clock beside Linux on the same QEMU, host Linux as context; BENCH_ARGS="--groups path --only thread_switch"
+bench: build/exo.elf build/initrd.cpio ## path length (icount) and wall clock beside Linux on the same QEMU, host Linux as context; BENCH_ARGS="--groups path --only thread_switch"
 	QEMU=$(QEMU) $(PYTHON) tests/bench/run.py $(BENCH_ARGS)
 
 compile_commands.json: ## the compilation database for clangd and clang-tidy

@@ -163,6 +163,33 @@ static const struct {
     {"clock_test", parse_clock_test},
 };
 
+/* Everything after "--" is init's: its words, one space apart, in init_args. */
+static void collect_init_args(struct parser *p, const char *s)
+{
+    char *out = p->out->init_args;
+    size_t used = 0;
+    while (*s) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        const char *word = s;
+        while (*s && *s != ' ' && *s != '\t')
+            s++;
+        size_t len = (size_t)(s - word);
+        if (len == 0)
+            break;
+        if (used + (used != 0) + len >= CMDLINE_INIT_MAX) {
+            report(p, "cmdline: init argument '%s' does not fit; it and the rest ignored",
+                   word, len);
+            break;
+        }
+        if (used)
+            out[used++] = ' ';
+        memcpy(out + used, word, len);
+        used += len;
+        out[used] = '\0';
+    }
+}
+
 static void parse_word(struct parser *p, const char *word, size_t len)
 {
     const char *eq = NULL;
@@ -202,6 +229,10 @@ int cmdline_parse(const char *cmdline, struct kernel_options *out, cmdline_diag_
         size_t len = (size_t)(s - word);
         if (len == 0)
             break;
+        if (len == 2 && word[0] == '-' && word[1] == '-') {
+            collect_init_args(&p, s);
+            break;
+        }
         /* Some loaders pass the kernel's own path first. */
         if (!(first && word[0] == '/'))
             parse_word(&p, word, len);

@@ -117,11 +117,24 @@ static __attribute__((noreturn)) void run_shell(void)
     panic("shell: the shell thread ended");
 }
 
-/* init=<path>: that program as PID 1 on the console; the kernel shell takes over
- * if it cannot start or when it ends. */
-static void run_init(const char *path)
+#define INIT_MAX_ARGS 16
+
+/* init=<path>: that program as PID 1 on the console, with the command line's
+ * words after "--" as its arguments; the kernel shell takes over if it cannot
+ * start or when it ends. */
+static void run_init(const char *path, const char *args)
 {
-    const char *const argv[] = {path, NULL};
+    static char words[CMDLINE_INIT_MAX];
+    const char *argv[INIT_MAX_ARGS + 2] = {path};
+    size_t argc = 1;
+    strlcpy(words, args, sizeof(words));
+    for (char *w = words; *w && argc <= INIT_MAX_ARGS;) {
+        argv[argc++] = w;
+        while (*w && *w != ' ')
+            w++;
+        if (*w)
+            *w++ = '\0';
+    }
     static const char *const envp[] = {"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/",
                                        "TERM=vt100", NULL};
     int error;
@@ -183,6 +196,6 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     arch_input_start();
     boottime_mark("input");
     if (options->init_path[0])
-        run_init(options->init_path);
+        run_init(options->init_path, options->init_args);
     run_shell();
 }

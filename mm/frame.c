@@ -533,21 +533,42 @@ static __attribute__((noinline)) void cache_drain(struct frame_cache *cache, uin
         spin_unlock(&held->lock, irq);
 }
 
-phys_addr_t frame_alloc(void)
+/* A cached frame leaves the cache: its bit must have been set (one lock btr). */
+static inline void take_cached(uint64_t n)
 {
-    bool irq = arch_irq_save_disable();
-    unsigned cpu = arch_cpu_index();
-    struct frame_cache *cache = &caches[cpu];
-    if (cache->count == 0)
-        cache_refill(cache, cpu);
+    uint64_t bit = 1ull << (n % BITS);
+    if (!(__atomic_fetch_and(&cached_bitmap[n / BITS], ~bit, __ATOMIC_RELAXED) & bit))
+        panic("frame: frame 0x%lx was in a cache without its cached bit", n << FRAME_SHIFT);
+}
+
+/* frame_alloc with an empty cache: refill it from the pools, then take one. */
+static __attribute__((noinline)) phys_addr_t alloc_refill(struct frame_cache *cache, bool irq)
+{
+    cache_refill(cache, arch_cpu_index());
     phys_addr_t result = PHYS_INVALID;
     if (cache->count > 0) {
         uint64_t n = cache->frames[--cache->count];
-        clear_cached(n);
+        take_cached(n);
         result = phys(n << FRAME_SHIFT);
     }
     arch_irq_restore(irq);
     return result;
+}
+
+/* The fast path: pop this CPU's cache, interrupts off (they keep the cache its
+ * owner's: no lock). Everything else is out of line. */
+phys_addr_t frame_alloc(void)
+{
+    bool irq = arch_irq_save_disable();
+    struct frame_cache *cache = &caches[arch_cpu_index()];
+    uint32_t count = cache->count;
+    if (__builtin_expect(count == 0, 0))
+        return alloc_refill(cache, irq);
+    uint64_t n = cache->frames[count - 1];
+    cache->count = count - 1;
+    take_cached(n);
+    arch_irq_restore(irq);
+    return phys(n << FRAME_SHIFT);
 }
 
 /* A frame of another node goes straight back to its own pool, so that a cache
@@ -560,32 +581,71 @@ static __attribute__((noinline)) void free_to_pool(struct frame_pool *p, uint64_
     spin_unlock(&p->lock, irq);
 }
 
-void frame_free(phys_addr_t frame)
+/* frame_free when the frame is another node's or the cache is full. */
+static __attribute__((noinline)) void free_slow(struct frame_cache *cache, struct frame_pool *p,
+                                                uint64_t n, bool irq)
+{
+    if (p != cache->home) {
+        free_to_pool(p, n);
+    } else {
+        cache_drain(cache, FRAME_CACHE_SIZE - FRAME_CACHE_BATCH);
+        cache->frames[cache->count++] = (uint32_t)n;
+    }
+    arch_irq_restore(irq);
+}
+
+static __attribute__((noinline, noreturn, cold)) void bad_free(phys_addr_t frame)
 {
     uint64_t n = frame.value >> FRAME_SHIFT;
     if (frame.value & (FRAME_SIZE - 1))
         panic("frame: free of 0x%lx, which is not frame-aligned", frame.value);
-    struct frame_pool *p = pool_of(n);
+    unmanaged(n, "free");
+}
+
+static __attribute__((noinline, noreturn, cold)) void double_free(phys_addr_t frame)
+{
+    panic("frame: double free of frame 0x%lx", frame.value);
+}
+
+static inline __attribute__((always_inline)) void free_in_pool(phys_addr_t frame,
+                                                                struct frame_pool *p)
+{
+    uint64_t n = frame.value >> FRAME_SHIFT;
     uint64_t r = n - p->base; /* wraps when n < base */
-    if (r >= p->bitmap.frame_count)
-        unmanaged(n, "free");
+    if ((frame.value & (FRAME_SIZE - 1)) || r >= p->bitmap.frame_count)
+        bad_free(frame);
     /* Free in the pool or already in a cache: a double free either way. The pool
      * bit is read without the lock: only a racing double free could change it. */
-    uint64_t was_cached = __atomic_fetch_or(&cached_bitmap[n / BITS], 1ull << (n % BITS),
-                                            __ATOMIC_RELAXED);
-    if ((was_cached >> (n % BITS)) & 1 || bit_test(p->bitmap.level0, r))
-        panic("frame: double free of frame 0x%lx", frame.value);
+    uint64_t bit = 1ull << (n % BITS);
+    if ((__atomic_fetch_or(&cached_bitmap[n / BITS], bit, __ATOMIC_RELAXED) & bit) ||
+        bit_test(p->bitmap.level0, r))
+        double_free(frame);
 
     bool irq = arch_irq_save_disable();
     struct frame_cache *cache = &caches[arch_cpu_index()];
-    if (p != cache->home) {
-        free_to_pool(p, n);
-    } else {
-        if (cache->count == FRAME_CACHE_SIZE)
-            cache_drain(cache, FRAME_CACHE_SIZE - FRAME_CACHE_BATCH);
-        cache->frames[cache->count++] = (uint32_t)n;
+    uint32_t count = cache->count;
+    if (__builtin_expect(p != cache->home || count == FRAME_CACHE_SIZE, 0)) {
+        free_slow(cache, p, n, irq);
+        return;
     }
+    cache->frames[count] = (uint32_t)n;
+    cache->count = count + 1;
     arch_irq_restore(irq);
+}
+
+/* frame_free on a machine of several nodes: the frame's pool is its node's. */
+static __attribute__((noinline)) void free_numa(phys_addr_t frame)
+{
+    free_in_pool(frame, pool_of(frame.value >> FRAME_SHIFT));
+}
+
+void frame_free(phys_addr_t frame)
+{
+    if (__builtin_expect(pool_count != 1, 0)) {
+        free_numa(frame);
+        return;
+    }
+    free_in_pool(frame, &pools[0]);
 }
 
 void frame_drain_cache(void)

@@ -142,8 +142,11 @@ static bool interrupts_enabled(void)
     return irq;
 }
 
-static __attribute__((noinline)) void *alloc_slow(size_t size, uintptr_t caller)
+/* kmalloc's tail call (a jump at -O2, with gcc and clang), so that its return
+ * address is kmalloc's caller: kmalloc's fast path then needs no frame to find it. */
+static __attribute__((noinline)) void *alloc_slow(size_t size)
 {
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
     bool irq = spin_lock(&heap_lock);
     void *block = buddy_alloc(&heap, size, caller);
     spin_unlock(&heap_lock, irq);
@@ -179,7 +182,7 @@ void *kmalloc(size_t size)
                 return block;
         }
     }
-    return alloc_slow(size, (uintptr_t)__builtin_return_address(0));
+    return alloc_slow(size);
 }
 
 void kfree(void *ptr)

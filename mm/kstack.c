@@ -71,8 +71,8 @@ static void drain_caches(void);
  * CPU, but another CPU may still hold a translation, so neither their frames nor
  * their slots are reused before the flush. Under kstack_lock.
  */
-#define PENDING_FRAMES 512
-#define PENDING_STACKS 128
+#define PENDING_FRAMES 4096
+#define PENDING_STACKS 1024
 static phys_addr_t pending_frames[PENDING_FRAMES];
 static struct {
     uint8_t class_index;
@@ -337,14 +337,9 @@ void kstack_free(const struct kstack *stack)
 static void free_unmapping(const struct kstack *stack, unsigned c)
 {
     size_t npages = (stack->top - stack->bottom) / PAGE_BYTES;
-    struct translation t;
     struct slot_class *cls = &classes[c];
     size_t slot = (stack->top - cls->base) / (cls->slot_pages * PAGE_BYTES) - 1;
     bool irq = spin_lock(&kstack_lock);
-    if (!paging_translate(&kernel_space, stack->bottom, &t)) {
-        spin_unlock(&kstack_lock, irq);
-        panic_double_free(stack);
-    }
     if (npending_stacks == PENDING_STACKS || npending_frames + npages > PENDING_FRAMES)
         flush_pending_locked();
     for (size_t i = 0; i < npages; i++) {
@@ -354,6 +349,13 @@ static void free_unmapping(const struct kstack *stack, unsigned c)
         if (error == PAGING_ERR_NO_MEMORY) { /* no room for emptied tables: flush first */
             flush_pending_locked();
             error = paging_unmap_deferred(&kernel_space, va, PAGE_4K, &frame, &pending_tables);
+        }
+        /* The lowest page unmapped already: a racing second free got here first
+         * (both passed kstack_free's unlocked check), or an uncached stack is
+         * freed twice. Under the lock, so exactly one of two racing frees wins. */
+        if (i == 0 && error == PAGING_ERR_NOT_MAPPED) {
+            spin_unlock(&kstack_lock, irq);
+            panic_double_free(stack);
         }
         if (error == PAGING_OK)
             pending_frames[npending_frames++] = frame;

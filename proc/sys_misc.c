@@ -1,11 +1,14 @@
 /*
  * The remaining simple system calls: credentials (Exo runs everything as
- * root: uid and gid 0), resource limits, umask, sysinfo, getrusage.
+ * root: uid and gid 0), resource limits, umask, sysinfo, getrusage, sync and
+ * reboot.
  */
+#include "arch/platform.h"
 #include "arch/smp.h"
 #include "arch/time.h"
 #include "arch/uaccess.h"
 #include "lib/errno.h"
+#include "lib/printf.h"
 #include "lib/string.h"
 #include "mm/frame.h"
 #include "proc/process.h"
@@ -190,4 +193,48 @@ long sys_getrusage(SYSCALL_ARGS)
         ru.utime_usec = (int64_t)(ns % 1000000000u / 1000);
     }
     return copy_to_user(a1, &ru, sizeof(ru));
+}
+
+/* ---- sync and reboot ------------------------------------------------------------------ */
+
+/* Nothing is ever dirty: the initrd tree is read-only and nothing else is stored. */
+long sys_sync(SYSCALL_ARGS)
+{
+    return 0;
+}
+
+#define REBOOT_MAGIC1 0xfee1deadu
+#define REBOOT_MAGIC2 672274793u
+#define REBOOT_MAGIC2A 85072278u
+#define REBOOT_MAGIC2B 369367448u
+#define REBOOT_MAGIC2C 537993216u
+#define REBOOT_CMD_RESTART 0x01234567u
+#define REBOOT_CMD_POWER_OFF 0x4321fedcu
+#define REBOOT_CMD_CAD_ON 0x89abcdefu
+#define REBOOT_CMD_CAD_OFF 0u
+
+/* reboot(2) with Linux's magic numbers (every process is root here, so every one
+ * may). Ctrl-Alt-Del is not wired to anything: CAD_ON and CAD_OFF are accepted
+ * and change nothing. A machine Exo cannot power off answers EINVAL. */
+long sys_reboot(SYSCALL_ARGS)
+{
+    uint32_t magic2 = (uint32_t)a1, cmd = (uint32_t)a2;
+    if ((uint32_t)a0 != REBOOT_MAGIC1 ||
+        (magic2 != REBOOT_MAGIC2 && magic2 != REBOOT_MAGIC2A && magic2 != REBOOT_MAGIC2B &&
+         magic2 != REBOOT_MAGIC2C))
+        return -EINVAL;
+    switch (cmd) {
+    case REBOOT_CMD_CAD_ON:
+    case REBOOT_CMD_CAD_OFF:
+        return 0;
+    case REBOOT_CMD_RESTART:
+        kprintf("reboot: restarting (reboot(2) from process %d)\n", process_current()->pid);
+        arch_reboot();
+    case REBOOT_CMD_POWER_OFF:
+        kprintf("reboot: powering off (reboot(2) from process %d)\n", process_current()->pid);
+        arch_power_off();
+        return -EINVAL;
+    default:
+        return -EINVAL;
+    }
 }

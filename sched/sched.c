@@ -125,12 +125,10 @@ static void store_state(struct thread *t, int state)
     __atomic_store_n(&t->state, state, __ATOMIC_RELEASE);
 }
 
+/* this_cpu()->current, mirrored in the CPU's own area where one load reads it. */
 struct thread *thread_current(void)
 {
-    bool irq = arch_irq_save_disable();
-    struct thread *t = this_cpu()->current;
-    arch_irq_restore(irq);
-    return t;
+    return arch_cpu_running();
 }
 
 /* ---- run queues ------------------------------------------------------------- */
@@ -139,6 +137,17 @@ static void kick_cpu(unsigned cpu)
 {
     if (cpu != arch_cpu_index())
         arch_send_ipi(cpu, ARCH_IPI_RESCHEDULE);
+}
+
+/* Wakes an idle CPU to look at the queues, once per idle period: the first to
+ * kick it takes its idle bit, so a burst of threads queued while it wakes costs
+ * one IPI, not one each. It sets the bit again before it next halts, and checks
+ * the queues after that (idle_loop), so work queued by anyone it did not kick is
+ * still seen. */
+static void kick_idle_cpu(unsigned cpu)
+{
+    if (cpuset_test_and_clear_atomic(&idle_cpus, cpu))
+        kick_cpu(cpu);
 }
 
 /* Whether this CPU goes on running its current thread: false when it is idle or
@@ -152,11 +161,11 @@ static bool this_cpu_stays_busy(void)
 }
 
 /* Wakes one idle CPU other than self, if there is one, to look for work. */
-static inline __attribute__((always_inline)) void kick_idle_cpu(unsigned self)
+static inline __attribute__((always_inline)) void kick_some_idle_cpu(unsigned self)
 {
     unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
     if (idle < ARCH_MAX_CPUS)
-        kick_cpu(idle);
+        kick_idle_cpu(idle);
 }
 
 /* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
@@ -168,11 +177,11 @@ static void enqueue(struct thread *t)
         target = self;
     rq_push(&cpus[target].rq, &t->rq);
     if (cpuset_test_atomic(&idle_cpus, target)) {
-        kick_cpu(target);
+        kick_idle_cpu(target);
     } else if (!t->rq.pinned && (target != self || this_cpu_stays_busy())) {
         /* Queued on a busy CPU while another is idle: wake that one to come and
          * steal (work conservation, include/sched/fair.h). */
-        kick_idle_cpu(self);
+        kick_some_idle_cpu(self);
     }
 }
 
@@ -350,6 +359,7 @@ static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
     next->cpu = (uint16_t)self;
     store_state(next, THREAD_RUNNING);
     c->current = next;
+    arch_cpu_set_running(next);
     c->prev = prev;
     __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
     if (prev->user || next->user)
@@ -419,7 +429,7 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
         return false;
     }
     if (!prev->rq.pinned)
-        kick_idle_cpu(self);
+        kick_some_idle_cpu(self);
     c->need_resched = false;
     struct thread *next = container_of(node, struct thread, rq);
     if (skip_spent_next && next->budget <= 0) {
@@ -784,7 +794,7 @@ static void tick_work(struct sched_cpu *c)
     /* A thread waiting here that an idle CPU could run: wake that CPU again, in
      * case the wake-up at queueing time went to a CPU that was just leaving idle. */
     if (busy && rq_stealable_count(&c->rq))
-        kick_idle_cpu(self);
+        kick_some_idle_cpu(self);
 }
 
 /*
@@ -882,6 +892,7 @@ static struct thread *adopt_current_context(struct sched_cpu *c, unsigned cpu, c
     t->state = THREAD_RUNNING;
     t->on_cpu = true;
     c->current = t;
+    arch_cpu_set_running(t);
     return t;
 }
 

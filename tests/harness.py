@@ -21,6 +21,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in tests/: generated files go under build/
 from qemu.judges import (FAIL, PASS, SKIP, failing_lines, judge_bench, judge_cpu_count,
+                          judge_peer,
                          judge_end, judge_message, judge_panic, judge_selftest)
 from qemu.matrix import all_boots, big_boots, qemu_command
 from qemu.runner import LOG_DIR, ROOT, read_log, run
@@ -63,6 +64,8 @@ def run_boot(boot):
         problems, cases = judge_end(boot, log, status), []
     elif boot.expect_bench:
         problems, cases = judge_bench(boot, log, status)
+    elif boot.expect_peer:
+        problems, cases = judge_peer(boot, log, status)
     else:
         problems, cases = judge_selftest(log, status)
         problems += judge_cpu_count(boot, log)
@@ -107,7 +110,7 @@ def main():
                 detail = "panic seen"
             elif boot.expect_end:
                 detail = boot.expect_end + " seen"
-            elif boot.expect_bench:
+            elif boot.expect_bench or boot.expect_peer:
                 detail = "%d figures" % verdicts.count(PASS)
             else:
                 detail = "%d cases" % len(cases)

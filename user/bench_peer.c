@@ -10,7 +10,9 @@
  *     lfence;rdtsc;lfence before and after the loop;
  *   - group `wall` (needs 2 CPUs): in ns from CLOCK_MONOTONIC, and a ratio.
  *
- * Usage: bench_peer [path|wall|all] [figures=name,name,...]   (default: all, all)
+ * Usage: bench_peer [path|wall|all] [figures=name,name,...] [quick]   (default: all, all)
+ *   quick: a hundredth of the iterations, one timed repetition (a check that every
+ *   figure can be measured, for the test harness; the values mean little)
  *        bench_peer exit              (exits at once: posix_spawn's child)
  * Other words are ignored: Linux hands init the command-line words it does not know
  * (`nokaslr`, which only its decompressor reads) before those after `--`.
@@ -406,16 +408,20 @@ static const struct figure figures[] = {
     {"cross_cpu_futex_rtt_ns", WALL_NS, cross_cpu_futex_rtt, 2000},
 };
 
+static bool quick; /* the `quick` word: fewer iterations, one repetition */
+
 /* Per operation, in hundredths: the median of the repetitions after a warm-up. */
 static void measure(const struct figure *f)
 {
     uint64_t per_op[PEER_REPETITIONS];
-    f->run(f->iterations);
-    for (int r = 0; r < PEER_REPETITIONS && !failure; r++)
-        per_op[r] = f->run(f->iterations) * 100 / f->iterations;
+    uint64_t iterations = quick ? (f->iterations + 99) / 100 : f->iterations;
+    int repetitions = quick ? 1 : PEER_REPETITIONS;
+    f->run(iterations);
+    for (int r = 0; r < repetitions && !failure; r++)
+        per_op[r] = f->run(iterations) * 100 / iterations;
     if (failure)
         return;
-    print_figure(f->name, median(per_op, PEER_REPETITIONS),
+    print_figure(f->name, median(per_op, repetitions),
                  f->kind == PATH_TICKS ? "ticks" : "ns");
 }
 
@@ -529,11 +535,14 @@ int main(int argc, char **argv)
             group = argv[i];
         else if (!strncmp(argv[i], "figures=", 8))
             names = argv[i] + 8;
+        else if (!strcmp(argv[i], "quick"))
+            quick = true;
     }
     struct utsname u;
     if (uname(&u) == 0)
-        printf("peer: %s %s, %ld CPUs online, group %s, figures %s\n", u.sysname, u.release,
-               sysconf(_SC_NPROCESSORS_ONLN), group, names ? names : "all");
+        printf("peer: %s %s, %ld CPUs online, group %s, figures %s%s\n", u.sysname,
+               u.release, sysconf(_SC_NPROCESSORS_ONLN), group, names ? names : "all",
+               quick ? ", quick" : "");
     print_vulnerabilities();
     if (strcmp(group, "path") == 0 || strcmp(group, "all") == 0) {
         if (pin_cpus(0, 1) != 0)

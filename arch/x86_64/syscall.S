@@ -124,10 +124,9 @@ syscall_entry:
     shrq $47, %r11
     jnz .Lslow                          /* non-canonical (or kernel) rip */
     movq RFLAGS(%rsp), %r11
-    movq R15(%rsp), %r15
-    movq R14(%rsp), %r14
-    movq R13(%rsp), %r13
-    movq R12(%rsp), %r12
+    /* rbx r12-r15 are still the user's: the C handler preserved them (callee-
+     * saved), and nothing changed the frame's copies (that sets the work word).
+     * rbp was zeroed above, the rest are the C ABI's scratch registers. */
     movq R10(%rsp), %r10
     movq R9(%rsp), %r9
     movq R8(%rsp), %r8
@@ -135,8 +134,6 @@ syscall_entry:
     movq RDI(%rsp), %rdi
     movq RSI(%rsp), %rsi
     movq RDX(%rsp), %rdx
-    movq RBX(%rsp), %rbx
-    movq RAX(%rsp), %rax
     movq RSP(%rsp), %rsp                /* the user stack, still in ring 0 (NMIs use IST) */
     swapgs
     sysretq

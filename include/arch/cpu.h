@@ -31,6 +31,16 @@
 unsigned arch_cpu_index(void);
 #endif
 
+/* The thread this CPU runs, as the scheduler last set it (opaque here; NULL
+ * before the scheduler starts on it). Reading it needs no interrupt masking: it is
+ * one load from the calling CPU's own area, which a migration cannot split. Set
+ * only by the scheduler, on its own CPU, interrupts off. Inline when
+ * machine/cpu.h supplies them. */
+#ifndef MACHINE_CPU_RUNNING_INLINE
+void *arch_cpu_running(void);
+void arch_cpu_set_running(void *running);
+#endif
+
 /* Bring up this CPU's descriptor tables and exception handlers (boot CPU, once). */
 void arch_cpu_init(void);
 

@@ -41,6 +41,14 @@ static inline void cpuset_clear_atomic(struct cpuset *set, unsigned cpu)
                        __ATOMIC_SEQ_CST);
 }
 
+/* Clears `cpu` and says whether it was set, in one atomic step. */
+static inline bool cpuset_test_and_clear_atomic(struct cpuset *set, unsigned cpu)
+{
+    uint64_t bit = 1ull << (cpu % CPUSET_WORD_BITS);
+    return (__atomic_fetch_and(&set->words[cpu / CPUSET_WORD_BITS], ~bit, __ATOMIC_SEQ_CST) &
+            bit) != 0;
+}
+
 static inline bool cpuset_test_atomic(const struct cpuset *set, unsigned cpu)
 {
     uint64_t word = __atomic_load_n(&set->words[cpu / CPUSET_WORD_BITS], __ATOMIC_SEQ_CST);

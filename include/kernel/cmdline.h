@@ -55,6 +55,8 @@ struct kernel_options {
     bool numa;             /* numa=on (the default) or off */
     char numa_expect[CMDLINE_EXPECT_MAX]; /* "" unless numa_expect= was given */
     char init_path[CMDLINE_INIT_MAX]; /* "" unless init=<path>: run it as PID 1 */
+    char init_args[CMDLINE_INIT_MAX]; /* the words after "--", one space apart: init's
+                                         argv[1..] (Linux's rule) */
     char clock_lie[16];    /* "", or the clock source told to lie */
     int problems;          /* unknown options and bad values reported */
 };

@@ -83,6 +83,8 @@ SYSCALL_DECLARE(getrlimit);
 SYSCALL_DECLARE(setrlimit);
 SYSCALL_DECLARE(sysinfo);
 SYSCALL_DECLARE(getrusage);
+SYSCALL_DECLARE(sync);
+SYSCALL_DECLARE(reboot);
 
 /* proc/sys_file.c */
 /* mmap of a file (fd): a private copy of an initrd file's pages. */

@@ -5,10 +5,12 @@
    `-icount shift=0,sleep=off -smp 1` and the RTC on the virtual clock at a fixed
    date: the guest TSC then counts guest instructions and nothing from the host
    clock reaches the guest, so a TSC delta is a path length that repeats to the
-   instruction. Exo's `<name>_ticks` lines (mode=bench) and its boot-to-shell
-   ticks; Debian's Linux kernel (the package linux-image-amd64 depends on, fetched
+   instruction. Exo runs user/bench_peer.c (the initrd's /bin/bench_peer, as
+   init= with its arguments after `--`; it powers the machine off at the end), and
+   its kernel benchmarks' `<name>_ticks` lines (mode=bench) and boot-to-shell ticks
+   give the kernel-only rows; Debian's Linux kernel (the package linux-image-amd64 depends on, fetched
    with `apt-get download` into build/linux/, not installed) booted on the same
-   QEMU with the same flags and user/bench_peer.c as /init, once with default
+   QEMU with the same flags and the same bench_peer binary as /init, once with default
    mitigations and once with mitigations=off (its vulnerability files printed).
 2. Wall clock, same emulator: the figures that need 2 CPUs, Exo and Linux under
    TCG with -smp 2, each booted --runs times (default 5): median and spread.
@@ -37,15 +39,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from qemu import runner
 from qemu.runner import BUILD, ELF, EXIT_PASS, QEMU, ROOT, base_command, qboot_args, read_log
 
-PEER_SRC = os.path.join(ROOT, "user", "bench_peer.c")
 OUT_DIR = os.path.join(BUILD, "bench")
-PEER_BIN = os.path.join(OUT_DIR, "bench_peer")
+# The initrd's copy (user/programs.mk builds it): Exo and Linux run the same binary.
+PEER_BIN = os.path.join(BUILD, "user", "bin", "bench_peer")
+INITRD = os.path.join(BUILD, "initrd.cpio")
 PEER_CPIO = os.path.join(OUT_DIR, "peer.cpio")
 LINUX_DIR = os.path.join(BUILD, "linux")
 JSON_OUT = os.path.join(BUILD, "bench.json")
 SVG_OUT = os.path.join(BUILD, "bench.svg")
-USER_CC = os.environ.get("USER_CC", "musl-gcc")
-PEER_CFLAGS = ["-static", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror"]
 
 ICOUNT = ["-accel", "tcg", "-icount", "shift=0,sleep=off",
           "-rtc", "base=2024-01-01T00:00:00,clock=vm"]
@@ -62,18 +63,26 @@ SHELL_TICKS_RE = re.compile(r"^boot: shell ready after (\d+) TSC ticks$", re.M)
 SHELL_RE = re.compile(r"^boot: shell ready in (\d+) us", re.M)
 
 # Path-length rows: (figure, Exo's line or None, the peer's line or None, what).
-# The Exo column reads the kernel's benchmarks until Exo runs bench_peer itself.
+# An Exo line "peer:<name>" is bench_peer's own figure on Exo (the same binary as
+# Linux's column); the others are the kernel's benchmarks (mode=bench), which have
+# no Linux peer.
+PEER_PREFIX = "peer:"
 PATH_ROWS = [
-    ("null_syscall", None, "getppid", "null system call (Linux: getppid)"),
-    ("thread_switch", "ctx_switch_ticks", "sched_yield_switch",
-     "switch, 2 threads yielding on 1 CPU (Exo: kernel threads)"),
-    ("ipc_roundtrip_same_cpu", None, "futex_pingpong",
-     "round trip between 2 threads, 1 CPU (Linux: futex)"),
-    ("pipe_roundtrip", None, "pipe_roundtrip", "1-byte pipe round trip, 2 processes, 1 CPU"),
-    ("thread_create_join", "spawn_join_ticks", "thread_create_join",
-     "create + run + join a thread (Exo: 4 KiB-stack kernel thread)"),
-    ("fork_exit_wait", None, "fork_exit_wait", "fork + _exit + waitpid"),
-    ("posix_spawn_wait", None, "posix_spawn_wait", "posix_spawn + waitpid"),
+    ("null_syscall", "peer:getppid", "getppid", "getppid through musl's syscall()"),
+    ("thread_switch", "peer:sched_yield_switch", "sched_yield_switch",
+     "switch, 2 threads yielding on 1 CPU"),
+    ("ipc_roundtrip_same_cpu", "peer:futex_pingpong", "futex_pingpong",
+     "round trip between 2 threads, 1 CPU (futex)"),
+    ("pipe_roundtrip", "peer:pipe_roundtrip", "pipe_roundtrip",
+     "1-byte pipe round trip, 2 processes, 1 CPU"),
+    ("thread_create_join", "peer:thread_create_join", "thread_create_join",
+     "pthread_create + join"),
+    ("fork_exit_wait", "peer:fork_exit_wait", "fork_exit_wait", "fork + _exit + waitpid"),
+    ("posix_spawn_wait", "peer:posix_spawn_wait", "posix_spawn_wait",
+     "posix_spawn + waitpid"),
+    ("kthread_switch", "ctx_switch_ticks", None, "kernel: 2 kernel threads yielding, 1 CPU"),
+    ("kthread_spawn_join", "spawn_join_ticks", None,
+     "kernel: spawn + run + join a 4 KiB-stack kernel thread"),
     ("frame_alloc_free", "frame_alloc_free_ticks", None, "frame alloc + free"),
     ("kmalloc_free_64", "kmalloc_free_64_ticks", None, "kmalloc + kfree, 64 B"),
     ("kmalloc_free_4096", "kmalloc_free_4096_ticks", None, "kmalloc + kfree, 4 KiB"),
@@ -131,10 +140,11 @@ def conditions():
 # ---- the peer and Linux ------------------------------------------------------------
 
 def build_peer():
+    """Linux's initramfs around the initrd's bench_peer (make builds both)."""
     os.makedirs(OUT_DIR, exist_ok=True)
-    if not shutil.which(USER_CC):
-        raise SystemExit("bench: %s is missing: apt-get install musl-tools" % USER_CC)
-    subprocess.run([USER_CC] + PEER_CFLAGS + ["-o", PEER_BIN, PEER_SRC], check=True)
+    if not os.path.exists(PEER_BIN) or not os.path.exists(INITRD):
+        raise SystemExit("bench: %s or %s is missing: run make first (it needs musl-tools)"
+                         % (os.path.relpath(PEER_BIN, ROOT), os.path.relpath(INITRD, ROOT)))
     write_cpio(PEER_CPIO, [("dev", 0o40755, b""), ("sys", 0o40755, b""),
                            ("init", 0o100755, open(PEER_BIN, "rb").read())])
 
@@ -207,6 +217,21 @@ def exo_boot(name, accel, smp, append, stop_re=None):
     return figures, notes, seconds, args
 
 
+def exo_peer_boot(name, accel, smp, words):
+    """bench_peer as Exo's init, with `words` as its arguments; it powers off."""
+    append = " ".join(["mode=shell", "init=/bin/bench_peer", "--"] + words)
+    args = accel + qboot_args() + ["-kernel", ELF, "-initrd", INITRD, "-append", append,
+                                   "-smp", str(smp), "-m", "%dM" % GUEST_MIB]
+    status, seconds, log = boot(name, args)
+    figures, notes = parse(log)
+    if "peer: done" not in log:
+        notes.append("bench_peer on Exo (%s) did not finish (status %s): see build/bench/%s.log"
+                     % (name, status, name))
+    if "PANIC:" in log:
+        notes.append("Exo panicked in the %s boot: see build/bench/%s.log" % (name, name))
+    return {PEER_PREFIX + k: v for k, v in figures.items()}, notes, seconds, args
+
+
 def linux_boot(name, vmlinuz, accel, smp, extra, words):
     append = " ".join([LINUX_APPEND] + extra + ["--"] + words)
     args = accel + ["-kernel", vmlinuz, "-initrd", PEER_CPIO, "-append", append,
@@ -234,6 +259,8 @@ def path_group(vmlinuz, only, skip_linux):
     rows = [r for r in PATH_ROWS if selected(r[0], only)]
     exo_globs = sorted({r[1][:-len("_ticks")] for r in rows
                         if r[1] and r[1].endswith("_ticks")})
+    exo_peer_names = [r[1][len(PEER_PREFIX):] for r in rows
+                      if r[1] and r[1].startswith(PEER_PREFIX)]
     peer_names = [r[2] for r in rows if r[2]]
     result = {"rows": rows, "exo": {}, "linux": {}, "linux_mitigations_off": {},
               "notes": [], "vulnerabilities": {}, "seconds": {}, "qemu_args": {}}
@@ -249,6 +276,14 @@ def path_group(vmlinuz, only, skip_linux):
                             or n.split()[0] in exo_globs]
         result["seconds"]["exo"] = round(secs, 1)
         result["qemu_args"]["exo"] = args
+    if exo_peer_names:
+        say("bench: path length: Exo, bench_peer as init, -smp 1, icount")
+        figs, notes, secs, args = exo_peer_boot(
+            "path-exo-peer", ICOUNT, 1, peer_words("path", exo_peer_names if only else None))
+        result["exo"].update(figs)
+        result["notes"] += notes
+        result["seconds"]["exo_peer"] = round(secs, 1)
+        result["qemu_args"]["exo_peer"] = args
     if any(r[1] == "boot_to_shell" for r in rows):
         say("bench: path length: Exo, boot to the shell, -smp 1, icount")
         stop = re.compile(SHELL_RE.pattern + r"|PANIC:", re.M)
@@ -434,11 +469,10 @@ def print_report(report):
             "instructions; not comparable with the columns beside it."
             % (report["conditions"]["host_kernel"], report["conditions"]["cpu_model"]))
     if path:
-        say("Rows compare the same work where both columns have a figure; " 
-            "where they differ:")
+        say("Rows with both columns: the same bench_peer binary on each kernel, as PID 1; "
+            "the others are Exo's kernel benchmarks (mode=bench):")
         for figure, exo_key, linux_key, what in path["rows"]:
-            if exo_key and linux_key:
-                say("  %s: %s" % (figure, what))
+            say("  %s: %s" % (figure, what))
     if path and path["vulnerabilities"]:
         say("Linux's /sys/devices/system/cpu/vulnerabilities (files reading 'Not affected' "
             "left out):")

@@ -39,6 +39,7 @@ static void check_defaults(void)
     CHECK_EQ_INT(opts.smp_max_cpus, 0);
     CHECK_EQ_INT(opts.consoles, CONSOLE_SERIAL | CONSOLE_FB);
     CHECK_EQ_STR(opts.clock_lie, "");
+    CHECK_EQ_STR(opts.init_args, "");
 }
 
 static void test_empty_and_blank_give_defaults(void)
@@ -329,6 +330,31 @@ static void test_clock_test_lie(void)
     CHECK_EQ_STR(opts.clock_lie, "abcdefghijklmno");
 }
 
+/* The words after "--" are init's arguments, one space apart, never options. */
+static void test_words_after_dashes_are_init_arguments(void)
+{
+    CHECK_EQ_INT(parse("init=/bin/bench_peer -- path\t figures=getppid  mode=test"), 0);
+    CHECK_EQ_STR(opts.init_path, "/bin/bench_peer");
+    CHECK_EQ_STR(opts.init_args, "path figures=getppid mode=test");
+    CHECK_EQ_INT(opts.mode, MODE_SHELL); /* mode=test after -- is init's */
+    CHECK_EQ_INT(parse("mode=test --"), 0);
+    CHECK_EQ_STR(opts.init_args, "");
+    CHECK_EQ_INT(opts.mode, MODE_TEST);
+    CHECK_EQ_INT(parse("--x -- a"), 1); /* a word that only starts with -- is an option */
+    CHECK_EQ_STR(opts.init_args, "a");
+
+    char line[CMDLINE_INIT_MAX * 2 + 8];
+    strcpy(line, "-- ");
+    memset(line + 3, 'a', CMDLINE_INIT_MAX - 1); /* the longest that fits */
+    line[3 + CMDLINE_INIT_MAX - 1] = '\0';
+    CHECK_EQ_INT(parse(line), 0);
+    CHECK_EQ_U64(strlen(opts.init_args), CMDLINE_INIT_MAX - 1);
+    strcat(line, " b"); /* no room for it: reported, and the words before kept */
+    CHECK_EQ_INT(parse(line), 1);
+    CHECK_EQ_U64(strlen(opts.init_args), CMDLINE_INIT_MAX - 1);
+    CHECK(strstr(diags.text, "cmdline: init argument 'b' does not fit") == diags.text);
+}
+
 int main(void)
 {
     check_program = "test_cmdline";
@@ -350,5 +376,6 @@ int main(void)
     RUN(test_very_long_inputs);
     RUN(test_random_lines_never_crash);
     RUN(test_clock_test_lie);
+    RUN(test_words_after_dashes_are_init_arguments);
     return check_summary();
 }

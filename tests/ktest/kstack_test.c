@@ -133,6 +133,18 @@ static void crash_kstack_double_free(struct ktest *t)
 }
 KTEST_CRASH_SUITE(crash_kstack_double_free, KTEST(crash_kstack_double_free));
 
+/* A stack too large for the per-CPU caches is unmapped at once: the second free
+ * finds its lowest page unmapped (free_unmapping, under the lock). */
+static void crash_kstack_double_free_large(struct ktest *t)
+{
+    struct kstack s;
+    KT_ASSERT(t, kstack_alloc(64 * 1024, &s) == KSTACK_OK);
+    kstack_free(&s);
+    kstack_free(&s);
+    ktest_fail(t, __FILE__, __LINE__, "the second kstack_free went unnoticed");
+}
+KTEST_CRASH_SUITE(crash_kstack_double_free_large, KTEST(crash_kstack_double_free_large));
+
 /* Recurses until `limit` (far beyond any stack): the guard page stops it first. */
 static __attribute__((noinline)) unsigned recurse_deeply(unsigned depth, unsigned limit)
 {

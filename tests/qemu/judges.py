@@ -199,6 +199,28 @@ def judge_bench(boot, log, status):
     return problems, cases
 
 
+def judge_peer(boot, log, status):
+    """bench_peer as init: (problems, cases), a case per expected figure, passed when
+    its line is there with a positive value; it must finish and power off."""
+    problems, cases = [], []
+    if "PANIC:" in log:
+        problems.append("the kernel panicked")
+    for name in boot.expect_peer:
+        m = re.search(r"^bench %s ([0-9]+\.[0-9]{2}) \S+$" % re.escape(name), log, re.M)
+        cases.append(case("peer." + name, m is not None and float(m.group(1)) > 0))
+    for m in re.finditer(r"^bench \S+: FAILED: .*$", log, re.M):
+        problems.append(m.group(0))
+    if not re.search(r"^peer: done$", log, re.M):
+        problems.append("no 'peer: done' line")
+    if "power: entering ACPI S5" not in log:
+        problems.append("bench_peer's reboot(RB_POWER_OFF) did not power off")
+    if status is None:
+        problems.append("timed out")
+    elif status != 0:
+        problems.append("QEMU exited with %d instead of 0 (power-off)" % status)
+    return problems, cases
+
+
 def failing_lines(log, limit=60):
     """The lines of a log worth printing under a failed boot: from a little before the
     first failure mark (`not ok`, `PANIC`, a failed expectation), else its end."""

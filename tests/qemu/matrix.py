@@ -7,7 +7,8 @@ The kinds of boot, each judged by its own module:
   (judges.py: the KTAP judge);
 - a bad-input boot (a CPU without long mode or NX) and a crash boot (one crash
   suite, named exactly) (judges.py);
-- a power boot (`power_off`, `reboot`) and a bench boot (`mode=bench`) (judges.py);
+- a power boot (`power_off`, `reboot`), a bench boot (`mode=bench`) and a peer
+  boot (user/bench_peer.c's quick mode as init) (judges.py);
 - a screen boot (screen.py) and a shell boot (shell.py).
 """
 import os
@@ -26,6 +27,11 @@ SCREEN_LINES = [("banner_drawn", r"^exo \S+ booting$"),
                 ("prompt_drawn", r"^exo> ")]
 # What a bench boot in a small guest must print: each figure as `bench <name> <value>
 # <unit>`, and the million-thread benchmark's note that the guest is too small.
+# What the peer boot (bench_peer's path group, quick mode, as init) must print.
+# pipe_roundtrip and posix_spawn_wait (musl's posix_spawn reports through a pipe)
+# join the list when pipes land on main.
+PEER_FIGURES = ["getppid", "sched_yield_switch", "futex_pingpong", "pipe_roundtrip",
+                "fork_exit_wait", "posix_spawn_wait", "thread_create_join"]
 BENCH_FIGURES = ["ctx_switch_ns", "cross_cpu_wake_rtt_ns", "spawn_join_ns", "frame_alloc_free_ns",
                  "kmalloc_free_64_ns", "kmalloc_free_4096_ns", "steal_speedup_2cpu"]
 
@@ -81,7 +87,8 @@ class Boot:
 
     def __init__(self, name, args, timeout_s, expect_message=None, expect_panic=None,
                  screen_lines=None, expect_end=None, expect_bench=None, shell_end=None,
-                 shell_rerun=False, initrd=True, log_lines=None, big=False, busybox=False):
+                 shell_rerun=False, initrd=True, log_lines=None, big=False, busybox=False,
+                 expect_peer=None):
         self.name = name
         self.args = args
         self.timeout_s = timeout_s
@@ -90,6 +97,7 @@ class Boot:
         self.screen_lines = screen_lines  # regexes: a screen boot (see screen.py)
         self.expect_end = expect_end  # a power boot: "power-off" or "reset"
         self.expect_bench = expect_bench  # a bench boot: these figures, each as a case
+        self.expect_peer = expect_peer  # a peer boot: bench_peer's figures, each a case
         self.shell_end = shell_end  # a shell boot: its last command, "shutdown" or "reboot"
         self.shell_rerun = shell_rerun  # a shell boot that also reruns suites (see shell.py)
         self.busybox = busybox  # an init=/bin/sh boot driven over serial (see busybox.py)
@@ -166,6 +174,12 @@ def all_boots(seed):
         # mode=bench prints every figure a small guest can measure (values not judged).
         Boot("pvh-bench", ["-smp", "2", "-kernel", ELF, "-append", "mode=bench"], 120,
              expect_bench=BENCH_FIGURES),
+        # make bench's peer program on Exo, as init, in quick mode: every path-length
+        # figure is printed (values not judged), then it powers the machine off.
+        Boot("pvh-bench-peer", ["-smp", "1", "-kernel", ELF, "-append",
+                                "init=/bin/bench_peer -- path quick figures=" +
+                                ",".join(PEER_FIGURES)], 120,
+             expect_peer=PEER_FIGURES),
         Boot("no-long-mode", ["-cpu", "qemu32", "-cdrom", ISO] + SELFTEST_SMBIOS, 60,
              expect_message="this CPU does not support 64-bit long mode"),
         Boot("no-nx", ["-cpu", "qemu64,-nx", "-kernel", ELF, "-append", test_args], 60,
@@ -236,6 +250,7 @@ def all_boots(seed):
                                        "crash_heap_damaged_header"]),
         ("crash_frame_double_free", ["frame: double free of frame 0x"]),
         ("crash_kstack_double_free", ["kstack: double free of the stack at"]),
+        ("crash_kstack_double_free_large", ["kstack: double free of the stack at"]),
         ("crash_stack_overflow", ["double fault", "kernel stack overflow: CR2=0xffffc8",
                                   "crash_stack_overflow"]),
     ]
@@ -355,7 +370,8 @@ def qemu_command(boot):
     monitor = "unix:%s,server=on,wait=off" % boot.monitor_path() if boot.screen_lines else "none"
     # A power boot that must power off, and a shell boot that ends with shutdown, run
     # without -no-reboot: a reset instead would boot the kernel again, not end QEMU.
-    powers_off = boot.expect_end == "power-off" or boot.shell_end == "shutdown"
+    powers_off = (boot.expect_end == "power-off" or boot.shell_end == "shutdown" or
+                  bool(boot.expect_peer))
     serial = "stdio" if boot.shell_end or boot.busybox else "file:" + boot.log_path()
     cmd = base_command(serial, monitor, no_reboot=not powers_off)
     if "-m" not in boot.args:

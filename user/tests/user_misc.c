@@ -1,7 +1,8 @@
 /*
  * user_misc: uname, getrandom, the uid/gid calls, process groups and
  * sessions, umask, prlimit64/getrlimit, set_robust_list, sysinfo,
- * sched_yield and affinity, and ENOSYS for numbers nobody implements.
+ * sched_yield and affinity, sync and reboot's argument checks, and ENOSYS for
+ * numbers nobody implements.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -266,6 +267,18 @@ static void unknown_syscall_is_enosys(void)
 			ktap_diag("case: syscall number %#lx", numbers[i]);
 }
 
+/* reboot(2) refuses wrong magic numbers and unknown commands (EPERM first when
+ * not root, as Linux checks the capability before the rest); never a real command
+ * here. sync(2) always succeeds. */
+static void sync_and_reboot_argument_checks(void)
+{
+	int refused = geteuid() == 0 ? EINVAL : EPERM;
+	EXPECT_EQ(syscall(SYS_sync), 0);
+	EXPECT_ERRNO(syscall(SYS_reboot, 0x12345678, 672274793, 0x4321fedc, 0), refused);
+	EXPECT_ERRNO(syscall(SYS_reboot, 0xfee1dead, 1, 0x4321fedc, 0), refused);
+	EXPECT_ERRNO(syscall(SYS_reboot, 0xfee1dead, 672274793, 0x7777, 0), refused);
+}
+
 static const struct ktap_case cases[] = {
 	KTAP_CASE(uname_fields),
 	KTAP_CASE(getrandom_cases),
@@ -277,6 +290,7 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(set_robust_list_len),
 	KTAP_CASE(sysinfo_fields),
 	KTAP_CASE(sched_yield_and_affinity),
+	KTAP_CASE(sync_and_reboot_argument_checks),
 	KTAP_CASE(unknown_syscall_is_enosys),
 };
 

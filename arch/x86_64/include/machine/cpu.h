@@ -12,6 +12,8 @@
 /* Where the per-CPU area (arch/x86_64/percpu.h, at the GS base) keeps the CPU's
  * index; percpu.h checks it. */
 #define MACHINE_PERCPU_INDEX_OFFSET 8
+/* ... and the thread it runs (arch_cpu_running). */
+#define MACHINE_PERCPU_RUNNING_OFFSET 72
 
 #if __STDC_HOSTED__ == 0
 /* arch_cpu_index, inline in the kernel (the scheduler asks on every switch); a
@@ -24,6 +26,24 @@ static inline unsigned arch_cpu_index(void)
     return index;
 }
 #define MACHINE_CPU_INDEX_INLINE 1
+
+/* One load: the running thread cannot move between reading the GS base and the
+ * word, so no interrupt masking. volatile: a switch changes it under the caller. */
+static inline void *arch_cpu_running(void)
+{
+    void *running;
+    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(running) : "i"(MACHINE_PERCPU_RUNNING_OFFSET));
+    return running;
+}
+
+static inline void arch_cpu_set_running(void *running)
+{
+    __asm__ volatile("movq %0, %%gs:%c1"
+                     :
+                     : "r"(running), "i"(MACHINE_PERCPU_RUNNING_OFFSET)
+                     : "memory");
+}
+#define MACHINE_CPU_RUNNING_INLINE 1
 #endif
 
 #endif
