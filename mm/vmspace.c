@@ -114,18 +114,19 @@ static int split_at_locked(struct vmspace *vs, uintptr_t at)
     struct vma *upper = kmalloc(sizeof(*upper));
     if (!upper)
         return -ENOMEM;
-    *upper = (struct vma){.start = at, .end = v->end, .prot = v->prot, .next = v->next};
+    *upper = (struct vma){
+        .start = at, .end = v->end, .prot = v->prot, .bus_from = v->bus_from, .next = v->next};
     v->end = at;
     v->next = upper;
     return 0;
 }
 
-/* Joins neighbours that touch and share a protection. */
+/* Joins neighbours that touch and share a protection (and a file end). */
 static void merge_locked(struct vmspace *vs)
 {
     for (struct vma *v = vs->vmas; v && v->next;) {
         struct vma *n = v->next;
-        if (v->end == n->start && v->prot == n->prot) {
+        if (v->end == n->start && v->prot == n->prot && v->bus_from == n->bus_from) {
             v->end = n->end;
             v->next = n->next;
             kfree(n);
@@ -206,7 +207,8 @@ static uintptr_t find_gap_locked(struct vmspace *vs, size_t len)
     return best;
 }
 
-int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, unsigned flags)
+static int map_region(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot,
+                      unsigned flags, size_t file_bytes)
 {
     if ((prot & VM_WRITE) && (prot & VM_EXEC))
         return -EACCES;
@@ -233,7 +235,11 @@ int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, un
             error = -ENOMEM;
     }
     if (!error) {
-        *node = (struct vma){.start = start, .end = start + len, .prot = prot};
+        uintptr_t file_end = file_bytes < len ? start + page_up(file_bytes) : 0;
+        *node = (struct vma){.start = start,
+                             .end = start + len,
+                             .prot = prot,
+                             .bus_from = file_end < start + len ? file_end : 0};
         insert_locked(vs, node);
         *va = start;
     }
@@ -241,6 +247,28 @@ int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, un
     if (error)
         kfree(node);
     return error;
+}
+
+int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, unsigned flags)
+{
+    return map_region(vs, va, len, prot, flags, SIZE_MAX);
+}
+
+int vmspace_map_file(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot,
+                     unsigned flags, size_t file_bytes)
+{
+    return map_region(vs, va, len, prot, flags, file_bytes);
+}
+
+bool vmspace_is_past_file_end(struct vmspace *vs, uintptr_t va)
+{
+    if (va < VMSPACE_USER_MIN || va >= VMSPACE_USER_END)
+        return false;
+    bool irq = spin_lock(&vs->lock);
+    struct vma *v = find_vma_locked(vs, va);
+    bool past = v && v->bus_from && va >= v->bus_from;
+    spin_unlock(&vs->lock, irq);
+    return past;
 }
 
 int vmspace_unmap(struct vmspace *vs, uintptr_t va, size_t len)
@@ -401,7 +429,9 @@ int vmspace_fault(struct vmspace *vs, uintptr_t va, enum vm_access access)
                                                : VM_READ;
     int error = -EFAULT;
     struct translation tr;
-    if (v && (v->prot & need)) {
+    if (v && v->bus_from && va >= v->bus_from) {
+        error = -EIO; /* past the end of the mapped file */
+    } else if (v && (v->prot & need)) {
         /* Present already: a fault on it is a protection violation (or another
          * CPU populated it meanwhile, and the access will now succeed). */
         phys_addr_t frame;
@@ -568,7 +598,8 @@ static int copy_regions_locked(struct vmspace *parent, struct vmspace *child)
         struct vma *copy = kmalloc(sizeof(*copy));
         if (!copy)
             return -ENOMEM;
-        *copy = (struct vma){.start = v->start, .end = v->end, .prot = v->prot};
+        *copy = (struct vma){
+            .start = v->start, .end = v->end, .prot = v->prot, .bus_from = v->bus_from};
         *tail = copy;
         tail = &copy->next;
         int error = paging_share_user(parent->as, child->as, v->start, v->end, share_page,

@@ -111,6 +111,12 @@ static bool user_is_mapped(uintptr_t addr)
     return p && vmspace_is_mapped(p->vm, addr);
 }
 
+static bool user_is_bus_error(uintptr_t addr)
+{
+    struct process *p = process_current();
+    return p && vmspace_is_past_file_end(p->vm, addr);
+}
+
 static void user_fault(struct arch_regs *regs, int signal, int code, uint64_t addr)
 {
     KASSERT(process_current());
@@ -149,6 +155,7 @@ void process_init(void)
     static const struct arch_user_hooks hooks = {
         .page_fault = user_page_fault,
         .is_mapped = user_is_mapped,
+        .is_bus_error = user_is_bus_error,
         .fault = user_fault,
         .return_work = user_return_work,
     };

@@ -1258,10 +1258,13 @@ static long map_file(struct file *f, uintptr_t addr, uint64_t len, unsigned prot
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
         if (addr & (VMSPACE_PAGE - 1))
             return -EINVAL;
-        vm_flags = VMSPACE_FIXED;
+        /* NOREPLACE wins over FIXED, as in Linux: -EEXIST if anything is there. */
+        vm_flags = (flags & MAP_FIXED_NOREPLACE) ? VMSPACE_NOREPLACE : VMSPACE_FIXED;
     }
     struct vmspace *vm = self()->vm;
-    int error = vmspace_map(vm, &addr, len, prot, vm_flags);
+    /* Pages wholly past the end of the file are a bus error, as in Linux. */
+    size_t file_bytes = offset < node->size ? (size_t)(node->size - offset) : 0;
+    int error = vmspace_map_file(vm, &addr, len, prot, vm_flags, file_bytes);
     if (error)
         return error;
     if (offset < node->size) {

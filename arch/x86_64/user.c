@@ -351,6 +351,10 @@ void user_exception(struct interrupt_frame *frame)
         code = addr < ARCH_USER_ADDR_END && hooks.is_mapped && hooks.is_mapped(addr)
                    ? ARCH_SEGV_ACCERR
                    : ARCH_SEGV_MAPERR;
+        if (addr < ARCH_USER_ADDR_END && hooks.is_bus_error && hooks.is_bus_error(addr)) {
+            signal = ARCH_SIGBUS;
+            code = ARCH_BUS_ADRERR;
+        }
     }
     struct arch_user_state *state = this_cpu_area()->user_state;
     if (state) {

@@ -126,6 +126,7 @@ void arch_set_syscall_table(const arch_syscall_fn *table, size_t count,
 struct arch_user_hooks {
     bool (*page_fault)(uintptr_t addr, bool write, bool exec);
     bool (*is_mapped)(uintptr_t addr); /* a user fault's SEGV_ACCERR vs SEGV_MAPERR */
+    bool (*is_bus_error)(uintptr_t addr); /* past a mapped file's end: SIGBUS BUS_ADRERR */
     void (*fault)(struct arch_regs *regs, int signal, int code, uint64_t addr);
     void (*return_work)(struct arch_regs *regs);
 };
@@ -144,6 +145,7 @@ void arch_user_set_hooks(const struct arch_user_hooks *hooks);
 #define ARCH_ILL_ILLOPN 2
 #define ARCH_FPE_INTDIV 1
 #define ARCH_BUS_ADRALN 1
+#define ARCH_BUS_ADRERR 2
 /* The page-fault hook's answer when it cannot resolve the fault: is there a
  * region at the address at all (ACCERR) or not (MAPERR)? proc/ says. */
 

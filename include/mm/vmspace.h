@@ -53,6 +53,8 @@
 struct vma {
     uintptr_t start, end; /* [start, end), page-aligned */
     unsigned prot;        /* VM_* */
+    uintptr_t bus_from;   /* 0, or where a file mapping's pages past the end of its
+                           * file begin: an access there is a bus error (SIGBUS) */
     struct vma *next;     /* sorted by address, no overlaps */
 };
 
@@ -87,6 +89,12 @@ int vmspace_fork(struct vmspace *parent, struct vmspace **out) __attribute__((wa
  */
 int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, unsigned flags)
     __attribute__((warn_unused_result));
+/* The same for a private mapping of a file of which file_bytes lie in the region
+ * (the caller copies them in): the pages wholly past them are a bus error, as in
+ * Linux (vmspace_fault answers -EIO there, and vmspace_is_past_file_end says so). */
+int vmspace_map_file(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot,
+                     unsigned flags, size_t file_bytes) __attribute__((warn_unused_result));
+bool vmspace_is_past_file_end(struct vmspace *vs, uintptr_t va);
 /* Removes [va, va + len) from every region (splitting them) and frees its pages.
  * Unmapped parts are fine (Linux's munmap). -EINVAL for a bad range. */
 int vmspace_unmap(struct vmspace *vs, uintptr_t va, size_t len) __attribute__((warn_unused_result));

@@ -282,6 +282,32 @@ static void vmspace_prot_none_keeps_the_data_for_mprotect_back(struct ktest *t)
 
 /* Unmapping, protecting and discarding cost what is populated, not the range:
  * these would walk 2^35 pages one by one. */
+/* A file mapping of 1.5 pages of file in 4 pages of region: the second page holds
+ * the file's tail (zero-filled after it), the last two are a bus error; a split
+ * keeps that, and an anonymous neighbour does not merge into it. */
+static void vmspace_file_mapping_past_the_file_end_is_a_bus_error(struct ktest *t)
+{
+    struct vmspace *vs = vmspace_create();
+    KT_ASSERT(t, vs != NULL);
+    uintptr_t va = VA;
+    KT_ASSERT(t, vmspace_map_file(vs, &va, 4 * 4096, VM_READ, VMSPACE_FIXED, 4096 + 2048) == 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va + 4096 + 3000, VM_ACCESS_READ), 0);
+    KT_EXPECT(t, !vmspace_is_past_file_end(vs, va + 4096 + 4095));
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va + 2 * 4096, VM_ACCESS_READ), -EIO);
+    KT_EXPECT(t, vmspace_is_past_file_end(vs, va + 3 * 4096 + 8));
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va + 3 * 4096, 4096, VM_READ | VM_WRITE), 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va + 3 * 4096, VM_ACCESS_WRITE), -EIO);
+    uintptr_t after = va + 4 * 4096;
+    KT_ASSERT(t, vmspace_map(vs, &after, 4096, VM_READ, VMSPACE_FIXED) == 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, after, VM_ACCESS_READ), 0);
+    KT_EXPECT(t, !vmspace_is_past_file_end(vs, after));
+    /* A whole file (no tail past it) has no bus-error part. */
+    uintptr_t whole = VA + 64 * 4096;
+    KT_ASSERT(t, vmspace_map_file(vs, &whole, 2 * 4096, VM_READ, VMSPACE_FIXED, 2 * 4096) == 0);
+    KT_EXPECT(t, !vmspace_is_past_file_end(vs, whole + 4096));
+    vmspace_destroy(vs);
+}
+
 static void vmspace_huge_sparse_ranges_are_quick(struct ktest *t)
 {
     struct mm_counts before = counts_settled();
@@ -315,4 +341,5 @@ KTEST_SUITE(vmspace,
             KTEST(vmspace_fork_then_both_write_gives_different_frames),
             KTEST(vmspace_fork_frame_freed_by_the_last_space_out),
             KTEST(vmspace_prot_none_keeps_the_data_for_mprotect_back),
+            KTEST(vmspace_file_mapping_past_the_file_end_is_a_bus_error),
             KTEST(vmspace_huge_sparse_ranges_are_quick));
