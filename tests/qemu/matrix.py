@@ -151,7 +151,7 @@ def all_boots(seed):
         # distances against numa_expect=, where frames and stacks come from, the
         # fallback when a node runs dry, and the steal order. Two nodes run every suite.
         Boot("numa-2-nodes", ["-smp", "4,sockets=2", "-m", "256M"] + two_nodes +
-             ["-kernel", ELF, "-append", test_args + " " + two_expect], 90),
+             ["-kernel", ELF, "-append", test_args + " " + two_expect], 240),
         Boot("numa-4-nodes-asymmetric", ["-smp", "4,sockets=4", "-m", "256M"] + four_nodes +
              ["-kernel", ELF, "-append", test_args + " test=numa " + four_expect], 60),
         Boot("numa-memoryless-node", ["-smp", "4,sockets=2", "-m", "256M"] + memless +
@@ -349,11 +349,12 @@ def big_boots(seed):
 
 # The self-test boots that also run the user-space suites (the initrd's
 # /tests/default), beside the ISO boots, whose self-test entry runs everything:
-# BIOS with 1 and 4 CPUs, UEFI and USB with 2 (the ISO), PVH with 1, 2 and 8, and
-# microvm. The other direct boots check something else (memory layouts, topology,
-# clocks, bad options) and run the in-kernel suites only, with `test=*,!user_*`,
-# which keeps make test within its time.
-USER_SUITE_BOOTS = {"pvh", "pvh-q35-64m", "pvh-q35-8cpu", "microvm"}
+# BIOS with 1 and 4 CPUs, UEFI and USB with 2 (the ISO), PVH with 1, 2 and 8,
+# microvm, and PVH with 4 CPUs on two NUMA nodes. The other direct boots check
+# something else (memory layouts, topology, clocks, bad options) and run the
+# in-kernel suites only, with `test=*,!user_*`, which keeps make test within its
+# time.
+USER_SUITE_BOOTS = {"pvh", "pvh-q35-64m", "pvh-q35-8cpu", "microvm", "numa-2-nodes"}
 
 
 def with_kernel_suites_only(boot, args):
