@@ -57,48 +57,7 @@ isr_stubs:
     .set vec, vec + 1
     .endr
 
-    .macro CLAC_IF_SMAP
-    testb $1, uaccess_smap(%rip)
-    jz .Lno_clac\@
-    clac
-.Lno_clac\@:
-    .endm
-
-    .macro PUSH_GENERAL_REGISTERS
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
-    .endm
-
-    .macro POP_GENERAL_REGISTERS
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    .endm
+#include "entry_macros.inc"
 
 isr_common:
     cld

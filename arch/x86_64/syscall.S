@@ -15,8 +15,10 @@
  *   3. the return rip is canonical (SYSRET to a non-canonical rcx would fault
  *      in ring 0 on Intel CPUs with the user's rsp: the SYSRET hazard).
  * SYSRET restores rip from rcx and rflags from r11, which is why the frame's
- * rip and rflags are loaded into them: anything that changes the frame beyond
- * that (exec, signals) sets the work word and so goes back by IRETQ.
+ * rip and rflags are loaded into them; every other register is reloaded from the
+ * frame, so a call may return values there (IPC does). Anything that changes rip,
+ * rflags or the segments (exec, signals) sets the work word and so goes back by
+ * IRETQ.
  */
     .set R15, 0
     .set R14, 8
@@ -47,23 +49,7 @@
     .set USER_SS, 0x1b          /* GDT_USER_DATA | 3 */
     .set VECTOR_SYSCALL, 0x100  /* ARCH_VECTOR_SYSCALL */
 
-    .macro POP_GENERAL_REGISTERS
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    .endm
+#include "entry_macros.inc"
 
     .text
 /*
@@ -88,21 +74,7 @@ syscall_entry:
     pushq %rcx                          /* rip */
     pushq %rax                          /* error code slot: the number as called */
     pushq $VECTOR_SYSCALL
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GENERAL_REGISTERS
     xorl %ebp, %ebp                     /* ends kernel backtraces here */
     sti
     movq %r10, %rcx                     /* 4th argument: the C ABI's rcx */
@@ -124,9 +96,15 @@ syscall_entry:
     shrq $47, %r11
     jnz .Lslow                          /* non-canonical (or kernel) rip */
     movq RFLAGS(%rsp), %r11
-    /* rbx r12-r15 are still the user's: the C handler preserved them (callee-
-     * saved), and nothing changed the frame's copies (that sets the work word).
-     * rbp was zeroed above, the rest are the C ABI's scratch registers. */
+    /* Every register comes back from the frame: the frame is what the call
+     * returns, and a call may return values in it (IPC's message words go out in
+     * rbx, r12-r15 and r9). Only rip and rflags changing beyond rcx/r11's reach
+     * (exec, signals) sets the work word and takes IRETQ. */
+    movq R15(%rsp), %r15
+    movq R14(%rsp), %r14
+    movq R13(%rsp), %r13
+    movq R12(%rsp), %r12
+    movq RBX(%rsp), %rbx
     movq R10(%rsp), %r10
     movq R9(%rsp), %r9
     movq R8(%rsp), %r8

@@ -11,19 +11,7 @@
  */
     .set EFAULT, 14
 
-    .macro STAC_IF_SMAP
-    testb $1, uaccess_smap(%rip)
-    jz .Lno_stac\@
-    stac
-.Lno_stac\@:
-    .endm
-
-    .macro CLAC_IF_SMAP
-    testb $1, uaccess_smap(%rip)
-    jz .Lno_clac\@
-    clac
-.Lno_clac\@:
-    .endm
+#include "entry_macros.inc"
 
     .macro FIXUP insn, fixup
     .pushsection ex_table, "a"
