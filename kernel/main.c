@@ -25,6 +25,7 @@
 #include "mm/numa.h"
 #include "mm/paging.h"
 #include "sched/thread.h"
+#include "sched/timeout.h"
 #include "kernel/tty.h"
 #include "proc/process.h"
 
@@ -174,6 +175,7 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
     boottime_mark("interrupts");
     sched_init();
     sched_start_ticks();
+    timeout_init();
     kprintf("sched: a tick every %lu us from the %s timer\n", (uint64_t)(SCHED_TICK_NS / 1000),
             arch_timer_mode());
     if (boot_options()->smp_late_cpu)

@@ -10,6 +10,7 @@
 #include "proc/process.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
+#include "sched/timeout.h"
 
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -27,7 +28,6 @@
 
 struct waiter {
     struct waiter *next;       /* in its bucket (bucket lock) */
-    struct waiter *timer_next; /* in the timed list (timer_lock) */
     struct vmspace *vm;        /* the key with uaddr (bucket lock: requeue changes it) */
     uintptr_t uaddr;
     uint32_t bitset;
@@ -36,6 +36,7 @@ struct waiter {
     int result;                /* (bucket lock) 0, -ETIMEDOUT or -EINTR once dequeued */
     bool done;                 /* (A) set with result: the sleeper may go */
     uint64_t deadline_ns;      /* 0: none */
+    struct timeout timeout;    /* armed while a timed wait sleeps */
     struct uthread *ut;
     struct wait_queue sleep;
 };
@@ -45,10 +46,6 @@ static struct bucket {
     struct waiter *head;
 } __attribute__((aligned(64))) buckets[BUCKETS];
 
-static struct spinlock timer_lock = SPINLOCK_INIT("futex timer");
-static struct waiter *timed;   /* (timer_lock) */
-static uint32_t timed_added;   /* (A) */
-static struct wait_queue timer_idle = WAIT_QUEUE_INIT("futex timer");
 
 static int bucket_of(struct vmspace *vm, uintptr_t uaddr)
 {
@@ -113,70 +110,23 @@ static void unlock_two(int a, int b, bool irq)
 
 /* ---- timeouts --------------------------------------------------------------------- */
 
-static bool timer_has_work(void *ctx)
+/* The deadline passed (include/sched/timeout.h): end the wait if it still waits. */
+static void waiter_expired(struct timeout *t)
 {
-    return __atomic_load_n(&timed_added, __ATOMIC_ACQUIRE) != *(uint32_t *)ctx;
-}
-
-/* Ends the waits whose deadline passed; true when timed waits remain. */
-static bool expire_timed(void)
-{
-    uint64_t now = arch_time_ns();
-    bool irq = spin_lock(&timer_lock);
-    for (struct waiter *w = timed; w; w = w->timer_next) {
-        if (w->deadline_ns > now)
-            continue;
-        bool bucket_irq;
-        struct bucket *b = lock_waiter_bucket(w, &bucket_irq);
-        if (w->queued) {
-            unlink_locked(b, w);
-            finish_locked(w, -ETIMEDOUT);
-        }
-        spin_unlock(&b->lock, bucket_irq);
+    struct waiter *w = (struct waiter *)((char *)t - __builtin_offsetof(struct waiter, timeout));
+    bool bucket_irq;
+    struct bucket *b = lock_waiter_bucket(w, &bucket_irq);
+    if (w->queued) {
+        unlink_locked(b, w);
+        finish_locked(w, -ETIMEDOUT);
     }
-    bool more = timed != NULL;
-    spin_unlock(&timer_lock, irq);
-    return more;
-}
-
-static void timer_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        uint32_t seen = __atomic_load_n(&timed_added, __ATOMIC_ACQUIRE);
-        if (expire_timed())
-            thread_sleep_ns(SCHED_TICK_NS);
-        else
-            wait_queue_wait(&timer_idle, timer_has_work, &seen);
-    }
-}
-
-static void timer_add(struct waiter *w)
-{
-    bool irq = spin_lock(&timer_lock);
-    w->timer_next = timed;
-    timed = w;
-    spin_unlock(&timer_lock, irq);
-    __atomic_fetch_add(&timed_added, 1, __ATOMIC_RELEASE);
-    wait_queue_wake_all(&timer_idle);
-}
-
-static void timer_remove(struct waiter *w)
-{
-    bool irq = spin_lock(&timer_lock);
-    struct waiter **link = &timed;
-    while (*link != w)
-        link = &(*link)->timer_next;
-    *link = w->timer_next;
-    spin_unlock(&timer_lock, irq);
+    spin_unlock(&b->lock, bucket_irq);
 }
 
 void futex_init(void)
 {
     for (int i = 0; i < BUCKETS; i++)
         buckets[i].lock = (struct spinlock)SPINLOCK_INIT("futex bucket");
-    if (!thread_spawn(timer_main, NULL, "futex timer", THREAD_ANY_CPU))
-        panic("futex: no memory for the timeout thread");
 }
 
 /* ---- wait ------------------------------------------------------------------------ */
@@ -231,12 +181,14 @@ static long futex_wait(struct vmspace *vm, uintptr_t uaddr, uint32_t val, uint64
         __atomic_store_n(&ut->futex_bucket, -1, __ATOMIC_SEQ_CST);
         return error;
     }
-    if (deadline_ns)
-        timer_add(&w);
+    if (deadline_ns) {
+        w.timeout = (struct timeout){.deadline_ns = deadline_ns, .expire = waiter_expired};
+        timeout_arm(&w.timeout);
+    }
     while (!waiter_done(&w))
         wait_queue_wait(&w.sleep, waiter_done, &w);
     if (deadline_ns)
-        timer_remove(&w);
+        timeout_disarm(&w.timeout);
     b = lock_waiter_bucket(&w, &irq);
     KASSERT(!w.queued);
     ut->futex_waiter = NULL;

@@ -1,6 +1,7 @@
 /*
- * Synchronous IPC: endpoints, calls, replies (include/proc/ipc.h; the user ABI
- * and its register convention are in include/uapi/exo_ipc.h).
+ * Synchronous IPC: endpoints, calls, replies (the system calls are declared in
+ * include/proc/syscall.h; the user ABI and its register convention are in
+ * include/uapi/exo_ipc.h).
  *
  * The model. An endpoint is a rendezvous: a caller (ipc_call, ipc_send) and a
  * receiver (ipc_recv, ipc_reply_recv) meet there, whichever comes first waits
@@ -70,7 +71,6 @@
  * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
  * under it); the timeout lock > wait-queue locks; the two never nest.
  */
-#include "proc/ipc.h"
 
 #include "arch/mmu.h"
 #include "arch/time.h"
@@ -84,6 +84,7 @@
 #include "proc/syscall.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
+#include "sched/timeout.h"
 #include "uapi/exo_ipc.h"
 
 _Static_assert(ARCH_IPC_WORDS == EXO_IPC_WORDS, "the arch carries every message word");
@@ -103,9 +104,9 @@ struct ipc_wait {
     int state;                     /* (E) enum wait_state, read atomically by the waiter */
     long result;                   /* (E) with DONE */
     bool wants_reply;              /* a call (not a send) */
-    bool timed_out;                /* (A) set by the timeout thread */
+    bool timed_out;                /* (A) set when the timeout expires */
     uint64_t deadline_ns;          /* 0: none */
-    struct ipc_wait *timer_next;   /* (T) the timed list */
+    struct timeout timeout;        /* armed while a timed wait sleeps */
     uint64_t words[EXO_IPC_WORDS]; /* sent on the way in, received on the way out */
     uintptr_t send_buf, recv_buf;
     size_t send_bytes, recv_room;
@@ -192,69 +193,13 @@ static struct thread *finish_take_locked(struct ipc_wait *w, long result)
 
 /* ---- timeouts --------------------------------------------------------------- */
 
-static struct spinlock timer_lock = SPINLOCK_INIT("ipc timer");
-static struct ipc_wait *timed;        /* (T) */
-static uint32_t timed_added;          /* (A) */
-static struct wait_queue timer_idle = WAIT_QUEUE_INIT("ipc timer");
-
-static bool timer_has_work(void *ctx)
+/* The deadline passed (include/sched/timeout.h): mark it and wake the waiter,
+ * which leaves its endpoint itself (it knows its state there). */
+static void wait_expired(struct timeout *t)
 {
-    return __atomic_load_n(&timed_added, __ATOMIC_ACQUIRE) != *(uint32_t *)ctx;
-}
-
-/* Marks the waits whose deadline passed; true while timed waits remain. The
- * waiter itself leaves its endpoint (it knows its state there). */
-static bool expire_timed(void)
-{
-    uint64_t now = arch_time_ns();
-    bool irq = spin_lock(&timer_lock);
-    for (struct ipc_wait *w = timed; w; w = w->timer_next) {
-        if (w->deadline_ns <= now && !w->timed_out) {
-            __atomic_store_n(&w->timed_out, true, __ATOMIC_RELEASE);
-            wait_queue_wake_all(&w->sleep);
-        }
-    }
-    bool more = timed != NULL;
-    spin_unlock(&timer_lock, irq);
-    return more;
-}
-
-static void timer_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        uint32_t seen = __atomic_load_n(&timed_added, __ATOMIC_ACQUIRE);
-        if (expire_timed())
-            thread_sleep_ns(SCHED_TICK_NS);
-        else
-            wait_queue_wait(&timer_idle, timer_has_work, &seen);
-    }
-}
-
-static void timer_add(struct ipc_wait *w)
-{
-    bool irq = spin_lock(&timer_lock);
-    w->timer_next = timed;
-    timed = w;
-    spin_unlock(&timer_lock, irq);
-    __atomic_fetch_add(&timed_added, 1, __ATOMIC_RELEASE);
-    wait_queue_wake_all(&timer_idle);
-}
-
-static void timer_remove(struct ipc_wait *w)
-{
-    bool irq = spin_lock(&timer_lock);
-    struct ipc_wait **link = &timed;
-    while (*link != w)
-        link = &(*link)->timer_next;
-    *link = w->timer_next;
-    spin_unlock(&timer_lock, irq);
-}
-
-void ipc_init(void)
-{
-    if (!thread_spawn(timer_main, NULL, "ipc timer", THREAD_ANY_CPU))
-        panic("ipc: no memory for the timeout thread");
+    struct ipc_wait *w = (struct ipc_wait *)((char *)t - __builtin_offsetof(struct ipc_wait, timeout));
+    __atomic_store_n(&w->timed_out, true, __ATOMIC_RELEASE);
+    wait_queue_wake_all(&w->sleep);
 }
 
 /* ---- waiting ---------------------------------------------------------------- */
@@ -282,11 +227,13 @@ static bool leave_locked(struct endpoint *ep, struct ipc_wait *w)
  */
 static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *next)
 {
-    if (w->deadline_ns)
-        timer_add(w);
+    if (w->deadline_ns) {
+        w->timeout = (struct timeout){.deadline_ns = w->deadline_ns, .expire = wait_expired};
+        timeout_arm(&w->timeout);
+    }
     int interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, next);
     if (w->deadline_ns)
-        timer_remove(w);
+        timeout_disarm(&w->timeout);
     bool irq = spin_lock(&ep->lock);
     long result;
     for (;;) {

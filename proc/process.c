@@ -16,7 +16,6 @@
 #include "mm/heap.h"
 #include "proc/elf.h"
 #include "proc/futex.h"
-#include "proc/ipc.h"
 #include "proc/ustack.h"
 
 
@@ -162,7 +161,6 @@ void process_init(void)
     if (frame_ref_init())
         panic("process: no memory for the frame reference counts");
     futex_init();
-    ipc_init();
     if (!thread_spawn(reaper_main, NULL, "reaper", THREAD_ANY_CPU))
         panic("process: no memory for the reaper thread");
     sched_set_switch_hook(switch_hook);

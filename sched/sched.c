@@ -37,6 +37,9 @@
  *                                            arch_cpu_relax (include/arch/cpu.h)
  *   frame pool locks      mm/frame.c         one per NUMA node, never two at once
  *                                            (per-CPU caches: none)
+ *   timeout_lock          sched/timeout.c    expire functions run under it and take
+ *                                            what follows (a futex bucket, a wait queue)
+ *   futex buckets         proc/futex.c       two at once only in ascending order (requeue)
  *   run_queue.lock, join_locks[], registry[].lock, wait_queue.lock
  *                         sched/             leaves: each is dropped before a thread
  *                                            is woken, queued or switched to; two run
