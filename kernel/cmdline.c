@@ -45,13 +45,19 @@ static bool parse_mode(struct parser *p, const char *v, size_t len)
     return true;
 }
 
+/* A non-empty value that fits dst (with its NUL); false leaves dst as it was. */
+static bool copy_value(char *dst, size_t dst_size, const char *v, size_t len)
+{
+    if (len == 0 || len >= dst_size)
+        return false;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+    return true;
+}
+
 static bool parse_test(struct parser *p, const char *v, size_t len)
 {
-    if (len == 0 || len >= sizeof(p->out->test_glob))
-        return false;
-    memcpy(p->out->test_glob, v, len);
-    p->out->test_glob[len] = '\0';
-    return true;
+    return copy_value(p->out->test_glob, sizeof(p->out->test_glob), v, len);
 }
 
 static bool parse_seed(struct parser *p, const char *v, size_t len)
@@ -111,21 +117,14 @@ static bool parse_numa(struct parser *p, const char *v, size_t len)
 
 static bool parse_numa_expect(struct parser *p, const char *v, size_t len)
 {
-    if (len == 0 || len >= sizeof(p->out->numa_expect))
-        return false;
-    memcpy(p->out->numa_expect, v, len);
-    p->out->numa_expect[len] = '\0';
-    return true;
+    return copy_value(p->out->numa_expect, sizeof(p->out->numa_expect), v, len);
 }
 
 /* An absolute path: the program to run as PID 1 instead of the shell. */
 static bool parse_init(struct parser *p, const char *v, size_t len)
 {
-    if (len == 0 || len >= sizeof(p->out->init_path) || v[0] != '/')
-        return false;
-    memcpy(p->out->init_path, v, len);
-    p->out->init_path[len] = '\0';
-    return true;
+    return len > 0 && v[0] == '/' &&
+           copy_value(p->out->init_path, sizeof(p->out->init_path), v, len);
 }
 
 /* A comma list of console names; unknown names are reported, the rest used. */
