@@ -47,9 +47,8 @@ uint64_t fs_poll_generation(void);
 
 /*
  * Sleeps until the generation differs from `seen`, or until arch_time_ns()
- * reaches deadline_ns (UINT64_MAX: no deadline; then woken only by a notify),
- * or at most one tick for a finite deadline, or a signal is pending for the
- * caller. Returns 0 (scan again), 1 (the deadline has passed), or
+ * reaches deadline_ns (UINT64_MAX: no deadline; else a struct timeout ends the
+ * sleep, within a tick of the deadline), or a signal is pending for the caller. Returns 0 (scan again), 1 (the deadline has passed), or
  * -ERESTARTNOHAND (a signal: poll and select end with EINTR, as in Linux).
  * Thread context.
  */

@@ -1,11 +1,13 @@
 /*
  * user_poll: readiness through poll, ppoll, select and pselect6 over pipes,
  * regular files and closed descriptors, FIONREAD on a pipe, and their argument
- * errors. One process (no fork), so a pipe's other end is the test itself.
+ * errors. One process (no fork), so a pipe's other end is the test itself, or
+ * a second thread of it where a wait must end from outside.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -129,6 +131,87 @@ static void ppoll_timeout_and_mask(void)
 	close(p[1]);
 }
 
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void poll_timeout_lasts_its_time(void)
+{
+	int p[2];
+	if (EXPECT_OK(pipe2(p, 0)) != 0)
+		return;
+	struct pollfd fd = { p[0], POLLIN, 0 };
+	/* Nothing ever comes: the call returns 0, and not before its time. */
+	uint64_t start = monotonic_ms();
+	EXPECT_EQ(sys_poll(&fd, 1, 60), 0);
+	EXPECT_TRUE(monotonic_ms() - start >= 60);
+	struct timespec ts = { 0, 40 * 1000000 };
+	start = monotonic_ms();
+	EXPECT_EQ(syscall(SYS_ppoll, &fd, 1, &ts, NULL, 8), 0);
+	EXPECT_TRUE(monotonic_ms() - start >= 40);
+	close(p[0]);
+	close(p[1]);
+}
+
+struct later {
+	int fd;            /* write a byte here, or */
+	pthread_t target;  /* signal this thread, */
+	int delay_ms;      /* after this long */
+};
+
+static void *act_later(void *arg)
+{
+	const struct later *l = arg;
+	struct timespec ts = { 0, (long)l->delay_ms * 1000000 };
+	nanosleep(&ts, NULL);
+	if (l->fd >= 0)
+		write(l->fd, "z", 1);
+	else
+		pthread_kill(l->target, SIGUSR1);
+	return NULL;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static void timed_poll_ends_on_an_event_or_a_signal(void)
+{
+	int p[2];
+	if (EXPECT_OK(pipe2(p, 0)) != 0)
+		return;
+	struct pollfd fd = { p[0], POLLIN, 0 };
+	pthread_t t;
+
+	/* A write from another thread ends a long timed wait, with the fd ready. */
+	struct later write_it = { p[1], pthread_self(), 30 };
+	EXPECT_EQ(pthread_create(&t, NULL, act_later, &write_it), 0);
+	EXPECT_EQ(sys_poll(&fd, 1, 60000), 1);
+	EXPECT_EQ(fd.revents, POLLIN);
+	pthread_join(t, NULL);
+
+	/* A signal (handler, no SA_RESTART) ends it with EINTR; the fd is still
+	 * readable afterwards, and a later short timeout still expires. */
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	char c;
+	EXPECT_EQ(read(p[0], &c, 1), 1);
+	struct later signal_it = { -1, pthread_self(), 30 };
+	EXPECT_EQ(pthread_create(&t, NULL, act_later, &signal_it), 0);
+	EXPECT_ERRNO(sys_poll(&fd, 1, 60000), EINTR);
+	pthread_join(t, NULL);
+	EXPECT_EQ(sys_poll(&fd, 1, 10), 0);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGUSR1, &sa, NULL);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void select_pipe_and_errors(void)
 {
 	int p[2];
@@ -215,6 +298,8 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(poll_files_and_bad_fds),
 	KTAP_CASE(poll_bad_arguments),
 	KTAP_CASE(ppoll_timeout_and_mask),
+	KTAP_CASE(poll_timeout_lasts_its_time),
+	KTAP_CASE(timed_poll_ends_on_an_event_or_a_signal),
 	KTAP_CASE(select_pipe_and_errors),
 	KTAP_CASE(pselect6_with_mask),
 	KTAP_CASE(fionread_counts_queued_bytes),
