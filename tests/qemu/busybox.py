@@ -5,7 +5,7 @@ The harness waits for the shell's first prompt, sets a prompt of its own (so the
 answers are cut at a known line), then types commands and checks each answer: a
 pipe (`echo hello | cat`), a directory listing of the initrd (`ls /bin`), `wc` of
 an initrd file against its known counts, and an exit status through `sh -c` and
-`$?`. Each check is a case; a kernel panic or a killed process line fails the boot.
+`$?`, and Ctrl-C ending a running `sleep`. Each check is a case; a kernel panic or a killed process line fails the boot.
 """
 import re
 import subprocess
@@ -61,6 +61,25 @@ def busybox_session(boot, serial, check):
             check(name, False, "%s: no prompt after %r" % (name, keys))
             return
         check(name, bool(judge(out)), "%s: %s; got:\n%s" % (name, problem, out.rstrip()[-1500:]))
+    interrupt_a_command(serial, check)
+
+
+def interrupt_a_command(serial, check):
+    """Ctrl-C at the console ends the foreground command (SIGINT from the console's
+    line discipline), the shell prompts again, and $? is 128 + SIGINT."""
+    since = len(serial.snapshot())
+    serial.type("sleep 1000\r")
+    started = serial.wait_for(r"sleep 1000\r?\n", since, 10)
+    if not check("ctrl_c_started", started is not None, "the shell did not echo 'sleep 1000'"):
+        return
+    time.sleep(1)  # let sleep reach its nanosleep: the interrupt must end a wait
+    since = len(serial.snapshot())
+    serial.type("\x03")
+    back = serial.wait_for(r"%s%s\Z" % (re.escape(PROMPT), CURSOR_QUERY), since, 20)
+    if not check("ctrl_c_ends_sleep", back is not None, "no prompt within 20 s of Ctrl-C during 'sleep 1000'"):
+        return
+    out = busybox_command(serial, "echo $?\r")
+    check("ctrl_c_status_is_130", out == "130\n", "expected $? = 130 after Ctrl-C; got %r" % out)
 
 
 def run_busybox_boot(boot):
