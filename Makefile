@@ -54,7 +54,7 @@ KERNEL_C := $(wildcard lib/*.c kernel/*.c mm/*.c sched/*.c fs/*.c proc/*.c bench
 KERNEL_S := $(ARCH_S)
 OBJS := $(patsubst %,build/obj/%.o,$(KERNEL_C) $(KERNEL_S)) $(ARCH_BOOT_OBJS)
 
-.PHONY: all iso run run-uefi run-pvh debug gdb check fuzz test test-big bench clean help compile_commands.json
+.PHONY: all iso run run-uefi run-pvh debug gdb check fuzz test test-big topology bench clean help compile_commands.json
 .DEFAULT_GOAL := all
 
 # ---- rules -----------------------------------------------------------------
@@ -166,6 +166,9 @@ test: check all ## check, then boot the kernel in QEMU under every firmware path
 
 test-big: check all ## the slow boots: 16-128 CPUs with two seeds, 255 CPUs, a 128-CPU NUMA machine
 	$(PYTHON) tests/harness.py --big
+
+topology: build/exo.elf ## Exo's `numa` beside Linux's /sys/devices/system/node on each NUMA machine of the self-test (same QEMU flags)
+	QEMU=$(QEMU) $(PYTHON) tests/bench/topology.py
 
 bench: build/exo.elf build/initrd.cpio ## path length (icount) and wall clock beside Linux on the same QEMU, host Linux as context; BENCH_ARGS="--groups path --only thread_switch"
 	QEMU=$(QEMU) $(PYTHON) tests/bench/run.py $(BENCH_ARGS)
