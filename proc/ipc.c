@@ -68,6 +68,20 @@
  * Anything else takes the general path, which is the reference behaviour: the
  * tests run the same cases through both (with and without a buffer).
  *
+ * How it stays short (README, "IPC", has the instruction count of each step).
+ * It runs with interrupts off from check 3 to the switch back, so each lock is
+ * an exchange and a store (no flag saved and restored per lock); the fd is
+ * looked up once (checks 2 and the file reference together); the wait record
+ * is filled field by field (zeroing the whole struct cost 66 instructions a
+ * call); the words go from the caller's saved registers straight into the
+ * receiver's record, and from its record straight into the receiver's saved
+ * registers when it runs. The woken side does not take the endpoint lock again:
+ * its peer set DONE under that lock and touches nothing of the waiter's after
+ * dropping it, so waiting until the lock is free (one load, normally) is
+ * enough. The locks left per one-way trip: the endpoint's once, the peer's wait
+ * queue once, our own wait queue once, the signal lock twice (publishing and
+ * withdrawing the wait signals may wake; see proc/signal.c).
+ *
  * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
  * under it); the timeout lock > wait-queue locks; the two never nest.
  */
