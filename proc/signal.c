@@ -282,9 +282,12 @@ int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *
 {
     struct uthread *ut = uthread_current();
     struct wait_ctx w = {cond, ctx, ut};
-    bool irq = spin_lock(&signal_lock);
+    /* Interrupts stay off from here to the end (the handoff needs them off, and
+     * the two signal_lock holds then cost no flag save each). */
+    bool irq = arch_irq_save_disable();
+    spin_lock_irqs_off(&signal_lock);
     ut->sig.waiting_on = wq;
-    spin_unlock(&signal_lock, irq);
+    spin_unlock_irqs_off(&signal_lock);
     int result = 0;
     for (;;) {
         /* A send sets pending under signal_lock before it takes wq's lock to
@@ -305,11 +308,12 @@ int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *
             break;
         }
     }
-    irq = spin_lock(&signal_lock);
+    spin_lock_irqs_off(&signal_lock);
     ut->sig.waiting_on = NULL;
     if (result)
         __atomic_fetch_or(&ut->work, UTHREAD_WORK_SIGNAL, __ATOMIC_RELEASE);
-    spin_unlock(&signal_lock, irq);
+    spin_unlock_irqs_off(&signal_lock);
+    arch_irq_restore(irq);
     return result;
 }
 

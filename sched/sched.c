@@ -334,8 +334,9 @@ static __attribute__((noinline)) void finish_switch_slow(struct sched_cpu *c, st
 }
 
 /* Settles the thread this CPU just switched away from (see the top comment). A
- * RUNNABLE one was queued before the switch (yield_to_queued): its stack is free
- * now, which is all that is left to say. */
+ * RUNNABLE one was queued before the switch (yield_to_queued), a BLOCKED one
+ * sleeps in a queue of its waker's: its stack is free now, which is all that is
+ * left to say. */
 static inline void finish_switch(void)
 {
     struct sched_cpu *c = this_cpu();
@@ -344,7 +345,7 @@ static inline void finish_switch(void)
     if (!prev)
         return;
     int state = load_state(prev);
-    if (state == THREAD_RUNNABLE)
+    if (state == THREAD_RUNNABLE || state == THREAD_BLOCKED)
         __atomic_store_n(&prev->on_cpu, false, __ATOMIC_RELEASE);
     else
         finish_switch_slow(c, prev, state);

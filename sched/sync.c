@@ -53,25 +53,24 @@ static void sleep_locked(struct wait_queue *wq, bool irq)
 
 struct thread *wait_queue_take_one(struct wait_queue *wq)
 {
-    bool irq = spin_lock(&wq->lock);
+    spin_lock_irqs_off(&wq->lock);
     struct thread *t = dequeue_locked(wq);
-    spin_unlock(&wq->lock, irq);
+    spin_unlock_irqs_off(&wq->lock);
     return t;
 }
 
 void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx,
                              struct thread *next)
 {
-    bool irq = spin_lock(&wq->lock);
+    spin_lock_irqs_off(&wq->lock);
     if (cond_fn(ctx)) {
-        spin_unlock(&wq->lock, irq);
+        spin_unlock_irqs_off(&wq->lock);
         thread_wake(next);
         return;
     }
     enqueue_self_locked(wq, thread_current());
-    spin_unlock(&wq->lock, false); /* interrupts stay off until we have switched */
+    spin_unlock_irqs_off(&wq->lock);
     thread_handoff(next);
-    arch_irq_restore(irq);
 }
 
 bool wait_queue_wake_one(struct wait_queue *wq)

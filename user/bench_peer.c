@@ -19,7 +19,9 @@
  * As PID 1 (Linux's rdinit=/init) it mounts devtmpfs and sysfs, writes to
  * /dev/ttyS0, prints the CPU vulnerability files, and powers the machine off at the
  * end.
- * A figure whose set-up fails prints `bench <name>: FAILED: <why>` instead.
+ * A figure whose set-up fails prints `bench <name>: FAILED: <why>` instead, and one
+ * the kernel has no facility for (unix_socket_roundtrip without socketpair)
+ * `bench <name>: skipped: <why>`.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -35,6 +37,7 @@
 #include <stdbool.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -57,6 +60,16 @@ static void fail(const char *why)
 {
     if (!failure)
         failure = why;
+}
+
+/* A figure this kernel cannot measure (a facility it lacks): reported as
+ * skipped, with why, rather than as a failure. */
+static const char *skipped;
+
+static void skip(const char *why)
+{
+    skipped = why;
+    fail(why);
 }
 
 /* ---- clocks ------------------------------------------------------------------------ */
@@ -260,6 +273,40 @@ static uint64_t pipe_roundtrip(uint64_t iterations)
     return elapsed;
 }
 
+/* ---- Unix-socket round trip between two processes ---------------------------------------- */
+
+/* The pipe round trip's protocol over one socketpair(AF_UNIX, SOCK_STREAM): a
+ * byte each way per round trip, the child echoing on its end. A kernel without
+ * Unix sockets skips it, saying why. */
+static uint64_t unix_socket_roundtrip(uint64_t iterations)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+        skip("socketpair(AF_UNIX, SOCK_STREAM) failed");
+        return 0;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        close(sv[0]);
+        pipe_echo(sv[1], sv[1], iterations);
+    }
+    uint64_t start = ticks_before();
+    char byte = 'x';
+    for (uint64_t i = 0; child > 0 && i < iterations; i++)
+        if (write(sv[0], &byte, 1) != 1 || read(sv[0], &byte, 1) != 1) {
+            fail("socket read or write failed");
+            break;
+        }
+    uint64_t elapsed = ticks_after() - start;
+    if (child < 0)
+        fail("fork failed");
+    else
+        waitpid(child, NULL, 0);
+    close(sv[0]);
+    close(sv[1]);
+    return elapsed;
+}
+
 /* ---- processes and threads created and reaped ------------------------------------------- */
 
 static uint64_t fork_exit_wait(uint64_t iterations)
@@ -402,6 +449,7 @@ static const struct figure figures[] = {
     {"sched_yield_switch", PATH_TICKS, yield_switch, 5000},
     {"futex_pingpong", PATH_TICKS, futex_pingpong, 2000},
     {"pipe_roundtrip", PATH_TICKS, pipe_roundtrip, 2000},
+    {"unix_socket_roundtrip", PATH_TICKS, unix_socket_roundtrip, 2000},
     {"fork_exit_wait", PATH_TICKS, fork_exit_wait, 50},
     {"posix_spawn_wait", PATH_TICKS, spawn_wait, 50},
     {"thread_create_join", PATH_TICKS, thread_create_join, 200},
@@ -467,10 +515,11 @@ static void run_group(enum kind kind, const char *names)
         const struct figure *f = &figures[i];
         if (f->kind != kind || !selected(names, f->name))
             continue;
-        failure = NULL;
+        failure = skipped = NULL;
         measure(f);
         if (failure)
-            printf("bench %s: FAILED: %s (errno %d)\n", f->name, failure, errno);
+            printf("bench %s: %s: %s (errno %d)\n", f->name, skipped ? "skipped" : "FAILED",
+                   failure, errno);
     }
     if (kind == WALL_NS && selected(names, "steal_speedup_2cpu")) {
         failure = NULL;

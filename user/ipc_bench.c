@@ -8,10 +8,20 @@
  * round trip (lfence;rdtsc;lfence around the loop). Under
  *   qemu -icount shift=0,sleep=off -smp 1 ... -append "init=/bin/ipc_bench"
  * the guest TSC counts guest instructions, so the figures are instructions,
- * exactly repeatable. On another kernel it prints that IPC is absent.
+ * exactly repeatable. (ipc_page_move_2m joins them with page transfer.)
+ *   ipc_bench cross   (init=/bin/ipc_bench -- cross, 2 or more CPUs)
+ *   ipc_rtt_cross_cpu_ns  the register round trip with the client pinned to
+ *                     CPU 0 and the server to CPU 1: wall clock, ns per round
+ *                     trip from CLOCK_MONOTONIC, median of 9 repetitions
+ * It ends with `ipc_bench: done`. On another kernel it prints that IPC is absent.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +39,22 @@ static uint64_t ticks(void)
 }
 
 static uint8_t buf[EXO_IPC_BUF_MAX], room[EXO_IPC_BUF_MAX];
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Pins the calling process to one CPU (cross mode); -1 when it cannot. */
+static int pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
 
 static void server(int fd)
 {
@@ -50,47 +76,61 @@ static int compare(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void figure(int c, const char *name, size_t bytes)
+static void figure(int c, const char *name, size_t bytes, bool wall)
 {
 	uint64_t per[REPS];
 	struct exo_ipc_ext ext = { (uint64_t)buf, bytes, (uint64_t)room, 0 };
 	for (int rep = -1; rep < REPS; rep++) {
 		struct ipc_msg m = { { 0, 0, bytes, 3, 4, 5 } };
-		uint64_t start = ticks();
+		uint64_t start = wall ? now_ns() : ticks();
 		for (int i = 0; i < ROUNDS; i++) {
 			if (bytes ? ipc_call_ext(c, &m, 0, &ext, 0) : ipc_call_ext(c, &m, 0, NULL, 0)) {
 				printf("bench %s: FAILED: call\n", name);
 				return;
 			}
 		}
-		uint64_t end = ticks();
+		uint64_t end = wall ? now_ns() : ticks();
 		if (rep >= 0)
 			per[rep] = (end - start) / ROUNDS;
 	}
 	qsort(per, REPS, sizeof(per[0]), compare);
-	printf("bench %s %llu.00 instructions_or_ticks\n", name, (unsigned long long)per[REPS / 2]);
+	printf("bench %s %llu.00 %s\n", name, (unsigned long long)per[REPS / 2],
+	       wall ? "ns" : "instructions_or_ticks");
 	fflush(stdout);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool cross = argc > 1 && strcmp(argv[1], "cross") == 0;
 	int ep = ipc_endpoint(0);
 	if (ep < 0) {
 		printf("ipc_bench: no Exo IPC here\n");
 		return 0;
 	}
+	if (cross && pin(0) != 0) {
+		printf("bench ipc_rtt_cross_cpu_ns: skipped: needs CPUs 0 and 1\n");
+		printf("ipc_bench: done\n");
+		return 0;
+	}
 	int c = ipc_client(ep, 0);
 	pid_t pid = fork();
 	if (pid == 0) {
+		if (cross && pin(1) != 0)
+			_exit(1);
 		server(ep);
 		_exit(0);
 	}
 	close(ep);
-	figure(c, "ipc_rtt_same_cpu", 0);
-	figure(c, "ipc_copy_4k", 4096);
-	figure(c, "ipc_copy_64k", 65536);
+	if (cross) {
+		figure(c, "ipc_rtt_cross_cpu_ns", 0, true);
+	} else {
+		figure(c, "ipc_rtt_same_cpu", 0, false);
+		figure(c, "ipc_copy_4k", 4096, false);
+		figure(c, "ipc_copy_64k", 65536, false);
+	}
 	struct ipc_msg m = { { ~0ull } };
 	ipc_call_ext(c, &m, 0, NULL, 0);
 	waitpid(pid, NULL, 0);
+	printf("ipc_bench: done\n");
 	return 0;
 }

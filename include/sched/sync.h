@@ -42,11 +42,13 @@ unsigned wait_queue_wake_all(struct wait_queue *wq);
 void wait_queue_wait(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx);
 
 /* Unlinks the oldest waiter without waking it (NULL: none); the caller must
- * thread_wake it or give it the CPU with wait_queue_wait_handoff. */
+ * thread_wake it or give it the CPU with wait_queue_wait_handoff. Interrupts
+ * disabled (IPC's fastpath runs so from end to end). */
 struct thread *wait_queue_take_one(struct wait_queue *wq);
 /* wait_queue_wait, except that `next` (a BLOCKED thread taken from its queue)
  * runs at once on this CPU in the caller's place when the caller blocks
- * (thread_handoff), and is simply woken when cond_fn already holds. */
+ * (thread_handoff), and is simply woken when cond_fn already holds. Interrupts
+ * disabled; they stay so. */
 void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx,
                              struct thread *next);
 
