@@ -37,7 +37,10 @@
  * calls received through it with EPIPE; the last server fd of an endpoint fails
  * every waiting caller and every later call. A caller interrupted by a signal
  * (EINTR) or a timeout (ETIMEDOUT) leaves whichever list it is on; its token
- * then answers EPIPE to a reply. So nobody can make another process wait
+ * then answers EPIPE to a reply. A signal whose action is to ignore it never
+ * ends a wait (wait_for drops it and waits on): one stays pending for the whole
+ * process while the thread it went to blocks it, as musl's fork blocks every
+ * signal, and a server thread must not take a child's SIGCHLD for an EINTR. So nobody can make another process wait
  * forever: the waiter can always be interrupted, timed out or killed.
  *
  * The fastpath (ipc_call and ipc_reply_recv with registers only). The general
@@ -223,7 +226,10 @@ static bool leave_locked(struct endpoint *ep, struct ipc_wait *w)
 /*
  * Sleeps until w is DONE, a signal, or the deadline; w is published on one of
  * ep's lists already. `next`: a peer to hand the CPU to (the fastpath), or
- * NULL. Returns w's result, -EINTR or -ETIMEDOUT.
+ * NULL. Returns w's result, -EINTR or -ETIMEDOUT. A signal whose action is to
+ * ignore it (one left pending because another thread blocks it) is dropped and
+ * the wait goes on: a call already received cannot be restarted, and EINTR for
+ * nothing would end a server loop (signal_discard_ignored).
  */
 static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *next)
 {
@@ -231,7 +237,11 @@ static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *nex
         w->timeout = (struct timeout){.deadline_ns = w->deadline_ns, .expire = wait_expired};
         timeout_arm(&w->timeout);
     }
-    int interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, next);
+    int interrupted;
+    do {
+        interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, next);
+        next = NULL;
+    } while (interrupted && !signal_discard_ignored());
     if (w->deadline_ns)
         timeout_disarm(&w->timeout);
     bool irq = spin_lock(&ep->lock);

@@ -35,7 +35,8 @@
  * unmapped or kernel-half buffer), EMSGSIZE (a buffer over EXO_IPC_BUF_MAX),
  * EPIPE (no server any more: closed or ended, before or during the call; a
  * reply whose caller gave up), EAGAIN (EXO_IPC_NONBLOCK and nobody waiting),
- * EINTR (a signal), ETIMEDOUT (the timeout passed).
+ * EINTR (a signal whose handler runs, or the process ending; a signal whose
+ * action is to ignore it never ends a wait), ETIMEDOUT (the timeout passed).
  */
 #ifndef EXO_UAPI_EXO_IPC_H
 #define EXO_UAPI_EXO_IPC_H

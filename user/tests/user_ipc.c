@@ -230,6 +230,7 @@ static void many_clients_one_server(void)
 
 static int server_fd;
 static atomic_int served[3];
+static long server_end[3]; /* the last token (> 0: the stop message), or -errno */
 
 static void *server_thread(void *arg)
 {
@@ -242,6 +243,7 @@ static void *server_thread(void *arg)
 		atomic_fetch_add(&served[me], 1);
 		token = ipc_reply_recv(token, &m, server_fd, 0, NULL, CASE_TIMEOUT);
 	}
+	server_end[me] = token > 0 ? token : -errno;
 	if (token > 0)
 		ipc_reply_recv(token, &m, server_fd, EXO_IPC_NORECV, NULL, 0);
 	return NULL;
@@ -267,12 +269,14 @@ static void many_server_threads_one_endpoint(void)
 		waitpid(kids[i], &status, 0);
 		EXPECT_EXITED(status, 0);
 	}
-	for (int i = 0; i < 3; i++) {
-		struct ipc_msg m = { { ~0ull } }, r;
-		EXPECT_EQ(ipc_call(c, &m, &r), 0);
+	for (int i = 0; i < 3; i++) { /* a server thread that quit early: ETIMEDOUT */
+		struct ipc_msg m = { { ~0ull } };
+		EXPECT_EQ(ipc_call_ext(c, &m, 0, NULL, CASE_TIMEOUT), 0);
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		pthread_join(t[i], NULL);
+		EXPECT_TRUE(server_end[i] > 0); /* each ended by its stop message */
+	}
 	EXPECT_EQ(served[0] + served[1] + served[2], N * CALLS);
 	close(c);
 	close(server_fd);
@@ -392,6 +396,75 @@ static void signal_interrupts_a_wait(void)
 	waitpid(kid, &status, 0);
 	signal(SIGUSR1, SIG_DFL);
 	close(ep);
+}
+
+/* A signal whose action is to ignore it never ends a wait: a thread that blocks
+ * it (as musl's fork blocks every signal around the system call) leaves it
+ * pending for the whole process, where any other thread's wait sees it. Linux
+ * drops it on the way out and restarts the call; a call already received by
+ * its server cannot be repeated, so IPC drops it inside the wait and goes on.
+ * Both waits here, a call being served and a receive, used to end with EINTR
+ * (user_ipc then hung on 8 CPUs: a server thread quit on a child's SIGCHLD). */
+static int ignored_client, ignored_own;
+static atomic_int ignored_phase;
+static long ignored_results[2];
+
+static void wait_phase(int phase)
+{
+	while (atomic_load(&ignored_phase) != phase) {
+	} /* no system call here: it could take the pending signal away */
+}
+
+static void *ignored_signal_thread(void *arg)
+{
+	(void)arg;
+	wait_phase(1);
+	struct ipc_msg m = { { 41 } }, r;
+	ignored_results[0] = ipc_call(ignored_client, &m, &r) ? -errno : (long)r.w[0];
+	atomic_store(&ignored_phase, 2);
+	wait_phase(3);
+	struct ipc_msg in = { { 0 } };
+	long token = ipc_recv(ignored_own, &in, 0, NULL, CASE_TIMEOUT);
+	ignored_results[1] = token < 0 ? -errno : (long)in.w[0];
+	if (token > 0)
+		ipc_reply_recv(token, &in, ignored_own, EXO_IPC_NORECV, NULL, 0);
+	return NULL;
+}
+
+static void ignored_signal_never_ends_a_wait(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep = EXPECT_OK(ipc_endpoint(0));
+	ignored_client = EXPECT_OK(ipc_client(ep, 0));
+	ignored_own = EXPECT_OK(ipc_endpoint(0));
+	int own_client = EXPECT_OK(ipc_client(ignored_own, 0));
+	pid_t server = fork_server(ep, 5);
+	close(ep);
+	atomic_store(&ignored_phase, 0);
+	pthread_t t;
+	pthread_create(&t, NULL, ignored_signal_thread, NULL);
+	sigset_t urg, old;
+	sigemptyset(&urg);
+	sigaddset(&urg, SIGURG); /* ignored by default */
+	pthread_sigmask(SIG_BLOCK, &urg, &old);
+	pause_ms(20); /* the server waits in its receive */
+	kill(getpid(), SIGURG);
+	atomic_store(&ignored_phase, 1);
+	wait_phase(2);
+	EXPECT_EQ(ignored_results[0], 42);
+	kill(getpid(), SIGURG);
+	atomic_store(&ignored_phase, 3);
+	pause_ms(20); /* the thread waits in its receive */
+	struct ipc_msg m = { { 7 } };
+	EXPECT_EQ(ipc_call_ext(own_client, &m, 0, NULL, CASE_TIMEOUT), 0);
+	EXPECT_EQ(m.w[0], 7);
+	pthread_join(t, NULL);
+	EXPECT_EQ(ignored_results[1], 7);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	stop_server(ignored_client, server);
+	close(own_client);
+	close(ignored_own);
+	close(ignored_client);
 }
 
 static void bad_arguments_have_their_errno(void)
@@ -537,6 +610,7 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(endpoint_closed_while_callers_wait),
 	KTAP_CASE(timeouts_and_nonblocking),
 	KTAP_CASE(signal_interrupts_a_wait),
+	KTAP_CASE(ignored_signal_never_ends_a_wait),
 	KTAP_CASE(bad_arguments_have_their_errno),
 	KTAP_CASE(seeded_random_stress),
 	KTAP_CASE(seeded_fuzz_of_arguments),
