@@ -79,6 +79,7 @@
 #include "arch/time.h"
 #include "arch/uaccess.h"
 #include "base/panic.h"
+#include "fs/fdtable.h"
 #include "lib/errno.h"
 #include "mm/heap.h"
 #include "mm/vmspace.h"
@@ -114,6 +115,19 @@ struct ipc_wait {
     uintptr_t send_buf, recv_buf;
     size_t send_bytes, recv_room;
     size_t recv_got;               /* (E) with DONE: the bytes the other side sent */
+    struct process *proc;          /* its process: fds it receives go to its table */
+    uintptr_t send_pages;          /* a region to send (send_pages_bytes 0: none) */
+    size_t send_pages_bytes;
+    bool pages_share;              /* share it, else move it */
+    uintptr_t recv_pages;          /* 0 (none accepted), VMSPACE_ANYWHERE or an address */
+    size_t recv_pages_room;
+    uintptr_t got_pages;           /* (E) with DONE: where a region came (0: none) */
+    size_t got_pages_bytes;
+    struct file *send_files[EXO_IPC_FDS_MAX]; /* fds to send: a reference each */
+    unsigned send_nfds;
+    unsigned recv_fds_room;
+    int got_fds[EXO_IPC_FDS_MAX];  /* (E) with DONE: the fds received */
+    unsigned got_nfds;
     uint64_t token;                /* (E) a call being served: its token */
     struct ipc_file *served_by;    /* (E) a call being served: the server fd it came in by */
 };
@@ -297,6 +311,59 @@ static size_t min_size(size_t a, size_t b)
     return a < b ? a : b;
 }
 
+_Static_assert(VMSPACE_ANYWHERE == EXO_IPC_PAGES_ANYWHERE, "one spelling of anywhere");
+_Static_assert(EXO_IPC_PAGE_SIZE == IPC_PAGE, "the ABI's page is the kernel's");
+
+/*
+ * What a rendezvous carries besides the words, from snd to rcv (one of them
+ * running, the other BUSY, taken off its list): the offer is checked against
+ * the room first (EMSGSIZE, the sender's), then the bytes are copied, the fds
+ * installed and the region transferred, in that order, the last two all or
+ * nothing (a failed region takes the fds back out). 0, or -errno with
+ * *rcv_side telling whose error it is.
+ */
+static long transfer(struct ipc_wait *snd, struct ipc_wait *rcv, bool sender_runs,
+                     bool *rcv_side)
+{
+    *rcv_side = false;
+    if (snd->send_pages_bytes &&
+        (!rcv->recv_pages || snd->send_pages_bytes > rcv->recv_pages_room))
+        return -EMSGSIZE;
+    if (snd->send_nfds > rcv->recv_fds_room)
+        return -EMSGSIZE;
+    size_t n = min_size(snd->send_bytes, rcv->recv_room);
+    int fault = sender_runs ? copy_across(rcv->vm, rcv->recv_buf, snd->send_buf, n, true)
+                            : copy_across(snd->vm, snd->send_buf, rcv->recv_buf, n, false);
+    if (fault) {
+        *rcv_side = (fault == FAULT_MINE) != sender_runs;
+        return -EFAULT;
+    }
+    *rcv_side = true;
+    rcv->got_nfds = 0;
+    if (snd->send_nfds) {
+        int error = fdtable_install_many(rcv->proc, snd->send_files, snd->send_nfds, rcv->got_fds);
+        if (error)
+            return error;
+        rcv->got_nfds = snd->send_nfds;
+    }
+    rcv->got_pages = rcv->got_pages_bytes = 0;
+    if (snd->send_pages_bytes) {
+        uintptr_t at = rcv->recv_pages;
+        int error = vmspace_transfer(snd->vm, snd->send_pages, snd->send_pages_bytes, rcv->vm,
+                                     &at, snd->pages_share, rcv_side);
+        if (error) {
+            for (unsigned i = 0; i < rcv->got_nfds; i++)
+                fdtable_remove_if(rcv->proc, (uint64_t)rcv->got_fds[i], snd->send_files[i]);
+            rcv->got_nfds = 0;
+            return error;
+        }
+        rcv->got_pages = at;
+        rcv->got_pages_bytes = snd->send_pages_bytes;
+    }
+    rcv->recv_got = snd->send_bytes;
+    return 0;
+}
+
 /* ---- the rendezvous ----------------------------------------------------------- */
 
 /*
@@ -324,26 +391,25 @@ static long deliver(struct endpoint *ep, struct ipc_wait *w, bool nonblock)
         }
         r->state = BUSY;
         spin_unlock(&ep->lock, irq);
-        size_t n = min_size(w->send_bytes, r->recv_room);
-        int fault = copy_across(r->vm, r->recv_buf, w->send_buf, n, true);
+        bool rcv_side;
+        long error = transfer(w, r, true, &rcv_side);
         irq = spin_lock(&ep->lock);
-        if (fault == FAULT_MINE) {
+        if (error && !rcv_side) {
             r->state = WAITING; /* back at the front: it was first */
             r->next = ep->receivers;
             ep->receivers = r;
             if (!ep->receivers_tail)
                 ep->receivers_tail = r;
             spin_unlock(&ep->lock, irq);
-            return -EFAULT;
+            return error;
         }
-        if (fault == FAULT_PEER) {
-            finish_locked(r, -EFAULT);
+        if (error) {
+            finish_locked(r, error);
             spin_unlock(&ep->lock, irq);
             continue; /* the next receiver, if any */
         }
         for (int i = 0; i < EXO_IPC_WORDS; i++)
             r->words[i] = w->words[i];
-        r->recv_got = w->send_bytes;
         long token = 0;
         if (w->wants_reply) {
             token = (long)++ep->next_token;
@@ -379,26 +445,25 @@ static long receive(struct endpoint *ep, struct ipc_wait *r, struct ipc_file *vi
         }
         s->state = BUSY;
         spin_unlock(&ep->lock, irq);
-        size_t n = min_size(s->send_bytes, r->recv_room);
-        int fault = copy_across(s->vm, s->send_buf, r->recv_buf, n, false);
+        bool rcv_side;
+        long error = transfer(s, r, false, &rcv_side);
         irq = spin_lock(&ep->lock);
-        if (fault == FAULT_MINE) {
+        if (error && rcv_side) {
             s->state = WAITING;
             s->next = ep->senders;
             ep->senders = s;
             if (!ep->senders_tail)
                 ep->senders_tail = s;
             spin_unlock(&ep->lock, irq);
-            return -EFAULT;
+            return error;
         }
-        if (fault == FAULT_PEER) {
-            finish_locked(s, -EFAULT);
+        if (error) {
+            finish_locked(s, error);
             spin_unlock(&ep->lock, irq);
             continue;
         }
         for (int i = 0; i < EXO_IPC_WORDS; i++)
             r->words[i] = s->words[i];
-        r->recv_got = s->send_bytes;
         long token = 0;
         if (s->wants_reply) {
             token = (long)++ep->next_token;
@@ -438,22 +503,21 @@ static long reply(struct endpoint *ep, struct ipc_wait *r, uint64_t token)
     unlink_locked(&ep->serving, NULL, s);
     s->state = BUSY;
     spin_unlock(&ep->lock, irq);
-    size_t n = min_size(r->send_bytes, s->recv_room);
-    int fault = copy_across(s->vm, s->recv_buf, r->send_buf, n, true);
+    bool rcv_side;
+    long error = transfer(r, s, true, &rcv_side);
     irq = spin_lock(&ep->lock);
-    if (fault == FAULT_MINE) {
+    if (error && !rcv_side) {
         s->state = WAITING;
         s->next = ep->serving;
         ep->serving = s;
         spin_unlock(&ep->lock, irq);
-        return -EFAULT;
+        return error;
     }
-    if (fault == FAULT_PEER) {
-        finish_locked(s, -EFAULT);
+    if (error) {
+        finish_locked(s, error);
     } else {
         for (int i = 0; i < EXO_IPC_WORDS; i++)
             s->words[i] = r->words[i];
-        s->recv_got = r->send_bytes;
         finish_locked(s, 0);
     }
     spin_unlock(&ep->lock, irq);
@@ -636,11 +700,65 @@ long sys_ipc_client(SYSCALL_ARGS)
 
 /* ---- system calls ------------------------------------------------------------- */
 
-/* Fills w from the caller's registers and its buffer descriptor (0: none). */
+/* The region to send and the room for one, from ext (validated: the border). */
+static long pages_setup(struct ipc_wait *w, const struct exo_ipc_ext *ext)
+{
+    if (ext->send_pages_bytes) {
+        if (ext->pages_mode != EXO_IPC_PAGES_MOVE && ext->pages_mode != EXO_IPC_PAGES_SHARE)
+            return -EINVAL;
+        if ((ext->send_pages | ext->send_pages_bytes) & (IPC_PAGE - 1))
+            return -EINVAL;
+        if (ext->send_pages_bytes > EXO_IPC_PAGES_MAX)
+            return -EMSGSIZE;
+        if (!user_range_ok(ext->send_pages, ext->send_pages_bytes))
+            return -EFAULT;
+    } else if (ext->send_pages) {
+        return -EINVAL;
+    }
+    size_t room = min_size(ext->recv_pages_bytes, EXO_IPC_PAGES_MAX);
+    if (ext->recv_pages && ext->recv_pages != EXO_IPC_PAGES_ANYWHERE) {
+        if ((ext->recv_pages | room) & (IPC_PAGE - 1))
+            return -EINVAL;
+        if (!user_range_ok(ext->recv_pages, room))
+            return -EFAULT;
+    }
+    w->send_pages = ext->send_pages, w->send_pages_bytes = ext->send_pages_bytes;
+    w->pages_share = ext->pages_mode == EXO_IPC_PAGES_SHARE;
+    w->recv_pages = ext->recv_pages, w->recv_pages_room = room;
+    return 0;
+}
+
+/* The fds to send (a reference each, until wait_release) and the room for some. */
+static long fds_setup(struct ipc_wait *w, const struct exo_ipc_ext *ext)
+{
+    if (ext->send_nfds > EXO_IPC_FDS_MAX)
+        return -EMSGSIZE;
+    for (unsigned i = 0; i < ext->send_nfds; i++) {
+        uint64_t fd = (uint64_t)(int64_t)ext->send_fds[i];
+        w->send_files[i] = fd < PROCESS_MAX_FDS ? fdtable_get(w->proc, fd) : NULL;
+        if (!w->send_files[i])
+            return -EBADF;
+        w->send_nfds = i + 1;
+    }
+    w->recv_fds_room = ext->recv_nfds < EXO_IPC_FDS_MAX ? ext->recv_nfds : EXO_IPC_FDS_MAX;
+    return 0;
+}
+
+/* What wait_setup took: the references of the fds to send. */
+static void wait_release(struct ipc_wait *w)
+{
+    for (unsigned i = 0; i < w->send_nfds; i++)
+        file_put(w->send_files[i]);
+    w->send_nfds = 0;
+}
+
+/* Fills w from the caller's registers and its descriptor (0: none); whatever
+ * it returns, wait_release undoes it. */
 static long wait_setup(struct ipc_wait *w, const struct arch_regs *regs, uintptr_t ext_addr,
                        uint64_t timeout_ns)
 {
-    *w = (struct ipc_wait){.thread = thread_current(), .vm = process_current()->vm};
+    struct process *p = process_current();
+    *w = (struct ipc_wait){.thread = thread_current(), .vm = p->vm, .proc = p};
     wait_queue_init(&w->sleep, "ipc wait");
     arch_regs_ipc_words_get(regs, w->words);
     if (timeout_ns) {
@@ -661,7 +779,8 @@ static long wait_setup(struct ipc_wait *w, const struct arch_regs *regs, uintptr
         return -EFAULT;
     w->send_buf = ext.send_buf, w->send_bytes = ext.send_bytes;
     w->recv_buf = ext.recv_buf, w->recv_room = room;
-    return 0;
+    long error = pages_setup(w, &ext);
+    return error ? error : fds_setup(w, &ext);
 }
 
 /* Hands the received words and size back (a success). */
@@ -671,10 +790,24 @@ static long wait_return(struct ipc_wait *w, struct arch_regs *regs, uintptr_t ex
     if (result < 0)
         return result;
     arch_regs_ipc_words_set(regs, w->words);
-    if (ext_addr) {
-        uint64_t got = w->recv_got;
-        if (copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_bytes), &got,
-                         sizeof(got)))
+    if (!ext_addr)
+        return result;
+    uint64_t got = w->recv_got;
+    if (copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_bytes), &got,
+                     sizeof(got)))
+        return -EFAULT;
+    if (w->recv_pages) {
+        uint64_t region[2] = {w->got_pages, w->got_pages_bytes};
+        if (copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_pages), region,
+                         sizeof(region)))
+            return -EFAULT;
+    }
+    if (w->recv_fds_room) {
+        uint32_t n = w->got_nfds;
+        if (copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_nfds), &n,
+                         sizeof(n)) ||
+            copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_fds), w->got_fds,
+                         n * sizeof(int)))
             return -EFAULT;
     }
     return result;
@@ -699,6 +832,7 @@ static long call_or_send(SYSCALL_ARGS, bool wants_reply)
             result = deliver(file->ep, &w, a1 & EXO_IPC_NONBLOCK);
         result = wants_reply ? wait_return(&w, regs, a2, result) : result;
     }
+    wait_release(&w);
     file_put(&file->file);
     return result;
 }
@@ -728,6 +862,7 @@ long sys_ipc_recv(SYSCALL_ARGS)
         result = receive(file->ep, &r, file, a1 & EXO_IPC_NONBLOCK);
         result = wait_return(&r, regs, a2, result);
     }
+    wait_release(&r);
     file_put(&file->file);
     return result;
 }
@@ -748,6 +883,7 @@ long sys_ipc_reply_recv(SYSCALL_ARGS)
         r.served_by = file;
         if (fast_reply_recv(file->ep, &r, a0, &result)) {
             result = wait_return(&r, regs, a2, result);
+            wait_release(&r);
             file_put(&file->file);
             return result;
         }
@@ -762,6 +898,7 @@ long sys_ipc_reply_recv(SYSCALL_ARGS)
         result = receive(file->ep, &r, file, a1 & EXO_IPC_NONBLOCK);
         result = wait_return(&r, regs, a2, result);
     }
+    wait_release(&r);
     file_put(&file->file);
     return result;
 }

@@ -64,7 +64,7 @@ static void serve(int fd, uint64_t tag)
 {
 	static uint8_t in[EXO_IPC_BUF_MAX], out[EXO_IPC_BUF_MAX];
 	struct ipc_msg m = { { 0 } };
-	struct exo_ipc_ext ext = { 0, 0, (uint64_t)in, sizeof(in) };
+	struct exo_ipc_ext ext = { .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 	long token = ipc_recv(fd, &m, 0, &ext, CASE_TIMEOUT);
 	while (token > 0) {
 		if (m.w[0] == ~0ull) {
@@ -78,12 +78,12 @@ static void serve(int fd, uint64_t tag)
 			for (size_t i = 0; i < n; i++)
 				out[i] = (uint8_t)(m.w[2] + i * 7);
 			r = (struct ipc_msg){ { checksum(in, got, 2166136261u), got, n, 1, 0, tag } };
-			ext = (struct exo_ipc_ext){ (uint64_t)out, n, (uint64_t)in, sizeof(in) };
+			ext = (struct exo_ipc_ext){ .send_buf = (uint64_t)out, .send_bytes = n, .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 		} else {
 			for (int i = 0; i < 5; i++)
 				r.w[i] = m.w[i] + 1;
 			r.w[5] = tag;
-			ext = (struct exo_ipc_ext){ 0, 0, (uint64_t)in, sizeof(in) };
+			ext = (struct exo_ipc_ext){ .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 		}
 		m = r;
 		token = ipc_reply_recv(token, &m, fd, 0, &ext, CASE_TIMEOUT);
@@ -143,7 +143,7 @@ static void buffer_random_sizes_checksummed_both_ways(void)
 		for (size_t i = 0; i < send; i++)
 			out[i] = (uint8_t)ktap_rand();
 		struct ipc_msg m = { { 0, back, seed, 1, 0, 0 } };
-		struct exo_ipc_ext ext = { (uint64_t)out, send, (uint64_t)in, sizeof(in) };
+		struct exo_ipc_ext ext = { .send_buf = (uint64_t)out, .send_bytes = send, .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 		EXPECT_EQ(ipc_call_ext(c, &m, 0, &ext, CASE_TIMEOUT), 0);
 		EXPECT_EQ(m.w[0], checksum(out, send, 2166136261u));
 		EXPECT_EQ(m.w[1], send);
@@ -155,7 +155,7 @@ static void buffer_random_sizes_checksummed_both_ways(void)
 	}
 	/* A reply larger than the room is cut; recv_bytes says how much was sent. */
 	struct ipc_msg m = { { 0, 5000, 3, 1, 0, 0 } };
-	struct exo_ipc_ext ext = { 0, 0, (uint64_t)in, 100 };
+	struct exo_ipc_ext ext = { .recv_buf = (uint64_t)in, .recv_bytes = 100 };
 	EXPECT_EQ(ipc_call_ext(c, &m, 0, &ext, CASE_TIMEOUT), 0);
 	EXPECT_EQ(ext.recv_bytes, 5000);
 	stop_server(c, pid);
@@ -486,20 +486,20 @@ static void bad_arguments_have_their_errno(void)
 	EXPECT_ERRNO(ipc_reply_recv(0, &m, ep, 0x80, NULL, 0), EINVAL);
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, KTAP_KERNEL_PTR, 0), EFAULT);
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, ktap_unmapped_page(), 0), EFAULT);
-	struct exo_ipc_ext big = { (uint64_t)&m, EXO_IPC_BUF_MAX + 1, 0, 0 };
+	struct exo_ipc_ext big = { .send_buf = (uint64_t)&m, .send_bytes = EXO_IPC_BUF_MAX + 1 };
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, &big, 0), EMSGSIZE);
-	struct exo_ipc_ext kbuf = { (uint64_t)KTAP_KERNEL_PTR, 16, 0, 0 };
+	struct exo_ipc_ext kbuf = { .send_buf = (uint64_t)KTAP_KERNEL_PTR, .send_bytes = 16 };
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, &kbuf, 0), EFAULT);
-	struct exo_ipc_ext kroom = { 0, 0, (uint64_t)KTAP_NONCANONICAL_PTR, 16 };
+	struct exo_ipc_ext kroom = { .recv_buf = (uint64_t)KTAP_NONCANONICAL_PTR, .recv_bytes = 16 };
 	EXPECT_ERRNO(ipc_recv(ep, &m, EXO_IPC_NONBLOCK, &kroom, 0), EFAULT);
 	EXPECT_ERRNO(ipc_reply_recv(12345, &m, ep, EXO_IPC_NORECV, NULL, 0), EPIPE);
 	/* An unmapped buffer is found when copied: the sender's EFAULT. */
 	pid_t server = fork_server(ep, 2);
-	struct exo_ipc_ext hole = { (uint64_t)ktap_unmapped_page(), 100, 0, 0 };
+	struct exo_ipc_ext hole = { .send_buf = (uint64_t)ktap_unmapped_page(), .send_bytes = 100 };
 	m = (struct ipc_msg){ { 0, 0, 0, 1, 0, 0 } };
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, &hole, CASE_TIMEOUT), EFAULT);
 	/* A reply into a read-only page: the caller's EFAULT. */
-	struct exo_ipc_ext ro = { 0, 0, (uint64_t)ktap_readonly_page(), 4096 };
+	struct exo_ipc_ext ro = { .recv_buf = (uint64_t)ktap_readonly_page(), .recv_bytes = 4096 };
 	m = (struct ipc_msg){ { 0, 100, 0, 1, 0, 0 } };
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, &ro, CASE_TIMEOUT), EFAULT);
 	stop_server(c, server);
@@ -531,7 +531,7 @@ static void seeded_random_stress(void)
 				memset(out, (int)(s >> 8), send);
 				int with_buffer = (s >> 40) & 1;
 				struct ipc_msg m = { { 0, back, (uint8_t)s, (uint64_t)with_buffer, 0, 0 } };
-				struct exo_ipc_ext ext = { (uint64_t)out, send, (uint64_t)in, sizeof(in) };
+				struct exo_ipc_ext ext = { .send_buf = (uint64_t)out, .send_bytes = send, .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 				if (ipc_call_ext(c, &m, 0, with_buffer ? &ext : NULL, CASE_TIMEOUT))
 					_exit(2);
 				if (with_buffer && (m.w[1] != send || ext.recv_bytes != back ||
@@ -561,7 +561,7 @@ static void seeded_fuzz_of_arguments(void)
 	int ep = EXPECT_OK(ipc_endpoint(0));
 	int c = EXPECT_OK(ipc_client(ep, 0));
 	static uint8_t buf[4096];
-	struct exo_ipc_ext good = { (uint64_t)buf, 64, (uint64_t)buf, sizeof(buf) };
+	struct exo_ipc_ext good = { .send_buf = (uint64_t)buf, .send_bytes = 64, .recv_buf = (uint64_t)buf, .recv_bytes = sizeof(buf) };
 	void *ptrs[] = { NULL, &good, KTAP_KERNEL_PTR, ktap_unmapped_page(), KTAP_NONCANONICAL_PTR,
 			 (void *)1 };
 	long fds[] = { ep, c, 1, -1, 63, 1 << 20 };
