@@ -33,6 +33,20 @@
  * thread of the peer cannot free it under the copy; no kernel bounce buffer.
  * A fault on the peer's side is the peer's error (EFAULT), on our side ours.
  *
+ * What else a message carries (struct exo_ipc_ext), moved by transfer() for
+ * all three meetings (a call or send delivered, a receive, a reply), in this
+ * order: the offer checked against the receiver's room (a region or fds it has
+ * no room for: EMSGSIZE to the offering side, never cut), the bytes, the fds
+ * (installed in the receiver's table at the lowest free numbers, all or none:
+ * EMFILE), the region (vmspace_transfer: moved by its page-table entries with
+ * one TLB flush, or shared in regions marked shared that the receiver can
+ * never give more rights than the sender had; a failure takes the fds back).
+ * The fds to send are looked up when the call starts (EBADF at once) and held
+ * until it ends. Every error belongs to one side: the offer and the sender's
+ * memory are the sender's, the receiver's room, table and address space the
+ * receiver's; the side whose error it is fails, and the other stays where it
+ * was (at the front of its list, or being served), as for a buffer fault.
+ *
  * Ends. A server fd closed for the last time (or its holders ended) fails the
  * calls received through it with EPIPE; the last server fd of an endpoint fails
  * every waiting caller and every later call. A caller interrupted by a signal
@@ -50,9 +64,9 @@
  * CPU straight to it (thread_handoff: no run-queue traffic, the caller's
  * remaining time slice goes with it), and the reply hands it straight back.
  * It is the general path with the two expensive steps fused; it checks:
- *   1. no buffer descriptor, no timeout, no flags: the copy, the timeout
- *      thread and the non-blocking and reply-only variants are general-path
- *      work, and without them the rendezvous is six words;
+ *   1. no descriptor, no timeout, no flags: the copy, regions, fds, the
+ *      timeout thread and the non-blocking and reply-only variants are
+ *      general-path work, and without them the rendezvous is six words;
  *   2. the fd is an endpoint fd (and, for reply_recv, a server fd): the same
  *      validation as the general path, which then reports the error;
  *   3. the calling thread has no work pending (signal, kill): it would have to

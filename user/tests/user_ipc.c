@@ -974,6 +974,7 @@ static void seeded_fuzz_of_arguments(void)
 	void *ptrs[] = { NULL, &good, KTAP_KERNEL_PTR, ktap_unmapped_page(), KTAP_NONCANONICAL_PTR,
 			 (void *)1 };
 	long fds[] = { ep, c, 1, -1, 63, 1 << 20 };
+	uint8_t *scratch = map_anon(2 * 4096, PROT_READ | PROT_WRITE);
 	int unexpected = 0;
 	for (int n = 0; n < 200; n++) {
 		long nr = EXO_SYS_ipc_endpoint + (long)ktap_rand_below(6);
@@ -985,6 +986,21 @@ static void seeded_fuzz_of_arguments(void)
 			flags &= ~(uint64_t)EXO_IPC_CLOEXEC;
 		good.send_bytes = ktap_rand_below(3) ? ktap_rand_below(5000) : ktap_rand();
 		good.send_buf = ktap_rand_below(4) ? (uint64_t)buf : ktap_rand();
+		/* The region and fd parts: good, bad and absurd values alike. */
+		uint64_t regions[] = { 0, (uint64_t)scratch, (uint64_t)scratch + 1,
+				       (uint64_t)KTAP_KERNEL_PTR, (uint64_t)ktap_unmapped_page(),
+				       ktap_rand() };
+		uint64_t sizes[] = { 0, 4096, 8192, 100, EXO_IPC_PAGES_MAX + 4096, ktap_rand() };
+		good.send_pages = regions[ktap_rand_below(6)];
+		good.send_pages_bytes = sizes[ktap_rand_below(6)];
+		good.pages_mode = ktap_rand_below(4);
+		good.recv_pages = ktap_rand_below(2) ? regions[ktap_rand_below(6)] : EXO_IPC_PAGES_ANYWHERE;
+		good.recv_pages_bytes = sizes[ktap_rand_below(6)];
+		good.send_nfds = ktap_rand_below(3) ? ktap_rand_below(EXO_IPC_FDS_MAX + 1)
+						    : (uint32_t)ktap_rand();
+		for (int i = 0; i < EXO_IPC_FDS_MAX; i++)
+			good.send_fds[i] = (int32_t)fds[ktap_rand_below(6)];
+		good.recv_nfds = (uint32_t)ktap_rand();
 		uint64_t ext = (uint64_t)ptrs[ktap_rand_below(6)];
 		uint64_t timeout = 1000000 + ktap_rand_below(1000000);
 		struct ipc_msg m = { { ktap_rand(), ktap_rand(), 0, 0, 0, ktap_rand() } };
@@ -997,7 +1013,7 @@ static void seeded_fuzz_of_arguments(void)
 		}
 		switch (-r) {
 		case EBADF: case EINVAL: case EFAULT: case EMSGSIZE: case EAGAIN:
-		case ETIMEDOUT: case EPIPE: case EMFILE:
+		case ETIMEDOUT: case EPIPE: case EMFILE: case EEXIST: case ENOMEM:
 			break;
 		default:
 			if (!unexpected++)
@@ -1007,6 +1023,7 @@ static void seeded_fuzz_of_arguments(void)
 	EXPECT_EQ(unexpected, 0);
 	close(c);
 	close(ep);
+	munmap(scratch, 2 * 4096);
 }
 
 static const struct ktap_case cases[] = {
