@@ -585,6 +585,7 @@ static void page_server(int ep)
 	uint64_t *shared = NULL;
 	uint64_t next_at = EXO_IPC_PAGES_ANYWHERE;
 	int kept[EXO_IPC_FDS_MAX * 4], nkept = 0;
+	signal(SIGPIPE, SIG_IGN); /* a pipe passed by a client killed meanwhile: EPIPE */
 	for (;;) {
 		struct ipc_msg m = { { 0 } };
 		struct exo_ipc_ext ext = { .recv_pages = next_at, .recv_pages_bytes = REGION,
