@@ -49,6 +49,38 @@ int fdtable_install(struct process *p, struct file *f, unsigned min, bool cloexe
     return result;
 }
 
+int fdtable_install_many(struct process *p, struct file *const *f, unsigned n, int *fds)
+{
+    unsigned limit = fdtable_limit(p), found = 0;
+    bool irq = spin_lock(&p->fd_lock);
+    for (unsigned fd = 0; fd < limit && found < n; fd++) {
+        if (!p->fds[fd])
+            fds[found++] = (int)fd;
+    }
+    if (found < n) {
+        spin_unlock(&p->fd_lock, irq);
+        return -EMFILE;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        file_get(f[i]);
+        p->fds[fds[i]] = f[i];
+        set_cloexec_bit(p, (unsigned)fds[i], false);
+    }
+    spin_unlock(&p->fd_lock, irq);
+    return 0;
+}
+
+void fdtable_remove_if(struct process *p, uint64_t fd, struct file *f)
+{
+    bool irq = spin_lock(&p->fd_lock);
+    bool ours = fd < PROCESS_MAX_FDS && p->fds[fd] == f;
+    if (ours)
+        p->fds[fd] = NULL;
+    spin_unlock(&p->fd_lock, irq);
+    if (ours)
+        file_put(f);
+}
+
 int fdtable_install_at(struct process *p, struct file *f, uint64_t fd, bool cloexec)
 {
     bool irq = spin_lock(&p->fd_lock);

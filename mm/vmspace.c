@@ -114,8 +114,8 @@ static int split_at_locked(struct vmspace *vs, uintptr_t at)
     struct vma *upper = kmalloc(sizeof(*upper));
     if (!upper)
         return -ENOMEM;
-    *upper = (struct vma){
-        .start = at, .end = v->end, .prot = v->prot, .bus_from = v->bus_from, .next = v->next};
+    *upper = *v;
+    upper->start = at;
     v->end = at;
     v->next = upper;
     return 0;
@@ -126,7 +126,8 @@ static void merge_locked(struct vmspace *vs)
 {
     for (struct vma *v = vs->vmas; v && v->next;) {
         struct vma *n = v->next;
-        if (v->end == n->start && v->prot == n->prot && v->bus_from == n->bus_from) {
+        if (v->end == n->start && v->prot == n->prot && v->bus_from == n->bus_from &&
+            v->shared == n->shared && v->no_prot == n->no_prot) {
             v->end = n->end;
             v->next = n->next;
             kfree(n);
@@ -296,16 +297,24 @@ static bool covered_locked(struct vmspace *vs, uintptr_t start, uintptr_t end)
     return at >= end;
 }
 
-/* Gives a populated page at va the rights of `prot`, except that a frame still
- * shared after fork stays read-only (its first write copies it). */
-static void protect_page_locked(struct vmspace *vs, uintptr_t va, unsigned prot)
+/* The page flags for `frame` in region v with `prot`: a frame still shared
+ * after fork stays read-only (its first write copies it), unless the region
+ * shares it on purpose. */
+static unsigned frame_flags(const struct vma *v, unsigned prot, phys_addr_t frame)
+{
+    unsigned flags = page_flags(prot);
+    if (!v->shared && frame_ref_is_shared(frame))
+        flags &= ~PAGE_WRITE;
+    return flags;
+}
+
+/* Gives a populated page at va of region v the rights of `prot`. */
+static void protect_page_locked(struct vmspace *vs, struct vma *v, uintptr_t va, unsigned prot)
 {
     struct translation tr;
     if (!paging_translate(vs->as, va, &tr))
         return;
-    unsigned flags = page_flags(prot);
-    if (frame_ref_is_shared(phys(tr.pa.value & ~(VMSPACE_PAGE - 1))))
-        flags &= ~PAGE_WRITE;
+    unsigned flags = frame_flags(v, prot, phys(tr.pa.value & ~(VMSPACE_PAGE - 1)));
     (void)paging_protect(vs->as, va, PAGE_4K, flags);
 }
 
@@ -322,6 +331,10 @@ int vmspace_protect(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot)
     uintptr_t end = va + page_up(len);
     bool irq = spin_lock(&vs->lock);
     int error = covered_locked(vs, va, end) ? 0 : -ENOMEM;
+    for (struct vma *v = vs->vmas; !error && v && v->start < end; v = v->next) {
+        if (v->end > va && (prot & v->no_prot))
+            error = -EACCES;
+    }
     if (!error)
         error = split_at_locked(vs, va);
     if (!error)
@@ -332,7 +345,7 @@ int vmspace_protect(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot)
         v->prot = prot;
         for (uintptr_t p = paging_next_present(vs->as, v->start, v->end); p < v->end;
              p = paging_next_present(vs->as, p + VMSPACE_PAGE, v->end))
-            protect_page_locked(vs, p, prot); /* populated pages take the new rights */
+            protect_page_locked(vs, v, p, prot); /* populated pages take the new rights */
     }
     if (!error)
         merge_locked(vs);
@@ -393,7 +406,7 @@ static int break_cow_locked(struct vmspace *vs, struct vma *v, uintptr_t va, phy
         return -EFAULT;
     phys_addr_t old = phys(tr.pa.value & ~(VMSPACE_PAGE - 1));
     *out = old;
-    if (!frame_ref_is_shared(old))
+    if (v->shared || !frame_ref_is_shared(old))
         return paging_protect(vs->as, va, PAGE_4K, page_flags(v->prot)) ? -ENOMEM : 0;
     phys_addr_t copy = frame_alloc();
     if (!phys_is_valid(copy))
@@ -535,6 +548,216 @@ void vmspace_unpin_page(phys_addr_t frame)
         frame_free(frame); /* the space let it go meanwhile: ours was the last hold */
 }
 
+/* ---- page transfer (IPC) ----------------------------------------------------------- */
+
+/* Takes both spaces' locks, the lower address first (one when they are one). */
+static bool lock_pair(struct vmspace *a, struct vmspace *b)
+{
+    struct vmspace *first = a < b ? a : b, *second = a < b ? b : a;
+    bool irq = spin_lock(&first->lock);
+    if (second != first)
+        (void)spin_lock(&second->lock);
+    return irq;
+}
+
+static void unlock_pair(struct vmspace *a, struct vmspace *b, bool irq)
+{
+    struct vmspace *first = a < b ? a : b, *second = a < b ? b : a;
+    if (second != first)
+        spin_unlock(&second->lock, false);
+    spin_unlock(&first->lock, irq);
+}
+
+/* Share: every page of v in [start, end) populated and private (a page fork
+ * left shared is copied first), so that the frames given away are v's own. */
+static int prepare_share_locked(struct vmspace *vs, struct vma *v, uintptr_t start, uintptr_t end)
+{
+    for (uintptr_t va = start; va < end; va += VMSPACE_PAGE) {
+        phys_addr_t frame;
+        int error = populate_locked(vs, v, va, &frame);
+        if (!error && !v->shared && frame_ref_is_shared(frame))
+            error = break_cow_locked(vs, v, va, &frame);
+        if (error)
+            return error;
+    }
+    return 0;
+}
+
+/* Unmaps [start, end) of `to`, which only this transfer mapped (a rollback). */
+static void unmap_new_locked(struct vmspace *to, uintptr_t start, uintptr_t end)
+{
+    for (uintptr_t va = paging_next_present(to->as, start, end); va < end;
+         va = paging_next_present(to->as, va + VMSPACE_PAGE, end)) {
+        phys_addr_t frame;
+        if (paging_unmap(to->as, va, PAGE_4K, &frame) == PAGING_OK)
+            release_frame(frame);
+    }
+}
+
+/* Maps from's frames of piece v in [start, end) at `delta` further in `to`,
+ * one more reference each. Counts the pages mapped. -ENOMEM (no page table). */
+static int map_piece_locked(struct vmspace *from, struct vma *v, uintptr_t start, uintptr_t end,
+                            struct vmspace *to, uintptr_t delta, struct vma *as_in_to,
+                            size_t *mapped)
+{
+    for (uintptr_t va = paging_next_present(from->as, start, end); va < end;
+         va = paging_next_present(from->as, va + VMSPACE_PAGE, end)) {
+        struct translation tr;
+        if (!paging_translate(from->as, va, &tr))
+            continue;
+        phys_addr_t frame = phys(tr.pa.value & ~(VMSPACE_PAGE - 1));
+        frame_ref_share(frame);
+        unsigned flags = frame_flags(as_in_to, v->prot, frame);
+        if (paging_map(to->as, va + delta, frame, PAGE_4K, flags) != PAGING_OK) {
+            release_frame(frame);
+            return -ENOMEM;
+        }
+        (*mapped)++;
+    }
+    return 0;
+}
+
+/* Move: unmaps [start, end) of `from` (its frames now mapped in `to` as well,
+ * so none is freed), with one TLB flush for the whole range. */
+static void unmap_moved_locked(struct vmspace *from, uintptr_t start, uintptr_t end)
+{
+    struct paging_deferred batch = {.ntables = 0};
+    for (uintptr_t va = paging_next_present(from->as, start, end); va < end;
+         va = paging_next_present(from->as, va + VMSPACE_PAGE, end)) {
+        phys_addr_t frame;
+        int error = paging_unmap_deferred(from->as, va, PAGE_4K, &frame, &batch);
+        if (error == PAGING_ERR_NO_MEMORY) {
+            paging_flush_deferred(&batch); /* the batch is full of tables */
+            error = paging_unmap_deferred(from->as, va, PAGE_4K, &frame, &batch);
+        }
+        if (error == PAGING_OK) {
+            if (frame_ref_release(frame))
+                panic("vmspace: moved frame 0x%lx had no other mapping", (unsigned long)frame.value);
+            from->resident_pages--;
+        }
+    }
+    paging_flush_deferred(&batch);
+}
+
+/* The regions of `to` for the pieces of `from` in [src, end), at dst. NULL:
+ * out of memory (none made). */
+static struct vma *pieces_for_locked(struct vmspace *from, uintptr_t src, uintptr_t end,
+                                     uintptr_t dst, bool share)
+{
+    struct vma *list = NULL, **tail = &list;
+    for (struct vma *v = from->vmas; v && v->start < end; v = v->next) {
+        if (v->end <= src)
+            continue;
+        struct vma *node = kmalloc(sizeof(*node));
+        if (!node) {
+            while (list) {
+                struct vma *n = list->next;
+                kfree(list);
+                list = n;
+            }
+            return NULL;
+        }
+        *node = *v;
+        node->start = v->start - src + dst;
+        node->end = v->end - src + dst;
+        node->bus_from = v->bus_from ? v->bus_from - src + dst : 0;
+        if (share) {
+            node->shared = true;
+            node->no_prot |= ~v->prot & (VM_READ | VM_WRITE | VM_EXEC);
+        }
+        node->next = NULL;
+        *tail = node;
+        tail = &node->next;
+    }
+    return list;
+}
+
+static int transfer_locked(struct vmspace *from, uintptr_t src, size_t len, struct vmspace *to,
+                           uintptr_t *dst, bool share, bool *to_side)
+{
+    uintptr_t end = src + len;
+    *to_side = false;
+    if (!range_ok(src, len) || !covered_locked(from, src, end))
+        return -EFAULT;
+    int error = split_at_locked(from, src);
+    if (!error)
+        error = split_at_locked(from, end);
+    if (error)
+        return error;
+    *to_side = true;
+    uintptr_t at = *dst;
+    if (at == VMSPACE_ANYWHERE) {
+        at = find_gap_locked(to, len);
+        if (!at)
+            return -ENOMEM;
+    } else if (!range_ok(at, len)) {
+        return -EINVAL;
+    } else if (overlaps_locked(to, at, at + len)) {
+        return -EEXIST;
+    }
+    struct vma *pieces = pieces_for_locked(from, src, end, at, share);
+    if (!pieces)
+        return -ENOMEM;
+    size_t mapped = 0;
+    struct vma *piece = pieces;
+    for (struct vma *v = from->vmas; !error && v && v->start < end; v = v->next) {
+        if (v->end <= src)
+            continue;
+        if (share) {
+            *to_side = false;
+            error = prepare_share_locked(from, v, v->start, v->end);
+            if (!error) {
+                v->shared = true;
+                *to_side = true;
+            }
+        }
+        if (!error)
+            error = map_piece_locked(from, v, v->start, v->end, to, at - src, piece, &mapped);
+        piece = piece->next;
+    }
+    if (error) {
+        unmap_new_locked(to, at, at + len);
+        while (pieces) {
+            struct vma *n = pieces->next;
+            kfree(pieces);
+            pieces = n;
+        }
+        return error;
+    }
+    to->resident_pages += mapped;
+    if (!share) {
+        unmap_moved_locked(from, src, end);
+        struct vma **link = &from->vmas;
+        while (*link) {
+            struct vma *v = *link;
+            if (v->start >= src && v->end <= end) {
+                *link = v->next;
+                kfree(v);
+            } else {
+                link = &v->next;
+            }
+        }
+    } else {
+        merge_locked(from);
+    }
+    while (pieces) {
+        struct vma *n = pieces->next;
+        insert_locked(to, pieces);
+        pieces = n;
+    }
+    *dst = at;
+    return 0;
+}
+
+int vmspace_transfer(struct vmspace *from, uintptr_t src, size_t len, struct vmspace *to,
+                     uintptr_t *dst, bool share, bool *to_side)
+{
+    bool irq = lock_pair(from, to);
+    int error = transfer_locked(from, src, len, to, dst, share, to_side);
+    unlock_pair(from, to, irq);
+    return error;
+}
+
 /* ---- brk ---------------------------------------------------------------------- */
 
 void vmspace_init_brk(struct vmspace *vs, uintptr_t start)
@@ -591,6 +814,16 @@ static unsigned share_page(void *ctx, uintptr_t va, phys_addr_t pa, unsigned fla
     return flags & ~PAGE_WRITE;
 }
 
+/* The same in a region shared on purpose: both keep writing to the one frame. */
+static unsigned share_page_writable(void *ctx, uintptr_t va, phys_addr_t pa, unsigned flags)
+{
+    (void)va;
+    size_t *count = ctx;
+    frame_ref_share(pa);
+    (*count)++;
+    return flags;
+}
+
 static int copy_regions_locked(struct vmspace *parent, struct vmspace *child)
 {
     struct vma **tail = &child->vmas;
@@ -598,11 +831,12 @@ static int copy_regions_locked(struct vmspace *parent, struct vmspace *child)
         struct vma *copy = kmalloc(sizeof(*copy));
         if (!copy)
             return -ENOMEM;
-        *copy = (struct vma){
-            .start = v->start, .end = v->end, .prot = v->prot, .bus_from = v->bus_from};
+        *copy = *v;
+        copy->next = NULL;
         *tail = copy;
         tail = &copy->next;
-        int error = paging_share_user(parent->as, child->as, v->start, v->end, share_page,
+        int error = paging_share_user(parent->as, child->as, v->start, v->end,
+                                      v->shared ? share_page_writable : share_page,
                                       &child->resident_pages);
         if (error)
             return -ENOMEM;

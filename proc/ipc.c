@@ -33,11 +33,28 @@
  * thread of the peer cannot free it under the copy; no kernel bounce buffer.
  * A fault on the peer's side is the peer's error (EFAULT), on our side ours.
  *
+ * What else a message carries (struct exo_ipc_ext), moved by transfer() for
+ * all three meetings (a call or send delivered, a receive, a reply), in this
+ * order: the offer checked against the receiver's room (a region or fds it has
+ * no room for: EMSGSIZE to the offering side, never cut), the bytes, the fds
+ * (installed in the receiver's table at the lowest free numbers, all or none:
+ * EMFILE), the region (vmspace_transfer: moved by its page-table entries with
+ * one TLB flush, or shared in regions marked shared that the receiver can
+ * never give more rights than the sender had; a failure takes the fds back).
+ * The fds to send are looked up when the call starts (EBADF at once) and held
+ * until it ends. Every error belongs to one side: the offer and the sender's
+ * memory are the sender's, the receiver's room, table and address space the
+ * receiver's; the side whose error it is fails, and the other stays where it
+ * was (at the front of its list, or being served), as for a buffer fault.
+ *
  * Ends. A server fd closed for the last time (or its holders ended) fails the
  * calls received through it with EPIPE; the last server fd of an endpoint fails
  * every waiting caller and every later call. A caller interrupted by a signal
  * (EINTR) or a timeout (ETIMEDOUT) leaves whichever list it is on; its token
- * then answers EPIPE to a reply. So nobody can make another process wait
+ * then answers EPIPE to a reply. A signal whose action is to ignore it never
+ * ends a wait (wait_for drops it and waits on): one stays pending for the whole
+ * process while the thread it went to blocks it, as musl's fork blocks every
+ * signal, and a server thread must not take a child's SIGCHLD for an EINTR. So nobody can make another process wait
  * forever: the waiter can always be interrupted, timed out or killed.
  *
  * The fastpath (ipc_call and ipc_reply_recv with registers only). The general
@@ -47,9 +64,9 @@
  * CPU straight to it (thread_handoff: no run-queue traffic, the caller's
  * remaining time slice goes with it), and the reply hands it straight back.
  * It is the general path with the two expensive steps fused; it checks:
- *   1. no buffer descriptor, no timeout, no flags: the copy, the timeout
- *      thread and the non-blocking and reply-only variants are general-path
- *      work, and without them the rendezvous is six words;
+ *   1. no descriptor, no timeout, no flags: the copy, regions, fds, the
+ *      timeout thread and the non-blocking and reply-only variants are
+ *      general-path work, and without them the rendezvous is six words;
  *   2. the fd is an endpoint fd (and, for reply_recv, a server fd): the same
  *      validation as the general path, which then reports the error;
  *   3. the calling thread has no work pending (signal, kill): it would have to
@@ -90,6 +107,7 @@
 #include "arch/time.h"
 #include "arch/uaccess.h"
 #include "base/panic.h"
+#include "fs/fdtable.h"
 #include "lib/errno.h"
 #include "mm/heap.h"
 #include "mm/vmspace.h"
@@ -125,6 +143,19 @@ struct ipc_wait {
     uintptr_t send_buf, recv_buf;
     size_t send_bytes, recv_room;
     size_t recv_got;               /* (E) with DONE: the bytes the other side sent */
+    struct process *proc;          /* its process: fds it receives go to its table */
+    uintptr_t send_pages;          /* a region to send (send_pages_bytes 0: none) */
+    size_t send_pages_bytes;
+    bool pages_share;              /* share it, else move it */
+    uintptr_t recv_pages;          /* 0 (none accepted), VMSPACE_ANYWHERE or an address */
+    size_t recv_pages_room;
+    uintptr_t got_pages;           /* (E) with DONE: where a region came (0: none) */
+    size_t got_pages_bytes;
+    struct file *send_files[EXO_IPC_FDS_MAX]; /* fds to send: a reference each */
+    unsigned send_nfds;
+    unsigned recv_fds_room;
+    int got_fds[EXO_IPC_FDS_MAX];  /* (E) with DONE: the fds received */
+    unsigned got_nfds;
     uint64_t token;                /* (E) a call being served: its token */
     struct ipc_file *served_by;    /* (E) a call being served: the server fd it came in by */
 };
@@ -230,7 +261,10 @@ static long wait_end(struct endpoint *ep, struct ipc_wait *w, int interrupted);
 /*
  * Sleeps until w is DONE, a signal, or the deadline; w is published on one of
  * ep's lists already. `next`: a peer to hand the CPU to (the fastpath), or
- * NULL. Returns w's result, -EINTR or -ETIMEDOUT.
+ * NULL. Returns w's result, -EINTR or -ETIMEDOUT. A signal whose action is to
+ * ignore it (one left pending because another thread blocks it) is dropped and
+ * the wait goes on: a call already received cannot be restarted, and EINTR for
+ * nothing would end a server loop (signal_discard_ignored).
  */
 static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *next)
 {
@@ -238,7 +272,11 @@ static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *nex
         w->timeout = (struct timeout){.deadline_ns = w->deadline_ns, .expire = wait_expired};
         timeout_arm(&w->timeout);
     }
-    int interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, next);
+    int interrupted;
+    do {
+        interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, next);
+        next = NULL;
+    } while (interrupted && !signal_discard_ignored());
     if (w->deadline_ns)
         timeout_disarm(&w->timeout);
     return wait_end(ep, w, interrupted);
@@ -300,6 +338,59 @@ static size_t min_size(size_t a, size_t b)
     return a < b ? a : b;
 }
 
+_Static_assert(VMSPACE_ANYWHERE == EXO_IPC_PAGES_ANYWHERE, "one spelling of anywhere");
+_Static_assert(EXO_IPC_PAGE_SIZE == IPC_PAGE, "the ABI's page is the kernel's");
+
+/*
+ * What a rendezvous carries besides the words, from snd to rcv (one of them
+ * running, the other BUSY, taken off its list): the offer is checked against
+ * the room first (EMSGSIZE, the sender's), then the bytes are copied, the fds
+ * installed and the region transferred, in that order, the last two all or
+ * nothing (a failed region takes the fds back out). 0, or -errno with
+ * *rcv_side telling whose error it is.
+ */
+static long transfer(struct ipc_wait *snd, struct ipc_wait *rcv, bool sender_runs,
+                     bool *rcv_side)
+{
+    *rcv_side = false;
+    if (snd->send_pages_bytes &&
+        (!rcv->recv_pages || snd->send_pages_bytes > rcv->recv_pages_room))
+        return -EMSGSIZE;
+    if (snd->send_nfds > rcv->recv_fds_room)
+        return -EMSGSIZE;
+    size_t n = min_size(snd->send_bytes, rcv->recv_room);
+    int fault = sender_runs ? copy_across(rcv->vm, rcv->recv_buf, snd->send_buf, n, true)
+                            : copy_across(snd->vm, snd->send_buf, rcv->recv_buf, n, false);
+    if (fault) {
+        *rcv_side = (fault == FAULT_MINE) != sender_runs;
+        return -EFAULT;
+    }
+    *rcv_side = true;
+    rcv->got_nfds = 0;
+    if (snd->send_nfds) {
+        int error = fdtable_install_many(rcv->proc, snd->send_files, snd->send_nfds, rcv->got_fds);
+        if (error)
+            return error;
+        rcv->got_nfds = snd->send_nfds;
+    }
+    rcv->got_pages = rcv->got_pages_bytes = 0;
+    if (snd->send_pages_bytes) {
+        uintptr_t at = rcv->recv_pages;
+        int error = vmspace_transfer(snd->vm, snd->send_pages, snd->send_pages_bytes, rcv->vm,
+                                     &at, snd->pages_share, rcv_side);
+        if (error) {
+            for (unsigned i = 0; i < rcv->got_nfds; i++)
+                fdtable_remove_if(rcv->proc, (uint64_t)rcv->got_fds[i], snd->send_files[i]);
+            rcv->got_nfds = 0;
+            return error;
+        }
+        rcv->got_pages = at;
+        rcv->got_pages_bytes = snd->send_pages_bytes;
+    }
+    rcv->recv_got = snd->send_bytes;
+    return 0;
+}
+
 /* ---- the rendezvous ----------------------------------------------------------- */
 
 /*
@@ -327,26 +418,25 @@ static long deliver(struct endpoint *ep, struct ipc_wait *w, bool nonblock)
         }
         r->state = BUSY;
         spin_unlock(&ep->lock, irq);
-        size_t n = min_size(w->send_bytes, r->recv_room);
-        int fault = copy_across(r->vm, r->recv_buf, w->send_buf, n, true);
+        bool rcv_side;
+        long error = transfer(w, r, true, &rcv_side);
         irq = spin_lock(&ep->lock);
-        if (fault == FAULT_MINE) {
+        if (error && !rcv_side) {
             r->state = WAITING; /* back at the front: it was first */
             r->next = ep->receivers;
             ep->receivers = r;
             if (!ep->receivers_tail)
                 ep->receivers_tail = r;
             spin_unlock(&ep->lock, irq);
-            return -EFAULT;
+            return error;
         }
-        if (fault == FAULT_PEER) {
-            finish_locked(r, -EFAULT);
+        if (error) {
+            finish_locked(r, error);
             spin_unlock(&ep->lock, irq);
             continue; /* the next receiver, if any */
         }
         for (int i = 0; i < EXO_IPC_WORDS; i++)
             r->words[i] = w->words[i];
-        r->recv_got = w->send_bytes;
         long token = 0;
         if (w->wants_reply) {
             token = (long)++ep->next_token;
@@ -382,26 +472,25 @@ static long receive(struct endpoint *ep, struct ipc_wait *r, struct ipc_file *vi
         }
         s->state = BUSY;
         spin_unlock(&ep->lock, irq);
-        size_t n = min_size(s->send_bytes, r->recv_room);
-        int fault = copy_across(s->vm, s->send_buf, r->recv_buf, n, false);
+        bool rcv_side;
+        long error = transfer(s, r, false, &rcv_side);
         irq = spin_lock(&ep->lock);
-        if (fault == FAULT_MINE) {
+        if (error && rcv_side) {
             s->state = WAITING;
             s->next = ep->senders;
             ep->senders = s;
             if (!ep->senders_tail)
                 ep->senders_tail = s;
             spin_unlock(&ep->lock, irq);
-            return -EFAULT;
+            return error;
         }
-        if (fault == FAULT_PEER) {
-            finish_locked(s, -EFAULT);
+        if (error) {
+            finish_locked(s, error);
             spin_unlock(&ep->lock, irq);
             continue;
         }
         for (int i = 0; i < EXO_IPC_WORDS; i++)
             r->words[i] = s->words[i];
-        r->recv_got = s->send_bytes;
         long token = 0;
         if (s->wants_reply) {
             token = (long)++ep->next_token;
@@ -441,22 +530,21 @@ static long reply(struct endpoint *ep, struct ipc_wait *r, uint64_t token)
     unlink_locked(&ep->serving, NULL, s);
     s->state = BUSY;
     spin_unlock(&ep->lock, irq);
-    size_t n = min_size(r->send_bytes, s->recv_room);
-    int fault = copy_across(s->vm, s->recv_buf, r->send_buf, n, true);
+    bool rcv_side;
+    long error = transfer(r, s, true, &rcv_side);
     irq = spin_lock(&ep->lock);
-    if (fault == FAULT_MINE) {
+    if (error && !rcv_side) {
         s->state = WAITING;
         s->next = ep->serving;
         ep->serving = s;
         spin_unlock(&ep->lock, irq);
-        return -EFAULT;
+        return error;
     }
-    if (fault == FAULT_PEER) {
-        finish_locked(s, -EFAULT);
+    if (error) {
+        finish_locked(s, error);
     } else {
         for (int i = 0; i < EXO_IPC_WORDS; i++)
             s->words[i] = r->words[i];
-        s->recv_got = r->send_bytes;
         finish_locked(s, 0);
     }
     spin_unlock(&ep->lock, irq);
@@ -489,10 +577,11 @@ static struct ipc_file *fast_file(struct process *p, uint64_t fd, bool need_serv
  * reads, stored one by one (the whole struct zeroed was a third of a call). The
  * words are not: a fast caller's go straight to its receiver, and what comes
  * back is written before it is read. */
-static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct vmspace *vm)
+static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct process *proc)
 {
     w->thread = self;
-    w->vm = vm;
+    w->vm = proc->vm;
+    w->proc = proc;
     w->sleep = (struct wait_queue)WAIT_QUEUE_INIT("ipc wait");
     w->result = 0;
     w->wants_reply = true;
@@ -500,6 +589,12 @@ static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct vmspa
     w->deadline_ns = 0;
     w->send_buf = w->recv_buf = 0;
     w->send_bytes = w->recv_room = w->recv_got = 0;
+    /* No region or fds either way: a general-path reply to this wait finds
+     * nothing accepted (EMSGSIZE to the server, as for any refused region). */
+    w->send_pages = w->recv_pages = w->got_pages = 0;
+    w->send_pages_bytes = w->recv_pages_room = w->got_pages_bytes = 0;
+    w->pages_share = false;
+    w->send_nfds = w->recv_fds_room = w->got_nfds = 0;
     w->token = 0;
     w->served_by = NULL;
 }
@@ -531,6 +626,8 @@ static long fast_wait(struct endpoint *ep, struct ipc_wait *w, struct thread *pe
     int interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, peer);
     if (interrupted || __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
         arch_irq_restore(irq);
+        if (interrupted && !signal_discard_ignored())
+            return wait_for(ep, w, NULL); /* only ignored signals: wait on, as there */
         return wait_end(ep, w, interrupted);
     }
     while (__atomic_load_n(&ep->lock.locked, __ATOMIC_ACQUIRE))
@@ -568,7 +665,7 @@ static bool fast_call(uint64_t fd, long *result)
     arch_regs_ipc_words_get(regs, r->words);
     r->recv_got = 0;
     struct ipc_wait w;
-    fast_wait_init(&w, self, ut->proc->vm);
+    fast_wait_init(&w, self, ut->proc);
     w.token = ++ep->next_token;
     w.served_by = r->served_by;
     w.state = WAITING;
@@ -618,7 +715,7 @@ static bool fast_reply_recv(uint64_t token, uint64_t fd, long *result)
     s->recv_got = 0;
     struct thread *peer = finish_take_locked(s, 0);
     struct ipc_wait r;
-    fast_wait_init(&r, self, ut->proc->vm);
+    fast_wait_init(&r, self, ut->proc);
     r.wants_reply = false;
     r.served_by = file;
     r.state = WAITING;
@@ -744,11 +841,65 @@ long sys_ipc_client(SYSCALL_ARGS)
 
 /* ---- system calls ------------------------------------------------------------- */
 
-/* Fills w from the caller's registers and its buffer descriptor (0: none). */
+/* The region to send and the room for one, from ext (validated: the border). */
+static long pages_setup(struct ipc_wait *w, const struct exo_ipc_ext *ext)
+{
+    if (ext->send_pages_bytes) {
+        if (ext->pages_mode != EXO_IPC_PAGES_MOVE && ext->pages_mode != EXO_IPC_PAGES_SHARE)
+            return -EINVAL;
+        if ((ext->send_pages | ext->send_pages_bytes) & (IPC_PAGE - 1))
+            return -EINVAL;
+        if (ext->send_pages_bytes > EXO_IPC_PAGES_MAX)
+            return -EMSGSIZE;
+        if (!user_range_ok(ext->send_pages, ext->send_pages_bytes))
+            return -EFAULT;
+    } else if (ext->send_pages) {
+        return -EINVAL;
+    }
+    size_t room = min_size(ext->recv_pages_bytes, EXO_IPC_PAGES_MAX);
+    if (ext->recv_pages && ext->recv_pages != EXO_IPC_PAGES_ANYWHERE) {
+        if ((ext->recv_pages | room) & (IPC_PAGE - 1))
+            return -EINVAL;
+        if (!user_range_ok(ext->recv_pages, room))
+            return -EFAULT;
+    }
+    w->send_pages = ext->send_pages, w->send_pages_bytes = ext->send_pages_bytes;
+    w->pages_share = ext->pages_mode == EXO_IPC_PAGES_SHARE;
+    w->recv_pages = ext->recv_pages, w->recv_pages_room = room;
+    return 0;
+}
+
+/* The fds to send (a reference each, until wait_release) and the room for some. */
+static long fds_setup(struct ipc_wait *w, const struct exo_ipc_ext *ext)
+{
+    if (ext->send_nfds > EXO_IPC_FDS_MAX)
+        return -EMSGSIZE;
+    for (unsigned i = 0; i < ext->send_nfds; i++) {
+        uint64_t fd = (uint64_t)(int64_t)ext->send_fds[i];
+        w->send_files[i] = fd < PROCESS_MAX_FDS ? fdtable_get(w->proc, fd) : NULL;
+        if (!w->send_files[i])
+            return -EBADF;
+        w->send_nfds = i + 1;
+    }
+    w->recv_fds_room = ext->recv_nfds < EXO_IPC_FDS_MAX ? ext->recv_nfds : EXO_IPC_FDS_MAX;
+    return 0;
+}
+
+/* What wait_setup took: the references of the fds to send. */
+static void wait_release(struct ipc_wait *w)
+{
+    for (unsigned i = 0; i < w->send_nfds; i++)
+        file_put(w->send_files[i]);
+    w->send_nfds = 0;
+}
+
+/* Fills w from the caller's registers and its descriptor (0: none); whatever
+ * it returns, wait_release undoes it. */
 static long wait_setup(struct ipc_wait *w, const struct arch_regs *regs, uintptr_t ext_addr,
                        uint64_t timeout_ns)
 {
-    *w = (struct ipc_wait){.thread = thread_current(), .vm = process_current()->vm};
+    struct process *p = process_current();
+    *w = (struct ipc_wait){.thread = thread_current(), .vm = p->vm, .proc = p};
     wait_queue_init(&w->sleep, "ipc wait");
     arch_regs_ipc_words_get(regs, w->words);
     if (timeout_ns) {
@@ -769,7 +920,8 @@ static long wait_setup(struct ipc_wait *w, const struct arch_regs *regs, uintptr
         return -EFAULT;
     w->send_buf = ext.send_buf, w->send_bytes = ext.send_bytes;
     w->recv_buf = ext.recv_buf, w->recv_room = room;
-    return 0;
+    long error = pages_setup(w, &ext);
+    return error ? error : fds_setup(w, &ext);
 }
 
 /* Hands the received words and size back (a success). */
@@ -779,10 +931,24 @@ static long wait_return(struct ipc_wait *w, struct arch_regs *regs, uintptr_t ex
     if (result < 0)
         return result;
     arch_regs_ipc_words_set(regs, w->words);
-    if (ext_addr) {
-        uint64_t got = w->recv_got;
-        if (copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_bytes), &got,
-                         sizeof(got)))
+    if (!ext_addr)
+        return result;
+    uint64_t got = w->recv_got;
+    if (copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_bytes), &got,
+                     sizeof(got)))
+        return -EFAULT;
+    if (w->recv_pages) {
+        uint64_t region[2] = {w->got_pages, w->got_pages_bytes};
+        if (copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_pages), region,
+                         sizeof(region)))
+            return -EFAULT;
+    }
+    if (w->recv_fds_room) {
+        uint32_t n = w->got_nfds;
+        if (copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_nfds), &n,
+                         sizeof(n)) ||
+            copy_to_user(ext_addr + __builtin_offsetof(struct exo_ipc_ext, recv_fds), w->got_fds,
+                         n * sizeof(int)))
             return -EFAULT;
     }
     return result;
@@ -804,6 +970,7 @@ static long call_or_send(SYSCALL_ARGS, bool wants_reply)
         result = deliver(file->ep, &w, a1 & EXO_IPC_NONBLOCK);
         result = wants_reply ? wait_return(&w, regs, a2, result) : result;
     }
+    wait_release(&w);
     file_put(&file->file);
     return result;
 }
@@ -836,6 +1003,7 @@ long sys_ipc_recv(SYSCALL_ARGS)
         result = receive(file->ep, &r, file, a1 & EXO_IPC_NONBLOCK);
         result = wait_return(&r, regs, a2, result);
     }
+    wait_release(&r);
     file_put(&file->file);
     return result;
 }
@@ -865,6 +1033,7 @@ long sys_ipc_reply_recv(SYSCALL_ARGS)
         result = receive(file->ep, &r, file, a1 & EXO_IPC_NONBLOCK);
         result = wait_return(&r, regs, a2, result);
     }
+    wait_release(&r);
     file_put(&file->file);
     return result;
 }

@@ -250,6 +250,23 @@ bool signal_pending(void)
     return any;
 }
 
+bool signal_discard_ignored(void)
+{
+    struct uthread *ut = uthread_current();
+    struct process *p = ut->proc;
+    bool irq = spin_lock(&signal_lock);
+    uint64_t deliverable = deliverable_locked(ut);
+    for (int sig = 1; sig <= SIGNAL_COUNT; sig++) {
+        if ((deliverable & sig_bit(sig)) && ignored_locked(p, sig)) {
+            ut->sig.pending &= ~sig_bit(sig);
+            p->sig.pending &= ~sig_bit(sig);
+        }
+    }
+    bool left = deliverable_locked(ut) != 0 || must_end(ut);
+    spin_unlock(&signal_lock, irq);
+    return left;
+}
+
 /* After the caller's mask changed: something may have become deliverable. */
 static void recheck_locked(struct uthread *ut)
 {

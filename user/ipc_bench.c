@@ -59,7 +59,7 @@ static int pin(int cpu)
 static void server(int fd)
 {
 	struct ipc_msg m = { { 0 } };
-	struct exo_ipc_ext ext = { 0, 0, (uint64_t)room, sizeof(room) };
+	struct exo_ipc_ext ext = { .recv_buf = (uint64_t)room, .recv_bytes = sizeof(room) };
 	long token = ipc_recv(fd, &m, 0, &ext, 0);
 	while (token > 0 && m.w[0] != ~0ull) {
 		m.w[1]++;
@@ -79,7 +79,7 @@ static int compare(const void *a, const void *b)
 static void figure(int c, const char *name, size_t bytes, bool wall)
 {
 	uint64_t per[REPS];
-	struct exo_ipc_ext ext = { (uint64_t)buf, bytes, (uint64_t)room, 0 };
+	struct exo_ipc_ext ext = { .send_buf = (uint64_t)buf, .send_bytes = bytes, .recv_buf = (uint64_t)room };
 	for (int rep = -1; rep < REPS; rep++) {
 		struct ipc_msg m = { { 0, 0, bytes, 3, 4, 5 } };
 		uint64_t start = wall ? now_ns() : ticks();

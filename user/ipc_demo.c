@@ -22,11 +22,11 @@ static void server(int fd)
 {
 	char in[VALUE_MAX];
 	struct ipc_msg m = { { 0 } };
-	struct exo_ipc_ext ext = { 0, 0, (uint64_t)in, sizeof(in) };
+	struct exo_ipc_ext ext = { .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 	long token = ipc_recv(fd, &m, 0, &ext, 0);
 	while (token > 0) {
 		uint64_t op = m.w[0], key = m.w[1], slot = key % SLOTS;
-		ext = (struct exo_ipc_ext){ 0, 0, (uint64_t)in, sizeof(in) };
+		ext = (struct exo_ipc_ext){ .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 		m.w[0] = 0;
 		if (op == PUT) {
 			size_t len = m.w[2] < VALUE_MAX ? m.w[2] : VALUE_MAX;
@@ -49,7 +49,7 @@ static void server(int fd)
 static void put(int c, uint64_t key, const char *value)
 {
 	struct ipc_msg m = { { PUT, key, strlen(value) } };
-	struct exo_ipc_ext ext = { (uint64_t)value, strlen(value), 0, 0 };
+	struct exo_ipc_ext ext = { .send_buf = (uint64_t)value, .send_bytes = strlen(value) };
 	if (ipc_call_ext(c, &m, 0, &ext, 0))
 		perror("ipc_demo: put");
 	printf("put %llu = \"%s\"\n", (unsigned long long)key, value);
@@ -59,7 +59,7 @@ static void get(int c, uint64_t key)
 {
 	char value[VALUE_MAX + 1];
 	struct ipc_msg m = { { GET, key } };
-	struct exo_ipc_ext ext = { 0, 0, (uint64_t)value, VALUE_MAX };
+	struct exo_ipc_ext ext = { .recv_buf = (uint64_t)value, .recv_bytes = VALUE_MAX };
 	if (ipc_call_ext(c, &m, 0, &ext, 0)) {
 		perror("ipc_demo: get");
 		return;

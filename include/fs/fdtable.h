@@ -36,6 +36,15 @@ struct file *fdtable_get(struct process *p, uint64_t fd);
 int fdtable_install(struct process *p, struct file *f, unsigned min, bool cloexec)
     __attribute__((warn_unused_result));
 
+/* Installs n files (a new reference each) at the n lowest free numbers, all or
+ * none: fds[i] receives f[i]'s number. -EMFILE when fewer are free (IPC's fd
+ * passing: nothing half-done to undo). */
+int fdtable_install_many(struct process *p, struct file *const *f, unsigned n, int *fds)
+    __attribute__((warn_unused_result));
+/* Closes fd only if it still holds f (undoing fdtable_install_many when the
+ * rest of a transfer failed; a number the process reused meanwhile stays). */
+void fdtable_remove_if(struct process *p, uint64_t fd, struct file *f);
+
 /* Installs f (taking a new reference) at exactly `fd`, closing what was there
  * (dup2/dup3). -EBADF when fd >= the limit. */
 int fdtable_install_at(struct process *p, struct file *f, uint64_t fd, bool cloexec)

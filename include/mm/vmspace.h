@@ -55,6 +55,11 @@ struct vma {
     unsigned prot;        /* VM_* */
     uintptr_t bus_from;   /* 0, or where a file mapping's pages past the end of its
                            * file begin: an access there is a bus error (SIGBUS) */
+    bool shared;          /* its frames are shared with another space on purpose
+                           * (vmspace_transfer): a write never copies them, and
+                           * fork shares them writable */
+    unsigned no_prot;     /* VM_* rights it may never gain (mprotect: -EACCES): a
+                           * shared region received read-only stays so */
     struct vma *next;     /* sorted by address, no overlaps */
 };
 
@@ -99,7 +104,8 @@ bool vmspace_is_past_file_end(struct vmspace *vs, uintptr_t va);
  * Unmapped parts are fine (Linux's munmap). -EINVAL for a bad range. */
 int vmspace_unmap(struct vmspace *vs, uintptr_t va, size_t len) __attribute__((warn_unused_result));
 /* Changes the protection of [va, va + len), which must be wholly mapped
- * (-ENOMEM otherwise, as Linux). -EACCES for W+X, -EINVAL for a bad range. */
+ * (-ENOMEM otherwise, as Linux). -EACCES for W+X or a right a region may never
+ * gain (vma.no_prot), -EINVAL for a bad range. */
 int vmspace_protect(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot)
     __attribute__((warn_unused_result));
 
@@ -143,6 +149,26 @@ int vmspace_read(struct vmspace *vs, uintptr_t va, void *dst, size_t len)
 int vmspace_pin_page(struct vmspace *vs, uintptr_t va, bool write, phys_addr_t *frame)
     __attribute__((warn_unused_result));
 void vmspace_unpin_page(phys_addr_t frame);
+
+/*
+ * IPC's page transfer: the region [src, src + len) of `from` (page-aligned,
+ * wholly inside regions) goes to `to` at *dst, which must be free there, or,
+ * with *dst == VMSPACE_ANYWHERE, at a gap chosen as mmap chooses; *dst
+ * receives the address. Each part keeps its rights.
+ *   move:  the page-table entries move (no copy): the frames leave `from`,
+ *          whose region is unmapped; pages never touched stay untouched.
+ *   share: every page is populated and made private first, then both spaces
+ *          map the same frames in regions marked shared (writes never copy,
+ *          both ways); `to` may never gain a right `from` lacks.
+ * Both locks are held throughout (in address order; from == to is one). Errors
+ * leave both spaces as they were, except that a share may leave from's pages
+ * populated and its region marked shared: -EFAULT (the source is not wholly
+ * mapped), -EEXIST (*dst is taken) and -ENOMEM (no gap, no page table); *to_side
+ * says whether the error is to's (the destination) or from's.
+ */
+#define VMSPACE_ANYWHERE 1ull
+int vmspace_transfer(struct vmspace *from, uintptr_t src, size_t len, struct vmspace *to,
+                     uintptr_t *dst, bool share, bool *to_side) __attribute__((warn_unused_result));
 
 /* Loads vs on this CPU, or the kernel's own space (vs NULL). */
 void vmspace_activate(struct vmspace *vs);

@@ -158,6 +158,15 @@ void signal_child_exited(struct process *parent, int child_pid, int wait_status)
  * interruptible wait)? */
 bool signal_pending(void);
 
+/* Drops the calling thread's deliverable pending signals whose action is to
+ * ignore them, as their delivery would. A signal stays pending while the thread
+ * it went to blocks it, even one ignored by default (SIGCHLD), and then ends
+ * every other thread's interruptible wait; Linux restarts such a call once the
+ * signal is dropped, which a wait that cannot be repeated (an IPC call already
+ * received) instead does by going on waiting. True when the wait must still
+ * end: a signal that acts is deliverable, or the thread is to end. */
+bool signal_discard_ignored(void);
+
 /* Thread `gone` of p has ended and `heir` lives on: process-directed signals go
  * to heir from now on if they went to gone (and what is pending wakes it).
  * process_lock held (the order is process_lock, then signal_lock). */

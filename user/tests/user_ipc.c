@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +65,7 @@ static void serve(int fd, uint64_t tag)
 {
 	static uint8_t in[EXO_IPC_BUF_MAX], out[EXO_IPC_BUF_MAX];
 	struct ipc_msg m = { { 0 } };
-	struct exo_ipc_ext ext = { 0, 0, (uint64_t)in, sizeof(in) };
+	struct exo_ipc_ext ext = { .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 	long token = ipc_recv(fd, &m, 0, &ext, CASE_TIMEOUT);
 	while (token > 0) {
 		if (m.w[0] == ~0ull) {
@@ -78,12 +79,12 @@ static void serve(int fd, uint64_t tag)
 			for (size_t i = 0; i < n; i++)
 				out[i] = (uint8_t)(m.w[2] + i * 7);
 			r = (struct ipc_msg){ { checksum(in, got, 2166136261u), got, n, 1, 0, tag } };
-			ext = (struct exo_ipc_ext){ (uint64_t)out, n, (uint64_t)in, sizeof(in) };
+			ext = (struct exo_ipc_ext){ .send_buf = (uint64_t)out, .send_bytes = n, .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 		} else {
 			for (int i = 0; i < 5; i++)
 				r.w[i] = m.w[i] + 1;
 			r.w[5] = tag;
-			ext = (struct exo_ipc_ext){ 0, 0, (uint64_t)in, sizeof(in) };
+			ext = (struct exo_ipc_ext){ .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 		}
 		m = r;
 		token = ipc_reply_recv(token, &m, fd, 0, &ext, CASE_TIMEOUT);
@@ -143,7 +144,7 @@ static void buffer_random_sizes_checksummed_both_ways(void)
 		for (size_t i = 0; i < send; i++)
 			out[i] = (uint8_t)ktap_rand();
 		struct ipc_msg m = { { 0, back, seed, 1, 0, 0 } };
-		struct exo_ipc_ext ext = { (uint64_t)out, send, (uint64_t)in, sizeof(in) };
+		struct exo_ipc_ext ext = { .send_buf = (uint64_t)out, .send_bytes = send, .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 		EXPECT_EQ(ipc_call_ext(c, &m, 0, &ext, CASE_TIMEOUT), 0);
 		EXPECT_EQ(m.w[0], checksum(out, send, 2166136261u));
 		EXPECT_EQ(m.w[1], send);
@@ -155,7 +156,7 @@ static void buffer_random_sizes_checksummed_both_ways(void)
 	}
 	/* A reply larger than the room is cut; recv_bytes says how much was sent. */
 	struct ipc_msg m = { { 0, 5000, 3, 1, 0, 0 } };
-	struct exo_ipc_ext ext = { 0, 0, (uint64_t)in, 100 };
+	struct exo_ipc_ext ext = { .recv_buf = (uint64_t)in, .recv_bytes = 100 };
 	EXPECT_EQ(ipc_call_ext(c, &m, 0, &ext, CASE_TIMEOUT), 0);
 	EXPECT_EQ(ext.recv_bytes, 5000);
 	stop_server(c, pid);
@@ -230,6 +231,7 @@ static void many_clients_one_server(void)
 
 static int server_fd;
 static atomic_int served[3];
+static long server_end[3]; /* the last token (> 0: the stop message), or -errno */
 
 static void *server_thread(void *arg)
 {
@@ -242,6 +244,7 @@ static void *server_thread(void *arg)
 		atomic_fetch_add(&served[me], 1);
 		token = ipc_reply_recv(token, &m, server_fd, 0, NULL, CASE_TIMEOUT);
 	}
+	server_end[me] = token > 0 ? token : -errno;
 	if (token > 0)
 		ipc_reply_recv(token, &m, server_fd, EXO_IPC_NORECV, NULL, 0);
 	return NULL;
@@ -267,12 +270,14 @@ static void many_server_threads_one_endpoint(void)
 		waitpid(kids[i], &status, 0);
 		EXPECT_EXITED(status, 0);
 	}
-	for (int i = 0; i < 3; i++) {
-		struct ipc_msg m = { { ~0ull } }, r;
-		EXPECT_EQ(ipc_call(c, &m, &r), 0);
+	for (int i = 0; i < 3; i++) { /* a server thread that quit early: ETIMEDOUT */
+		struct ipc_msg m = { { ~0ull } };
+		EXPECT_EQ(ipc_call_ext(c, &m, 0, NULL, CASE_TIMEOUT), 0);
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		pthread_join(t[i], NULL);
+		EXPECT_TRUE(server_end[i] > 0); /* each ended by its stop message */
+	}
 	EXPECT_EQ(served[0] + served[1] + served[2], N * CALLS);
 	close(c);
 	close(server_fd);
@@ -394,6 +399,75 @@ static void signal_interrupts_a_wait(void)
 	close(ep);
 }
 
+/* A signal whose action is to ignore it never ends a wait: a thread that blocks
+ * it (as musl's fork blocks every signal around the system call) leaves it
+ * pending for the whole process, where any other thread's wait sees it. Linux
+ * drops it on the way out and restarts the call; a call already received by
+ * its server cannot be repeated, so IPC drops it inside the wait and goes on.
+ * Both waits here, a call being served and a receive, used to end with EINTR
+ * (user_ipc then hung on 8 CPUs: a server thread quit on a child's SIGCHLD). */
+static int ignored_client, ignored_own;
+static atomic_int ignored_phase;
+static long ignored_results[2];
+
+static void wait_phase(int phase)
+{
+	while (atomic_load(&ignored_phase) != phase) {
+	} /* no system call here: it could take the pending signal away */
+}
+
+static void *ignored_signal_thread(void *arg)
+{
+	(void)arg;
+	wait_phase(1);
+	struct ipc_msg m = { { 41 } }, r;
+	ignored_results[0] = ipc_call(ignored_client, &m, &r) ? -errno : (long)r.w[0];
+	atomic_store(&ignored_phase, 2);
+	wait_phase(3);
+	struct ipc_msg in = { { 0 } };
+	long token = ipc_recv(ignored_own, &in, 0, NULL, CASE_TIMEOUT);
+	ignored_results[1] = token < 0 ? -errno : (long)in.w[0];
+	if (token > 0)
+		ipc_reply_recv(token, &in, ignored_own, EXO_IPC_NORECV, NULL, 0);
+	return NULL;
+}
+
+static void ignored_signal_never_ends_a_wait(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep = EXPECT_OK(ipc_endpoint(0));
+	ignored_client = EXPECT_OK(ipc_client(ep, 0));
+	ignored_own = EXPECT_OK(ipc_endpoint(0));
+	int own_client = EXPECT_OK(ipc_client(ignored_own, 0));
+	pid_t server = fork_server(ep, 5);
+	close(ep);
+	atomic_store(&ignored_phase, 0);
+	pthread_t t;
+	pthread_create(&t, NULL, ignored_signal_thread, NULL);
+	sigset_t urg, old;
+	sigemptyset(&urg);
+	sigaddset(&urg, SIGURG); /* ignored by default */
+	pthread_sigmask(SIG_BLOCK, &urg, &old);
+	pause_ms(20); /* the server waits in its receive */
+	kill(getpid(), SIGURG);
+	atomic_store(&ignored_phase, 1);
+	wait_phase(2);
+	EXPECT_EQ(ignored_results[0], 42);
+	kill(getpid(), SIGURG);
+	atomic_store(&ignored_phase, 3);
+	pause_ms(20); /* the thread waits in its receive */
+	struct ipc_msg m = { { 7 } };
+	EXPECT_EQ(ipc_call_ext(own_client, &m, 0, NULL, CASE_TIMEOUT), 0);
+	EXPECT_EQ(m.w[0], 7);
+	pthread_join(t, NULL);
+	EXPECT_EQ(ignored_results[1], 7);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	stop_server(ignored_client, server);
+	close(own_client);
+	close(ignored_own);
+	close(ignored_client);
+}
+
 static void bad_arguments_have_their_errno(void)
 {
 	SKIP_UNLESS_IPC();
@@ -413,20 +487,20 @@ static void bad_arguments_have_their_errno(void)
 	EXPECT_ERRNO(ipc_reply_recv(0, &m, ep, 0x80, NULL, 0), EINVAL);
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, KTAP_KERNEL_PTR, 0), EFAULT);
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, ktap_unmapped_page(), 0), EFAULT);
-	struct exo_ipc_ext big = { (uint64_t)&m, EXO_IPC_BUF_MAX + 1, 0, 0 };
+	struct exo_ipc_ext big = { .send_buf = (uint64_t)&m, .send_bytes = EXO_IPC_BUF_MAX + 1 };
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, &big, 0), EMSGSIZE);
-	struct exo_ipc_ext kbuf = { (uint64_t)KTAP_KERNEL_PTR, 16, 0, 0 };
+	struct exo_ipc_ext kbuf = { .send_buf = (uint64_t)KTAP_KERNEL_PTR, .send_bytes = 16 };
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, &kbuf, 0), EFAULT);
-	struct exo_ipc_ext kroom = { 0, 0, (uint64_t)KTAP_NONCANONICAL_PTR, 16 };
+	struct exo_ipc_ext kroom = { .recv_buf = (uint64_t)KTAP_NONCANONICAL_PTR, .recv_bytes = 16 };
 	EXPECT_ERRNO(ipc_recv(ep, &m, EXO_IPC_NONBLOCK, &kroom, 0), EFAULT);
 	EXPECT_ERRNO(ipc_reply_recv(12345, &m, ep, EXO_IPC_NORECV, NULL, 0), EPIPE);
 	/* An unmapped buffer is found when copied: the sender's EFAULT. */
 	pid_t server = fork_server(ep, 2);
-	struct exo_ipc_ext hole = { (uint64_t)ktap_unmapped_page(), 100, 0, 0 };
+	struct exo_ipc_ext hole = { .send_buf = (uint64_t)ktap_unmapped_page(), .send_bytes = 100 };
 	m = (struct ipc_msg){ { 0, 0, 0, 1, 0, 0 } };
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, &hole, CASE_TIMEOUT), EFAULT);
 	/* A reply into a read-only page: the caller's EFAULT. */
-	struct exo_ipc_ext ro = { 0, 0, (uint64_t)ktap_readonly_page(), 4096 };
+	struct exo_ipc_ext ro = { .recv_buf = (uint64_t)ktap_readonly_page(), .recv_bytes = 4096 };
 	m = (struct ipc_msg){ { 0, 100, 0, 1, 0, 0 } };
 	EXPECT_ERRNO(ipc_call_ext(c, &m, 0, &ro, CASE_TIMEOUT), EFAULT);
 	stop_server(c, server);
@@ -458,7 +532,7 @@ static void seeded_random_stress(void)
 				memset(out, (int)(s >> 8), send);
 				int with_buffer = (s >> 40) & 1;
 				struct ipc_msg m = { { 0, back, (uint8_t)s, (uint64_t)with_buffer, 0, 0 } };
-				struct exo_ipc_ext ext = { (uint64_t)out, send, (uint64_t)in, sizeof(in) };
+				struct exo_ipc_ext ext = { .send_buf = (uint64_t)out, .send_bytes = send, .recv_buf = (uint64_t)in, .recv_bytes = sizeof(in) };
 				if (ipc_call_ext(c, &m, 0, with_buffer ? &ext : NULL, CASE_TIMEOUT))
 					_exit(2);
 				if (with_buffer && (m.w[1] != send || ext.recv_bytes != back ||
@@ -480,6 +554,463 @@ static void seeded_random_stress(void)
 	close(c);
 }
 
+/* ---- page regions and fds -------------------------------------------------------- */
+
+#define REGION (2u << 20)
+enum { OP_SUM = 1, OP_SHARE_WRITE, OP_SHARED_READ, OP_READ_ONLY, OP_NEXT_AT, OP_REFUSE,
+       OP_FDS, OP_FDS_KEEP };
+
+static uint8_t *map_anon(size_t len, int prot)
+{
+	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Nothing is mapped in [addr, addr + len)? */
+static int range_is_free(void *addr, size_t len)
+{
+	void *p = mmap(addr, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		       -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	munmap(p, len);
+	return p == addr;
+}
+
+/* The page server: each message names its op in word 0 (~0: stop); it accepts
+ * a region anywhere (or where OP_NEXT_AT said, or none after OP_REFUSE) and up
+ * to 8 fds, and answers as each op below says. */
+static void page_server(int ep)
+{
+	uint64_t *shared = NULL;
+	uint64_t next_at = EXO_IPC_PAGES_ANYWHERE;
+	int kept[EXO_IPC_FDS_MAX * 4], nkept = 0;
+	signal(SIGPIPE, SIG_IGN); /* a pipe passed by a client killed meanwhile: EPIPE */
+	for (;;) {
+		struct ipc_msg m = { { 0 } };
+		struct exo_ipc_ext ext = { .recv_pages = next_at, .recv_pages_bytes = REGION,
+					   .recv_nfds = EXO_IPC_FDS_MAX };
+		next_at = EXO_IPC_PAGES_ANYWHERE;
+		long token = ipc_recv(ep, &m, 0, &ext, CASE_TIMEOUT);
+		if (token < 0)
+			_exit(10);
+		if (token == 0) { /* a one-way send: what it carried goes */
+			if (ext.recv_pages)
+				munmap((void *)ext.recv_pages, ext.recv_pages_bytes);
+			for (uint32_t i = 0; i < ext.recv_nfds; i++)
+				close(ext.recv_fds[i]);
+			continue;
+		}
+		uint8_t *region = (uint8_t *)ext.recv_pages;
+		struct ipc_msg r = { { 0 } };
+		switch (m.w[0]) {
+		case OP_SUM: /* the region's checksum, address and size; then gone */
+			r.w[0] = checksum(region, ext.recv_pages_bytes, 2166136261u);
+			r.w[1] = (uint64_t)region, r.w[2] = ext.recv_pages_bytes;
+			if (region)
+				munmap(region, ext.recv_pages_bytes);
+			break;
+		case OP_SHARE_WRITE: /* read word 0, write w1 to word 1, keep it */
+			shared = (uint64_t *)region;
+			r.w[1] = shared[0];
+			shared[1] = m.w[1];
+			break;
+		case OP_SHARED_READ:
+			r.w[0] = shared[2];
+			break;
+		case OP_READ_ONLY: { /* readable; a write kills; mprotect cannot add it */
+			r.w[0] = checksum(region, ext.recv_pages_bytes, 2166136261u);
+			pid_t kid = fork();
+			if (kid == 0) {
+				region[0] = 1;
+				_exit(0);
+			}
+			int status;
+			waitpid(kid, &status, 0);
+			r.w[1] = WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
+			r.w[2] = mprotect(region, ext.recv_pages_bytes, PROT_READ | PROT_WRITE) ? errno : 0;
+			munmap(region, ext.recv_pages_bytes);
+			break;
+		}
+		case OP_NEXT_AT:
+			next_at = m.w[1];
+			break;
+		case OP_REFUSE:
+			next_at = 0;
+			break;
+		case OP_FDS: /* call through fd 0 with w1, write 'x' to fd 1, close them */
+		case OP_FDS_KEEP:
+			r.w[2] = ext.recv_nfds;
+			if (ext.recv_nfds >= 1 && m.w[0] == OP_FDS) {
+				struct ipc_msg c = { { m.w[1] } };
+				r.w[3] = ipc_call_ext(ext.recv_fds[0], &c, 0, NULL, CASE_TIMEOUT) ? errno : 0;
+				r.w[0] = c.w[0], r.w[1] = c.w[5];
+			}
+			if (ext.recv_nfds >= 2 && m.w[0] == OP_FDS)
+				r.w[4] = write(ext.recv_fds[1], "x", 1);
+			for (uint32_t i = 0; i < ext.recv_nfds; i++) {
+				if (m.w[0] == OP_FDS || nkept == (int)(sizeof(kept) / sizeof(kept[0])))
+					close(ext.recv_fds[i]);
+				else
+					kept[nkept++] = ext.recv_fds[i];
+			}
+			break;
+		case ~0ull:
+			ipc_reply_recv(token, &r, ep, EXO_IPC_NORECV, NULL, 0);
+			_exit(0);
+		}
+		if (ipc_reply_recv(token, &r, ep, EXO_IPC_NORECV, NULL, 0) && errno != EPIPE)
+			_exit(11); /* EPIPE: the caller was killed meanwhile */
+	}
+}
+
+static pid_t fork_page_server(int *client)
+{
+	int ep = ipc_endpoint(0);
+	*client = ipc_client(ep, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(*client);
+		page_server(ep);
+	}
+	close(ep);
+	return pid;
+}
+
+/* A call carrying a region (mode) and/or fds; the reply in *m. */
+static long call_with(int c, struct ipc_msg *m, void *region, size_t bytes, unsigned mode,
+		      const int *fds, unsigned nfds)
+{
+	struct exo_ipc_ext ext = { .send_pages = (uint64_t)region, .send_pages_bytes = bytes,
+				   .pages_mode = mode, .send_nfds = nfds };
+	for (unsigned i = 0; i < nfds && i < EXO_IPC_FDS_MAX; i++)
+		ext.send_fds[i] = fds[i];
+	return ipc_call_ext(c, m, 0, &ext, CASE_TIMEOUT);
+}
+
+static void fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i += 64)
+		p[i] = (uint8_t)(seed + i / 4096 * 13 + i);
+}
+
+static void page_move_2m_is_received_and_gone_from_the_sender(void)
+{
+	SKIP_UNLESS_IPC();
+	int c;
+	pid_t server = fork_page_server(&c);
+	uint8_t *region = map_anon(REGION, PROT_READ | PROT_WRITE);
+	EXPECT_TRUE(region != NULL);
+	fill(region, REGION - (256u << 10), 5); /* the last 256 KiB never touched */
+	uint32_t sum = checksum(region, REGION, 2166136261u);
+	struct ipc_msg m = { { OP_SUM } };
+	EXPECT_EQ(call_with(c, &m, region, REGION, EXO_IPC_PAGES_MOVE, NULL, 0), 0);
+	EXPECT_EQ(m.w[0], sum);
+	EXPECT_EQ(m.w[2], REGION);
+	EXPECT_TRUE(range_is_free(region, REGION)); /* gone from here */
+	/* Where the receiver chose; then a receiver that takes none: EMSGSIZE, kept. */
+	uint8_t *again = map_anon(8 * 4096, PROT_READ | PROT_WRITE);
+	fill(again, 8 * 4096, 9);
+	sum = checksum(again, 8 * 4096, 2166136261u);
+	m = (struct ipc_msg){ { OP_NEXT_AT, 0x6f0000000000ull } };
+	EXPECT_EQ(call_with(c, &m, NULL, 0, 0, NULL, 0), 0);
+	m = (struct ipc_msg){ { OP_SUM } };
+	EXPECT_EQ(call_with(c, &m, again, 8 * 4096, EXO_IPC_PAGES_MOVE, NULL, 0), 0);
+	EXPECT_EQ(m.w[1], 0x6f0000000000ull);
+	EXPECT_EQ(m.w[0], sum);
+	uint8_t *kept = map_anon(4096, PROT_READ | PROT_WRITE);
+	kept[0] = 42;
+	m = (struct ipc_msg){ { OP_REFUSE } };
+	EXPECT_EQ(call_with(c, &m, NULL, 0, 0, NULL, 0), 0);
+	m = (struct ipc_msg){ { OP_SUM } };
+	EXPECT_ERRNO(ipc_call_ext(c, &m, 0,
+				  &(struct exo_ipc_ext){ .send_pages = (uint64_t)kept,
+							 .send_pages_bytes = 4096,
+							 .pages_mode = EXO_IPC_PAGES_MOVE },
+				  CASE_TIMEOUT),
+		     EMSGSIZE); /* the receiver took no region: nothing delivered */
+	EXPECT_EQ(kept[0], 42);
+	stop_server(c, server);
+	close(c);
+	munmap(kept, 4096);
+}
+
+static void page_share_is_coherent_both_ways(void)
+{
+	SKIP_UNLESS_IPC();
+	int c;
+	pid_t server = fork_page_server(&c);
+	uint64_t *shared = (uint64_t *)map_anon(2 * 4096, PROT_READ | PROT_WRITE);
+	shared[0] = 0x1111;
+	struct ipc_msg m = { { OP_SHARE_WRITE, 0x2222 } };
+	EXPECT_EQ(call_with(c, &m, shared, 2 * 4096, EXO_IPC_PAGES_SHARE, NULL, 0), 0);
+	EXPECT_EQ(m.w[1], 0x1111); /* it read ours */
+	EXPECT_EQ(shared[1], 0x2222); /* we see its write */
+	shared[2] = 0x3333;
+	m = (struct ipc_msg){ { OP_SHARED_READ } };
+	EXPECT_EQ(call_with(c, &m, NULL, 0, 0, NULL, 0), 0);
+	EXPECT_EQ(m.w[0], 0x3333); /* it sees ours */
+	stop_server(c, server);
+	EXPECT_EQ(shared[1], 0x2222); /* still ours after the server's end */
+	munmap(shared, 2 * 4096);
+	close(c);
+}
+
+static void page_share_read_only_stays_read_only(void)
+{
+	SKIP_UNLESS_IPC();
+	int c;
+	pid_t server = fork_page_server(&c);
+	uint8_t *ro = map_anon(3 * 4096, PROT_READ | PROT_WRITE);
+	fill(ro, 3 * 4096, 3);
+	EXPECT_EQ(mprotect(ro, 3 * 4096, PROT_READ), 0);
+	struct ipc_msg m = { { OP_READ_ONLY } };
+	EXPECT_EQ(call_with(c, &m, ro, 3 * 4096, EXO_IPC_PAGES_SHARE, NULL, 0), 0);
+	EXPECT_EQ(m.w[0], checksum(ro, 3 * 4096, 2166136261u));
+	EXPECT_EQ(m.w[1], 1);      /* its write faulted */
+	EXPECT_EQ(m.w[2], EACCES); /* and mprotect cannot add the right */
+	stop_server(c, server);
+	close(c);
+	munmap(ro, 3 * 4096);
+}
+
+static void fds_passed_to_a_third_process_work_there(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep = EXPECT_OK(ipc_endpoint(0));
+	int c2 = EXPECT_OK(ipc_client(ep, 0));
+	pid_t b = fork_server(ep, 33);
+	close(ep);
+	int c;
+	pid_t server = fork_page_server(&c);
+	int p[2];
+	EXPECT_EQ(pipe(p), 0);
+	int fds[2] = { c2, p[1] };
+	struct ipc_msg m = { { OP_FDS, 5 } };
+	EXPECT_EQ(call_with(c, &m, NULL, 0, 0, fds, 2), 0);
+	EXPECT_EQ(m.w[2], 2);  /* it got both */
+	EXPECT_EQ(m.w[3], 0);  /* its call through the endpoint fd worked */
+	EXPECT_EQ(m.w[0], 6);  /* answered by b */
+	EXPECT_EQ(m.w[1], 33);
+	EXPECT_EQ(m.w[4], 1);  /* and its write to the pipe */
+	close(p[1]);
+	char got[2] = { 0 };
+	EXPECT_EQ(read(p[0], got, 2), 1);
+	EXPECT_EQ(got[0], 'x');
+	EXPECT_EQ(read(p[0], got, 2), 0); /* every copy of the write end is closed */
+	close(p[0]);
+	stop_server(c, server);
+	stop_server(c2, b);
+	close(c2);
+	close(c);
+}
+
+static void fds_are_closed_with_the_process_holding_them(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep = EXPECT_OK(ipc_endpoint(0));
+	int c3 = EXPECT_OK(ipc_client(ep, 0));
+	int c;
+	pid_t server = fork_page_server(&c);
+	struct ipc_msg m = { { OP_FDS_KEEP } };
+	EXPECT_EQ(call_with(c, &m, NULL, 0, 0, &ep, 1), 0); /* the only server fd */
+	EXPECT_EQ(m.w[2], 1);
+	close(ep);
+	m = (struct ipc_msg){ { 1 } };
+	EXPECT_ERRNO(ipc_send(c3, &m, EXO_IPC_NONBLOCK, NULL, 0), EAGAIN); /* a server, idle */
+	kill(server, SIGKILL);
+	int status;
+	waitpid(server, &status, 0);
+	EXPECT_ERRNO(ipc_send(c3, &m, EXO_IPC_NONBLOCK, NULL, 0), EPIPE); /* gone with it */
+	close(c3);
+	close(c);
+}
+
+/* Every error of the region and fd parts, and a receiver whose table is full:
+ * EMFILE there, nothing installed, nothing leaked (the pipe still sees EOF). */
+static void page_and_fd_errors(void)
+{
+	SKIP_UNLESS_IPC();
+	int c;
+	pid_t server = fork_page_server(&c);
+	uint8_t *page = map_anon(2 * 4096, PROT_READ | PROT_WRITE);
+	struct ipc_msg m = { { OP_SUM } };
+	EXPECT_ERRNO(call_with(c, &m, page + 1, 4096, EXO_IPC_PAGES_MOVE, NULL, 0), EINVAL);
+	EXPECT_ERRNO(call_with(c, &m, page, 100, EXO_IPC_PAGES_MOVE, NULL, 0), EINVAL);
+	EXPECT_ERRNO(call_with(c, &m, page, 4096, 3, NULL, 0), EINVAL);
+	EXPECT_ERRNO(call_with(c, &m, KTAP_KERNEL_PTR, 4096, EXO_IPC_PAGES_MOVE, NULL, 0), EFAULT);
+	EXPECT_ERRNO(call_with(c, &m, ktap_unmapped_page(), 4096, EXO_IPC_PAGES_SHARE, NULL, 0),
+		     EFAULT);
+	EXPECT_ERRNO(call_with(c, &m, page, 4 * 4096, EXO_IPC_PAGES_MOVE, NULL, 0), EFAULT);
+	EXPECT_ERRNO(call_with(c, &m, page, EXO_IPC_PAGES_MAX + 4096, EXO_IPC_PAGES_MOVE, NULL, 0),
+		     EMSGSIZE);
+	EXPECT_ERRNO(call_with(c, &m, page, REGION + 4096, EXO_IPC_PAGES_MOVE, NULL, 0),
+		     EMSGSIZE); /* over the receiver's room */
+	int bad = 1000, nine[9] = { 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	m = (struct ipc_msg){ { OP_FDS_KEEP } };
+	EXPECT_ERRNO(call_with(c, &m, NULL, 0, 0, &bad, 1), EBADF);
+	EXPECT_ERRNO(call_with(c, &m, NULL, 0, 0, nine, 9), EMSGSIZE);
+	EXPECT_EQ(page[0], 0); /* nothing moved by any of them */
+	stop_server(c, server);
+	close(c);
+	/* A receiver with a full table. */
+	int ep = EXPECT_OK(ipc_endpoint(0));
+	int client = EXPECT_OK(ipc_client(ep, 0));
+	int p[2];
+	EXPECT_EQ(pipe(p), 0);
+	pid_t full = fork();
+	if (full == 0) {
+		struct rlimit few = { 16, 16 };
+		setrlimit(RLIMIT_NOFILE, &few);
+		while (dup(0) >= 0) {
+		}
+		struct ipc_msg in;
+		struct exo_ipc_ext ext = { .recv_nfds = EXO_IPC_FDS_MAX };
+		long r = ipc_recv(ep, &in, 0, &ext, CASE_TIMEOUT);
+		_exit(r < 0 ? errno : 100);
+	}
+	close(ep);
+	m = (struct ipc_msg){ { 1 } };
+	struct exo_ipc_ext ext = { .send_nfds = 1, .send_fds = { p[1] } };
+	/* The receiver's wait ends with EMFILE; the send waits on until the
+	 * receiver's end takes the last server fd with it. */
+	EXPECT_ERRNO(ipc_send(client, &m, 0, &ext, CASE_TIMEOUT), EPIPE);
+	int status;
+	waitpid(full, &status, 0);
+	EXPECT_EXITED(status, EMFILE);
+	close(p[1]);
+	char byte;
+	EXPECT_EQ(read(p[0], &byte, 1), 0); /* no copy of the write end was left anywhere */
+	close(p[0]);
+	close(client);
+	munmap(page, 2 * 4096);
+}
+
+/* A caller that passed no descriptor (registers only: the fastpath when the
+ * server waits on its CPU) accepts no region and no fds: a reply carrying
+ * either fails with EMSGSIZE for the server, and the caller waits on for a
+ * reply it can take. */
+static void reply_with_fds_or_pages_to_a_register_caller_is_refused(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep = EXPECT_OK(ipc_endpoint(0));
+	int c = EXPECT_OK(ipc_client(ep, 0));
+	pid_t pid = fork();
+	if (pid == 0) {
+		uint8_t *page = map_anon(4096, PROT_READ | PROT_WRITE);
+		for (int round = 0; round < 20; round++) {
+			struct ipc_msg m = { { 0 } };
+			long token = ipc_recv(ep, &m, 0, NULL, CASE_TIMEOUT);
+			if (token <= 0)
+				_exit(10);
+			struct ipc_msg r = { { 0 } };
+			struct exo_ipc_ext fds = { .send_nfds = 1, .send_fds = { 0 } };
+			struct exo_ipc_ext pages = { .send_pages = (uint64_t)page, .send_pages_bytes = 4096,
+						     .pages_mode = round % 2 ? EXO_IPC_PAGES_SHARE
+									     : EXO_IPC_PAGES_MOVE };
+			r.w[0] = ipc_reply_recv(token, &r, ep, EXO_IPC_NORECV, &fds, 0) ? errno : 0;
+			r.w[1] = ipc_reply_recv(token, &r, ep, EXO_IPC_NORECV, &pages, 0) ? errno : 0;
+			r.w[2] = page[0] == (uint8_t)round; /* still ours after the refusal */
+			r.w[3] = m.w[0] + 1;
+			if (ipc_reply_recv(token, &r, ep, EXO_IPC_NORECV, NULL, 0))
+				_exit(11);
+			page[0] = (uint8_t)(round + 1);
+		}
+		_exit(0);
+	}
+	close(ep);
+	for (int round = 0; round < 20; round++) {
+		struct ipc_msg m = { { (uint64_t)round * 3 } }, r;
+		if (!EXPECT_EQ(ipc_call(c, &m, &r), 0))
+			break;
+		EXPECT_EQ(r.w[0], EMSGSIZE);
+		EXPECT_EQ(r.w[1], EMSGSIZE);
+		EXPECT_EQ(r.w[2], 1);
+		EXPECT_EQ(r.w[3], (uint64_t)round * 3 + 1);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	EXPECT_EXITED(status, 0);
+	close(c);
+}
+
+/* Seeded random IPC from several processes at once: calls with and without
+ * buffers, regions moved and shared, fds passed, clients closed and reopened,
+ * non-blocking sends, and a client killed mid-way. The in-kernel suite user
+ * runs this case alone and checks the frame, heap and table counts after it. */
+static void seeded_stress_with_pages_fds_and_kills(void)
+{
+	SKIP_UNLESS_IPC();
+	int c;
+	pid_t server = fork_page_server(&c);
+	int ep2 = EXPECT_OK(ipc_endpoint(0));
+	int c2 = EXPECT_OK(ipc_client(ep2, 0));
+	pid_t plain = fork_server(ep2, 9);
+	close(ep2);
+	enum { N = 4 };
+	pid_t kids[N];
+	uint64_t seed = ktap_rand();
+	for (int i = 0; i < N; i++) {
+		kids[i] = fork();
+		if (kids[i] != 0)
+			continue;
+		uint64_t s = seed + (uint64_t)i * 0x9e3779b97f4a7c15ull;
+		for (int n = 0; n < 40; n++) {
+			s = s * 6364136223846793005ull + 1442695040888963407ull;
+			unsigned op = (unsigned)(s >> 40) % 5, npages = 1 + (unsigned)(s >> 20) % 16;
+			struct ipc_msg m = { { OP_SUM } };
+			if (op <= 1) { /* a region, moved or shared */
+				uint8_t *r = map_anon(npages * 4096, PROT_READ | PROT_WRITE);
+				fill(r, npages * 4096, s);
+				uint32_t sum = checksum(r, npages * 4096, 2166136261u);
+				if (call_with(c, &m, r, npages * 4096,
+					      op ? EXO_IPC_PAGES_SHARE : EXO_IPC_PAGES_MOVE, NULL, 0) ||
+				    m.w[0] != sum)
+					_exit(2);
+				munmap(r, npages * 4096); /* a moved one is gone already */
+			} else if (op == 2) { /* fds: a pipe's ends and a client fd */
+				int p[2];
+				if (pipe(p))
+					_exit(3);
+				int fds[3] = { p[0], p[1], c2 };
+				m.w[0] = OP_FDS_KEEP + (s & 1) * (OP_FDS - OP_FDS_KEEP);
+				m.w[1] = 1;
+				if (m.w[0] == OP_FDS)
+					fds[0] = c2, fds[2] = p[0]; /* it calls through fds[0] */
+				if (call_with(c, &m, NULL, 0, 0, fds, 1 + (unsigned)(s >> 8) % 3) ||
+				    m.w[2] < 1)
+					_exit(4);
+				close(p[0]);
+				close(p[1]);
+			} else if (op == 3) { /* a fresh client fd, used once, closed */
+				int mine = ipc_client(c2, 0);
+				struct ipc_msg r = { { 0, n } };
+				if (mine < 0 || ipc_call_ext(mine, &r, 0, NULL, CASE_TIMEOUT) ||
+				    r.w[1] != (uint64_t)n + 1)
+					_exit(5);
+				close(mine);
+			} else { /* non-blocking: received or EAGAIN, never another error */
+				struct ipc_msg r = { { OP_SUM } };
+				if (ipc_send(c, &r, EXO_IPC_NONBLOCK, NULL, 0) && errno != EAGAIN)
+					_exit(6);
+			}
+		}
+		_exit(0);
+	}
+	pause_ms(5 + (int)(seed % 20));
+	kill(kids[N - 1], SIGKILL); /* mid-way, whatever it was doing */
+	for (int i = 0; i < N; i++) {
+		int status;
+		waitpid(kids[i], &status, 0);
+		if (i < N - 1)
+			EXPECT_EXITED(status, 0);
+	}
+	stop_server(c, server);
+	stop_server(c2, plain);
+	close(c);
+	close(c2);
+}
+
 /* Random arguments to every call: each must answer one of its errnos (or
  * succeed), never hang (short timeouts) or crash. */
 static void seeded_fuzz_of_arguments(void)
@@ -488,10 +1019,11 @@ static void seeded_fuzz_of_arguments(void)
 	int ep = EXPECT_OK(ipc_endpoint(0));
 	int c = EXPECT_OK(ipc_client(ep, 0));
 	static uint8_t buf[4096];
-	struct exo_ipc_ext good = { (uint64_t)buf, 64, (uint64_t)buf, sizeof(buf) };
+	struct exo_ipc_ext good = { .send_buf = (uint64_t)buf, .send_bytes = 64, .recv_buf = (uint64_t)buf, .recv_bytes = sizeof(buf) };
 	void *ptrs[] = { NULL, &good, KTAP_KERNEL_PTR, ktap_unmapped_page(), KTAP_NONCANONICAL_PTR,
 			 (void *)1 };
 	long fds[] = { ep, c, 1, -1, 63, 1 << 20 };
+	uint8_t *scratch = map_anon(2 * 4096, PROT_READ | PROT_WRITE);
 	int unexpected = 0;
 	for (int n = 0; n < 200; n++) {
 		long nr = EXO_SYS_ipc_endpoint + (long)ktap_rand_below(6);
@@ -503,6 +1035,21 @@ static void seeded_fuzz_of_arguments(void)
 			flags &= ~(uint64_t)EXO_IPC_CLOEXEC;
 		good.send_bytes = ktap_rand_below(3) ? ktap_rand_below(5000) : ktap_rand();
 		good.send_buf = ktap_rand_below(4) ? (uint64_t)buf : ktap_rand();
+		/* The region and fd parts: good, bad and absurd values alike. */
+		uint64_t regions[] = { 0, (uint64_t)scratch, (uint64_t)scratch + 1,
+				       (uint64_t)KTAP_KERNEL_PTR, (uint64_t)ktap_unmapped_page(),
+				       ktap_rand() };
+		uint64_t sizes[] = { 0, 4096, 8192, 100, EXO_IPC_PAGES_MAX + 4096, ktap_rand() };
+		good.send_pages = regions[ktap_rand_below(6)];
+		good.send_pages_bytes = sizes[ktap_rand_below(6)];
+		good.pages_mode = ktap_rand_below(4);
+		good.recv_pages = ktap_rand_below(2) ? regions[ktap_rand_below(6)] : EXO_IPC_PAGES_ANYWHERE;
+		good.recv_pages_bytes = sizes[ktap_rand_below(6)];
+		good.send_nfds = ktap_rand_below(3) ? ktap_rand_below(EXO_IPC_FDS_MAX + 1)
+						    : (uint32_t)ktap_rand();
+		for (int i = 0; i < EXO_IPC_FDS_MAX; i++)
+			good.send_fds[i] = (int32_t)fds[ktap_rand_below(6)];
+		good.recv_nfds = (uint32_t)ktap_rand();
 		uint64_t ext = (uint64_t)ptrs[ktap_rand_below(6)];
 		uint64_t timeout = 1000000 + ktap_rand_below(1000000);
 		struct ipc_msg m = { { ktap_rand(), ktap_rand(), 0, 0, 0, ktap_rand() } };
@@ -515,7 +1062,7 @@ static void seeded_fuzz_of_arguments(void)
 		}
 		switch (-r) {
 		case EBADF: case EINVAL: case EFAULT: case EMSGSIZE: case EAGAIN:
-		case ETIMEDOUT: case EPIPE: case EMFILE:
+		case ETIMEDOUT: case EPIPE: case EMFILE: case EEXIST: case ENOMEM:
 			break;
 		default:
 			if (!unexpected++)
@@ -525,6 +1072,7 @@ static void seeded_fuzz_of_arguments(void)
 	EXPECT_EQ(unexpected, 0);
 	close(c);
 	close(ep);
+	munmap(scratch, 2 * 4096);
 }
 
 static const struct ktap_case cases[] = {
@@ -537,8 +1085,17 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(endpoint_closed_while_callers_wait),
 	KTAP_CASE(timeouts_and_nonblocking),
 	KTAP_CASE(signal_interrupts_a_wait),
+	KTAP_CASE(ignored_signal_never_ends_a_wait),
 	KTAP_CASE(bad_arguments_have_their_errno),
 	KTAP_CASE(seeded_random_stress),
+	KTAP_CASE(page_move_2m_is_received_and_gone_from_the_sender),
+	KTAP_CASE(page_share_is_coherent_both_ways),
+	KTAP_CASE(page_share_read_only_stays_read_only),
+	KTAP_CASE(fds_passed_to_a_third_process_work_there),
+	KTAP_CASE(fds_are_closed_with_the_process_holding_them),
+	KTAP_CASE(page_and_fd_errors),
+	KTAP_CASE(reply_with_fds_or_pages_to_a_register_caller_is_refused),
+	KTAP_CASE(seeded_stress_with_pages_fds_and_kills),
 	KTAP_CASE(seeded_fuzz_of_arguments),
 };
 
