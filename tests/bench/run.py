@@ -78,7 +78,8 @@ PATH_ROWS = [
      "Exo IPC: ipc_call + ipc_reply_recv, 6 register words, 2 processes, 1 CPU"),
     ("ipc_copy_4k", "ipc:ipc_copy_4k", None, "Exo IPC: the same with a 4 KiB buffer in the call"),
     ("ipc_copy_64k", "ipc:ipc_copy_64k", None, "Exo IPC: the same with 64 KiB"),
-    # ipc_page_move_2m (a 2 MiB region moved by mapping) joins here with page transfer.
+    ("ipc_page_move_2m", "ipc:ipc_page_move_2m", None,
+     "Exo IPC: a populated 2 MiB region moved in the call and back in the reply"),
     ("futex_pingpong", "peer:futex_pingpong", "futex_pingpong",
      "futex ping-pong round trip between 2 threads, 1 CPU"),
     ("pipe_roundtrip", "peer:pipe_roundtrip", "pipe_roundtrip",
