@@ -7,6 +7,8 @@
 #include "arch/platform.h"
 #include "arch/time.h"
 
+#include "base/panic.h"
+
 #include "apic.h"
 #include "cpu.h"
 #include "kernel/console.h"
@@ -33,6 +35,12 @@ void percpu_init_this_cpu(unsigned cpu)
     cpu_areas[cpu].self = &cpu_areas[cpu];
     cpu_areas[cpu].index = cpu;
     wrmsr(MSR_GS_BASE, (uint64_t)&cpu_areas[cpu]);
+}
+
+void arch_cpu_set_slot(unsigned cpu, unsigned slot, void *value)
+{
+    KASSERT(cpu < ARCH_MAX_CPUS && slot < ARCH_CPU_SLOTS);
+    __atomic_store_n(&cpu_areas[cpu].slots[slot], value, __ATOMIC_RELEASE);
 }
 
 bool arch_early_console_init(void)
