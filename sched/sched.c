@@ -108,9 +108,10 @@ static struct registry_shard {
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-__builtin_offsetof(type, member)))
 
-static struct sched_cpu *this_cpu(void)
+/* This CPU's record: one load from the per-CPU area (arch_cpu_slot). */
+static inline struct sched_cpu *this_cpu(void)
 {
-    return &cpus[arch_cpu_index()];
+    return arch_cpu_slot(ARCH_CPU_SLOT_SCHED);
 }
 
 static struct spinlock *join_lock(struct thread *t)
@@ -169,6 +170,13 @@ static inline __attribute__((always_inline)) void kick_some_idle_cpu(unsigned se
     unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
     if (idle < ARCH_MAX_CPUS)
         kick_idle_cpu(idle);
+}
+
+/* The same for the yield path, out of line and saving what it uses (as
+ * rq_lock_contended), so that the path keeps its values in scratch registers. */
+static __attribute__((noinline)) ARCH_SAVES_ALL_REGISTERS void kick_some_idle_cpu_saving(unsigned self)
+{
+    kick_some_idle_cpu(self);
 }
 
 /* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
@@ -350,23 +358,44 @@ static inline void finish_switch(void)
         finish_switch_slow(c, prev, state);
 }
 
-/* Switches from prev, this CPU's current thread, to next. Interrupts disabled. */
+/* The CPU that last ran next has not finished saving it yet: wait (switch_to's
+ * rare branch, out of line and saving what it uses, as rq_lock_contended). */
+static __attribute__((noinline)) ARCH_SAVES_ALL_REGISTERS void wait_until_off_cpu(struct thread *t)
+{
+    while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+        arch_cpu_relax();
+}
+
+/* The switch hook (user threads), whose call the rest of switch_to does not
+ * keep values across: it finds prev and next again in the CPU's record. */
+static __attribute__((noinline)) void call_switch_hook(struct thread *prev, struct thread *next)
+{
+    switch_hook(prev, next);
+}
+
+/* Switches from prev, this CPU's current thread, to next. Interrupts disabled.
+ * Nothing the caller computed is used after arch_context_switch returns (finish_switch
+ * finds its CPU again), so the yield path keeps no value across it and saves no
+ * register of its own besides the flags. */
 static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
                                                             struct thread *prev,
                                                             struct thread *next, unsigned self)
 {
-    /* The CPU that last ran next may not have finished saving it yet. */
-    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
-        arch_cpu_relax();
+    if (__builtin_expect(__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE), 0))
+        wait_until_off_cpu(next);
     next->on_cpu = true;
     next->cpu = (uint16_t)self;
     store_state(next, THREAD_RUNNING);
     c->current = next;
     arch_cpu_set_running(next);
     c->prev = prev;
-    __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
-    if (prev->user || next->user)
-        switch_hook(prev, next);
+    __atomic_fetch_add(&c->switches, 1, __ATOMIC_RELAXED);
+    if (__builtin_expect(((uintptr_t)prev->user | (uintptr_t)next->user) != 0, 0)) {
+        call_switch_hook(prev, next);
+        c = this_cpu();
+        prev = c->prev;
+        next = c->current;
+    }
     arch_context_switch(&prev->saved_sp, next->saved_sp);
     /* prev runs again here, on whichever CPU picked it. */
     finish_switch();
@@ -432,7 +461,7 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
         return false;
     }
     if (!prev->rq.pinned)
-        kick_some_idle_cpu(self);
+        kick_some_idle_cpu_saving(self);
     c->need_resched = false;
     struct thread *next = container_of(node, struct thread, rq);
     if (skip_spent_next && next->budget <= 0) {
@@ -452,11 +481,10 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
 
 void thread_yield(void)
 {
-    bool irq = arch_irq_save_disable();
-    unsigned self = arch_cpu_index();
-    if (!yield_to_queued(&cpus[self], self, false))
+    arch_irq_flags_t flags = arch_irq_flags_save_disable();
+    if (!yield_to_queued(this_cpu(), arch_cpu_index(), false))
         schedule();
-    arch_irq_restore(irq);
+    arch_irq_flags_restore(flags);
 }
 
 void sched_set_switch_hook(sched_switch_hook_fn hook)
@@ -902,6 +930,7 @@ static struct thread *adopt_current_context(struct sched_cpu *c, unsigned cpu, c
 static void sched_cpu_setup(unsigned cpu)
 {
     struct sched_cpu *c = &cpus[cpu];
+    arch_cpu_set_slot(cpu, ARCH_CPU_SLOT_SCHED, c);
     rq_init(&c->rq);
     c->wheel_tick = time_tick(arch_time_ns());
 }

@@ -185,6 +185,16 @@ static inline void rq_publish_counts(struct run_queue *rq, size_t count, size_t 
 __attribute__((noreturn, cold)) void rq_linked_push_panic(struct run_queue *rq,
                                                           struct rq_node *node, bool irq);
 
+/* rq_exchange's wait for a lock another CPU holds (interrupts off); saves every
+ * register it uses, and is defined here, before its caller, so that the compiler
+ * sees that (gcc's -fipa-ra) and the yield path keeps its values in scratch
+ * registers across the call. Returns with rq->lock held. */
+static __attribute__((noinline, unused)) ARCH_SAVES_ALL_REGISTERS void
+rq_lock_contended(struct run_queue *rq)
+{
+    spin_lock_irqs_off(&rq->lock);
+}
+
 /* Panics unless `node` is unlinked, as a push wants it: one test of the three
  * fields or-ed together. */
 static inline void rq_check_unlinked(struct run_queue *rq, struct rq_node *node, bool irq)
@@ -202,9 +212,8 @@ static inline void rq_check_unlinked(struct run_queue *rq, struct rq_node *node,
 static inline __attribute__((always_inline)) struct rq_node *rq_exchange(struct run_queue *rq,
                                                                         struct rq_node *node)
 {
-    if (__atomic_load_n(&rq->count, __ATOMIC_ACQUIRE) == 0)
-        return NULL;
-    spin_lock_irqs_off(&rq->lock);
+    if (__builtin_expect(__atomic_exchange_n(&rq->lock.locked, 1, __ATOMIC_ACQUIRE), 0))
+        rq_lock_contended(rq);
     rq_check_unlinked(rq, node, false);
     struct rq_node *oldest = rq_oldest(rq);
     if (oldest) {
