@@ -25,7 +25,9 @@
 /*
  * arch_context_switch_bare
  * In: rdi = where to store the outgoing thread's stack pointer,
- *     rsi = the incoming thread's saved stack pointer.
+ *     rsi = the incoming thread's saved stack pointer,
+ *     rdx = a byte to clear once the outgoing thread is saved (x86 stores are
+ *           released in order: whoever sees it clear sees the saved stack).
  * Clobbers every register but rsp and rbp (the caller's asm statement says so).
  * Returns on the incoming thread's stack, into whatever that thread was doing.
  */
@@ -34,6 +36,7 @@
 arch_context_switch_bare:
     push %rbp
     mov %rsp, (%rdi)        /* the outgoing thread is now wholly described by its stack */
+    movb $0, (%rdx)         /* which it may run on elsewhere: we no longer touch it */
     mov %rsi, %rsp          /* from here on we run on the incoming thread's stack */
     pop %rbp
     ret

@@ -3,9 +3,11 @@
  * stack (arch/x86_64/context_switch.S and call_on_stack.S, each drawing the frame
  * it saves).
  *
- * void arch_context_switch(uint64_t *save_sp, uint64_t load_sp) saves what the
- * outgoing thread needs on the current stack, stores the stack pointer in
- * *save_sp, loads load_sp and resumes the thread that was saved there. Call with
+ * void arch_context_switch(uint64_t *save_sp, uint64_t load_sp, bool *saved)
+ * saves what the outgoing thread needs on the current stack, stores the stack
+ * pointer in *save_sp, then stores false to *saved (a release: from then on
+ * another CPU may resume the outgoing thread, which the switch no longer
+ * touches), loads load_sp and resumes the thread that was saved there. Call with
  * interrupts disabled (sched/sched.c's schedule(), from thread or interrupt
  * context alike). Inline, from the arch's machine/context.h: to the compiler it
  * clobbers every register the ABI lets it keep values in, so the caller keeps

@@ -63,15 +63,6 @@ void *arch_cpu_slot(unsigned slot);
 /* Sets `slot` of CPU `cpu` (any CPU, online or not yet): for initialization. */
 void arch_cpu_set_slot(unsigned cpu, unsigned slot, void *value);
 
-/* For a function that a fast path calls only on its rare branch (a spin on a
- * contended lock): it saves whatever registers it changes, so that the fast
- * path need not keep its values in callee-saved registers (and save those on
- * every call) only because of that branch. Nothing where the arch or the build
- * cannot do it. */
-#ifndef ARCH_SAVES_ALL_REGISTERS
-#define ARCH_SAVES_ALL_REGISTERS
-#endif
-
 /* Bring up this CPU's descriptor tables and exception handlers (boot CPU, once). */
 void arch_cpu_init(void);
 

@@ -10,20 +10,22 @@
 #ifndef EXO_MACHINE_CONTEXT_H
 #define EXO_MACHINE_CONTEXT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #if __STDC_HOSTED__ == 0
 static inline __attribute__((always_inline)) void arch_context_switch(uint64_t *save_sp,
-                                                                      uint64_t load_sp)
+                                                                      uint64_t load_sp,
+                                                                      bool *saved)
 {
     __asm__ volatile("call arch_context_switch_bare"
-                     : "+D"(save_sp), "+S"(load_sp)
+                     : "+D"(save_sp), "+S"(load_sp), "+d"(saved)
                      :
-                     : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13",
+                     : "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13",
                        "r14", "r15", "memory", "cc");
 }
 #else
-void arch_context_switch(uint64_t *save_sp, uint64_t load_sp);
+void arch_context_switch(uint64_t *save_sp, uint64_t load_sp, bool *saved);
 #endif
 
 #endif

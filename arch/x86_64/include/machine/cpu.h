@@ -59,11 +59,6 @@ static inline void arch_cpu_set_running(void *running)
         slot_value_;                                                                     \
     })
 #define MACHINE_CPU_SLOT_INLINE 1
-
-/* x86_64 with general registers only: gcc and clang can make a function save
- * every register it changes, so that its callers keep their values in scratch
- * registers across the call (include/arch/cpu.h). */
-#define ARCH_SAVES_ALL_REGISTERS __attribute__((no_caller_saved_registers))
 #endif
 
 #endif
