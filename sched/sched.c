@@ -76,7 +76,6 @@ struct sched_cpu {
      * it has something left to settle (NULL after a yield: the switch itself
      * cleared its on_cpu). The running thread is arch_cpu_running() (running()). */
     struct thread *prev;
-    struct thread *hooked_prev;  /* switch_to's prev across the switch hook's call */
     bool switch_scratch;         /* what the switch clears when prev has a finish_switch */
     uint64_t ticks;              /* timer interrupts taken */
     uint64_t nested_ticks;       /* refused: they came while this CPU's tick ran (atomic) */
@@ -372,16 +371,17 @@ static inline void finish_switch(void)
         finish_switch_slow(c, prev, state);
 }
 
-/* The CPU that last ran next has not finished saving it yet: wait (switch_to's
- * rare branch, out of line). */
-static __attribute__((noinline)) void wait_until_off_cpu(struct thread *t)
+/* The CPU that last ran t has not finished saving it yet: wait until it clears
+ * on_cpu, then take it (switch_to's rare branch, out of line). */
+static __attribute__((noinline)) void wait_and_take_cpu(struct thread *t)
 {
-    while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
-        arch_cpu_relax();
+    do {
+        while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+            arch_cpu_relax();
+    } while (__atomic_exchange_n(&t->on_cpu, true, __ATOMIC_ACQUIRE));
 }
 
-/* The switch hook (user threads), whose call the rest of switch_to does not
- * keep values across: it finds prev and next again in the CPU's record. */
+/* The switch hook (user threads), out of line: switch_to's rare branch. */
 static __attribute__((noinline)) void call_switch_hook(struct thread *prev, struct thread *next)
 {
     switch_hook(prev, next);
@@ -398,22 +398,18 @@ static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
                                                             struct thread *next, unsigned self,
                                                             bool settled)
 {
-    if (__builtin_expect(__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE), 0))
-        wait_until_off_cpu(next);
-    next->on_cpu = true;
+    /* Taken with one exchange; set already, the CPU that last ran next has not
+     * finished saving it yet. */
+    if (__builtin_expect(__atomic_exchange_n(&next->on_cpu, true, __ATOMIC_ACQUIRE), 0))
+        wait_and_take_cpu(next);
     next->cpu = (uint16_t)self;
     store_state(next, THREAD_RUNNING);
     arch_cpu_set_running(next);
     if (!settled)
         c->prev = prev;
     __atomic_fetch_add(&c->switches, 1, __ATOMIC_RELAXED);
-    if (__builtin_expect(((uintptr_t)prev->user | (uintptr_t)next->user) != 0, 0)) {
-        c->hooked_prev = prev;
+    if (__builtin_expect(((uintptr_t)prev->user | (uintptr_t)next->user) != 0, 0))
         call_switch_hook(prev, next);
-        c = this_cpu();
-        prev = c->hooked_prev;
-        next = running();
-    }
     arch_context_switch(&prev->saved_sp, next->saved_sp,
                         settled ? &prev->on_cpu : &c->switch_scratch);
     /* prev runs again here, on whichever CPU picked it. */
@@ -485,7 +481,7 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
         store_state(prev, THREAD_RUNNING);
         return false;
     }
-    if (__builtin_expect(prev->rq.pinned != node->pinned, 0) && !prev->rq.pinned)
+    if (!prev->rq.pinned && __builtin_expect(node->pinned, 0))
         kick_idle_cpu_out_of_line(self);
     c->need_resched = false;
     struct thread *next = container_of(node, struct thread, rq);
