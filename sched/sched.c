@@ -35,8 +35,10 @@
  *   shootdown_lock        arch/<name>/smp.c  taken by tlb_invalidate under the above;
  *                                            waits for every CPU, which answer in
  *                                            arch_cpu_relax (include/arch/cpu.h)
+ *   frame_cache.busy      mm/frame.c         a CPU's frame cache; trylock only (a fast
+ *                                            path that finds it taken uses the pools),
+ *                                            held while refilling or draining
  *   frame pool locks      mm/frame.c         one per NUMA node, never two at once
- *                                            (per-CPU caches: none)
  *   timeout_lock          sched/timeout.c    expire functions run under it and take
  *                                            what follows (a futex bucket, a wait queue)
  *   futex buckets         proc/futex.c       two at once only in ascending order (requeue)

@@ -20,7 +20,10 @@
  * memory returns NULL (never panics). Misuse is a panic naming the address and the
  * caller: a double free, a pointer the heap never returned, a damaged header.
  *
- * Locking: one spinlock around the buddy structure (interrupts off while held).
+ * Locking: one spinlock around the buddy structure (interrupts off while held),
+ * and in front of it a cache of small blocks per CPU under a lock that the fast
+ * paths only try (include/mm/buddy.h); kmalloc of a size the compiler knows goes
+ * straight to its order's cache.
  *
  * Interrupt context: none. kmalloc may grow the heap and kfree shrink it, which
  * maps and unmaps pages and waits for other CPUs' TLB shootdowns: threads only.
