@@ -10,30 +10,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The operand names the bitmap's first word (so the compiler may address it as
+ * it likes, rip-relative for a static bitmap) and the "memory" clobber the rest:
+ * the word the instruction touches is not known until it runs. */
 static inline bool arch_bit_test(const uint64_t *bitmap, uint64_t bit)
 {
     bool set;
-    __asm__("btq %2, %1" : "=@ccc"(set) : "m"(*(const uint64_t(*)[])bitmap), "r"(bit));
+    __asm__("btq %2, %1" : "=@ccc"(set) : "m"(*bitmap), "r"(bit) : "memory");
     return set;
 }
 
 static inline bool arch_bit_test_and_set_atomic(uint64_t *bitmap, uint64_t bit)
 {
     bool was_set;
-    __asm__ volatile("lock btsq %2, %1"
-                     : "=@ccc"(was_set), "+m"(*(uint64_t(*)[])bitmap)
-                     : "r"(bit)
-                     : "memory");
+    __asm__ volatile("lock btsq %2, %1" : "=@ccc"(was_set), "+m"(*bitmap) : "r"(bit) : "memory");
     return was_set;
 }
 
 static inline bool arch_bit_test_and_clear_atomic(uint64_t *bitmap, uint64_t bit)
 {
     bool was_set;
-    __asm__ volatile("lock btrq %2, %1"
-                     : "=@ccc"(was_set), "+m"(*(uint64_t(*)[])bitmap)
-                     : "r"(bit)
-                     : "memory");
+    __asm__ volatile("lock btrq %2, %1" : "=@ccc"(was_set), "+m"(*bitmap) : "r"(bit) : "memory");
     return was_set;
 }
 
