@@ -823,6 +823,11 @@ void sched_set_tick_test_hook(void (*hook)(void))
     __atomic_store_n(&tick_test_hook, hook, __ATOMIC_RELEASE);
 }
 
+struct thread *sched_idle_thread(unsigned cpu)
+{
+    return cpus[cpu].idle;
+}
+
 uint64_t sched_cpu_ticks(unsigned cpu)
 {
     return __atomic_load_n(&cpus[cpu].ticks, __ATOMIC_RELAXED);
