@@ -302,19 +302,18 @@ void buddy_cache_init(struct buddy_cache *cache)
 {
     memset(cache, 0, sizeof(*cache));
     for (unsigned order = HEAP_MIN_ORDER; order <= BUDDY_CACHE_MAX_ORDER; order++)
-        cache->lists[order].room = BUDDY_CACHE_LIMIT(order);
+        cache->rooms[order] = BUDDY_CACHE_LIMIT(order);
 }
 
 void buddy_cache_drain(struct buddy_heap *heap, struct buddy_cache *cache)
 {
     for (unsigned order = HEAP_MIN_ORDER; order <= BUDDY_CACHE_MAX_ORDER; order++) {
-        struct buddy_cache_list *list = &cache->lists[order];
-        while (list->head) {
-            uintptr_t block = list->head;
+        while (cache->heads[order]) {
+            uintptr_t block = cache->heads[order];
             if (!header_is(block, order, BUDDY_CACHED))
                 buddy_cache_damaged(block, order);
-            list->head = *(uintptr_t *)(block + HEAP_HEADER_BYTES);
-            list->room++;
+            cache->heads[order] = *(uintptr_t *)(block + HEAP_HEADER_BYTES);
+            cache->rooms[order]++;
             header_write(block, order, BUDDY_USED);
             buddy_free(heap, (void *)(block + HEAP_HEADER_BYTES), 0);
         }

@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 
+#include "arch/bitops.h"
 #include "arch/cpu.h"
 #include "arch/irq.h"
 #include "arch/mmu.h"
@@ -47,11 +48,18 @@ static uint64_t highest_frame;      /* frames 0 .. highest_frame-1 may be manage
 static uint64_t total_frames;       /* sums over the pools, set at init */
 static uint64_t reserved_frames;
 
-/* Touched only by its own CPU with interrupts off; `count` read by stats. Frame
+/* A CPU's cache of free frames. `busy` is its lock, taken only by trylock
+ * (arch_bit0_test_and_set_atomic): by its CPU's fast paths, which go to the
+ * pools instead when it is taken (an interrupt handler that came in while a
+ * thread of this CPU held it, or a thread that runs while the holder is
+ * preempted), and by frame_drain_cache. Everything else under busy; `count`
+ * is also read by stats, as a snapshot. A thread that holds it and moves to
+ * another CPU still holds it alone, so no interrupt masking is needed. Frame
  * numbers fit 32 bits below FRAME_MAX_PHYS (2^28 frames), halving the caches. */
 struct frame_cache {
-    uint32_t count;
+    uint64_t busy;           /* (A) bit 0: held */
     struct frame_pool *home; /* the CPU's node's pool when the cache last refilled */
+    uint32_t count;
     uint32_t frames[FRAME_CACHE_SIZE];
 };
 _Static_assert((FRAME_MAX_PHYS >> FRAME_SHIFT) <= UINT32_MAX, "a cached frame number fits 32 bits");
@@ -469,8 +477,10 @@ int frame_init(const struct mmap_entry *map, size_t map_count, const struct phys
         free += pools[k].free;
     }
     memset(caches, 0, sizeof(caches));
-    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
         caches[cpu].home = &pools[0]; /* until its first refill says otherwise */
+        arch_cpu_set_slot(cpu, ARCH_CPU_SLOT_FRAME_CACHE, &caches[cpu]);
+    }
     return free ? FRAME_OK : FRAME_ERR_NO_USABLE_MEMORY;
 }
 
@@ -533,17 +543,39 @@ static __attribute__((noinline)) void cache_drain(struct frame_cache *cache, uin
         spin_unlock(&held->lock, irq);
 }
 
+static inline struct frame_cache *this_cpu_cache(void)
+{
+    return arch_cpu_slot(ARCH_CPU_SLOT_FRAME_CACHE);
+}
+
+static inline bool cache_trylock(struct frame_cache *cache)
+{
+    return !arch_bit0_test_and_set_atomic(&cache->busy);
+}
+
+static inline void cache_unlock(struct frame_cache *cache)
+{
+    __atomic_store_n(&cache->busy, 0, __ATOMIC_RELEASE);
+}
+
+static __attribute__((noinline, noreturn, cold)) void cached_without_bit(uint64_t n)
+{
+    panic("frame: frame 0x%lx was in a cache without its cached bit", n << FRAME_SHIFT);
+}
+
 /* A cached frame leaves the cache: its bit must have been set (one lock btr). */
 static inline void take_cached(uint64_t n)
 {
-    uint64_t bit = 1ull << (n % BITS);
-    if (!(__atomic_fetch_and(&cached_bitmap[n / BITS], ~bit, __ATOMIC_RELAXED) & bit))
-        panic("frame: frame 0x%lx was in a cache without its cached bit", n << FRAME_SHIFT);
+    if (!arch_bit_test_and_clear_atomic(cached_bitmap, n))
+        cached_without_bit(n);
 }
 
-/* frame_alloc with an empty cache: refill it from the pools, then take one. */
-static __attribute__((noinline)) phys_addr_t alloc_refill(struct frame_cache *cache, bool irq)
+/* frame_alloc when the cache is taken (see struct frame_cache) or empty: the
+ * pools, or a refill of the cache from them. */
+static __attribute__((noinline)) phys_addr_t alloc_slow(struct frame_cache *cache, bool held)
 {
+    if (!held)
+        return frame_alloc_on_node(numa_cpu_node(arch_cpu_index()));
     cache_refill(cache, arch_cpu_index());
     phys_addr_t result = PHYS_INVALID;
     if (cache->count > 0) {
@@ -551,28 +583,30 @@ static __attribute__((noinline)) phys_addr_t alloc_refill(struct frame_cache *ca
         take_cached(n);
         result = phys(n << FRAME_SHIFT);
     }
-    arch_irq_restore(irq);
+    cache_unlock(cache);
     return result;
 }
 
-/* The fast path: pop this CPU's cache, interrupts off (they keep the cache its
- * owner's: no lock). Everything else is out of line. */
+/* The fast path: pop this CPU's cache under its trylock. Everything else is out
+ * of line. */
 phys_addr_t frame_alloc(void)
 {
-    bool irq = arch_irq_save_disable();
-    struct frame_cache *cache = &caches[arch_cpu_index()];
+    struct frame_cache *cache = this_cpu_cache();
+    if (__builtin_expect(!cache_trylock(cache), 0))
+        return alloc_slow(cache, false);
     uint32_t count = cache->count;
     if (__builtin_expect(count == 0, 0))
-        return alloc_refill(cache, irq);
-    uint64_t n = cache->frames[count - 1];
-    cache->count = count - 1;
+        return alloc_slow(cache, true);
+    uint64_t n = cache->frames[--count];
+    cache->count = count;
+    cache_unlock(cache);
     take_cached(n);
-    arch_irq_restore(irq);
     return phys(n << FRAME_SHIFT);
 }
 
 /* A frame of another node goes straight back to its own pool, so that a cache
- * hands out its CPU's node's frames (unless a fallback brought others in). */
+ * hands out its CPU's node's frames (unless a fallback brought others in). The
+ * same for any frame while the cache is taken. */
 static __attribute__((noinline)) void free_to_pool(struct frame_pool *p, uint64_t n)
 {
     bool irq = spin_lock(&p->lock);
@@ -581,78 +615,127 @@ static __attribute__((noinline)) void free_to_pool(struct frame_pool *p, uint64_
     spin_unlock(&p->lock, irq);
 }
 
-/* frame_free when the frame is another node's or the cache is full. */
-static __attribute__((noinline)) void free_slow(struct frame_cache *cache, struct frame_pool *p,
-                                                uint64_t n, bool irq)
+/* frame_free when the cache is full; cache held. */
+static __attribute__((noinline)) void free_to_full_cache(struct frame_cache *cache, uint64_t n)
 {
-    if (p != cache->home) {
-        free_to_pool(p, n);
-    } else {
-        cache_drain(cache, FRAME_CACHE_SIZE - FRAME_CACHE_BATCH);
-        cache->frames[cache->count++] = (uint32_t)n;
-    }
-    arch_irq_restore(irq);
+    cache_drain(cache, FRAME_CACHE_SIZE - FRAME_CACHE_BATCH);
+    cache->frames[cache->count++] = (uint32_t)n;
+    cache_unlock(cache);
 }
 
-static __attribute__((noinline, noreturn, cold)) void bad_free(phys_addr_t frame)
+/* frame_free of a frame that check_free refused: panics, naming what is wrong. Not
+ * marked noreturn, so that frame_free reaches it with a jump and needs no frame. */
+static __attribute__((noinline, cold)) void bad_free(phys_addr_t frame)
 {
     uint64_t n = frame.value >> FRAME_SHIFT;
     if (frame.value & (FRAME_SIZE - 1))
         panic("frame: free of 0x%lx, which is not frame-aligned", frame.value);
-    unmanaged(n, "free");
+    struct frame_pool *p = managed_pool(n, "free");
+    panic("frame: double free of frame 0x%lx%s", frame.value,
+          arch_bit_test(p->bitmap.level0, n - p->base) ? "" : " (it is in a CPU's cache)");
 }
 
-static __attribute__((noinline, noreturn, cold)) void double_free(phys_addr_t frame)
+/*
+ * Whether `frame` may be freed into pool p, whose first frame number is `base`
+ * (a constant where the caller knows it): aligned and in the pool (one compare:
+ * rotated right by the frame shift, an address with low bits set is larger than
+ * any frame number), and free in neither a cache nor the pool (its cached bit
+ * set on the way, with one lock bts whose old value is the first check; the pool
+ * bit is read without the lock: only a racing double free could change it). On
+ * false, bad_free says which. *n is its frame number.
+ */
+static inline __attribute__((always_inline)) bool check_free(phys_addr_t frame,
+                                                              struct frame_pool *p, uint64_t base,
+                                                              uint64_t *n)
 {
-    panic("frame: double free of frame 0x%lx", frame.value);
-}
-
-static inline __attribute__((always_inline)) void free_in_pool(phys_addr_t frame,
-                                                                struct frame_pool *p)
-{
-    uint64_t n = frame.value >> FRAME_SHIFT;
-    uint64_t r = n - p->base; /* wraps when n < base */
-    if ((frame.value & (FRAME_SIZE - 1)) || r >= p->bitmap.frame_count)
-        bad_free(frame);
-    /* Free in the pool or already in a cache: a double free either way. The pool
-     * bit is read without the lock: only a racing double free could change it. */
-    uint64_t bit = 1ull << (n % BITS);
-    if ((__atomic_fetch_or(&cached_bitmap[n / BITS], bit, __ATOMIC_RELAXED) & bit) ||
-        bit_test(p->bitmap.level0, r))
-        double_free(frame);
-
-    bool irq = arch_irq_save_disable();
-    struct frame_cache *cache = &caches[arch_cpu_index()];
-    uint32_t count = cache->count;
-    if (__builtin_expect(p != cache->home || count == FRAME_CACHE_SIZE, 0)) {
-        free_slow(cache, p, n, irq);
-        return;
+    uint64_t offset = frame.value - (base << FRAME_SHIFT);
+    uint64_t r = (offset >> FRAME_SHIFT) | (offset << (64 - FRAME_SHIFT));
+    if (r >= p->bitmap.frame_count)
+        return false;
+    *n = base + r;
+    if (arch_bit_test_and_set_atomic(cached_bitmap, base + r))
+        return false;
+    if (arch_bit_test(p->bitmap.level0, r)) {
+        clear_cached(base + r); /* as it was, for bad_free's message */
+        return false;
     }
-    cache->frames[count] = (uint32_t)n;
-    cache->count = count + 1;
-    arch_irq_restore(irq);
+    return true;
 }
 
-/* frame_free on a machine of several nodes: the frame's pool is its node's. */
+/* frame_free on a machine of several nodes: the frame's pool is its node's; one
+ * of another node than this CPU's goes back to it. */
 static __attribute__((noinline)) void free_numa(phys_addr_t frame)
 {
-    free_in_pool(frame, pool_of(frame.value >> FRAME_SHIFT));
+    struct frame_pool *p = pool_of(frame.value >> FRAME_SHIFT);
+    uint64_t n;
+    if (!check_free(frame, p, p->base, &n)) {
+        bad_free(frame);
+        return;
+    }
+    struct frame_cache *cache = this_cpu_cache();
+    if (!cache_trylock(cache)) {
+        free_to_pool(p, n);
+        return;
+    }
+    if (p != cache->home) {
+        cache_unlock(cache);
+        free_to_pool(p, n);
+    } else if (cache->count == FRAME_CACHE_SIZE) {
+        free_to_full_cache(cache, n);
+    } else {
+        cache->frames[cache->count++] = (uint32_t)n;
+        cache_unlock(cache);
+    }
 }
 
+static __attribute__((noinline)) void free_when_busy(uint64_t n)
+{
+    free_to_pool(&pools[0], n);
+}
+
+/* One pool, from frame 0 (frame_init), whose frames every cache holds. */
 void frame_free(phys_addr_t frame)
 {
     if (__builtin_expect(pool_count != 1, 0)) {
         free_numa(frame);
         return;
     }
-    free_in_pool(frame, &pools[0]);
+    uint64_t n;
+    if (__builtin_expect(!check_free(frame, &pools[0], 0, &n), 0)) {
+        bad_free(frame);
+        return;
+    }
+    struct frame_cache *cache = this_cpu_cache();
+    if (__builtin_expect(!cache_trylock(cache), 0)) {
+        free_when_busy(n);
+        return;
+    }
+    uint32_t count = cache->count;
+    if (__builtin_expect(count == FRAME_CACHE_SIZE, 0)) {
+        free_to_full_cache(cache, n);
+        return;
+    }
+    cache->frames[count] = (uint32_t)n;
+    cache->count = count + 1;
+    cache_unlock(cache);
 }
 
+/* Waits for the cache with interrupts on (its holder may be a thread preempted
+ * on this CPU); with them off it drains only a cache nobody holds. */
 void frame_drain_cache(void)
 {
     bool irq = arch_irq_save_disable();
-    cache_drain(&caches[arch_cpu_index()], 0);
     arch_irq_restore(irq);
+    struct frame_cache *cache = this_cpu_cache();
+    bool held = cache_trylock(cache);
+    while (!held && irq) {
+        arch_cpu_relax();
+        held = cache_trylock(cache);
+    }
+    if (!held)
+        return;
+    cache_drain(cache, 0);
+    cache_unlock(cache);
 }
 
 phys_addr_t frame_alloc_on_node(unsigned node)

@@ -104,8 +104,10 @@ static void unmap_arena(void *ctx, void *arena)
 void heap_init(void)
 {
     struct arena_source source = {.map_arena = map_arena, .unmap_arena = unmap_arena};
-    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++)
+    for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
         buddy_cache_init(&caches[cpu]);
+        arch_cpu_set_slot(cpu, ARCH_CPU_SLOT_HEAP_CACHE, &caches[cpu]);
+    }
     bool irq = spin_lock(&heap_lock);
     bool ok = buddy_init(&heap, source, arch_va_layout.heap.start,
                          arch_va_layout.heap.start + slot_count() * ARENA_BYTES);
@@ -167,14 +169,32 @@ static __attribute__((noinline)) void free_slow(void *ptr, uintptr_t caller)
     spin_unlock(&heap_lock, irq);
 }
 
-/* The fast path: this CPU's cache, when the size is cached and the cache is free
+/* This CPU's cache: one load from the per-CPU area (arch_cpu_slot). */
+static inline struct buddy_cache *this_cpu_cache(void)
+{
+    return arch_cpu_slot(ARCH_CPU_SLOT_HEAP_CACHE);
+}
+
+/* The fast paths: this CPU's cache, when the size is cached and the cache is free
  * (a thread preempted while holding it leaves it to the engine meanwhile). No
  * interrupt masking: kmalloc is never called from interrupt context, and a thread
  * that moves to another CPU while holding a cache still holds it alone. */
-void *kmalloc(size_t size)
+void *kmalloc_cached_order(size_t order)
+{
+    struct buddy_cache *cache = this_cpu_cache();
+    if (buddy_cache_trylock(cache)) {
+        void *block = buddy_cache_alloc(cache, order);
+        buddy_cache_unlock(cache);
+        if (block)
+            return block;
+    }
+    return alloc_slow((1ul << order) - HEAP_HEADER_BYTES);
+}
+
+void *kmalloc_any(size_t size)
 {
     if (size <= BUDDY_CACHE_MAX_BYTES) {
-        struct buddy_cache *cache = &caches[arch_cpu_index()];
+        struct buddy_cache *cache = this_cpu_cache();
         if (buddy_cache_trylock(cache)) {
             void *block = buddy_cache_alloc(cache, buddy_small_order(size));
             buddy_cache_unlock(cache);
@@ -185,16 +205,20 @@ void *kmalloc(size_t size)
     return alloc_slow(size);
 }
 
+/* The block is checked before the cache is taken (buddy_cacheable_order reads
+ * only the block and the region map); NULL fails the region check and goes to
+ * the engine, which ignores it. */
 void kfree(void *ptr)
 {
-    if (!ptr)
-        return;
-    struct buddy_cache *cache = &caches[arch_cpu_index()];
-    if (buddy_cache_trylock(cache)) {
-        bool cached = buddy_cache_free(&heap, cache, ptr);
-        buddy_cache_unlock(cache);
-        if (cached)
-            return;
+    size_t order;
+    if (__builtin_expect(buddy_cacheable(&heap, ptr, &order), 1)) {
+        struct buddy_cache *cache = this_cpu_cache();
+        if (buddy_cache_trylock(cache)) {
+            bool cached = buddy_cache_push(cache, ptr, order);
+            buddy_cache_unlock(cache);
+            if (cached)
+                return;
+        }
     }
     free_slow(ptr, (uintptr_t)__builtin_return_address(0));
 }

@@ -7,7 +7,7 @@ static void list_init(struct rq_node *sentinel)
 {
     sentinel->prev = sentinel;
     sentinel->next = sentinel;
-    sentinel->seq = 0;
+    sentinel->seq = RQ_SENTINEL_SEQ;
     sentinel->queue = NULL;
 }
 

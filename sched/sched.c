@@ -35,8 +35,10 @@
  *   shootdown_lock        arch/<name>/smp.c  taken by tlb_invalidate under the above;
  *                                            waits for every CPU, which answer in
  *                                            arch_cpu_relax (include/arch/cpu.h)
+ *   frame_cache.busy      mm/frame.c         a CPU's frame cache; trylock only (a fast
+ *                                            path that finds it taken uses the pools),
+ *                                            held while refilling or draining
  *   frame pool locks      mm/frame.c         one per NUMA node, never two at once
- *                                            (per-CPU caches: none)
  *   timeout_lock          sched/timeout.c    expire functions run under it and take
  *                                            what follows (a futex bucket, a wait queue)
  *   futex buckets         proc/futex.c       two at once only in ascending order (requeue)
@@ -71,9 +73,12 @@
  * their own CPU with interrupts disabled. */
 struct sched_cpu {
     struct run_queue rq;         /* own lock: any CPU pushes, others steal */
-    struct thread *current;
     struct thread *idle;         /* runs when nothing else can; never queued */
-    struct thread *prev;         /* between a switch and its finish_switch */
+    /* Between a switch and its finish_switch, the thread switched away from, when
+     * it has something left to settle (NULL after a yield: the switch itself
+     * cleared its on_cpu). The running thread is arch_cpu_running() (running()). */
+    struct thread *prev;
+    bool switch_scratch;         /* what the switch clears when prev has a finish_switch */
     uint64_t ticks;              /* timer interrupts taken */
     uint64_t nested_ticks;       /* refused: they came while this CPU's tick ran (atomic) */
     bool in_tick;
@@ -93,6 +98,10 @@ _Static_assert(sizeof(struct thread) + HEAP_HEADER_BYTES <= 256,
 _Static_assert(ARCH_MAX_CPUS - 1 <= INT16_MAX && ARCH_MAX_CPUS - 1 <= UINT16_MAX,
                "a thread's affinity (int16_t) and cpu (uint16_t) hold any CPU index");
 static unsigned cpus_online;     /* atomic; CPUs with a scheduler */
+/* The queue every idle thread's run-queue node names: it is in no list, so a
+ * push of an idle thread, which is never queued, panics as a push of a linked
+ * node would (the voluntary yield relies on it: yield_to_queued). */
+static struct run_queue idle_never_queued;
 static struct cpuset idle_cpus;  /* (A) halted in the idle loop, or about to be */
 static struct spinlock join_locks[JOIN_LOCKS]; /* protect joiner and the DEAD transition */
 static uint32_t next_thread_id;  /* atomic */
@@ -108,9 +117,10 @@ static struct registry_shard {
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-__builtin_offsetof(type, member)))
 
-static struct sched_cpu *this_cpu(void)
+/* This CPU's record: one load from the per-CPU area (arch_cpu_slot). */
+static inline struct sched_cpu *this_cpu(void)
 {
-    return &cpus[arch_cpu_index()];
+    return arch_cpu_slot(ARCH_CPU_SLOT_SCHED);
 }
 
 static struct spinlock *join_lock(struct thread *t)
@@ -128,7 +138,12 @@ static void store_state(struct thread *t, int state)
     __atomic_store_n(&t->state, state, __ATOMIC_RELEASE);
 }
 
-/* this_cpu()->current, mirrored in the CPU's own area where one load reads it. */
+/* The thread this CPU runs: kept in the CPU's own area, where one load reads it. */
+static inline struct thread *running(void)
+{
+    return arch_cpu_running();
+}
+
 struct thread *thread_current(void)
 {
     return arch_cpu_running();
@@ -160,7 +175,8 @@ static void kick_idle_cpu(unsigned cpu)
 static bool this_cpu_stays_busy(void)
 {
     struct sched_cpu *c = this_cpu();
-    return c->current != c->idle && c->current && load_state(c->current) == THREAD_RUNNING;
+    struct thread *current = running();
+    return current != c->idle && current && load_state(current) == THREAD_RUNNING;
 }
 
 /* Wakes one idle CPU other than self, if there is one, to look for work. */
@@ -169,6 +185,12 @@ static inline __attribute__((always_inline)) void kick_some_idle_cpu(unsigned se
     unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
     if (idle < ARCH_MAX_CPUS)
         kick_idle_cpu(idle);
+}
+
+/* The same for the yield path's rare branch, out of line. */
+static __attribute__((noinline)) void kick_idle_cpu_out_of_line(unsigned self)
+{
+    kick_some_idle_cpu(self);
 }
 
 /* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
@@ -333,7 +355,8 @@ static __attribute__((noinline)) void finish_switch_slow(struct sched_cpu *c, st
     __atomic_store_n(&prev->on_cpu, false, __ATOMIC_RELEASE);
 }
 
-/* Settles the thread this CPU just switched away from (see the top comment). A
+/* Settles the thread this CPU just switched away from (see the top comment),
+ * unless the switch did (a yield: nothing left to settle, c->prev is NULL). A
  * RUNNABLE one was queued before the switch (yield_to_queued), a BLOCKED one
  * sleeps in a queue of its waker's: its stack is free now, which is all that is
  * left to say. */
@@ -341,9 +364,9 @@ static inline void finish_switch(void)
 {
     struct sched_cpu *c = this_cpu();
     struct thread *prev = c->prev;
-    c->prev = NULL;
-    if (!prev)
+    if (__builtin_expect(!prev, 1))
         return;
+    c->prev = NULL;
     int state = load_state(prev);
     if (state == THREAD_RUNNABLE || state == THREAD_BLOCKED)
         __atomic_store_n(&prev->on_cpu, false, __ATOMIC_RELEASE);
@@ -351,24 +374,47 @@ static inline void finish_switch(void)
         finish_switch_slow(c, prev, state);
 }
 
-/* Switches from prev, this CPU's current thread, to next. Interrupts disabled. */
+/* The CPU that last ran t has not finished saving it yet: wait until it clears
+ * on_cpu, then take it (switch_to's rare branch, out of line). */
+static __attribute__((noinline)) void wait_and_take_cpu(struct thread *t)
+{
+    do {
+        while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+            arch_cpu_relax();
+    } while (__atomic_exchange_n(&t->on_cpu, true, __ATOMIC_ACQUIRE));
+}
+
+/* The switch hook (user threads), out of line: switch_to's rare branch. */
+static __attribute__((noinline)) void call_switch_hook(struct thread *prev, struct thread *next)
+{
+    switch_hook(prev, next);
+}
+
+/* Switches from prev, this CPU's current thread, to next. Interrupts disabled.
+ * Nothing the caller computed is used after arch_context_switch returns (finish_switch
+ * finds its CPU again), so the yield path keeps no value across it and saves no
+ * register of its own besides the flags. `settled`: prev is RUNNABLE and queued
+ * (a yield), so the switch clears its on_cpu as soon as its registers are saved
+ * and finish_switch has nothing to do; otherwise finish_switch settles it. */
 static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
                                                             struct thread *prev,
-                                                            struct thread *next, unsigned self)
+                                                            struct thread *next, unsigned self,
+                                                            bool settled)
 {
-    /* The CPU that last ran next may not have finished saving it yet. */
-    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
-        arch_cpu_relax();
-    next->on_cpu = true;
+    /* Taken with one exchange; set already, the CPU that last ran next has not
+     * finished saving it yet. */
+    if (__builtin_expect(__atomic_exchange_n(&next->on_cpu, true, __ATOMIC_ACQUIRE), 0))
+        wait_and_take_cpu(next);
     next->cpu = (uint16_t)self;
     store_state(next, THREAD_RUNNING);
-    c->current = next;
     arch_cpu_set_running(next);
-    c->prev = prev;
-    __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
-    if (prev->user || next->user)
-        switch_hook(prev, next);
-    arch_context_switch(&prev->saved_sp, next->saved_sp);
+    if (!settled)
+        c->prev = prev;
+    __atomic_fetch_add(&c->switches, 1, __ATOMIC_RELAXED);
+    if (__builtin_expect(((uintptr_t)prev->user | (uintptr_t)next->user) != 0, 0))
+        call_switch_hook(prev, next);
+    arch_context_switch(&prev->saved_sp, next->saved_sp,
+                        settled ? &prev->on_cpu : &c->switch_scratch);
     /* prev runs again here, on whichever CPU picked it. */
     finish_switch();
 }
@@ -378,7 +424,7 @@ static void schedule(void)
 {
     struct sched_cpu *c = this_cpu();
     unsigned self = arch_cpu_index();
-    struct thread *prev = c->current;
+    struct thread *prev = running();
     c->need_resched = false;
     struct thread *next = pick_next(c, self);
     int prev_state = load_state(prev);
@@ -392,7 +438,7 @@ static void schedule(void)
         store_state(prev, THREAD_RUNNING);
         return;
     }
-    switch_to(c, prev, next, self);
+    switch_to(c, prev, next, self, false);
 }
 
 /*
@@ -401,8 +447,12 @@ static void schedule(void)
  * queue's lock queues the current thread at the back and takes the oldest
  * (rq_exchange), where the general path takes it twice (pop, then finish_switch's
  * push) and goes through enqueue's placement and idle-CPU checks. It checks:
- *   - the current thread is not the idle thread (never queued) and is RUNNING
- *     (blocking and exiting threads are settled by finish_switch, in schedule);
+ *   - the current thread is RUNNING (blocking and exiting threads are settled by
+ *     finish_switch, in schedule), and, when preempting, not the idle thread
+ *     (never queued). A voluntary yield never comes from the idle thread
+ *     (idle_loop calls schedule; interrupt handlers do not yield), so it does not
+ *     test: the idle thread's run-queue node names a queue of its own
+ *     (idle_never_queued), so that a push of it is the "still linked" panic;
  *   - this CPU's own queue holds a thread (rq_exchange says so): otherwise the
  *     general path steals, or goes on with the current thread.
  * The current thread runs here, so its own queue is where enqueue would put it
@@ -412,8 +462,10 @@ static void schedule(void)
  * steals it meanwhile waits for on_cpu in switch_to. That wait ends: this path
  * waits for no other CPU (its next comes from its own queue, where the only thread
  * ever queued while on a CPU is one this CPU has finished switching away from).
- * An unpinned thread queued here is work an idle CPU may steal: wake one, as
- * enqueue would.
+ * When the exchange leaves more stealable work here than before (an unpinned
+ * thread queued for a pinned one), wake an idle CPU, as enqueue would; an
+ * unpinned one for an unpinned one adds none (each was offered when queued, and
+ * the tick offers it again while it waits).
  * A thread whose budget is spent sits out its turn (skip_spent, fair.h) when the
  * tick preempts; a voluntary yield hands the CPU to the oldest as it is, which
  * keeps that check off the yield path and costs nothing in the long run: the
@@ -423,8 +475,8 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
                                                                    unsigned self,
                                                                    bool skip_spent_next)
 {
-    struct thread *prev = c->current;
-    if (prev == c->idle || load_state(prev) != THREAD_RUNNING)
+    struct thread *prev = running();
+    if ((skip_spent_next && prev == c->idle) || load_state(prev) != THREAD_RUNNING)
         return false;
     store_state(prev, THREAD_RUNNABLE);
     struct rq_node *node = rq_exchange(&c->rq, &prev->rq);
@@ -432,8 +484,8 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
         store_state(prev, THREAD_RUNNING);
         return false;
     }
-    if (!prev->rq.pinned)
-        kick_some_idle_cpu(self);
+    if (!prev->rq.pinned && __builtin_expect(node->pinned, 0))
+        kick_idle_cpu_out_of_line(self);
     c->need_resched = false;
     struct thread *next = container_of(node, struct thread, rq);
     if (skip_spent_next && next->budget <= 0) {
@@ -447,17 +499,16 @@ static inline __attribute__((always_inline)) bool yield_to_queued(struct sched_c
         if (!next)
             next = c->idle;
     }
-    switch_to(c, prev, next, self);
+    switch_to(c, prev, next, self, true);
     return true;
 }
 
 void thread_yield(void)
 {
-    bool irq = arch_irq_save_disable();
-    unsigned self = arch_cpu_index();
-    if (!yield_to_queued(&cpus[self], self, false))
+    arch_irq_flags_t flags = arch_irq_flags_save_disable();
+    if (!yield_to_queued(this_cpu(), arch_cpu_index(), false))
         schedule();
-    arch_irq_restore(irq);
+    arch_irq_flags_restore(flags);
 }
 
 void sched_set_switch_hook(sched_switch_hook_fn hook)
@@ -468,7 +519,7 @@ void sched_set_switch_hook(sched_switch_hook_fn hook)
 void thread_set_user(void *user)
 {
     bool irq = arch_irq_save_disable();
-    struct thread *self = this_cpu()->current;
+    struct thread *self = running();
     KASSERT(switch_hook && !self->user);
     self->user = user;
     switch_hook(NULL, self);
@@ -479,7 +530,7 @@ void thread_set_own_affinity(int cpu)
 {
     KASSERT(cpu >= THREAD_ANY_CPU && cpu < (int)ARCH_MAX_CPUS);
     bool irq = arch_irq_save_disable();
-    struct thread *self = this_cpu()->current;
+    struct thread *self = running();
     self->affinity = (int16_t)cpu; /* running, so in no queue: the counts stay right */
     self->rq.pinned = cpu >= 0;
     arch_irq_restore(irq);
@@ -507,7 +558,7 @@ void thread_handoff(struct thread *next)
         schedule();
         return;
     }
-    switch_to(c, c->current, next, self);
+    switch_to(c, running(), next, self, false);
 }
 
 void thread_block(void)
@@ -616,10 +667,10 @@ void thread_exit(void)
 {
     arch_irq_save_disable();
     struct sched_cpu *c = this_cpu();
-    KASSERT(c->current != c->idle);
-    store_state(c->current, THREAD_EXITING);
+    KASSERT(running() != c->idle);
+    store_state(running(), THREAD_EXITING);
     schedule();
-    panic("sched: exited thread %u ran again", c->current->id);
+    panic("sched: exited thread %u ran again", running()->id);
 }
 
 static struct thread *thread_new(const char *name, int cpu)
@@ -708,7 +759,7 @@ void thread_sleep_ns(uint64_t ns)
 {
     bool irq = arch_irq_save_disable();
     struct sched_cpu *c = this_cpu();
-    struct thread *self = c->current;
+    struct thread *self = running();
     self->wake_at_ns = arch_time_ns() + (ns ? ns : 1);
     uint64_t deadline_tick = time_tick(self->wake_at_ns + SCHED_TICK_NS - 1);
     if (deadline_tick <= c->wheel_tick)
@@ -773,6 +824,11 @@ void sched_set_tick_test_hook(void (*hook)(void))
     __atomic_store_n(&tick_test_hook, hook, __ATOMIC_RELEASE);
 }
 
+struct thread *sched_idle_thread(unsigned cpu)
+{
+    return cpus[cpu].idle;
+}
+
 uint64_t sched_cpu_ticks(unsigned cpu)
 {
     return __atomic_load_n(&cpus[cpu].ticks, __ATOMIC_RELAXED);
@@ -790,9 +846,9 @@ static void tick_work(struct sched_cpu *c)
     __atomic_store_n(&c->ticks, c->ticks + 1, __ATOMIC_RELAXED);
     wake_sleepers(c);
     size_t queued = rq_count(&c->rq);
-    bool busy = c->current != c->idle;
+    bool busy = running() != c->idle;
     if (busy)
-        charge_tick(c, c->current, queued);
+        charge_tick(c, running(), queued);
     if (fair_tick(self, busy, (unsigned)queued + busy) || (!busy && queued))
         c->need_resched = true;
     /* A thread waiting here that an idle CPU could run: wake that CPU again, in
@@ -829,7 +885,7 @@ static void preempt_check(void)
 {
     unsigned self = arch_cpu_index();
     struct sched_cpu *c = &cpus[self];
-    if (c->need_resched && c->current && !yield_to_queued(c, self, true))
+    if (c->need_resched && running() && !yield_to_queued(c, self, true))
         schedule();
 }
 
@@ -888,14 +944,13 @@ static void idle_entry(void *arg)
 }
 
 /* The running context of a CPU as a thread (its stack is not a kstack). */
-static struct thread *adopt_current_context(struct sched_cpu *c, unsigned cpu, const char *name)
+static struct thread *adopt_current_context(unsigned cpu, const char *name)
 {
     struct thread *t = thread_new(name, (int)cpu);
     if (!t)
         panic("sched: no memory for CPU %u's first thread", cpu);
     t->state = THREAD_RUNNING;
     t->on_cpu = true;
-    c->current = t;
     arch_cpu_set_running(t);
     return t;
 }
@@ -903,6 +958,7 @@ static struct thread *adopt_current_context(struct sched_cpu *c, unsigned cpu, c
 static void sched_cpu_setup(unsigned cpu)
 {
     struct sched_cpu *c = &cpus[cpu];
+    arch_cpu_set_slot(cpu, ARCH_CPU_SLOT_SCHED, c);
     rq_init(&c->rq);
     c->wheel_tick = time_tick(arch_time_ns());
 }
@@ -926,9 +982,9 @@ void sched_init(void)
     unsigned self = arch_cpu_index();
     struct sched_cpu *c = &cpus[self];
     sched_cpu_alloc_wheel(c, self);
-    adopt_current_context(c, self, "main");
-    c->current->affinity = THREAD_ANY_CPU; /* main may move; its stack is the boot stack */
-    c->current->rq.pinned = false;
+    adopt_current_context(self, "main");
+    running()->affinity = THREAD_ANY_CPU; /* main may move; its stack is the boot stack */
+    running()->rq.pinned = false;
     __atomic_store_n(&cpus_online, 1, __ATOMIC_RELEASE);
     arch_set_reschedule_handler(reschedule_ipi);
     arch_set_preempt_hook(preempt_check);
@@ -937,6 +993,7 @@ void sched_init(void)
     struct thread *idle = thread_new("idle", (int)self);
     if (!idle || kstack_alloc(THREAD_STACK_DEFAULT, &idle->stack) != KSTACK_OK)
         panic("sched: no memory for the idle thread");
+    idle->rq.queue = &idle_never_queued;
     struct arch_thread_start start = {
         .begin = thread_begin, .entry = idle_entry, .arg = NULL, .end = thread_exit};
     idle->saved_sp = arch_thread_stack_init(idle->stack.top, &start);
@@ -947,7 +1004,8 @@ void sched_ap_main(unsigned cpu)
 {
     struct sched_cpu *c = &cpus[cpu];
     sched_cpu_alloc_wheel(c, cpu);
-    c->idle = adopt_current_context(c, cpu, "idle");
+    c->idle = adopt_current_context(cpu, "idle");
+    c->idle->rq.queue = &idle_never_queued;
     __atomic_fetch_add(&cpus_online, 1, __ATOMIC_ACQ_REL);
     sched_start_ticks();
     idle_loop();

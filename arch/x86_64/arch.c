@@ -7,6 +7,8 @@
 #include "arch/platform.h"
 #include "arch/time.h"
 
+#include "base/panic.h"
+
 #include "apic.h"
 #include "cpu.h"
 #include "kernel/console.h"
@@ -33,6 +35,12 @@ void percpu_init_this_cpu(unsigned cpu)
     cpu_areas[cpu].self = &cpu_areas[cpu];
     cpu_areas[cpu].index = cpu;
     wrmsr(MSR_GS_BASE, (uint64_t)&cpu_areas[cpu]);
+}
+
+void arch_cpu_set_slot(unsigned cpu, unsigned slot, void *value)
+{
+    KASSERT(cpu < ARCH_MAX_CPUS && slot < ARCH_CPU_SLOTS);
+    __atomic_store_n(&cpu_areas[cpu].slots[slot], value, __ATOMIC_RELEASE);
 }
 
 bool arch_early_console_init(void)
@@ -173,16 +181,15 @@ void arch_thread_trampoline(void);
 
 uint64_t arch_thread_stack_init(uintptr_t top, const struct arch_thread_start *start)
 {
-    /* The frame arch_context_switch pops (context_switch.S): r15 r14 r13 r12 rbx
-     * rbp, then the return address; the trampoline finds its work in r12-r15. */
+    /* The frame arch_context_switch_bare pops (context_switch.S): rbp, then the
+     * return address; above it the trampoline's four words. Six words: the frame
+     * stays 16-byte aligned below a 16-byte aligned top. */
     uint64_t *sp = (uint64_t *)top;
-    *--sp = 0; /* keeps the frame 16-byte aligned below a 16-byte aligned top */
+    *--sp = (uint64_t)start->end;
+    *--sp = (uint64_t)start->arg;
+    *--sp = (uint64_t)start->entry;
+    *--sp = (uint64_t)start->begin;
     *--sp = (uint64_t)arch_thread_trampoline;
-    *--sp = 0;                      /* rbp */
-    *--sp = 0;                      /* rbx */
-    *--sp = (uint64_t)start->entry; /* r12 */
-    *--sp = (uint64_t)start->arg;   /* r13 */
-    *--sp = (uint64_t)start->begin; /* r14 */
-    *--sp = (uint64_t)start->end;   /* r15 */
+    *--sp = 0; /* rbp */
     return (uint64_t)sp;
 }

@@ -1,61 +1,61 @@
 /*
  * Thread switching (include/arch/context.h: arch_context_switch, arch_thread_stack_init).
  *
- * A thread that is not running keeps its callee-saved registers on its own
- * stack, and the stack pointer in its thread control block. The saved frame,
- * from the saved stack pointer upwards:
+ * arch_context_switch (machine/context.h) is an inline asm statement that calls
+ * arch_context_switch_bare below and tells the compiler that every general
+ * register but rsp and rbp is clobbered. So the compiler itself saves whatever
+ * callee-saved registers the calling function uses, once, in that function's
+ * prologue (it would save them anyway, to use them), and keeps no value in a
+ * register across the switch; the switch saves only rbp (the frame pointer,
+ * which the compiler does not let an asm statement clobber) and the stack
+ * pointer. A thread that is not running keeps, from its saved stack pointer
+ * upwards:
  *
- *      saved_sp ->  r15
- *                   r14
- *                   r13
- *                   r12
- *                   rbx
- *                   rbp
- *                   return address  (into the caller of arch_context_switch, or
+ *      saved_sp ->  rbp
+ *                   return address  (into the caller's asm statement, or
  *                                    arch_thread_trampoline for a new thread)
  *
- * The caller-saved registers need no saving: arch_context_switch is an ordinary
- * call, so the compiler already assumes they are clobbered. RFLAGS is not saved:
- * the scheduler always switches with interrupts disabled. No FPU/SSE state: the
+ * and above that, for a thread that never ran, the trampoline's four words
+ * (begin, entry, arg, end: arch_thread_stack_init). RFLAGS is not saved: the
+ * scheduler always switches with interrupts disabled. No FPU/SSE state: the
  * kernel is compiled for general registers only.
  */
     .text
 
 /*
- * void arch_context_switch(uint64_t *save_sp, uint64_t load_sp)
+ * arch_context_switch_bare
  * In: rdi = where to store the outgoing thread's stack pointer,
- *     rsi = the incoming thread's saved stack pointer.
+ *     rsi = the incoming thread's saved stack pointer,
+ *     rdx = a byte to clear once the outgoing thread is saved (x86 stores are
+ *           released in order: whoever sees it clear sees the saved stack).
+ * Clobbers every register but rsp and rbp (the caller's asm statement says so).
  * Returns on the incoming thread's stack, into whatever that thread was doing.
  */
-    .globl arch_context_switch
-    .type arch_context_switch, @function
-arch_context_switch:
+    .globl arch_context_switch_bare
+    .type arch_context_switch_bare, @function
+arch_context_switch_bare:
     push %rbp
-    push %rbx
-    push %r12
-    push %r13
-    push %r14
-    push %r15
     mov %rsp, (%rdi)        /* the outgoing thread is now wholly described by its stack */
+    movb $0, (%rdx)         /* which it may run on elsewhere: we no longer touch it */
     mov %rsi, %rsp          /* from here on we run on the incoming thread's stack */
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %rbx
     pop %rbp
     ret
-    .size arch_context_switch, . - arch_context_switch
+    .size arch_context_switch_bare, . - arch_context_switch_bare
 
 /*
- * Where a new thread's first switch "returns" to. arch_thread_stack_init left
- * r12 = entry, r13 = arg, r14 = begin, r15 = end (callee-saved, so they survive
- * the calls). Runs begin(), entry(arg), end() with a 16-byte aligned stack and
- * rbp = 0, which ends backtraces here. end must not return.
+ * Where a new thread's first switch "returns" to, with rsp at the four words
+ * arch_thread_stack_init left: begin, entry, arg, end. They go into callee-saved
+ * registers (r12 = entry, r13 = arg, r15 = end survive the calls). Runs begin(),
+ * entry(arg), end() with a 16-byte aligned stack and rbp = 0, which ends
+ * backtraces here. end must not return.
  */
     .globl arch_thread_trampoline
     .type arch_thread_trampoline, @function
 arch_thread_trampoline:
+    pop %r14                /* begin */
+    pop %r12                /* entry */
+    pop %r13                /* arg */
+    pop %r15                /* end */
     xor %ebp, %ebp
     and $-16, %rsp          /* the ABI wants rsp = 0 mod 16 at each call */
     call *%r14              /* begin: the scheduler finishes the switch */

@@ -20,11 +20,15 @@ struct cpu_area {
     uint64_t fs_base, user_gs_base; /* what the MSRs hold for the user now */
     struct arch_user_state *user_state; /* the running user thread's, or NULL */
     void *running;         /* arch_cpu_running(): the scheduler's current thread */
+    void *slots[MACHINE_CPU_SLOTS]; /* arch_cpu_slot() (include/arch/cpu.h) */
 };
 _Static_assert(__builtin_offsetof(struct cpu_area, index) == MACHINE_PERCPU_INDEX_OFFSET,
                "machine/cpu.h's arch_cpu_index reads the index there");
 _Static_assert(__builtin_offsetof(struct cpu_area, running) == MACHINE_PERCPU_RUNNING_OFFSET,
                "machine/cpu.h's arch_cpu_running reads the thread there");
+
+_Static_assert(__builtin_offsetof(struct cpu_area, slots) == MACHINE_PERCPU_SLOTS_OFFSET,
+               "machine/cpu.h's arch_cpu_slot reads the slots there");
 
 static inline struct cpu_area *this_cpu_area(void)
 {

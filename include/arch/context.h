@@ -3,10 +3,15 @@
  * stack (arch/x86_64/context_switch.S and call_on_stack.S, each drawing the frame
  * it saves).
  *
- * arch_context_switch saves the callee-saved registers on the current stack,
- * stores the stack pointer in *save_sp, loads load_sp and resumes the thread that
- * was saved there. Call with interrupts disabled (sched/sched.c's schedule(), from
- * thread or interrupt context alike).
+ * void arch_context_switch(uint64_t *save_sp, uint64_t load_sp, bool *saved)
+ * saves what the outgoing thread needs on the current stack, stores the stack
+ * pointer in *save_sp, then stores false to *saved (a release: from then on
+ * another CPU may resume the outgoing thread, which the switch no longer
+ * touches), loads load_sp and resumes the thread that was saved there. Call with
+ * interrupts disabled (sched/sched.c's schedule(), from thread or interrupt
+ * context alike). Inline, from the arch's machine/context.h: to the compiler it
+ * clobbers every register the ABI lets it keep values in, so the caller keeps
+ * none across it (x86_64: see context_switch.S).
  * arch_thread_stack_init prepares a new stack (top = highest address, 16-byte
  * aligned) so that switching to the returned stack pointer runs begin(), then
  * entry(arg), then end(), which must not return.
@@ -16,7 +21,8 @@
 
 #include <stdint.h>
 
-void arch_context_switch(uint64_t *save_sp, uint64_t load_sp);
+#include "machine/context.h"
+
 struct arch_thread_start {
     void (*begin)(void);
     void (*entry)(void *arg);

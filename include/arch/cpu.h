@@ -41,6 +41,28 @@ void *arch_cpu_running(void);
 void arch_cpu_set_running(void *running);
 #endif
 
+/* Slots: words of each CPU's own area kept for the floors above, each holding
+ * the address of one subsystem's record for that CPU, so that a fast path finds
+ * its CPU's record in one load, with no index arithmetic and no interrupt
+ * masking (the load cannot be split by a migration; what the caller does with
+ * the record afterwards is its own affair, as with arch_cpu_index). Each owner
+ * fills its slot for every CPU with arch_cpu_set_slot when it initializes,
+ * before its first use, and never changes it afterwards. */
+enum arch_cpu_slot_owner {
+    ARCH_CPU_SLOT_FRAME_CACHE, /* mm/frame.c: the CPU's cache of free frames */
+    ARCH_CPU_SLOT_HEAP_CACHE,  /* mm/heap.c: the CPU's cache of heap blocks */
+    ARCH_CPU_SLOT_SCHED,       /* sched/sched.c: the CPU's scheduler record */
+    ARCH_CPU_SLOTS
+};
+_Static_assert(ARCH_CPU_SLOTS <= MACHINE_CPU_SLOTS, "the per-CPU area has a word per slot");
+
+/* The calling CPU's value of `slot` (a constant); NULL before its owner set it. */
+#ifndef MACHINE_CPU_SLOT_INLINE
+void *arch_cpu_slot(unsigned slot);
+#endif
+/* Sets `slot` of CPU `cpu` (any CPU, online or not yet): for initialization. */
+void arch_cpu_set_slot(unsigned cpu, unsigned slot, void *value);
+
 /* Bring up this CPU's descriptor tables and exception handlers (boot CPU, once). */
 void arch_cpu_init(void);
 

@@ -25,7 +25,10 @@
 
 /* Interrupt flag: bool arch_irq_save_disable(void) disables interrupts and
  * returns whether they were enabled; void arch_irq_restore(bool were_enabled)
- * re-enables them if they were. Inline, from the arch's machine/irq.h. */
+ * re-enables them if they were. Inline, from the arch's machine/irq.h.
+ * arch_irq_flags_t arch_irq_flags_save_disable(void) and
+ * arch_irq_flags_restore(flags) do the same with the whole flags word, where a
+ * path counts its instructions (no bit to extract or test). */
 #include "machine/irq.h"
 
 #define ARCH_IRQ_FIRST 32

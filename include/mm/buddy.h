@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/bitops.h"
 #include "mm/heap.h"
 
 /* Arena slots the region may hold: 32768 arenas of 2 MiB, a 64 GiB heap. */
@@ -52,11 +53,13 @@ struct buddy_free_node {
  * The first 16 bytes of every block, free, cached or allocated. Written only when
  * the block changes hands (split, merge, alloc, free, into or out of a cache).
  *
- * The seal: a fixed magic mixed with the block's address, order and state, then
- * multiplied by an odd constant (a bijection, so no two (address, order, state)
- * triples share a seal). Order and state go into bits 48..63, which no two
- * addresses of one region differ in, so a header copied to another block does not
- * pass either. One compare of the seal checks address, order and state at once.
+ * The seal: a fixed magic xor-ed with the block's address and a tag of its order
+ * and state (a bijection of the three, so no two (address, order, state) triples
+ * share a seal). Order and state go into bits 48..63, which no two addresses of
+ * one region differ in, so a header copied to another block does not pass
+ * either, nor does one damaged in any bit. One compare of the seal checks
+ * address, order and state at once; a change of state is one xor of the seal's
+ * top byte.
  */
 enum buddy_block_state {
     BUDDY_FREE = 0xf5,   /* on the engine's free list of its order */
@@ -71,17 +74,25 @@ struct buddy_header {
 };
 _Static_assert(sizeof(struct buddy_header) == HEAP_HEADER_BYTES, "header size");
 
-#define BUDDY_SEAL_MAGIC 0x45786f4275646479ul      /* "ExoBuddy" */
-#define BUDDY_SEAL_MULTIPLIER 0x9e3779b97f4a7c15ul /* odd: 2^64 / golden ratio */
+/* Turns a USED block's seal into its CACHED one and back: an xor of the seal's
+ * top byte, the state's (one instruction on a byte of memory). */
+static inline void buddy_seal_flip_used_cached(struct buddy_header *header)
+{
+    ((uint8_t *)&header->seal)[__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 7 : 0] ^=
+        BUDDY_USED ^ BUDDY_CACHED;
+}
+
+#define BUDDY_SEAL_MAGIC 0x45786f4275646479ul /* "ExoBuddy" */
 
 static inline uint64_t buddy_seal(uintptr_t block, unsigned order, unsigned state)
 {
     uint64_t tag = (uint64_t)(order | state << 8) << 48;
-    return (block ^ tag ^ BUDDY_SEAL_MAGIC) * BUDDY_SEAL_MULTIPLIER;
+    return block ^ tag ^ BUDDY_SEAL_MAGIC;
 }
 
+
 /* buddy_seal's tag and magic, precomputed for the states the front caches use:
- * the fast paths then seal with one xor and one multiply. */
+ * the fast paths then check a seal with one xor. */
 #define BUDDY_SEAL_KEY(order, state) (((uint64_t)((order) | (state) << 8) << 48) ^ BUDDY_SEAL_MAGIC)
 extern const uint64_t buddy_used_keys[HEAP_MAX_ORDER + 1], buddy_cached_keys[HEAP_MAX_ORDER + 1];
 
@@ -122,26 +133,23 @@ struct buddy_heap {
 
 /*
  * A front cache: a LIFO list of cached blocks per order, linked through the word
- * after each header. `busy` is the cache's lock, taken only with
- * buddy_cache_trylock: its owner CPU on the fast path (which falls back to the
- * engine when it is taken) and a drainer. Everything else under `busy`.
+ * after each header. `busy` is the cache's lock, only ever tried
+ * (buddy_cache_trylock): by its owner CPU on the fast path, which falls back to
+ * the engine when it is taken, and by a drainer. Everything else under `busy`.
  */
-#define BUDDY_CACHE_MAX_ORDER 13 /* 8 KiB blocks: a 4 KiB request and its header */
+#define BUDDY_CACHE_MAX_ORDER HEAP_CACHE_MAX_ORDER
 #define BUDDY_CACHE_MAX_BYTES ((1ul << BUDDY_CACHE_MAX_ORDER) - HEAP_HEADER_BYTES)
 /* Blocks a cache keeps per order: 64 of the small orders, fewer of the larger,
  * at most 128 KiB per order. */
 #define BUDDY_CACHE_LIMIT(order) ((order) <= 11 ? 64u : (1u << (17 - (order))))
 
-struct buddy_cache_list {
-    uintptr_t head; /* the last block cached; each links to the next; 0 ends it */
-    uint32_t room;  /* blocks it may still take: BUDDY_CACHE_LIMIT(order) - count */
-};
-
 struct buddy_cache {
-    int busy; /* (A) 1 while held; xchg to take */
+    uint64_t busy; /* (A) bit 0: held */
     /* By order; those below HEAP_MIN_ORDER stay empty with no room (indexing by
-     * the order itself saves the fast path a subtraction). */
-    struct buddy_cache_list lists[BUDDY_CACHE_MAX_ORDER + 1];
+     * the order itself saves the fast path a subtraction). Two arrays, so that
+     * the fast path indexes each with a scaled register. */
+    uintptr_t heads[BUDDY_CACHE_MAX_ORDER + 1]; /* the last block cached; 0: none */
+    uint32_t rooms[BUDDY_CACHE_MAX_ORDER + 1];  /* LIMIT(order) - blocks cached */
 } __attribute__((aligned(64)));
 
 /* An empty cache, with room for BUDDY_CACHE_LIMIT blocks of each cached order. */
@@ -149,7 +157,7 @@ void buddy_cache_init(struct buddy_cache *cache);
 
 static inline bool buddy_cache_trylock(struct buddy_cache *cache)
 {
-    return __atomic_exchange_n(&cache->busy, 1, __ATOMIC_ACQUIRE) == 0;
+    return !arch_bit0_test_and_set_atomic(&cache->busy);
 }
 
 static inline void buddy_cache_unlock(struct buddy_cache *cache)
@@ -170,56 +178,63 @@ static inline unsigned buddy_small_order(size_t size)
  * A block of `order` (at most BUDDY_CACHE_MAX_ORDER) from the cache, marked
  * BUDDY_USED, or NULL when the cache has none. Cache held.
  */
-static inline void *buddy_cache_alloc(struct buddy_cache *cache, unsigned order)
+static inline void *buddy_cache_alloc(struct buddy_cache *cache, size_t order)
 {
-    struct buddy_cache_list *list = &cache->lists[order];
-    uintptr_t block = list->head;
+    uintptr_t block = cache->heads[order];
     if (!block)
         return NULL;
     struct buddy_header *header = (struct buddy_header *)block;
-    if (header->seal != (block ^ buddy_cached_keys[order]) * BUDDY_SEAL_MULTIPLIER)
+    if (header->seal != (block ^ buddy_cached_keys[order]))
         buddy_cache_damaged(block, order);
-    list->head = *(uintptr_t *)(block + HEAP_HEADER_BYTES);
-    list->room++;
-    header->seal = (block ^ buddy_used_keys[order]) * BUDDY_SEAL_MULTIPLIER;
+    cache->heads[order] = *(uintptr_t *)(block + HEAP_HEADER_BYTES);
+    cache->rooms[order]++;
+    buddy_seal_flip_used_cached(header);
     header->state = BUDDY_USED;
     return (void *)(block + HEAP_HEADER_BYTES);
 }
 
 /*
- * Takes `ptr` into the cache when it is a live block of the heap of a cached
- * order and the cache has room; false otherwise, and then the caller hands it to
- * buddy_free, which tells misuse (double free, foreign, damaged) from a block the
- * cache could not take. The checks are buddy_free's, cheapest first, one compare
- * each: inside the region, aligned to the smallest block, its arena mapped, then
- * the seal (address, order and state in one). Cache held.
+ * Whether `ptr` is a live block of the heap of a cached order (then *order is
+ * its order); if not, the caller hands it to buddy_free, which tells misuse
+ * (double free, foreign, damaged, NULL) from a block the cache does not take.
+ * The checks are buddy_free's, cheapest first, one compare each: inside the
+ * region and aligned to the smallest block (one compare: rotated right by the
+ * smallest block's order, an offset with low bits set becomes larger than any
+ * in the region, which starts aligned to an arena), its arena mapped, then the
+ * seal (address, order and state in one). Reads only the block and the heap's
+ * region map: no cache need be held.
  */
-static inline bool buddy_cache_free(struct buddy_heap *heap, struct buddy_cache *cache, void *ptr)
+static inline bool buddy_cacheable(const struct buddy_heap *heap, void *ptr, size_t *order)
 {
     uintptr_t block = (uintptr_t)ptr - HEAP_HEADER_BYTES;
     uintptr_t offset = block - heap->region_start;
-    /* Inside the region and aligned, in one compare: rotated right by the smallest
-     * block's order, an offset with low bits set becomes larger than any in the
-     * region (the region starts aligned to an arena). */
     uintptr_t slots = (offset >> HEAP_MIN_ORDER) | (offset << (64 - HEAP_MIN_ORDER));
     if (slots >= heap->region_min_blocks)
         return false;
-    size_t slot = offset >> HEAP_MAX_ORDER;
-    if (!((heap->mapped_arenas[slot / 64] >> (slot % 64)) & 1))
+    if (!arch_bit_test(heap->mapped_arenas, offset >> HEAP_MAX_ORDER))
         return false;
+    const struct buddy_header *header = (const struct buddy_header *)block;
+    size_t block_order = header->order; /* below HEAP_MIN_ORDER only in a bad seal */
+    if (block_order > BUDDY_CACHE_MAX_ORDER ||
+        header->seal != (block ^ buddy_used_keys[block_order]))
+        return false;
+    *order = block_order;
+    return true;
+}
+
+/* Takes a block that buddy_cacheable accepted (of that order) into the cache;
+ * false, with nothing changed, when the cache has no room. Cache held. */
+static inline bool buddy_cache_push(struct buddy_cache *cache, void *ptr, size_t order)
+{
+    if (cache->rooms[order] == 0)
+        return false;
+    uintptr_t block = (uintptr_t)ptr - HEAP_HEADER_BYTES;
     struct buddy_header *header = (struct buddy_header *)block;
-    unsigned order = header->order; /* below HEAP_MIN_ORDER only in a bad seal */
-    if (order > BUDDY_CACHE_MAX_ORDER ||
-        header->seal != (block ^ buddy_used_keys[order]) * BUDDY_SEAL_MULTIPLIER)
-        return false;
-    struct buddy_cache_list *list = &cache->lists[order];
-    if (list->room == 0)
-        return false;
-    header->seal = (block ^ buddy_cached_keys[order]) * BUDDY_SEAL_MULTIPLIER;
+    buddy_seal_flip_used_cached(header);
     header->state = BUDDY_CACHED;
-    *(uintptr_t *)(block + HEAP_HEADER_BYTES) = list->head;
-    list->head = block;
-    list->room--;
+    *(uintptr_t *)ptr = cache->heads[order];
+    cache->heads[order] = block;
+    cache->rooms[order]--;
     return true;
 }
 

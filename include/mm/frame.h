@@ -28,12 +28,15 @@
  * is free, or that lies outside managed memory, panics.
  *
  * Locking: each pool's lock (mm/frame.c) protects its bitmap and summaries; no
- * code holds two; the per-CPU caches are touched only by their CPU, with
- * interrupts off.
+ * code holds two. Each per-CPU cache has a lock of its own that is only ever
+ * tried, never waited for (frame_drain_cache aside): a fast path that finds it
+ * taken, by an interrupt handler's frame_alloc on a CPU whose thread was in the
+ * middle of one, or by a thread preempted while holding it, uses the pools
+ * instead. So the fast paths mask no interrupts. A cache is held while it refills
+ * from or drains into the pools (cache, then one pool lock).
  *
  * Interrupt context: frame_alloc, frame_free and their run variants may be
- * called from it (the lock and the per-CPU caches keep interrupts off);
- * frame_init is for boot.
+ * called from it; frame_init is for boot.
  */
 #ifndef EXO_MM_FRAME_H
 #define EXO_MM_FRAME_H
@@ -52,7 +55,7 @@ struct phys_range {
 };
 
 #define FRAME_MAX_PHYS (1ull << 40) /* 1 TiB: memory above is ignored with a warning */
-#define FRAME_CACHE_SIZE 60         /* frames each CPU may keep (the cache: 256 bytes) */
+#define FRAME_CACHE_SIZE 59         /* frames each CPU may keep (the cache: 256 bytes) */
 #define FRAME_CACHE_BATCH 32        /* frames moved between a cache and the bitmap */
 
 enum frame_error {
@@ -96,7 +99,9 @@ void frame_get_stats(struct frame_stats *out);
 /* The same for one node (highest_phys: the end of its span); false past the last. */
 bool frame_get_node_stats(unsigned node, struct frame_stats *out);
 
-/* Returns every frame in this CPU's cache to the bitmap (tests, memory pressure). */
+/* Returns every frame in this CPU's cache to the bitmap (tests, memory pressure).
+ * With interrupts on it waits for a holder of the cache; with them off it leaves
+ * a held cache alone. */
 void frame_drain_cache(void);
 
 #endif

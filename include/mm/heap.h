@@ -20,7 +20,10 @@
  * memory returns NULL (never panics). Misuse is a panic naming the address and the
  * caller: a double free, a pointer the heap never returned, a damaged header.
  *
- * Locking: one spinlock around the buddy structure (interrupts off while held).
+ * Locking: one spinlock around the buddy structure (interrupts off while held),
+ * and in front of it a cache of small blocks per CPU under a lock that the fast
+ * paths only try (include/mm/buddy.h); kmalloc of a size the compiler knows goes
+ * straight to its order's cache.
  *
  * Interrupt context: none. kmalloc may grow the heap and kfree shrink it, which
  * maps and unmaps pages and waits for other CPUs' TLB shootdowns: threads only.
@@ -35,8 +38,30 @@
 #define HEAP_MAX_ORDER 21 /* 2 MiB: the arena size */
 #define HEAP_HEADER_BYTES 16
 #define HEAP_MAX_ALLOC_BYTES ((1ul << HEAP_MAX_ORDER) - HEAP_HEADER_BYTES)
+/* Blocks up to this order (8 KiB: a 4 KiB request and its header) come from
+ * per-CPU caches in front of the buddy engine (include/mm/buddy.h). */
+#define HEAP_CACHE_MAX_ORDER 13
 
+#if __STDC_HOSTED__ == 0
+/* kmalloc of a size the compiler knows, as most are (sizeof): a block of the
+ * order it works out at compile time from the CPU's cache, with no size check
+ * and no order lookup on the way (as Linux's kmalloc does with its caches). */
+void *kmalloc_cached_order(size_t order);
+/* kmalloc of any other size. */
+void *kmalloc_any(size_t size);
+
+static inline __attribute__((always_inline)) void *kmalloc(size_t size)
+{
+    if (__builtin_constant_p(size) &&
+        size <= (1ul << HEAP_CACHE_MAX_ORDER) - HEAP_HEADER_BYTES) /* no wrap at SIZE_MAX */
+        return kmalloc_cached_order(size + HEAP_HEADER_BYTES <= (1ul << HEAP_MIN_ORDER)
+                                        ? HEAP_MIN_ORDER
+                                        : 64 - (unsigned)__builtin_clzl(size + HEAP_HEADER_BYTES - 1));
+    return kmalloc_any(size);
+}
+#else
 void *kmalloc(size_t size);
+#endif
 void *kcalloc(size_t count, size_t size);
 /* krealloc(NULL, n) is kmalloc(n); krealloc(p, 0) frees p and returns NULL. On
  * failure it returns NULL and p stays valid. */

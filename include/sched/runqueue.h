@@ -140,14 +140,18 @@ static inline struct rq_node *rq_list_oldest(const struct rq_node *sentinel)
     return sentinel->next == sentinel ? NULL : sentinel->next;
 }
 
-/* The oldest node of either list, or NULL. */
+/* A sentinel's seq: above every node's, so that the oldest of the two lists' first
+ * nodes is found with one compare whether or not a list is empty. */
+#define RQ_SENTINEL_SEQ UINT64_MAX
+
+/* The oldest node of either list, or NULL: the first node of each list (a
+ * sentinel when the list is empty), the one with the smaller seq, NULL if that
+ * is a sentinel (both lists empty). */
 static inline struct rq_node *rq_oldest(const struct run_queue *rq)
 {
-    struct rq_node *pinned = rq_list_oldest(&rq->pinned);
-    struct rq_node *stealable = rq_list_oldest(&rq->stealable);
-    if (!pinned || (stealable && stealable->seq < pinned->seq))
-        return stealable;
-    return pinned;
+    struct rq_node *pinned = rq->pinned.next, *stealable = rq->stealable.next;
+    struct rq_node *oldest = stealable->seq < pinned->seq ? stealable : pinned;
+    return oldest->seq == RQ_SENTINEL_SEQ ? NULL : oldest;
 }
 
 /* Unlinks a node that is on its queue, without touching the counts. */
@@ -166,7 +170,9 @@ static inline void rq_unlink_node(struct rq_node *node)
 /* Stamps `node` and appends it to its list, without touching the counts. */
 static inline void rq_link_newest(struct run_queue *rq, struct rq_node *node)
 {
-    node->seq = rq->next_seq++;
+    /* An atomic add under the lock: not needed for exclusion, but one
+     * instruction (xadd) where a load, an add and a store are three. */
+    node->seq = __atomic_fetch_add(&rq->next_seq, 1, __ATOMIC_RELAXED);
     rq_list_append(node->pinned ? &rq->pinned : &rq->stealable, node);
     __atomic_store_n(&node->queue, rq, __ATOMIC_RELEASE);
 }
@@ -185,11 +191,22 @@ static inline void rq_publish_counts(struct run_queue *rq, size_t count, size_t 
 __attribute__((noreturn, cold)) void rq_linked_push_panic(struct run_queue *rq,
                                                           struct rq_node *node, bool irq);
 
+/* rq_exchange's wait for a lock another CPU holds (interrupts off), out of line:
+ * the yield path's rare branch. Returns with rq->lock held. */
+static __attribute__((noinline, unused)) void
+rq_lock_contended(struct run_queue *rq)
+{
+    spin_lock_irqs_off(&rq->lock);
+}
+
 /* Panics unless `node` is unlinked, as a push wants it: one test of the three
- * fields or-ed together. */
+ * fields or-ed together. `queue` is read plainly (an atomic load the compiler
+ * would not fold into the or): a write that raced with this read would come from
+ * another queue's holder, i.e. the node is linked elsewhere, the bug this
+ * catches either way. */
 static inline void rq_check_unlinked(struct run_queue *rq, struct rq_node *node, bool irq)
 {
-    if (((uintptr_t)node->prev | (uintptr_t)node->next | (uintptr_t)rq_node_queue(node)) != 0)
+    if (((uintptr_t)node->prev | (uintptr_t)node->next | (uintptr_t)node->queue) != 0)
         rq_linked_push_panic(rq, node, irq);
 }
 
@@ -202,9 +219,8 @@ static inline void rq_check_unlinked(struct run_queue *rq, struct rq_node *node,
 static inline __attribute__((always_inline)) struct rq_node *rq_exchange(struct run_queue *rq,
                                                                         struct rq_node *node)
 {
-    if (__atomic_load_n(&rq->count, __ATOMIC_ACQUIRE) == 0)
-        return NULL;
-    spin_lock_irqs_off(&rq->lock);
+    if (__builtin_expect(__atomic_exchange_n(&rq->lock.locked, 1, __ATOMIC_ACQUIRE), 0))
+        rq_lock_contended(rq);
     rq_check_unlinked(rq, node, false);
     struct rq_node *oldest = rq_oldest(rq);
     if (oldest) {

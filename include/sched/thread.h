@@ -172,6 +172,10 @@ uint64_t sched_nested_ticks(unsigned cpu);
 /* Ticks `cpu` has taken since boot, as a snapshot from any CPU. */
 uint64_t sched_cpu_ticks(unsigned cpu);
 
+/* `cpu`'s idle thread (never queued: its run-queue node names a queue of its own,
+ * so a push of it panics). For tests. */
+struct thread *sched_idle_thread(unsigned cpu);
+
 /* Ticks since boot on this CPU (SCHED_TICK_NS each). */
 uint64_t sched_ticks(void);
 

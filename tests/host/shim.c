@@ -117,6 +117,19 @@ unsigned arch_cpu_index(void)
     return shim_cpu_index;
 }
 
+/* The per-CPU slots of include/arch/cpu.h, one row per fake CPU. */
+static void *shim_cpu_slots[ARCH_MAX_CPUS][ARCH_CPU_SLOTS];
+
+void *arch_cpu_slot(unsigned slot)
+{
+    return __atomic_load_n(&shim_cpu_slots[shim_cpu_index][slot], __ATOMIC_ACQUIRE);
+}
+
+void arch_cpu_set_slot(unsigned cpu, unsigned slot, void *value)
+{
+    __atomic_store_n(&shim_cpu_slots[cpu][slot], value, __ATOMIC_RELEASE);
+}
+
 uint64_t arch_read_timestamp(void)
 {
     return __builtin_ia32_rdtsc();

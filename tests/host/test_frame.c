@@ -836,6 +836,36 @@ static void test_frame_double_free_of_a_cached_frame_panics(void)
     shim_cpu_index = 0;
 }
 
+/* A cache taken (by an interrupt handler's caller on this CPU, or a thread
+ * preempted while holding it): alloc and free go to the pool and leave the cache
+ * alone, the counts stay right, and a double free is still caught. */
+static void test_frame_taken_cache_sends_alloc_and_free_to_the_pool(void)
+{
+    struct layout l = LAYOUT(busy_map, busy_reserved, 32 * MIB);
+    CHECK_EQ_INT(init_layout(&l), FRAME_OK);
+    uint64_t start_free = stats_now().free_frames;
+    phys_addr_t warm = frame_alloc(); /* fills the cache by a batch */
+    uint32_t cached = caches[0].count;
+    uint64_t in_pool = pool_free;
+    CHECK(cache_trylock(&caches[0]));
+    phys_addr_t p = frame_alloc();
+    CHECK(phys_is_valid(p));
+    CHECK_EQ_INT(caches[0].count, cached);   /* untouched */
+    CHECK_EQ_U64(pool_free, in_pool - 1);    /* from the pool */
+    CHECK(!bit_test(cached_bitmap, p.value / FRAME_SIZE));
+    frame_free(p);
+    CHECK_EQ_INT(caches[0].count, cached);
+    CHECK_EQ_U64(pool_free, in_pool);        /* back to the pool */
+    CHECK(SHIM_EXPECT_PANIC(frame_free(p)));
+    CHECK(panic_says("double free"));
+    CHECK(!bit_test(cached_bitmap, p.value / FRAME_SIZE)); /* the check left it as it was */
+    cache_unlock(&caches[0]);
+    frame_free(warm);
+    CHECK_EQ_INT(caches[0].count, cached + 1); /* the cache again */
+    CHECK_EQ_U64(stats_now().free_frames, start_free);
+    CHECK(invariants_hold());
+}
+
 static void test_frame_unaligned_free_panics(void)
 {
     struct layout l = LAYOUT(busy_map, busy_reserved, 32 * MIB);
@@ -1245,6 +1275,7 @@ int main(void)
     RUN(test_frame_alloc_run_impossible_or_bad_requests_return_invalid);
     RUN(test_frame_double_free_of_a_pool_frame_panics);
     RUN(test_frame_double_free_of_a_cached_frame_panics);
+    RUN(test_frame_taken_cache_sends_alloc_and_free_to_the_pool);
     RUN(test_frame_unaligned_free_panics);
     RUN(test_frame_free_beyond_managed_memory_panics);
     RUN(test_frame_double_free_within_a_run_panics);

@@ -8,6 +8,7 @@
 #include "lib/string.h"
 #include "mm/heap.h"
 #include "mm/kstack.h"
+#include "sched/runqueue.h"
 #include "sched/sync.h"
 #include "sched/thread.h"
 
@@ -434,6 +435,17 @@ static void steal_thousands_of_threads_sum_exactly(struct ktest *t)
     }
     KT_EXPECT_EQ(t, counter, THREADS);
 }
+
+/* The idle thread is never queued, and the voluntary yield relies on a push of it
+ * being caught (sched.c: yield_to_queued). */
+static void crash_sched_idle_thread_queued(struct ktest *t)
+{
+    static struct run_queue queue;
+    rq_init(&queue);
+    rq_push(&queue, &sched_idle_thread(arch_cpu_index())->rq);
+    ktest_fail(t, __FILE__, __LINE__, "the idle thread was queued");
+}
+KTEST_CRASH_SUITE(crash_sched_idle_thread_queued, KTEST(crash_sched_idle_thread_queued));
 
 KTEST_SUITE(steal, KTEST(steal_work_spawned_on_one_cpu_reaches_every_cpu),
             KTEST(steal_never_moves_pinned_threads),

@@ -14,6 +14,9 @@
 #define MACHINE_PERCPU_INDEX_OFFSET 8
 /* ... and the thread it runs (arch_cpu_running). */
 #define MACHINE_PERCPU_RUNNING_OFFSET 72
+/* ... and the slots of include/arch/cpu.h (arch_cpu_slot), 8 bytes each. */
+#define MACHINE_PERCPU_SLOTS_OFFSET 80
+#define MACHINE_CPU_SLOTS 4
 
 #if __STDC_HOSTED__ == 0
 /* arch_cpu_index, inline in the kernel (the scheduler asks on every switch); a
@@ -44,6 +47,18 @@ static inline void arch_cpu_set_running(void *running)
                      : "memory");
 }
 #define MACHINE_CPU_RUNNING_INLINE 1
+
+/* One load, as arch_cpu_running; a macro so that the slot is a constant the
+ * instruction carries. */
+#define arch_cpu_slot(slot)                                                              \
+    ({                                                                                   \
+        void *slot_value_;                                                               \
+        __asm__ volatile("movq %%gs:%c1, %0"                                             \
+                         : "=r"(slot_value_)                                             \
+                         : "i"(MACHINE_PERCPU_SLOTS_OFFSET + 8 * (slot)));              \
+        slot_value_;                                                                     \
+    })
+#define MACHINE_CPU_SLOT_INLINE 1
 #endif
 
 #endif

@@ -27,10 +27,35 @@ static inline void arch_irq_restore(bool were_enabled)
         __asm__ volatile("sti" : : : "memory");
 }
 
+/* The whole flags word, for the hottest paths (the scheduler's yield): saving it
+ * needs no bit extracted, restoring it no test (popf puts IF back as it was). */
+typedef unsigned long arch_irq_flags_t;
+
+static inline arch_irq_flags_t arch_irq_flags_save_disable(void)
+{
+    arch_irq_flags_t flags;
+    __asm__ volatile("pushfq\n\tpopq %0\n\tcli" : "=r"(flags) : : "memory");
+    return flags;
+}
+
+static inline void arch_irq_flags_restore(arch_irq_flags_t flags)
+{
+    __asm__ volatile("pushq %0\n\tpopfq" : : "g"(flags) : "memory", "cc");
+}
+
 #else
 
 bool arch_irq_save_disable(void);
 void arch_irq_restore(bool were_enabled);
+typedef bool arch_irq_flags_t;
+static inline arch_irq_flags_t arch_irq_flags_save_disable(void)
+{
+    return arch_irq_save_disable();
+}
+static inline void arch_irq_flags_restore(arch_irq_flags_t flags)
+{
+    arch_irq_restore(flags);
+}
 
 #endif
 #endif
