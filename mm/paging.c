@@ -489,8 +489,8 @@ static int move_prepare(struct move *m, uint64_t *table, unsigned level, uintptr
     return PAGING_OK;
 }
 
-/* dst's entry for the page moved to dva; its table was made by move_prepare. */
-static uint64_t *move_dst_entry(struct move *m, uintptr_t dva)
+/* dst's level-0 table for the page moved to dva; made by move_prepare. */
+static uint64_t *move_dst_table(struct move *m, uintptr_t dva)
 {
     uintptr_t base = dva & ~(uintptr_t)(page_size_bytes(PAGE_2M) - 1);
     if (!m->dst_table || base != m->dst_base) {
@@ -502,10 +502,31 @@ static uint64_t *move_dst_entry(struct move *m, uintptr_t dva)
         m->dst_table = path.table[0];
         m->dst_base = base;
     }
-    uint64_t *entry = &m->dst_table[arch_va_index(dva, 0)];
-    if (arch_pte_present(*entry))
-        panic("paging: move onto the mapped page 0x%lx", (unsigned long)dva);
-    return entry;
+    return m->dst_table;
+}
+
+/* Moves the present pages of src's level-0 table `table` (mapping from `base`)
+ * with indexes in [first, last). The hot loop: a store and a clear a page, and
+ * an entry rebuilt only when fn changes its flags. */
+static void move_leaves(struct move *m, uint64_t *table, uintptr_t base, unsigned first,
+                        unsigned last)
+{
+    for (unsigned i = first; i < last; i++) {
+        uint64_t pte = table[i];
+        if (!pte || !arch_pte_present(pte))
+            continue;
+        uintptr_t va = base + (uintptr_t)i * ARCH_PAGE_SIZE, dva = va + m->delta;
+        uint64_t *dst_table = move_dst_table(m, dva);
+        uint64_t *entry = &dst_table[(dva - m->dst_base) / ARCH_PAGE_SIZE];
+        if (*entry) /* never cleared: the caller's range was not free */
+            panic("paging: move onto the mapped page 0x%lx", (unsigned long)dva);
+        uint64_t pa = arch_pte_phys(pte, 0);
+        unsigned flags = arch_pte_flags(pte);
+        unsigned new_flags = m->fn(m->ctx, va, phys(pa), flags);
+        *entry = new_flags == flags ? pte : arch_pte_leaf(pa, new_flags, 0);
+        table[i] = 0;
+        m->moved++;
+    }
 }
 
 /* The second walk: moves the present pages under src's table at `level`. */
@@ -514,21 +535,13 @@ static void move_pages(struct move *m, uint64_t *table, unsigned level, uintptr_
     uint64_t span = page_size_bytes((enum page_size)level);
     unsigned first, last;
     range_indexes(base, level, m->start, m->end, &first, &last);
+    if (level == 0) {
+        move_leaves(m, table, base, first, last);
+        return;
+    }
     for (unsigned i = first; i < last; i++) {
-        uint64_t pte = table[i];
-        if (!arch_pte_present(pte))
-            continue;
-        uintptr_t va = base + i * span;
-        if (level > 0) {
-            move_pages(m, table_at(arch_pte_phys(pte, level)), level - 1, va);
-            continue;
-        }
-        uint64_t *entry = move_dst_entry(m, va + m->delta);
-        uint64_t pa = arch_pte_phys(pte, 0);
-        unsigned flags = m->fn(m->ctx, va, phys(pa), arch_pte_flags(pte));
-        *entry = arch_pte_leaf(pa, flags, 0);
-        table[i] = 0;
-        m->moved++;
+        if (arch_pte_present(table[i]))
+            move_pages(m, table_at(arch_pte_phys(table[i], level)), level - 1, base + i * span);
     }
 }
 

@@ -633,9 +633,9 @@ static unsigned moved_page_flags(void *ctx, uintptr_t va, phys_addr_t pa, unsign
     return frame_flags(c->piece, c->piece->prot, pa);
 }
 
-/* Move: from's pages in [src, end) go to `to` at `at`, the frames unshared and
- * uncounted (the mapping changes, not the owner count). -ENOMEM with nothing
- * moved when `to` lacks a page table and no frame is left for one. */
+/* Move: from's pages in [src, end) go to `to` at `at`; no frame reference is
+ * taken or dropped (a frame changes mapping, not how many map it). -ENOMEM with
+ * nothing moved when `to` lacks a page table and no frame is left for one. */
 static int move_pages_locked(struct vmspace *from, uintptr_t src, uintptr_t end,
                              struct vmspace *to, uintptr_t at, struct vma *pieces)
 {
