@@ -408,6 +408,240 @@ int paging_share_user(struct address_space *src, struct address_space *dst, uint
     return error;
 }
 
+/*
+ * ---- paging_move_user: IPC's move of pages between live spaces ----
+ *
+ * Three walks, all under both spaces' locks. The first follows src's tables
+ * over the range and makes the destination tables every present page will
+ * need (only those: a hole stays without tables); it is the only one that
+ * allocates, so running dry there leaves both spaces as they were. The second
+ * moves each present entry: a store in dst, a clear in src, the frame's
+ * references untouched. The third unlinks the src tables the move emptied,
+ * which go back to the frame allocator after the one shootdown of src: until
+ * then a CPU's paging-structure cache may still point into them.
+ */
+struct move {
+    struct address_space *src, *dst;
+    uintptr_t start, end; /* the source range */
+    uintptr_t delta;      /* dst address - src address (modulo 2^64) */
+    paging_share_fn fn;
+    void *ctx;
+    uint64_t *dst_table;  /* the level-0 table of dst that maps dst_base */
+    uintptr_t dst_base;
+    size_t moved;
+};
+
+/* The indexes of the entries of a table (level `level`, mapping from `base`)
+ * that overlap [start, end), as [*first, *last). */
+static void range_indexes(uintptr_t base, unsigned level, uintptr_t start, uintptr_t end,
+                          unsigned *first, unsigned *last)
+{
+    uint64_t span = page_size_bytes((enum page_size)level);
+    *first = start > base ? (unsigned)((start - base) / span) : 0;
+    uint64_t reach = end - base; /* end > base: the caller only visits overlapping tables */
+    *last = reach >= span * ARCH_PT_ENTRIES ? ARCH_PT_ENTRIES : (unsigned)((reach + span - 1) / span);
+}
+
+/* Makes the level-0 table of dst that will hold the page moved from va. */
+static int move_make_table(struct move *m, uintptr_t va)
+{
+    struct walk path;
+    int error = PAGING_OK;
+    uint64_t *entry = walk_to(m->dst, va + m->delta, 0, true, &path, &error);
+    return entry ? PAGING_OK : error;
+}
+
+/* The first walk over src's table at `level` (>= 1): dst's tables for every
+ * present page; PAGING_ERR_SIZE_MISMATCH for a large page (a user half holds
+ * 4 KiB pages only). A level-0 table's present pages in range lie between its
+ * first and its last one, which two dst tables at most receive: making the
+ * tables of those two makes them all. */
+static int move_prepare(struct move *m, uint64_t *table, unsigned level, uintptr_t base)
+{
+    uint64_t span = page_size_bytes((enum page_size)level);
+    unsigned first, last;
+    range_indexes(base, level, m->start, m->end, &first, &last);
+    for (unsigned i = first; i < last; i++) {
+        if (!arch_pte_present(table[i]))
+            continue;
+        if (arch_pte_is_leaf(table[i], level))
+            return PAGING_ERR_SIZE_MISMATCH;
+        uintptr_t va = base + i * span;
+        uint64_t *child = table_at(arch_pte_phys(table[i], level));
+        int error = PAGING_OK;
+        if (level > 1) {
+            error = move_prepare(m, child, level - 1, va);
+        } else {
+            unsigned lo, hi;
+            range_indexes(va, 0, m->start, m->end, &lo, &hi);
+            while (lo < hi && !arch_pte_present(child[lo]))
+                lo++;
+            while (hi > lo && !arch_pte_present(child[hi - 1]))
+                hi--;
+            if (lo < hi)
+                error = move_make_table(m, va + lo * ARCH_PAGE_SIZE);
+            if (!error && lo < hi)
+                error = move_make_table(m, va + (hi - 1) * ARCH_PAGE_SIZE);
+        }
+        if (error)
+            return error;
+    }
+    return PAGING_OK;
+}
+
+/* dst's level-0 table for the page moved to dva; made by move_prepare. */
+static uint64_t *move_dst_table(struct move *m, uintptr_t dva)
+{
+    uintptr_t base = dva & ~(uintptr_t)(page_size_bytes(PAGE_2M) - 1);
+    if (!m->dst_table || base != m->dst_base) {
+        struct walk path;
+        int error = PAGING_OK;
+        if (!walk_to(m->dst, dva, 0, false, &path, &error))
+            panic("paging: move's destination table for 0x%lx is gone (%d)", (unsigned long)dva,
+                  error);
+        m->dst_table = path.table[0];
+        m->dst_base = base;
+    }
+    return m->dst_table;
+}
+
+/* Moves the present pages of src's level-0 table `table` (mapping from `base`)
+ * with indexes in [first, last). The hot loop: a store and a clear a page, and
+ * an entry rebuilt only when fn changes its flags. */
+static void move_leaves(struct move *m, uint64_t *table, uintptr_t base, unsigned first,
+                        unsigned last)
+{
+    for (unsigned i = first; i < last; i++) {
+        uint64_t pte = table[i];
+        if (!pte || !arch_pte_present(pte))
+            continue;
+        uintptr_t va = base + (uintptr_t)i * ARCH_PAGE_SIZE, dva = va + m->delta;
+        uint64_t *dst_table = move_dst_table(m, dva);
+        uint64_t *entry = &dst_table[(dva - m->dst_base) / ARCH_PAGE_SIZE];
+        if (*entry) /* never cleared: the caller's range was not free */
+            panic("paging: move onto the mapped page 0x%lx", (unsigned long)dva);
+        uint64_t pa = arch_pte_phys(pte, 0);
+        unsigned flags = arch_pte_flags(pte);
+        unsigned new_flags = m->fn(m->ctx, va, phys(pa), flags);
+        *entry = new_flags == flags ? pte : arch_pte_leaf(pa, new_flags, 0);
+        table[i] = 0;
+        m->moved++;
+    }
+}
+
+/* The second walk: moves the present pages under src's table at `level`. */
+static void move_pages(struct move *m, uint64_t *table, unsigned level, uintptr_t base)
+{
+    uint64_t span = page_size_bytes((enum page_size)level);
+    unsigned first, last;
+    range_indexes(base, level, m->start, m->end, &first, &last);
+    if (level == 0) {
+        move_leaves(m, table, base, first, last);
+        return;
+    }
+    for (unsigned i = first; i < last; i++) {
+        if (arch_pte_present(table[i]))
+            move_pages(m, table_at(arch_pte_phys(table[i], level)), level - 1, base + i * span);
+    }
+}
+
+/*
+ * Unlinks the tables under `table` (level >= 1) over [start, end) that are
+ * empty, bottom up, and chains them on *freed through their entry 0 (a table's
+ * address is 4 KiB-aligned, so that entry reads not-present to a walker that
+ * still caches the table). Returns how many. A user half has no empty table
+ * otherwise, so every one found was emptied by the caller.
+ */
+static size_t prune_range(uint64_t *table, unsigned level, uintptr_t base, uintptr_t start,
+                          uintptr_t end, uint64_t *freed)
+{
+    uint64_t span = page_size_bytes((enum page_size)level);
+    unsigned first, last;
+    range_indexes(base, level, start, end, &first, &last);
+    size_t n = 0;
+    for (unsigned i = first; i < last; i++) {
+        if (!arch_pte_present(table[i]) || arch_pte_is_leaf(table[i], level))
+            continue;
+        uint64_t child_phys = arch_pte_phys(table[i], level);
+        uint64_t *child = table_at(child_phys);
+        if (level > 1)
+            n += prune_range(child, level - 1, base + i * span, start, end, freed);
+        if (!table_is_empty(child))
+            continue;
+        table[i] = 0;
+        child[0] = *freed;
+        *freed = child_phys;
+        n++;
+    }
+    return n;
+}
+
+static void free_table_chain(uint64_t chain)
+{
+    while (chain) {
+        uint64_t next = table_at(chain)[0];
+        table_at(chain)[0] = 0;
+        table_free(chain);
+        chain = next;
+    }
+}
+
+/* A user range: page-aligned, non-empty, in the user half, not wrapping. */
+static bool user_range_ok(uintptr_t va, size_t len)
+{
+    return (va & (ARCH_PAGE_SIZE - 1)) == 0 && len > 0 && (len & (ARCH_PAGE_SIZE - 1)) == 0 &&
+           va + len > va && !arch_va_is_kernel(va) && !arch_va_is_kernel(va + len - 1);
+}
+
+/* Both spaces' locks: the lower address first (sched/sched.c's lock order). */
+static bool lock_two(struct address_space *a, struct address_space *b)
+{
+    struct address_space *first = a < b ? a : b, *second = a < b ? b : a;
+    bool irq = spin_lock(&first->lock);
+    if (second != first)
+        (void)spin_lock(&second->lock);
+    return irq;
+}
+
+static void unlock_two(struct address_space *a, struct address_space *b, bool irq)
+{
+    struct address_space *first = a < b ? a : b, *second = a < b ? b : a;
+    if (second != first)
+        spin_unlock(&second->lock, false);
+    spin_unlock(&first->lock, irq);
+}
+
+int paging_move_user(struct address_space *src, uintptr_t src_va, struct address_space *dst,
+                     uintptr_t dst_va, size_t len, paging_share_fn fn, void *ctx, size_t *moved)
+{
+    *moved = 0;
+    if (!user_range_ok(src_va, len) || !user_range_ok(dst_va, len))
+        return PAGING_ERR_BAD_ADDRESS;
+    if (src == dst && src_va < dst_va + len && dst_va < src_va + len)
+        return PAGING_ERR_BAD_ADDRESS; /* overlapping ranges of one space */
+    struct move m = {.src = src, .dst = dst, .start = src_va, .end = src_va + len,
+                     .delta = dst_va - src_va, .fn = fn, .ctx = ctx};
+    uint64_t freed = 0;
+    bool irq = lock_two(src, dst);
+    int error = move_prepare(&m, table_at(src->root.value), ROOT_LEVEL, 0);
+    if (error) {
+        /* The tables made so far are empty: give them back. A CPU running dst may
+         * have cached a link to one meanwhile. */
+        if (prune_range(table_at(dst->root.value), ROOT_LEVEL, 0, dst_va, dst_va + len, &freed))
+            arch_space_shootdown(&dst->tlb, ARCH_SHOOTDOWN_ALL);
+    } else {
+        move_pages(&m, table_at(src->root.value), ROOT_LEVEL, 0);
+        size_t pruned = prune_range(table_at(src->root.value), ROOT_LEVEL, 0, m.start, m.end,
+                                    &freed);
+        if (m.moved || pruned)
+            arch_space_shootdown(&src->tlb, ARCH_SHOOTDOWN_ALL);
+    }
+    unlock_two(src, dst, irq);
+    free_table_chain(freed);
+    *moved = m.moved;
+    return error;
+}
+
 bool paging_translate(struct address_space *as, uintptr_t va, struct translation *out)
 {
     if (!arch_va_is_canonical(va))

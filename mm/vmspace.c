@@ -617,26 +617,40 @@ static int map_piece_locked(struct vmspace *from, struct vma *v, uintptr_t start
     return 0;
 }
 
-/* Move: unmaps [start, end) of `from` (its frames now mapped in `to` as well,
- * so none is freed), with one TLB flush for the whole range. */
-static void unmap_moved_locked(struct vmspace *from, uintptr_t start, uintptr_t end)
+/* Move: the flags of a page in its piece of `to` (the pieces in address
+ * order, as paging_move_user visits the pages). */
+struct move_cursor {
+    struct vma *piece;
+    uintptr_t delta; /* to's address - from's */
+};
+
+static unsigned moved_page_flags(void *ctx, uintptr_t va, phys_addr_t pa, unsigned flags)
 {
-    struct paging_deferred batch = {.ntables = 0};
-    for (uintptr_t va = paging_next_present(from->as, start, end); va < end;
-         va = paging_next_present(from->as, va + VMSPACE_PAGE, end)) {
-        phys_addr_t frame;
-        int error = paging_unmap_deferred(from->as, va, PAGE_4K, &frame, &batch);
-        if (error == PAGING_ERR_NO_MEMORY) {
-            paging_flush_deferred(&batch); /* the batch is full of tables */
-            error = paging_unmap_deferred(from->as, va, PAGE_4K, &frame, &batch);
-        }
-        if (error == PAGING_OK) {
-            if (frame_ref_release(frame))
-                panic("vmspace: moved frame 0x%lx had no other mapping", (unsigned long)frame.value);
-            from->resident_pages--;
-        }
-    }
-    paging_flush_deferred(&batch);
+    (void)flags;
+    struct move_cursor *c = ctx;
+    while (va + c->delta >= c->piece->end)
+        c->piece = c->piece->next;
+    return frame_flags(c->piece, c->piece->prot, pa);
+}
+
+/* Move: from's pages in [src, end) go to `to` at `at`; no frame reference is
+ * taken or dropped (a frame changes mapping, not how many map it). -ENOMEM with
+ * nothing moved when `to` lacks a page table and no frame is left for one. */
+static int move_pages_locked(struct vmspace *from, uintptr_t src, uintptr_t end,
+                             struct vmspace *to, uintptr_t at, struct vma *pieces)
+{
+    struct move_cursor cursor = {.piece = pieces, .delta = at - src};
+    size_t moved;
+    int error = paging_move_user(from->as, src, to->as, at, end - src, moved_page_flags, &cursor,
+                                 &moved);
+    if (error == PAGING_ERR_NO_MEMORY)
+        return -ENOMEM;
+    if (error) /* the ranges were checked, and user spaces hold 4 KiB pages only */
+        panic("vmspace: moving 0x%lx..0x%lx to 0x%lx: paging error %d", (unsigned long)src,
+              (unsigned long)end, (unsigned long)at, error);
+    from->resident_pages -= moved;
+    to->resident_pages += moved;
+    return 0;
 }
 
 /* The regions of `to` for the pieces of `from` in [src, end), at dst. NULL:
@@ -700,23 +714,23 @@ static int transfer_locked(struct vmspace *from, uintptr_t src, size_t len, stru
         return -ENOMEM;
     size_t mapped = 0;
     struct vma *piece = pieces;
-    for (struct vma *v = from->vmas; !error && v && v->start < end; v = v->next) {
+    for (struct vma *v = from->vmas; share && !error && v && v->start < end; v = v->next) {
         if (v->end <= src)
             continue;
-        if (share) {
-            *to_side = false;
-            error = prepare_share_locked(from, v, v->start, v->end);
-            if (!error) {
-                v->shared = true;
-                *to_side = true;
-            }
-        }
-        if (!error)
+        *to_side = false;
+        error = prepare_share_locked(from, v, v->start, v->end);
+        if (!error) {
+            v->shared = true;
+            *to_side = true;
             error = map_piece_locked(from, v, v->start, v->end, to, at - src, piece, &mapped);
+        }
         piece = piece->next;
     }
+    if (!share)
+        error = move_pages_locked(from, src, end, to, at, pieces);
     if (error) {
-        unmap_new_locked(to, at, at + len);
+        if (share)
+            unmap_new_locked(to, at, at + len);
         while (pieces) {
             struct vma *n = pieces->next;
             kfree(pieces);
@@ -726,7 +740,6 @@ static int transfer_locked(struct vmspace *from, uintptr_t src, size_t len, stru
     }
     to->resident_pages += mapped;
     if (!share) {
-        unmap_moved_locked(from, src, end);
         struct vma **link = &from->vmas;
         while (*link) {
             struct vma *v = *link;

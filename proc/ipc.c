@@ -38,9 +38,11 @@
  * order: the offer checked against the receiver's room (a region or fds it has
  * no room for: EMSGSIZE to the offering side, never cut), the bytes, the fds
  * (installed in the receiver's table at the lowest free numbers, all or none:
- * EMFILE), the region (vmspace_transfer: moved by its page-table entries with
- * one TLB flush, or shared in regions marked shared that the receiver can
- * never give more rights than the sender had; a failure takes the fds back).
+ * EMFILE), the region (vmspace_transfer: moved by its page-table entries in
+ * one walk of the sender's tables, a store and a clear a page and one TLB
+ * shootdown of the sender, see ipc_page_move_2m in the README; or shared in
+ * regions marked shared that the receiver can never give more rights than the
+ * sender had; a failure takes the fds back).
  * The fds to send are looked up when the call starts (EBADF at once) and held
  * until it ends. Every error belongs to one side: the offer and the sender's
  * memory are the sender's, the receiver's room, table and address space the

@@ -32,6 +32,8 @@
  *                                            paging_map
  *   kernel_space.lock     mm/paging.c        the kernel half, whichever space is named
  *   address_space.lock    mm/paging.c        a user half (after kernel_space's)
+ *                                            two at once only in address order
+ *                                            (paging_move_user)
  *   shootdown_lock        arch/<name>/smp.c  taken by tlb_invalidate under the above;
  *                                            waits for every CPU, which answer in
  *                                            arch_cpu_relax (include/arch/cpu.h)

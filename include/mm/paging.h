@@ -132,6 +132,23 @@ int paging_remap(struct address_space *as, uintptr_t va, phys_addr_t pa, unsigne
 typedef unsigned (*paging_share_fn)(void *ctx, uintptr_t va, phys_addr_t pa, unsigned flags);
 int paging_share_user(struct address_space *src, struct address_space *dst, uintptr_t start,
                       uintptr_t end, paging_share_fn fn, void *ctx);
+/*
+ * IPC's move of pages between two live spaces (or two ranges of one): every
+ * present 4 KiB page of src's [src_va, src_va + len) goes to the same offset
+ * from dst_va in dst, with the flags fn returns (fn sees the page's source
+ * address, its frame and its flags); src's entry is cleared. The frame changes
+ * mapping, not owner count: no reference is taken or dropped. Holes stay
+ * holes, in dst without tables. dst's range must have nothing mapped (the
+ * caller's regions say so; a mapped page there is a panic), and the ranges of
+ * one space must not overlap. One walk of src's tables makes every table dst
+ * will need before anything moves, so PAGING_ERR_NO_MEMORY (or a large page in
+ * either range) leaves both spaces as they were; then one walk moves, src's
+ * tables left empty are freed, and src is shot down once. *moved: how many
+ * pages. Takes both spaces' locks, in address order (sched/sched.c).
+ */
+int paging_move_user(struct address_space *src, uintptr_t src_va, struct address_space *dst,
+                     uintptr_t dst_va, size_t len, paging_share_fn fn, void *ctx,
+                     size_t *moved) __attribute__((warn_unused_result));
 struct translation {
     phys_addr_t pa;      /* of va itself, offset included */
     enum page_size size; /* of the page that maps va */

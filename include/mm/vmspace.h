@@ -155,8 +155,10 @@ void vmspace_unpin_page(phys_addr_t frame);
  * wholly inside regions) goes to `to` at *dst, which must be free there, or,
  * with *dst == VMSPACE_ANYWHERE, at a gap chosen as mmap chooses; *dst
  * receives the address. Each part keeps its rights.
- *   move:  the page-table entries move (no copy): the frames leave `from`,
- *          whose region is unmapped; pages never touched stay untouched.
+ *   move:  the page-table entries move (no copy, no frame reference changes:
+ *          paging_move_user, one walk of from's tables and one shootdown):
+ *          the frames leave `from`, whose region is unmapped; pages never
+ *          touched stay untouched.
  *   share: every page is populated and made private first, then both spaces
  *          map the same frames in regions marked shared (writes never copy,
  *          both ways); `to` may never gain a right `from` lacks.

@@ -291,6 +291,231 @@ static void paging_device_mapping_reaches_the_frame(struct ktest *t)
     KT_EXPECT(t, paging_map_device(page, 0, PAGE_NOCACHE) == NULL);
 }
 
+/* ---- paging_move_user ---------------------------------------------------- */
+
+#define MOVE_SRC 0x10000000ull                   /* 2 MiB-aligned */
+#define MOVE_DST (0x7e0000000000ull + 0x1ff000)  /* one page below a 2 MiB boundary */
+#define MOVE_PAGES 1600                          /* over four 2 MiB tables of dst */
+/* Populated pages of the source range (the rest are holes): two source tables;
+ * in dst, page 0 lands in one table, 1..10 in the next, 513 in a third. */
+static const unsigned move_populated[] = {0, 1, 2, 10, 513};
+#define MOVE_NPOPULATED (sizeof(move_populated) / sizeof(move_populated[0]))
+#define MOVE_READ_ONLY 10 /* the page whose flags the callback takes write from */
+
+struct move_seen {
+    unsigned calls;
+    uintptr_t va[MOVE_NPOPULATED];
+    uint64_t pa[MOVE_NPOPULATED];
+};
+
+static unsigned move_note(void *ctx, uintptr_t va, phys_addr_t pa, unsigned flags)
+{
+    struct move_seen *seen = ctx;
+    if (seen->calls < MOVE_NPOPULATED) {
+        seen->va[seen->calls] = va;
+        seen->pa[seen->calls] = pa.value;
+    }
+    seen->calls++;
+    return va == MOVE_SRC + MOVE_READ_ONLY * ARCH_PAGE_SIZE ? flags & ~PAGE_WRITE : flags;
+}
+
+/* A space with move_populated mapped at MOVE_SRC, read-write, frames in frames[];
+ * NULL if there was no memory for it. */
+static struct address_space *move_source(struct ktest *t, uint64_t frames[MOVE_NPOPULATED])
+{
+    struct address_space *as = paging_create_space();
+    if (!as)
+        return NULL;
+    for (unsigned i = 0; i < MOVE_NPOPULATED; i++) {
+        phys_addr_t frame = frame_alloc();
+        if (!phys_is_valid(frame))
+            return NULL; /* the test fails at once: nothing to give back */
+        frames[i] = frame.value;
+        KT_EXPECT_EQ(t, paging_map(as, MOVE_SRC + move_populated[i] * ARCH_PAGE_SIZE, frame,
+                                   PAGE_4K, PAGE_USER | PAGE_WRITE),
+                     PAGING_OK);
+    }
+    return as;
+}
+
+/* Unmaps the populated pages at `base` of `as`, frees their frames and the space. */
+static void move_cleanup(struct ktest *t, struct address_space *as, uintptr_t base,
+                         const uint64_t frames[MOVE_NPOPULATED])
+{
+    for (unsigned i = 0; i < MOVE_NPOPULATED; i++) {
+        phys_addr_t old;
+        KT_EXPECT_EQ(t, paging_unmap(as, base + move_populated[i] * ARCH_PAGE_SIZE, PAGE_4K, &old),
+                     PAGING_OK);
+        KT_EXPECT_EQ(t, old.value, frames[i]);
+        frame_free(phys(frames[i]));
+    }
+    paging_destroy_space(as);
+}
+
+/* Each populated page of `base` in `as` has its frame, and everything else in
+ * the MOVE_PAGES range is a hole. */
+static void expect_populated(struct ktest *t, struct address_space *as, uintptr_t base,
+                             const uint64_t frames[MOVE_NPOPULATED], bool read_only_one)
+{
+    uintptr_t end = base + MOVE_PAGES * ARCH_PAGE_SIZE;
+    uintptr_t va = paging_next_present(as, base, end);
+    for (unsigned i = 0; i < MOVE_NPOPULATED; i++) {
+        uintptr_t want = base + move_populated[i] * ARCH_PAGE_SIZE;
+        KT_EXPECT_EQ(t, va, want);
+        struct translation tr;
+        KT_ASSERT(t, paging_translate(as, want, &tr));
+        KT_EXPECT_EQ(t, tr.pa.value, frames[i]);
+        unsigned want_flags = PAGE_USER | PAGE_WRITE;
+        if (read_only_one && move_populated[i] == MOVE_READ_ONLY)
+            want_flags = PAGE_USER;
+        KT_EXPECT_EQ(t, tr.flags & (PAGE_USER | PAGE_WRITE | PAGE_EXEC), want_flags);
+        va = paging_next_present(as, want + ARCH_PAGE_SIZE, end);
+    }
+    KT_EXPECT_EQ(t, va, end);
+}
+
+static void paging_move_user_moves_present_pages_into_new_tables(struct ktest *t)
+{
+    kstack_flush();
+    uint64_t tables_before = paging_table_pages();
+    uint64_t frames[MOVE_NPOPULATED];
+    struct address_space *src = move_source(t, frames);
+    KT_ASSERT(t, src != NULL);
+    struct address_space *dst = paging_create_space();
+    KT_ASSERT(t, dst != NULL);
+    /* Two roots; src: a level-2, a level-1 and two level-0 tables. */
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before + 2 + 4);
+    struct move_seen seen = {0};
+    size_t moved = 99;
+    KT_EXPECT_EQ(t, paging_move_user(src, MOVE_SRC, dst, MOVE_DST, MOVE_PAGES * ARCH_PAGE_SIZE,
+                                     move_note, &seen, &moved),
+                 PAGING_OK);
+    KT_EXPECT_EQ(t, moved, MOVE_NPOPULATED);
+    KT_EXPECT_EQ(t, seen.calls, MOVE_NPOPULATED);
+    for (unsigned i = 0; i < MOVE_NPOPULATED && i < seen.calls; i++) {
+        KT_EXPECT_EQ(t, seen.va[i], MOVE_SRC + move_populated[i] * ARCH_PAGE_SIZE);
+        KT_EXPECT_EQ(t, seen.pa[i], frames[i]);
+    }
+    expect_populated(t, dst, MOVE_DST, frames, true);
+    KT_EXPECT_EQ(t, paging_next_present(src, MOVE_SRC, MOVE_SRC + MOVE_PAGES * ARCH_PAGE_SIZE),
+                 MOVE_SRC + MOVE_PAGES * ARCH_PAGE_SIZE);
+    /* src's four tables went; dst made a level-2, a level-1 and three level-0
+     * tables: none for the holes past page 513. */
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before + 2 + 5);
+    paging_destroy_space(src);
+    move_cleanup(t, dst, MOVE_DST, frames);
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before);
+}
+
+static void paging_move_user_within_one_space_and_bad_ranges(struct ktest *t)
+{
+    kstack_flush();
+    uint64_t tables_before = paging_table_pages();
+    uint64_t frames[MOVE_NPOPULATED];
+    struct address_space *as = move_source(t, frames);
+    KT_ASSERT(t, as != NULL);
+    size_t len = MOVE_PAGES * ARCH_PAGE_SIZE, moved = 99;
+    struct move_seen seen = {0};
+    /* Overlapping ranges of one space, misaligned, empty, wrapping or kernel ranges. */
+    KT_EXPECT_EQ(t, paging_move_user(as, MOVE_SRC, as, MOVE_SRC + len - ARCH_PAGE_SIZE, len,
+                                     move_note, &seen, &moved),
+                 PAGING_ERR_BAD_ADDRESS);
+    KT_EXPECT_EQ(t, moved, 0);
+    KT_EXPECT_EQ(t, paging_move_user(as, MOVE_SRC + 1, as, MOVE_DST, len, move_note, &seen, &moved),
+                 PAGING_ERR_BAD_ADDRESS);
+    KT_EXPECT_EQ(t, paging_move_user(as, MOVE_SRC, as, MOVE_DST, 100, move_note, &seen, &moved),
+                 PAGING_ERR_BAD_ADDRESS);
+    KT_EXPECT_EQ(t, paging_move_user(as, MOVE_SRC, as, MOVE_DST, 0, move_note, &seen, &moved),
+                 PAGING_ERR_BAD_ADDRESS);
+    KT_EXPECT_EQ(t, paging_move_user(as, MOVE_SRC, as, scratch_va(), len, move_note, &seen, &moved),
+                 PAGING_ERR_BAD_ADDRESS);
+    KT_EXPECT_EQ(t, paging_move_user(as, MOVE_SRC, as, MOVE_DST, (size_t)0 - MOVE_SRC, move_note,
+                                     &seen, &moved),
+                 PAGING_ERR_BAD_ADDRESS);
+    KT_EXPECT_EQ(t, seen.calls, 0);
+    expect_populated(t, as, MOVE_SRC, frames, false);
+    /* Disjoint ranges of one space: there and back. */
+    KT_EXPECT_EQ(t, paging_move_user(as, MOVE_SRC, as, MOVE_DST, len, move_note, &seen, &moved),
+                 PAGING_OK);
+    KT_EXPECT_EQ(t, moved, MOVE_NPOPULATED);
+    expect_populated(t, as, MOVE_DST, frames, true);
+    KT_EXPECT_EQ(t, paging_next_present(as, MOVE_SRC, MOVE_SRC + len), MOVE_SRC + len);
+    KT_EXPECT_EQ(t, paging_move_user(as, MOVE_DST, as, MOVE_SRC, len, move_note, &seen, &moved),
+                 PAGING_OK);
+    KT_EXPECT_EQ(t, moved, MOVE_NPOPULATED);
+    KT_EXPECT_EQ(t, paging_next_present(as, MOVE_DST, MOVE_DST + len), MOVE_DST + len);
+    /* Back where they were, in as many tables as before. */
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before + 1 + 4);
+    move_cleanup(t, as, MOVE_SRC, frames);
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before);
+}
+
+static void paging_move_user_out_of_memory_moves_nothing(struct ktest *t)
+{
+    kstack_flush();
+    uint64_t tables_before = paging_table_pages();
+    uint64_t frames[MOVE_NPOPULATED];
+    struct address_space *src = move_source(t, frames);
+    KT_ASSERT(t, src != NULL);
+    struct address_space *dst = paging_create_space();
+    KT_ASSERT(t, dst != NULL);
+    uint64_t free_before = mm_free_frames();
+    /* Every frame taken but three: dst's level-2, level-1 and first level-0 table
+     * (for page 0) are made, the second level-0 (pages 1..10) is not. A move that
+     * made tables as it went would have moved page 0 by then. */
+    phys_addr_t list = PHYS_INVALID;
+    for (;;) {
+        phys_addr_t f = frame_alloc();
+        if (!phys_is_valid(f))
+            break;
+        *(uint64_t *)arch_phys_to_virt(f.value) = list.value;
+        list = f;
+    }
+    for (int i = 0; i < 3; i++) {
+        phys_addr_t spare = list;
+        list = phys(*(uint64_t *)arch_phys_to_virt(list.value));
+        frame_free(spare);
+    }
+    struct move_seen seen = {0};
+    size_t moved = 99;
+    int error = paging_move_user(src, MOVE_SRC, dst, MOVE_DST, MOVE_PAGES * ARCH_PAGE_SIZE,
+                                 move_note, &seen, &moved);
+    /* The tables it made came back: the three spare frames are there to take again. */
+    phys_addr_t again[3];
+    bool spare_back = true;
+    for (int i = 0; i < 3; i++) {
+        again[i] = frame_alloc();
+        spare_back = spare_back && phys_is_valid(again[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (phys_is_valid(again[i]))
+            frame_free(again[i]);
+    }
+    while (phys_is_valid(list)) {
+        phys_addr_t next = phys(*(uint64_t *)arch_phys_to_virt(list.value));
+        frame_free(list);
+        list = next;
+    }
+    KT_EXPECT_EQ(t, error, PAGING_ERR_NO_MEMORY);
+    KT_EXPECT_EQ(t, moved, 0);
+    KT_EXPECT_EQ(t, seen.calls, 0);
+    KT_EXPECT(t, spare_back);
+    KT_EXPECT_EQ(t, mm_free_frames(), free_before);
+    expect_populated(t, src, MOVE_SRC, frames, false);
+    KT_EXPECT_EQ(t, paging_next_present(dst, MOVE_DST, MOVE_DST + MOVE_PAGES * ARCH_PAGE_SIZE),
+                 MOVE_DST + MOVE_PAGES * ARCH_PAGE_SIZE);
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before + 2 + 4);
+    /* With memory back, the same move goes through. */
+    KT_EXPECT_EQ(t, paging_move_user(src, MOVE_SRC, dst, MOVE_DST, MOVE_PAGES * ARCH_PAGE_SIZE,
+                                     move_note, &seen, &moved),
+                 PAGING_OK);
+    KT_EXPECT_EQ(t, moved, MOVE_NPOPULATED);
+    expect_populated(t, dst, MOVE_DST, frames, true);
+    paging_destroy_space(src);
+    move_cleanup(t, dst, MOVE_DST, frames);
+    KT_EXPECT_EQ(t, paging_table_pages(), tables_before);
+}
+
 KTEST_SUITE(paging, KTEST(paging_kernel_image_sections_are_w_xor_x),
             KTEST(paging_direct_map_covers_usable_ram),
             KTEST(paging_page_zero_and_identity_map_are_gone),
@@ -300,4 +525,7 @@ KTEST_SUITE(paging, KTEST(paging_kernel_image_sections_are_w_xor_x),
             KTEST(paging_audit_finds_no_wx_page_in_live_tables),
             KTEST(paging_audit_reports_a_wx_user_page), KTEST(paging_fetch_from_data_page_faults),
             KTEST(paging_write_to_rodata_faults), KTEST(paging_write_to_text_faults),
-            KTEST(paging_device_mapping_reaches_the_frame));
+            KTEST(paging_device_mapping_reaches_the_frame),
+            KTEST(paging_move_user_moves_present_pages_into_new_tables),
+            KTEST(paging_move_user_within_one_space_and_bad_ranges),
+            KTEST(paging_move_user_out_of_memory_moves_nothing));
