@@ -127,6 +127,8 @@ struct ipc_wait {
     size_t recv_got;               /* (E) with DONE: the bytes the other side sent */
     uint64_t token;                /* (E) a call being served: its token */
     struct ipc_file *served_by;    /* (E) a call being served: the server fd it came in by */
+    struct arch_regs *words_regs;  /* (E) a fastpath waiter's saved registers: a fastpath
+                                    * peer writes the words there and clears this */
 };
 
 /* An endpoint. (E) its lock. */
@@ -485,15 +487,30 @@ static struct ipc_file *fast_file(struct process *p, uint64_t fd, bool need_serv
     return (struct ipc_file *)f;
 }
 
-/* wait_setup for a registers-only message: every field a peer on either path
- * reads, stored one by one (the whole struct zeroed was a third of a call). The
- * words are not: a fast caller's go straight to its receiver, and what comes
- * back is written before it is read. */
-static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct vmspace *vm)
+/* The message words, from our saved registers to the waiter w: straight into
+ * its own saved registers when it waits on the fastpath (words_regs, which this
+ * clears to say so), else into its record. */
+static void fast_words(struct ipc_wait *w, const struct arch_regs *regs)
+{
+    if (w->words_regs) {
+        arch_regs_ipc_words_copy(w->words_regs, regs);
+        w->words_regs = NULL;
+    } else {
+        arch_regs_ipc_words_get(regs, w->words);
+    }
+}
+
+/* wait_setup for a registers-only message, with the caller asleep in w->sleep
+ * already (it publishes w next): every field a peer on either path reads,
+ * stored one by one (the whole struct zeroed was a third of a call). The words
+ * are not: a fast caller's go straight to its receiver, and what comes back is
+ * written before it is read (into regs, or w->words, as fast_words says). */
+static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct vmspace *vm,
+                           struct arch_regs *regs)
 {
     w->thread = self;
     w->vm = vm;
-    w->sleep = (struct wait_queue)WAIT_QUEUE_INIT("ipc wait");
+    wait_queue_init_asleep(&w->sleep, "ipc wait");
     w->result = 0;
     w->wants_reply = true;
     w->timed_out = false;
@@ -502,6 +519,7 @@ static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct vmspa
     w->send_bytes = w->recv_room = w->recv_got = 0;
     w->token = 0;
     w->served_by = NULL;
+    w->words_regs = regs;
 }
 
 /* Ends w's wait and takes its sleeping thread for a handoff (NULL: not asleep
@@ -514,25 +532,36 @@ static struct thread *finish_take_locked(struct ipc_wait *w, long result)
 }
 
 /*
- * wait_for for the fastpath (no deadline), entered with interrupts off and
- * leaving them as `irq` says: sleeps handing this CPU to `peer`. A peer ends
- * the wait by setting DONE under the endpoint lock and, on this path, touches
+ * The fastpath's wait (no deadline). w is published on one of ep's lists with
+ * this thread asleep in w->sleep (fast_wait_init); interrupts are off since the
+ * checks and go back as `irq` says. It makes w->sleep the thread's
+ * interruptible wait without the signal lock (signal_wait_publish) and sleeps,
+ * handing this CPU to `peer` (NULL: to whoever is next here). A peer ends the
+ * wait by setting DONE under the endpoint lock and, on this path, touches
  * nothing of ours once it drops that lock: so where the general path takes the
- * lock once more, waiting until it is free is enough. Anything else (no peer
- * to hand to, a signal, a general-path peer still copying) is wait_for's
- * business, with interrupts on as there (its wait for a copying peer yields).
+ * lock once more, waiting until it is free is enough. Anything else (a signal
+ * or kill before or during the sleep, a general-path peer still copying) is
+ * wait_for's business, with interrupts on as there; it finds this thread out of
+ * w->sleep (its waker took it, or wait_queue_cancel_asleep did).
  */
-static long fast_wait(struct endpoint *ep, struct ipc_wait *w, struct thread *peer, bool irq)
+static long fast_sleep(struct endpoint *ep, struct ipc_wait *w, struct uthread *ut,
+                       struct thread *peer, bool irq)
 {
-    if (!peer) {
+    if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
+        if (peer)
+            thread_wake(peer);
         arch_irq_restore(irq);
         return wait_for(ep, w, NULL);
     }
-    int interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, peer);
-    if (interrupted || __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
+    if (peer)
+        thread_handoff(peer);
+    else
+        thread_block();
+    if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
         arch_irq_restore(irq);
-        return wait_end(ep, w, interrupted);
+        return wait_for(ep, w, NULL);
     }
+    signal_wait_withdraw(ut);
     while (__atomic_load_n(&ep->lock.locked, __ATOMIC_ACQUIRE))
         arch_cpu_relax();
     arch_irq_restore(irq);
@@ -565,10 +594,10 @@ static bool fast_call(uint64_t fd, long *result)
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
     struct arch_regs *regs = arch_user_regs(self->stack.top);
-    arch_regs_ipc_words_get(regs, r->words);
+    fast_words(r, regs);
     r->recv_got = 0;
     struct ipc_wait w;
-    fast_wait_init(&w, self, ut->proc->vm);
+    fast_wait_init(&w, self, ut->proc->vm, regs);
     w.token = ++ep->next_token;
     w.served_by = r->served_by;
     w.state = WAITING;
@@ -576,8 +605,8 @@ static bool fast_call(uint64_t fd, long *result)
     ep->serving = &w;
     struct thread *peer = finish_take_locked(r, (long)w.token);
     spin_unlock_irqs_off(&ep->lock);
-    *result = fast_wait(ep, &w, peer, irq);
-    if (*result >= 0)
+    *result = fast_sleep(ep, &w, ut, peer, irq);
+    if (*result >= 0 && w.words_regs)
         arch_regs_ipc_words_set(regs, w.words);
     file_put(&file->file);
     return true;
@@ -614,18 +643,18 @@ static bool fast_reply_recv(uint64_t token, uint64_t fd, long *result)
     else
         unlink_locked(&ep->serving, NULL, s);
     struct arch_regs *regs = arch_user_regs(self->stack.top);
-    arch_regs_ipc_words_get(regs, s->words);
+    fast_words(s, regs);
     s->recv_got = 0;
     struct thread *peer = finish_take_locked(s, 0);
     struct ipc_wait r;
-    fast_wait_init(&r, self, ut->proc->vm);
+    fast_wait_init(&r, self, ut->proc->vm, regs);
     r.wants_reply = false;
     r.served_by = file;
     r.state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, &r);
     spin_unlock_irqs_off(&ep->lock);
-    *result = fast_wait(ep, &r, peer, irq);
-    if (*result >= 0)
+    *result = fast_sleep(ep, &r, ut, peer, irq);
+    if (*result >= 0 && r.words_regs)
         arch_regs_ipc_words_set(regs, r.words);
     file_put(&file->file);
     return true;

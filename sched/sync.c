@@ -73,6 +73,36 @@ void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), 
     thread_handoff(next);
 }
 
+void wait_queue_init_asleep(struct wait_queue *wq, const char *name)
+{
+    struct thread *self = thread_current();
+    *wq = (struct wait_queue)WAIT_QUEUE_INIT(name);
+    wq->head = wq->tail = self;
+    self->wait_next = NULL;
+    __atomic_store_n(&self->state, THREAD_BLOCKED, __ATOMIC_RELEASE);
+}
+
+bool wait_queue_cancel_asleep(struct wait_queue *wq)
+{
+    struct thread *self = thread_current();
+    spin_lock_irqs_off(&wq->lock);
+    struct thread *prev = NULL, *at = wq->head;
+    while (at && at != self)
+        prev = at, at = at->wait_next;
+    if (at) {
+        if (prev)
+            prev->wait_next = self->wait_next;
+        else
+            wq->head = self->wait_next;
+        if (wq->tail == self)
+            wq->tail = prev;
+        self->wait_next = NULL;
+        __atomic_store_n(&self->state, THREAD_RUNNING, __ATOMIC_RELEASE);
+    }
+    spin_unlock_irqs_off(&wq->lock);
+    return at != NULL;
+}
+
 bool wait_queue_wake_one(struct wait_queue *wq)
 {
     bool irq = spin_lock(&wq->lock);
