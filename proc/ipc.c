@@ -490,7 +490,8 @@ static struct ipc_file *fast_file(struct process *p, uint64_t fd, bool need_serv
 /* The message words, from our saved registers to the waiter w: straight into
  * its own saved registers when it waits on the fastpath (words_regs, which this
  * clears to say so), else into its record. */
-static void fast_words(struct ipc_wait *w, const struct arch_regs *regs)
+static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
+                                                              const struct arch_regs *regs)
 {
     if (w->words_regs) {
         arch_regs_ipc_words_copy(w->words_regs, regs);
@@ -510,7 +511,7 @@ static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct vmspa
 {
     w->thread = self;
     w->vm = vm;
-    wait_queue_init_asleep(&w->sleep, "ipc wait");
+    wait_queue_init_asleep(&w->sleep, "ipc wait", self);
     w->result = 0;
     w->wants_reply = true;
     w->timed_out = false;
@@ -544,8 +545,10 @@ static struct thread *finish_take_locked(struct ipc_wait *w, long result)
  * wait_for's business, with interrupts on as there; it finds this thread out of
  * w->sleep (its waker took it, or wait_queue_cancel_asleep did).
  */
-static long fast_sleep(struct endpoint *ep, struct ipc_wait *w, struct uthread *ut,
-                       struct thread *peer, bool irq)
+static inline __attribute__((always_inline)) long fast_sleep(struct endpoint *ep,
+                                                              struct ipc_wait *w,
+                                                              struct uthread *ut,
+                                                              struct thread *peer, bool irq)
 {
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
         if (peer)

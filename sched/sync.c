@@ -53,8 +53,15 @@ static void sleep_locked(struct wait_queue *wq, bool irq)
 
 struct thread *wait_queue_take_one(struct wait_queue *wq)
 {
+    /* dequeue_locked without its assertion: the lock is taken right here. */
     spin_lock_irqs_off(&wq->lock);
-    struct thread *t = dequeue_locked(wq);
+    struct thread *t = wq->head;
+    if (t) {
+        wq->head = t->wait_next;
+        if (!wq->head)
+            wq->tail = NULL;
+        t->wait_next = NULL;
+    }
     spin_unlock_irqs_off(&wq->lock);
     return t;
 }
@@ -73,9 +80,8 @@ void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), 
     thread_handoff(next);
 }
 
-void wait_queue_init_asleep(struct wait_queue *wq, const char *name)
+void wait_queue_init_asleep(struct wait_queue *wq, const char *name, struct thread *self)
 {
-    struct thread *self = thread_current();
     *wq = (struct wait_queue)WAIT_QUEUE_INIT(name);
     wq->head = wq->tail = self;
     self->wait_next = NULL;
