@@ -20,7 +20,8 @@
  *   DONE     result and words are set; the waiter may return
  *
  * Everything about an endpoint is under its one spinlock. A waiter sleeps on
- * its own wait queue with signal_wait_interruptible, so a signal, the timeout
+ * its own wait queue with signal_wait_interruptible (the fastpath's waiter in
+ * its own way, below, to the same effect), so a signal, the timeout
  * thread or its peer can wake it; before it returns it takes the endpoint lock
  * once more, because a peer wakes it under that lock: the wait queue on its
  * stack stays valid until the peer is done with it.
@@ -72,15 +73,24 @@
  * It runs with interrupts off from check 3 to the switch back, so each lock is
  * an exchange and a store (no flag saved and restored per lock); the fd is
  * looked up once (checks 2 and the file reference together); the wait record
- * is filled field by field (zeroing the whole struct cost 66 instructions a
- * call); the words go from the caller's saved registers straight into the
- * receiver's record, and from its record straight into the receiver's saved
- * registers when it runs. The woken side does not take the endpoint lock again:
- * its peer set DONE under that lock and touches nothing of the waiter's after
- * dropping it, so waiting until the lock is free (one load, normally) is
- * enough. The locks left per one-way trip: the endpoint's once, the peer's wait
- * queue once, our own wait queue once, the signal lock twice (publishing and
- * withdrawing the wait signals may wake; see proc/signal.c).
+ * is filled field by field, only the fields a peer reads (zeroing the whole
+ * struct cost 66 instructions a call); the words go from the caller's saved
+ * registers straight into the receiver's saved registers (words_regs; a
+ * general-path peer, which knows only the record, writes them there instead).
+ * The sleep is the fastpath's own (fast_sleep): the waiter puts itself in its
+ * record's wait queue, BLOCKED, before it publishes the record, so no lock is
+ * needed for that; it makes the queue its interruptible wait with one exchange
+ * and then looks for pending work (signal_wait_publish: a sender sets the work
+ * first and reads the wait second, so one of the two sees the other), where
+ * signal_wait_interruptible took the signal lock twice and ran its condition
+ * through two function pointers under the queue's lock. Anything found there,
+ * or a wake that is not DONE, goes to wait_for, the general path's wait, which
+ * then decides (EINTR, a kill, or sleeping on). The woken side does not take
+ * the endpoint lock again: its peer set DONE under that lock and touches
+ * nothing of the waiter's after dropping it, so waiting until the lock is free
+ * (one load, normally) is enough; likewise it withdraws its wait from the
+ * signal senders by waiting for the signal lock to be free. The locks left per
+ * one-way trip: the endpoint's once and the peer's wait queue once.
  *
  * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
  * under it); the timeout lock > wait-queue locks; the two never nest.
@@ -502,24 +512,23 @@ static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
 }
 
 /* wait_setup for a registers-only message, with the caller asleep in w->sleep
- * already (it publishes w next): every field a peer on either path reads,
- * stored one by one (the whole struct zeroed was a third of a call). The words
- * are not: a fast caller's go straight to its receiver, and what comes back is
- * written before it is read (into regs, or w->words, as fast_words says). */
+ * already (it publishes w next, as a call being served or as a receiver): the
+ * fields a peer on either path, or wait_for, reads of such a waiter, stored
+ * one by one (the whole struct zeroed was a third of a call). Not: its send
+ * fields (it is in no senders list), result and recv_got (a peer writes them
+ * before DONE), token and served_by (the caller sets them for its role), and the
+ * words (a fast caller's go straight to its receiver; what comes back is
+ * written before it is read, into regs or w->words as fast_words says). */
 static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct vmspace *vm,
                            struct arch_regs *regs)
 {
     w->thread = self;
     w->vm = vm;
     wait_queue_init_asleep(&w->sleep, "ipc wait", self);
-    w->result = 0;
-    w->wants_reply = true;
     w->timed_out = false;
     w->deadline_ns = 0;
-    w->send_buf = w->recv_buf = 0;
-    w->send_bytes = w->recv_room = w->recv_got = 0;
-    w->token = 0;
-    w->served_by = NULL;
+    w->recv_buf = 0;
+    w->recv_room = 0;
     w->words_regs = regs;
 }
 
@@ -651,7 +660,6 @@ static bool fast_reply_recv(uint64_t token, uint64_t fd, long *result)
     struct thread *peer = finish_take_locked(s, 0);
     struct ipc_wait r;
     fast_wait_init(&r, self, ut->proc->vm, regs);
-    r.wants_reply = false;
     r.served_by = file;
     r.state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, &r);
