@@ -90,9 +90,9 @@ static void switch_hook(struct thread *prev, struct thread *next)
     arch_user_switch(from ? &from->arch : NULL, to ? &to->arch : NULL, next->stack.top,
                      to ? &to->work : NULL);
     if (to)
-        vmspace_activate(to->proc->vm);
+        vmspace_activate_irqs_off(to->proc->vm);
     else if (from)
-        vmspace_activate(NULL); /* a kernel thread must not keep a space alive */
+        vmspace_activate_irqs_off(NULL); /* a kernel thread must not keep a space alive */
 }
 
 static bool user_page_fault(uintptr_t addr, bool write, bool exec)

@@ -146,6 +146,8 @@ void vmspace_unpin_page(phys_addr_t frame);
 
 /* Loads vs on this CPU, or the kernel's own space (vs NULL). */
 void vmspace_activate(struct vmspace *vs);
+/* The same with interrupts off, kept so (the switch hook). */
+void vmspace_activate_irqs_off(struct vmspace *vs);
 
 /* Regions, for `ps` and tests. */
 size_t vmspace_region_count(struct vmspace *vs);
