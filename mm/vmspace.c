@@ -883,6 +883,11 @@ void vmspace_activate(struct vmspace *vs)
     paging_activate(vs ? vs->as : &kernel_space);
 }
 
+void vmspace_activate_irqs_off(struct vmspace *vs)
+{
+    paging_activate_irqs_off(vs ? vs->as : &kernel_space);
+}
+
 size_t vmspace_region_count(struct vmspace *vs)
 {
     bool irq = spin_lock(&vs->lock);

@@ -20,7 +20,8 @@
  *   DONE     result and words are set; the waiter may return
  *
  * Everything about an endpoint is under its one spinlock. A waiter sleeps on
- * its own wait queue with signal_wait_interruptible, so a signal, the timeout
+ * its own wait queue with signal_wait_interruptible (the fastpath's waiter in
+ * its own way, below, to the same effect), so a signal, the timeout
  * thread or its peer can wake it; before it returns it takes the endpoint lock
  * once more, because a peer wakes it under that lock: the wait queue on its
  * stack stays valid until the peer is done with it.
@@ -91,15 +92,24 @@
  * It runs with interrupts off from check 3 to the switch back, so each lock is
  * an exchange and a store (no flag saved and restored per lock); the fd is
  * looked up once (checks 2 and the file reference together); the wait record
- * is filled field by field (zeroing the whole struct cost 66 instructions a
- * call); the words go from the caller's saved registers straight into the
- * receiver's record, and from its record straight into the receiver's saved
- * registers when it runs. The woken side does not take the endpoint lock again:
- * its peer set DONE under that lock and touches nothing of the waiter's after
- * dropping it, so waiting until the lock is free (one load, normally) is
- * enough. The locks left per one-way trip: the endpoint's once, the peer's wait
- * queue once, our own wait queue once, the signal lock twice (publishing and
- * withdrawing the wait signals may wake; see proc/signal.c).
+ * is filled field by field, only the fields a peer reads (zeroing the whole
+ * struct cost 66 instructions a call); the words go from the caller's saved
+ * registers straight into the receiver's saved registers (words_regs; a
+ * general-path peer, which knows only the record, writes them there instead).
+ * The sleep is the fastpath's own (fast_sleep): the waiter puts itself in its
+ * record's wait queue, BLOCKED, before it publishes the record, so no lock is
+ * needed for that; it makes the queue its interruptible wait with one exchange
+ * and then looks for pending work (signal_wait_publish: a sender sets the work
+ * first and reads the wait second, so one of the two sees the other), where
+ * signal_wait_interruptible took the signal lock twice and ran its condition
+ * through two function pointers under the queue's lock. Anything found there,
+ * or a wake that is not DONE, goes to wait_for, the general path's wait, which
+ * then decides (EINTR, a kill, or sleeping on). The woken side does not take
+ * the endpoint lock again: its peer set DONE under that lock and touches
+ * nothing of the waiter's after dropping it, so waiting until the lock is free
+ * (one load, normally) is enough; likewise it withdraws its wait from the
+ * signal senders by waiting for the signal lock to be free. The locks left per
+ * one-way trip: the endpoint's once and the peer's wait queue once.
  *
  * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
  * under it); the timeout lock > wait-queue locks; the two never nest.
@@ -160,6 +170,8 @@ struct ipc_wait {
     unsigned got_nfds;
     uint64_t token;                /* (E) a call being served: its token */
     struct ipc_file *served_by;    /* (E) a call being served: the server fd it came in by */
+    struct arch_regs *words_regs;  /* (E) a fastpath waiter's saved registers: a fastpath
+                                    * peer writes the words there and clears this */
 };
 
 /* An endpoint. (E) its lock. */
@@ -575,30 +587,47 @@ static struct ipc_file *fast_file(struct process *p, uint64_t fd, bool need_serv
     return (struct ipc_file *)f;
 }
 
-/* wait_setup for a registers-only message: every field a peer on either path
- * reads, stored one by one (the whole struct zeroed was a third of a call). The
- * words are not: a fast caller's go straight to its receiver, and what comes
- * back is written before it is read. */
-static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct process *proc)
+/* The message words, from our saved registers to the waiter w: straight into
+ * its own saved registers when it waits on the fastpath (words_regs, which this
+ * clears to say so), else into its record. */
+static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
+                                                              const struct arch_regs *regs)
+{
+    if (w->words_regs) {
+        arch_regs_ipc_words_copy(w->words_regs, regs);
+        w->words_regs = NULL;
+    } else {
+        arch_regs_ipc_words_get(regs, w->words);
+    }
+}
+
+/* wait_setup for a registers-only message, with the caller asleep in w->sleep
+ * already (it publishes w next, as a call being served or as a receiver): the
+ * fields a peer on either path, or wait_for, reads of such a waiter, stored
+ * one by one (the whole struct zeroed was a third of a call). Not: its send
+ * fields (it is in no senders list), result and recv_got (a peer writes them
+ * before DONE), token and served_by (the caller sets them for its role), and the
+ * words (a fast caller's go straight to its receiver; what comes back is
+ * written before it is read, into regs or w->words as fast_words says). */
+static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct process *proc,
+                           struct arch_regs *regs)
 {
     w->thread = self;
     w->vm = proc->vm;
     w->proc = proc;
-    w->sleep = (struct wait_queue)WAIT_QUEUE_INIT("ipc wait");
-    w->result = 0;
-    w->wants_reply = true;
+    wait_queue_init_asleep(&w->sleep, "ipc wait", self);
     w->timed_out = false;
     w->deadline_ns = 0;
-    w->send_buf = w->recv_buf = 0;
-    w->send_bytes = w->recv_room = w->recv_got = 0;
-    /* No region or fds either way: a general-path reply to this wait finds
+    w->recv_buf = 0;
+    w->recv_room = 0;
+    w->words_regs = regs;
+    /* No region and no fds either way: a general-path reply to this wait finds
      * nothing accepted (EMSGSIZE to the server, as for any refused region). */
-    w->send_pages = w->recv_pages = w->got_pages = 0;
-    w->send_pages_bytes = w->recv_pages_room = w->got_pages_bytes = 0;
-    w->pages_share = false;
-    w->send_nfds = w->recv_fds_room = w->got_nfds = 0;
-    w->token = 0;
-    w->served_by = NULL;
+    w->send_pages_bytes = 0;
+    w->send_nfds = 0;
+    w->recv_pages = w->got_pages = 0;
+    w->recv_pages_room = w->got_pages_bytes = 0;
+    w->recv_fds_room = w->got_nfds = 0;
 }
 
 /* Ends w's wait and takes its sleeping thread for a handoff (NULL: not asleep
@@ -611,27 +640,38 @@ static struct thread *finish_take_locked(struct ipc_wait *w, long result)
 }
 
 /*
- * wait_for for the fastpath (no deadline), entered with interrupts off and
- * leaving them as `irq` says: sleeps handing this CPU to `peer`. A peer ends
- * the wait by setting DONE under the endpoint lock and, on this path, touches
+ * The fastpath's wait (no deadline). w is published on one of ep's lists with
+ * this thread asleep in w->sleep (fast_wait_init); interrupts are off since the
+ * checks and go back as `irq` says. It makes w->sleep the thread's
+ * interruptible wait without the signal lock (signal_wait_publish) and sleeps,
+ * handing this CPU to `peer` (NULL: to whoever is next here). A peer ends the
+ * wait by setting DONE under the endpoint lock and, on this path, touches
  * nothing of ours once it drops that lock: so where the general path takes the
- * lock once more, waiting until it is free is enough. Anything else (no peer
- * to hand to, a signal, a general-path peer still copying) is wait_for's
- * business, with interrupts on as there (its wait for a copying peer yields).
+ * lock once more, waiting until it is free is enough. Anything else (a signal
+ * or kill before or during the sleep, a general-path peer still copying) is
+ * wait_for's business, with interrupts on as there; it finds this thread out of
+ * w->sleep (its waker took it, or wait_queue_cancel_asleep did).
  */
-static long fast_wait(struct endpoint *ep, struct ipc_wait *w, struct thread *peer, bool irq)
+static inline __attribute__((always_inline)) long fast_sleep(struct endpoint *ep,
+                                                              struct ipc_wait *w,
+                                                              struct uthread *ut,
+                                                              struct thread *peer, bool irq)
 {
-    if (!peer) {
+    if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
+        if (peer)
+            thread_wake(peer);
         arch_irq_restore(irq);
         return wait_for(ep, w, NULL);
     }
-    int interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, peer);
-    if (interrupted || __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
+    if (peer)
+        thread_handoff(peer);
+    else
+        thread_block();
+    if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
         arch_irq_restore(irq);
-        if (interrupted && !signal_discard_ignored())
-            return wait_for(ep, w, NULL); /* only ignored signals: wait on, as there */
-        return wait_end(ep, w, interrupted);
+        return wait_for(ep, w, NULL);
     }
+    signal_wait_withdraw(ut);
     while (__atomic_load_n(&ep->lock.locked, __ATOMIC_ACQUIRE))
         arch_cpu_relax();
     arch_irq_restore(irq);
@@ -664,10 +704,10 @@ static bool fast_call(uint64_t fd, long *result)
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
     struct arch_regs *regs = arch_user_regs(self->stack.top);
-    arch_regs_ipc_words_get(regs, r->words);
+    fast_words(r, regs);
     r->recv_got = 0;
     struct ipc_wait w;
-    fast_wait_init(&w, self, ut->proc);
+    fast_wait_init(&w, self, ut->proc, regs);
     w.token = ++ep->next_token;
     w.served_by = r->served_by;
     w.state = WAITING;
@@ -675,8 +715,8 @@ static bool fast_call(uint64_t fd, long *result)
     ep->serving = &w;
     struct thread *peer = finish_take_locked(r, (long)w.token);
     spin_unlock_irqs_off(&ep->lock);
-    *result = fast_wait(ep, &w, peer, irq);
-    if (*result >= 0)
+    *result = fast_sleep(ep, &w, ut, peer, irq);
+    if (*result >= 0 && w.words_regs)
         arch_regs_ipc_words_set(regs, w.words);
     file_put(&file->file);
     return true;
@@ -713,18 +753,17 @@ static bool fast_reply_recv(uint64_t token, uint64_t fd, long *result)
     else
         unlink_locked(&ep->serving, NULL, s);
     struct arch_regs *regs = arch_user_regs(self->stack.top);
-    arch_regs_ipc_words_get(regs, s->words);
+    fast_words(s, regs);
     s->recv_got = 0;
     struct thread *peer = finish_take_locked(s, 0);
     struct ipc_wait r;
-    fast_wait_init(&r, self, ut->proc);
-    r.wants_reply = false;
+    fast_wait_init(&r, self, ut->proc, regs);
     r.served_by = file;
     r.state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, &r);
     spin_unlock_irqs_off(&ep->lock);
-    *result = fast_wait(ep, &r, peer, irq);
-    if (*result >= 0)
+    *result = fast_sleep(ep, &r, ut, peer, irq);
+    if (*result >= 0 && r.words_regs)
         arch_regs_ipc_words_set(regs, r.words);
     file_put(&file->file);
     return true;

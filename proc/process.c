@@ -82,17 +82,17 @@ const char *signal_name(int signal)
 static void switch_hook(struct thread *prev, struct thread *next)
 {
     struct uthread *from = prev ? prev->user : NULL, *to = next->user;
-    uint64_t now = arch_time_ns();
+    uint64_t now = arch_read_timestamp();
     if (from)
-        from->cpu_ns += now - from->ran_since_ns;
+        from->cpu_ticks += now - from->ran_since;
     if (to)
-        to->ran_since_ns = now;
+        to->ran_since = now;
     arch_user_switch(from ? &from->arch : NULL, to ? &to->arch : NULL, next->stack.top,
                      to ? &to->work : NULL);
     if (to)
-        vmspace_activate(to->proc->vm);
+        vmspace_activate_irqs_off(to->proc->vm);
     else if (from)
-        vmspace_activate(NULL); /* a kernel thread must not keep a space alive */
+        vmspace_activate_irqs_off(NULL); /* a kernel thread must not keep a space alive */
 }
 
 static bool user_page_fault(uintptr_t addr, bool write, bool exec)

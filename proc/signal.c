@@ -334,6 +334,23 @@ int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *
     return result;
 }
 
+bool signal_wait_publish(struct uthread *ut, struct wait_queue *wq)
+{
+    (void)__atomic_exchange_n(&ut->sig.waiting_on, wq, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE))
+        return false;
+    uint64_t pending = __atomic_load_n(&ut->sig.pending, __ATOMIC_RELAXED) |
+                       __atomic_load_n(&ut->proc->sig.pending, __ATOMIC_RELAXED);
+    return !(pending & ~__atomic_load_n(&ut->sig.mask, __ATOMIC_RELAXED));
+}
+
+void signal_wait_withdraw(struct uthread *ut)
+{
+    (void)__atomic_exchange_n(&ut->sig.waiting_on, NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE))
+        arch_cpu_relax();
+}
+
 void signal_wait_mask_set(uint64_t mask)
 {
     struct uthread *ut = uthread_current();

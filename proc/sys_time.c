@@ -80,7 +80,8 @@ static uint64_t realtime_ns(void)
 
 static uint64_t thread_cpu_ns(const struct uthread *ut)
 {
-    return ut->cpu_ns + (arch_time_ns() - ut->ran_since_ns); /* it runs: the caller */
+    /* it runs: the caller */
+    return arch_timestamp_to_ns(ut->cpu_ticks + (arch_read_timestamp() - ut->ran_since));
 }
 
 static uint64_t clock_now_ns(enum clock_kind kind)

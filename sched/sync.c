@@ -53,8 +53,15 @@ static void sleep_locked(struct wait_queue *wq, bool irq)
 
 struct thread *wait_queue_take_one(struct wait_queue *wq)
 {
+    /* dequeue_locked without its assertion: the lock is taken right here. */
     spin_lock_irqs_off(&wq->lock);
-    struct thread *t = dequeue_locked(wq);
+    struct thread *t = wq->head;
+    if (t) {
+        wq->head = t->wait_next;
+        if (!wq->head)
+            wq->tail = NULL;
+        t->wait_next = NULL;
+    }
     spin_unlock_irqs_off(&wq->lock);
     return t;
 }
@@ -71,6 +78,35 @@ void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), 
     enqueue_self_locked(wq, thread_current());
     spin_unlock_irqs_off(&wq->lock);
     thread_handoff(next);
+}
+
+void wait_queue_init_asleep(struct wait_queue *wq, const char *name, struct thread *self)
+{
+    *wq = (struct wait_queue)WAIT_QUEUE_INIT(name);
+    wq->head = wq->tail = self;
+    self->wait_next = NULL;
+    __atomic_store_n(&self->state, THREAD_BLOCKED, __ATOMIC_RELEASE);
+}
+
+bool wait_queue_cancel_asleep(struct wait_queue *wq)
+{
+    struct thread *self = thread_current();
+    spin_lock_irqs_off(&wq->lock);
+    struct thread *prev = NULL, *at = wq->head;
+    while (at && at != self)
+        prev = at, at = at->wait_next;
+    if (at) {
+        if (prev)
+            prev->wait_next = self->wait_next;
+        else
+            wq->head = self->wait_next;
+        if (wq->tail == self)
+            wq->tail = prev;
+        self->wait_next = NULL;
+        __atomic_store_n(&self->state, THREAD_RUNNING, __ATOMIC_RELEASE);
+    }
+    spin_unlock_irqs_off(&wq->lock);
+    return at != NULL;
 }
 
 bool wait_queue_wake_one(struct wait_queue *wq)

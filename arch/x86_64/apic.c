@@ -216,6 +216,11 @@ uint64_t arch_timestamp_hz(void)
     return tsc_hz;
 }
 
+uint64_t arch_timestamp_to_ns(uint64_t ticks)
+{
+    return (uint64_t)(((unsigned __int128)ticks * ns_per_tsc_mult) >> 32);
+}
+
 uint64_t arch_time_ns(void)
 {
     if (!ns_per_tsc_mult)

@@ -67,6 +67,12 @@ static uint64_t pcid_cr3_bits(struct pcid_cpu *c, uint64_t id)
 void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t)
 {
     bool irq = arch_irq_save_disable();
+    arch_space_switch_irqs_off(root_phys, t);
+    arch_irq_restore(irq);
+}
+
+void arch_space_switch_irqs_off(uint64_t root_phys, struct arch_space_tlb *t)
+{
     unsigned cpu = arch_cpu_index();
     struct pcid_cpu *c = &pcid_cpus[cpu];
     uint64_t bit = 1ull << cpu;
@@ -79,7 +85,6 @@ void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t)
         write_cr3(root_phys | bits);
         c->current_id = t->id;
     }
-    arch_irq_restore(irq);
 }
 
 void pcid_flush_local(uint64_t id, uintptr_t va)

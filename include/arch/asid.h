@@ -41,6 +41,9 @@ void arch_space_tlb_init(struct arch_space_tlb *t);
 /* Loads the space whose root table is root_phys on this CPU (no-op when it is
  * loaded already). */
 void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t);
+/* The same for a caller that keeps interrupts off anyway (the scheduler's
+ * switch): no interrupt flag saved and restored. */
+void arch_space_switch_irqs_off(uint64_t root_phys, struct arch_space_tlb *t);
 /* Makes every CPU of t->cpus forget va (or all of the space), and waits. */
 void arch_space_shootdown(struct arch_space_tlb *t, uintptr_t va);
 /* Does this CPU tag translations (PCID)? */

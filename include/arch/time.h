@@ -26,6 +26,9 @@ uint64_t arch_read_timestamp_after(void);
 /* The counter's rate, in Hz (0 until the clocks are calibrated). */
 uint64_t arch_timestamp_hz(void);
 
+/* A duration in arch_read_timestamp ticks, in nanoseconds (0 before the clocks
+ * are calibrated). */
+uint64_t arch_timestamp_to_ns(uint64_t ticks);
 /* Monotonic nanoseconds since arch_interrupts_init. */
 uint64_t arch_time_ns(void);
 

@@ -59,6 +59,12 @@ static inline void arch_regs_ipc_words_set(struct arch_regs *r, const uint64_t w
     r->rbx = w[0], r->r12 = w[1], r->r13 = w[2], r->r14 = w[3], r->r15 = w[4], r->r9 = w[5];
 }
 
+static inline void arch_regs_ipc_words_copy(struct arch_regs *to, const struct arch_regs *from)
+{
+    to->rbx = from->rbx, to->r12 = from->r12, to->r13 = from->r13;
+    to->r14 = from->r14, to->r15 = from->r15, to->r9 = from->r9;
+}
+
 /* Where a user thread's registers sit on its kernel stack. */
 static inline struct arch_regs *arch_user_regs(uintptr_t kernel_stack_top)
 {

@@ -174,6 +174,8 @@ int vmspace_transfer(struct vmspace *from, uintptr_t src, size_t len, struct vms
 
 /* Loads vs on this CPU, or the kernel's own space (vs NULL). */
 void vmspace_activate(struct vmspace *vs);
+/* The same with interrupts off, kept so (the switch hook). */
+void vmspace_activate_irqs_off(struct vmspace *vs);
 
 /* Regions, for `ps` and tests. */
 size_t vmspace_region_count(struct vmspace *vs);

@@ -141,8 +141,9 @@ struct uthread {
     uint64_t robust_list;        /* set_robust_list: kept, not used yet */
     struct signal_thread sig;    /* mask, own pending signals, alternate stack */
     uint64_t entry, stack;       /* where ring 3 starts (process_spawn) */
-    uint64_t cpu_ns;             /* time on a CPU until ran_since_ns (switch hook) */
-    uint64_t ran_since_ns;       /* when it last went on a CPU (switch hook) */
+    /* In arch_read_timestamp ticks, which the switch reads without converting. */
+    uint64_t cpu_ticks;          /* time on a CPU until ran_since (switch hook) */
+    uint64_t ran_since;          /* when it last went on a CPU (switch hook) */
     struct arch_regs start_regs; /* where ring 3 starts (clone: the parent's, changed) */
     uint64_t set_child_tid;      /* CLONE_CHILD_SETTID: the child writes its tid there */
     struct uthread *next_thread; /* the process's thread list (process_lock) */

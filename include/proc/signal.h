@@ -201,6 +201,24 @@ struct thread;
 int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx,
                                       struct thread *next) __attribute__((warn_unused_result));
 
+/*
+ * An interruptible sleep without signal_lock's two holds, for IPC's fastpath.
+ * The caller (interrupts off) is already in wq, BLOCKED (wait_queue_init_asleep),
+ * and wq is published to its wakers. signal_wait_publish makes wq the caller's
+ * interruptible wait with one exchange (a full barrier), then looks for anything
+ * that must end the wait: work on the thread (a signal, kill, exit) or a
+ * deliverable signal pending for the process; false: there is some, do not
+ * sleep. A sender sets the work word (a locked read-modify-write) before it
+ * reads waiting_on under signal_lock, so either it finds wq and wakes the
+ * caller there or the caller sees the work: no wake-up is lost.
+ * signal_wait_withdraw takes wq back and returns once no sender can still be
+ * using it (signal_lock is free). Both are called by the waiting thread only.
+ */
+struct uthread;
+bool signal_wait_publish(struct uthread *ut, struct wait_queue *wq)
+    __attribute__((warn_unused_result));
+void signal_wait_withdraw(struct uthread *ut);
+
 /* Sleeps ns, ending early when a signal is pending: returns the nanoseconds
  * left then (0: slept fully). */
 uint64_t signal_sleep_ns(uint64_t ns);

@@ -52,6 +52,19 @@ struct thread *wait_queue_take_one(struct wait_queue *wq);
 void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx,
                              struct thread *next);
 
+/* For a sleeper that publishes its own wq only after it is in it (IPC's
+ * fastpath): wq, which nobody else can reach yet, is made to hold just the
+ * calling thread `self` (thread_current(), which the caller has at hand),
+ * marked BLOCKED. The caller then publishes wq to its wakers and blocks
+ * (thread_block, thread_handoff), or takes itself back out with
+ * wait_queue_cancel_asleep. Interrupts disabled from here to the block. */
+void wait_queue_init_asleep(struct wait_queue *wq, const char *name, struct thread *self);
+/* Takes the calling thread out of wq (wait_queue_init_asleep) unless a waker
+ * has already taken it: true, and it is RUNNING again; false, it is RUNNABLE and
+ * its waker waits for it to switch away before queueing it, so it must still
+ * block. Interrupts disabled. */
+bool wait_queue_cancel_asleep(struct wait_queue *wq);
+
 struct mutex {
     struct thread *owner;  /* atomic; NULL when free */
     struct wait_queue waiters;

@@ -105,6 +105,11 @@ void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t)
     arch_mmu_load_root(root_phys);
 }
 
+void arch_space_switch_irqs_off(uint64_t root_phys, struct arch_space_tlb *t)
+{
+    arch_space_switch(root_phys, t);
+}
+
 void arch_space_shootdown(struct arch_space_tlb *t, uintptr_t va)
 {
     (void)t;

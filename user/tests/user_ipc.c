@@ -10,6 +10,8 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -466,6 +468,134 @@ static void ignored_signal_never_ends_a_wait(void)
 	close(own_client);
 	close(ignored_own);
 	close(ignored_client);
+}
+
+/*
+ * The same ends for waits on the fastpath (registers only, no timeout, the peer
+ * waiting on the same CPU: everything runs pinned to CPU 0), whose sleep is its
+ * own. Each wait without a timeout has a watchdog: a lost wake-up ends in a
+ * failed expectation, not a hang.
+ */
+static cpu_set_t pin_to_cpu0(void)
+{
+	cpu_set_t old, one;
+	sched_getaffinity(0, sizeof(old), &old);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	return old;
+}
+
+/* Reaps kid within 20 s; false if it is still alive then. */
+static bool reaped_within_timeout(pid_t kid, int *status)
+{
+	for (int ms = 0; ms < 20000; ms += 10) {
+		if (waitpid(kid, status, WNOHANG) == kid)
+			return true;
+		pause_ms(10);
+	}
+	return false;
+}
+
+static void signal_ends_a_register_call(void)
+{
+	SKIP_UNLESS_IPC();
+	cpu_set_t old = pin_to_cpu0();
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	sigaction(SIGUSR1, &sa, NULL);
+	int ep = EXPECT_OK(ipc_endpoint(0));
+	int c = EXPECT_OK(ipc_client(ep, 0));
+	pid_t server = fork();
+	if (server == 0) {
+		struct ipc_msg m = { { 0 } }, n = { { 0 } };
+		long first = ipc_recv(ep, &m, 0, NULL, CASE_TIMEOUT);
+		kill(getppid(), SIGUSR1);
+		/* The caller, interrupted, calls again; if the signal was lost it
+		 * still waits for `first`, and gets an answer instead of EINTR. */
+		long second = ipc_recv(ep, &n, 0, NULL, CASE_TIMEOUT);
+		m.w[0] = ipc_reply_recv(first, &m, ep, EXO_IPC_NORECV, NULL, 0) == -1 ? errno : 0;
+		if (second > 0)
+			ipc_reply_recv(second, &m, ep, EXO_IPC_NORECV, NULL, 0);
+		_exit(first > 0 && second > 0 ? 0 : 1);
+	}
+	close(ep);
+	pause_ms(50); /* the server waits: the call takes the fastpath */
+	struct ipc_msg m = { { 1 } }, r = { { 0 } };
+	EXPECT_ERRNO(ipc_call(c, &m, &r), EINTR);
+	EXPECT_EQ(ipc_call(c, &m, &r), 0);
+	EXPECT_EQ(r.w[0], EPIPE); /* the interrupted call's token answers EPIPE */
+	int status;
+	waitpid(server, &status, 0);
+	EXPECT_EXITED(status, 0);
+	signal(SIGUSR1, SIG_DFL);
+	close(c);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+static void signal_ends_a_register_reply_recv(void)
+{
+	SKIP_UNLESS_IPC();
+	cpu_set_t old = pin_to_cpu0();
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	sigaction(SIGUSR1, &sa, NULL);
+	int ep = EXPECT_OK(ipc_endpoint(0));
+	int c = EXPECT_OK(ipc_client(ep, 0));
+	pid_t self = getpid();
+	pid_t caller = fork();
+	if (caller == 0) {
+		struct ipc_msg m = { { 1 } }, r;
+		pause_ms(50); /* the server waits in ipc_recv */
+		if (ipc_call(c, &m, &r) != 0)
+			_exit(1);
+		kill(self, SIGUSR1);
+		pause_ms(100); /* the interrupted server leaves its wait */
+		/* Answered by ipc_recv below; by the reply_recv if the signal was lost. */
+		_exit(ipc_call_ext(c, &m, 0, NULL, CASE_TIMEOUT) == 0 ? 0 : 2);
+	}
+	struct ipc_msg m = { { 0 } };
+	long token = ipc_recv(ep, &m, 0, NULL, CASE_TIMEOUT);
+	EXPECT_TRUE(token > 0);
+	/* The reply goes straight to the waiting caller; we wait on the fastpath. */
+	EXPECT_ERRNO(ipc_reply_recv(token, &m, ep, 0, NULL, 0), EINTR);
+	token = ipc_recv(ep, &m, 0, NULL, CASE_TIMEOUT);
+	if (token > 0)
+		ipc_reply_recv(token, &m, ep, EXO_IPC_NORECV, NULL, 0);
+	int status;
+	waitpid(caller, &status, 0);
+	EXPECT_EXITED(status, 0);
+	signal(SIGUSR1, SIG_DFL);
+	close(c);
+	close(ep);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+static void kill_ends_a_register_call(void)
+{
+	SKIP_UNLESS_IPC();
+	cpu_set_t old = pin_to_cpu0();
+	int ep = EXPECT_OK(ipc_endpoint(0));
+	int c = EXPECT_OK(ipc_client(ep, 0));
+	pid_t caller = fork();
+	if (caller == 0) {
+		struct ipc_msg m = { { 1 } }, r;
+		pause_ms(50); /* the server waits: the call takes the fastpath */
+		_exit(ipc_call(c, &m, &r) == 0 ? 0 : 1);
+	}
+	struct ipc_msg m = { { 0 } };
+	long token = ipc_recv(ep, &m, 0, NULL, CASE_TIMEOUT);
+	EXPECT_TRUE(token > 0);
+	kill(caller, SIGKILL);
+	int status = 0;
+	bool died = reaped_within_timeout(caller, &status);
+	EXPECT_TRUE(died);
+	/* Gone: its token answers EPIPE (a lost kill gets the reply and dies then). */
+	EXPECT_ERRNO(ipc_reply_recv(token, &m, ep, EXO_IPC_NORECV, NULL, 0), EPIPE);
+	if (!died)
+		waitpid(caller, &status, 0);
+	EXPECT_KILLED_BY(status, SIGKILL);
+	close(c);
+	close(ep);
+	sched_setaffinity(0, sizeof(old), &old);
 }
 
 static void bad_arguments_have_their_errno(void)
@@ -1086,6 +1216,9 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(timeouts_and_nonblocking),
 	KTAP_CASE(signal_interrupts_a_wait),
 	KTAP_CASE(ignored_signal_never_ends_a_wait),
+	KTAP_CASE(signal_ends_a_register_call),
+	KTAP_CASE(signal_ends_a_register_reply_recv),
+	KTAP_CASE(kill_ends_a_register_call),
 	KTAP_CASE(bad_arguments_have_their_errno),
 	KTAP_CASE(seeded_random_stress),
 	KTAP_CASE(page_move_2m_is_received_and_gone_from_the_sender),
