@@ -196,6 +196,7 @@ static bool start_ap(unsigned cpu, uint32_t apic_id)
     };
     apic_ids[cpu] = apic_id;
     numa_map_cpu(cpu, apic_id); /* before its first allocation */
+    heap_bind_cpu(cpu);
     __atomic_store_n(&ap_alive, 0, __ATOMIC_RELEASE);
     apic_send(apic_id, ICR_INIT);
     delay_ns(init_delay_ns());
