@@ -318,12 +318,18 @@ void *kmalloc(size_t size)
     return alloc_slow(size);
 }
 
-void *kmalloc_on_node(size_t size, unsigned node)
+/* kmalloc_for_cpu's tail call, as alloc_slow is kmalloc's. */
+static __attribute__((noinline)) void *alloc_for(struct node_heap *home, size_t size)
 {
-    struct node_heap *home = node_home[node < numa_node_count() ? node : 0];
+    return alloc_from(home, size, (uintptr_t)__builtin_return_address(0));
+}
+
+void *kmalloc_for_cpu(size_t size, unsigned cpu)
+{
+    struct node_heap *home = cache_heap[cpu < ARCH_MAX_CPUS ? cpu : 0];
     if (home == cache_heap[arch_cpu_index()])
         return kmalloc(size);
-    return alloc_from(home, size, (uintptr_t)__builtin_return_address(0));
+    return alloc_for(home, size);
 }
 
 /* A block of another engine than the cache's fails buddy_cache_free's region

@@ -627,8 +627,7 @@ void thread_exit(void)
  * where enqueue puts it (as its stack, below). */
 static struct thread *thread_new(const char *name, int cpu)
 {
-    struct thread *t = cpu >= 0 ? kmalloc_on_node(sizeof(*t), numa_cpu_node((unsigned)cpu))
-                                : kmalloc(sizeof(*t));
+    struct thread *t = cpu >= 0 ? kmalloc_for_cpu(sizeof(*t), (unsigned)cpu) : kmalloc(sizeof(*t));
     if (!t)
         return NULL;
     *t = (struct thread){

@@ -52,9 +52,9 @@ void *kcalloc(size_t count, size_t size);
  * failure it returns NULL and p stays valid. */
 void *krealloc(void *ptr, size_t size);
 void kfree(void *ptr);
-/* kmalloc from the engine that serves `node` (for memory that belongs with a
- * thread placed on another CPU); the same as kmalloc when that is this CPU's. */
-void *kmalloc_on_node(size_t size, unsigned node);
+/* kmalloc from the engine that serves `cpu` (for memory that belongs with a
+ * thread placed on another CPU); the same as kmalloc when it also serves this one. */
+void *kmalloc_for_cpu(size_t size, unsigned cpu);
 
 struct heap_stats {
     size_t arenas;          /* arenas currently mapped */
