@@ -315,28 +315,29 @@ static void shootdown_interrupt(void *ctx)
     smp_service_shootdown();
 }
 
-static void shoot_down(uint64_t targets, uint64_t space, uintptr_t va);
+static void shoot_down(const struct cpuset *targets, uint64_t space, uintptr_t va);
 
 void arch_tlb_shootdown(uintptr_t va)
 {
     arch_tlb_flush_page(va);
-    shoot_down(UINT64_MAX, 0, va);
+    shoot_down(NULL, 0, va);
 }
 
 void arch_tlb_shootdown_all(void)
 {
     arch_tlb_flush_all();
-    shoot_down(UINT64_MAX, 0, SHOOTDOWN_EVERYTHING);
+    shoot_down(NULL, 0, SHOOTDOWN_EVERYTHING);
 }
 
-void smp_shootdown_space(uint64_t cpus, uint64_t id, uintptr_t va)
+void smp_shootdown_space(const struct cpuset *cpus, uint64_t id, uintptr_t va)
 {
     shoot_down(cpus, id, va == ARCH_SHOOTDOWN_ALL ? SHOOTDOWN_EVERYTHING : va);
 }
 
-/* Has every other online CPU of `targets` do what this one just did for `va`
- * (of user space `space`, or of the kernel half when 0), and waits for them. */
-static void shoot_down(uint64_t targets, uint64_t space, uintptr_t va)
+/* Has every other online CPU of `targets` (NULL: all) do what this one just did
+ * for `va` (of user space `space`, or of the kernel half when 0), and waits for
+ * the CPUs it signalled. */
+static void shoot_down(const struct cpuset *targets, uint64_t space, uintptr_t va)
 {
     unsigned online = arch_cpu_count();
     if (online == 1)
@@ -346,14 +347,14 @@ static void shoot_down(uint64_t targets, uint64_t space, uintptr_t va)
     __atomic_store_n(&shootdown_va, va, __ATOMIC_RELAXED);
     __atomic_store_n(&shootdown_space, space, __ATOMIC_RELAXED);
     for (unsigned cpu = 0; cpu < online; cpu++) {
-        if (cpu != self && (targets & (1ull << cpu))) {
+        if (cpu != self && (!targets || cpuset_test_atomic(targets, cpu))) {
             __atomic_store_n(&shootdown_pending[cpu], 1, __ATOMIC_RELEASE);
             apic_send(apic_ids[cpu], VECTOR_SHOOTDOWN);
         }
     }
+    /* Only the CPUs signalled above have their flag set (under the lock). */
     for (unsigned cpu = 0; cpu < online; cpu++) {
-        while (cpu != self && (targets & (1ull << cpu)) &&
-               __atomic_load_n(&shootdown_pending[cpu], __ATOMIC_ACQUIRE))
+        while (cpu != self && __atomic_load_n(&shootdown_pending[cpu], __ATOMIC_ACQUIRE))
             arch_cpu_relax();
     }
     spin_unlock(&shootdown_lock, irq);

@@ -1,4 +1,5 @@
 /* Suites `smp` (CPUs, per-CPU data, IPIs, TLB shootdown) and `locktorture`. */
+#include "arch/asid.h"
 #include "arch/cpu.h"
 #include "arch/fault.h"
 #include "arch/irq.h"
@@ -205,11 +206,54 @@ static void smp_write_protected_page_faults_on_every_other_cpu(struct ktest *t)
             check_change_reaches(t, cpu, true);
 }
 
+struct space_visit {
+    struct address_space *as;
+    bool shoot; /* also shoot the space down, then load the kernel's again */
+};
+
+static void visit_space(void *arg)
+{
+    struct space_visit *v = arg;
+    paging_activate(v->as);
+    if (v->shoot)
+        arch_space_shootdown(&v->as->tlb, ARCH_SHOOTDOWN_ALL);
+    paging_activate(&kernel_space);
+}
+
+/*
+ * A user space loaded on CPU 65 and on CPU 1: a shootdown from CPU 1 reaches CPU
+ * 65. (With a 64-bit mask of the CPUs that ran a space, CPU 64 + k shared CPU k's
+ * bit, and CPU k left both out of its own shootdowns: CPU 65 kept stale
+ * translations of the space.)
+ */
+static void smp_space_shootdowns_reach_cpus_past_64(struct ktest *t)
+{
+    const unsigned far = 65, near = far % 64;
+    if (arch_cpu_count() <= far)
+        KT_SKIP(t, "needs more than 65 CPUs");
+    struct space_visit v = {.as = paging_create_space()};
+    KT_ASSERT(t, v.as != NULL);
+    struct thread *th = thread_spawn(visit_space, &v, "space far", (int)far);
+    KT_ASSERT(t, th != NULL);
+    thread_join(th);
+    uint64_t before = arch_ipi_count(far, ARCH_IPI_TLB_SHOOTDOWN);
+    v.shoot = true;
+    th = thread_spawn(visit_space, &v, "space near", (int)near);
+    KT_ASSERT(t, th != NULL);
+    thread_join(th);
+    uint64_t after = arch_ipi_count(far, ARCH_IPI_TLB_SHOOTDOWN);
+    ktest_note(t, "CPU %u handled %lu shootdowns while CPU %u shot the space down", far,
+               after - before, near);
+    KT_EXPECT(t, after > before);
+    paging_destroy_space(v.as);
+}
+
 KTEST_SUITE(smp, KTEST(smp_cpus_online_match_the_madt),
             KTEST(smp_every_cpu_has_its_own_per_cpu_data),
             KTEST(smp_reschedule_ipis_reach_every_cpu),
             KTEST(smp_unmapped_page_faults_on_every_other_cpu),
-            KTEST(smp_write_protected_page_faults_on_every_other_cpu));
+            KTEST(smp_write_protected_page_faults_on_every_other_cpu),
+            KTEST(smp_space_shootdowns_reach_cpus_past_64));
 
 /* ---- locktorture ------------------------------------------------------------------ */
 
