@@ -164,7 +164,7 @@ fuzz: $(FUZZ_TARGETS) ## run each libFuzzer target for FUZZ_SECONDS (default 60)
 test: check all ## check, then boot the kernel in QEMU under every firmware path
 	$(PYTHON) tests/harness.py
 
-test-big: check all ## the slow boots: 16-128 CPUs with two seeds, 255 CPUs, a 128-CPU NUMA machine
+test-big: check all ## the slow boots: 16-128 CPUs and 255 CPUs with two seeds each, a 128-CPU NUMA machine
 	$(PYTHON) tests/harness.py --big
 
 topology: build/exo.elf ## Exo's `numa` beside Linux's /sys/devices/system/node on each NUMA machine of the self-test (same QEMU flags)

@@ -4,6 +4,7 @@
 #include "arch/smp.h"
 #include "arch/time.h"
 #include "bench/bench.h"
+#include "kernel/boottime.h"
 #include "lib/printf.h"
 #include "mm/frame.h"
 #include "mm/heap.h"
@@ -124,7 +125,7 @@ static uint64_t spawn_join(uint64_t iterations)
 }
 BENCH(spawn_join, spawn_join, 2000);
 
-/* ---- steal_speedup_2cpu: a divide-and-conquer sum, 1 CPU against 2 ---------------- */
+/* ---- steal_speedup_2cpu, _4cpu: a divide-and-conquer sum, 1 CPU against 2 or 4 ----- */
 
 #define SUM_ITEMS (1ull << 24)
 #define SUM_LEAF_ITEMS (1ull << 18) /* 64 leaves, 63 spawned threads */
@@ -188,13 +189,17 @@ static uint64_t sum_tree_cycles(int cpu, uint64_t *result)
     return elapsed;
 }
 
-static void steal_speedup_2cpu(void)
+/* The tree on one CPU against the tree on all `ncpus`, which must be every CPU
+ * online (THREAD_ANY_CPU spreads it over them all): boot with -smp N or smp=N. */
+static void steal_speedup(unsigned ncpus, const char *many_ms, const char *steals_name,
+                          const char *speedup_name)
 {
-    if (arch_cpu_count() < 2) {
-        bench_skip("needs 2 CPUs");
+    if (arch_cpu_count() != ncpus) {
+        bench_skip(ncpus == 2 ? "needs exactly 2 CPUs online (-smp 2 or smp=2)"
+                              : "needs exactly 4 CPUs online (-smp 4 or smp=4)");
         return;
     }
-    uint64_t one[SUM_REPETITIONS], two[SUM_REPETITIONS], expected = 0, result, steals = 0;
+    uint64_t one[SUM_REPETITIONS], many[SUM_REPETITIONS], expected = 0, result, steals = 0;
     struct sched_stats before, after;
     sum_tree_cycles(0, &expected); /* warm-up, and the reference result */
     for (int r = 0; r < SUM_REPETITIONS; r++) {
@@ -202,22 +207,34 @@ static void steal_speedup_2cpu(void)
         if (result != expected)
             bench_fail("the 1-CPU sum differs from the reference");
         sched_get_stats(&before);
-        two[r] = sum_tree_cycles(THREAD_ANY_CPU, &result);
+        many[r] = sum_tree_cycles(THREAD_ANY_CPU, &result);
         sched_get_stats(&after);
         steals += after.steals - before.steals;
         if (result != expected)
-            bench_fail("the 2-CPU sum differs from the reference");
+            bench_fail("the many-CPU sum differs from the reference");
     }
     if (bench_stopped())
         return;
     uint64_t one_cycles = bench_median(one, SUM_REPETITIONS);
-    uint64_t two_cycles = bench_median(two, SUM_REPETITIONS);
+    uint64_t many_cycles = bench_median(many, SUM_REPETITIONS);
     bench_print("steal_tree_1cpu_ms", bench_cycles_to_ns(one_cycles) / 10000, "ms");
-    bench_print("steal_tree_2cpu_ms", bench_cycles_to_ns(two_cycles) / 10000, "ms");
-    bench_print("steal_tree_steals_per_run", steals * 100 / SUM_REPETITIONS, "threads");
-    bench_print("steal_speedup_2cpu", one_cycles * 100 / two_cycles, "x");
+    bench_print(many_ms, bench_cycles_to_ns(many_cycles) / 10000, "ms");
+    bench_print(steals_name, steals * 100 / SUM_REPETITIONS, "threads");
+    bench_print(speedup_name, one_cycles * 100 / many_cycles, "x");
+}
+
+static void steal_speedup_2cpu(void)
+{
+    steal_speedup(2, "steal_tree_2cpu_ms", "steal_tree_steals_per_run", "steal_speedup_2cpu");
+}
+
+static void steal_speedup_4cpu(void)
+{
+    steal_speedup(4, "steal_tree_4cpu_ms", "steal_tree_4cpu_steals_per_run",
+                  "steal_speedup_4cpu");
 }
 BENCH_REPORT(steal_speedup_2cpu, steal_speedup_2cpu, 0);
+BENCH_REPORT(steal_speedup_4cpu, steal_speedup_4cpu, 0);
 
 /* ---- threads_1m: a million threads alive at once; switching among them ----------- */
 
@@ -435,3 +452,23 @@ static void threads_1m(void)
     bench_print("switch_1m_vs_2_ratio", million * 100 / two, "x");
 }
 BENCH_REPORT(threads_1m, threads_1m, CROWD_MIN_FREE_BYTES);
+
+/* ---- cpu_bringup: the boot's "cpus" phase ------------------------------------------ */
+
+/* How long the boot took to start every other CPU (kernel/main.c's "cpus" phase:
+ * the scheduler's set-up, then the INIT-SIPI-SIPI and start-up of each CPU in
+ * turn), measured once at boot: one figure per boot, no repetitions. */
+static void cpu_bringup(void)
+{
+    uint64_t cycles = boottime_phase_cycles("cpus");
+    if (cycles == 0) {
+        bench_fail("the boot recorded no \"cpus\" phase");
+        return;
+    }
+    unsigned cpus = arch_cpu_count();
+    bench_print("cpu_bringup_ms", bench_cycles_to_ns(cycles) / 10000, "ms");
+    bench_print("cpu_bringup_cpus", (uint64_t)cpus * 100, "cpus");
+    if (cpus > 1)
+        bench_print("cpu_bringup_per_cpu_us", bench_cycles_to_ns(cycles) / 10 / (cpus - 1), "us");
+}
+BENCH_REPORT(cpu_bringup, cpu_bringup, 0);

@@ -2,6 +2,7 @@
 
 #include "arch/time.h"
 #include "lib/printf.h"
+#include "lib/string.h"
 
 static uint64_t entry_cycles;
 static struct {
@@ -46,6 +47,15 @@ uint64_t boottime_cycles_to_us(uint64_t cycles)
 uint64_t boottime_since_entry_us(void)
 {
     return cycles_to_us(boottime_since_entry_cycles());
+}
+
+uint64_t boottime_phase_cycles(const char *name)
+{
+    for (unsigned i = 0; i < phase_count; i++) {
+        if (strcmp(phases[i].name, name) == 0)
+            return phases[i].end_cycles - (i ? phases[i - 1].end_cycles : entry_cycles);
+    }
+    return 0;
 }
 
 void boottime_print(void)

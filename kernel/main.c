@@ -172,6 +172,7 @@ void kernel_main(uint32_t protocol, uint64_t info_phys, uint32_t magic)
         kprintf("cmdline: clock_test=lie-%s names no clock source; ignored\n", clock_lie);
     arch_interrupts_init();
     numa_map_cpu(0, arch_cpu_hw_id()); /* the local APIC answers from here on */
+    heap_bind_cpu(0);
     boottime_mark("interrupts");
     sched_init();
     sched_start_ticks();

@@ -811,11 +811,17 @@ static uint64_t pool_alloc_run(struct frame_pool *p, size_t nframes, size_t alig
 
 phys_addr_t frame_alloc_run(size_t nframes, size_t align_frames)
 {
+    bool irq = arch_irq_save_disable();
+    unsigned node = numa_cpu_node(arch_cpu_index());
+    arch_irq_restore(irq);
+    return frame_alloc_run_on_node(node, nframes, align_frames);
+}
+
+phys_addr_t frame_alloc_run_on_node(unsigned node, size_t nframes, size_t align_frames)
+{
     if (nframes == 0 || align_frames == 0 || (align_frames & (align_frames - 1)))
         return PHYS_INVALID;
-    bool irq = arch_irq_save_disable();
-    const uint8_t *order = numa_nodes_by_distance(numa_cpu_node(arch_cpu_index()));
-    arch_irq_restore(irq);
+    const uint8_t *order = numa_nodes_by_distance(node < pool_count ? node : 0);
     for (unsigned i = 0; i < pool_count; i++) {
         struct frame_pool *p = &pools[order[i]];
         uint64_t r = pool_alloc_run(p, nframes, align_frames);

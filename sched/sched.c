@@ -27,8 +27,10 @@
  *   kstack_lock           mm/kstack.c        holds while it kmallocs, unmaps, frees
  *                                            frames and flushes its batch
  *   buddy_cache.busy      mm/heap.c          a CPU's heap cache; trylock only on the
- *                                            fast path, held while draining into heap_lock
- *   heap_lock             mm/heap.c          holds while growing: frame_alloc_run,
+ *                                            fast path, held while draining into its
+ *                                            engine's lock
+ *   node_heap.lock        mm/heap.c          one per node's engine, never two at once;
+ *                                            holds while growing: frame_alloc_run,
  *                                            paging_map
  *   kernel_space.lock     mm/paging.c        the kernel half, whichever space is named
  *   address_space.lock    mm/paging.c        a user half (after kernel_space's)
@@ -675,9 +677,11 @@ void thread_exit(void)
     panic("sched: exited thread %u ran again", running()->id);
 }
 
+/* A pinned thread's control block from its CPU's node; another's from this CPU's,
+ * where enqueue puts it (as its stack, below). */
 static struct thread *thread_new(const char *name, int cpu)
 {
-    struct thread *t = kmalloc(sizeof(*t));
+    struct thread *t = cpu >= 0 ? kmalloc_for_cpu(sizeof(*t), (unsigned)cpu) : kmalloc(sizeof(*t));
     if (!t)
         return NULL;
     *t = (struct thread){

@@ -14,6 +14,7 @@
 #include "arch/irq.h"
 #include "arch/mmu.h"
 #include "arch/mmu.h"
+#include "lib/string.h"
 #include "cpu.h"
 #include "mmu_bits.h"
 #include "pcid.h"
@@ -43,7 +44,7 @@ bool arch_mmu_has_pcid(void)
 void arch_space_tlb_init(struct arch_space_tlb *t)
 {
     t->id = __atomic_fetch_add(&next_space_id, 1, __ATOMIC_RELAXED);
-    t->cpus = 0;
+    memset(&t->cpus, 0, sizeof(t->cpus));
 }
 
 static inline void write_cr3(uint64_t value)
@@ -75,9 +76,8 @@ void arch_space_switch_irqs_off(uint64_t root_phys, struct arch_space_tlb *t)
 {
     unsigned cpu = arch_cpu_index();
     struct pcid_cpu *c = &pcid_cpus[cpu];
-    uint64_t bit = 1ull << cpu;
-    if (!(__atomic_load_n(&t->cpus, __ATOMIC_RELAXED) & bit))
-        __atomic_fetch_or(&t->cpus, bit, __ATOMIC_SEQ_CST);
+    if (!cpuset_test_atomic(&t->cpus, cpu))
+        cpuset_set_atomic(&t->cpus, cpu);
     if (c->current_id != t->id || (read_cr3() & PTE_ADDR_MASK) != root_phys) {
         uint64_t bits = 0;
         if (pcid_enabled)
@@ -107,12 +107,11 @@ void arch_space_shootdown(struct arch_space_tlb *t, uintptr_t va)
 {
     /* The entry was written before: order that store before reading the mask. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    uint64_t cpus = __atomic_load_n(&t->cpus, __ATOMIC_SEQ_CST);
     bool irq = arch_irq_save_disable();
-    uint64_t self = 1ull << arch_cpu_index();
-    if (cpus & self)
+    unsigned self = arch_cpu_index();
+    if (cpuset_test_atomic(&t->cpus, self))
         pcid_flush_local(t->id, va);
     arch_irq_restore(irq);
-    if (cpus & ~self)
-        smp_shootdown_space(cpus & ~self, t->id, va);
+    if (cpuset_first_except_atomic(&t->cpus, self) < ARCH_MAX_CPUS)
+        smp_shootdown_space(&t->cpus, t->id, va);
 }

@@ -7,7 +7,9 @@
  * the kernel's life (never reused, so a stale tag can never be mistaken for a
  * live space); 0 is the kernel space. Its `cpus` mask gains a CPU the first
  * time that CPU loads the space and never loses it: a shootdown goes to exactly
- * the CPUs that ever ran the space (a superset of those that cache it now).
+ * the CPUs that ever ran the space (a superset of those that cache it now). It
+ * has a bit for every CPU index (a 64-bit mask once folded CPU 64+k onto CPU k,
+ * and CPU k's own shootdowns then left CPU 64+k out).
  *
  * With PCID, each CPU keeps a few tagged slots (arch/x86_64/asid.c): switching
  * to a space already in a slot reloads CR3 without a flush; a miss takes the
@@ -29,9 +31,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/cpuset.h"
+
 struct arch_space_tlb {
-    uint64_t id;   /* unique; 0: the kernel space */
-    uint64_t cpus; /* (A) bit per CPU that has loaded the space */
+    uint64_t id;        /* unique; 0: the kernel space */
+    struct cpuset cpus; /* (A) each CPU that has loaded the space */
 };
 
 #define ARCH_SHOOTDOWN_ALL UINTPTR_MAX /* va of arch_space_shootdown: every page */

@@ -47,5 +47,10 @@ void arch_timer_start(uint64_t period_ns, void (*tick)(void));
 /* How the tick is made, for the boot log: the timer's name and mode
  * ("TSC-deadline APIC", "periodic APIC"), after arch_timer_start. */
 const char *arch_timer_mode(void);
+/* For tests that play a timer faster than its handler, from inside tick() with
+ * interrupts off: acknowledges the timer interrupt being handled, as hardware that
+ * acknowledges early would, and raises the timer's interrupt on this CPU again, so
+ * that another tick comes under this one as soon as interrupts are on. */
+void arch_timer_refire_for_test(void);
 
 #endif

@@ -29,6 +29,9 @@ uint64_t boottime_since_entry_cycles(void);
 uint64_t boottime_cycles_to_us(uint64_t cycles);
 /* Microseconds from kernel entry to now. */
 uint64_t boottime_since_entry_us(void);
+/* How long the phase `name` took (since the previous mark), in cycles; 0 for a
+ * phase not recorded. */
+uint64_t boottime_phase_cycles(const char *name);
 /* Prints each phase's duration and its end since entry, one line each. */
 void boottime_print(void);
 

@@ -86,6 +86,8 @@ unsigned frame_node(phys_addr_t frame);
  * align_frames (a power of two; 512 gives a 2 MiB-aligned run), from the calling
  * CPU's node or the nearest that has one; never across two nodes. Slow path: scans. */
 phys_addr_t frame_alloc_run(size_t nframes, size_t align_frames);
+/* The same from `node`, else the nearest node that has such a run. */
+phys_addr_t frame_alloc_run_on_node(unsigned node, size_t nframes, size_t align_frames);
 void frame_free_run(phys_addr_t first, size_t nframes);
 
 struct frame_stats {

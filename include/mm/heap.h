@@ -20,10 +20,19 @@
  * memory returns NULL (never panics). Misuse is a panic naming the address and the
  * caller: a double free, a pointer the heap never returned, a damaged header.
  *
- * Locking: one spinlock around the buddy structure (interrupts off while held),
- * and in front of it a cache of small blocks per CPU under a lock that the fast
- * paths only try (include/mm/buddy.h); kmalloc of a size the compiler knows goes
- * straight to its order's cache.
+ * NUMA (include/mm/numa.h): one such buddy engine per node that has memory, in
+ * its own slice of the heap region, whose arenas are backed by that node's frames
+ * (the nearest node's when its own has none left). A CPU is served by its node's
+ * engine, or the nearest node's when its node has no memory; when that engine
+ * can back nothing more, the other engines are tried nearest first. Each CPU keeps
+ * a front cache of small blocks (include/mm/buddy.h) that holds only blocks of its
+ * own engine: a block freed on a CPU of another node goes straight back to the
+ * engine it came from. With one node there is one engine over the whole region.
+ *
+ * Locking: each engine has a spinlock (interrupts off while held); a CPU's cache
+ * has its own, taken before an engine's, which the fast paths only try
+ * (include/mm/buddy.h); kmalloc of a size the compiler knows goes straight to
+ * its order's cache.
  *
  * Interrupt context: none. kmalloc may grow the heap and kfree shrink it, which
  * maps and unmaps pages and waits for other CPUs' TLB shootdowns: threads only.
@@ -67,6 +76,9 @@ void *kcalloc(size_t count, size_t size);
  * failure it returns NULL and p stays valid. */
 void *krealloc(void *ptr, size_t size);
 void kfree(void *ptr);
+/* kmalloc from the engine that serves `cpu` (for memory that belongs with a
+ * thread placed on another CPU); the same as kmalloc when it also serves this one. */
+void *kmalloc_for_cpu(size_t size, unsigned cpu);
 
 struct heap_stats {
     size_t arenas;          /* arenas currently mapped */
@@ -78,7 +90,11 @@ void heap_get_stats(struct heap_stats *out);
 /* Walks the whole heap checking every free list and header; panics on damage. */
 void heap_check(void);
 
-/* Sets up the kernel heap over the paging-backed arena source (mm/heap.c). */
+/* Sets up the kernel heap over the paging-backed arena source (mm/heap.c): one
+ * engine per node with memory; after numa_init and frame_init. */
 void heap_init(void);
+/* Serves `cpu` from its node's engine from now on (its cache's blocks go back to
+ * the engine they came from). After numa_map_cpu(cpu), before the CPU allocates. */
+void heap_bind_cpu(unsigned cpu);
 
 #endif

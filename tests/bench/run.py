@@ -14,7 +14,10 @@
    mitigations and once with mitigations=off (its vulnerability files printed).
 2. Wall clock, same emulator: the figures that need 2 CPUs, Exo and Linux under
    TCG with -smp 2, each booted --runs times (default 5): median and spread.
-3. Context: bench_peer on the host's native Linux (host TSC cycles and ns).
+3. Topology, Exo alone under TCG: the steal speedup at 4 CPUs (the task tree of
+   steal_speedup_2cpu on 1 CPU against 4; --runs boots) and the time the boot takes
+   to start every CPU at -smp 64 and -smp 128 (one boot each).
+4. Context: bench_peer on the host's native Linux (host TSC cycles and ns).
 
 Writes build/bench.json (every figure, QEMU version, CPU model, flags) and
 build/bench.svg (Exo beside Linux per path-length figure, log scale).
@@ -113,7 +116,17 @@ WALL_ROWS = [
 # The million-thread benchmark: Exo only, one boot with -smp 2 in a 6 GiB guest.
 CROWD_FIGURES = ["threads_1m_ms", "threads_1m_bytes_per_thread", "switch_1m_vs_2_ratio"]
 CROWD_MIB = 6144
-GROUPS = ["path", "wall", "context"]
+# Topology (Exo only, TCG): (figure, CPUs, Exo's benchmark, its line, unit, what).
+# steal_speedup_4cpu boots --runs times; each bring-up figure is one boot.
+TOPOLOGY_ROWS = [
+    ("steal_speedup_4cpu", 4, "steal_speedup_4cpu", "steal_speedup_4cpu", "x",
+     "task tree of 63 threads, time on 1 CPU / on 4 (higher is better)"),
+    ("cpu_bringup_64cpu", 64, "cpu_bringup", "cpu_bringup_ms", "ms",
+     "boot's start of the 63 other CPUs, -smp 64"),
+    ("cpu_bringup_128cpu", 128, "cpu_bringup", "cpu_bringup_ms", "ms",
+     "boot's start of the 127 other CPUs, -smp 128"),
+]
+GROUPS = ["path", "wall", "topology", "context"]
 
 
 def say(text=""):
@@ -393,6 +406,29 @@ def wall_group(vmlinuz, only, skip_linux, runs):
     return result
 
 
+def topology_group(only, runs):
+    """Exo alone under TCG: the steal speedup at 4 CPUs (--runs boots) and the time
+    to start every CPU at 64 and 128 (one boot each)."""
+    rows = [r for r in TOPOLOGY_ROWS if selected(r[0], only)]
+    result = {"rows": rows, "exo": {}, "notes": [], "qemu_args": {}}
+    for figure, cpus, bench, line, unit, _ in rows:
+        boots = runs if bench.startswith("steal") else 1
+        values = []
+        for run in range(boots):
+            say("bench: topology: Exo's %s, -smp %d, TCG, boot %d of %d"
+                % (bench, cpus, run + 1, boots))
+            figs, notes, _, args = exo_boot("topology-%s" % figure, TCG, cpus,
+                                            "mode=bench test=" + bench)
+            result["notes"] += notes
+            result["qemu_args"][figure] = args
+            if line in figs:
+                values.append(figs[line])
+            if "cpu_bringup_per_cpu_us" in figs:
+                result.setdefault("per_cpu_us", {})[figure] = figs["cpu_bringup_per_cpu_us"]
+        result["exo"][figure] = spread(values)
+    return result
+
+
 def available_mib():
     with open("/proc/meminfo") as f:
         for line in f:
@@ -502,6 +538,19 @@ def print_report(report):
                        wall_lines(wall, context)):
             say("  " + l)
         say("  Exo adv.: Linux/Exo for times, Exo/Linux for speedups (> 1: Exo ahead).")
+    topology = report.get("topology")
+    if topology and topology["rows"]:
+        say()
+        say("TOPOLOGY: Exo alone, TCG, -m %dM; median [min–max] of the boots" % GUEST_MIB)
+        lines = []
+        for figure, cpus, _, _, unit, _ in topology["rows"]:
+            s = topology["exo"].get(figure)
+            per_cpu = topology.get("per_cpu_us", {}).get(figure)
+            lines.append((figure + " (%s)" % unit, "%s [%s–%s] n=%d" % (
+                fmt(s["median"], unit), fmt(s["min"], unit), fmt(s["max"], unit),
+                len(s["runs"])) if s else "—", fmt(per_cpu, "us") if per_cpu else "—"))
+        for l in table(("figure", "Exo", "per CPU (us)"), lines):
+            say("  " + l)
     crowd = report.get("crowd")
     if crowd and crowd["figures"]:
         say("  Exo alone, one boot, -smp 2 -m %dM: " % CROWD_MIB + ", ".join(
@@ -525,7 +574,10 @@ def print_report(report):
             for name, text in sorted(vulns.items()):
                 if text != "Not affected":
                     say("    %s: %s" % (name, text))
-    for group in (path, wall, report.get("crowd"), context):
+    if topology:
+        for figure, _, _, _, _, what in topology["rows"]:
+            say("  %s: %s" % (figure, what))
+    for group in (path, wall, report.get("crowd"), topology, context):
         for note in (group or {}).get("notes", []):
             say("note: " + note)
 
@@ -597,21 +649,23 @@ def missing_exo(report):
     for figure, exo_key, _, _ in (path or {}).get("rows", []):
         if exo_key and exo_key not in path["exo"] and not skipped_on_exo(path, exo_key):
             missing.append(figure)
-    wall = report.get("wall")
-    for figure, *_ in (wall or {}).get("rows", []):
-        if not wall["exo"].get(figure):
-            missing.append(figure)
+    for group in ("wall", "topology"):
+        rows = report.get(group)
+        for figure, *_ in (rows or {}).get("rows", []):
+            if not rows["exo"].get(figure):
+                missing.append(figure)
     return missing
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--groups", default=",".join(GROUPS),
-                        help="comma list of path, wall, context (default: all three)")
+                        help="comma list of path, wall, topology, context (default: all four)")
     parser.add_argument("--only", default=None,
                         help="comma list of figure globs, e.g. 'thread_switch,kmalloc*'")
     parser.add_argument("--runs", type=int, default=WALL_RUNS,
-                        help="boots per side for the wall-clock group (default 5)")
+                        help="boots per side for the wall-clock group and for "
+                             "steal_speedup_4cpu (default 5)")
     parser.add_argument("--skip-linux", action="store_true",
                         help="Exo only (no Linux boots)")
     args = parser.parse_args()
@@ -643,6 +697,8 @@ def main():
     if "wall" in groups:
         report["wall"] = wall_group(vmlinuz, only, args.skip_linux, args.runs)
         report["crowd"] = crowd_group(only)
+    if "topology" in groups:
+        report["topology"] = topology_group(only, args.runs)
     if "context" in groups:
         report["context"] = context_group(only)
 

@@ -1242,6 +1242,23 @@ static void test_frame_numa_caches_fill_from_their_node_then_by_distance(void)
     CHECK(phys_is_valid(run) && node_of(run) == 1 && node_of(phys(run.value + 4 * MIB - 1)) == 1);
     frame_free_run(run, 1024);
     shim_cpu_index = 0;
+    /* Runs for another node: from it while it has one, then from its nearest (node
+     * 2's is node 0, at 15; node 1, at 20, also has an 8 MiB range). */
+    struct frame_stats before;
+    frame_get_stats(&before);
+    run = frame_alloc_run_on_node(2, 512, 512);
+    CHECK(phys_is_valid(run) && node_of(run) == 2);
+    phys_addr_t big = frame_alloc_run_on_node(2, 2048, 512);
+    CHECK(phys_is_valid(big) && node_of(big) == 2);
+    phys_addr_t spill = frame_alloc_run_on_node(2, 2048, 512);
+    CHECK(phys_is_valid(spill) && node_of(spill) == 0 &&
+          node_of(phys(spill.value + 8 * MIB - 1)) == 0);
+    CHECK(!phys_is_valid(frame_alloc_run_on_node(2, 0, 1)));
+    frame_free_run(spill, 2048);
+    frame_free_run(big, 2048);
+    frame_free_run(run, 512);
+    frame_get_stats(&all);
+    CHECK_EQ_U64(all.free_frames, before.free_frames);
     numa_init(NULL, false);
 }
 

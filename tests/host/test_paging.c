@@ -96,12 +96,12 @@ void arch_space_tlb_init(struct arch_space_tlb *t)
 {
     static uint64_t next_id = 1;
     t->id = next_id++;
-    t->cpus = 0;
+    memset(&t->cpus, 0, sizeof(t->cpus));
 }
 
 void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t)
 {
-    t->cpus |= 1;
+    cpuset_set_atomic(&t->cpus, 0);
     arch_mmu_load_root(root_phys);
 }
 

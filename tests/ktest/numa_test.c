@@ -17,6 +17,7 @@
 #include "kernel/ktest.h"
 #include "lib/string.h"
 #include "mm/frame.h"
+#include "mm/heap.h"
 #include "mm/kstack.h"
 #include "mm/numa.h"
 #include "mm/paging.h"
@@ -141,11 +142,39 @@ static unsigned home_node(unsigned cpu)
     return 0;
 }
 
+/* The node of the frame behind a kernel address; ~0u when it is not mapped. */
+static unsigned node_of_address(const void *va)
+{
+    struct translation tr;
+    return paging_translate(&kernel_space, (uintptr_t)va, &tr) ? frame_node(tr.pa) : ~0u;
+}
+
+/* Heap sizes placed: a cached small block, a cached page-sized one, and one that
+ * only the engine serves. */
+static const size_t heap_sizes[] = {64, 4000, 256 * 1024};
+#define HEAP_SIZES (sizeof(heap_sizes) / sizeof(heap_sizes[0]))
+
 struct placement {
     unsigned cpu;
     unsigned frame_node, stack_node, want;
+    unsigned heap_node[HEAP_SIZES];
     bool ok;
 };
+
+/* kmalloc on this CPU, freed and asked again (the second comes from the CPU's
+ * cache for the small sizes): where both lie. */
+static void place_heap_blocks(struct placement *p)
+{
+    for (size_t i = 0; i < HEAP_SIZES; i++) {
+        void *first = kmalloc(heap_sizes[i]);
+        p->heap_node[i] = first ? node_of_address(first) : ~0u;
+        kfree(first);
+        void *again = kmalloc(heap_sizes[i]);
+        if (!again || node_of_address(again) != p->heap_node[i])
+            p->heap_node[i] = ~0u;
+        kfree(again);
+    }
+}
 
 static void place_on_this_cpu(void *arg)
 {
@@ -166,9 +195,10 @@ static void place_on_this_cpu(void *arg)
     p->stack_node = p->ok ? frame_node(tr.pa) : ~0u;
     kstack_free(&stack);
     frame_free(f);
+    place_heap_blocks(p);
 }
 
-static void numa_frames_and_stacks_come_from_the_cpus_node(struct ktest *t)
+static void numa_frames_stacks_and_heap_come_from_the_cpus_node(struct ktest *t)
 {
     static struct placement places[ARCH_MAX_CPUS];
     for (unsigned cpu = 0; cpu < arch_cpu_count(); cpu++) {
@@ -179,28 +209,35 @@ static void numa_frames_and_stacks_come_from_the_cpus_node(struct ktest *t)
         KT_EXPECT(t, places[cpu].ok);
         KT_EXPECT_EQ(t, places[cpu].frame_node, places[cpu].want);
         KT_EXPECT_EQ(t, places[cpu].stack_node, places[cpu].want);
+        for (size_t i = 0; i < HEAP_SIZES; i++) {
+            if (places[cpu].heap_node[i] != places[cpu].want)
+                ktest_note(t, "CPU %u: kmalloc(%zu) on node %u, its node is %u", cpu,
+                           heap_sizes[i], places[cpu].heap_node[i], places[cpu].want);
+            KT_EXPECT_EQ(t, places[cpu].heap_node[i], places[cpu].want);
+        }
     }
     kstack_flush();
 }
 
 struct own_stack {
-    unsigned cpu, want, stack_node;
+    unsigned cpu, want, stack_node, tcb_node;
     bool ok;
 };
 
-/* Where the stack this thread runs on lies (its creator chose). */
+/* Where the stack this thread runs on and its control block lie (its creator
+ * chose). */
 static void find_own_stack(void *arg)
 {
     struct own_stack *o = arg;
-    struct translation tr;
     uint64_t here = 0;
-    o->ok = paging_translate(&kernel_space, (uintptr_t)&here, &tr);
-    o->stack_node = o->ok ? frame_node(tr.pa) : ~0u;
+    o->stack_node = node_of_address(&here);
+    o->tcb_node = node_of_address(thread_current());
+    o->ok = o->stack_node != ~0u && o->tcb_node != ~0u;
 }
 
-/* A thread spawned on CPU 0 but pinned to another CPU gets its stack from that
- * CPU's node, not its creator's. */
-static void numa_a_pinned_threads_stack_comes_from_its_cpus_node(struct ktest *t)
+/* A thread spawned on CPU 0 but pinned to another CPU gets its stack and its
+ * control block from that CPU's node, not its creator's. */
+static void numa_a_pinned_threads_stack_and_tcb_come_from_its_cpus_node(struct ktest *t)
 {
     thread_set_own_affinity(0);
     thread_yield();
@@ -217,6 +254,10 @@ static void numa_a_pinned_threads_stack_comes_from_its_cpus_node(struct ktest *t
         if (o.stack_node != o.want)
             ktest_note(t, "CPU %u: stack on node %u, its node is %u", cpu, o.stack_node, o.want);
         KT_EXPECT_EQ(t, o.stack_node, o.want);
+        if (o.tcb_node != o.want)
+            ktest_note(t, "CPU %u: control block on node %u, its node is %u", cpu, o.tcb_node,
+                       o.want);
+        KT_EXPECT_EQ(t, o.tcb_node, o.want);
     }
     thread_set_own_affinity(THREAD_ANY_CPU);
     kstack_flush();
@@ -225,7 +266,7 @@ static void numa_a_pinned_threads_stack_comes_from_its_cpus_node(struct ktest *t
 }
 
 struct exhaust {
-    unsigned home, fallback, expected_fallback;
+    unsigned home, fallback, expected_fallback, heap_fallback;
     uint64_t taken;
     bool too_big;
 };
@@ -251,6 +292,9 @@ static void exhaust_home_node(void *arg)
         if (order[i] != x->home && o.free_frames > 0)
             x->expected_fallback = order[i];
     }
+    /* An arena's worth: after it, the node's engine has no wholly free arena left
+     * (it keeps at most one), so the next such block needs a new one. */
+    void *near = kmalloc(HEAP_MAX_ALLOC_BYTES);
     uint64_t *chain = NULL;
     x->fallback = ~0u;
     for (;;) {
@@ -266,6 +310,10 @@ static void exhaust_home_node(void *arg)
             break;
         }
     }
+    void *far = kmalloc(HEAP_MAX_ALLOC_BYTES); /* its node is dry now */
+    x->heap_fallback = far ? node_of_address(far) : ~0u;
+    kfree(far);
+    kfree(near);
     while (chain) {
         uint64_t *next = (uint64_t *)*chain;
         frame_free(phys((uintptr_t)chain - arch_va_layout.direct_map.start));
@@ -291,6 +339,12 @@ static void numa_an_exhausted_node_falls_back_to_the_nearest(struct ktest *t)
         ktest_note(t, "node %u ran dry after %lu frames; the next came from node %u", x.home,
                    x.taken, x.fallback);
     KT_EXPECT_EQ(t, x.fallback, x.expected_fallback);
+    if (x.heap_fallback == ~0u)
+        ktest_note(t, "with node %u dry, the heap had no new arena", x.home);
+    else
+        ktest_note(t, "with node %u dry, a new heap arena came from node %u", x.home,
+                   x.heap_fallback);
+    KT_EXPECT_EQ(t, x.heap_fallback, x.expected_fallback);
 }
 
 static void numa_steal_order_is_own_node_first_then_by_distance(struct ktest *t)
@@ -315,7 +369,7 @@ static void numa_steal_order_is_own_node_first_then_by_distance(struct ktest *t)
 }
 
 KTEST_SUITE(numa, KTEST(numa_topology_matches_the_machine),
-            KTEST(numa_frames_and_stacks_come_from_the_cpus_node),
-            KTEST(numa_a_pinned_threads_stack_comes_from_its_cpus_node),
+            KTEST(numa_frames_stacks_and_heap_come_from_the_cpus_node),
+            KTEST(numa_a_pinned_threads_stack_and_tcb_come_from_its_cpus_node),
             KTEST(numa_an_exhausted_node_falls_back_to_the_nearest),
             KTEST(numa_steal_order_is_own_node_first_then_by_distance));

@@ -142,13 +142,15 @@ static unsigned slow_tick_cpu;
 static int slow_ticks_left; /* atomic */
 
 /* Plays a host too slow for the tick: on slow_tick_cpu, the next SLOW_TICKS ticks
- * each spend three periods with interrupts on, so the timer fires again under it. */
+ * each spend three periods with interrupts on, having acknowledged their interrupt
+ * early and raised another, so the timer fires again under each of them. */
 static void slow_tick_hook(void)
 {
     if (arch_cpu_index() != slow_tick_cpu || __atomic_load_n(&slow_ticks_left, __ATOMIC_ACQUIRE) <= 0)
         return;
     __atomic_fetch_sub(&slow_ticks_left, 1, __ATOMIC_ACQ_REL);
     uint64_t start = arch_time_ns();
+    arch_timer_refire_for_test();
     arch_irq_restore(true);
     while (arch_time_ns() - start < 3 * SCHED_TICK_NS)
         arch_cpu_relax();
@@ -156,13 +158,14 @@ static void slow_tick_hook(void)
 }
 
 /*
- * Ticks that take longer than their period, with interrupts opened under them (a
- * host too slow for the tick, at its worst): interrupts never nest more than two
- * deep on the CPU's stack (the issue's double fault in tick), and the CPU goes on
- * taking ticks. On x86 the LAPIC itself holds back the timer and the reschedule
- * IPI while the tick's vector is in service (acknowledged after the handler), so
- * what nests here is at most one device interrupt; a second tick, should one come
- * (early-acknowledging hardware), is dropped by the tick's own guard.
+ * Ticks that take longer than their period, with interrupts opened under them and
+ * the next tick already raised (a host too slow for the tick, at its worst):
+ * interrupts never nest more than two deep on the CPU's stack (the issue's double
+ * fault in tick), and the CPU goes on taking ticks. Left to itself, the x86 LAPIC
+ * would hold the timer back while its vector is in service (acknowledged after the
+ * handler); the hook acknowledges early and raises the timer again, so a tick does
+ * come under every slow one, and only the tick's own guard (sched.c, tick) keeps
+ * them from piling up: without it they nest SLOW_TICKS + 1 deep.
  */
 static void sched_ticks_never_nest_on_one_stack(struct ktest *t)
 {
@@ -185,6 +188,7 @@ static void sched_ticks_never_nest_on_one_stack(struct ktest *t)
     ktest_note(t, "CPU %u: %lu slow ticks, %lu dropped as nested, interrupts at most %u deep",
                slow_tick_cpu, done, nested, depth);
     KT_EXPECT_EQ(t, done, SLOW_TICKS); /* the CPU kept taking ticks */
+    KT_EXPECT(t, nested >= done);      /* a tick came under each slow one */
     KT_EXPECT(t, depth >= 1 && depth <= 2);
 }
 
@@ -327,6 +331,9 @@ KTEST_SUITE(sched, KTEST(sched_yield_takes_turns_in_fifo_order),
  * version ran each worker for 2 ms and noted only the CPU it finished on: a
  * worker preempted and stolen finished elsewhere, and with 16 or more vCPUs on a
  * 2-core host a CPU could run workers without any of them finishing there.)
+ * There are twice as many workers as CPUs: with fewer workers than CPUs (64 on
+ * 128, as the test once had), every worker runs alone on a CPU, none is ever
+ * queued, so nothing is stealable and the other CPUs rightly stay idle.
  */
 struct spread {
     int seen[ARCH_MAX_CPUS]; /* atomic: a worker ran on that CPU */
@@ -356,19 +363,19 @@ static void steal_work_spawned_on_one_cpu_reaches_every_cpu(struct ktest *t)
     unsigned ncpus = arch_cpu_count();
     if (ncpus < 2)
         KT_SKIP(t, "one CPU");
-    enum { THREADS = 64 };
+    unsigned threads = 2 * ncpus > 64 ? 2 * ncpus : 64;
     static struct spread s;
     memset(&s, 0, sizeof(s));
     s.ncpus = ncpus;
     s.deadline_ns = arch_time_ns() + 20000000000ull;
-    static struct thread *th[THREADS];
-    for (int i = 0; i < THREADS; i++) {
+    static struct thread *th[2 * ARCH_MAX_CPUS];
+    for (unsigned i = 0; i < threads; i++) {
         th[i] = thread_spawn(busy_until_every_cpu_is_seen, &s, "worker", THREAD_ANY_CPU);
         KT_ASSERT(t, th[i] != NULL);
     }
-    for (int i = 0; i < THREADS; i++)
+    for (unsigned i = 0; i < threads; i++)
         thread_join(th[i]);
-    KT_EXPECT_EQ(t, s.sum, THREADS);
+    KT_EXPECT_EQ(t, s.sum, threads);
     KT_EXPECT_EQ(t, s.nseen, ncpus);
 }
 

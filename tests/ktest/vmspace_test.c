@@ -153,11 +153,13 @@ static void vmspace_activation_records_the_cpu(struct ktest *t)
     struct vmspace *vs = vmspace_create();
     KT_ASSERT(t, vs != NULL);
     bool irq = arch_irq_save_disable(); /* stay on this CPU */
-    uint64_t bit = 1ull << arch_cpu_index();
-    KT_EXPECT_EQ(t, vs->as->tlb.cpus, 0);
+    unsigned self = arch_cpu_index();
+    KT_EXPECT_EQ(t, cpuset_first_except_atomic(&vs->as->tlb.cpus, self), ARCH_MAX_CPUS);
+    KT_EXPECT(t, !cpuset_test_atomic(&vs->as->tlb.cpus, self));
     vmspace_activate(vs);
     KT_EXPECT_EQ(t, arch_mmu_root(), vs->as->root.value);
-    KT_EXPECT_EQ(t, vs->as->tlb.cpus, bit);
+    KT_EXPECT(t, cpuset_test_atomic(&vs->as->tlb.cpus, self));
+    KT_EXPECT_EQ(t, cpuset_first_except_atomic(&vs->as->tlb.cpus, self), ARCH_MAX_CPUS);
     vmspace_activate(NULL);
     KT_EXPECT_EQ(t, arch_mmu_root(), kernel_space.root.value);
     arch_irq_restore(irq);
