@@ -78,21 +78,30 @@ const char *signal_name(int signal)
 
 /* ---- hooks ---------------------------------------------------------------------- */
 
-/* Interrupts off, before the stacks change (include/sched/thread.h). */
+/* Interrupts off, before the stacks change (include/sched/thread.h). One call of
+ * the arch does the rest: FPU, TLS bases, kernel stack and address space. */
 static void switch_hook(struct thread *prev, struct thread *next)
 {
     struct uthread *from = prev ? prev->user : NULL, *to = next->user;
+    struct arch_user_state *from_arch = NULL, *to_arch = NULL;
+    const uint32_t *to_work = NULL;
+    struct address_space *as = NULL;
     uint64_t now = arch_read_timestamp();
-    if (from)
+    if (from) {
         from->cpu_ticks += now - from->ran_since;
-    if (to)
+        from_arch = &from->arch;
+        as = &kernel_space; /* for a kernel thread next: it must not keep a space alive */
+    }
+    if (to) {
         to->ran_since = now;
-    arch_user_switch(from ? &from->arch : NULL, to ? &to->arch : NULL, next->stack.top,
-                     to ? &to->work : NULL);
-    if (to)
-        vmspace_activate_irqs_off(to->proc->vm);
-    else if (from)
-        vmspace_activate_irqs_off(NULL); /* a kernel thread must not keep a space alive */
+        to_arch = &to->arch;
+        to_work = &to->work;
+        as = vmspace_address_space(to->proc->vm);
+    }
+    if (as)
+        arch_user_switch(from_arch, to_arch, next->stack.top, to_work, as->root.value, &as->tlb);
+    else
+        arch_user_switch(from_arch, to_arch, next->stack.top, to_work, 0, NULL);
 }
 
 static bool user_page_fault(uintptr_t addr, bool write, bool exec)
