@@ -568,6 +568,9 @@ static long reply(struct endpoint *ep, struct ipc_wait *r, uint64_t token)
 /* ---- the fastpath (see the top) ------------------------------------------------ */
 
 static const struct file_ops ipc_file_ops;
+/* The general paths a fastpath falls back to (below). */
+static long call_or_send(SYSCALL_ARGS, bool wants_reply);
+static long reply_recv(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
 
 static bool runs_here(const struct thread *t, unsigned cpu)
 {
@@ -683,7 +686,7 @@ static inline __attribute__((always_inline)) long fast_sleep(struct endpoint *ep
  * interrupts off from the first check to the switch back. false: nothing was
  * done, take the general path.
  */
-static bool fast_call(uint64_t fd, long *result)
+static long fast_call(uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
@@ -691,7 +694,7 @@ static bool fast_call(uint64_t fd, long *result)
     struct ipc_file *file;
     if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, false))) {
         arch_irq_restore(irq);
-        return false;
+        return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     struct endpoint *ep = file->ep;
     spin_lock_irqs_off(&ep->lock);
@@ -700,7 +703,7 @@ static bool fast_call(uint64_t fd, long *result)
         spin_unlock_irqs_off(&ep->lock);
         arch_irq_restore(irq);
         file_put(&file->file);
-        return false;
+        return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
     struct arch_regs *regs = arch_user_regs(self->stack.top);
@@ -715,11 +718,11 @@ static bool fast_call(uint64_t fd, long *result)
     ep->serving = &w;
     struct thread *peer = finish_take_locked(r, (long)w.token);
     spin_unlock_irqs_off(&ep->lock);
-    *result = fast_sleep(ep, &w, ut, peer, irq);
-    if (*result >= 0 && w.words_regs)
+    long result = fast_sleep(ep, &w, ut, peer, irq);
+    if (result >= 0 && w.words_regs)
         arch_regs_ipc_words_set(regs, w.words);
     file_put(&file->file);
-    return true;
+    return result;
 }
 
 /*
@@ -727,7 +730,7 @@ static bool fast_call(uint64_t fd, long *result)
  * to the caller and we wait for the next message, handing the CPU to the
  * caller. false: nothing was done, take the general path.
  */
-static bool fast_reply_recv(uint64_t token, uint64_t fd, long *result)
+static long fast_reply_recv(uint64_t token, uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
@@ -735,7 +738,7 @@ static bool fast_reply_recv(uint64_t token, uint64_t fd, long *result)
     struct ipc_file *file;
     if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, true))) {
         arch_irq_restore(irq);
-        return false;
+        return reply_recv(token, 0, 0, 0, fd);
     }
     struct endpoint *ep = file->ep;
     spin_lock_irqs_off(&ep->lock);
@@ -746,7 +749,7 @@ static bool fast_reply_recv(uint64_t token, uint64_t fd, long *result)
         spin_unlock_irqs_off(&ep->lock);
         arch_irq_restore(irq);
         file_put(&file->file);
-        return false;
+        return reply_recv(token, 0, 0, 0, fd);
     }
     if (s == ep->serving)
         ep->serving = s->next;
@@ -762,11 +765,11 @@ static bool fast_reply_recv(uint64_t token, uint64_t fd, long *result)
     r.state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, &r);
     spin_unlock_irqs_off(&ep->lock);
-    *result = fast_sleep(ep, &r, ut, peer, irq);
-    if (*result >= 0 && r.words_regs)
+    long result = fast_sleep(ep, &r, ut, peer, irq);
+    if (result >= 0 && r.words_regs)
         arch_regs_ipc_words_set(regs, r.words);
     file_put(&file->file);
-    return true;
+    return result;
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */
@@ -1016,11 +1019,12 @@ static long call_or_send(SYSCALL_ARGS, bool wants_reply)
     return result;
 }
 
+/* Registers only: the fastpath, which takes the general path itself when a
+ * check fails (with the same arguments: flags, ext and timeout all 0). */
 long sys_ipc_call(SYSCALL_ARGS)
 {
-    long result;
-    if (!(a1 | a2 | a3) && fast_call(a0, &result))
-        return result;
+    if (!(a1 | a2 | a3))
+        return fast_call(a0);
     return call_or_send(a0, a1, a2, a3, a4, a5, true);
 }
 
@@ -1049,12 +1053,19 @@ long sys_ipc_recv(SYSCALL_ARGS)
     return result;
 }
 
-/* (token, flags, ext, timeout_ns, fd): the reply (token 0: none), then a receive. */
+/* (token, flags, ext, timeout_ns, fd): the reply (token 0: none), then a
+ * receive. A reply with registers only goes to the fastpath, which takes this
+ * general path itself when a check fails (flags, ext and timeout all 0). */
 long sys_ipc_reply_recv(SYSCALL_ARGS)
 {
+    if (a0 && !(a1 | a2 | a3))
+        return fast_reply_recv(a0, a4);
+    return reply_recv(a0, a1, a2, a3, a4);
+}
+
+static long reply_recv(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
+{
     long result;
-    if (a0 && !(a1 | a2 | a3) && fast_reply_recv(a0, a4, &result))
-        return result;
     if (a1 & ~(uint64_t)REPLY_RECV_FLAGS)
         return -EINVAL;
     long error;
