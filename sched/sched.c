@@ -146,11 +146,6 @@ static inline struct thread *running(void)
     return arch_cpu_running();
 }
 
-struct thread *thread_current(void)
-{
-    return arch_cpu_running();
-}
-
 /* ---- run queues ------------------------------------------------------------- */
 
 static void kick_cpu(unsigned cpu)
@@ -396,8 +391,9 @@ static __attribute__((noinline)) void call_switch_hook(struct thread *prev, stru
  * Nothing the caller computed is used after arch_context_switch returns (finish_switch
  * finds its CPU again), so the yield path keeps no value across it and saves no
  * register of its own besides the flags. `settled`: prev is RUNNABLE and queued
- * (a yield), so the switch clears its on_cpu as soon as its registers are saved
- * and finish_switch has nothing to do; otherwise finish_switch settles it. */
+ * (a yield), or BLOCKED or RUNNABLE by its waker (a handoff), so the switch
+ * clears its on_cpu as soon as its registers are saved and finish_switch has
+ * nothing to do; otherwise finish_switch settles it. */
 static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
                                                             struct thread *prev,
                                                             struct thread *next, unsigned self,
@@ -544,6 +540,11 @@ void thread_set_own_affinity(int cpu)
  * time slice, straight to next, a BLOCKED thread its waker took from its queue:
  * no run queue is touched. A next pinned to another CPU, or that someone else
  * woke meanwhile, is left to the general path (thread_wake, schedule).
+ * The caller is settled by the switch itself, as a yield is: it is BLOCKED, or
+ * RUNNABLE if a waker took it meanwhile (that waker then waits for on_cpu), and
+ * nothing else can make it anything else before on_cpu clears. For both,
+ * finish_switch would only clear on_cpu; the switch clears it as soon as the
+ * registers are saved, and finish_switch has nothing to do.
  */
 void thread_handoff(struct thread *next)
 {
@@ -560,7 +561,7 @@ void thread_handoff(struct thread *next)
         schedule();
         return;
     }
-    switch_to(c, running(), next, self, false);
+    switch_to(c, running(), next, self, true);
 }
 
 void thread_block(void)
