@@ -645,7 +645,8 @@ static struct thread *finish_take_locked(struct ipc_wait *w, long result)
 /*
  * The fastpath's wait (no deadline). w is published on one of ep's lists with
  * this thread asleep in w->sleep (fast_wait_init); interrupts are off since the
- * checks and go back as `irq` says. It makes w->sleep the thread's
+ * checks and go back as `irq` (the whole flags word, which restores with no
+ * test) says. It makes w->sleep the thread's
  * interruptible wait without the signal lock (signal_wait_publish) and sleeps,
  * handing this CPU to `peer` (NULL: to whoever is next here). A peer ends the
  * wait by setting DONE under the endpoint lock and, on this path, touches
@@ -658,12 +659,13 @@ static struct thread *finish_take_locked(struct ipc_wait *w, long result)
 static inline __attribute__((always_inline)) long fast_sleep(struct endpoint *ep,
                                                               struct ipc_wait *w,
                                                               struct uthread *ut,
-                                                              struct thread *peer, bool irq)
+                                                              struct thread *peer,
+                                                              arch_irq_flags_t irq)
 {
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
         if (peer)
             thread_wake(peer);
-        arch_irq_restore(irq);
+        arch_irq_flags_restore(irq);
         return wait_for(ep, w, NULL);
     }
     if (peer)
@@ -671,13 +673,13 @@ static inline __attribute__((always_inline)) long fast_sleep(struct endpoint *ep
     else
         thread_block();
     if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
-        arch_irq_restore(irq);
+        arch_irq_flags_restore(irq);
         return wait_for(ep, w, NULL);
     }
     signal_wait_withdraw(ut);
     while (__atomic_load_n(&ep->lock.locked, __ATOMIC_ACQUIRE))
         arch_cpu_relax();
-    arch_irq_restore(irq);
+    arch_irq_flags_restore(irq);
     return w->result;
 }
 
@@ -690,10 +692,10 @@ static long fast_call(uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
-    bool irq = arch_irq_save_disable();
+    arch_irq_flags_t irq = arch_irq_flags_save_disable();
     struct ipc_file *file;
     if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, false))) {
-        arch_irq_restore(irq);
+        arch_irq_flags_restore(irq);
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     struct endpoint *ep = file->ep;
@@ -701,7 +703,7 @@ static long fast_call(uint64_t fd)
     struct ipc_wait *r = ep->receivers;
     if (!r || !runs_here(r->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_restore(irq);
+        arch_irq_flags_restore(irq);
         file_put(&file->file);
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
@@ -734,10 +736,10 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
-    bool irq = arch_irq_save_disable();
+    arch_irq_flags_t irq = arch_irq_flags_save_disable();
     struct ipc_file *file;
     if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, true))) {
-        arch_irq_restore(irq);
+        arch_irq_flags_restore(irq);
         return reply_recv(token, 0, 0, 0, fd);
     }
     struct endpoint *ep = file->ep;
@@ -747,7 +749,7 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
                              : find_serving_locked(ep, token);
     if (!s || ep->senders || !runs_here(s->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_restore(irq);
+        arch_irq_flags_restore(irq);
         file_put(&file->file);
         return reply_recv(token, 0, 0, 0, fd);
     }
