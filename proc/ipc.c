@@ -88,11 +88,14 @@
  * Anything else takes the general path, which is the reference behaviour: the
  * tests run the same cases through both (with and without a buffer).
  *
- * How it stays short (README, "IPC", has the instruction count of each step).
- * It runs with interrupts off from check 3 to the switch back, so each lock is
- * an exchange and a store (no flag saved and restored per lock); the fd is
- * looked up once (checks 2 and the file reference together); the wait record
- * is filled field by field, only the fields a peer reads (zeroing the whole
+ * How it stays short (README, "IPC", has the instruction count of each step:
+ * 846 guest instructions a round trip, both directions, switches included).
+ * The system calls jump straight to it, and it takes the general path itself
+ * when a check fails (with the same arguments), so neither keeps a frame of
+ * its own. It runs with interrupts off from check 3 to the switch back, saved
+ * and restored as the whole flags word, so each lock is an exchange and a store
+ * (no flag saved and restored per lock); the fd is looked up once (checks 2
+ * and the file reference together); the wait record is filled field by field, only the fields a peer reads (zeroing the whole
  * struct cost 66 instructions a call); the words go from the caller's saved
  * registers straight into the receiver's saved registers (words_regs; a
  * general-path peer, which knows only the record, writes them there instead).
@@ -109,7 +112,12 @@
  * nothing of the waiter's after dropping it, so waiting until the lock is free
  * (one load, normally) is enough; likewise it withdraws its wait from the
  * signal senders by waiting for the signal lock to be free. The locks left per
- * one-way trip: the endpoint's once and the peer's wait queue once.
+ * one-way trip: the endpoint's once and the peer's wait queue once. The
+ * handoff (thread_handoff) does not settle the caller after the switch:
+ * BLOCKED, or RUNNABLE by a waker waiting for it, it needs only its on_cpu
+ * cleared, which the switch does once the registers are saved; and the switch
+ * hook loads FPU, TLS bases, kernel stack and address space in one call of the
+ * arch (arch_user_switch).
  *
  * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
  * under it); the timeout lock > wait-queue locks; the two never nest.
