@@ -83,25 +83,24 @@ const char *signal_name(int signal)
 static void switch_hook(struct thread *prev, struct thread *next)
 {
     struct uthread *from = prev ? prev->user : NULL, *to = next->user;
-    struct arch_user_state *from_arch = NULL, *to_arch = NULL;
-    const uint32_t *to_work = NULL;
-    struct address_space *as = NULL;
+    struct arch_user_state *from_arch = NULL;
     uint64_t now = arch_read_timestamp();
     if (from) {
         from->cpu_ticks += now - from->ran_since;
         from_arch = &from->arch;
-        as = &kernel_space; /* for a kernel thread next: it must not keep a space alive */
     }
     if (to) {
         to->ran_since = now;
-        to_arch = &to->arch;
-        to_work = &to->work;
-        as = vmspace_address_space(to->proc->vm);
+        struct address_space *as = vmspace_address_space(to->proc->vm);
+        arch_user_switch(from_arch, &to->arch, next->stack.top, &to->work, as->root.value,
+                         &as->tlb);
+    } else if (from) {
+        /* A kernel thread must not keep a space alive: it runs in the kernel's. */
+        arch_user_switch(from_arch, NULL, next->stack.top, NULL, kernel_space.root.value,
+                         &kernel_space.tlb);
+    } else {
+        arch_user_switch(NULL, NULL, next->stack.top, NULL, 0, NULL);
     }
-    if (as)
-        arch_user_switch(from_arch, to_arch, next->stack.top, to_work, as->root.value, &as->tlb);
-    else
-        arch_user_switch(from_arch, to_arch, next->stack.top, to_work, 0, NULL);
 }
 
 static bool user_page_fault(uintptr_t addr, bool write, bool exec)
