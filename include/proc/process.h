@@ -296,4 +296,25 @@ const char *signal_name(int signal);
 /* The system-call table's size and unknown-call handler (proc/syscall_table.c). */
 long syscall_unknown_number(uint64_t number);
 
+/* include/proc/signal.h has their contract; inline for IPC's fastpath. */
+extern struct spinlock signal_lock;
+
+static inline __attribute__((warn_unused_result)) bool
+signal_wait_publish(struct uthread *ut, struct wait_queue *wq)
+{
+    (void)__atomic_exchange_n(&ut->sig.waiting_on, wq, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE))
+        return false;
+    uint64_t pending = __atomic_load_n(&ut->sig.pending, __ATOMIC_RELAXED) |
+                       __atomic_load_n(&ut->proc->sig.pending, __ATOMIC_RELAXED);
+    return !(pending & ~__atomic_load_n(&ut->sig.mask, __ATOMIC_RELAXED));
+}
+
+static inline void signal_wait_withdraw(struct uthread *ut)
+{
+    (void)__atomic_exchange_n(&ut->sig.waiting_on, NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE))
+        arch_cpu_relax();
+}
+
 #endif
