@@ -381,12 +381,6 @@ static __attribute__((noinline)) void wait_and_take_cpu(struct thread *t)
     } while (__atomic_exchange_n(&t->on_cpu, true, __ATOMIC_ACQUIRE));
 }
 
-/* The switch hook (user threads), out of line: switch_to's rare branch. */
-static __attribute__((noinline)) void call_switch_hook(struct thread *prev, struct thread *next)
-{
-    switch_hook(prev, next);
-}
-
 /* Switches from prev, this CPU's current thread, to next. Interrupts disabled.
  * Nothing the caller computed is used after arch_context_switch returns (finish_switch
  * finds its CPU again), so the yield path keeps no value across it and saves no
@@ -410,7 +404,7 @@ static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
         c->prev = prev;
     __atomic_fetch_add(&c->switches, 1, __ATOMIC_RELAXED);
     if (__builtin_expect(((uintptr_t)prev->user | (uintptr_t)next->user) != 0, 0))
-        call_switch_hook(prev, next);
+        switch_hook(prev, next); /* user threads: one indirect call */
     arch_context_switch(&prev->saved_sp, next->saved_sp,
                         settled ? &prev->on_cpu : &c->switch_scratch);
     /* prev runs again here, on whichever CPU picked it. */

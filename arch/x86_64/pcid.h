@@ -13,12 +13,14 @@
 #define PCID_SLOTS 8
 #define CR3_NOFLUSH (1ull << 63)
 
-/* Slot s holds the id of the space tagged s + 1 on this CPU, or 0 (asid.c). */
+/* Slot s holds the id of the space tagged s + 1 on this CPU, or 0 (asid.c).
+ * Line-aligned: each CPU writes its own on every switch between spaces, and
+ * its size (a power of two) makes the lookup one shift. */
 struct pcid_cpu {
     uint64_t slot_id[PCID_SLOTS];
     unsigned next_victim;
     uint64_t current_id; /* the space loaded now */
-};
+} __attribute__((aligned(ARCH_CACHE_LINE_BYTES)));
 extern struct pcid_cpu pcid_cpus[];
 extern bool pcid_enabled; /* set by the boot CPU before any user space */
 
@@ -41,16 +43,16 @@ static inline __attribute__((always_inline)) void pcid_space_switch(unsigned cpu
                                                                     struct arch_space_tlb *t)
 {
     struct pcid_cpu *c = &pcid_cpus[cpu];
-    uint64_t bit = 1ull << cpu;
-    if (!(__atomic_load_n(&t->cpus, __ATOMIC_RELAXED) & bit))
-        __atomic_fetch_or(&t->cpus, bit, __ATOMIC_SEQ_CST);
-    if (c->current_id != t->id || (read_cr3() & PTE_ADDR_MASK) != root_phys) {
+    uint64_t id = t->id;
+    if (!((__atomic_load_n(&t->cpus, __ATOMIC_RELAXED) >> cpu) & 1))
+        __atomic_fetch_or(&t->cpus, 1ull << cpu, __ATOMIC_SEQ_CST);
+    if (c->current_id != id || (read_cr3() & PTE_ADDR_MASK) != root_phys) {
         if (pcid_enabled) {
-            pcid_load_tagged(c, root_phys, t->id);
+            pcid_load_tagged(c, root_phys, id);
             return;
         }
         __asm__ volatile("mov %0, %%cr3" : : "r"(root_phys) : "memory");
-        c->current_id = t->id;
+        c->current_id = id;
     }
 }
 
