@@ -89,7 +89,7 @@
  * tests run the same cases through both (with and without a buffer).
  *
  * How it stays short (README, "IPC", has the instruction count of each step:
- * 817 guest instructions a round trip, both directions, switches included).
+ * 810 guest instructions a round trip, both directions, switches included).
  * The system calls jump straight to it, and it takes the general path itself
  * when a check fails (with the same arguments), so neither keeps a frame of
  * its own. It runs with interrupts off from check 3 to the switch back, saved

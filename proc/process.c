@@ -41,17 +41,6 @@ struct file *process_console(void)
     return console_file;
 }
 
-void file_get(struct file *f)
-{
-    __atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
-}
-
-void file_put(struct file *f)
-{
-    if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0 && f->ops->release)
-        f->ops->release(f);
-}
-
 struct uthread *uthread_current(void)
 {
     return thread_current()->user;
