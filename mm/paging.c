@@ -843,11 +843,6 @@ void paging_activate(struct address_space *as)
     arch_space_switch(as->root.value, &as->tlb);
 }
 
-void paging_activate_irqs_off(struct address_space *as)
-{
-    arch_space_switch_irqs_off(as->root.value, &as->tlb);
-}
-
 /* ---- the W^X audit ---------------------------------------------------------- */
 
 struct audit {

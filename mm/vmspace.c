@@ -880,12 +880,7 @@ int vmspace_fork(struct vmspace *parent, struct vmspace **out)
 
 void vmspace_activate(struct vmspace *vs)
 {
-    paging_activate(vs ? vs->as : &kernel_space);
-}
-
-void vmspace_activate_irqs_off(struct vmspace *vs)
-{
-    paging_activate_irqs_off(vs ? vs->as : &kernel_space);
+    paging_activate(vmspace_address_space(vs));
 }
 
 size_t vmspace_region_count(struct vmspace *vs)

@@ -41,17 +41,6 @@ struct file *process_console(void)
     return console_file;
 }
 
-void file_get(struct file *f)
-{
-    __atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
-}
-
-void file_put(struct file *f)
-{
-    if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0 && f->ops->release)
-        f->ops->release(f);
-}
-
 struct uthread *uthread_current(void)
 {
     return thread_current()->user;
@@ -78,21 +67,29 @@ const char *signal_name(int signal)
 
 /* ---- hooks ---------------------------------------------------------------------- */
 
-/* Interrupts off, before the stacks change (include/sched/thread.h). */
+/* Interrupts off, before the stacks change (include/sched/thread.h). One call of
+ * the arch does the rest: FPU, TLS bases, kernel stack and address space. */
 static void switch_hook(struct thread *prev, struct thread *next)
 {
     struct uthread *from = prev ? prev->user : NULL, *to = next->user;
+    struct arch_user_state *from_arch = NULL;
     uint64_t now = arch_read_timestamp();
-    if (from)
+    if (from) {
         from->cpu_ticks += now - from->ran_since;
-    if (to)
+        from_arch = &from->arch;
+    }
+    if (to) {
         to->ran_since = now;
-    arch_user_switch(from ? &from->arch : NULL, to ? &to->arch : NULL, next->stack.top,
-                     to ? &to->work : NULL);
-    if (to)
-        vmspace_activate_irqs_off(to->proc->vm);
-    else if (from)
-        vmspace_activate_irqs_off(NULL); /* a kernel thread must not keep a space alive */
+        struct address_space *as = vmspace_address_space(to->proc->vm);
+        arch_user_switch(from_arch, &to->arch, next->stack.top, &to->work, as->root.value,
+                         &as->tlb);
+    } else if (from) {
+        /* A kernel thread must not keep a space alive: it runs in the kernel's. */
+        arch_user_switch(from_arch, NULL, next->stack.top, NULL, kernel_space.root.value,
+                         &kernel_space.tlb);
+    } else {
+        arch_user_switch(NULL, NULL, next->stack.top, NULL, 0, NULL);
+    }
 }
 
 static bool user_page_fault(uintptr_t addr, bool write, bool exec)

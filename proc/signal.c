@@ -32,7 +32,7 @@
 #define RLIMIT_CORE_INDEX 4 /* Linux's RLIMIT_CORE */
 #define SLEEP_SLICE_NS 2000000ull /* how often a sleeper looks for signals */
 
-static struct spinlock signal_lock = SPINLOCK_INIT("signal");
+struct spinlock signal_lock = SPINLOCK_INIT("signal"); /* include/proc/process.h */
 /* pause and rt_sigsuspend wait here; a send wakes them all, each checks its own. */
 static struct wait_queue pause_wait = WAIT_QUEUE_INIT("signal pause");
 
@@ -332,23 +332,6 @@ int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *
     spin_unlock_irqs_off(&signal_lock);
     arch_irq_restore(irq);
     return result;
-}
-
-bool signal_wait_publish(struct uthread *ut, struct wait_queue *wq)
-{
-    (void)__atomic_exchange_n(&ut->sig.waiting_on, wq, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE))
-        return false;
-    uint64_t pending = __atomic_load_n(&ut->sig.pending, __ATOMIC_RELAXED) |
-                       __atomic_load_n(&ut->proc->sig.pending, __ATOMIC_RELAXED);
-    return !(pending & ~__atomic_load_n(&ut->sig.mask, __ATOMIC_RELAXED));
-}
-
-void signal_wait_withdraw(struct uthread *ut)
-{
-    (void)__atomic_exchange_n(&ut->sig.waiting_on, NULL, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE))
-        arch_cpu_relax();
 }
 
 void signal_wait_mask_set(uint64_t mask)

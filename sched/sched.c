@@ -148,11 +148,6 @@ static inline struct thread *running(void)
     return arch_cpu_running();
 }
 
-struct thread *thread_current(void)
-{
-    return arch_cpu_running();
-}
-
 /* ---- run queues ------------------------------------------------------------- */
 
 static void kick_cpu(unsigned cpu)
@@ -388,18 +383,13 @@ static __attribute__((noinline)) void wait_and_take_cpu(struct thread *t)
     } while (__atomic_exchange_n(&t->on_cpu, true, __ATOMIC_ACQUIRE));
 }
 
-/* The switch hook (user threads), out of line: switch_to's rare branch. */
-static __attribute__((noinline)) void call_switch_hook(struct thread *prev, struct thread *next)
-{
-    switch_hook(prev, next);
-}
-
 /* Switches from prev, this CPU's current thread, to next. Interrupts disabled.
  * Nothing the caller computed is used after arch_context_switch returns (finish_switch
  * finds its CPU again), so the yield path keeps no value across it and saves no
  * register of its own besides the flags. `settled`: prev is RUNNABLE and queued
- * (a yield), so the switch clears its on_cpu as soon as its registers are saved
- * and finish_switch has nothing to do; otherwise finish_switch settles it. */
+ * (a yield), or BLOCKED or RUNNABLE by its waker (a handoff), so the switch
+ * clears its on_cpu as soon as its registers are saved and finish_switch has
+ * nothing to do; otherwise finish_switch settles it. */
 static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
                                                             struct thread *prev,
                                                             struct thread *next, unsigned self,
@@ -416,7 +406,7 @@ static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
         c->prev = prev;
     __atomic_fetch_add(&c->switches, 1, __ATOMIC_RELAXED);
     if (__builtin_expect(((uintptr_t)prev->user | (uintptr_t)next->user) != 0, 0))
-        call_switch_hook(prev, next);
+        switch_hook(prev, next); /* user threads: one indirect call */
     arch_context_switch(&prev->saved_sp, next->saved_sp,
                         settled ? &prev->on_cpu : &c->switch_scratch);
     /* prev runs again here, on whichever CPU picked it. */
@@ -546,6 +536,11 @@ void thread_set_own_affinity(int cpu)
  * time slice, straight to next, a BLOCKED thread its waker took from its queue:
  * no run queue is touched. A next pinned to another CPU, or that someone else
  * woke meanwhile, is left to the general path (thread_wake, schedule).
+ * The caller is settled by the switch itself, as a yield is: it is BLOCKED, or
+ * RUNNABLE if a waker took it meanwhile (that waker then waits for on_cpu), and
+ * nothing else can make it anything else before on_cpu clears. For both,
+ * finish_switch would only clear on_cpu; the switch clears it as soon as the
+ * registers are saved, and finish_switch has nothing to do.
  */
 void thread_handoff(struct thread *next)
 {
@@ -562,7 +557,7 @@ void thread_handoff(struct thread *next)
         schedule();
         return;
     }
-    switch_to(c, running(), next, self, false);
+    switch_to(c, running(), next, self, true);
 }
 
 void thread_block(void)

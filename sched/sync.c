@@ -51,21 +51,6 @@ static void sleep_locked(struct wait_queue *wq, bool irq)
     arch_irq_restore(irq);
 }
 
-struct thread *wait_queue_take_one(struct wait_queue *wq)
-{
-    /* dequeue_locked without its assertion: the lock is taken right here. */
-    spin_lock_irqs_off(&wq->lock);
-    struct thread *t = wq->head;
-    if (t) {
-        wq->head = t->wait_next;
-        if (!wq->head)
-            wq->tail = NULL;
-        t->wait_next = NULL;
-    }
-    spin_unlock_irqs_off(&wq->lock);
-    return t;
-}
-
 void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx,
                              struct thread *next)
 {
@@ -78,14 +63,6 @@ void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), 
     enqueue_self_locked(wq, thread_current());
     spin_unlock_irqs_off(&wq->lock);
     thread_handoff(next);
-}
-
-void wait_queue_init_asleep(struct wait_queue *wq, const char *name, struct thread *self)
-{
-    *wq = (struct wait_queue)WAIT_QUEUE_INIT(name);
-    wq->head = wq->tail = self;
-    self->wait_next = NULL;
-    __atomic_store_n(&self->state, THREAD_BLOCKED, __ATOMIC_RELEASE);
 }
 
 bool wait_queue_cancel_asleep(struct wait_queue *wq)

@@ -73,14 +73,6 @@ void arch_halt_forever(void)
     }
 }
 
-uint64_t arch_read_timestamp(void)
-{
-    uint32_t low, high;
-    /* lfence keeps rdtsc from running ahead of the code before it. */
-    __asm__ volatile("lfence; rdtsc" : "=a"(low), "=d"(high) : : "memory");
-    return ((uint64_t)high << 32) | low;
-}
-
 uint64_t arch_read_timestamp_before(void)
 {
     uint32_t low, high;

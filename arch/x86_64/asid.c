@@ -19,17 +19,10 @@
 #include "mmu_bits.h"
 #include "pcid.h"
 
-#define PCID_SLOTS 8
-#define CR3_NOFLUSH (1ull << 63)
-
-static struct pcid_cpu {
-    uint64_t slot_id[PCID_SLOTS];
-    unsigned next_victim;
-    uint64_t current_id; /* the space loaded now */
-} pcid_cpus[ARCH_MAX_CPUS];
+struct pcid_cpu pcid_cpus[ARCH_MAX_CPUS];
 
 static uint64_t next_space_id = 1; /* atomic */
-static bool pcid_enabled;           /* set by the boot CPU before any user space */
+bool pcid_enabled;
 
 void pcid_enable(void)
 {
@@ -65,6 +58,12 @@ static uint64_t pcid_cr3_bits(struct pcid_cpu *c, uint64_t id)
     return victim + 1; /* no NOFLUSH: drop what the tag's previous space left */
 }
 
+void pcid_load_tagged(struct pcid_cpu *c, uint64_t root_phys, uint64_t id)
+{
+    write_cr3(root_phys | (id == 0 ? CR3_NOFLUSH : pcid_cr3_bits(c, id)));
+    c->current_id = id;
+}
+
 void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t)
 {
     bool irq = arch_irq_save_disable();
@@ -74,17 +73,7 @@ void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t)
 
 void arch_space_switch_irqs_off(uint64_t root_phys, struct arch_space_tlb *t)
 {
-    unsigned cpu = arch_cpu_index();
-    struct pcid_cpu *c = &pcid_cpus[cpu];
-    if (!cpuset_test_atomic(&t->cpus, cpu))
-        cpuset_set_atomic(&t->cpus, cpu);
-    if (c->current_id != t->id || (read_cr3() & PTE_ADDR_MASK) != root_phys) {
-        uint64_t bits = 0;
-        if (pcid_enabled)
-            bits = t->id == 0 ? CR3_NOFLUSH : pcid_cr3_bits(c, t->id);
-        write_cr3(root_phys | bits);
-        c->current_id = t->id;
-    }
+    pcid_space_switch(arch_cpu_index(), root_phys, t);
 }
 
 void pcid_flush_local(uint64_t id, uintptr_t va)

@@ -14,16 +14,6 @@
 #define SEG_LONG_MODE (1ull << 53)
 #define TSS_TYPE_AVAILABLE (0x9ull << 40)
 
-struct tss {
-    uint32_t reserved0;
-    uint64_t rsp[3]; /* stacks for privilege changes to rings 0..2 */
-    uint64_t reserved1;
-    uint64_t ist[7]; /* IST1..IST7 */
-    uint64_t reserved2;
-    uint16_t reserved3;
-    uint16_t iomap_base; /* past the limit: no I/O permission bitmap */
-} __attribute__((packed));
-
 /* One CPU's tables. Only its own CPU touches them after gdt_init_this_cpu. */
 struct cpu_tables {
     uint64_t gdt[7]; /* null, kcode, kdata, udata, ucode, tss (2 slots) */
@@ -42,12 +32,6 @@ struct descriptor_pointer {
     uint16_t limit;
     uint64_t base;
 } __attribute__((packed));
-
-void gdt_set_ring0_stack(uint64_t stack_top)
-{
-    struct tss *tss = this_cpu_area()->tss;
-    tss->rsp[0] = stack_top;
-}
 
 static void tss_descriptor(uint64_t slot[2], const struct tss *tss)
 {

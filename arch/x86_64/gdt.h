@@ -24,13 +24,29 @@
 
 #include <stddef.h>
 
+#include "percpu.h"
+
 /* Loads a fresh GDT and TSS on the calling CPU and reloads every segment
  * register. `memory`: gdt_tables_bytes() of 16-byte aligned memory that stays
  * the CPU's for good (its GDT, TSS and IST stacks), or NULL on the boot CPU,
  * which has static tables. */
 void gdt_init_this_cpu(void *memory);
 size_t gdt_tables_bytes(void);
-/* Sets this CPU's TSS rsp0: the stack ring-3 interrupts and exceptions land on. */
-void gdt_set_ring0_stack(uint64_t stack_top);
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3]; /* stacks for privilege changes to rings 0..2 */
+    uint64_t reserved1;
+    uint64_t ist[7]; /* IST1..IST7 */
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base; /* past the limit: no I/O permission bitmap */
+} __attribute__((packed));
+
+/* Sets the TSS rsp0 of this CPU (its area c): the stack ring-3 interrupts and
+ * exceptions land on. Inline: the switch between user threads sets it. */
+static inline void gdt_set_ring0_stack(struct cpu_area *c, uint64_t stack_top)
+{
+    ((struct tss *)c->tss)->rsp[0] = stack_top;
+}
 
 #endif

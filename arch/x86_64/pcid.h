@@ -2,9 +2,28 @@
 #ifndef EXO_ARCH_X86_64_PCID_H
 #define EXO_ARCH_X86_64_PCID_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/cpuset.h"
+#include "arch/asid.h"
+#include "cpu.h"
+#include "machine/cpu.h"
+#include "mmu_bits.h"
+
+#define PCID_SLOTS 8
+#define CR3_NOFLUSH (1ull << 63)
+
+/* Slot s holds the id of the space tagged s + 1 on this CPU, or 0 (asid.c).
+ * Line-aligned: each CPU writes its own on every switch between spaces, and
+ * its size (a power of two) makes the lookup one shift. */
+struct pcid_cpu {
+    uint64_t slot_id[PCID_SLOTS];
+    unsigned next_victim;
+    uint64_t current_id; /* the space loaded now */
+} __attribute__((aligned(ARCH_CACHE_LINE_BYTES)));
+extern struct pcid_cpu pcid_cpus[];
+extern bool pcid_enabled; /* set by the boot CPU before any user space */
 
 /* Called by arch_mmu_init_this_cpu on the boot CPU once CR4.PCIDE is set. */
 void pcid_enable(void);
@@ -13,5 +32,30 @@ void pcid_flush_local(uint64_t id, uintptr_t va);
 /* Has each CPU of `cpus` but this one run pcid_flush_local(id, va), and waits
  * (smp.c). */
 void smp_shootdown_space(const struct cpuset *cpus, uint64_t id, uintptr_t va);
+
+/* Loads root_phys tagged for space `id` on this CPU (c), when PCID is on: out of
+ * line, so that pcid_space_switch's caller keeps no value across a call. */
+void pcid_load_tagged(struct pcid_cpu *c, uint64_t root_phys, uint64_t id);
+
+/* arch_space_switch_irqs_off's body on CPU `cpu` (this one), inline also at the
+ * end of arch_user_switch (user.c), so a switch between processes loads the
+ * space without a call of its own. */
+static inline __attribute__((always_inline)) void pcid_space_switch(unsigned cpu,
+                                                                    uint64_t root_phys,
+                                                                    struct arch_space_tlb *t)
+{
+    struct pcid_cpu *c = &pcid_cpus[cpu];
+    uint64_t id = t->id;
+    if (!cpuset_test_atomic(&t->cpus, cpu))
+        cpuset_set_atomic(&t->cpus, cpu);
+    if (c->current_id != id || (read_cr3() & PTE_ADDR_MASK) != root_phys) {
+        if (pcid_enabled) {
+            pcid_load_tagged(c, root_phys, id);
+            return;
+        }
+        __asm__ volatile("mov %0, %%cr3" : : "r"(root_phys) : "memory");
+        c->current_id = id;
+    }
+}
 
 #endif

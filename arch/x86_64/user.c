@@ -14,6 +14,7 @@
 #include "idt.h"
 #include "lib/string.h"
 #include "mmu_bits.h"
+#include "pcid.h"
 #include "percpu.h"
 #include "user_entry.h"
 
@@ -217,24 +218,29 @@ void arch_fpu_state_init(void *fpu)
     memcpy(area + 24, &mxcsr, sizeof(mxcsr));
 }
 
+/* xsaveopt implies xsave: one test settles a CPU without either (fxsave), and
+ * XCR0 is read only for the instructions that take it. */
 void user_fpu_save(void *fpu)
 {
+    if (!has_xsave) {
+        __asm__ volatile("fxsave64 (%0)" : : "r"(fpu) : "memory");
+        return;
+    }
     uint32_t low = (uint32_t)xcr0, high = (uint32_t)(xcr0 >> 32);
     if (has_xsaveopt)
         __asm__ volatile("xsaveopt64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
-    else if (has_xsave)
-        __asm__ volatile("xsave64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
     else
-        __asm__ volatile("fxsave64 (%0)" : : "r"(fpu) : "memory");
+        __asm__ volatile("xsave64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
 }
 
 void user_fpu_restore(const void *fpu)
 {
-    uint32_t low = (uint32_t)xcr0, high = (uint32_t)(xcr0 >> 32);
-    if (has_xsave)
-        __asm__ volatile("xrstor64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
-    else
+    if (!has_xsave) {
         __asm__ volatile("fxrstor64 (%0)" : : "r"(fpu) : "memory");
+        return;
+    }
+    uint32_t low = (uint32_t)xcr0, high = (uint32_t)(xcr0 >> 32);
+    __asm__ volatile("xrstor64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
 }
 
 bool user_fpu_has_xsave(void)
@@ -255,28 +261,32 @@ uint32_t user_fpu_mxcsr_mask(void)
 /* ---- switching ---------------------------------------------------------------- */
 
 void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
-                      uintptr_t next_stack_top, const uint32_t *next_work)
+                      uintptr_t next_stack_top, const uint32_t *next_work,
+                      uint64_t root_phys, struct arch_space_tlb *space)
 {
     struct cpu_area *c = this_cpu_area();
     if (prev)
         user_fpu_save(prev->fpu);
     c->user_state = next;
-    if (!next) {
+    if (next) {
+        user_fpu_restore(next->fpu);
+        if (c->fs_base != next->fs_base) {
+            wrmsr(MSR_FS_BASE, next->fs_base);
+            c->fs_base = next->fs_base;
+        }
+        if (c->user_gs_base != next->gs_base) {
+            wrmsr(MSR_KERNEL_GS_BASE, next->gs_base); /* swapgs makes it the user's */
+            c->user_gs_base = next->gs_base;
+        }
+        c->kernel_rsp = next_stack_top;
+        gdt_set_ring0_stack(c, next_stack_top);
+        c->user_work = next_work;
+    } else {
         c->user_work = &no_work;
-        return;
     }
-    user_fpu_restore(next->fpu);
-    if (c->fs_base != next->fs_base) {
-        wrmsr(MSR_FS_BASE, next->fs_base);
-        c->fs_base = next->fs_base;
-    }
-    if (c->user_gs_base != next->gs_base) {
-        wrmsr(MSR_KERNEL_GS_BASE, next->gs_base); /* swapgs makes it the user's */
-        c->user_gs_base = next->gs_base;
-    }
-    c->kernel_rsp = next_stack_top;
-    gdt_set_ring0_stack(next_stack_top);
-    c->user_work = next_work;
+    /* Last: its rare branch (PCID) is a call, which then holds no value of ours. */
+    if (space)
+        pcid_space_switch(c->index, root_phys, space);
 }
 
 void arch_user_copy_current(const struct arch_user_state *current, struct arch_user_state *copy)

@@ -15,8 +15,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A cycle counter for timing, read in program order. */
+#include "machine/time.h"
+
+/* A cycle counter for timing, read in program order. Inline when machine/time.h
+ * supplies it. */
+#ifndef MACHINE_READ_TIMESTAMP_INLINE
 uint64_t arch_read_timestamp(void);
+#endif
 /* The same counter around code being timed (benchmarks): the `before` read is
  * taken after every earlier instruction and before any later one starts; the
  * `after` read only once every earlier instruction has completed, and before any

@@ -86,15 +86,21 @@ size_t arch_fpu_state_bytes(void);
 /* A fresh thread's state: every register zero, FCW 0x37f, MXCSR 0x1f80. */
 void arch_fpu_state_init(void *fpu);
 
+struct arch_space_tlb;
+
 /*
- * Called by the scheduler hook around a switch, interrupts off. prev (NULL for a
+ * Called by the scheduler hook around a switch, interrupts off: everything a
+ * switch between processes does to the machine, in one call. prev (NULL for a
  * kernel thread) has its FPU state saved; next (NULL for a kernel thread) has
  * its FPU and TLS bases loaded, and its kernel stack (next_stack_top) becomes the
  * one ring-3 entries use on this CPU. next_work: the word the return path
- * checks (non-zero: call return_work).
+ * checks (non-zero: call return_work). space (NULL: keep the loaded one) is the
+ * address space to load, as arch_space_switch_irqs_off would (include/arch/asid.h),
+ * its top-level table at root_phys.
  */
 void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
-                      uintptr_t next_stack_top, const uint32_t *next_work);
+                      uintptr_t next_stack_top, const uint32_t *next_work,
+                      uint64_t root_phys, struct arch_space_tlb *space);
 
 /* Fork and clone: copy (its fpu area allocated) receives the running thread's
  * live FPU/SIMD registers and the TLS bases of `current`, its state. */

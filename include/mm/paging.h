@@ -177,8 +177,6 @@ typedef void (*paging_page_fn)(void *ctx, phys_addr_t pa, enum page_size size);
 void paging_destroy_space_pages(struct address_space *as, paging_page_fn page_fn, void *ctx);
 /* Loads the space on this CPU (with its address-space tag when the CPU has them). */
 void paging_activate(struct address_space *as);
-/* The same with interrupts off, kept so (the scheduler's switch). */
-void paging_activate_irqs_off(struct address_space *as);
 
 /* Maps `bytes` of device memory (MMIO, framebuffer) in the device region with
  * PAGE_NOCACHE or PAGE_WRITE_COMBINE (and PAGE_WRITE) in `flags`; returns the

@@ -174,8 +174,12 @@ int vmspace_transfer(struct vmspace *from, uintptr_t src, size_t len, struct vms
 
 /* Loads vs on this CPU, or the kernel's own space (vs NULL). */
 void vmspace_activate(struct vmspace *vs);
-/* The same with interrupts off, kept so (the switch hook). */
-void vmspace_activate_irqs_off(struct vmspace *vs);
+/* The address space vmspace_activate(vs) loads, for the switch hook, which hands
+ * it to arch_user_switch with the rest of a switch's machine state. */
+static inline struct address_space *vmspace_address_space(struct vmspace *vs)
+{
+    return vs ? vs->as : &kernel_space;
+}
 
 /* Regions, for `ps` and tests. */
 size_t vmspace_region_count(struct vmspace *vs);

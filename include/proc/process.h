@@ -93,9 +93,18 @@ struct file {
     void *private;     /* the kind's own */
 };
 
-/* Takes and drops references; a file whose count drops to 0 is released. */
-void file_get(struct file *f);
-void file_put(struct file *f);
+/* Takes and drops references; a file whose count drops to 0 is released.
+ * Inline: IPC's fastpath holds its endpoint file for each call. */
+static inline void file_get(struct file *f)
+{
+    __atomic_fetch_add(&f->refs, 1, __ATOMIC_RELAXED);
+}
+
+static inline void file_put(struct file *f)
+{
+    if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0 && f->ops->release)
+        f->ops->release(f);
+}
 
 /* The console as a file (kernel/tty.c registers it at boot); each new process
  * gets it as fds 0, 1 and 2. */
@@ -295,5 +304,26 @@ const char *signal_name(int signal);
 
 /* The system-call table's size and unknown-call handler (proc/syscall_table.c). */
 long syscall_unknown_number(uint64_t number);
+
+/* include/proc/signal.h has their contract; inline for IPC's fastpath. */
+extern struct spinlock signal_lock;
+
+static inline __attribute__((warn_unused_result)) bool
+signal_wait_publish(struct uthread *ut, struct wait_queue *wq)
+{
+    (void)__atomic_exchange_n(&ut->sig.waiting_on, wq, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE))
+        return false;
+    uint64_t pending = __atomic_load_n(&ut->sig.pending, __ATOMIC_RELAXED) |
+                       __atomic_load_n(&ut->proc->sig.pending, __ATOMIC_RELAXED);
+    return !(pending & ~__atomic_load_n(&ut->sig.mask, __ATOMIC_RELAXED));
+}
+
+static inline void signal_wait_withdraw(struct uthread *ut)
+{
+    (void)__atomic_exchange_n(&ut->sig.waiting_on, NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE))
+        arch_cpu_relax();
+}
 
 #endif

@@ -213,11 +213,8 @@ int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *
  * caller there or the caller sees the work: no wake-up is lost.
  * signal_wait_withdraw takes wq back and returns once no sender can still be
  * using it (signal_lock is free). Both are called by the waiting thread only.
+ * Inline, in include/proc/process.h (after the structs they read).
  */
-struct uthread;
-bool signal_wait_publish(struct uthread *ut, struct wait_queue *wq)
-    __attribute__((warn_unused_result));
-void signal_wait_withdraw(struct uthread *ut);
 
 /* Sleeps ns, ending early when a signal is pending: returns the nanoseconds
  * left then (0: slept fully). */

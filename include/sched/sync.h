@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "base/spinlock.h"
+#include "sched/thread.h"
 
 struct thread;
 
@@ -43,8 +44,21 @@ void wait_queue_wait(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ct
 
 /* Unlinks the oldest waiter without waking it (NULL: none); the caller must
  * thread_wake it or give it the CPU with wait_queue_wait_handoff. Interrupts
- * disabled (IPC's fastpath runs so from end to end). */
-struct thread *wait_queue_take_one(struct wait_queue *wq);
+ * disabled (IPC's fastpath runs so from end to end). Inline: the fastpath takes
+ * its peer with it. */
+static inline struct thread *wait_queue_take_one(struct wait_queue *wq)
+{
+    spin_lock_irqs_off(&wq->lock);
+    struct thread *t = wq->head;
+    if (t) {
+        wq->head = t->wait_next;
+        if (!wq->head)
+            wq->tail = NULL;
+        t->wait_next = NULL;
+    }
+    spin_unlock_irqs_off(&wq->lock);
+    return t;
+}
 /* wait_queue_wait, except that `next` (a BLOCKED thread taken from its queue)
  * runs at once on this CPU in the caller's place when the caller blocks
  * (thread_handoff), and is simply woken when cond_fn already holds. Interrupts
@@ -58,7 +72,14 @@ void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), 
  * marked BLOCKED. The caller then publishes wq to its wakers and blocks
  * (thread_block, thread_handoff), or takes itself back out with
  * wait_queue_cancel_asleep. Interrupts disabled from here to the block. */
-void wait_queue_init_asleep(struct wait_queue *wq, const char *name, struct thread *self);
+static inline void wait_queue_init_asleep(struct wait_queue *wq, const char *name,
+                                          struct thread *self)
+{
+    *wq = (struct wait_queue)WAIT_QUEUE_INIT(name);
+    wq->head = wq->tail = self;
+    self->wait_next = NULL;
+    __atomic_store_n(&self->state, THREAD_BLOCKED, __ATOMIC_RELEASE);
+}
 /* Takes the calling thread out of wq (wait_queue_init_asleep) unless a waker
  * has already taken it: true, and it is RUNNING again; false, it is RUNNABLE and
  * its waker waits for it to switch away before queueing it, so it must still

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/cpu.h"
 #include "mm/kstack.h"
 #include "sched/runqueue.h"
 
@@ -102,7 +103,11 @@ __attribute__((noreturn)) void thread_exit(void);
 /* Waits until t has ended, then frees it. Each thread is joined exactly once. */
 void thread_join(struct thread *t);
 void thread_sleep_ns(uint64_t ns);
-struct thread *thread_current(void);
+/* Inline: one load from this CPU's area (arch_cpu_running). */
+static inline struct thread *thread_current(void)
+{
+    return (struct thread *)arch_cpu_running();
+}
 
 /*
  * Blocking, for wait queues and locks: the caller marks itself BLOCKED while

@@ -1,0 +1,23 @@
+/*
+ * x86_64's inline part of include/arch/time.h. A port supplies
+ * arch/<name>/include/machine/time.h (it may be empty).
+ */
+#ifndef EXO_MACHINE_TIME_H
+#define EXO_MACHINE_TIME_H
+
+#include <stdint.h>
+
+#if __STDC_HOSTED__ == 0
+/* arch_read_timestamp, inline in the kernel (the switch between user threads
+ * reads it for their CPU time); a hosted build (tests/host) links its shim's.
+ * lfence keeps rdtsc from running ahead of the code before it. */
+static inline uint64_t arch_read_timestamp(void)
+{
+    uint32_t low, high;
+    __asm__ volatile("lfence; rdtsc" : "=a"(low), "=d"(high) : : "memory");
+    return ((uint64_t)high << 32) | low;
+}
+#define MACHINE_READ_TIMESTAMP_INLINE 1
+#endif
+
+#endif
