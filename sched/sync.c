@@ -26,14 +26,7 @@ static void enqueue_self_locked(struct wait_queue *wq, struct thread *self)
 static struct thread *dequeue_locked(struct wait_queue *wq)
 {
     spin_assert_held(&wq->lock);
-    struct thread *t = wq->head;
-    if (t) {
-        wq->head = t->wait_next;
-        if (!wq->head)
-            wq->tail = NULL;
-        t->wait_next = NULL;
-    }
-    return t;
+    return wait_queue_unlink_oldest(wq);
 }
 
 /*

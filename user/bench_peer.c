@@ -244,6 +244,27 @@ static void pipe_echo(int in, int out, uint64_t rounds)
     _exit(0);
 }
 
+/* The parent's side of a byte round trip with a child forked to echo (child 0
+ * in the child, which pipe_echo never returns from; < 0: fork failed): a byte
+ * out through `out`, back through `in`, per round trip. The ticks it took. */
+static uint64_t byte_roundtrips(pid_t child, int out, int in, uint64_t iterations,
+                                const char *what)
+{
+    uint64_t start = ticks_before();
+    char byte = 'x';
+    for (uint64_t i = 0; child > 0 && i < iterations; i++)
+        if (write(out, &byte, 1) != 1 || read(in, &byte, 1) != 1) {
+            fail(what);
+            break;
+        }
+    uint64_t elapsed = ticks_after() - start;
+    if (child < 0)
+        fail("fork failed");
+    else
+        waitpid(child, NULL, 0);
+    return elapsed;
+}
+
 static uint64_t pipe_roundtrip(uint64_t iterations)
 {
     int to_child[2], to_parent[2];
@@ -254,18 +275,8 @@ static uint64_t pipe_roundtrip(uint64_t iterations)
     pid_t child = fork();
     if (child == 0)
         pipe_echo(to_child[0], to_parent[1], iterations);
-    uint64_t start = ticks_before();
-    char byte = 'x';
-    for (uint64_t i = 0; child > 0 && i < iterations; i++)
-        if (write(to_child[1], &byte, 1) != 1 || read(to_parent[0], &byte, 1) != 1) {
-            fail("pipe read or write failed");
-            break;
-        }
-    uint64_t elapsed = ticks_after() - start;
-    if (child < 0)
-        fail("fork failed");
-    else
-        waitpid(child, NULL, 0);
+    uint64_t elapsed = byte_roundtrips(child, to_child[1], to_parent[0], iterations,
+                                       "pipe read or write failed");
     for (int i = 0; i < 2; i++) {
         close(to_child[i]);
         close(to_parent[i]);
@@ -290,18 +301,8 @@ static uint64_t unix_socket_roundtrip(uint64_t iterations)
         close(sv[0]);
         pipe_echo(sv[1], sv[1], iterations);
     }
-    uint64_t start = ticks_before();
-    char byte = 'x';
-    for (uint64_t i = 0; child > 0 && i < iterations; i++)
-        if (write(sv[0], &byte, 1) != 1 || read(sv[0], &byte, 1) != 1) {
-            fail("socket read or write failed");
-            break;
-        }
-    uint64_t elapsed = ticks_after() - start;
-    if (child < 0)
-        fail("fork failed");
-    else
-        waitpid(child, NULL, 0);
+    uint64_t elapsed = byte_roundtrips(child, sv[0], sv[0], iterations,
+                                       "socket read or write failed");
     close(sv[0]);
     close(sv[1]);
     return elapsed;

@@ -42,13 +42,9 @@ unsigned wait_queue_wake_all(struct wait_queue *wq);
  * held (so a wake-up between the check and the sleep is never lost). */
 void wait_queue_wait(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx);
 
-/* Unlinks the oldest waiter without waking it (NULL: none); the caller must
- * thread_wake it or give it the CPU with wait_queue_wait_handoff. Interrupts
- * disabled (IPC's fastpath runs so from end to end). Inline: the fastpath takes
- * its peer with it. */
-static inline struct thread *wait_queue_take_one(struct wait_queue *wq)
+/* Unlinks the oldest waiter of wq, whose lock the caller holds (NULL: none). */
+static inline struct thread *wait_queue_unlink_oldest(struct wait_queue *wq)
 {
-    spin_lock_irqs_off(&wq->lock);
     struct thread *t = wq->head;
     if (t) {
         wq->head = t->wait_next;
@@ -56,6 +52,17 @@ static inline struct thread *wait_queue_take_one(struct wait_queue *wq)
             wq->tail = NULL;
         t->wait_next = NULL;
     }
+    return t;
+}
+
+/* Unlinks the oldest waiter without waking it (NULL: none); the caller must
+ * thread_wake it or give it the CPU with wait_queue_wait_handoff. Interrupts
+ * disabled (IPC's fastpath runs so from end to end). Inline: the fastpath takes
+ * its peer with it. */
+static inline struct thread *wait_queue_take_one(struct wait_queue *wq)
+{
+    spin_lock_irqs_off(&wq->lock);
+    struct thread *t = wait_queue_unlink_oldest(wq);
     spin_unlock_irqs_off(&wq->lock);
     return t;
 }

@@ -486,6 +486,20 @@ static cpu_set_t pin_to_cpu0(void)
 	return old;
 }
 
+/* The fastpath cases' start: pinned to CPU 0 (the old set returned), SIGUSR1
+ * caught when asked, and an endpoint with a client fd. */
+static cpu_set_t pinned_endpoint(int *ep, int *c, bool catch_usr1)
+{
+	cpu_set_t old = pin_to_cpu0();
+	if (catch_usr1) {
+		struct sigaction sa = { .sa_handler = on_usr1 };
+		sigaction(SIGUSR1, &sa, NULL);
+	}
+	*ep = EXPECT_OK(ipc_endpoint(0));
+	*c = EXPECT_OK(ipc_client(*ep, 0));
+	return old;
+}
+
 /* Reaps kid within 20 s; false if it is still alive then. */
 static bool reaped_within_timeout(pid_t kid, int *status)
 {
@@ -500,11 +514,8 @@ static bool reaped_within_timeout(pid_t kid, int *status)
 static void signal_ends_a_register_call(void)
 {
 	SKIP_UNLESS_IPC();
-	cpu_set_t old = pin_to_cpu0();
-	struct sigaction sa = { .sa_handler = on_usr1 };
-	sigaction(SIGUSR1, &sa, NULL);
-	int ep = EXPECT_OK(ipc_endpoint(0));
-	int c = EXPECT_OK(ipc_client(ep, 0));
+	int ep, c;
+	cpu_set_t old = pinned_endpoint(&ep, &c, true);
 	pid_t server = fork();
 	if (server == 0) {
 		struct ipc_msg m = { { 0 } }, n = { { 0 } };
@@ -535,11 +546,8 @@ static void signal_ends_a_register_call(void)
 static void signal_ends_a_register_reply_recv(void)
 {
 	SKIP_UNLESS_IPC();
-	cpu_set_t old = pin_to_cpu0();
-	struct sigaction sa = { .sa_handler = on_usr1 };
-	sigaction(SIGUSR1, &sa, NULL);
-	int ep = EXPECT_OK(ipc_endpoint(0));
-	int c = EXPECT_OK(ipc_client(ep, 0));
+	int ep, c;
+	cpu_set_t old = pinned_endpoint(&ep, &c, true);
 	pid_t self = getpid();
 	pid_t caller = fork();
 	if (caller == 0) {
@@ -572,9 +580,8 @@ static void signal_ends_a_register_reply_recv(void)
 static void kill_ends_a_register_call(void)
 {
 	SKIP_UNLESS_IPC();
-	cpu_set_t old = pin_to_cpu0();
-	int ep = EXPECT_OK(ipc_endpoint(0));
-	int c = EXPECT_OK(ipc_client(ep, 0));
+	int ep, c;
+	cpu_set_t old = pinned_endpoint(&ep, &c, false);
 	pid_t caller = fork();
 	if (caller == 0) {
 		struct ipc_msg m = { { 1 } }, r;
