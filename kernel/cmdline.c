@@ -162,20 +162,29 @@ static const struct {
     {"clock_test", parse_clock_test},
 };
 
+/* The next word at *s (spaces and tabs between words), its length in *len, and *s
+ * moved past it; NULL at the end. */
+static const char *next_word(const char **s, size_t *len)
+{
+    const char *p = *s;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *word = p;
+    while (*p && *p != ' ' && *p != '\t')
+        p++;
+    *s = p;
+    *len = (size_t)(p - word);
+    return *len ? word : NULL;
+}
+
 /* Everything after "--" is init's: its words, one space apart, in init_args. */
 static void collect_init_args(struct parser *p, const char *s)
 {
     char *out = p->out->init_args;
     size_t used = 0;
-    while (*s) {
-        while (*s == ' ' || *s == '\t')
-            s++;
-        const char *word = s;
-        while (*s && *s != ' ' && *s != '\t')
-            s++;
-        size_t len = (size_t)(s - word);
-        if (len == 0)
-            break;
+    const char *word;
+    size_t len;
+    while ((word = next_word(&s, &len))) {
         if (used + (used != 0) + len >= CMDLINE_INIT_MAX) {
             report(p, "cmdline: init argument '%s' does not fit; it and the rest ignored",
                    word, len);
@@ -219,15 +228,9 @@ int cmdline_parse(const char *cmdline, struct kernel_options *out, cmdline_diag_
                                    .numa = true};
     bool first = true;
     const char *s = cmdline;
-    while (*s) {
-        while (*s == ' ' || *s == '\t')
-            s++;
-        const char *word = s;
-        while (*s && *s != ' ' && *s != '\t')
-            s++;
-        size_t len = (size_t)(s - word);
-        if (len == 0)
-            break;
+    const char *word;
+    size_t len;
+    while ((word = next_word(&s, &len))) {
         if (len == 2 && word[0] == '-' && word[1] == '-') {
             collect_init_args(&p, s);
             break;

@@ -593,24 +593,6 @@ static bool user_range_ok(uintptr_t va, size_t len)
            va + len > va && !arch_va_is_kernel(va) && !arch_va_is_kernel(va + len - 1);
 }
 
-/* Both spaces' locks: the lower address first (sched/sched.c's lock order). */
-static bool lock_two(struct address_space *a, struct address_space *b)
-{
-    struct address_space *first = a < b ? a : b, *second = a < b ? b : a;
-    bool irq = spin_lock(&first->lock);
-    if (second != first)
-        (void)spin_lock(&second->lock);
-    return irq;
-}
-
-static void unlock_two(struct address_space *a, struct address_space *b, bool irq)
-{
-    struct address_space *first = a < b ? a : b, *second = a < b ? b : a;
-    if (second != first)
-        spin_unlock(&second->lock, false);
-    spin_unlock(&first->lock, irq);
-}
-
 int paging_move_user(struct address_space *src, uintptr_t src_va, struct address_space *dst,
                      uintptr_t dst_va, size_t len, paging_share_fn fn, void *ctx, size_t *moved)
 {
@@ -622,7 +604,7 @@ int paging_move_user(struct address_space *src, uintptr_t src_va, struct address
     struct move m = {.src = src, .dst = dst, .start = src_va, .end = src_va + len,
                      .delta = dst_va - src_va, .fn = fn, .ctx = ctx};
     uint64_t freed = 0;
-    bool irq = lock_two(src, dst);
+    bool irq = spin_lock_two(&src->lock, &dst->lock);
     int error = move_prepare(&m, table_at(src->root.value), ROOT_LEVEL, 0);
     if (error) {
         /* The tables made so far are empty: give them back. A CPU running dst may
@@ -636,7 +618,7 @@ int paging_move_user(struct address_space *src, uintptr_t src_va, struct address
         if (m.moved || pruned)
             arch_space_shootdown(&src->tlb, ARCH_SHOOTDOWN_ALL);
     }
-    unlock_two(src, dst, irq);
+    spin_unlock_two(&src->lock, &dst->lock, irq);
     free_table_chain(freed);
     *moved = m.moved;
     return error;

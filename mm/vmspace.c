@@ -550,24 +550,6 @@ void vmspace_unpin_page(phys_addr_t frame)
 
 /* ---- page transfer (IPC) ----------------------------------------------------------- */
 
-/* Takes both spaces' locks, the lower address first (one when they are one). */
-static bool lock_pair(struct vmspace *a, struct vmspace *b)
-{
-    struct vmspace *first = a < b ? a : b, *second = a < b ? b : a;
-    bool irq = spin_lock(&first->lock);
-    if (second != first)
-        (void)spin_lock(&second->lock);
-    return irq;
-}
-
-static void unlock_pair(struct vmspace *a, struct vmspace *b, bool irq)
-{
-    struct vmspace *first = a < b ? a : b, *second = a < b ? b : a;
-    if (second != first)
-        spin_unlock(&second->lock, false);
-    spin_unlock(&first->lock, irq);
-}
-
 /* Share: every page of v in [start, end) populated and private (a page fork
  * left shared is copied first), so that the frames given away are v's own. */
 static int prepare_share_locked(struct vmspace *vs, struct vma *v, uintptr_t start, uintptr_t end)
@@ -765,9 +747,9 @@ static int transfer_locked(struct vmspace *from, uintptr_t src, size_t len, stru
 int vmspace_transfer(struct vmspace *from, uintptr_t src, size_t len, struct vmspace *to,
                      uintptr_t *dst, bool share, bool *to_side)
 {
-    bool irq = lock_pair(from, to);
+    bool irq = spin_lock_two(&from->lock, &to->lock);
     int error = transfer_locked(from, src, len, to, dst, share, to_side);
-    unlock_pair(from, to, irq);
+    spin_unlock_two(&from->lock, &to->lock, irq);
     return error;
 }
 

@@ -91,23 +91,6 @@ static struct bucket *lock_waiter_bucket(struct waiter *w, bool *irq)
     }
 }
 
-/* Two buckets, lower index first (the only way two are held). */
-static bool lock_two(int a, int b)
-{
-    int low = a < b ? a : b, high = a < b ? b : a;
-    bool irq = spin_lock(&buckets[low].lock);
-    if (high != low)
-        spin_lock(&buckets[high].lock);
-    return irq;
-}
-
-static void unlock_two(int a, int b, bool irq)
-{
-    if (a != b)
-        spin_unlock(&buckets[a > b ? a : b].lock, false);
-    spin_unlock(&buckets[a < b ? a : b].lock, irq);
-}
-
 /* ---- timeouts --------------------------------------------------------------------- */
 
 /* The deadline passed (include/sched/timeout.h): end the wait if it still waits. */
@@ -277,7 +260,7 @@ static long futex_requeue(struct vmspace *vm, uintptr_t uaddr, int nr_wake, int 
     if (compare && copy_from_user(&current, uaddr, sizeof(current)))
         return -EFAULT;
     int from = bucket_of(vm, uaddr), to = bucket_of(vm, uaddr2);
-    bool irq = lock_two(from, to);
+    bool irq = spin_lock_two(&buckets[from].lock, &buckets[to].lock); /* lower index first */
     long result = 0;
     if (compare && copy_from_user(&current, uaddr, sizeof(current)))
         result = -EFAULT;
@@ -287,7 +270,7 @@ static long futex_requeue(struct vmspace *vm, uintptr_t uaddr, int nr_wake, int 
         result = wake_locked(&buckets[from], vm, uaddr, nr_wake, FUTEX_BITSET_MATCH_ANY);
         result += requeue_locked(vm, uaddr, from, uaddr2, to, nr_requeue);
     }
-    unlock_two(from, to, irq);
+    spin_unlock_two(&buckets[from].lock, &buckets[to].lock, irq);
     return result;
 }
 

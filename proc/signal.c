@@ -345,9 +345,9 @@ void signal_wait_mask_set(uint64_t mask)
     spin_unlock(&signal_lock, irq);
 }
 
-void signal_wait_mask_restore(void)
+/* Puts back the mask a call such as rt_sigsuspend or ppoll replaced, if one did. */
+static void restore_saved_mask(struct uthread *ut)
 {
-    struct uthread *ut = uthread_current();
     bool irq = spin_lock(&signal_lock);
     if (ut->sig.restore_mask) {
         ut->sig.mask = ut->sig.saved_mask;
@@ -355,6 +355,11 @@ void signal_wait_mask_restore(void)
         recheck_locked(ut);
     }
     spin_unlock(&signal_lock, irq);
+}
+
+void signal_wait_mask_restore(void)
+{
+    restore_saved_mask(uthread_current());
 }
 
 /* The scheduler's sleep cannot be cut short from another CPU (its wheel is
@@ -559,13 +564,7 @@ void signal_return_work(struct uthread *ut, struct arch_regs *regs)
     while (deliver_one(ut, regs)) {
     }
     finish_syscall(regs, false, 0);
-    bool irq = spin_lock(&signal_lock);
-    if (ut->sig.restore_mask) {
-        ut->sig.mask = ut->sig.saved_mask;
-        ut->sig.restore_mask = false;
-        recheck_locked(ut);
-    }
-    spin_unlock(&signal_lock, irq);
+    restore_saved_mask(ut);
 }
 
 /* ---- system calls ------------------------------------------------------------------------------ */

@@ -62,36 +62,27 @@ static bool may_write(const struct file *f)
         with_file_result_;                                                                \
     })
 
-static long do_read(struct file *f, uintptr_t buf, size_t len)
+/* read(2) and write(2) on an open file: its mode, the buffer, then the operation. */
+static long do_io(struct file *f, uintptr_t buf, size_t len, bool write)
 {
-    if (!may_read(f))
+    if (write ? !may_write(f) : !may_read(f))
         return -EBADF;
     if (!user_range_ok(buf, len))
         return -EFAULT;
-    if (!f->ops->read)
+    long (*op)(struct file *, uintptr_t, size_t) = write ? f->ops->write : f->ops->read;
+    if (!op)
         return -EINVAL;
-    return f->ops->read(f, buf, len > IO_MAX_BYTES ? IO_MAX_BYTES : len);
-}
-
-static long do_write(struct file *f, uintptr_t buf, size_t len)
-{
-    if (!may_write(f))
-        return -EBADF;
-    if (!user_range_ok(buf, len))
-        return -EFAULT;
-    if (!f->ops->write)
-        return -EINVAL;
-    return f->ops->write(f, buf, len > IO_MAX_BYTES ? IO_MAX_BYTES : len);
+    return op(f, buf, len > IO_MAX_BYTES ? IO_MAX_BYTES : len);
 }
 
 long sys_read(SYSCALL_ARGS)
 {
-    return WITH_FILE(a0, f, do_read(f, a1, a2));
+    return WITH_FILE(a0, f, do_io(f, a1, a2, false));
 }
 
 long sys_write(SYSCALL_ARGS)
 {
-    return WITH_FILE(a0, f, do_write(f, a1, a2));
+    return WITH_FILE(a0, f, do_io(f, a1, a2, true));
 }
 
 static long do_pread(struct file *f, uintptr_t buf, size_t len, int64_t offset)
@@ -157,8 +148,7 @@ static long vector_io(struct file *f, uintptr_t user_iov, uint64_t count, bool w
     for (uint64_t i = 0; i < count && result >= 0; i++) {
         if (iov[i].len == 0)
             continue;
-        long done = write ? do_write(f, iov[i].base, iov[i].len)
-                          : do_read(f, iov[i].base, iov[i].len);
+        long done = do_io(f, iov[i].base, iov[i].len, write);
         if (done < 0) {
             result = result ? result : done;
             break;

@@ -68,6 +68,26 @@ static inline void spin_unlock_irqs_off(struct spinlock *lock)
     __atomic_store_n(&lock->locked, 0, __ATOMIC_RELEASE);
 }
 
+/* Two locks of one kind (two address spaces, say), the lower address first, so
+ * that two CPUs taking the same pair never wait for each other; one lock when a
+ * and b are the same. Returns the interrupt state for spin_unlock_two. */
+static inline bool spin_lock_two(struct spinlock *a, struct spinlock *b)
+{
+    struct spinlock *first = a < b ? a : b, *second = a < b ? b : a;
+    bool irq = spin_lock(first);
+    if (second != first)
+        spin_lock_irqs_off(second);
+    return irq;
+}
+
+static inline void spin_unlock_two(struct spinlock *a, struct spinlock *b, bool irq_were_enabled)
+{
+    struct spinlock *first = a < b ? a : b, *second = a < b ? b : a;
+    if (second != first)
+        spin_unlock_irqs_off(second);
+    spin_unlock(first, irq_were_enabled);
+}
+
 /* Panics, naming the lock and the function, unless `lock` is held. The lock keeps
  * no owner (that would cost a store on every acquire), so this catches a lock not
  * taken at all, not one taken by another CPU. */
