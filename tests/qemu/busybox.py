@@ -8,12 +8,10 @@ an initrd file against its known counts, and an exit status through `sh -c` and
 `$?`, and Ctrl-C ending a running `sleep`. Each check is a case; a kernel panic or a killed process line fails the boot.
 """
 import re
-import subprocess
 import time
 
-from qemu.judges import case
 from qemu.matrix import qemu_command
-from qemu.runner import SerialPipe
+from qemu.runner import drive_serial_boot
 
 PROMPT = "bb-ready> "
 # busybox's line editor asks the terminal where the cursor is (ESC [ 6 n) after
@@ -84,29 +82,8 @@ def interrupt_a_command(serial, check):
 
 def run_busybox_boot(boot):
     """Boots init=/bin/sh and drives it. Returns (problems, cases, seconds, stderr)."""
-    start = time.monotonic()
-    problems, cases = [], []
-    def check(name, passed, problem):
-        cases.append(case(name, passed))
-        if not passed:
-            problems.append(problem)
-        return bool(passed)
-    proc = subprocess.Popen(qemu_command(boot), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    serial = SerialPipe(proc, boot.log_path())
-    try:
+    def session(serial, check, started):
         busybox_session(boot, serial, check)
-    except OSError as e:
-        problems.append("typing failed: %s" % e)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        stderr = proc.communicate()[1].decode("utf-8", "replace")
-        serial.reader.join(2)
-        serial.log.close()
-    log = serial.snapshot()
-    if "PANIC:" in log:
-        problems.append("the kernel panicked")
-    if re.search(r"^exo: process \d+ \(\S+\) killed by", log, re.M):
-        problems.append("a process was killed by a signal")
-    return problems, cases, time.monotonic() - start, stderr
+        killed = re.search(r"^exo: process \d+ \(\S+\) killed by", serial.snapshot(), re.M)
+        check("no_process_killed", not killed, "a process was killed by a signal")
+    return drive_serial_boot(boot, qemu_command(boot), session)

@@ -173,3 +173,33 @@ class SerialPipe:
             if len(text) == m.end():
                 echoed, _, output = text[since:m.start() + 1].partition("\n")
                 return output
+
+
+def drive_serial_boot(boot, command, session):
+    """Starts QEMU (`command`, its serial port on stdio) and runs session(serial,
+    check, started), whose check(name, passed, problem) records each case.
+    Returns (problems, cases, seconds, stderr); a kernel panic is a problem too."""
+    from qemu.judges import case  # judges imports this module
+    start = time.monotonic()
+    problems, cases = [], []
+    def check(name, passed, problem):
+        cases.append(case(name, passed))
+        if not passed:
+            problems.append(problem)
+        return bool(passed)
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    serial = SerialPipe(proc, boot.log_path())
+    try:
+        session(serial, check, start)
+    except OSError as e:
+        problems.append("typing failed: %s" % e)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stderr = proc.communicate()[1].decode("utf-8", "replace")
+        serial.reader.join(2)
+        serial.log.close()
+    if "PANIC:" in serial.snapshot():
+        problems.append("the kernel panicked")
+    return problems, cases, time.monotonic() - start, stderr

@@ -13,9 +13,8 @@ import re
 import subprocess
 import time
 
-from qemu.judges import case
 from qemu.matrix import boot_memory_mib, expected_cpus, expected_numa, qemu_command
-from qemu.runner import SerialPipe
+from qemu.runner import drive_serial_boot
 
 # Every command `help` must list.
 SHELL_COMMANDS = ["help", "mem", "cpus", "numa", "threads", "uptime", "log", "echo", "test",
@@ -150,26 +149,6 @@ def shell_session(boot, serial, check, started):
 
 def run_shell_boot(boot):
     """Boots to the shell and drives it. Returns (problems, cases, seconds, stderr)."""
-    start = time.monotonic()
-    problems, cases = [], []
-    def check(name, passed, problem):
-        cases.append(case(name, passed))
-        if not passed:
-            problems.append(problem)
-        return bool(passed)
-    proc = subprocess.Popen(qemu_command(boot), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    serial = SerialPipe(proc, boot.log_path())
-    try:
-        shell_session(boot, serial, check, start)
-    except OSError as e:
-        problems.append("typing failed: %s" % e)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        stderr = proc.communicate()[1].decode("utf-8", "replace")
-        serial.reader.join(2)
-        serial.log.close()
-    if "PANIC:" in serial.snapshot():
-        problems.append("the kernel panicked")
-    return problems, cases, time.monotonic() - start, stderr
+    return drive_serial_boot(boot, qemu_command(boot),
+                             lambda serial, check, started: shell_session(boot, serial, check,
+                                                                          started))
