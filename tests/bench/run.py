@@ -243,34 +243,32 @@ def exo_boot(name, accel, smp, append, stop_re=None):
     return figures, notes, seconds, args
 
 
-def exo_peer_boot(name, accel, smp, words):
-    """bench_peer as Exo's init, with `words` as its arguments; it powers off."""
-    append = " ".join(["mode=shell", "init=/bin/bench_peer", "--"] + words)
+def exo_init_boot(name, accel, smp, program, words, done, prefix, stop_at_done):
+    """An initrd program as Exo's init, with `words` as its arguments: bench_peer
+    (it powers off) or ipc_bench (stopped at its last line, stop_at_done). `done`:
+    the line it ends with; its figures come back under `prefix`."""
+    append = " ".join(["mode=shell", "init=/bin/" + program] + (["--"] + words if words else []))
     args = accel + qboot_args() + ["-kernel", ELF, "-initrd", INITRD, "-append", append,
                                    "-smp", str(smp), "-m", "%dM" % GUEST_MIB]
-    status, seconds, log = boot(name, args)
+    done_re = re.compile(r"^%s$" % re.escape(done), re.M)
+    status, seconds, log = boot(name, args, re.compile(r"^%s$|PANIC:" % re.escape(done), re.M)
+                                if stop_at_done else None)
     figures, notes = parse(log)
-    if "peer: done" not in log:
-        notes.append("bench_peer on Exo (%s) did not finish (status %s): see build/bench/%s.log"
-                     % (name, status, name))
+    if not done_re.search(log):
+        notes.append("%s on Exo (%s) did not finish (status %s): see build/bench/%s.log"
+                     % (program, name, status, name))
     if "PANIC:" in log:
         notes.append("Exo panicked in the %s boot: see build/bench/%s.log" % (name, name))
-    return {PEER_PREFIX + k: v for k, v in figures.items()}, notes, seconds, args
+    return {prefix + k: v for k, v in figures.items()}, notes, seconds, args
+
+
+def exo_peer_boot(name, accel, smp, words):
+    return exo_init_boot(name, accel, smp, "bench_peer", words, "peer: done", PEER_PREFIX, False)
 
 
 def exo_ipc_boot(name, accel, smp, words):
-    """/bin/ipc_bench as Exo's init, with `words`; stopped at its `ipc_bench: done`."""
-    append = " ".join(["mode=shell", "init=/bin/ipc_bench"] + (["--"] + words if words else []))
-    args = accel + qboot_args() + ["-kernel", ELF, "-initrd", INITRD, "-append", append,
-                                   "-smp", str(smp), "-m", "%dM" % GUEST_MIB]
-    status, seconds, log = boot(name, args, re.compile(r"^ipc_bench: done$|PANIC:", re.M))
-    figures, notes = parse(log)
-    if not re.search(r"^ipc_bench: done$", log, re.M):
-        notes.append("ipc_bench on Exo (%s) did not finish (status %s): see build/bench/%s.log"
-                     % (name, status, name))
-    if "PANIC:" in log:
-        notes.append("Exo panicked in the %s boot: see build/bench/%s.log" % (name, name))
-    return {IPC_PREFIX + k: v for k, v in figures.items()}, notes, seconds, args
+    return exo_init_boot(name, accel, smp, "ipc_bench", words, "ipc_bench: done", IPC_PREFIX,
+                         True)
 
 
 def linux_boot(name, vmlinuz, accel, smp, extra, words):
