@@ -458,17 +458,26 @@ long sys_newfstatat(SYSCALL_ARGS)
     return do_fstatat((int64_t)(int)a0, a1, a2, a3);
 }
 
-static long do_readlinkat(int64_t dirfd, uintptr_t user_path, uintptr_t buf, int64_t size)
+/* The inode a user path names (from dirfd, as lookup_at's flags say), or its error:
+ * the path copied in, looked up, and let go. */
+static long lookup_user(int64_t dirfd, uintptr_t user_path, unsigned lookup_flags,
+                        struct inode **node)
 {
-    if (size <= 0)
-        return -EINVAL;
     struct kpath path;
     long error = path_get(&path, user_path);
     if (error < 0)
         return error;
-    struct inode *node;
-    error = lookup_at(dirfd, path.name, 0, &node);
+    error = lookup_at(dirfd, path.name, lookup_flags, node);
     path_put(&path);
+    return error;
+}
+
+static long do_readlinkat(int64_t dirfd, uintptr_t user_path, uintptr_t buf, int64_t size)
+{
+    if (size <= 0)
+        return -EINVAL;
+    struct inode *node;
+    long error = lookup_user(dirfd, user_path, 0, &node);
     if (error)
         return error;
     if (!S_ISLNK(node->mode))
@@ -495,13 +504,9 @@ static long do_faccessat(int64_t dirfd, uintptr_t user_path, uint64_t mode, uint
         return -EINVAL;
     if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH))
         return -EINVAL;
-    struct kpath path;
-    long error = path_get(&path, user_path);
-    if (error < 0)
-        return error;
     struct inode *node;
-    error = lookup_at(dirfd, path.name, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : FS_LOOKUP_FOLLOW, &node);
-    path_put(&path);
+    long error = lookup_user(dirfd, user_path,
+                             (flags & AT_SYMLINK_NOFOLLOW) ? 0 : FS_LOOKUP_FOLLOW, &node);
     if (error)
         return error;
     if (mode & W_OK)
@@ -574,13 +579,8 @@ long sys_getcwd(SYSCALL_ARGS)
 
 long sys_chdir(SYSCALL_ARGS)
 {
-    struct kpath path;
-    long error = path_get(&path, a0);
-    if (error < 0)
-        return error;
     struct inode *node;
-    error = lookup_at(AT_FDCWD, path.name, FS_LOOKUP_FOLLOW, &node);
-    path_put(&path);
+    long error = lookup_user(AT_FDCWD, a0, FS_LOOKUP_FOLLOW, &node);
     if (error)
         return error;
     if (!S_ISDIR(node->mode))
@@ -639,13 +639,8 @@ static long remove_name(int64_t dirfd, uintptr_t user_path)
  * must exist, then EROFS. */
 static long change_node(int64_t dirfd, uintptr_t user_path, unsigned lookup_flags, bool truncate)
 {
-    struct kpath path;
-    long error = path_get(&path, user_path);
-    if (error < 0)
-        return error;
     struct inode *node;
-    error = lookup_at(dirfd, path.name, lookup_flags, &node);
-    path_put(&path);
+    long error = lookup_user(dirfd, user_path, lookup_flags, &node);
     if (error)
         return error;
     if (truncate && S_ISDIR(node->mode))
