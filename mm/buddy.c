@@ -16,12 +16,18 @@ static inline struct buddy_header *header_at(uintptr_t block)
     return (struct buddy_header *)block;
 }
 
+/* The state field's value for a state: the engine's view (a cached block is a used one). */
+static inline uint32_t state_field(enum buddy_block_state state)
+{
+    return state == BUDDY_CACHED ? BUDDY_USED : state;
+}
+
 static inline void header_write(uintptr_t block, unsigned order, enum buddy_block_state state)
 {
     struct buddy_header *header = header_at(block);
     header->seal = buddy_seal(block, order, state);
     header->order = order;
-    header->state = state;
+    header->state = state_field(state);
 }
 
 /* The block at `block` stopped being one (merged into its lower buddy): its old
@@ -37,7 +43,7 @@ static inline void header_erase(uintptr_t block)
 static inline bool header_is(uintptr_t block, unsigned order, enum buddy_block_state state)
 {
     const struct buddy_header *header = header_at(block);
-    return header->order == order && header->state == state &&
+    return header->order == order && header->state == state_field(state) &&
            header->seal == buddy_seal(block, order, state);
 }
 
@@ -219,8 +225,7 @@ static unsigned live_block_order(const struct buddy_heap *heap, const void *ptr,
         panic("heap: %s of 0x%lx (order %u) from 0x%lx: the block is already free "
               "(double free?)",
               operation, (unsigned long)addr, order, (unsigned long)caller);
-    if (order_fits && (header->state == BUDDY_USED || header->state == BUDDY_FREE ||
-                       header->state == BUDDY_CACHED))
+    if (order_fits && (header->state == BUDDY_USED || header->state == BUDDY_FREE))
         panic("heap: %s of 0x%lx (order %u) from 0x%lx: damaged header (seal 0x%lx)", operation,
               (unsigned long)addr, order, (unsigned long)caller, (unsigned long)header->seal);
     panic("heap: %s of 0x%lx from 0x%lx: not a pointer the heap returned, or its header is "
@@ -298,18 +303,33 @@ void buddy_cache_damaged(uintptr_t block, unsigned order)
           (unsigned long)block, order);
 }
 
-void buddy_cache_init(struct buddy_cache *cache)
+const struct buddy_header buddy_cache_end = {.seal = 0};
+
+void buddy_cache_full(struct buddy_cache *cache, void *ptr)
+{
+    uint32_t order = buddy_header_of(ptr)->order;
+    KASSERT(order <= BUDDY_CACHE_MAX_ORDER && cache->rooms[order] == -1);
+    cache->rooms[order] = 0;
+}
+
+void buddy_cache_init(struct buddy_cache *cache, const struct buddy_heap *engine)
 {
     memset(cache, 0, sizeof(*cache));
-    for (unsigned order = HEAP_MIN_ORDER; order <= BUDDY_CACHE_MAX_ORDER; order++)
-        cache->rooms[order] = BUDDY_CACHE_LIMIT(order);
+    cache->engine = engine;
+    for (unsigned order = 0; order <= BUDDY_CACHE_MAX_ORDER; order++) {
+        KASSERT(buddy_cache_end.seal != (BUDDY_CACHE_END ^ buddy_cached_keys[order]));
+        cache->heads[order] = BUDDY_CACHE_END;
+        if (order >= HEAP_MIN_ORDER)
+            cache->rooms[order] = BUDDY_CACHE_LIMIT(order);
+    }
 }
 
 void buddy_cache_drain(struct buddy_heap *heap, struct buddy_cache *cache)
 {
+    KASSERT(cache->engine == heap);
     for (unsigned order = HEAP_MIN_ORDER; order <= BUDDY_CACHE_MAX_ORDER; order++) {
-        while (cache->heads[order]) {
-            uintptr_t block = cache->heads[order];
+        while (cache->heads[order] != BUDDY_CACHE_END) {
+            uintptr_t block = cache->heads[order] - HEAP_HEADER_BYTES;
             if (!header_is(block, order, BUDDY_CACHED))
                 buddy_cache_damaged(block, order);
             cache->heads[order] = *(uintptr_t *)(block + HEAP_HEADER_BYTES);

@@ -49,8 +49,9 @@ static struct node_heap *node_home[NUMA_MAX_NODES]; /* a node's engine: its own,
                                                      * nearest node's that has memory */
 static uint64_t arena_slots[MAX_ARENAS / 64]; /* bit set: that arena slot is mapped */
 /* Each CPU's front cache (include/mm/buddy.h); its own lock, taken before an
- * engine's. cache_heap[cpu]: the engine whose blocks it holds, changed only under
- * the cache's lock (heap_bind_cpu). */
+ * engine's. cache_heap[cpu]: the engine whose blocks it holds (the cache's
+ * `engine` is its buddy engine), both changed only under the cache's lock
+ * (heap_bind_cpu). */
 static struct buddy_cache caches[ARCH_MAX_CPUS];
 static struct node_heap *cache_heap[ARCH_MAX_CPUS];
 
@@ -209,9 +210,9 @@ void heap_init(void)
             node_home[node] = by_node[order[i]];
     }
     for (unsigned cpu = 0; cpu < ARCH_MAX_CPUS; cpu++) {
-        buddy_cache_init(&caches[cpu]);
-        arch_cpu_set_slot(cpu, ARCH_CPU_SLOT_HEAP_CACHE, &caches[cpu]);
         cache_heap[cpu] = node_home[numa_cpu_node(cpu)];
+        buddy_cache_init(&caches[cpu], &cache_heap[cpu]->engine);
+        arch_cpu_set_slot(cpu, ARCH_CPU_SLOT_HEAP_CACHE, &caches[cpu]);
     }
 }
 
@@ -238,6 +239,7 @@ void heap_bind_cpu(unsigned cpu)
     if (cache_heap[cpu] != home) {
         cache_drain_locked(cpu);
         cache_heap[cpu] = home;
+        cache->engine = &home->engine;
     }
     buddy_cache_unlock(cache);
 }
@@ -308,6 +310,14 @@ static __attribute__((noinline)) void *alloc_slow(size_t size)
     return alloc_from(cache_heap[arch_cpu_index()], size, caller);
 }
 
+/* alloc_slow for kmalloc_cached_order, which then keeps nothing but the order
+ * for it (a tail call: the return address is still kmalloc's caller's). */
+static __attribute__((noinline)) void *alloc_slow_order(size_t order)
+{
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    return alloc_from(cache_heap[arch_cpu_index()], (1ul << order) - HEAP_HEADER_BYTES, caller);
+}
+
 /* The engine whose slice holds `ptr`; the first for a pointer outside them all,
  * whose buddy_free then reports it as foreign. */
 static struct node_heap *heap_of(const void *ptr)
@@ -324,6 +334,15 @@ static __attribute__((noinline)) void free_slow(void *ptr, uintptr_t caller)
     bool irq = spin_lock(&h->lock);
     buddy_free(&h->engine, ptr, caller);
     spin_unlock(&h->lock, irq);
+}
+
+/* kfree's tail call when the cache has no room for the block's order (the
+ * return address is still kfree's caller's). Cache held. */
+static __attribute__((noinline, cold)) void free_no_room(struct buddy_cache *cache, void *ptr)
+{
+    buddy_cache_full(cache, ptr);
+    buddy_cache_unlock(cache);
+    free_slow(ptr, (uintptr_t)__builtin_return_address(0));
 }
 
 /* This CPU's cache: one load from the per-CPU area (arch_cpu_slot). */
@@ -345,7 +364,7 @@ void *kmalloc_cached_order(size_t order)
         if (block)
             return block;
     }
-    return alloc_slow((1ul << order) - HEAP_HEADER_BYTES);
+    return alloc_slow_order(order);
 }
 
 void *kmalloc_any(size_t size)
@@ -376,23 +395,25 @@ void *kmalloc_for_cpu(size_t size, unsigned cpu)
     return alloc_for(home, size);
 }
 
-/* The block is checked before the cache is taken (buddy_cacheable reads only
- * the block and the engine's region map), against the engine whose blocks the
- * cache holds: a block of another engine fails the region check and goes back
- * to its own (free_slow), so a cache holds its node's blocks only; NULL fails
- * it too and the engine ignores it. The engine is checked again under the
- * cache's lock, which heap_bind_cpu holds to change it. */
+/* The block is checked under the cache's lock, against the engine whose blocks
+ * the cache holds (which heap_bind_cpu changes under that lock): a block of
+ * another engine fails the region check and goes back to its own (free_slow),
+ * so a cache holds its node's blocks only; NULL fails it too and the engine
+ * ignores it. */
 void kfree(void *ptr)
 {
     struct buddy_cache *cache = this_cpu_cache();
-    size_t cpu = (size_t)(cache - caches), order;
-    struct node_heap *h = cache_heap[cpu];
-    if (__builtin_expect(buddy_cacheable(&h->engine, ptr, &order), 1) &&
-        buddy_cache_trylock(cache)) {
-        bool cached = cache_heap[cpu] == h && buddy_cache_push(cache, ptr, order);
-        buddy_cache_unlock(cache);
-        if (cached)
+    if (__builtin_expect(buddy_cache_trylock(cache), 1)) {
+        int taken = buddy_cache_free(cache, ptr);
+        if (__builtin_expect(taken > 0, 1)) {
+            buddy_cache_unlock(cache);
             return;
+        }
+        if (taken < 0) {
+            free_no_room(cache, ptr);
+            return;
+        }
+        buddy_cache_unlock(cache);
     }
     free_slow(ptr, (uintptr_t)__builtin_return_address(0));
 }

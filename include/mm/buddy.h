@@ -53,13 +53,19 @@ struct buddy_free_node {
  * The first 16 bytes of every block, free, cached or allocated. Written only when
  * the block changes hands (split, merge, alloc, free, into or out of a cache).
  *
- * The seal: a fixed magic xor-ed with the block's address and a tag of its order
- * and state (a bijection of the three, so no two (address, order, state) triples
- * share a seal). Order and state go into bits 48..63, which no two addresses of
+ * The seal: a fixed magic xor-ed with the block's address (as the pointer
+ * kmalloc hands out, past the header: the fast paths hold that one) and a tag of
+ * its order and state (a bijection of the three, so no two (address, order,
+ * state) triples share a seal). Order and state go into bits 48..63, which no two addresses of
  * one region differ in, so a header copied to another block does not pass
  * either, nor does one damaged in any bit. One compare of the seal checks
  * address, order and state at once; a change of state is one xor of the seal's
  * top byte.
+ *
+ * The state field is the engine's view, FREE or USED: a cached block is
+ * allocated as far as the engine goes, so its field says USED and only its
+ * seal says CACHED; moving a block into a cache or out of it is then the one
+ * xor of the seal (header_is checks the field against the state's engine view).
  */
 enum buddy_block_state {
     BUDDY_FREE = 0xf5,   /* on the engine's free list of its order */
@@ -70,7 +76,7 @@ enum buddy_block_state {
 struct buddy_header {
     uint64_t seal;  /* buddy_seal(address, order, state) */
     uint32_t order; /* HEAP_MIN_ORDER..HEAP_MAX_ORDER */
-    uint32_t state; /* enum buddy_block_state */
+    uint32_t state; /* BUDDY_FREE or BUDDY_USED (also for a cached block) */
 };
 _Static_assert(sizeof(struct buddy_header) == HEAP_HEADER_BYTES, "header size");
 
@@ -82,17 +88,23 @@ static inline void buddy_seal_flip_used_cached(struct buddy_header *header)
         BUDDY_USED ^ BUDDY_CACHED;
 }
 
+/* The header of the block kmalloc returned as `ptr`. */
+static inline struct buddy_header *buddy_header_of(void *ptr)
+{
+    return (struct buddy_header *)ptr - 1;
+}
+
 #define BUDDY_SEAL_MAGIC 0x45786f4275646479ul /* "ExoBuddy" */
 
 static inline uint64_t buddy_seal(uintptr_t block, unsigned order, unsigned state)
 {
     uint64_t tag = (uint64_t)(order | state << 8) << 48;
-    return block ^ tag ^ BUDDY_SEAL_MAGIC;
+    return (block + HEAP_HEADER_BYTES) ^ tag ^ BUDDY_SEAL_MAGIC;
 }
 
 
 /* buddy_seal's tag and magic, precomputed for the states the front caches use:
- * the fast paths then check a seal with one xor. */
+ * the fast paths then check a seal with one xor of the pointer they hold. */
 #define BUDDY_SEAL_KEY(order, state) (((uint64_t)((order) | (state) << 8) << 48) ^ BUDDY_SEAL_MAGIC)
 extern const uint64_t buddy_used_keys[HEAP_MAX_ORDER + 1], buddy_cached_keys[HEAP_MAX_ORDER + 1];
 
@@ -133,9 +145,10 @@ struct buddy_heap {
 
 /*
  * A front cache: a LIFO list of cached blocks per order, linked through the word
- * after each header. `busy` is the cache's lock, only ever tried
- * (buddy_cache_trylock): by its owner CPU on the fast path, which falls back to
- * the engine when it is taken, and by a drainer. Everything else under `busy`.
+ * after each header, and the engine whose blocks it takes. `busy` is the cache's
+ * lock, only ever tried (buddy_cache_trylock): by its owner CPU on the fast path,
+ * which falls back to the engine when it is taken, and by a drainer. Everything
+ * else under `busy`.
  */
 #define BUDDY_CACHE_MAX_ORDER HEAP_CACHE_MAX_ORDER
 #define BUDDY_CACHE_MAX_BYTES ((1ul << BUDDY_CACHE_MAX_ORDER) - HEAP_HEADER_BYTES)
@@ -143,17 +156,28 @@ struct buddy_heap {
  * at most 128 KiB per order. */
 #define BUDDY_CACHE_LIMIT(order) ((order) <= 11 ? 64u : (1u << (17 - (order))))
 
+/* Where an empty list of a cache points: past a header whose seal is 0, which
+ * no seal check accepts (a seal at this address would have the magic's bits in
+ * it; buddy_cache_init asserts so). Popping then needs no empty test of its own:
+ * the seal check fails, and only then is the list's end told from damage. */
+extern const struct buddy_header buddy_cache_end;
+#define BUDDY_CACHE_END ((uintptr_t)&buddy_cache_end + HEAP_HEADER_BYTES)
+
 struct buddy_cache {
-    uint64_t busy; /* (A) bit 0: held */
+    uint64_t busy;                   /* (A) bit 0: held */
+    const struct buddy_heap *engine; /* whose blocks buddy_cache_free takes */
     /* By order; those below HEAP_MIN_ORDER stay empty with no room (indexing by
      * the order itself saves the fast path a subtraction). Two arrays, so that
      * the fast path indexes each with a scaled register. */
-    uintptr_t heads[BUDDY_CACHE_MAX_ORDER + 1]; /* the last block cached; 0: none */
-    uint32_t rooms[BUDDY_CACHE_MAX_ORDER + 1];  /* LIMIT(order) - blocks cached */
+    uintptr_t heads[BUDDY_CACHE_MAX_ORDER + 1]; /* the last block cached, as the
+                                                 * pointer kmalloc returned it as;
+                                                 * BUDDY_CACHE_END: none */
+    int32_t rooms[BUDDY_CACHE_MAX_ORDER + 1];   /* LIMIT(order) - blocks cached */
 } __attribute__((aligned(64)));
 
-/* An empty cache, with room for BUDDY_CACHE_LIMIT blocks of each cached order. */
-void buddy_cache_init(struct buddy_cache *cache);
+/* An empty cache of `engine`'s blocks, with room for BUDDY_CACHE_LIMIT blocks of
+ * each cached order. */
+void buddy_cache_init(struct buddy_cache *cache, const struct buddy_heap *engine);
 
 static inline bool buddy_cache_trylock(struct buddy_cache *cache)
 {
@@ -168,6 +192,10 @@ static inline void buddy_cache_unlock(struct buddy_cache *cache)
 /* Panics naming a damaged cached block (out of line: the fast path only tests). */
 __attribute__((noreturn, cold)) void buddy_cache_damaged(uintptr_t block, unsigned order);
 
+/* Undoes the take of a room that was not there, when buddy_cache_free returned
+ * -1 for `ptr`. Cache held. */
+__attribute__((cold)) void buddy_cache_full(struct buddy_cache *cache, void *ptr);
+
 /* buddy_order_for_size for a size of at most BUDDY_CACHE_MAX_BYTES: one load. */
 static inline unsigned buddy_small_order(size_t size)
 {
@@ -176,66 +204,58 @@ static inline unsigned buddy_small_order(size_t size)
 
 /*
  * A block of `order` (at most BUDDY_CACHE_MAX_ORDER) from the cache, marked
- * BUDDY_USED, or NULL when the cache has none. Cache held.
+ * BUDDY_USED, or NULL when the cache has none. Cache held. One seal check both
+ * finds the list's end (BUDDY_CACHE_END) and a damaged cached block.
  */
 static inline void *buddy_cache_alloc(struct buddy_cache *cache, size_t order)
 {
-    uintptr_t block = cache->heads[order];
-    if (!block)
+    uintptr_t ptr = cache->heads[order];
+    struct buddy_header *header = buddy_header_of((void *)ptr);
+    if (__builtin_expect(header->seal != (ptr ^ buddy_cached_keys[order]), 0)) {
+        if (ptr != BUDDY_CACHE_END)
+            buddy_cache_damaged(ptr - HEAP_HEADER_BYTES, (unsigned)order);
         return NULL;
-    struct buddy_header *header = (struct buddy_header *)block;
-    if (header->seal != (block ^ buddy_cached_keys[order]))
-        buddy_cache_damaged(block, order);
-    cache->heads[order] = *(uintptr_t *)(block + HEAP_HEADER_BYTES);
+    }
+    cache->heads[order] = *(uintptr_t *)ptr;
     cache->rooms[order]++;
     buddy_seal_flip_used_cached(header);
-    header->state = BUDDY_USED;
-    return (void *)(block + HEAP_HEADER_BYTES);
+    return (void *)ptr;
 }
 
 /*
- * Whether `ptr` is a live block of the heap of a cached order (then *order is
- * its order); if not, the caller hands it to buddy_free, which tells misuse
- * (double free, foreign, damaged, NULL) from a block the cache does not take.
+ * Takes `ptr` into the cache when it is a live block of the cache's engine of a
+ * cached order and the cache has room for it (1). Otherwise the caller hands it
+ * to buddy_free, which tells misuse (double free, foreign, damaged, NULL) from a
+ * block the cache does not take: 0 when it is not such a block, nothing changed;
+ * -1 when it is one but its order's room is used up, where the caller first
+ * calls buddy_cache_full (the fast path only subtracts one from the room and
+ * tests the sign; the undo is out of line). Cache held.
  * The checks are buddy_free's, cheapest first, one compare each: inside the
  * region and aligned to the smallest block (one compare: rotated right by the
  * smallest block's order, an offset with low bits set becomes larger than any
- * in the region, which starts aligned to an arena), its arena mapped, then the
- * seal (address, order and state in one). Reads only the block and the heap's
- * region map: no cache need be held.
+ * in the region, which starts aligned to an arena), its arena mapped (so the
+ * header may be read), then the seal (address, order and state in one).
  */
-static inline bool buddy_cacheable(const struct buddy_heap *heap, void *ptr, size_t *order)
+static inline int buddy_cache_free(struct buddy_cache *cache, void *ptr)
 {
-    uintptr_t block = (uintptr_t)ptr - HEAP_HEADER_BYTES;
-    uintptr_t offset = block - heap->region_start;
+    const struct buddy_heap *heap = cache->engine;
+    uintptr_t offset = (uintptr_t)ptr - HEAP_HEADER_BYTES - heap->region_start;
     uintptr_t slots = (offset >> HEAP_MIN_ORDER) | (offset << (64 - HEAP_MIN_ORDER));
     if (slots >= heap->region_min_blocks)
-        return false;
-    if (!arch_bit_test(heap->mapped_arenas, offset >> HEAP_MAX_ORDER))
-        return false;
-    const struct buddy_header *header = (const struct buddy_header *)block;
-    size_t block_order = header->order; /* below HEAP_MIN_ORDER only in a bad seal */
-    if (block_order > BUDDY_CACHE_MAX_ORDER ||
-        header->seal != (block ^ buddy_used_keys[block_order]))
-        return false;
-    *order = block_order;
-    return true;
-}
-
-/* Takes a block that buddy_cacheable accepted (of that order) into the cache;
- * false, with nothing changed, when the cache has no room. Cache held. */
-static inline bool buddy_cache_push(struct buddy_cache *cache, void *ptr, size_t order)
-{
-    if (cache->rooms[order] == 0)
-        return false;
-    uintptr_t block = (uintptr_t)ptr - HEAP_HEADER_BYTES;
-    struct buddy_header *header = (struct buddy_header *)block;
+        return 0;
+    /* slots is offset >> HEAP_MIN_ORDER now: its low bits were clear */
+    if (!arch_bit_test(heap->mapped_arenas, slots >> (HEAP_MAX_ORDER - HEAP_MIN_ORDER)))
+        return 0;
+    struct buddy_header *header = buddy_header_of(ptr);
+    size_t order = header->order; /* below HEAP_MIN_ORDER only in a bad seal */
+    if (order > BUDDY_CACHE_MAX_ORDER || header->seal != ((uintptr_t)ptr ^ buddy_used_keys[order]))
+        return 0;
+    if (__builtin_expect(--cache->rooms[order] < 0, 0))
+        return -1;
     buddy_seal_flip_used_cached(header);
-    header->state = BUDDY_CACHED;
     *(uintptr_t *)ptr = cache->heads[order];
-    cache->heads[order] = block;
-    cache->rooms[order]--;
-    return true;
+    cache->heads[order] = (uintptr_t)ptr;
+    return 1;
 }
 
 /* Gives every cached block back to the engine (as buddy_free would). Cache held,
