@@ -297,10 +297,17 @@ const uint8_t buddy_small_orders[(BUDDY_CACHE_MAX_BYTES + 15) / 16 + 1] = {
 };
 _Static_assert(sizeof(buddy_small_orders) == 512, "one order per 16 bytes up to 8 KiB");
 
-void buddy_cache_damaged(uintptr_t block, unsigned order)
+static __attribute__((noreturn)) void cache_damaged(uintptr_t block, unsigned order)
 {
     panic("heap: cached block 0x%lx (order %u) has a damaged header (use after free?)",
           (unsigned long)block, order);
+}
+
+void buddy_cache_check_head(const struct buddy_cache *cache, size_t order)
+{
+    uintptr_t block = cache->heads[order] - HEAP_HEADER_BYTES;
+    if (cache->heads[order] != BUDDY_CACHE_END && !header_is(block, order, BUDDY_CACHED))
+        cache_damaged(block, (unsigned)order);
 }
 
 const struct buddy_header buddy_cache_end = {.seal = 0};
@@ -331,7 +338,7 @@ void buddy_cache_drain(struct buddy_heap *heap, struct buddy_cache *cache)
         while (cache->heads[order] != BUDDY_CACHE_END) {
             uintptr_t block = cache->heads[order] - HEAP_HEADER_BYTES;
             if (!header_is(block, order, BUDDY_CACHED))
-                buddy_cache_damaged(block, order);
+                cache_damaged(block, order);
             cache->heads[order] = *(uintptr_t *)(block + HEAP_HEADER_BYTES);
             cache->rooms[order]++;
             header_write(block, order, BUDDY_USED);

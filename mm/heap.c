@@ -310,14 +310,6 @@ static __attribute__((noinline)) void *alloc_slow(size_t size)
     return alloc_from(cache_heap[arch_cpu_index()], size, caller);
 }
 
-/* alloc_slow for kmalloc_cached_order, which then keeps nothing but the order
- * for it (a tail call: the return address is still kmalloc's caller's). */
-static __attribute__((noinline)) void *alloc_slow_order(size_t order)
-{
-    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
-    return alloc_from(cache_heap[arch_cpu_index()], (1ul << order) - HEAP_HEADER_BYTES, caller);
-}
-
 /* The engine whose slice holds `ptr`; the first for a pointer outside them all,
  * whose buddy_free then reports it as foreign. */
 static struct node_heap *heap_of(const void *ptr)
@@ -351,32 +343,39 @@ static inline struct buddy_cache *this_cpu_cache(void)
     return arch_cpu_slot(ARCH_CPU_SLOT_HEAP_CACHE);
 }
 
-/* The fast paths: this CPU's cache, when the size is cached and the cache is free
- * (a thread preempted while holding it leaves it to the engine meanwhile). No
- * interrupt masking: kmalloc is never called from interrupt context, and a thread
- * that moves to another CPU while holding a cache still holds it alone. */
-void *kmalloc_cached_order(size_t order)
+/* A block of `order` from this CPU's cache, or NULL: none there, or the cache
+ * is taken (its holder, a thread preempted while holding it, leaves it to the
+ * engine meanwhile). A damaged head of the list is a panic. */
+static void *cache_alloc(size_t order)
 {
     struct buddy_cache *cache = this_cpu_cache();
-    if (buddy_cache_trylock(cache)) {
-        void *block = buddy_cache_alloc(cache, order);
-        buddy_cache_unlock(cache);
-        if (block)
-            return block;
-    }
-    return alloc_slow_order(order);
+    if (!buddy_cache_trylock(cache))
+        return NULL;
+    void *block = buddy_cache_alloc(cache, order);
+    if (!block)
+        buddy_cache_check_head(cache, order);
+    buddy_cache_unlock(cache);
+    return block;
+}
+
+/* kmalloc_order's slow path (include/mm/heap.h), called from its caller: the
+ * cache again (a thread may have freed into it, or its head is damaged), then
+ * the engine. */
+void *kmalloc_order_slow(size_t order)
+{
+    void *block = cache_alloc(order);
+    if (block)
+        return block;
+    uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+    return alloc_from(cache_heap[arch_cpu_index()], (1ul << order) - HEAP_HEADER_BYTES, caller);
 }
 
 void *kmalloc_any(size_t size)
 {
     if (size <= BUDDY_CACHE_MAX_BYTES) {
-        struct buddy_cache *cache = this_cpu_cache();
-        if (buddy_cache_trylock(cache)) {
-            void *block = buddy_cache_alloc(cache, buddy_small_order(size));
-            buddy_cache_unlock(cache);
-            if (block)
-                return block;
-        }
+        void *block = cache_alloc(buddy_small_order(size));
+        if (block)
+            return block;
     }
     return alloc_slow(size);
 }

@@ -39,7 +39,22 @@
 #include <stdint.h>
 
 #include "arch/bitops.h"
-#include "mm/heap.h"
+
+/* The heap's geometry (include/mm/heap.h says what each means for kmalloc). */
+#define HEAP_MIN_ORDER 5  /* 32-byte blocks: a header and two free-list links */
+#define HEAP_MAX_ORDER 21 /* 2 MiB: the arena size */
+#define HEAP_HEADER_BYTES 16
+#define HEAP_MAX_ALLOC_BYTES ((1ul << HEAP_MAX_ORDER) - HEAP_HEADER_BYTES)
+/* Blocks up to this order (8 KiB: a 4 KiB request and its header) come from
+ * per-CPU caches in front of the buddy engine (struct buddy_cache). */
+#define HEAP_CACHE_MAX_ORDER 13
+
+struct heap_stats {
+    size_t arenas;          /* arenas currently mapped */
+    size_t blocks_in_use;   /* allocated blocks */
+    size_t bytes_in_use;    /* sum of the allocated blocks' sizes (headers included) */
+    size_t free_blocks[HEAP_MAX_ORDER + 1]; /* free blocks per order */
+};
 
 /* Arena slots the region may hold: 32768 arenas of 2 MiB, a 64 GiB heap. */
 #define BUDDY_MAX_ARENAS 32768
@@ -189,8 +204,9 @@ static inline void buddy_cache_unlock(struct buddy_cache *cache)
     __atomic_store_n(&cache->busy, 0, __ATOMIC_RELEASE);
 }
 
-/* Panics naming a damaged cached block (out of line: the fast path only tests). */
-__attribute__((noreturn, cold)) void buddy_cache_damaged(uintptr_t block, unsigned order);
+/* A panic naming the head of `order`'s list when it is a damaged cached block
+ * (for when buddy_cache_alloc returned NULL). Cache held. */
+void buddy_cache_check_head(const struct buddy_cache *cache, size_t order);
 
 /* Undoes the take of a room that was not there, when buddy_cache_free returned
  * -1 for `ptr`. Cache held. */
@@ -204,18 +220,17 @@ static inline unsigned buddy_small_order(size_t size)
 
 /*
  * A block of `order` (at most BUDDY_CACHE_MAX_ORDER) from the cache, marked
- * BUDDY_USED, or NULL when the cache has none. Cache held. One seal check both
- * finds the list's end (BUDDY_CACHE_END) and a damaged cached block.
+ * BUDDY_USED; NULL when the head of its list fails the seal check: the list's
+ * end (BUDDY_CACHE_END), or a damaged cached block, which the caller tells
+ * apart with buddy_cache_check_head before it leaves the cache for the engine
+ * (so the inline fast path is one seal check and a branch). Cache held.
  */
 static inline void *buddy_cache_alloc(struct buddy_cache *cache, size_t order)
 {
     uintptr_t ptr = cache->heads[order];
     struct buddy_header *header = buddy_header_of((void *)ptr);
-    if (__builtin_expect(header->seal != (ptr ^ buddy_cached_keys[order]), 0)) {
-        if (ptr != BUDDY_CACHE_END)
-            buddy_cache_damaged(ptr - HEAP_HEADER_BYTES, (unsigned)order);
+    if (__builtin_expect(header->seal != (ptr ^ buddy_cached_keys[order]), 0))
         return NULL;
-    }
     cache->heads[order] = *(uintptr_t *)ptr;
     cache->rooms[order]++;
     buddy_seal_flip_used_cached(header);

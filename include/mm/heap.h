@@ -32,7 +32,8 @@
  * Locking: each engine has a spinlock (interrupts off while held); a CPU's cache
  * has its own, taken before an engine's, which the fast paths only try
  * (include/mm/buddy.h); kmalloc of a size the compiler knows goes straight to
- * its order's cache.
+ * its order's cache, inline in the caller (kmalloc_order), and calls out only
+ * when the cache has no block or is taken.
  *
  * Interrupt context: none. kmalloc may grow the heap and kfree shrink it, which
  * maps and unmaps pages and waits for other CPUs' TLB shootdowns: threads only.
@@ -43,29 +44,44 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HEAP_MIN_ORDER 5  /* 32-byte blocks: a header and two free-list links */
-#define HEAP_MAX_ORDER 21 /* 2 MiB: the arena size */
-#define HEAP_HEADER_BYTES 16
-#define HEAP_MAX_ALLOC_BYTES ((1ul << HEAP_MAX_ORDER) - HEAP_HEADER_BYTES)
-/* Blocks up to this order (8 KiB: a 4 KiB request and its header) come from
- * per-CPU caches in front of the buddy engine (include/mm/buddy.h). */
-#define HEAP_CACHE_MAX_ORDER 13
+#include "mm/buddy.h" /* the geometry (HEAP_*), struct heap_stats, the CPU caches */
 
 #if __STDC_HOSTED__ == 0
-/* kmalloc of a size the compiler knows, as most are (sizeof): a block of the
- * order it works out at compile time from the CPU's cache, with no size check
- * and no order lookup on the way (as Linux's kmalloc does with its caches). */
-void *kmalloc_cached_order(size_t order);
+#include "arch/cpu.h"
+
+/* kmalloc of a size the compiler knows when the CPU's cache has no block of the
+ * order (or is taken, or its head is damaged: a panic): the engine. */
+void *kmalloc_order_slow(size_t order);
 /* kmalloc of any other size. */
 void *kmalloc_any(size_t size);
 
+/* A block of `order` from the CPU's cache, inline: the trylock, the pop with its
+ * seal check, the unlock. No interrupt masking: kmalloc is never called from
+ * interrupt context, and a thread that moves to another CPU while holding a
+ * cache still holds it alone (a thread that finds it taken uses the engine). */
+static inline __attribute__((always_inline)) void *kmalloc_order(size_t order)
+{
+    struct buddy_cache *cache = arch_cpu_slot(ARCH_CPU_SLOT_HEAP_CACHE);
+    if (__builtin_expect(buddy_cache_trylock(cache), 1)) {
+        void *block = buddy_cache_alloc(cache, order);
+        buddy_cache_unlock(cache);
+        if (__builtin_expect(block != NULL, 1))
+            return block;
+    }
+    return kmalloc_order_slow(order);
+}
+
+/* kmalloc of a size the compiler knows, as most are (sizeof): a block of the
+ * order it works out at compile time from the CPU's cache, with no size check,
+ * no order lookup and no call on the way (as Linux's kmalloc does with its
+ * caches, and inline as well). */
 static inline __attribute__((always_inline)) void *kmalloc(size_t size)
 {
     if (__builtin_constant_p(size) &&
         size <= (1ul << HEAP_CACHE_MAX_ORDER) - HEAP_HEADER_BYTES) /* no wrap at SIZE_MAX */
-        return kmalloc_cached_order(size + HEAP_HEADER_BYTES <= (1ul << HEAP_MIN_ORDER)
-                                        ? HEAP_MIN_ORDER
-                                        : 64 - (unsigned)__builtin_clzl(size + HEAP_HEADER_BYTES - 1));
+        return kmalloc_order(size + HEAP_HEADER_BYTES <= (1ul << HEAP_MIN_ORDER)
+                                 ? HEAP_MIN_ORDER
+                                 : 64 - (unsigned)__builtin_clzl(size + HEAP_HEADER_BYTES - 1));
     return kmalloc_any(size);
 }
 #else
@@ -80,12 +96,6 @@ void kfree(void *ptr);
  * thread placed on another CPU); the same as kmalloc when it also serves this one. */
 void *kmalloc_for_cpu(size_t size, unsigned cpu);
 
-struct heap_stats {
-    size_t arenas;          /* arenas currently mapped */
-    size_t blocks_in_use;   /* allocated blocks */
-    size_t bytes_in_use;    /* sum of the allocated blocks' sizes (headers included) */
-    size_t free_blocks[HEAP_MAX_ORDER + 1]; /* free blocks per order */
-};
 void heap_get_stats(struct heap_stats *out);
 /* Walks the whole heap checking every free list and header; panics on damage. */
 void heap_check(void);
