@@ -520,6 +520,117 @@ static void test_source_returning_a_bad_arena_panics(void)
     heap_teardown();
 }
 
+/* ---- front caches ------------------------------------------------------------------ */
+
+#define CACHE_ORDER 7 /* a 100-byte request */
+
+static void test_cache_takes_its_room_then_refuses_and_pops_last_in_first_out(void)
+{
+    heap_setup();
+    static struct buddy_cache cache;
+    buddy_cache_init(&cache, &heap);
+    const size_t room = BUDDY_CACHE_LIMIT(CACHE_ORDER);
+    void *blocks[BUDDY_CACHE_LIMIT(CACHE_ORDER) + 1];
+    for (size_t i = 0; i <= room; i++)
+        blocks[i] = buddy_alloc(&heap, 100, CALLER);
+    for (size_t i = 0; i < room; i++)
+        CHECK_EQ_INT(buddy_cache_free(&cache, blocks[i]), 1);
+    CHECK_EQ_INT(cache.rooms[CACHE_ORDER], 0);
+    /* One more: the room taken is given back out of line, the block goes to the engine. */
+    CHECK_EQ_INT(buddy_cache_free(&cache, blocks[room]), -1);
+    CHECK_EQ_INT(cache.rooms[CACHE_ORDER], -1);
+    buddy_cache_full(&cache, blocks[room]);
+    CHECK_EQ_INT(cache.rooms[CACHE_ORDER], 0);
+    buddy_free(&heap, blocks[room], CALLER);
+    /* Cached blocks count as used for the engine; freeing one again is a double free. */
+    CHECK_EQ_INT(heap.stats.blocks_in_use, room);
+    buddy_check(&heap);
+    CHECK(SHIM_EXPECT_PANIC(buddy_free(&heap, blocks[3], CALLER)));
+    CHECK(panic_says("double free"));
+    CHECK(panic_names(blocks[3]));
+    CHECK_EQ_INT(buddy_cache_free(&cache, blocks[3]), 0);
+    /* Half come back last in, first out, as live blocks; the rest drain to the engine. */
+    for (size_t i = room; i-- > room / 2;) {
+        CHECK(buddy_cache_alloc(&cache, CACHE_ORDER) == blocks[i]);
+        CHECK_EQ_INT(buddy_usable_size(&heap, blocks[i], CALLER), 128 - HEAP_HEADER_BYTES);
+        buddy_free(&heap, blocks[i], CALLER);
+    }
+    buddy_cache_drain(&heap, &cache);
+    CHECK_EQ_INT(cache.rooms[CACHE_ORDER], room);
+    /* An empty list's end fails the seal check too, and is no damage. */
+    CHECK(buddy_cache_alloc(&cache, CACHE_ORDER) == NULL);
+    buddy_cache_check_head(&cache, CACHE_ORDER);
+    CHECK(heap_is_pristine());
+    heap_teardown();
+}
+
+static void test_cache_refuses_all_but_its_engines_live_cached_orders(void)
+{
+    heap_setup();
+    static struct buddy_cache cache;
+    buddy_cache_init(&cache, &heap);
+    struct test_region other_region;
+    static struct buddy_heap other;
+    region_create(&other_region, TEST_SLOTS);
+    CHECK(buddy_init(&other, region_source(&other_region), other_region.start,
+                     other_region.end));
+    int on_stack = 0;
+    uint8_t *big = buddy_alloc(&heap, 1000, CALLER);
+    uint8_t *large = buddy_alloc(&heap, BUDDY_CACHE_MAX_BYTES + 1, CALLER);
+    uint8_t *freed = buddy_alloc(&heap, 100, CALLER);
+    uint8_t *damaged = buddy_alloc(&heap, 100, CALLER);
+    uint8_t *huge_order = buddy_alloc(&heap, 100, CALLER);
+    uint8_t *elsewhere = buddy_alloc(&other, 100, CALLER);
+    buddy_free(&heap, freed, CALLER);
+    damaged[-HEAP_HEADER_BYTES + 8] ^= 0x01;    /* order 6: not what the seal says */
+    huge_order[-HEAP_HEADER_BYTES + 9] ^= 0x01; /* order 263: past the cache's orders */
+    void *refused[] = {
+        NULL, &on_stack, big + 8, big + 16, big + 32, large, freed, damaged, huge_order, elsewhere,
+        (void *)(region.start + 5 * MODEL_ARENA_BYTES + HEAP_HEADER_BYTES), /* not mapped */
+        (void *)(region.end + HEAP_HEADER_BYTES), (void *)region.start,
+    };
+    struct buddy_cache before = cache;
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        CHECK_EQ_INT(buddy_cache_free(&cache, refused[i]), 0);
+        CHECK(memcmp(&cache, &before, sizeof(cache)) == 0);
+    }
+    damaged[-HEAP_HEADER_BYTES + 8] ^= 0x01;
+    huge_order[-HEAP_HEADER_BYTES + 9] ^= 0x01;
+    buddy_free(&heap, damaged, CALLER);
+    buddy_free(&heap, huge_order, CALLER);
+    buddy_free(&other, elsewhere, CALLER);
+    buddy_free(&heap, large, CALLER);
+    buddy_free(&heap, big, CALLER);
+    buddy_check(&other);
+    region_destroy(&other_region);
+    CHECK(heap_is_pristine());
+    heap_teardown();
+}
+
+static void test_cache_pop_and_drain_catch_a_damaged_cached_block(void)
+{
+    heap_setup();
+    static struct buddy_cache cache;
+    buddy_cache_init(&cache, &heap);
+    uint8_t *keep = buddy_alloc(&heap, 100, CALLER), *ptr = buddy_alloc(&heap, 100, CALLER);
+    CHECK_EQ_INT(buddy_cache_free(&cache, keep), 1);
+    CHECK_EQ_INT(buddy_cache_free(&cache, ptr), 1);
+    /* A write through a stale pointer lands on the cached block's seal. */
+    ptr[-HEAP_HEADER_BYTES + 2] ^= 0x20;
+    CHECK(buddy_cache_alloc(&cache, CACHE_ORDER) == NULL);
+    CHECK(SHIM_EXPECT_PANIC(buddy_cache_check_head(&cache, CACHE_ORDER)));
+    CHECK(panic_says("cached block"));
+    CHECK(panic_says("damaged header"));
+    CHECK(panic_names(ptr - HEAP_HEADER_BYTES));
+    CHECK(SHIM_EXPECT_PANIC(buddy_cache_drain(&heap, &cache)));
+    CHECK(panic_names(ptr - HEAP_HEADER_BYTES));
+    ptr[-HEAP_HEADER_BYTES + 2] ^= 0x20;
+    buddy_cache_check_head(&cache, CACHE_ORDER);
+    buddy_cache_drain(&heap, &cache);
+    CHECK(heap_is_pristine());
+    heap_teardown();
+}
+
 int main(void)
 {
     check_program = "test_buddy";
@@ -546,5 +657,8 @@ int main(void)
     RUN(test_check_and_alloc_catch_a_damaged_free_block);
     RUN(test_check_catches_damaged_stats);
     RUN(test_source_returning_a_bad_arena_panics);
+    RUN(test_cache_takes_its_room_then_refuses_and_pops_last_in_first_out);
+    RUN(test_cache_refuses_all_but_its_engines_live_cached_orders);
+    RUN(test_cache_pop_and_drain_catch_a_damaged_cached_block);
     return check_summary();
 }

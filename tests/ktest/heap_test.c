@@ -168,7 +168,32 @@ static void heap_largest_size_works_and_beyond_fails(struct ktest *t)
     kfree(zero);
 }
 
+/* More blocks of one order freed than a CPU's cache has room for: the cache
+ * takes its room's worth and the rest go to the engine, and nothing is lost. */
+static void heap_frees_past_the_cache_room_go_to_the_engine(struct ktest *t)
+{
+    enum { COUNT = 3 * 64 };
+    static uint8_t *blocks[COUNT];
+    struct heap_stats before, after;
+    heap_get_stats(&before);
+    for (unsigned round = 0; round < 2; round++) {
+        for (size_t i = 0; i < COUNT; i++) {
+            blocks[i] = kmalloc(100);
+            KT_ASSERT(t, blocks[i] != NULL);
+            fill(blocks[i], 100, (uint8_t)i);
+        }
+        for (size_t i = 0; i < COUNT; i++) {
+            KT_EXPECT(t, intact(blocks[i], 100, (uint8_t)i));
+            kfree(blocks[i]);
+        }
+    }
+    heap_check();
+    heap_get_stats(&after);
+    KT_EXPECT(t, heap_stats_equal(&before, &after));
+}
+
 KTEST_SUITE(heap, KTEST(heap_every_size_class_is_written_and_verified),
+            KTEST(heap_frees_past_the_cache_room_go_to_the_engine),
             KTEST(heap_exhaust_then_free_restores_counts),
             KTEST(heap_random_sequence_keeps_contents),
             KTEST(heap_kcalloc_zeroes_and_refuses_overflow),
@@ -204,3 +229,14 @@ static void crash_heap_damaged_header(struct ktest *t)
     ktest_fail(t, __FILE__, __LINE__, "a damaged header went unnoticed");
 }
 KTEST_CRASH_SUITE(crash_heap_damaged_header, KTEST(crash_heap_damaged_header));
+
+static void crash_heap_damaged_cached_block(struct ktest *t)
+{
+    uint8_t *p = kmalloc(100);
+    KT_ASSERT(t, p != NULL);
+    kfree(p);                          /* into this CPU's cache, first on its list */
+    p[-HEAP_HEADER_BYTES + 2] ^= 0x20; /* a write after the free lands on its seal */
+    void *q = kmalloc(100);
+    ktest_fail(t, __FILE__, __LINE__, "kmalloc returned %p past a damaged cached block", q);
+}
+KTEST_CRASH_SUITE(crash_heap_damaged_cached_block, KTEST(crash_heap_damaged_cached_block));

@@ -249,6 +249,8 @@ def all_boots(seed):
                                      "crash_heap_foreign_free"]),
         ("crash_heap_damaged_header", ["heap: free of 0xffffc0", "header is damaged",
                                        "crash_heap_damaged_header"]),
+        ("crash_heap_damaged_cached_block", ["heap: cached block 0xffffc0", "damaged header",
+                                             "crash_heap_damaged_cached_block"]),
         ("crash_frame_double_free", ["frame: double free of frame 0x"]),
         ("crash_kstack_double_free", ["kstack: double free of the stack at"]),
         ("crash_kstack_double_free_large", ["kstack: double free of the stack at"]),
