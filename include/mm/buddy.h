@@ -22,7 +22,9 @@
  * Front caches (struct buddy_cache): the kernel keeps one per CPU in front of the
  * engine for blocks of orders HEAP_MIN_ORDER..BUDDY_CACHE_MAX_ORDER, so that a
  * kmalloc/kfree pair of a small size is a list pop and a push, with no lock shared
- * between CPUs and no split or merge. A cached block is allocated as far as the
+ * between CPUs and no split or merge. A cache takes only blocks of its own
+ * engine (`engine`), each checked on the way in as buddy_free checks it (region,
+ * alignment, mapped arena, order, seal). A cached block is allocated as far as the
  * engine's lists and stats go, but its header says BUDDY_CACHED, with its own
  * seal: freeing it again, or asking its size, is the same double-free panic as
  * for a free block, found in O(1) from the header. buddy_cache_drain gives
