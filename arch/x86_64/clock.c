@@ -264,7 +264,10 @@ static bool from_pm_timer(void *ctx, struct clock_rates *rates, char *why)
 #define PIT_CH0_MODE2_LOHI 0x34 /* channel 0, lobyte/hibyte, mode 2 (rate), binary */
 #define PIT_CH0_LATCH 0x00
 #define PIT_BRACKET_SHARE 64
-#define PIT_ATTEMPTS 12
+/* Runs tried before the PIT is given up as "every run was interrupted": a run
+ * is 2 ms, and a vCPU on a loaded host (or a CPU taking SMIs) can lose a dozen
+ * in a row, so give it about 100 ms; a quiet machine stops after three good runs. */
+#define PIT_ATTEMPTS 48
 
 /* One run: TSC ticks while channel 2 counts CALIBRATION_MS down; 0 with why
  * (*no_gate when that is the reason), 1 for a run to discard. */
