@@ -180,7 +180,18 @@ struct ipc_wait {
     struct ipc_file *served_by;    /* (E) a call being served: the server fd it came in by */
     struct arch_regs *words_regs;  /* (E) a fastpath waiter's saved registers: a fastpath
                                     * peer writes the words there and clears this */
+    /* A fastpath waiter's record is its thread's (struct uthread's ipc_wait), set
+     * up once (park_record) and used by each of its fastpath waits: */
+    struct arch_regs *frame;       /* its saved user registers */
+    struct ipc_file *held;         /* the file its fd named, one reference held */
+    bool parked;                   /* it sleeps parked, with no kernel frame: set by it
+                                    * before it switches away, cleared when it resumes
+                                    * (park_resume); read by a fastpath peer of its CPU
+                                    * that took it from `sleep` */
+    struct thread_park park;       /* the scheduler resumes it in park_resume */
 };
+_Static_assert(sizeof(struct ipc_wait) <= sizeof(((struct uthread *)0)->ipc_wait),
+               "a thread's fastpath wait record fits its uthread");
 
 /* An endpoint. (E) its lock. */
 struct endpoint {
@@ -612,36 +623,43 @@ static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
     }
 }
 
-/* wait_setup for a registers-only message, with the caller asleep in w->sleep
- * already (it publishes w next, as a call being served or as a receiver): the
- * fields a peer on either path, or wait_for, reads of such a waiter, stored
- * one by one (the whole struct zeroed was a third of a call). Not: its send
- * fields (it is in no senders list), result and recv_got (a peer writes them
- * before DONE), token and served_by (the caller sets them for its role), and the
- * words (a fast caller's go straight to its receiver; what comes back is
- * written before it is read, into regs or w->words as fast_words says). */
-static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct process *proc,
-                           struct arch_regs *regs)
+static __attribute__((noreturn)) void park_resume(void *arg);
+
+/* The first fastpath wait of thread `self` (or of a uthread whose record
+ * another thread had): the fields no wait changes, a peer on either path or
+ * wait_for reads, set once. Everything that says "nothing" stays so: no buffer
+ * either way, no region and no fds sent or accepted (a general-path reply to
+ * such a wait finds nothing accepted: EMSGSIZE to the server, as for any refused
+ * region), no deadline; the same thread and process. */
+static __attribute__((noinline)) void park_record_init(struct ipc_wait *w, struct thread *self,
+                                                       struct process *proc)
 {
-    w->thread = self;
-    w->vm = proc->vm;
-    w->proc = proc;
-    wait_queue_init_asleep(&w->sleep, "ipc wait", self);
-    w->timed_out = false;
-    w->deadline_ns = 0;
-    w->recv_buf = 0;
-    w->recv_room = 0;
-    w->words_regs = regs;
-    /* No region and no fds either way: a general-path reply to this wait finds
-     * nothing accepted (EMSGSIZE to the server, as for any refused region). */
-    w->send_pages_bytes = 0;
-    w->send_nfds = 0;
-    w->recv_pages = w->got_pages = 0;
-    w->recv_pages_room = w->got_pages_bytes = 0;
-    w->recv_fds_room = w->got_nfds = 0;
+    *w = (struct ipc_wait){.thread = self, .proc = proc, .frame = arch_user_regs(self->stack.top)};
+    thread_park_init(&w->park, park_resume, w, (uintptr_t)w->frame);
 }
 
-/* Ends w's wait and takes its sleeping thread for a handoff (NULL: not asleep
+/* The calling thread's fastpath record, made ready for a wait by it (interrupts
+ * off): asleep in w->sleep (it publishes w next, as a call being served or as a
+ * receiver), holding `file`, answered through its saved registers. Not set here:
+ * result and recv_got (a peer writes them before DONE), state, token and
+ * served_by (the caller sets them for its role), and the words (a fast
+ * caller's go straight to its receiver; what comes back is written before it is
+ * read, into the frame or w->words as fast_words says). */
+static inline __attribute__((always_inline)) struct ipc_wait *
+fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
+{
+    struct ipc_wait *w = (struct ipc_wait *)ut->ipc_wait;
+    if (__builtin_expect(w->thread != self, 0))
+        park_record_init(w, self, ut->proc);
+    w->vm = ut->proc->vm; /* exec changes it */
+    wait_queue_init_asleep(&w->sleep, "ipc wait", self);
+    w->words_regs = w->frame;
+    w->held = file;
+    w->parked = false;
+    return w;
+}
+
+/* Ends w's wait and takes its sleeping thread to switch to (NULL: not asleep
  * yet; it will see DONE itself). Interrupts off. */
 static struct thread *finish_take_locked(struct ipc_wait *w, long result)
 {
@@ -650,51 +668,89 @@ static struct thread *finish_take_locked(struct ipc_wait *w, long result)
     return wait_queue_take_one(&w->sleep);
 }
 
+/* The end of a fastpath wait for its own thread: the words that came in the
+ * record (from a general-path peer) to the frame, the file let go. */
+static long fast_result(struct ipc_wait *w, long result)
+{
+    if (result >= 0 && w->words_regs)
+        arch_regs_ipc_words_set(w->frame, w->words);
+    file_put(&w->held->file);
+    return result;
+}
+
 /*
- * The fastpath's wait (no deadline). w is published on one of ep's lists with
- * this thread asleep in w->sleep (fast_wait_init); interrupts are off since the
- * checks and go back as `irq` (the whole flags word, which restores with no
- * test) says. It makes w->sleep the thread's
- * interruptible wait without the signal lock (signal_wait_publish) and sleeps,
- * handing this CPU to `peer` (NULL: to whoever is next here). A peer ends the
- * wait by setting DONE under the endpoint lock and, on this path, touches
- * nothing of ours once it drops that lock: so where the general path takes the
+ * Where a parked fastpath waiter resumes when the scheduler runs it (a
+ * general-path peer, a signal, kill, the server's end, or a fastpath peer that
+ * could not switch to it directly woke it), on its own stack, interrupts on;
+ * also called by the waiter itself when it did not switch away. A peer ends the
+ * wait by setting DONE under the endpoint lock and, once DONE, touches nothing
+ * of the record after dropping that lock: so where the general path takes the
  * lock once more, waiting until it is free is enough. Anything else (a signal
- * or kill before or during the sleep, a general-path peer still copying) is
- * wait_for's business, with interrupts on as there; it finds this thread out of
- * w->sleep (its waker took it, or wait_queue_cancel_asleep did).
+ * or kill, a general-path peer still copying) is wait_for's business; it finds
+ * this thread out of w->sleep (its waker took it). Leaves for user mode with
+ * the result.
  */
-static inline __attribute__((always_inline)) long fast_sleep(struct endpoint *ep,
-                                                              struct ipc_wait *w,
-                                                              struct uthread *ut,
-                                                              struct thread *peer,
-                                                              arch_irq_flags_t irq)
+static __attribute__((noreturn)) void park_resume(void *arg)
+{
+    struct ipc_wait *w = arg;
+    struct endpoint *ep = w->held->ep;
+    __atomic_store_n(&w->parked, false, __ATOMIC_RELAXED);
+    long result;
+    if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
+        result = wait_for(ep, w, NULL);
+    } else {
+        signal_wait_withdraw(w->thread->user);
+        while (__atomic_load_n(&ep->lock.locked, __ATOMIC_ACQUIRE))
+            arch_cpu_relax();
+        result = w->result;
+    }
+    arch_syscall_return(w->frame, fast_result(w, result), NULL);
+}
+
+/*
+ * The fastpath's wait (no deadline): w is published on one of its endpoint's
+ * lists with this thread asleep in w->sleep (fast_wait_init); `peer` (NULL: none
+ * was asleep) is the thread of peer_w, whose wait this call just ended;
+ * interrupts are off since the checks and go back as `irq` (the whole flags
+ * word, which restores with no test) says. It makes w->sleep the thread's
+ * interruptible wait without the signal lock (signal_wait_publish), then parks:
+ *   - a peer parked too is resumed in user mode right here (thread_park_switch,
+ *     arch_syscall_return): its wait's end is done on its behalf (its signal
+ *     wait withdrawn, its file let go; its words are in its frame already);
+ *   - any other peer runs at once (thread_park_handoff), none: whoever is next.
+ * Anything pending before the sleep (a signal, kill) is wait_for's business with
+ * interrupts on, as for the general path. Returns only then.
+ */
+static inline __attribute__((always_inline)) long fast_park(struct ipc_wait *w,
+                                                             struct uthread *ut,
+                                                             struct ipc_wait *peer_w,
+                                                             struct thread *peer,
+                                                             arch_irq_flags_t irq)
 {
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
         if (peer)
             thread_wake(peer);
         arch_irq_flags_restore(irq);
-        return wait_for(ep, w, NULL);
+        return fast_result(w, wait_for(w->held->ep, w, NULL));
+    }
+    w->parked = true;
+    if (peer && peer_w->parked && thread_park_switch(&w->park, peer)) {
+        signal_wait_withdraw(peer->user);
+        file_put(&peer_w->held->file);
+        arch_syscall_return(peer_w->frame, peer_w->result, &w->thread->on_cpu);
     }
     if (peer)
-        thread_handoff(peer);
+        thread_park_handoff(&w->park, peer);
     else
-        thread_block();
-    if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
-        arch_irq_flags_restore(irq);
-        return wait_for(ep, w, NULL);
-    }
-    signal_wait_withdraw(ut);
-    while (__atomic_load_n(&ep->lock.locked, __ATOMIC_ACQUIRE))
-        arch_cpu_relax();
-    arch_irq_flags_restore(irq);
-    return w->result;
+        thread_park_block(&w->park);
+    arch_irq_flags_restore(irq); /* it did not switch away: it was woken meanwhile */
+    park_resume(w);
 }
 
 /*
  * ipc_call(fd, 0, 0, 0): checks 1-6, the transfer and the wait, with
- * interrupts off from the first check to the switch back. false: nothing was
- * done, take the general path.
+ * interrupts off from the first check to the switch. A failed check takes the
+ * general path (with the same arguments).
  */
 static long fast_call(uint64_t fd)
 {
@@ -716,29 +772,23 @@ static long fast_call(uint64_t fd)
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
-    struct arch_regs *regs = arch_user_regs(self->stack.top);
-    fast_words(r, regs);
+    struct ipc_wait *w = fast_wait_init(self, ut, file);
+    fast_words(r, w->frame);
     r->recv_got = 0;
-    struct ipc_wait w;
-    fast_wait_init(&w, self, ut->proc, regs);
-    w.token = ++ep->next_token;
-    w.served_by = r->served_by;
-    w.state = WAITING;
-    w.next = ep->serving;
-    ep->serving = &w;
-    struct thread *peer = finish_take_locked(r, (long)w.token);
+    w->token = ++ep->next_token;
+    w->served_by = r->served_by;
+    w->state = WAITING;
+    w->next = ep->serving;
+    ep->serving = w;
+    struct thread *peer = finish_take_locked(r, (long)w->token);
     spin_unlock_irqs_off(&ep->lock);
-    long result = fast_sleep(ep, &w, ut, peer, irq);
-    if (result >= 0 && w.words_regs)
-        arch_regs_ipc_words_set(regs, w.words);
-    file_put(&file->file);
-    return result;
+    return fast_park(w, ut, r, peer, irq);
 }
 
 /*
  * ipc_reply_recv(token, 0, 0, 0, fd): checks 1-6; the reply goes straight back
- * to the caller and we wait for the next message, handing the CPU to the
- * caller. false: nothing was done, take the general path.
+ * to the caller and we wait for the next message, the caller running in our
+ * place. A failed check takes the general path.
  */
 static long fast_reply_recv(uint64_t token, uint64_t fd)
 {
@@ -765,21 +815,15 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
         ep->serving = s->next;
     else
         unlink_locked(&ep->serving, NULL, s);
-    struct arch_regs *regs = arch_user_regs(self->stack.top);
-    fast_words(s, regs);
+    struct ipc_wait *r = fast_wait_init(self, ut, file);
+    fast_words(s, r->frame);
     s->recv_got = 0;
     struct thread *peer = finish_take_locked(s, 0);
-    struct ipc_wait r;
-    fast_wait_init(&r, self, ut->proc, regs);
-    r.served_by = file;
-    r.state = WAITING;
-    push_locked(&ep->receivers, &ep->receivers_tail, &r);
+    r->served_by = file;
+    r->state = WAITING;
+    push_locked(&ep->receivers, &ep->receivers_tail, r);
     spin_unlock_irqs_off(&ep->lock);
-    long result = fast_sleep(ep, &r, ut, peer, irq);
-    if (result >= 0 && r.words_regs)
-        arch_regs_ipc_words_set(regs, r.words);
-    file_put(&file->file);
-    return result;
+    return fast_park(r, ut, s, peer, irq);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */

@@ -130,6 +130,15 @@ __attribute__((noreturn)) void arch_return_to_user(struct arch_regs *regs);
 __attribute__((noreturn)) void arch_resume_user(const struct arch_regs *regs,
                                                 uintptr_t kernel_stack_top);
 
+/* Ends the running thread's system call with `result` (its user frame regs at
+ * the top of its kernel stack) from anywhere in the kernel, as the return from
+ * its table function would: the work word is checked, then SYSRET or IRETQ. The
+ * caller's stack is abandoned; *released (NULL: none) is cleared once it is,
+ * for a caller standing on another thread's stack (IPC's direct switch,
+ * include/sched/thread.h: thread_park_switch). */
+__attribute__((noreturn)) void arch_syscall_return(struct arch_regs *regs, long result,
+                                                   bool *released);
+
 typedef long (*arch_syscall_fn)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                                 uint64_t a5);
 void arch_set_syscall_table(const arch_syscall_fn *table, size_t count,

@@ -139,6 +139,7 @@ void process_limits_init(struct process *p);
 #define UTHREAD_WORK_EXIT (1u << 3)  /* end this thread alone (another thread execs) */
 #define UTHREAD_WORK_AFFINITY (1u << 4) /* cpu_mask changed: re-pin before going back */
 
+#define UTHREAD_IPC_WAIT_WORDS 64
 struct uthread {
     struct thread *thread;
     struct process *proc;
@@ -160,6 +161,10 @@ struct uthread {
     uint64_t cpu_mask;           /* sched_setaffinity's mask as given (bit per CPU) */
     int futex_bucket;            /* (futex bucket lock) where it waits, -1: nowhere */
     void *futex_waiter;          /* (futex bucket lock) its waiter record, or NULL */
+    /* IPC's fastpath wait record (proc/ipc.c's struct ipc_wait, opaque here): a
+     * thread parked there keeps no kernel frame, so its record cannot be on its
+     * stack. The thread's own, or a peer's under the endpoint lock. */
+    uint64_t ipc_wait[UTHREAD_IPC_WAIT_WORDS];
 };
 
 struct process {
