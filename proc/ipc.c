@@ -660,11 +660,17 @@ fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
 }
 
 /* Ends w's wait and takes its sleeping thread to switch to (NULL: not asleep
- * yet; it will see DONE itself). Interrupts off. */
-static struct thread *finish_take_locked(struct ipc_wait *w, long result)
+ * yet; it will see DONE itself). A parked one is not taken out of its queue:
+ * thread_park_switch's compare-and-swap of its state decides between us and a
+ * waker that finds it there (a signal), and its next wait makes the queue anew.
+ * Interrupts off. */
+static inline __attribute__((always_inline)) struct thread *finish_take_locked(struct ipc_wait *w,
+                                                                              long result)
 {
     w->result = result;
     __atomic_store_n(&w->state, DONE, __ATOMIC_RELEASE);
+    if (w->parked)
+        return w->thread;
     return wait_queue_take_one(&w->sleep);
 }
 
@@ -724,7 +730,7 @@ static __attribute__((noreturn)) void park_resume(void *arg)
 static inline __attribute__((always_inline)) long fast_park(struct ipc_wait *w,
                                                              struct uthread *ut,
                                                              struct ipc_wait *peer_w,
-                                                             struct thread *peer,
+                                                             struct thread *peer, bool peer_parked,
                                                              arch_irq_flags_t irq)
 {
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
@@ -734,15 +740,17 @@ static inline __attribute__((always_inline)) long fast_park(struct ipc_wait *w,
         return fast_result(w, wait_for(w->held->ep, w, NULL));
     }
     w->parked = true;
-    if (peer && peer_w->parked && thread_park_switch(&w->park, peer)) {
+    if (peer_parked && thread_park_switch(&w->park, peer)) {
         signal_wait_withdraw(peer->user);
         file_put(&peer_w->held->file);
+        uthread_switch(ut, peer);
         arch_syscall_return(peer_w->frame, peer_w->result, &w->thread->on_cpu);
     }
-    if (peer)
+    if (peer) {
         thread_park_handoff(&w->park, peer);
-    else
+    } else {
         thread_park_block(&w->park);
+    }
     arch_irq_flags_restore(irq); /* it did not switch away: it was woken meanwhile */
     park_resume(w);
 }
@@ -772,6 +780,7 @@ static long fast_call(uint64_t fd)
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
+    bool peer_parked = r->parked;
     struct ipc_wait *w = fast_wait_init(self, ut, file);
     fast_words(r, w->frame);
     r->recv_got = 0;
@@ -782,7 +791,7 @@ static long fast_call(uint64_t fd)
     ep->serving = w;
     struct thread *peer = finish_take_locked(r, (long)w->token);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(w, ut, r, peer, irq);
+    return fast_park(w, ut, r, peer, peer_parked, irq);
 }
 
 /*
@@ -815,6 +824,7 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
         ep->serving = s->next;
     else
         unlink_locked(&ep->serving, NULL, s);
+    bool peer_parked = s->parked;
     struct ipc_wait *r = fast_wait_init(self, ut, file);
     fast_words(s, r->frame);
     s->recv_got = 0;
@@ -823,7 +833,7 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(r, ut, s, peer, irq);
+    return fast_park(r, ut, s, peer, peer_parked, irq);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */

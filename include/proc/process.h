@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/time.h"
 #include "arch/user.h"
 #include "mm/vmspace.h"
 #include "proc/signal.h"
@@ -312,6 +313,22 @@ long syscall_unknown_number(uint64_t number);
 
 /* include/proc/signal.h has their contract; inline for IPC's fastpath. */
 extern struct spinlock signal_lock;
+
+/* The switch hook's work for a switch from user thread `from` (running) to user
+ * thread `next`: CPU time, then the machine (arch_user_switch). Interrupts off.
+ * Inline: the hook and IPC's direct switch (thread_park_switch leaves it to
+ * its caller) share it. */
+static inline __attribute__((always_inline)) void uthread_switch(struct uthread *from,
+                                                                 struct thread *next)
+{
+    struct uthread *to = next->user;
+    uint64_t now = arch_read_timestamp();
+    from->cpu_ticks += now - from->ran_since;
+    to->ran_since = now;
+    struct address_space *as = vmspace_address_space(to->proc->vm);
+    arch_user_switch(&from->arch, &to->arch, next->stack.top, &to->work, as->root.value,
+                     &as->tlb);
+}
 
 static inline __attribute__((warn_unused_result)) bool
 signal_wait_publish(struct uthread *ut, struct wait_queue *wq)

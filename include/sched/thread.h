@@ -142,15 +142,21 @@ void thread_handoff(struct thread *next);
  *       was woken meanwhile and nothing else runs: RUNNING again); it then
  *       calls its resume itself;
  *   thread_park_switch   switches without a stack switch to next, BLOCKED in a
- *                        park of its own (taken from its queue by the caller):
- *                        next becomes this CPU's running thread, with the
- *                        switch hook run and the caller settled as by a
- *                        handoff. The caller, still standing on its own stack,
+ *                        park of its own (in its wait queue or not: the caller
+ *                        ended its wait, so no waker of that queue finds it
+ *                        BLOCKED any more): next becomes this CPU's running
+ *                        thread and the caller is settled as by a handoff; the
+ *                        switch hook is not called: the caller, which knows
+ *                        both are threads of the layer above, does that work
+ *                        next (inline). The caller, still standing on its own stack,
  *                        must leave it for next's context at once, then clear
  *                        its on_cpu (arch_syscall_return does both): it
  *                        finishes next's wait on next's behalf instead of next
- *                        resuming. false: next cannot run here now (pinned
- *                        elsewhere, or woken by someone else); nothing done.
+ *                        resuming. false: nothing done; next cannot run
+ *                        here now (pinned elsewhere, woken by someone else, or
+ *                        still being switched away by its CPU): the caller
+ *                        parks with thread_park_handoff(next) instead, which
+ *                        sorts those out.
  * A thread is in one park at a time; the park's resume decides from its own
  * records what woke it (include/proc: IPC's park_resume).
  */
