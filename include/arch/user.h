@@ -101,6 +101,11 @@ struct arch_space_tlb;
 void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
                       uintptr_t next_stack_top, const uint32_t *next_work,
                       uint64_t root_phys, struct arch_space_tlb *space);
+/* The same between two user threads (prev, next and space all given): the
+ * common case, without the tests for the others. */
+void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_state *next,
+                              uintptr_t next_stack_top, const uint32_t *next_work,
+                              uint64_t root_phys, struct arch_space_tlb *space);
 
 /* Fork and clone: copy (its fpu area allocated) receives the running thread's
  * live FPU/SIMD registers and the TLS bases of `current`, its state. */

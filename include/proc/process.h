@@ -326,8 +326,8 @@ static inline __attribute__((always_inline)) void uthread_switch(struct uthread 
     from->cpu_ticks += now - from->ran_since;
     to->ran_since = now;
     struct address_space *as = vmspace_address_space(to->proc->vm);
-    arch_user_switch(&from->arch, &to->arch, next->stack.top, &to->work, as->root.value,
-                     &as->tlb);
+    arch_user_switch_between(&from->arch, &to->arch, next->stack.top, &to->work,
+                             as->root.value, &as->tlb);
 }
 
 static inline __attribute__((warn_unused_result)) bool
