@@ -293,13 +293,12 @@ static long wait_end(struct endpoint *ep, struct ipc_wait *w, int interrupted);
 
 /*
  * Sleeps until w is DONE, a signal, or the deadline; w is published on one of
- * ep's lists already. `next`: a peer to hand the CPU to (the fastpath), or
- * NULL. Returns w's result, -EINTR or -ETIMEDOUT. A signal whose action is to
- * ignore it (one left pending because another thread blocks it) is dropped and
- * the wait goes on: a call already received cannot be restarted, and EINTR for
- * nothing would end a server loop (signal_discard_ignored).
+ * ep's lists already. Returns w's result, -EINTR or -ETIMEDOUT. A signal whose
+ * action is to ignore it (one left pending because another thread blocks it) is
+ * dropped and the wait goes on: a call already received cannot be restarted,
+ * and EINTR for nothing would end a server loop (signal_discard_ignored).
  */
-static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *next)
+static long wait_for(struct endpoint *ep, struct ipc_wait *w)
 {
     if (w->deadline_ns) {
         w->timeout = (struct timeout){.deadline_ns = w->deadline_ns, .expire = wait_expired};
@@ -307,8 +306,7 @@ static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *nex
     }
     int interrupted;
     do {
-        interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, next);
-        next = NULL;
+        interrupted = signal_wait_interruptible(&w->sleep, wait_over, w);
     } while (interrupted && !signal_discard_ignored());
     if (w->deadline_ns)
         timeout_disarm(&w->timeout);
@@ -447,7 +445,7 @@ static long deliver(struct endpoint *ep, struct ipc_wait *w, bool nonblock)
             w->state = WAITING;
             push_locked(&ep->senders, &ep->senders_tail, w);
             spin_unlock(&ep->lock, irq);
-            return wait_for(ep, w, NULL);
+            return wait_for(ep, w);
         }
         r->state = BUSY;
         spin_unlock(&ep->lock, irq);
@@ -481,7 +479,7 @@ static long deliver(struct endpoint *ep, struct ipc_wait *w, bool nonblock)
         }
         finish_locked(r, token);
         spin_unlock(&ep->lock, irq);
-        return w->wants_reply ? wait_for(ep, w, NULL) : 0;
+        return w->wants_reply ? wait_for(ep, w) : 0;
     }
 }
 
@@ -501,7 +499,7 @@ static long receive(struct endpoint *ep, struct ipc_wait *r, struct ipc_file *vi
             r->state = WAITING;
             push_locked(&ep->receivers, &ep->receivers_tail, r);
             spin_unlock(&ep->lock, irq);
-            return wait_for(ep, r, NULL);
+            return wait_for(ep, r);
         }
         s->state = BUSY;
         spin_unlock(&ep->lock, irq);
@@ -703,7 +701,7 @@ static __attribute__((noreturn)) void park_resume(void *arg)
     __atomic_store_n(&w->parked, false, __ATOMIC_RELAXED);
     long result;
     if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
-        result = wait_for(ep, w, NULL);
+        result = wait_for(ep, w);
     } else {
         signal_wait_withdraw(w->thread->user);
         while (__atomic_load_n(&ep->lock.locked, __ATOMIC_ACQUIRE))
@@ -737,7 +735,7 @@ static inline __attribute__((always_inline)) long fast_park(struct ipc_wait *w,
         if (peer)
             thread_wake(peer);
         arch_irq_flags_restore(irq);
-        return fast_result(w, wait_for(w->held->ep, w, NULL));
+        return fast_result(w, wait_for(w->held->ep, w));
     }
     w->parked = true;
     if (peer_parked && thread_park_switch(&w->park, peer)) {

@@ -539,36 +539,6 @@ void thread_set_own_affinity(int cpu)
     arch_irq_restore(irq);
 }
 
-/*
- * The direct switch of IPC's fastpath: the caller has marked itself BLOCKED
- * (under the lock that publishes it) and gives its CPU, and what is left of its
- * time slice, straight to next, a BLOCKED thread its waker took from its queue:
- * no run queue is touched. A next pinned to another CPU, or that someone else
- * woke meanwhile, is left to the general path (thread_wake, schedule).
- * The caller is settled by the switch itself, as a yield is: it is BLOCKED, or
- * RUNNABLE if a waker took it meanwhile (that waker then waits for on_cpu), and
- * nothing else can make it anything else before on_cpu clears. For both,
- * finish_switch would only clear on_cpu; the switch clears it as soon as the
- * registers are saved, and finish_switch has nothing to do.
- */
-void thread_handoff(struct thread *next)
-{
-    struct sched_cpu *c = this_cpu();
-    unsigned self = arch_cpu_index();
-    int expected = THREAD_BLOCKED;
-    if (next->affinity >= 0 && next->affinity != (int)self) {
-        thread_wake(next);
-        schedule();
-        return;
-    }
-    if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNABLE, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        schedule();
-        return;
-    }
-    switch_to(c, running(), next, self, true);
-}
-
 /* ---- parking (thread.h) --------------------------------------------------------- */
 
 static void thread_begin(void);
@@ -580,8 +550,11 @@ void thread_park_init(struct thread_park *park, void (*resume)(void *arg), void 
     park->sp = arch_park_init(park->words, &start, stack_top);
 }
 
-/* switch_to for a caller that parks: settled as a handoff's caller is (BLOCKED,
- * or RUNNABLE by a waker waiting for its on_cpu), its registers not saved. */
+/* switch_to for a caller that parks, its registers not saved. It is settled by
+ * the switch itself, as a yield is: it is BLOCKED, or RUNNABLE if a waker took
+ * it meanwhile (that waker then waits for on_cpu), and nothing else can make it
+ * anything else before on_cpu clears; for both, finish_switch would only clear
+ * on_cpu, which the switch does once it is off the caller's stack. */
 static __attribute__((noreturn)) void park_switch_to(struct sched_cpu *c, struct thread *prev,
                                                      struct thread *next, unsigned self,
                                                      const struct thread_park *park)
@@ -607,6 +580,9 @@ void thread_park_block(const struct thread_park *park)
     park_switch_to(c, prev, next, self, park);
 }
 
+/* The caller gives its CPU, and what is left of its time slice, straight to
+ * next: no run queue is touched. A next pinned to another CPU, or that someone
+ * else woke meanwhile, is left to the general path (thread_wake, schedule). */
 void thread_park_handoff(const struct thread_park *park, struct thread *next)
 {
     unsigned self = arch_cpu_index();

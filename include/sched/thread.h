@@ -118,11 +118,6 @@ static inline struct thread *thread_current(void)
  */
 void thread_block(void);
 bool thread_wake(struct thread *t);
-/* thread_block that runs `next` (BLOCKED, taken from its wait queue by the
- * caller) at once on this CPU with the rest of the caller's time slice; falls
- * back to thread_wake(next) + thread_block when next is pinned elsewhere.
- * Interrupts off, as for thread_block. */
-void thread_handoff(struct thread *next);
 
 /*
  * Parking: blocking without keeping a kernel frame (IPC's fastpath). A parked
@@ -136,7 +131,9 @@ void thread_handoff(struct thread *next);
  * The three ways to park the calling thread (BLOCKED and published, interrupts
  * off; they stay off):
  *   thread_park_handoff  runs next (BLOCKED, taken from its queue by the caller)
- *                        at once, as thread_handoff does;
+ *                        at once on this CPU with the rest of the caller's time
+ *                        slice (thread_wake(next) and thread_park_block when
+ *                        next is pinned elsewhere);
  *   thread_park_block    runs whatever is next here, as thread_block does;
  *       either returns only when the caller did not switch away at all (it
  *       was woken meanwhile and nothing else runs: RUNNING again); it then
