@@ -658,16 +658,21 @@ fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
 }
 
 /* Ends w's wait and takes its sleeping thread to switch to (NULL: not asleep
- * yet; it will see DONE itself). A parked one is not taken out of its queue:
- * thread_park_switch's compare-and-swap of its state decides between us and a
- * waker that finds it there (a signal), and its next wait makes the queue anew.
- * Interrupts off. */
-static inline __attribute__((always_inline)) struct thread *finish_take_locked(struct ipc_wait *w,
-                                                                              long result)
+ * yet; it will see DONE itself). A parked one is claimed (*parked: true) by
+ * taking its parked flag, not taken out of its queue: thread_park_switch's
+ * compare-and-swap of its state then decides between us and a waker that finds
+ * it there (a signal), and its next wait makes the queue anew. The flag is
+ * taken, not read: a parked thread woken meanwhile clears it as it resumes
+ * (park_resume) and may be asleep in its C frame again by now (in wait_for, for
+ * an ignored signal), BLOCKED in this same queue, where only a switch to that
+ * frame may wake it. Interrupts off. */
+static inline __attribute__((always_inline)) struct thread *
+finish_take_locked(struct ipc_wait *w, long result, bool *parked)
 {
     w->result = result;
     __atomic_store_n(&w->state, DONE, __ATOMIC_RELEASE);
-    if (w->parked)
+    *parked = __atomic_exchange_n(&w->parked, false, __ATOMIC_ACQ_REL);
+    if (*parked)
         return w->thread;
     return wait_queue_take_one(&w->sleep);
 }
@@ -698,7 +703,7 @@ static __attribute__((noreturn)) void park_resume(void *arg)
 {
     struct ipc_wait *w = arg;
     struct endpoint *ep = w->held->ep;
-    __atomic_store_n(&w->parked, false, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->parked, false, __ATOMIC_RELEASE);
     long result;
     if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
         result = wait_for(ep, w);
@@ -737,7 +742,7 @@ static inline __attribute__((always_inline)) long fast_park(struct ipc_wait *w,
         arch_irq_flags_restore(irq);
         return fast_result(w, wait_for(w->held->ep, w));
     }
-    w->parked = true;
+    __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
     if (peer_parked && thread_park_switch(&w->park, peer)) {
         signal_wait_withdraw(peer->user);
         file_put(&peer_w->held->file);
@@ -778,7 +783,6 @@ static long fast_call(uint64_t fd)
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
-    bool peer_parked = r->parked;
     struct ipc_wait *w = fast_wait_init(self, ut, file);
     fast_words(r, w->frame);
     r->recv_got = 0;
@@ -787,7 +791,8 @@ static long fast_call(uint64_t fd)
     w->state = WAITING;
     w->next = ep->serving;
     ep->serving = w;
-    struct thread *peer = finish_take_locked(r, (long)w->token);
+    bool peer_parked;
+    struct thread *peer = finish_take_locked(r, (long)w->token, &peer_parked);
     spin_unlock_irqs_off(&ep->lock);
     return fast_park(w, ut, r, peer, peer_parked, irq);
 }
@@ -822,11 +827,11 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
         ep->serving = s->next;
     else
         unlink_locked(&ep->serving, NULL, s);
-    bool peer_parked = s->parked;
     struct ipc_wait *r = fast_wait_init(self, ut, file);
     fast_words(s, r->frame);
     s->recv_got = 0;
-    struct thread *peer = finish_take_locked(s, 0);
+    bool peer_parked;
+    struct thread *peer = finish_take_locked(s, 0, &peer_parked);
     r->served_by = file;
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
