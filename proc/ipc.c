@@ -719,9 +719,9 @@ static __attribute__((noreturn)) void park_resume(void *arg)
 /*
  * The fastpath's wait (no deadline): w is published on one of its endpoint's
  * lists with this thread asleep in w->sleep (fast_wait_init); `peer` (NULL: none
- * was asleep) is the thread of peer_w, whose wait this call just ended;
- * interrupts are off since the checks and go back as `irq` (the whole flags
- * word, which restores with no test) says. It makes w->sleep the thread's
+ * was asleep; peer_parked: claimed parked) is the thread of peer_w, whose wait
+ * this call just ended; interrupts are off since the checks (and were on
+ * before: a system call). It makes w->sleep the thread's
  * interruptible wait without the signal lock (signal_wait_publish), then parks:
  *   - a peer parked too is resumed in user mode right here (thread_park_switch,
  *     arch_syscall_return): its wait's end is done on its behalf (its signal
@@ -733,13 +733,12 @@ static __attribute__((noreturn)) void park_resume(void *arg)
 static inline __attribute__((always_inline)) long fast_park(struct ipc_wait *w,
                                                              struct uthread *ut,
                                                              struct ipc_wait *peer_w,
-                                                             struct thread *peer, bool peer_parked,
-                                                             arch_irq_flags_t irq)
+                                                             struct thread *peer, bool peer_parked)
 {
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
         if (peer)
             thread_wake(peer);
-        arch_irq_flags_restore(irq);
+        arch_irq_enable();
         return fast_result(w, wait_for(w->held->ep, w));
     }
     __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
@@ -754,7 +753,7 @@ static inline __attribute__((always_inline)) long fast_park(struct ipc_wait *w,
     } else {
         thread_park_block(&w->park);
     }
-    arch_irq_flags_restore(irq); /* it did not switch away: it was woken meanwhile */
+    arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
     park_resume(w);
 }
 
@@ -767,10 +766,10 @@ static long fast_call(uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
-    arch_irq_flags_t irq = arch_irq_flags_save_disable();
+    arch_irq_disable(); /* on in a system call */
     struct ipc_file *file;
     if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, false))) {
-        arch_irq_flags_restore(irq);
+        arch_irq_enable();
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     struct endpoint *ep = file->ep;
@@ -778,7 +777,7 @@ static long fast_call(uint64_t fd)
     struct ipc_wait *r = ep->receivers;
     if (!r || !runs_here(r->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_flags_restore(irq);
+        arch_irq_enable();
         file_put(&file->file);
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
@@ -794,7 +793,7 @@ static long fast_call(uint64_t fd)
     bool peer_parked;
     struct thread *peer = finish_take_locked(r, (long)w->token, &peer_parked);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(w, ut, r, peer, peer_parked, irq);
+    return fast_park(w, ut, r, peer, peer_parked);
 }
 
 /*
@@ -806,10 +805,10 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
-    arch_irq_flags_t irq = arch_irq_flags_save_disable();
+    arch_irq_disable(); /* on in a system call */
     struct ipc_file *file;
     if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, true))) {
-        arch_irq_flags_restore(irq);
+        arch_irq_enable();
         return reply_recv(token, 0, 0, 0, fd);
     }
     struct endpoint *ep = file->ep;
@@ -819,7 +818,7 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
                              : find_serving_locked(ep, token);
     if (!s || ep->senders || !runs_here(s->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_flags_restore(irq);
+        arch_irq_enable();
         file_put(&file->file);
         return reply_recv(token, 0, 0, 0, fd);
     }
@@ -836,7 +835,7 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(r, ut, s, peer, peer_parked, irq);
+    return fast_park(r, ut, s, peer, peer_parked);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */
