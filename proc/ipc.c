@@ -9,8 +9,9 @@
  * the whole transfer itself while the first sleeps. A received call waits on the
  * endpoint's `serving` list under a token until the server's reply; a send needs
  * no reply and ends when received. Every waiting thread is described by a
- * struct ipc_wait on its own kernel stack: what it sends, where its receive
- * buffer is, and its state:
+ * struct ipc_wait on its own kernel stack (a fastpath waiter's is its
+ * thread's, below: it keeps nothing on its stack): what it sends, where its
+ * receive buffer is, and its state:
  *
  *   WAITING  in a list of the endpoint (senders, receivers or serving)
  *   BUSY     a peer has taken it off the list and is copying into or out of it;
@@ -61,19 +62,21 @@
  * forever: the waiter can always be interrupted, timed out or killed.
  *
  * The fastpath (ipc_call and ipc_reply_recv with registers only). The general
- * path above wakes the peer (run queue push) and then sleeps (schedule pops
- * the next thread, which is the peer only if nothing else is queued). When the
- * peer already waits and last ran on this CPU, the fastpath instead hands this
- * CPU straight to it (thread_handoff: no run-queue traffic, the caller's
- * remaining time slice goes with it), and the reply hands it straight back.
- * It is the general path with the two expensive steps fused; it checks:
+ * path above wakes the peer (run queue push) and then sleeps in its C frame
+ * (schedule pops the next thread, which is the peer only if nothing else is
+ * queued; the peer then returns through its own C frames to user mode). When
+ * the peer already waits and last ran on this CPU, the fastpath instead does
+ * the rendezvous and then runs the peer at once in its place: no run queue is
+ * touched, the caller's remaining time slice goes with it, and the reply does
+ * the same back. It is the general path with the expensive steps fused; it
+ * checks:
  *   1. no descriptor, no timeout, no flags: the copy, regions, fds, the
  *      timeout thread and the non-blocking and reply-only variants are
  *      general-path work, and without them the rendezvous is six words;
  *   2. the fd is an endpoint fd (and, for reply_recv, a server fd): the same
  *      validation as the general path, which then reports the error;
  *   3. the calling thread has no work pending (signal, kill): it would have to
- *      leave its wait at once, so handing the CPU over gains nothing;
+ *      leave its wait at once, so running the peer in its place gains nothing;
  *   4. call: a receiver waits, and the endpoint still has a server (it has:
  *      the receiver holds a server fd); reply_recv: the token names a call
  *      being served, and no other caller is queued (that caller is the
@@ -82,42 +85,73 @@
  *   5. the peer thread last ran on this CPU and is not pinned elsewhere: a
  *      peer on another CPU is woken where it is (its caches are there; moving
  *      it here would also race with that CPU), which the general path does;
- *   6. the peer is asleep in its wait queue (wait_queue_take_one finds it): a
- *      peer preempted between publishing itself and sleeping will see DONE by
- *      itself, so there is nobody to hand the CPU to.
+ *   6. the peer can be switched to: claimed parked (below) with its state
+ *      still BLOCKED (thread_park_switch's compare-and-swap: a signal's waker
+ *      may have taken it first), or asleep in its wait queue
+ *      (wait_queue_take_one finds it); otherwise (a peer preempted between
+ *      publishing itself and sleeping) it will see DONE by itself, and the
+ *      caller sleeps without handing its CPU to anyone in particular.
  * Anything else takes the general path, which is the reference behaviour: the
  * tests run the same cases through both (with and without a buffer).
  *
+ * Parking. A fastpath waiter keeps no kernel frame (seL4's design: all of a
+ * waiting thread's state is its user registers, saved at the top of its kernel
+ * stack by the system-call entry). Its wait record is its thread's own (in its
+ * uthread, struct uthread's ipc_wait), not on its stack; it is asleep in the
+ * record's wait queue, BLOCKED, published to signal senders, and parked
+ * (include/sched/thread.h): its saved kernel context is not a C frame but the
+ * start of park_resume, a continuation that finishes the system call from the
+ * record (the result, or wait_for's answer to a signal, kill or the server's
+ * end) and leaves through the ordinary system-call exit. So every wake-up the
+ * general path knows works on a parked waiter unchanged: a general-path peer,
+ * a signal, kill, the endpoint's end (EPIPE) wake it with thread_wake, and the
+ * scheduler, which knows nothing of IPC, starts it as it starts a new thread.
+ * What the fastpath adds is the direct switch: a peer that finds the waiter
+ * parked (check 6; the flag is taken, not read: a parked thread that a signal
+ * woke clears it when it resumes, and may be asleep again in its C frame by
+ * the time we look) ends the wait on its behalf (the words straight into its
+ * saved registers, its signal wait withdrawn, its file reference let go), makes
+ * it the running thread (thread_park_switch: current, on_cpu, the switch count;
+ * then the user half the switch hook would do: CPU time, FPU, TLS bases, ring-0
+ * stack, address space: uthread_switch), and leaves for user mode on the
+ * waiter's frame through the system-call exit (arch_syscall_return, SYSRET),
+ * never through switch_to. Interrupts stay off from the checks to there. A
+ * waiter whose peer is not parked (a general-path receiver asleep in its C
+ * frame) is switched to by thread_park_handoff, a handoff that does not save
+ * the caller's registers either; with no peer to run, thread_park_block.
+ * A parked thread is BLOCKED like any other (ps shows it so); the scheduler's
+ * invariants hold as for a handoff: the switched-from thread is settled by the
+ * switch (BLOCKED, or RUNNABLE by a waker waiting for its on_cpu, which is
+ * cleared once its stack is left), run queues are not touched, and the switch
+ * is counted.
+ *
  * How it stays short (README, "IPC", has the instruction count of each step:
- * 810 guest instructions a round trip, both directions, switches included).
+ * 658 guest instructions a round trip, both directions, switches included).
  * The system calls jump straight to it, and it takes the general path itself
  * when a check fails (with the same arguments), so neither keeps a frame of
- * its own. It runs with interrupts off from check 3 to the switch back, saved
- * and restored as the whole flags word, so each lock is an exchange and a store
- * (no flag saved and restored per lock); the fd is looked up once (checks 2
- * and the file reference together); the wait record is filled field by field, only the fields a peer reads (zeroing the whole
- * struct cost 66 instructions a call); the words go from the caller's saved
- * registers straight into the receiver's saved registers (words_regs; a
- * general-path peer, which knows only the record, writes them there instead).
- * The sleep is the fastpath's own (fast_sleep): the waiter puts itself in its
- * record's wait queue, BLOCKED, before it publishes the record, so no lock is
- * needed for that; it makes the queue its interruptible wait with one exchange
- * and then looks for pending work (signal_wait_publish: a sender sets the work
- * first and reads the wait second, so one of the two sees the other), where
- * signal_wait_interruptible took the signal lock twice and ran its condition
- * through two function pointers under the queue's lock. Anything found there,
- * or a wake that is not DONE, goes to wait_for, the general path's wait, which
- * then decides (EINTR, a kill, or sleeping on). The woken side does not take
- * the endpoint lock again: its peer set DONE under that lock and touches
- * nothing of the waiter's after dropping it, so waiting until the lock is free
- * (one load, normally) is enough; likewise it withdraws its wait from the
- * signal senders by waiting for the signal lock to be free. The locks left per
- * one-way trip: the endpoint's once and the peer's wait queue once. The
- * handoff (thread_handoff) does not settle the caller after the switch:
- * BLOCKED, or RUNNABLE by a waker waiting for it, it needs only its on_cpu
- * cleared, which the switch does once the registers are saved; and the switch
- * hook loads FPU, TLS bases, kernel stack and address space in one call of the
- * arch (arch_user_switch).
+ * its own. It runs with interrupts off from check 3 to the switch (a system
+ * call runs with them on: cli, and sti on the way out of a failed check), so
+ * each lock is an exchange and a store; the fd is looked up once (check 2 and
+ * the file reference together); the record's fields that never change (no
+ * buffer, region or fds either way, no deadline, the thread, the park's resume
+ * words) are set once, on a thread's first fastpath wait, and each wait sets
+ * only what it changes; the words go from the caller's saved registers
+ * straight into the waiter's saved registers (words_regs; a general-path peer,
+ * which knows only the record, writes them there instead). The sleep is the
+ * fastpath's own: the waiter puts itself in its record's wait queue, BLOCKED,
+ * before it publishes the record, so no lock is needed for that; it makes the
+ * queue its interruptible wait with one exchange and then looks for pending
+ * work (signal_wait_publish: a sender sets the work first and reads the wait
+ * second, so one of the two sees the other). Anything found there goes to
+ * wait_for, the general path's wait, which then decides (EINTR, a kill, or
+ * sleeping on). A claimed parked peer is not taken out of its wait queue: the
+ * compare-and-swap of its state decides between us and a signal's waker, and
+ * its next wait makes the queue anew. The woken side does not take the
+ * endpoint lock again: its peer set DONE under that lock and touches nothing
+ * of the waiter's after dropping it, so waiting until the lock is free (one
+ * load, normally) is enough; likewise it withdraws its wait from the signal
+ * senders by waiting for the signal lock to be free. The locks left per
+ * one-way trip: the endpoint's once.
  *
  * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
  * under it); the timeout lock > wait-queue locks; the two never nest.
@@ -185,9 +219,10 @@ struct ipc_wait {
     struct arch_regs *frame;       /* its saved user registers */
     struct ipc_file *held;         /* the file its fd named, one reference held */
     bool parked;                   /* it sleeps parked, with no kernel frame: set by it
-                                    * before it switches away, cleared when it resumes
-                                    * (park_resume); read by a fastpath peer of its CPU
-                                    * that took it from `sleep` */
+                                    * before it switches away; cleared by the fastpath
+                                    * peer that claims it (finish_take_locked) or when
+                                    * it resumes (park_resume): false again by the end
+                                    * of every wait */
     struct thread_park park;       /* the scheduler resumes it in park_resume */
 };
 _Static_assert(sizeof(struct ipc_wait) <= sizeof(((struct uthread *)0)->ipc_wait),
@@ -652,8 +687,7 @@ fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
     w->vm = ut->proc->vm; /* exec changes it */
     wait_queue_init_asleep(&w->sleep, "ipc wait", self);
     w->words_regs = w->frame;
-    w->held = file;
-    w->parked = false;
+    w->held = file; /* parked is false: every wait's end clears it */
     return w;
 }
 
