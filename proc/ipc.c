@@ -214,19 +214,31 @@ struct ipc_wait {
     struct ipc_file *served_by;    /* (E) a call being served: the server fd it came in by */
     struct arch_regs *words_regs;  /* (E) a fastpath waiter's saved registers: a fastpath
                                     * peer writes the words there and clears this */
-    /* A fastpath waiter's record is its thread's (struct uthread's ipc_wait), set
-     * up once (park_record) and used by each of its fastpath waits: */
-    struct arch_regs *frame;       /* its saved user registers */
-    struct ipc_file *held;         /* the file its fd named, one reference held */
-    bool parked;                   /* it sleeps parked, with no kernel frame: set by it
+    bool parked;                   /* a fast_wait's (below), parked with no kernel frame: set by it
                                     * before it switches away; cleared by the fastpath
                                     * peer that claims it (finish_take_locked) or when
                                     * it resumes (park_resume): false again by the end
                                     * of every wait */
+};
+
+/* A thread's fastpath wait record (struct uthread's ipc_wait, not on its
+ * stack: a parked waiter keeps nothing there), set up once (park_record_init)
+ * and used by each of its fastpath waits: the wait, and what only a parked
+ * waiter needs (outside struct ipc_wait, which each general-path wait zeroes). */
+struct fast_wait {
+    struct ipc_wait w;
+    struct arch_regs *frame;       /* its saved user registers */
+    struct ipc_file *held;         /* the file its fd named, one reference held */
     struct thread_park park;       /* the scheduler resumes it in park_resume */
 };
-_Static_assert(sizeof(struct ipc_wait) <= sizeof(((struct uthread *)0)->ipc_wait),
+_Static_assert(sizeof(struct fast_wait) <= sizeof(((struct uthread *)0)->ipc_wait),
                "a thread's fastpath wait record fits its uthread");
+
+/* The fast_wait of a record claimed parked (only a fast_wait is ever parked). */
+static struct fast_wait *fast_of(struct ipc_wait *w)
+{
+    return (struct fast_wait *)w;
+}
 
 /* An endpoint. (E) its lock. */
 struct endpoint {
@@ -664,11 +676,12 @@ static __attribute__((noreturn)) void park_resume(void *arg);
  * either way, no region and no fds sent or accepted (a general-path reply to
  * such a wait finds nothing accepted: EMSGSIZE to the server, as for any refused
  * region), no deadline; the same thread and process. */
-static __attribute__((noinline)) void park_record_init(struct ipc_wait *w, struct thread *self,
+static __attribute__((noinline)) void park_record_init(struct fast_wait *f, struct thread *self,
                                                        struct process *proc)
 {
-    *w = (struct ipc_wait){.thread = self, .proc = proc, .frame = arch_user_regs(self->stack.top)};
-    thread_park_init(&w->park, park_resume, w, (uintptr_t)w->frame);
+    *f = (struct fast_wait){.w = {.thread = self, .proc = proc},
+                            .frame = arch_user_regs(self->stack.top)};
+    thread_park_init(&f->park, park_resume, f, (uintptr_t)f->frame);
 }
 
 /* The calling thread's fastpath record, made ready for a wait by it (interrupts
@@ -678,17 +691,17 @@ static __attribute__((noinline)) void park_record_init(struct ipc_wait *w, struc
  * served_by (the caller sets them for its role), and the words (a fast
  * caller's go straight to its receiver; what comes back is written before it is
  * read, into the frame or w->words as fast_words says). */
-static inline __attribute__((always_inline)) struct ipc_wait *
+static inline __attribute__((always_inline)) struct fast_wait *
 fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
 {
-    struct ipc_wait *w = (struct ipc_wait *)ut->ipc_wait;
-    if (__builtin_expect(w->thread != self, 0))
-        park_record_init(w, self, ut->proc);
-    w->vm = ut->proc->vm; /* exec changes it */
-    wait_queue_init_asleep(&w->sleep, "ipc wait", self);
-    w->words_regs = w->frame;
-    w->held = file; /* parked is false: every wait's end clears it */
-    return w;
+    struct fast_wait *f = (struct fast_wait *)ut->ipc_wait;
+    if (__builtin_expect(f->w.thread != self, 0))
+        park_record_init(f, self, ut->proc);
+    f->w.vm = ut->proc->vm; /* exec changes it */
+    wait_queue_init_asleep(&f->w.sleep, "ipc wait", self);
+    f->w.words_regs = f->frame;
+    f->held = file; /* parked is false: every wait's end clears it */
+    return f;
 }
 
 /* Ends w's wait and takes its sleeping thread to switch to (NULL: not asleep
@@ -713,11 +726,11 @@ finish_take_locked(struct ipc_wait *w, long result, bool *parked)
 
 /* The end of a fastpath wait for its own thread: the words that came in the
  * record (from a general-path peer) to the frame, the file let go. */
-static long fast_result(struct ipc_wait *w, long result)
+static long fast_result(struct fast_wait *f, long result)
 {
-    if (result >= 0 && w->words_regs)
-        arch_regs_ipc_words_set(w->frame, w->words);
-    file_put(&w->held->file);
+    if (result >= 0 && f->w.words_regs)
+        arch_regs_ipc_words_set(f->frame, f->w.words);
+    file_put(&f->held->file);
     return result;
 }
 
@@ -735,8 +748,9 @@ static long fast_result(struct ipc_wait *w, long result)
  */
 static __attribute__((noreturn)) void park_resume(void *arg)
 {
-    struct ipc_wait *w = arg;
-    struct endpoint *ep = w->held->ep;
+    struct fast_wait *f = arg;
+    struct ipc_wait *w = &f->w;
+    struct endpoint *ep = f->held->ep;
     __atomic_store_n(&w->parked, false, __ATOMIC_RELEASE);
     long result;
     if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
@@ -747,7 +761,7 @@ static __attribute__((noreturn)) void park_resume(void *arg)
             arch_cpu_relax();
         result = w->result;
     }
-    arch_syscall_return(w->frame, fast_result(w, result), NULL);
+    arch_syscall_return(f->frame, fast_result(f, result), NULL);
 }
 
 /*
@@ -764,31 +778,32 @@ static __attribute__((noreturn)) void park_resume(void *arg)
  * Anything pending before the sleep (a signal, kill) is wait_for's business with
  * interrupts on, as for the general path. Returns only then.
  */
-static inline __attribute__((always_inline)) long fast_park(struct ipc_wait *w,
+static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
                                                              struct uthread *ut,
                                                              struct ipc_wait *peer_w,
                                                              struct thread *peer, bool peer_parked)
 {
+    struct ipc_wait *w = &f->w;
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
         if (peer)
             thread_wake(peer);
         arch_irq_enable();
-        return fast_result(w, wait_for(w->held->ep, w));
+        return fast_result(f, wait_for(f->held->ep, w));
     }
     __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
-    if (peer_parked && thread_park_switch(&w->park, peer)) {
+    if (peer_parked && thread_park_switch(&f->park, peer)) {
+        struct fast_wait *pf = fast_of(peer_w);
         signal_wait_withdraw(peer->user);
-        file_put(&peer_w->held->file);
+        file_put(&pf->held->file);
         uthread_switch(ut, peer);
-        arch_syscall_return(peer_w->frame, peer_w->result, &w->thread->on_cpu);
+        arch_syscall_return(pf->frame, peer_w->result, &w->thread->on_cpu);
     }
-    if (peer) {
-        thread_park_handoff(&w->park, peer);
-    } else {
-        thread_park_block(&w->park);
-    }
+    if (peer)
+        thread_park_handoff(&f->park, peer);
+    else
+        thread_park_block(&f->park);
     arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
-    park_resume(w);
+    park_resume(f);
 }
 
 /*
@@ -796,7 +811,7 @@ static inline __attribute__((always_inline)) long fast_park(struct ipc_wait *w,
  * interrupts off from the first check to the switch. A failed check takes the
  * general path (with the same arguments).
  */
-static long fast_call(uint64_t fd)
+static __attribute__((noinline)) long fast_call(uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
@@ -816,8 +831,9 @@ static long fast_call(uint64_t fd)
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
-    struct ipc_wait *w = fast_wait_init(self, ut, file);
-    fast_words(r, w->frame);
+    struct fast_wait *f = fast_wait_init(self, ut, file);
+    struct ipc_wait *w = &f->w;
+    fast_words(r, f->frame);
     r->recv_got = 0;
     w->token = ++ep->next_token;
     w->served_by = r->served_by;
@@ -827,7 +843,7 @@ static long fast_call(uint64_t fd)
     bool peer_parked;
     struct thread *peer = finish_take_locked(r, (long)w->token, &peer_parked);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(w, ut, r, peer, peer_parked);
+    return fast_park(f, ut, r, peer, peer_parked);
 }
 
 /*
@@ -835,7 +851,7 @@ static long fast_call(uint64_t fd)
  * to the caller and we wait for the next message, the caller running in our
  * place. A failed check takes the general path.
  */
-static long fast_reply_recv(uint64_t token, uint64_t fd)
+static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
@@ -860,8 +876,9 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
         ep->serving = s->next;
     else
         unlink_locked(&ep->serving, NULL, s);
-    struct ipc_wait *r = fast_wait_init(self, ut, file);
-    fast_words(s, r->frame);
+    struct fast_wait *f = fast_wait_init(self, ut, file);
+    struct ipc_wait *r = &f->w;
+    fast_words(s, f->frame);
     s->recv_got = 0;
     bool peer_parked;
     struct thread *peer = finish_take_locked(s, 0, &peer_parked);
@@ -869,7 +886,7 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(r, ut, s, peer, peer_parked);
+    return fast_park(f, ut, s, peer, peer_parked);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */

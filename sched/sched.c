@@ -313,7 +313,8 @@ static __attribute__((noinline)) struct thread *skip_spent(struct sched_cpu *c, 
     return t;
 }
 
-static struct thread *pick_next(struct sched_cpu *c, unsigned self)
+static inline __attribute__((always_inline)) struct thread *pick_next(struct sched_cpu *c,
+                                                                    unsigned self)
 {
     struct rq_node *node = rq_pop(&c->rq);
     struct thread *t = node ? container_of(node, struct thread, rq) : steal(self);
