@@ -126,7 +126,7 @@
  * is counted.
  *
  * How it stays short (README, "IPC", has the instruction count of each step:
- * 658 guest instructions a round trip, both directions, switches included).
+ * 646 guest instructions a round trip, both directions, switches included).
  * The system calls jump straight to it, and it takes the general path itself
  * when a check fails (with the same arguments), so neither keeps a frame of
  * its own. It runs with interrupts off from check 3 to the switch (a system
