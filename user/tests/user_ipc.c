@@ -2,7 +2,8 @@
  * user_ipc: Exo's synchronous IPC (include/uapi/exo_ipc.h): register messages
  * both ways, buffers of random sizes with checksums, FIFO order, many clients
  * and many server threads, the ends (server killed, endpoint closed: EPIPE),
- * timeouts, signals, every bad argument, a seeded stress and a seeded fuzzer.
+ * timeouts, signals, the fastpath's parked waiter resumed each way it can be
+ * (registers kept), every bad argument, a seeded stress and a seeded fuzzer.
  *
  * On another kernel the calls do not exist: each case skips ("not Exo") when
  * the first call answers ENOSYS. Every wait that could hang on a bug has a
