@@ -9,8 +9,9 @@
  * the whole transfer itself while the first sleeps. A received call waits on the
  * endpoint's `serving` list under a token until the server's reply; a send needs
  * no reply and ends when received. Every waiting thread is described by a
- * struct ipc_wait on its own kernel stack: what it sends, where its receive
- * buffer is, and its state:
+ * struct ipc_wait on its own kernel stack (a fastpath waiter's is its
+ * thread's, below: it keeps nothing on its stack): what it sends, where its
+ * receive buffer is, and its state:
  *
  *   WAITING  in a list of the endpoint (senders, receivers or serving)
  *   BUSY     a peer has taken it off the list and is copying into or out of it;
@@ -61,19 +62,21 @@
  * forever: the waiter can always be interrupted, timed out or killed.
  *
  * The fastpath (ipc_call and ipc_reply_recv with registers only). The general
- * path above wakes the peer (run queue push) and then sleeps (schedule pops
- * the next thread, which is the peer only if nothing else is queued). When the
- * peer already waits and last ran on this CPU, the fastpath instead hands this
- * CPU straight to it (thread_handoff: no run-queue traffic, the caller's
- * remaining time slice goes with it), and the reply hands it straight back.
- * It is the general path with the two expensive steps fused; it checks:
+ * path above wakes the peer (run queue push) and then sleeps in its C frame
+ * (schedule pops the next thread, which is the peer only if nothing else is
+ * queued; the peer then returns through its own C frames to user mode). When
+ * the peer already waits and last ran on this CPU, the fastpath instead does
+ * the rendezvous and then runs the peer at once in its place: no run queue is
+ * touched, the caller's remaining time slice goes with it, and the reply does
+ * the same back. It is the general path with the expensive steps fused; it
+ * checks:
  *   1. no descriptor, no timeout, no flags: the copy, regions, fds, the
  *      timeout thread and the non-blocking and reply-only variants are
  *      general-path work, and without them the rendezvous is six words;
  *   2. the fd is an endpoint fd (and, for reply_recv, a server fd): the same
  *      validation as the general path, which then reports the error;
  *   3. the calling thread has no work pending (signal, kill): it would have to
- *      leave its wait at once, so handing the CPU over gains nothing;
+ *      leave its wait at once, so running the peer in its place gains nothing;
  *   4. call: a receiver waits, and the endpoint still has a server (it has:
  *      the receiver holds a server fd); reply_recv: the token names a call
  *      being served, and no other caller is queued (that caller is the
@@ -82,42 +85,73 @@
  *   5. the peer thread last ran on this CPU and is not pinned elsewhere: a
  *      peer on another CPU is woken where it is (its caches are there; moving
  *      it here would also race with that CPU), which the general path does;
- *   6. the peer is asleep in its wait queue (wait_queue_take_one finds it): a
- *      peer preempted between publishing itself and sleeping will see DONE by
- *      itself, so there is nobody to hand the CPU to.
+ *   6. the peer can be switched to: claimed parked (below) with its state
+ *      still BLOCKED (thread_park_switch's compare-and-swap: a signal's waker
+ *      may have taken it first), or asleep in its wait queue
+ *      (wait_queue_take_one finds it); otherwise (a peer preempted between
+ *      publishing itself and sleeping) it will see DONE by itself, and the
+ *      caller sleeps without handing its CPU to anyone in particular.
  * Anything else takes the general path, which is the reference behaviour: the
  * tests run the same cases through both (with and without a buffer).
  *
+ * Parking. A fastpath waiter keeps no kernel frame (seL4's design: all of a
+ * waiting thread's state is its user registers, saved at the top of its kernel
+ * stack by the system-call entry). Its wait record is its thread's own (in its
+ * uthread, struct uthread's ipc_wait), not on its stack; it is asleep in the
+ * record's wait queue, BLOCKED, published to signal senders, and parked
+ * (include/sched/thread.h): its saved kernel context is not a C frame but the
+ * start of park_resume, a continuation that finishes the system call from the
+ * record (the result, or wait_for's answer to a signal, kill or the server's
+ * end) and leaves through the ordinary system-call exit. So every wake-up the
+ * general path knows works on a parked waiter unchanged: a general-path peer,
+ * a signal, kill, the endpoint's end (EPIPE) wake it with thread_wake, and the
+ * scheduler, which knows nothing of IPC, starts it as it starts a new thread.
+ * What the fastpath adds is the direct switch: a peer that finds the waiter
+ * parked (check 6; the flag is taken, not read: a parked thread that a signal
+ * woke clears it when it resumes, and may be asleep again in its C frame by
+ * the time we look) ends the wait on its behalf (the words straight into its
+ * saved registers, its signal wait withdrawn, its file reference let go), makes
+ * it the running thread (thread_park_switch: current, on_cpu, the switch count;
+ * then the user half the switch hook would do: CPU time, FPU, TLS bases, ring-0
+ * stack, address space: uthread_switch), and leaves for user mode on the
+ * waiter's frame through the system-call exit (arch_syscall_return, SYSRET),
+ * never through switch_to. Interrupts stay off from the checks to there. A
+ * waiter whose peer is not parked (a general-path receiver asleep in its C
+ * frame) is switched to by thread_park_handoff, a handoff that does not save
+ * the caller's registers either; with no peer to run, thread_park_block.
+ * A parked thread is BLOCKED like any other (ps shows it so); the scheduler's
+ * invariants hold as for a handoff: the switched-from thread is settled by the
+ * switch (BLOCKED, or RUNNABLE by a waker waiting for its on_cpu, which is
+ * cleared once its stack is left), run queues are not touched, and the switch
+ * is counted.
+ *
  * How it stays short (README, "IPC", has the instruction count of each step:
- * 810 guest instructions a round trip, both directions, switches included).
+ * 646 guest instructions a round trip, both directions, switches included).
  * The system calls jump straight to it, and it takes the general path itself
  * when a check fails (with the same arguments), so neither keeps a frame of
- * its own. It runs with interrupts off from check 3 to the switch back, saved
- * and restored as the whole flags word, so each lock is an exchange and a store
- * (no flag saved and restored per lock); the fd is looked up once (checks 2
- * and the file reference together); the wait record is filled field by field, only the fields a peer reads (zeroing the whole
- * struct cost 66 instructions a call); the words go from the caller's saved
- * registers straight into the receiver's saved registers (words_regs; a
- * general-path peer, which knows only the record, writes them there instead).
- * The sleep is the fastpath's own (fast_sleep): the waiter puts itself in its
- * record's wait queue, BLOCKED, before it publishes the record, so no lock is
- * needed for that; it makes the queue its interruptible wait with one exchange
- * and then looks for pending work (signal_wait_publish: a sender sets the work
- * first and reads the wait second, so one of the two sees the other), where
- * signal_wait_interruptible took the signal lock twice and ran its condition
- * through two function pointers under the queue's lock. Anything found there,
- * or a wake that is not DONE, goes to wait_for, the general path's wait, which
- * then decides (EINTR, a kill, or sleeping on). The woken side does not take
- * the endpoint lock again: its peer set DONE under that lock and touches
- * nothing of the waiter's after dropping it, so waiting until the lock is free
- * (one load, normally) is enough; likewise it withdraws its wait from the
- * signal senders by waiting for the signal lock to be free. The locks left per
- * one-way trip: the endpoint's once and the peer's wait queue once. The
- * handoff (thread_handoff) does not settle the caller after the switch:
- * BLOCKED, or RUNNABLE by a waker waiting for it, it needs only its on_cpu
- * cleared, which the switch does once the registers are saved; and the switch
- * hook loads FPU, TLS bases, kernel stack and address space in one call of the
- * arch (arch_user_switch).
+ * its own. It runs with interrupts off from check 3 to the switch (a system
+ * call runs with them on: cli, and sti on the way out of a failed check), so
+ * each lock is an exchange and a store; the fd is looked up once (check 2 and
+ * the file reference together); the record's fields that never change (no
+ * buffer, region or fds either way, no deadline, the thread, the park's resume
+ * words) are set once, on a thread's first fastpath wait, and each wait sets
+ * only what it changes; the words go from the caller's saved registers
+ * straight into the waiter's saved registers (words_regs; a general-path peer,
+ * which knows only the record, writes them there instead). The sleep is the
+ * fastpath's own: the waiter puts itself in its record's wait queue, BLOCKED,
+ * before it publishes the record, so no lock is needed for that; it makes the
+ * queue its interruptible wait with one exchange and then looks for pending
+ * work (signal_wait_publish: a sender sets the work first and reads the wait
+ * second, so one of the two sees the other). Anything found there goes to
+ * wait_for, the general path's wait, which then decides (EINTR, a kill, or
+ * sleeping on). A claimed parked peer is not taken out of its wait queue: the
+ * compare-and-swap of its state decides between us and a signal's waker, and
+ * its next wait makes the queue anew. The woken side does not take the
+ * endpoint lock again: its peer set DONE under that lock and touches nothing
+ * of the waiter's after dropping it, so waiting until the lock is free (one
+ * load, normally) is enough; likewise it withdraws its wait from the signal
+ * senders by waiting for the signal lock to be free. The locks left per
+ * one-way trip: the endpoint's once.
  *
  * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
  * under it); the timeout lock > wait-queue locks; the two never nest.
@@ -180,7 +214,31 @@ struct ipc_wait {
     struct ipc_file *served_by;    /* (E) a call being served: the server fd it came in by */
     struct arch_regs *words_regs;  /* (E) a fastpath waiter's saved registers: a fastpath
                                     * peer writes the words there and clears this */
+    bool parked;                   /* a fast_wait's (below), parked with no kernel frame: set by it
+                                    * before it switches away; cleared by the fastpath
+                                    * peer that claims it (finish_take_locked) or when
+                                    * it resumes (park_resume): false again by the end
+                                    * of every wait */
 };
+
+/* A thread's fastpath wait record (struct uthread's ipc_wait, not on its
+ * stack: a parked waiter keeps nothing there), set up once (park_record_init)
+ * and used by each of its fastpath waits: the wait, and what only a parked
+ * waiter needs (outside struct ipc_wait, which each general-path wait zeroes). */
+struct fast_wait {
+    struct ipc_wait w;
+    struct arch_regs *frame;       /* its saved user registers */
+    struct ipc_file *held;         /* the file its fd named, one reference held */
+    struct thread_park park;       /* the scheduler resumes it in park_resume */
+};
+_Static_assert(sizeof(struct fast_wait) <= sizeof(((struct uthread *)0)->ipc_wait),
+               "a thread's fastpath wait record fits its uthread");
+
+/* The fast_wait of a record claimed parked (only a fast_wait is ever parked). */
+static struct fast_wait *fast_of(struct ipc_wait *w)
+{
+    return (struct fast_wait *)w;
+}
 
 /* An endpoint. (E) its lock. */
 struct endpoint {
@@ -282,13 +340,12 @@ static long wait_end(struct endpoint *ep, struct ipc_wait *w, int interrupted);
 
 /*
  * Sleeps until w is DONE, a signal, or the deadline; w is published on one of
- * ep's lists already. `next`: a peer to hand the CPU to (the fastpath), or
- * NULL. Returns w's result, -EINTR or -ETIMEDOUT. A signal whose action is to
- * ignore it (one left pending because another thread blocks it) is dropped and
- * the wait goes on: a call already received cannot be restarted, and EINTR for
- * nothing would end a server loop (signal_discard_ignored).
+ * ep's lists already. Returns w's result, -EINTR or -ETIMEDOUT. A signal whose
+ * action is to ignore it (one left pending because another thread blocks it) is
+ * dropped and the wait goes on: a call already received cannot be restarted,
+ * and EINTR for nothing would end a server loop (signal_discard_ignored).
  */
-static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *next)
+static long wait_for(struct endpoint *ep, struct ipc_wait *w)
 {
     if (w->deadline_ns) {
         w->timeout = (struct timeout){.deadline_ns = w->deadline_ns, .expire = wait_expired};
@@ -296,8 +353,7 @@ static long wait_for(struct endpoint *ep, struct ipc_wait *w, struct thread *nex
     }
     int interrupted;
     do {
-        interrupted = signal_wait_interruptible_handoff(&w->sleep, wait_over, w, next);
-        next = NULL;
+        interrupted = signal_wait_interruptible(&w->sleep, wait_over, w);
     } while (interrupted && !signal_discard_ignored());
     if (w->deadline_ns)
         timeout_disarm(&w->timeout);
@@ -436,7 +492,7 @@ static long deliver(struct endpoint *ep, struct ipc_wait *w, bool nonblock)
             w->state = WAITING;
             push_locked(&ep->senders, &ep->senders_tail, w);
             spin_unlock(&ep->lock, irq);
-            return wait_for(ep, w, NULL);
+            return wait_for(ep, w);
         }
         r->state = BUSY;
         spin_unlock(&ep->lock, irq);
@@ -470,7 +526,7 @@ static long deliver(struct endpoint *ep, struct ipc_wait *w, bool nonblock)
         }
         finish_locked(r, token);
         spin_unlock(&ep->lock, irq);
-        return w->wants_reply ? wait_for(ep, w, NULL) : 0;
+        return w->wants_reply ? wait_for(ep, w) : 0;
     }
 }
 
@@ -490,7 +546,7 @@ static long receive(struct endpoint *ep, struct ipc_wait *r, struct ipc_file *vi
             r->state = WAITING;
             push_locked(&ep->receivers, &ep->receivers_tail, r);
             spin_unlock(&ep->lock, irq);
-            return wait_for(ep, r, NULL);
+            return wait_for(ep, r);
         }
         s->state = BUSY;
         spin_unlock(&ep->lock, irq);
@@ -612,98 +668,157 @@ static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
     }
 }
 
-/* wait_setup for a registers-only message, with the caller asleep in w->sleep
- * already (it publishes w next, as a call being served or as a receiver): the
- * fields a peer on either path, or wait_for, reads of such a waiter, stored
- * one by one (the whole struct zeroed was a third of a call). Not: its send
- * fields (it is in no senders list), result and recv_got (a peer writes them
- * before DONE), token and served_by (the caller sets them for its role), and the
- * words (a fast caller's go straight to its receiver; what comes back is
- * written before it is read, into regs or w->words as fast_words says). */
-static void fast_wait_init(struct ipc_wait *w, struct thread *self, struct process *proc,
-                           struct arch_regs *regs)
+static __attribute__((noreturn)) void park_resume(void *arg);
+
+/* The first fastpath wait of thread `self` (or of a uthread whose record
+ * another thread had): the fields no wait changes, a peer on either path or
+ * wait_for reads, set once. Everything that says "nothing" stays so: no buffer
+ * either way, no region and no fds sent or accepted (a general-path reply to
+ * such a wait finds nothing accepted: EMSGSIZE to the server, as for any refused
+ * region), no deadline; the same thread and process. */
+static __attribute__((noinline)) void park_record_init(struct fast_wait *f, struct thread *self,
+                                                       struct process *proc)
 {
-    w->thread = self;
-    w->vm = proc->vm;
-    w->proc = proc;
-    wait_queue_init_asleep(&w->sleep, "ipc wait", self);
-    w->timed_out = false;
-    w->deadline_ns = 0;
-    w->recv_buf = 0;
-    w->recv_room = 0;
-    w->words_regs = regs;
-    /* No region and no fds either way: a general-path reply to this wait finds
-     * nothing accepted (EMSGSIZE to the server, as for any refused region). */
-    w->send_pages_bytes = 0;
-    w->send_nfds = 0;
-    w->recv_pages = w->got_pages = 0;
-    w->recv_pages_room = w->got_pages_bytes = 0;
-    w->recv_fds_room = w->got_nfds = 0;
+    *f = (struct fast_wait){.w = {.thread = self, .proc = proc},
+                            .frame = arch_user_regs(self->stack.top)};
+    thread_park_init(&f->park, park_resume, f, (uintptr_t)f->frame);
 }
 
-/* Ends w's wait and takes its sleeping thread for a handoff (NULL: not asleep
- * yet; it will see DONE itself). Interrupts off. */
-static struct thread *finish_take_locked(struct ipc_wait *w, long result)
+/* The calling thread's fastpath record, made ready for a wait by it (interrupts
+ * off): asleep in w->sleep (it publishes w next, as a call being served or as a
+ * receiver), holding `file`, answered through its saved registers. Not set here:
+ * result and recv_got (a peer writes them before DONE), state, token and
+ * served_by (the caller sets them for its role), and the words (a fast
+ * caller's go straight to its receiver; what comes back is written before it is
+ * read, into the frame or w->words as fast_words says). */
+static inline __attribute__((always_inline)) struct fast_wait *
+fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
+{
+    struct fast_wait *f = (struct fast_wait *)ut->ipc_wait;
+    if (__builtin_expect(f->w.thread != self, 0))
+        park_record_init(f, self, ut->proc);
+    f->w.vm = ut->proc->vm; /* exec changes it */
+    wait_queue_init_asleep(&f->w.sleep, "ipc wait", self);
+    f->w.words_regs = f->frame;
+    f->held = file; /* parked is false: every wait's end clears it */
+    return f;
+}
+
+/* Ends w's wait and takes its sleeping thread to switch to (NULL: not asleep
+ * yet; it will see DONE itself). A parked one is claimed (*parked: true) by
+ * taking its parked flag, not taken out of its queue: thread_park_switch's
+ * compare-and-swap of its state then decides between us and a waker that finds
+ * it there (a signal), and its next wait makes the queue anew. The flag is
+ * taken, not read: a parked thread woken meanwhile clears it as it resumes
+ * (park_resume) and may be asleep in its C frame again by now (in wait_for, for
+ * an ignored signal), BLOCKED in this same queue, where only a switch to that
+ * frame may wake it. Interrupts off. */
+static inline __attribute__((always_inline)) struct thread *
+finish_take_locked(struct ipc_wait *w, long result, bool *parked)
 {
     w->result = result;
     __atomic_store_n(&w->state, DONE, __ATOMIC_RELEASE);
+    *parked = __atomic_exchange_n(&w->parked, false, __ATOMIC_ACQ_REL);
+    if (*parked)
+        return w->thread;
     return wait_queue_take_one(&w->sleep);
 }
 
-/*
- * The fastpath's wait (no deadline). w is published on one of ep's lists with
- * this thread asleep in w->sleep (fast_wait_init); interrupts are off since the
- * checks and go back as `irq` (the whole flags word, which restores with no
- * test) says. It makes w->sleep the thread's
- * interruptible wait without the signal lock (signal_wait_publish) and sleeps,
- * handing this CPU to `peer` (NULL: to whoever is next here). A peer ends the
- * wait by setting DONE under the endpoint lock and, on this path, touches
- * nothing of ours once it drops that lock: so where the general path takes the
- * lock once more, waiting until it is free is enough. Anything else (a signal
- * or kill before or during the sleep, a general-path peer still copying) is
- * wait_for's business, with interrupts on as there; it finds this thread out of
- * w->sleep (its waker took it, or wait_queue_cancel_asleep did).
- */
-static inline __attribute__((always_inline)) long fast_sleep(struct endpoint *ep,
-                                                              struct ipc_wait *w,
-                                                              struct uthread *ut,
-                                                              struct thread *peer,
-                                                              arch_irq_flags_t irq)
+/* The end of a fastpath wait for its own thread: the words that came in the
+ * record (from a general-path peer) to the frame, the file let go. */
+static long fast_result(struct fast_wait *f, long result)
 {
+    if (result >= 0 && f->w.words_regs)
+        arch_regs_ipc_words_set(f->frame, f->w.words);
+    file_put(&f->held->file);
+    return result;
+}
+
+/*
+ * Where a parked fastpath waiter resumes when the scheduler runs it (a
+ * general-path peer, a signal, kill, the server's end, or a fastpath peer that
+ * could not switch to it directly woke it), on its own stack, interrupts on;
+ * also called by the waiter itself when it did not switch away. A peer ends the
+ * wait by setting DONE under the endpoint lock and, once DONE, touches nothing
+ * of the record after dropping that lock: so where the general path takes the
+ * lock once more, waiting until it is free is enough. Anything else (a signal
+ * or kill, a general-path peer still copying) is wait_for's business; it finds
+ * this thread out of w->sleep (its waker took it). Leaves for user mode with
+ * the result.
+ */
+static __attribute__((noreturn)) void park_resume(void *arg)
+{
+    struct fast_wait *f = arg;
+    struct ipc_wait *w = &f->w;
+    struct endpoint *ep = f->held->ep;
+    __atomic_store_n(&w->parked, false, __ATOMIC_RELEASE);
+    long result;
+    if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
+        result = wait_for(ep, w);
+    } else {
+        signal_wait_withdraw(w->thread->user);
+        while (__atomic_load_n(&ep->lock.locked, __ATOMIC_ACQUIRE))
+            arch_cpu_relax();
+        result = w->result;
+    }
+    arch_syscall_return(f->frame, fast_result(f, result), NULL);
+}
+
+/*
+ * The fastpath's wait (no deadline): w is published on one of its endpoint's
+ * lists with this thread asleep in w->sleep (fast_wait_init); `peer` (NULL: none
+ * was asleep; peer_parked: claimed parked) is the thread of peer_w, whose wait
+ * this call just ended; interrupts are off since the checks (and were on
+ * before: a system call). It makes w->sleep the thread's
+ * interruptible wait without the signal lock (signal_wait_publish), then parks:
+ *   - a peer parked too is resumed in user mode right here (thread_park_switch,
+ *     arch_syscall_return): its wait's end is done on its behalf (its signal
+ *     wait withdrawn, its file let go; its words are in its frame already);
+ *   - any other peer runs at once (thread_park_handoff), none: whoever is next.
+ * Anything pending before the sleep (a signal, kill) is wait_for's business with
+ * interrupts on, as for the general path. Returns only then.
+ */
+static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
+                                                             struct uthread *ut,
+                                                             struct ipc_wait *peer_w,
+                                                             struct thread *peer, bool peer_parked)
+{
+    struct ipc_wait *w = &f->w;
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
         if (peer)
             thread_wake(peer);
-        arch_irq_flags_restore(irq);
-        return wait_for(ep, w, NULL);
+        arch_irq_enable();
+        return fast_result(f, wait_for(f->held->ep, w));
+    }
+    __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
+    if (peer_parked && thread_park_switch(&f->park, peer)) {
+        struct fast_wait *pf = fast_of(peer_w);
+        signal_wait_withdraw(peer->user);
+        file_put(&pf->held->file);
+        uthread_switch(ut, peer);
+        arch_syscall_return(pf->frame, peer_w->result, &w->thread->on_cpu);
     }
     if (peer)
-        thread_handoff(peer);
+        thread_park_handoff(&f->park, peer);
     else
-        thread_block();
-    if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
-        arch_irq_flags_restore(irq);
-        return wait_for(ep, w, NULL);
-    }
-    signal_wait_withdraw(ut);
-    while (__atomic_load_n(&ep->lock.locked, __ATOMIC_ACQUIRE))
-        arch_cpu_relax();
-    arch_irq_flags_restore(irq);
-    return w->result;
+        thread_park_block(&f->park);
+    arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
+    park_resume(f);
 }
 
 /*
  * ipc_call(fd, 0, 0, 0): checks 1-6, the transfer and the wait, with
- * interrupts off from the first check to the switch back. false: nothing was
- * done, take the general path.
+ * interrupts off from the first check to the switch. A failed check takes the
+ * general path (with the same arguments).
  */
-static long fast_call(uint64_t fd)
+static __attribute__((noinline)) long fast_call(uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
-    arch_irq_flags_t irq = arch_irq_flags_save_disable();
+    arch_irq_disable(); /* on in a system call */
     struct ipc_file *file;
     if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, false))) {
-        arch_irq_flags_restore(irq);
+        arch_irq_enable();
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     struct endpoint *ep = file->ep;
@@ -711,43 +826,39 @@ static long fast_call(uint64_t fd)
     struct ipc_wait *r = ep->receivers;
     if (!r || !runs_here(r->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_flags_restore(irq);
+        arch_irq_enable();
         file_put(&file->file);
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
-    struct arch_regs *regs = arch_user_regs(self->stack.top);
-    fast_words(r, regs);
+    struct fast_wait *f = fast_wait_init(self, ut, file);
+    struct ipc_wait *w = &f->w;
+    fast_words(r, f->frame);
     r->recv_got = 0;
-    struct ipc_wait w;
-    fast_wait_init(&w, self, ut->proc, regs);
-    w.token = ++ep->next_token;
-    w.served_by = r->served_by;
-    w.state = WAITING;
-    w.next = ep->serving;
-    ep->serving = &w;
-    struct thread *peer = finish_take_locked(r, (long)w.token);
+    w->token = ++ep->next_token;
+    w->served_by = r->served_by;
+    w->state = WAITING;
+    w->next = ep->serving;
+    ep->serving = w;
+    bool peer_parked;
+    struct thread *peer = finish_take_locked(r, (long)w->token, &peer_parked);
     spin_unlock_irqs_off(&ep->lock);
-    long result = fast_sleep(ep, &w, ut, peer, irq);
-    if (result >= 0 && w.words_regs)
-        arch_regs_ipc_words_set(regs, w.words);
-    file_put(&file->file);
-    return result;
+    return fast_park(f, ut, r, peer, peer_parked);
 }
 
 /*
  * ipc_reply_recv(token, 0, 0, 0, fd): checks 1-6; the reply goes straight back
- * to the caller and we wait for the next message, handing the CPU to the
- * caller. false: nothing was done, take the general path.
+ * to the caller and we wait for the next message, the caller running in our
+ * place. A failed check takes the general path.
  */
-static long fast_reply_recv(uint64_t token, uint64_t fd)
+static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
-    arch_irq_flags_t irq = arch_irq_flags_save_disable();
+    arch_irq_disable(); /* on in a system call */
     struct ipc_file *file;
     if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, true))) {
-        arch_irq_flags_restore(irq);
+        arch_irq_enable();
         return reply_recv(token, 0, 0, 0, fd);
     }
     struct endpoint *ep = file->ep;
@@ -757,7 +868,7 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
                              : find_serving_locked(ep, token);
     if (!s || ep->senders || !runs_here(s->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_flags_restore(irq);
+        arch_irq_enable();
         file_put(&file->file);
         return reply_recv(token, 0, 0, 0, fd);
     }
@@ -765,21 +876,17 @@ static long fast_reply_recv(uint64_t token, uint64_t fd)
         ep->serving = s->next;
     else
         unlink_locked(&ep->serving, NULL, s);
-    struct arch_regs *regs = arch_user_regs(self->stack.top);
-    fast_words(s, regs);
+    struct fast_wait *f = fast_wait_init(self, ut, file);
+    struct ipc_wait *r = &f->w;
+    fast_words(s, f->frame);
     s->recv_got = 0;
-    struct thread *peer = finish_take_locked(s, 0);
-    struct ipc_wait r;
-    fast_wait_init(&r, self, ut->proc, regs);
-    r.served_by = file;
-    r.state = WAITING;
-    push_locked(&ep->receivers, &ep->receivers_tail, &r);
+    bool peer_parked;
+    struct thread *peer = finish_take_locked(s, 0, &peer_parked);
+    r->served_by = file;
+    r->state = WAITING;
+    push_locked(&ep->receivers, &ep->receivers_tail, r);
     spin_unlock_irqs_off(&ep->lock);
-    long result = fast_sleep(ep, &r, ut, peer, irq);
-    if (result >= 0 && r.words_regs)
-        arch_regs_ipc_words_set(regs, r.words);
-    file_put(&file->file);
-    return result;
+    return fast_park(f, ut, s, peer, peer_parked);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */

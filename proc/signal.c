@@ -291,16 +291,10 @@ static bool cond_or_signal(void *arg)
 
 int signal_wait_interruptible(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx)
 {
-    return signal_wait_interruptible_handoff(wq, cond, ctx, NULL);
-}
-
-int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx,
-                                      struct thread *next)
-{
     struct uthread *ut = uthread_current();
     struct wait_ctx w = {cond, ctx, ut};
-    /* Interrupts stay off from here to the end (the handoff needs them off, and
-     * the two signal_lock holds then cost no flag save each). */
+    /* Interrupts stay off from here to the end (wait_queue_wait keeps them as it
+     * finds them), so the two signal_lock holds cost no flag save each. */
     bool irq = arch_irq_save_disable();
     spin_lock_irqs_off(&signal_lock);
     ut->sig.waiting_on = wq;
@@ -309,11 +303,7 @@ int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *
     for (;;) {
         /* A send sets pending under signal_lock before it takes wq's lock to
          * wake us, and we look at pending under wq's lock: no wake-up is lost. */
-        if (next)
-            wait_queue_wait_handoff(wq, cond_or_signal, &w, next);
-        else
-            wait_queue_wait(wq, cond_or_signal, &w);
-        next = NULL;
+        wait_queue_wait(wq, cond_or_signal, &w);
         if (cond(ctx))
             break;
         if (signal_pending()) {

@@ -313,7 +313,8 @@ static __attribute__((noinline)) struct thread *skip_spent(struct sched_cpu *c, 
     return t;
 }
 
-static struct thread *pick_next(struct sched_cpu *c, unsigned self)
+static inline __attribute__((always_inline)) struct thread *pick_next(struct sched_cpu *c,
+                                                                    unsigned self)
 {
     struct rq_node *node = rq_pop(&c->rq);
     struct thread *t = node ? container_of(node, struct thread, rq) : steal(self);
@@ -383,6 +384,24 @@ static __attribute__((noinline)) void wait_and_take_cpu(struct thread *t)
     } while (__atomic_exchange_n(&t->on_cpu, true, __ATOMIC_ACQUIRE));
 }
 
+/* Makes next this CPU's running thread in prev's place: all of a switch but
+ * the stacks. Interrupts disabled. */
+static inline __attribute__((always_inline)) void switch_in(struct sched_cpu *c,
+                                                            struct thread *prev,
+                                                            struct thread *next, unsigned self)
+{
+    /* Taken with one exchange; set already, the CPU that last ran next has not
+     * finished saving it yet. */
+    if (__builtin_expect(__atomic_exchange_n(&next->on_cpu, true, __ATOMIC_ACQUIRE), 0))
+        wait_and_take_cpu(next);
+    next->cpu = (uint16_t)self;
+    store_state(next, THREAD_RUNNING);
+    arch_cpu_set_running(next);
+    __atomic_fetch_add(&c->switches, 1, __ATOMIC_RELAXED);
+    if (__builtin_expect(((uintptr_t)prev->user | (uintptr_t)next->user) != 0, 0))
+        switch_hook(prev, next); /* user threads: one indirect call */
+}
+
 /* Switches from prev, this CPU's current thread, to next. Interrupts disabled.
  * Nothing the caller computed is used after arch_context_switch returns (finish_switch
  * finds its CPU again), so the yield path keeps no value across it and saves no
@@ -395,18 +414,9 @@ static inline __attribute__((always_inline)) void switch_to(struct sched_cpu *c,
                                                             struct thread *next, unsigned self,
                                                             bool settled)
 {
-    /* Taken with one exchange; set already, the CPU that last ran next has not
-     * finished saving it yet. */
-    if (__builtin_expect(__atomic_exchange_n(&next->on_cpu, true, __ATOMIC_ACQUIRE), 0))
-        wait_and_take_cpu(next);
-    next->cpu = (uint16_t)self;
-    store_state(next, THREAD_RUNNING);
-    arch_cpu_set_running(next);
     if (!settled)
         c->prev = prev;
-    __atomic_fetch_add(&c->switches, 1, __ATOMIC_RELAXED);
-    if (__builtin_expect(((uintptr_t)prev->user | (uintptr_t)next->user) != 0, 0))
-        switch_hook(prev, next); /* user threads: one indirect call */
+    switch_in(c, prev, next, self);
     arch_context_switch(&prev->saved_sp, next->saved_sp,
                         settled ? &prev->on_cpu : &c->switch_scratch);
     /* prev runs again here, on whichever CPU picked it. */
@@ -530,34 +540,89 @@ void thread_set_own_affinity(int cpu)
     arch_irq_restore(irq);
 }
 
-/*
- * The direct switch of IPC's fastpath: the caller has marked itself BLOCKED
- * (under the lock that publishes it) and gives its CPU, and what is left of its
- * time slice, straight to next, a BLOCKED thread its waker took from its queue:
- * no run queue is touched. A next pinned to another CPU, or that someone else
- * woke meanwhile, is left to the general path (thread_wake, schedule).
- * The caller is settled by the switch itself, as a yield is: it is BLOCKED, or
- * RUNNABLE if a waker took it meanwhile (that waker then waits for on_cpu), and
- * nothing else can make it anything else before on_cpu clears. For both,
- * finish_switch would only clear on_cpu; the switch clears it as soon as the
- * registers are saved, and finish_switch has nothing to do.
- */
-void thread_handoff(struct thread *next)
+/* ---- parking (thread.h) --------------------------------------------------------- */
+
+static void thread_begin(void);
+
+void thread_park_init(struct thread_park *park, void (*resume)(void *arg), void *arg,
+                      uintptr_t stack_top)
+{
+    struct arch_thread_start start = {.begin = thread_begin, .entry = resume, .arg = arg};
+    park->sp = arch_park_init(park->words, &start, stack_top);
+}
+
+/* switch_to for a caller that parks, its registers not saved. It is settled by
+ * the switch itself, as a yield is: it is BLOCKED, or RUNNABLE if a waker took
+ * it meanwhile (that waker then waits for on_cpu), and nothing else can make it
+ * anything else before on_cpu clears; for both, finish_switch would only clear
+ * on_cpu, which the switch does once it is off the caller's stack. */
+static __attribute__((noreturn)) void park_switch_to(struct sched_cpu *c, struct thread *prev,
+                                                     struct thread *next, unsigned self,
+                                                     const struct thread_park *park)
+{
+    switch_in(c, prev, next, self);
+    prev->saved_sp = park->sp;
+    arch_context_load(next->saved_sp, &prev->on_cpu);
+}
+
+void thread_park_block(const struct thread_park *park)
 {
     struct sched_cpu *c = this_cpu();
+    unsigned self = arch_cpu_index();
+    struct thread *prev = running();
+    c->need_resched = false;
+    struct thread *next = pick_next(c, self);
+    if (!next)
+        next = c->idle;
+    if (next == prev) {
+        store_state(prev, THREAD_RUNNING); /* as schedule(): it runs on itself */
+        return;
+    }
+    park_switch_to(c, prev, next, self, park);
+}
+
+/* The caller gives its CPU, and what is left of its time slice, straight to
+ * next: no run queue is touched. A next pinned to another CPU, or that someone
+ * else woke meanwhile, is left to the general path (thread_wake, schedule). */
+void thread_park_handoff(const struct thread_park *park, struct thread *next)
+{
     unsigned self = arch_cpu_index();
     int expected = THREAD_BLOCKED;
     if (next->affinity >= 0 && next->affinity != (int)self) {
         thread_wake(next);
-        schedule();
+        thread_park_block(park);
         return;
     }
     if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNABLE, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        schedule();
+        thread_park_block(park);
         return;
     }
-    switch_to(c, running(), next, self, true);
+    park_switch_to(this_cpu(), running(), next, self, park);
+}
+
+/* switch_in without the hook (the caller runs it: thread.h) and without a wait:
+ * a call of nothing, so that the caller keeps its values in registers across
+ * it. next's on_cpu still set (its CPU has not finished switching it away),
+ * the caller's thread_park_handoff waits for it. */
+bool thread_park_switch(const struct thread_park *park, struct thread *next)
+{
+    unsigned self = arch_cpu_index();
+    int expected = THREAD_BLOCKED;
+    if ((next->affinity >= 0 && next->affinity != (int)self) ||
+        __atomic_exchange_n(&next->on_cpu, true, __ATOMIC_ACQUIRE))
+        return false;
+    if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNING, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&next->on_cpu, false, __ATOMIC_RELEASE);
+        return false;
+    }
+    struct thread *prev = running();
+    next->cpu = (uint16_t)self;
+    arch_cpu_set_running(next);
+    __atomic_fetch_add(&this_cpu()->switches, 1, __ATOMIC_RELAXED);
+    prev->saved_sp = park->sp;
+    return true;
 }
 
 void thread_block(void)

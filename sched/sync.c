@@ -44,20 +44,6 @@ static void sleep_locked(struct wait_queue *wq, bool irq)
     arch_irq_restore(irq);
 }
 
-void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx,
-                             struct thread *next)
-{
-    spin_lock_irqs_off(&wq->lock);
-    if (cond_fn(ctx)) {
-        spin_unlock_irqs_off(&wq->lock);
-        thread_wake(next);
-        return;
-    }
-    enqueue_self_locked(wq, thread_current());
-    spin_unlock_irqs_off(&wq->lock);
-    thread_handoff(next);
-}
-
 bool wait_queue_cancel_asleep(struct wait_queue *wq)
 {
     struct thread *self = thread_current();

@@ -170,6 +170,7 @@ void arch_backtrace(uint64_t frame_pointer, int max_frames, arch_backtrace_fn vi
 }
 
 void arch_thread_trampoline(void);
+void arch_park_trampoline(void);
 
 uint64_t arch_thread_stack_init(uintptr_t top, const struct arch_thread_start *start)
 {
@@ -184,4 +185,18 @@ uint64_t arch_thread_stack_init(uintptr_t top, const struct arch_thread_start *s
     *--sp = (uint64_t)arch_thread_trampoline;
     *--sp = 0; /* rbp */
     return (uint64_t)sp;
+}
+
+uint64_t arch_park_init(uint64_t words[ARCH_PARK_WORDS], const struct arch_thread_start *start,
+                        uintptr_t stack_top)
+{
+    /* What arch_context_load pops (rbp, the return address), then what
+     * arch_park_trampoline pops (context_switch.S). */
+    words[0] = 0;
+    words[1] = (uint64_t)arch_park_trampoline;
+    words[2] = (uint64_t)start->begin;
+    words[3] = (uint64_t)start->entry;
+    words[4] = (uint64_t)start->arg;
+    words[5] = (uint64_t)stack_top;
+    return (uint64_t)words;
 }

@@ -65,4 +65,44 @@ arch_thread_trampoline:
     ud2                     /* end returned: a bug, caught as #UD */
     .size arch_thread_trampoline, . - arch_thread_trampoline
 
+/*
+ * arch_context_load
+ * In: rdi = the incoming thread's saved stack pointer,
+ *     rsi = a byte to clear once off the outgoing stack (the outgoing thread's
+ *           on_cpu: it keeps nothing on its stack, which is free from then on).
+ * The switch of a thread that parks (arch_park_init): nothing of the outgoing
+ * thread is saved. Never returns; resumes the incoming thread as
+ * arch_context_switch_bare would.
+ */
+    .globl arch_context_load
+    .type arch_context_load, @function
+arch_context_load:
+    mov %rdi, %rsp          /* from here on we run on the incoming thread's stack */
+    movb $0, (%rsi)
+    pop %rbp
+    ret
+    .size arch_context_load, . - arch_context_load
+
+/*
+ * Where a parked thread's next switch "returns" to (arch_park_init), with rsp
+ * at the words it left: begin, entry, arg, stack. They are not on the thread's
+ * stack (which was in use until the thread switched away), so the last one is
+ * the stack to run on: the thread's kernel stack below its user frame. Then as
+ * arch_thread_trampoline: begin(), entry(arg), which must not return.
+ */
+    .globl arch_park_trampoline
+    .type arch_park_trampoline, @function
+arch_park_trampoline:
+    pop %r14                /* begin */
+    pop %r12                /* entry */
+    pop %r13                /* arg */
+    pop %rsp                /* the thread's own stack */
+    xor %ebp, %ebp
+    and $-16, %rsp
+    call *%r14              /* begin: the scheduler finishes the switch */
+    mov %r13, %rdi
+    call *%r12              /* entry(arg): never returns */
+    ud2
+    .size arch_park_trampoline, . - arch_park_trampoline
+
     .section .note.GNU-stack, "", @progbits

@@ -37,6 +37,16 @@ void smp_shootdown_space(const struct cpuset *cpus, uint64_t id, uintptr_t va);
  * line, so that pcid_space_switch's caller keeps no value across a call. */
 void pcid_load_tagged(struct pcid_cpu *c, uint64_t root_phys, uint64_t id);
 
+/* cpuset_test_atomic(set, cpu) in one instruction: bt takes the CPU index as a
+ * bit offset from the set's first word (a plain load, as cpuset_test_atomic's
+ * is on x86), where the C version shifts, masks and indexes. */
+static inline bool pcid_cpu_in(const struct cpuset *set, unsigned cpu)
+{
+    bool in;
+    __asm__("btq %2, %1" : "=@ccc"(in) : "m"(*set), "r"((uint64_t)cpu));
+    return in;
+}
+
 /* arch_space_switch_irqs_off's body on CPU `cpu` (this one), inline also at the
  * end of arch_user_switch (user.c), so a switch between processes loads the
  * space without a call of its own. */
@@ -46,7 +56,7 @@ static inline __attribute__((always_inline)) void pcid_space_switch(unsigned cpu
 {
     struct pcid_cpu *c = &pcid_cpus[cpu];
     uint64_t id = t->id;
-    if (!cpuset_test_atomic(&t->cpus, cpu))
+    if (!pcid_cpu_in(&t->cpus, cpu))
         cpuset_set_atomic(&t->cpus, cpu);
     if (c->current_id != id || (read_cr3() & PTE_ADDR_MASK) != root_phys) {
         if (pcid_enabled) {

@@ -85,6 +85,7 @@ syscall_entry:
     andq %r11, %rax                     /* so a speculated index is 0, not rax */
     movq syscall_table(%rip), %r11
     call *(%r11,%rax,8)
+/* rax = the result, rsp = the frame (arch_syscall_return comes here too). */
 .Lresult:
     movq %rax, RAX(%rsp)
     cli
@@ -126,6 +127,27 @@ syscall_entry:
     call arch_user_return_slow          /* returns with interrupts off */
     jmp user_return_iret
     .size syscall_entry, . - syscall_entry
+
+/*
+ * void arch_syscall_return(struct arch_regs *regs, long result, bool *released)
+ * In: rdi = the running thread's frame (the top of its kernel stack), rsi = the
+ * system call's result, rdx = a byte to clear once off the caller's stack, or
+ * NULL. Ends the system call as syscall_entry does after the call (rax, the
+ * work word, SYSRET or the slow way), abandoning the caller's stack: from the
+ * continuation of a parked thread (its own stack) or from IPC's direct switch,
+ * which stands on the stack of the thread it switched from (rdx: its on_cpu).
+ */
+    .globl arch_syscall_return
+    .type arch_syscall_return, @function
+arch_syscall_return:
+    cli
+    movq %rdi, %rsp
+    testq %rdx, %rdx
+    jz 1f
+    movb $0, (%rdx)                     /* the old stack is free */
+1:  movq %rsi, %rax
+    jmp .Lresult
+    .size arch_syscall_return, . - arch_syscall_return
 
 /*
  * user_return_iret: rsp = a user frame (struct arch_regs); interrupts off.

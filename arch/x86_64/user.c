@@ -260,6 +260,42 @@ uint32_t user_fpu_mxcsr_mask(void)
 
 /* ---- switching ---------------------------------------------------------------- */
 
+/* The TLS bases, the ring-0 stacks and the work word of user thread next. */
+static inline __attribute__((always_inline)) void load_user_thread(struct cpu_area *c,
+                                                                   struct arch_user_state *next,
+                                                                   uintptr_t next_stack_top,
+                                                                   const uint32_t *next_work)
+{
+    if (c->fs_base != next->fs_base) {
+        wrmsr(MSR_FS_BASE, next->fs_base);
+        c->fs_base = next->fs_base;
+    }
+    if (c->user_gs_base != next->gs_base) {
+        wrmsr(MSR_KERNEL_GS_BASE, next->gs_base); /* swapgs makes it the user's */
+        c->user_gs_base = next->gs_base;
+    }
+    c->kernel_rsp = next_stack_top;
+    gdt_set_ring0_stack(c, next_stack_top);
+    c->user_work = next_work;
+}
+
+void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_state *next,
+                              uintptr_t next_stack_top, const uint32_t *next_work,
+                              uint64_t root_phys, struct arch_space_tlb *space)
+{
+    struct cpu_area *c = this_cpu_area();
+    if (!has_xsave) { /* one test for both (user_fpu_save and _restore test it each) */
+        __asm__ volatile("fxsave64 (%0)" : : "r"(prev->fpu) : "memory");
+        __asm__ volatile("fxrstor64 (%0)" : : "r"(next->fpu) : "memory");
+    } else {
+        user_fpu_save(prev->fpu);
+        user_fpu_restore(next->fpu);
+    }
+    c->user_state = next;
+    load_user_thread(c, next, next_stack_top, next_work);
+    pcid_space_switch(c->index, root_phys, space);
+}
+
 void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
                       uintptr_t next_stack_top, const uint32_t *next_work,
                       uint64_t root_phys, struct arch_space_tlb *space)
@@ -270,17 +306,7 @@ void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next
     c->user_state = next;
     if (next) {
         user_fpu_restore(next->fpu);
-        if (c->fs_base != next->fs_base) {
-            wrmsr(MSR_FS_BASE, next->fs_base);
-            c->fs_base = next->fs_base;
-        }
-        if (c->user_gs_base != next->gs_base) {
-            wrmsr(MSR_KERNEL_GS_BASE, next->gs_base); /* swapgs makes it the user's */
-            c->user_gs_base = next->gs_base;
-        }
-        c->kernel_rsp = next_stack_top;
-        gdt_set_ring0_stack(c, next_stack_top);
-        c->user_work = next_work;
+        load_user_thread(c, next, next_stack_top, next_work);
     } else {
         c->user_work = &no_work;
     }

@@ -19,6 +19,7 @@
 #ifndef EXO_ARCH_CONTEXT_H
 #define EXO_ARCH_CONTEXT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "machine/context.h"
@@ -30,6 +31,22 @@ struct arch_thread_start {
     __attribute__((noreturn)) void (*end)(void);
 };
 uint64_t arch_thread_stack_init(uintptr_t top, const struct arch_thread_start *start);
+
+/*
+ * Parking: a thread that blocks keeping nothing on its kernel stack (IPC's
+ * fastpath, include/sched/thread.h). arch_park_init fills words (ARCH_PARK_WORDS,
+ * memory that outlives the park, not on the thread's stack) so that a switch to
+ * the returned stack pointer runs begin(), then entry(arg), which must not
+ * return (start->end is not used), on the stack below stack_top (16-byte
+ * aligned). The words are not changed by a resume: filled once, they serve
+ * every park of the thread. arch_context_load is the switch away of a thread
+ * that parks: it loads load_sp (as arch_context_switch does for its incoming
+ * thread) and clears *released once off the outgoing stack, saving nothing.
+ * Interrupts disabled.
+ */
+uint64_t arch_park_init(uint64_t words[ARCH_PARK_WORDS], const struct arch_thread_start *start,
+                        uintptr_t stack_top);
+__attribute__((noreturn)) void arch_context_load(uint64_t load_sp, bool *released);
 
 /*
  * Runs fn(arg) on another stack (stack_top: 16-byte aligned, the stack grows down

@@ -28,7 +28,9 @@
  * re-enables them if they were. Inline, from the arch's machine/irq.h.
  * arch_irq_flags_t arch_irq_flags_save_disable(void) and
  * arch_irq_flags_restore(flags) do the same with the whole flags word, where a
- * path counts its instructions (no bit to extract or test). */
+ * path counts its instructions (no bit to extract or test). arch_irq_disable
+ * and arch_irq_enable, for a path that knows they were on (a system call's
+ * function), save nothing. */
 #include "machine/irq.h"
 
 #define ARCH_IRQ_FIRST 32

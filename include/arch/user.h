@@ -101,6 +101,11 @@ struct arch_space_tlb;
 void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
                       uintptr_t next_stack_top, const uint32_t *next_work,
                       uint64_t root_phys, struct arch_space_tlb *space);
+/* The same between two user threads (prev, next and space all given): the
+ * common case, without the tests for the others. */
+void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_state *next,
+                              uintptr_t next_stack_top, const uint32_t *next_work,
+                              uint64_t root_phys, struct arch_space_tlb *space);
 
 /* Fork and clone: copy (its fpu area allocated) receives the running thread's
  * live FPU/SIMD registers and the TLS bases of `current`, its state. */
@@ -129,6 +134,15 @@ __attribute__((noreturn)) void arch_return_to_user(struct arch_regs *regs);
  * stack, which a new thread has at that same top, is abandoned. */
 __attribute__((noreturn)) void arch_resume_user(const struct arch_regs *regs,
                                                 uintptr_t kernel_stack_top);
+
+/* Ends the running thread's system call with `result` (its user frame regs at
+ * the top of its kernel stack) from anywhere in the kernel, as the return from
+ * its table function would: the work word is checked, then SYSRET or IRETQ. The
+ * caller's stack is abandoned; *released (NULL: none) is cleared once it is,
+ * for a caller standing on another thread's stack (IPC's direct switch,
+ * include/sched/thread.h: thread_park_switch). */
+__attribute__((noreturn)) void arch_syscall_return(struct arch_regs *regs, long result,
+                                                   bool *released);
 
 typedef long (*arch_syscall_fn)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                                 uint64_t a5);

@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/time.h"
 #include "arch/user.h"
 #include "mm/vmspace.h"
 #include "proc/signal.h"
@@ -139,6 +140,7 @@ void process_limits_init(struct process *p);
 #define UTHREAD_WORK_EXIT (1u << 3)  /* end this thread alone (another thread execs) */
 #define UTHREAD_WORK_AFFINITY (1u << 4) /* cpu_mask changed: re-pin before going back */
 
+#define UTHREAD_IPC_WAIT_WORDS 64
 struct uthread {
     struct thread *thread;
     struct process *proc;
@@ -160,6 +162,10 @@ struct uthread {
     uint64_t cpu_mask;           /* sched_setaffinity's mask as given (bit per CPU) */
     int futex_bucket;            /* (futex bucket lock) where it waits, -1: nowhere */
     void *futex_waiter;          /* (futex bucket lock) its waiter record, or NULL */
+    /* IPC's fastpath wait record (proc/ipc.c's struct ipc_wait, opaque here): a
+     * thread parked there keeps no kernel frame, so its record cannot be on its
+     * stack. The thread's own, or a peer's under the endpoint lock. */
+    uint64_t ipc_wait[UTHREAD_IPC_WAIT_WORDS];
 };
 
 struct process {
@@ -307,6 +313,22 @@ long syscall_unknown_number(uint64_t number);
 
 /* include/proc/signal.h has their contract; inline for IPC's fastpath. */
 extern struct spinlock signal_lock;
+
+/* The switch hook's work for a switch from user thread `from` (running) to user
+ * thread `next`: CPU time, then the machine (arch_user_switch). Interrupts off.
+ * Inline: the hook and IPC's direct switch (thread_park_switch leaves it to
+ * its caller) share it. */
+static inline __attribute__((always_inline)) void uthread_switch(struct uthread *from,
+                                                                 struct thread *next)
+{
+    struct uthread *to = next->user;
+    uint64_t now = arch_read_timestamp();
+    from->cpu_ticks += now - from->ran_since;
+    to->ran_since = now;
+    struct address_space *as = vmspace_address_space(to->proc->vm);
+    arch_user_switch_between(&from->arch, &to->arch, next->stack.top, &to->work,
+                             as->root.value, &as->tlb);
+}
 
 static inline __attribute__((warn_unused_result)) bool
 signal_wait_publish(struct uthread *ut, struct wait_queue *wq)

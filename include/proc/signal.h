@@ -195,11 +195,6 @@ int signal_wait_interruptible(struct wait_queue *wq, bool (*cond)(void *ctx), vo
 void signal_wait_mask_set(uint64_t mask);
 void signal_wait_mask_restore(void);
 
-/* The same, giving this CPU straight to `next` (a BLOCKED thread taken from its
- * wait queue) when the caller blocks: IPC's fastpath (wait_queue_wait_handoff). */
-struct thread;
-int signal_wait_interruptible_handoff(struct wait_queue *wq, bool (*cond)(void *ctx), void *ctx,
-                                      struct thread *next) __attribute__((warn_unused_result));
 
 /*
  * An interruptible sleep without signal_lock's two holds, for IPC's fastpath.

@@ -56,7 +56,7 @@ static inline struct thread *wait_queue_unlink_oldest(struct wait_queue *wq)
 }
 
 /* Unlinks the oldest waiter without waking it (NULL: none); the caller must
- * thread_wake it or give it the CPU with wait_queue_wait_handoff. Interrupts
+ * thread_wake it or give it the CPU (thread_park_handoff). Interrupts
  * disabled (IPC's fastpath runs so from end to end). Inline: the fastpath takes
  * its peer with it. */
 static inline struct thread *wait_queue_take_one(struct wait_queue *wq)
@@ -66,18 +66,12 @@ static inline struct thread *wait_queue_take_one(struct wait_queue *wq)
     spin_unlock_irqs_off(&wq->lock);
     return t;
 }
-/* wait_queue_wait, except that `next` (a BLOCKED thread taken from its queue)
- * runs at once on this CPU in the caller's place when the caller blocks
- * (thread_handoff), and is simply woken when cond_fn already holds. Interrupts
- * disabled; they stay so. */
-void wait_queue_wait_handoff(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx,
-                             struct thread *next);
 
 /* For a sleeper that publishes its own wq only after it is in it (IPC's
  * fastpath): wq, which nobody else can reach yet, is made to hold just the
  * calling thread `self` (thread_current(), which the caller has at hand),
  * marked BLOCKED. The caller then publishes wq to its wakers and blocks
- * (thread_block, thread_handoff), or takes itself back out with
+ * (thread_block, thread_park_*), or takes itself back out with
  * wait_queue_cancel_asleep. Interrupts disabled from here to the block. */
 static inline void wait_queue_init_asleep(struct wait_queue *wq, const char *name,
                                           struct thread *self)

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/context.h"
 #include "arch/cpu.h"
 #include "mm/kstack.h"
 #include "sched/runqueue.h"
@@ -117,11 +118,54 @@ static inline struct thread *thread_current(void)
  */
 void thread_block(void);
 bool thread_wake(struct thread *t);
-/* thread_block that runs `next` (BLOCKED, taken from its wait queue by the
- * caller) at once on this CPU with the rest of the caller's time slice; falls
- * back to thread_wake(next) + thread_block when next is pinned elsewhere.
- * Interrupts off, as for thread_block. */
-void thread_handoff(struct thread *next);
+
+/*
+ * Parking: blocking without keeping a kernel frame (IPC's fastpath). A parked
+ * thread is BLOCKED like any other, in a wait queue its wakers reach, and any
+ * of them may wake it with thread_wake; but the function that parked it never
+ * returns. When a CPU next switches to it, it starts afresh in its park's
+ * resume(arg), on its stack below stack_top, once the switch is finished and
+ * with interrupts on, as a new thread starts; resume must not return (it leaves
+ * for user mode). A struct thread_park is filled once (thread_park_init) and
+ * kept, off the thread's stack, while the thread lives.
+ * The three ways to park the calling thread (BLOCKED and published, interrupts
+ * off; they stay off):
+ *   thread_park_handoff  runs next (BLOCKED, taken from its queue by the caller)
+ *                        at once on this CPU with the rest of the caller's time
+ *                        slice (thread_wake(next) and thread_park_block when
+ *                        next is pinned elsewhere);
+ *   thread_park_block    runs whatever is next here, as thread_block does;
+ *       either returns only when the caller did not switch away at all (it
+ *       was woken meanwhile and nothing else runs: RUNNING again); it then
+ *       calls its resume itself;
+ *   thread_park_switch   switches without a stack switch to next, BLOCKED in a
+ *                        park of its own (in its wait queue or not: the caller
+ *                        ended its wait, so no waker of that queue finds it
+ *                        BLOCKED any more): next becomes this CPU's running
+ *                        thread and the caller is settled as by a handoff; the
+ *                        switch hook is not called: the caller, which knows
+ *                        both are threads of the layer above, does that work
+ *                        next (inline). The caller, still standing on its own stack,
+ *                        must leave it for next's context at once, then clear
+ *                        its on_cpu (arch_syscall_return does both): it
+ *                        finishes next's wait on next's behalf instead of next
+ *                        resuming. false: nothing done; next cannot run
+ *                        here now (pinned elsewhere, woken by someone else, or
+ *                        still being switched away by its CPU): the caller
+ *                        parks with thread_park_handoff(next) instead, which
+ *                        sorts those out.
+ * A thread is in one park at a time; the park's resume decides from its own
+ * records what woke it (include/proc: IPC's park_resume).
+ */
+struct thread_park {
+    uint64_t sp;                          /* what a switch to it loads */
+    uint64_t words[ARCH_PARK_WORDS];      /* arch_park_init's */
+};
+void thread_park_init(struct thread_park *park, void (*resume)(void *arg), void *arg,
+                      uintptr_t stack_top);
+void thread_park_handoff(const struct thread_park *park, struct thread *next);
+void thread_park_block(const struct thread_park *park);
+bool thread_park_switch(const struct thread_park *park, struct thread *next);
 
 struct sched_stats {
     uint64_t threads_alive;  /* spawned and not yet joined */

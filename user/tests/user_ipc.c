@@ -2,7 +2,8 @@
  * user_ipc: Exo's synchronous IPC (include/uapi/exo_ipc.h): register messages
  * both ways, buffers of random sizes with checksums, FIFO order, many clients
  * and many server threads, the ends (server killed, endpoint closed: EPIPE),
- * timeouts, signals, every bad argument, a seeded stress and a seeded fuzzer.
+ * timeouts, signals, the fastpath's parked waiter resumed each way it can be
+ * (registers kept), every bad argument, a seeded stress and a seeded fuzzer.
  *
  * On another kernel the calls do not exist: each case skips ("not Exo") when
  * the first call answers ENOSYS. Every wait that could hang on a bug has a
@@ -602,6 +603,254 @@ static void kill_ends_a_register_call(void)
 	EXPECT_KILLED_BY(status, SIGKILL);
 	close(c);
 	close(ep);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/*
+ * The parked waiter (proc/ipc.c): a thread that waits on the fastpath keeps no
+ * kernel frame; a fastpath peer resumes it straight in user mode on its saved
+ * registers, anything else (a general-path peer, a signal, kill, the server's
+ * end) through the scheduler, which starts it in a continuation that ends the
+ * system call. These cases drive each way in and check what the ABI promises
+ * on the way out: the words, the result, and every other register but rax,
+ * rcx and r11 kept.
+ */
+struct raw_call {
+	uint64_t words[EXO_IPC_WORDS]; /* in: the message; out: what came back */
+	uint64_t rbp_in, rbp_out;
+	uint64_t rdi, rsi, rdx, r10, r8; /* after the call */
+};
+
+/* A register-only ipc_call(fd) by hand, with rbp and r8 (which a call does not
+ * read) set to known values and the argument registers read back after it. */
+static long raw_call_keeping(int fd, struct raw_call *io)
+{
+	register uint64_t r10 __asm__("r10") = 0;
+	register uint64_t r8 __asm__("r8") = (uint64_t)io;
+	uint64_t rdi = (uint64_t)fd, rsi = 0, rdx = 0;
+	long rax = EXO_SYS_ipc_call;
+	__asm__ volatile("sub $128, %%rsp\n\t" /* the red zone */
+			 "push %%rbp\n\t"
+			 "mov 0(%%r8), %%rbx\n\t"
+			 "mov 8(%%r8), %%r12\n\t"
+			 "mov 16(%%r8), %%r13\n\t"
+			 "mov 24(%%r8), %%r14\n\t"
+			 "mov 32(%%r8), %%r15\n\t"
+			 "mov 40(%%r8), %%r9\n\t"
+			 "mov 48(%%r8), %%rbp\n\t"
+			 "syscall\n\t"
+			 "mov %%rbx, 0(%%r8)\n\t"
+			 "mov %%r12, 8(%%r8)\n\t"
+			 "mov %%r13, 16(%%r8)\n\t"
+			 "mov %%r14, 24(%%r8)\n\t"
+			 "mov %%r15, 32(%%r8)\n\t"
+			 "mov %%r9, 40(%%r8)\n\t"
+			 "mov %%rbp, 56(%%r8)\n\t"
+			 "pop %%rbp\n\t"
+			 "add $128, %%rsp"
+			 : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r10), "+r"(r8)
+			 :
+			 : "rbx", "r12", "r13", "r14", "r15", "r9", "rcx", "r11", "memory");
+	io->rdi = rdi, io->rsi = rsi, io->rdx = rdx, io->r10 = r10, io->r8 = r8;
+	return rax;
+}
+
+/* A raw call of words `in` on fd: its result; the registers it must keep are
+ * checked, and the words that came back are in out. */
+static long raw_call_checked(int fd, const uint64_t in[EXO_IPC_WORDS],
+			     uint64_t out[EXO_IPC_WORDS])
+{
+	struct raw_call io;
+	memcpy(io.words, in, sizeof(io.words));
+	io.rbp_in = 0x5eed0000bb0bull ^ ktap_rand();
+	io.rbp_out = 0;
+	long result = raw_call_keeping(fd, &io);
+	EXPECT_EQ(io.rdi, (uint64_t)fd);
+	EXPECT_EQ(io.rsi, 0);
+	EXPECT_EQ(io.rdx, 0);
+	EXPECT_EQ(io.r10, 0);
+	EXPECT_EQ(io.r8, (uint64_t)&io);
+	EXPECT_EQ(io.rbp_out, io.rbp_in);
+	memcpy(out, io.words, sizeof(io.words));
+	return result;
+}
+
+/* A server on ep (a forked child, pinned where its parent was): words + 1 back
+ * to each call, until word 0 is ~0. Replies alternate between the fastpath (a
+ * parked caller resumed in user mode, the server parked) and the general path
+ * (a timeout: the caller resumed by the scheduler in its continuation, the
+ * server asleep in its C frame), when `alternate`; all on the fastpath
+ * otherwise. SIGALRM ends a server that waits too long: its callers get EPIPE
+ * instead of hanging. */
+static void word_server(int ep, bool alternate)
+{
+	alarm(20);
+	struct ipc_msg m = { { 0 } };
+	long token = ipc_recv(ep, &m, 0, NULL, CASE_TIMEOUT);
+	for (int i = 0; token > 0; i++) {
+		if (m.w[0] == ~0ull) {
+			ipc_reply_recv(token, &m, ep, EXO_IPC_NORECV, NULL, 0);
+			_exit(0);
+		}
+		for (int k = 0; k < EXO_IPC_WORDS; k++)
+			m.w[k] += 1;
+		token = ipc_reply_recv(token, &m, ep, 0, NULL, alternate && i % 2 ? CASE_TIMEOUT : 0);
+	}
+	_exit(1);
+}
+
+static void check_plus_one(const uint64_t in[EXO_IPC_WORDS], const uint64_t out[EXO_IPC_WORDS])
+{
+	for (int k = 0; k < EXO_IPC_WORDS; k++)
+		EXPECT_EQ(out[k], in[k] + 1);
+}
+
+static void parked_caller_keeps_registers_both_ways_back(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep, c;
+	cpu_set_t old = pinned_endpoint(&ep, &c, false);
+	pid_t server = fork();
+	if (server == 0)
+		word_server(ep, true);
+	close(ep);
+	for (int n = 0; n < 40; n++) {
+		uint64_t in[EXO_IPC_WORDS], out[EXO_IPC_WORDS];
+		for (int k = 0; k < EXO_IPC_WORDS; k++)
+			in[k] = ktap_rand() << 8;
+		EXPECT_EQ(raw_call_checked(c, in, out), 0);
+		check_plus_one(in, out);
+	}
+	stop_server(c, server);
+	close(c);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+static void general_path_caller_resumes_a_parked_server(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep, c;
+	cpu_set_t old = pinned_endpoint(&ep, &c, false);
+	pid_t server = fork();
+	if (server == 0)
+		word_server(ep, false);
+	close(ep);
+	static uint8_t bytes[100];
+	for (int n = 0; n < 20; n++) {
+		struct ipc_msg m = { { n, ktap_rand(), 3, 4, 5, 6 } }, sent = m;
+		if (n % 2) {
+			/* A buffer (which the register-only server has no room for: cut
+			 * to nothing) and a timeout: the general path, to a server parked
+			 * on the fastpath since its last reply. */
+			struct exo_ipc_ext ext = { .send_buf = (uint64_t)bytes, .send_bytes = sizeof(bytes) };
+			EXPECT_EQ(ipc_call_ext(c, &m, 0, &ext, CASE_TIMEOUT), 0);
+			check_plus_one(sent.w, m.w);
+		} else {
+			uint64_t out[EXO_IPC_WORDS];
+			EXPECT_EQ(raw_call_checked(c, sent.w, out), 0);
+			check_plus_one(sent.w, out);
+		}
+	}
+	stop_server(c, server);
+	close(c);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+static void kill_ends_a_parked_server(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep, c;
+	cpu_set_t old = pinned_endpoint(&ep, &c, false);
+	pid_t server = fork();
+	if (server == 0)
+		word_server(ep, false);
+	close(ep);
+	struct ipc_msg m = { { 1 } }, r;
+	EXPECT_EQ(ipc_call(c, &m, &r), 0); /* the server now waits parked in reply_recv */
+	pause_ms(20);
+	kill(server, SIGKILL);
+	int status = 0;
+	bool died = reaped_within_timeout(server, &status);
+	EXPECT_TRUE(died);
+	if (!died) {
+		stop_server(c, server);
+	} else {
+		EXPECT_KILLED_BY(status, SIGKILL);
+		EXPECT_ERRNO(ipc_call(c, &m, &r), EPIPE); /* its server fd went with it */
+	}
+	close(c);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+static void server_fd_closed_under_a_parked_caller_gives_epipe(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep, c;
+	cpu_set_t old = pinned_endpoint(&ep, &c, false);
+	pid_t server = fork();
+	if (server == 0) {
+		alarm(20);
+		struct ipc_msg m = { { 0 } };
+		long token = ipc_recv(ep, &m, 0, NULL, CASE_TIMEOUT);
+		/* The reply resumes the caller; the next call finds us parked. */
+		token = token > 0 ? ipc_reply_recv(token, &m, ep, 0, NULL, 0) : token;
+		close(ep); /* the call being served, with its caller parked, fails */
+		_exit(token > 0 ? 0 : 1);
+	}
+	close(ep);
+	uint64_t in[EXO_IPC_WORDS] = { 1, 2, 3, 4, 5, 6 }, out[EXO_IPC_WORDS];
+	EXPECT_EQ(raw_call_checked(c, in, out), 0);
+	EXPECT_EQ(raw_call_checked(c, in, out), -EPIPE);
+	for (int k = 0; k < EXO_IPC_WORDS; k++)
+		EXPECT_EQ(out[k], in[k]); /* an error leaves the words as they were */
+	int status;
+	waitpid(server, &status, 0);
+	EXPECT_EXITED(status, 0);
+	close(c);
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+static volatile sig_atomic_t usr1_seen;
+
+static void count_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+static void signal_handler_runs_for_a_parked_caller(void)
+{
+	SKIP_UNLESS_IPC();
+	int ep, c;
+	cpu_set_t old = pinned_endpoint(&ep, &c, false);
+	struct sigaction sa = { .sa_handler = count_usr1 };
+	sigaction(SIGUSR1, &sa, NULL);
+	usr1_seen = 0;
+	pid_t server = fork();
+	if (server == 0) {
+		alarm(20);
+		struct ipc_msg m = { { 0 } }, n = { { 0 } };
+		long first = ipc_recv(ep, &m, 0, NULL, CASE_TIMEOUT);
+		kill(getppid(), SIGUSR1); /* the caller waits parked for our reply */
+		long second = ipc_recv(ep, &n, 0, NULL, CASE_TIMEOUT);
+		if (second > 0)
+			ipc_reply_recv(second, &n, ep, EXO_IPC_NORECV, NULL, 0);
+		_exit(first > 0 && second > 0 ? 0 : 1);
+	}
+	close(ep);
+	pause_ms(50); /* the server waits: the call takes the fastpath and parks */
+	uint64_t in[EXO_IPC_WORDS] = { 7, 8, 9, 10, 11, 12 }, out[EXO_IPC_WORDS];
+	EXPECT_EQ(raw_call_checked(c, in, out), -EINTR);
+	EXPECT_EQ(usr1_seen, 1);
+	for (int k = 0; k < EXO_IPC_WORDS; k++)
+		EXPECT_EQ(out[k], in[k]);
+	struct ipc_msg m = { { 1 } }, r;
+	EXPECT_EQ(ipc_call(c, &m, &r), 0);
+	int status;
+	waitpid(server, &status, 0);
+	EXPECT_EXITED(status, 0);
+	signal(SIGUSR1, SIG_DFL);
+	close(c);
 	sched_setaffinity(0, sizeof(old), &old);
 }
 
@@ -1226,6 +1475,11 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(signal_ends_a_register_call),
 	KTAP_CASE(signal_ends_a_register_reply_recv),
 	KTAP_CASE(kill_ends_a_register_call),
+	KTAP_CASE(parked_caller_keeps_registers_both_ways_back),
+	KTAP_CASE(general_path_caller_resumes_a_parked_server),
+	KTAP_CASE(kill_ends_a_parked_server),
+	KTAP_CASE(server_fd_closed_under_a_parked_caller_gives_epipe),
+	KTAP_CASE(signal_handler_runs_for_a_parked_caller),
 	KTAP_CASE(bad_arguments_have_their_errno),
 	KTAP_CASE(seeded_random_stress),
 	KTAP_CASE(page_move_2m_is_received_and_gone_from_the_sender),

@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The words a parked thread resumes from (arch_park_init): rbp, the return
+ * address, begin, entry, arg, stack. */
+#define ARCH_PARK_WORDS 6
+
 #if __STDC_HOSTED__ == 0
 static inline __attribute__((always_inline)) void arch_context_switch(uint64_t *save_sp,
                                                                       uint64_t load_sp,

@@ -27,6 +27,18 @@ static inline void arch_irq_restore(bool were_enabled)
         __asm__ volatile("sti" : : : "memory");
 }
 
+/* For a path that knows interrupts are on when it starts (a system call's
+ * function: the entry turns them on before the call). */
+static inline void arch_irq_disable(void)
+{
+    __asm__ volatile("cli" : : : "memory");
+}
+
+static inline void arch_irq_enable(void)
+{
+    __asm__ volatile("sti" : : : "memory");
+}
+
 /* The whole flags word, for the hottest paths (the scheduler's yield): saving it
  * needs no bit extracted, restoring it no test (popf puts IF back as it was). */
 typedef unsigned long arch_irq_flags_t;
@@ -47,6 +59,14 @@ static inline void arch_irq_flags_restore(arch_irq_flags_t flags)
 
 bool arch_irq_save_disable(void);
 void arch_irq_restore(bool were_enabled);
+static inline void arch_irq_disable(void)
+{
+    (void)arch_irq_save_disable();
+}
+static inline void arch_irq_enable(void)
+{
+    arch_irq_restore(true);
+}
 typedef bool arch_irq_flags_t;
 static inline arch_irq_flags_t arch_irq_flags_save_disable(void)
 {
