@@ -181,7 +181,8 @@ static bool this_cpu_stays_busy(void)
 /* Wakes one idle CPU other than self, if there is one, to look for work. */
 static inline __attribute__((always_inline)) void kick_some_idle_cpu(unsigned self)
 {
-    unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
+    unsigned idle = cpuset_first_except_below_atomic(
+        &idle_cpus, self, __atomic_load_n(&cpus_online, __ATOMIC_RELAXED));
     if (idle < ARCH_MAX_CPUS)
         kick_idle_cpu(idle);
 }
