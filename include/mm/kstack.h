@@ -13,7 +13,10 @@
  * Locking: one spinlock over the slot bookkeeping (kstack_lock in mm/kstack.c);
  * pages are mapped outside it. A freed stack of up to 15 pages goes, still mapped,
  * into a small per-CPU cache (its own lock), from which the next kstack_alloc of
- * that size on the CPU takes it: no page-table work, no frame. Other freed stacks
+ * that size on the CPU takes it: no page-table work, no frame. A miss of that
+ * cache makes a batch of stacks (half a cache) with one slot-lock hold and one
+ * page-table walk per 2 MiB (paging_map_pages); a free into a full cache unmaps
+ * the older half of it with the freed stack, in one batch too. Other freed stacks
  * are unmapped at once but their frames and slots are reused only after a batched
  * TLB flush of every CPU.
  *

@@ -252,6 +252,7 @@ def all_boots(seed):
         ("crash_frame_double_free", ["frame: double free of frame 0x"]),
         ("crash_kstack_double_free", ["kstack: double free of the stack at"]),
         ("crash_kstack_double_free_large", ["kstack: double free of the stack at"]),
+        ("crash_kstack_double_free_after_batch", ["kstack: double free of the stack at"]),
         ("crash_sched_idle_thread_queued", ["runqueue", "that is still linked",
                                             "crash_sched_idle_thread_queued"]),
         ("crash_stack_overflow", ["double fault", "kernel stack overflow: CR2=0xffffc8",
