@@ -98,7 +98,9 @@ struct sched_cpu {
 
 static struct sched_cpu cpus[ARCH_MAX_CPUS];
 _Static_assert(sizeof(struct thread) + HEAP_HEADER_BYTES <= 256,
-               "a thread's control block fits a 256-byte heap block (thread.h)");
+               "a boot or idle thread's control block fits a 256-byte heap block (thread.h)");
+_Static_assert(THREAD_CONTROL_BYTES <= 256 && THREAD_CONTROL_BYTES % 16 == 0,
+               "a spawned thread's control block leaves most of a 4 KiB stack, 16-byte aligned");
 _Static_assert(ARCH_MAX_CPUS - 1 <= INT16_MAX && ARCH_MAX_CPUS - 1 <= UINT16_MAX,
                "a thread's affinity (int16_t) and cpu (uint16_t) hold any CPU index");
 static unsigned cpus_online;     /* atomic; CPUs with a scheduler */
@@ -325,9 +327,12 @@ static struct thread *pick_next(struct sched_cpu *c, unsigned self)
 
 /* ---- switching ---------------------------------------------------------------- */
 
+/* An exited thread is off its stack for good: it is DEAD, and its joiner may
+ * free it (a control block on its stack goes with the stack, at the join). */
 static void release_stack_and_mark_dead(struct thread *t)
 {
-    kstack_free(&t->stack);
+    if (!t->in_stack)
+        kstack_free(&t->stack);
     __atomic_store_n(&t->on_cpu, false, __ATOMIC_RELEASE);
     struct spinlock *lock = join_lock(t);
     bool irq = spin_lock(lock);
@@ -673,13 +678,9 @@ void thread_exit(void)
     panic("sched: exited thread %u ran again", running()->id);
 }
 
-/* A pinned thread's control block from its CPU's node; another's from this CPU's,
- * where enqueue puts it (as its stack, below). */
-static struct thread *thread_new(const char *name, int cpu)
+/* Fills in a new control block and registers it. */
+static void thread_init(struct thread *t, const char *name, int cpu)
 {
-    struct thread *t = cpu >= 0 ? kmalloc_for_cpu(sizeof(*t), (unsigned)cpu) : kmalloc(sizeof(*t));
-    if (!t)
-        return NULL;
     *t = (struct thread){
         .name = name,
         .id = __atomic_add_fetch(&next_thread_id, 1, __ATOMIC_RELAXED),
@@ -691,6 +692,15 @@ static struct thread *thread_new(const char *name, int cpu)
     };
     t->rq.pinned = cpu >= 0;
     registry_add(t);
+}
+
+/* A control block on the heap, for the boot and idle threads: a pinned thread's
+ * from its CPU's node. */
+static struct thread *thread_new(const char *name, int cpu)
+{
+    struct thread *t = cpu >= 0 ? kmalloc_for_cpu(sizeof(*t), (unsigned)cpu) : kmalloc(sizeof(*t));
+    if (t)
+        thread_init(t, name, cpu);
     return t;
 }
 
@@ -699,17 +709,17 @@ struct thread *thread_spawn_stack(thread_fn fn, void *arg, const char *name, int
 {
     if (cpu >= (int)ARCH_MAX_CPUS || cpu < THREAD_ANY_CPU)
         return NULL;
-    struct thread *t = thread_new(name, cpu);
-    if (!t)
-        return NULL;
     /* A pinned thread's stack from its CPU's node; another from this CPU's, where
-     * enqueue puts it and where it stays unless its node runs out of work. */
+     * enqueue puts it and where it stays unless its node runs out of work. Its
+     * control block is the stack's top (thread.h). */
     unsigned node = cpu >= 0 ? numa_cpu_node((unsigned)cpu) : KSTACK_ANY_NODE;
-    if (kstack_alloc_on_node(stack_bytes, node, &t->stack) != KSTACK_OK) {
-        registry_remove(t);
-        kfree(t);
+    struct kstack stack;
+    if (kstack_alloc_on_node(stack_bytes, node, &stack) != KSTACK_OK)
         return NULL;
-    }
+    struct thread *t = (struct thread *)(stack.top - THREAD_CONTROL_BYTES);
+    thread_init(t, name, cpu);
+    t->stack = (struct kstack){.bottom = stack.bottom, .top = (uintptr_t)t};
+    t->in_stack = true;
     struct arch_thread_start start = {
         .begin = thread_begin, .entry = fn, .arg = arg, .end = thread_exit};
     t->saved_sp = arch_thread_stack_init(t->stack.top, &start);
@@ -732,9 +742,15 @@ void thread_join(struct thread *t)
     struct spinlock *lock = join_lock(t);
     for (;;) {
         bool irq = spin_lock(lock);
-        if (load_state(t) == THREAD_DEAD) {
+        int state = load_state(t);
+        if (state == THREAD_DEAD) {
             spin_unlock(lock, irq);
             break;
+        }
+        if (state < THREAD_RUNNING || state > THREAD_DEAD) {
+            spin_unlock(lock, irq);
+            panic("sched: join of %p, which is not a thread (state %d): joined twice?",
+                  (void *)t, state);
         }
         t->joiner = self;
         store_state(self, THREAD_BLOCKED);
@@ -743,8 +759,14 @@ void thread_join(struct thread *t)
         arch_irq_restore(irq);
     }
     registry_remove(t);
-    kfree(t);
     __atomic_fetch_sub(&threads_alive, 1, __ATOMIC_RELAXED);
+    if (!t->in_stack) {
+        kfree(t);
+        return;
+    }
+    struct kstack stack = {.bottom = t->stack.bottom, .top = t->stack.top + THREAD_CONTROL_BYTES};
+    t->state = 0; /* not a thread any more: a second join panics, if the stack is still cached */
+    kstack_free(&stack);
 }
 
 /* ---- time --------------------------------------------------------------------- */

@@ -87,6 +87,32 @@ static void sched_join_waits_for_the_end_and_frees_everything(struct ktest *t)
     KT_EXPECT_EQ(t, kstack_count(), stacks);
 }
 
+/* Where a running thread stands: an address in its frame. */
+static void note_frame(void *arg)
+{
+    volatile uintptr_t here = 0;
+    *(uintptr_t *)arg = (uintptr_t)&here;
+}
+
+/* A spawned thread's control block is the top of its own stack (thread.h): the
+ * thread runs below it, inside the pages it asked for, and the join frees both
+ * (the stack count comes back, no heap block was taken). */
+static void sched_control_block_sits_atop_its_own_stack(struct ktest *t)
+{
+    size_t stacks = kstack_count();
+    uintptr_t frame = 0;
+    struct thread *th = thread_spawn_stack(note_frame, &frame, "atop", THREAD_ANY_CPU, 4096);
+    KT_ASSERT(t, th != NULL);
+    KT_EXPECT_EQ(t, kstack_count(), stacks + 1);
+    KT_EXPECT_EQ(t, th->stack.top, (uintptr_t)th);
+    KT_EXPECT_EQ(t, th->stack.top + THREAD_CONTROL_BYTES - th->stack.bottom, 4096);
+    KT_EXPECT(t, kstack_is_guard(th->stack.bottom - 1));
+    uintptr_t bottom = th->stack.bottom, top = th->stack.top;
+    thread_join(th);
+    KT_EXPECT(t, frame >= bottom && frame < top);
+    KT_EXPECT_EQ(t, kstack_count(), stacks);
+}
+
 static void sched_sleep_lasts_at_least_as_asked(struct ktest *t)
 {
     struct sched_stats before, after;
@@ -319,7 +345,8 @@ KTEST_SUITE(sched, KTEST(sched_yield_takes_turns_in_fifo_order),
             KTEST(sched_sleep_lasts_at_least_as_asked), KTEST(sched_tick_follows_the_clock),
             KTEST(sched_mutex_excludes_under_preemption), KTEST(sched_semaphore_limits_holders),
             KTEST(sched_blocked_threads_wait_for_their_wake_up),
-            KTEST(sched_ticks_never_nest_on_one_stack));
+            KTEST(sched_ticks_never_nest_on_one_stack),
+            KTEST(sched_control_block_sits_atop_its_own_stack));
 
 /* ---- steal -------------------------------------------------------------------- */
 
@@ -453,6 +480,23 @@ static void crash_sched_idle_thread_queued(struct ktest *t)
     ktest_fail(t, __FILE__, __LINE__, "the idle thread was queued");
 }
 KTEST_CRASH_SUITE(crash_sched_idle_thread_queued, KTEST(crash_sched_idle_thread_queued));
+
+/* A joined thread's control block went with its stack, which this CPU keeps
+ * cached (it has room: emptied first): a second join finds no thread there. */
+static void crash_sched_join_twice(struct ktest *t)
+{
+    thread_set_own_affinity((int)arch_cpu_index());
+    thread_yield();
+    kstack_flush();
+    uintptr_t frame = 0;
+    struct thread *th = thread_spawn_stack(note_frame, &frame, "joined twice",
+                                           (int)arch_cpu_index(), 4096);
+    KT_ASSERT(t, th != NULL);
+    thread_join(th);
+    thread_join(th);
+    ktest_fail(t, __FILE__, __LINE__, "the second join went unnoticed");
+}
+KTEST_CRASH_SUITE(crash_sched_join_twice, KTEST(crash_sched_join_twice));
 
 KTEST_SUITE(steal, KTEST(steal_work_spawned_on_one_cpu_reaches_every_cpu),
             KTEST(steal_never_moves_pinned_threads),
