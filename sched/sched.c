@@ -195,21 +195,35 @@ static __attribute__((noinline)) void kick_idle_cpu_out_of_line(unsigned self)
     kick_some_idle_cpu(self);
 }
 
-/* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
-static void enqueue(struct thread *t)
+/* The queue a RUNNABLE thread goes to: its CPU's, pinned or last run. */
+static unsigned enqueue_target(const struct thread *t, unsigned self)
 {
-    unsigned self = arch_cpu_index();
     unsigned target = t->affinity >= 0 ? (unsigned)t->affinity : t->cpu;
     if (target >= __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE))
         target = self;
-    rq_push(&cpus[target].rq, &t->rq);
+    return target;
+}
+
+/* After threads were queued on target's queue (`stealable`: some may be stolen):
+ * makes sure some CPU will look. Interrupts off. */
+static void kick_for_queued(unsigned target, unsigned self, bool stealable)
+{
     if (cpuset_test_atomic(&idle_cpus, target)) {
         kick_idle_cpu(target);
-    } else if (!t->rq.pinned && (target != self || this_cpu_stays_busy())) {
+    } else if (stealable && (target != self || this_cpu_stays_busy())) {
         /* Queued on a busy CPU while another is idle: wake that one to come and
          * steal (work conservation, include/sched/fair.h). */
         kick_some_idle_cpu(self);
     }
+}
+
+/* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
+static void enqueue(struct thread *t)
+{
+    unsigned self = arch_cpu_index();
+    unsigned target = enqueue_target(t, self);
+    rq_push(&cpus[target].rq, &t->rq);
+    kick_for_queued(target, self, !t->rq.pinned);
 }
 
 /*
@@ -571,22 +585,85 @@ void thread_block(void)
     schedule();
 }
 
-bool thread_wake(struct thread *t)
+/* Makes a BLOCKED thread RUNNABLE, for the caller to queue; false when it was not
+ * blocked. It may still be switching away on its CPU: it is the caller's to queue
+ * only once its stack is free, so this waits for that. So a queued thread is
+ * never on a CPU, and schedule() never waits for one while it is itself in the
+ * middle of a switch (two CPUs doing that for each other's threads would wait
+ * forever). */
+static bool claim_to_wake(struct thread *t)
 {
     int expected = THREAD_BLOCKED;
     if (!__atomic_compare_exchange_n(&t->state, &expected, THREAD_RUNNABLE, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return false;
-    /* It may still be switching away on its CPU: queue it only once its stack is
-     * free. So a queued thread is never on a CPU, and schedule() never waits for
-     * one while it is itself in the middle of a switch (two CPUs doing that for
-     * each other's threads would wait forever). */
     while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
         arch_cpu_relax();
+    return true;
+}
+
+bool thread_wake(struct thread *t)
+{
+    if (!claim_to_wake(t))
+        return false;
     bool irq = arch_irq_save_disable();
     enqueue(t);
     arch_irq_restore(irq);
     return true;
+}
+
+/* Threads thread_wake_list queues under one hold of a run queue's lock. */
+#define WAKE_BATCH 32
+
+/* A batch of claimed threads bound for one queue. */
+struct wake_batch {
+    struct rq_node *nodes[WAKE_BATCH];
+    size_t n;
+    unsigned target;
+    bool stealable;
+};
+
+static void wake_batch_flush(struct wake_batch *b)
+{
+    if (!b->n)
+        return;
+    bool irq = arch_irq_save_disable();
+    rq_push_many(&cpus[b->target].rq, b->nodes, b->n);
+    kick_for_queued(b->target, arch_cpu_index(), b->stealable);
+    arch_irq_restore(irq);
+    b->n = 0;
+    b->stealable = false;
+}
+
+/*
+ * thread_wake of a whole list, for a wake-up of many (wait_queue_wake_all): the
+ * threads bound for one CPU's queue, up to WAKE_BATCH in a row, are queued under
+ * one hold of its lock, with one look for an idle CPU to kick, instead of one
+ * each. A claimed thread waits in the batch, RUNNABLE and in no queue, until its
+ * batch is queued (a few dozen claims later, by this same call): nothing waits
+ * for a RUNNABLE thread to be queued, so this only delays it.
+ */
+unsigned thread_wake_list(struct thread *list)
+{
+    struct wake_batch batch = {.n = 0};
+    unsigned listed = 0;
+    for (; list; listed++) {
+        struct thread *t = list;
+        list = t->wait_next;
+        t->wait_next = NULL;
+        if (!claim_to_wake(t))
+            continue; /* not blocked: woken by someone else already */
+        bool irq = arch_irq_save_disable();
+        unsigned target = enqueue_target(t, arch_cpu_index());
+        arch_irq_restore(irq);
+        if (batch.n == WAKE_BATCH || (batch.n && target != batch.target))
+            wake_batch_flush(&batch);
+        batch.target = target;
+        batch.nodes[batch.n++] = &t->rq;
+        batch.stealable |= !t->rq.pinned;
+    }
+    wake_batch_flush(&batch);
+    return listed;
 }
 
 /* ---- the registry ------------------------------------------------------------- */

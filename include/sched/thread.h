@@ -129,6 +129,10 @@ static inline struct thread *thread_current(void)
  */
 void thread_block(void);
 bool thread_wake(struct thread *t);
+/* thread_wake of every thread of a list linked through wait_next (each link is
+ * cleared), queueing those bound for one CPU in batches, under one hold of its
+ * queue's lock each; returns how many threads the list held. */
+unsigned thread_wake_list(struct thread *list);
 /* thread_block that runs `next` (BLOCKED, taken from its wait queue by the
  * caller) at once on this CPU with the rest of the caller's time slice; falls
  * back to thread_wake(next) + thread_block when next is pinned elsewhere.
