@@ -419,7 +419,9 @@ static void crowd_join_share(void *arg)
  * for them all; false when a thread could not be spawned (nothing ran then). */
 static bool crowd_on_each_cpu(thread_fn fn, struct crowd_share *shares, unsigned ncpus)
 {
-    static struct thread *workers[ARCH_MAX_CPUS];
+    struct thread **workers = kcalloc(ncpus, sizeof(*workers));
+    if (!workers)
+        return false;
     unsigned n = 0;
     for (; n < ncpus; n++) {
         workers[n] = thread_spawn(fn, &shares[n], "crowd worker", (int)n);
@@ -428,6 +430,7 @@ static bool crowd_on_each_cpu(thread_fn fn, struct crowd_share *shares, unsigned
     }
     for (unsigned i = 0; i < n; i++)
         thread_join(workers[i]);
+    kfree(workers);
     return n == ncpus;
 }
 
@@ -438,9 +441,10 @@ static bool crowd_on_each_cpu(thread_fn fn, struct crowd_share *shares, unsigned
 static bool crowd_life(uint64_t *cycles, uint64_t *bytes_per_thread)
 {
     struct crowd c;
-    static struct crowd_share shares[ARCH_MAX_CPUS];
     unsigned ncpus = arch_cpu_count();
-    if (!crowd_init(&c, CROWD_THREADS, 0, 0, 1)) {
+    struct crowd_share *shares = kcalloc(ncpus, sizeof(*shares));
+    if (!shares || !crowd_init(&c, CROWD_THREADS, 0, 0, 1)) {
+        kfree(shares);
         bench_fail("no memory for a million thread handles");
         return false;
     }
@@ -464,6 +468,7 @@ static bool crowd_life(uint64_t *cycles, uint64_t *bytes_per_thread)
     *cycles = arch_read_timestamp_after() - start;
     *bytes_per_thread = spawned ? (free_before - free_during) / spawned : 0;
     crowd_free_handles(&c);
+    kfree(shares);
     if (!workers) {
         bench_fail("no memory for a worker thread per CPU");
         return false;
