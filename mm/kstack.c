@@ -430,6 +430,18 @@ static void panic_double_free(const struct kstack *stack)
     panic("kstack: double free of the stack at [0x%lx, 0x%lx)", stack->bottom, stack->top);
 }
 
+/* Are a mapped stack's frames on this CPU's node? (Always, with one node.) */
+static bool on_this_cpus_node(const struct kstack *stack)
+{
+    if (numa_node_count() == 1)
+        return true;
+    struct translation tr;
+    /* Unlocked, as kstack_free's own check: the caller owns the stack. */
+    return paging_translate_unlocked(&kernel_space, stack->bottom, &tr) &&
+           frame_node(phys(tr.pa.value & ~(uint64_t)(PAGE_BYTES - 1))) ==
+               numa_cpu_node(arch_cpu_index());
+}
+
 void kstack_free(const struct kstack *stack)
 {
     unsigned c = class_of(stack->bottom);
@@ -445,6 +457,10 @@ void kstack_free(const struct kstack *stack)
         if (!paging_is_mapped_unlocked(&kernel_space, stack->bottom) ||
             *(uint64_t *)stack->bottom == cached_seal(stack->bottom))
             panic_double_free(stack);
+        if (!on_this_cpus_node(stack)) {
+            free_unmapping(stack, c); /* the cache holds this node's stacks only */
+            return;
+        }
         if (cache_put(c, stack)) {
             __atomic_fetch_sub(&live_stacks, 1, __ATOMIC_RELAXED);
             return;

@@ -54,7 +54,9 @@ int kstack_alloc(size_t size_bytes, struct kstack *out);
 /* The same with frames from `node` (then the nearest with memory), for a thread
  * placed on another node's CPU; KSTACK_ANY_NODE: as kstack_alloc. A stack for
  * another node bypasses the per-CPU cache, whose stacks are the CPU's node's. A
- * freed stack goes to the cache of the CPU that frees it, whatever its node. */
+ * freed stack goes to the cache of the CPU that frees it when its frames are of
+ * that CPU's node (a thread's stack is freed by its joiner, who may run on
+ * another node than the thread did); another is unmapped. */
 #define KSTACK_ANY_NODE (~0u)
 int kstack_alloc_on_node(size_t size_bytes, unsigned node, struct kstack *out);
 void kstack_free(const struct kstack *stack);

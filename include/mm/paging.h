@@ -171,7 +171,8 @@ struct translation {
     unsigned flags;      /* effective: what every level of the walk allows */
 };
 bool paging_translate(struct address_space *as, uintptr_t va, struct translation *out);
-/* The same without the lock, for panic reports only (the tables may be changing). */
+/* The same without the lock, for panic reports (the tables may be changing) and
+ * for a caller that owns va's mapping, so that nobody else changes it (kstack). */
 bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct translation *out);
 /* Whether va is mapped, without the lock and without working out the rights: for
  * a caller that owns va's mapping (kstack_free's double-free check) or a panic. */
