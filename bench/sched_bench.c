@@ -265,8 +265,9 @@ struct crowd {
     uint64_t marks;           /* timekeeper: marks taken */
     uint64_t *mark_cycles;    /* timekeeper: TSC at each mark (rounds + 1 slots) */
     uint64_t *mark_switches;  /* timekeeper: the switch count then */
-    struct thread ***handles; /* chunks of CROWD_CHUNK thread pointers */
-    uint32_t size;
+    struct thread ***handles; /* nchunks chunks of CROWD_CHUNK thread pointers */
+    uint32_t nchunks;
+    uint32_t size;            /* members; after the spawns, those spawned */
 };
 
 static bool crowd_gate_open(void *ctx)
@@ -309,7 +310,7 @@ static void crowd_timekeeper(void *arg)
 
 static void crowd_free_handles(struct crowd *c)
 {
-    for (uint32_t i = 0; c->handles && i < (c->size + CROWD_CHUNK - 1) / CROWD_CHUNK; i++)
+    for (uint32_t i = 0; c->handles && i < c->nchunks; i++)
         kfree(c->handles[i]);
     kfree(c->handles);
     kfree(c->mark_cycles);
@@ -324,6 +325,7 @@ static bool crowd_init(struct crowd *c, uint32_t size, uint64_t rounds, uint64_t
                         .rounds = rounds,
                         .mark_first = mark_first,
                         .mark_stride = mark_stride,
+                        .nchunks = nchunks,
                         .size = size};
     c->handles = kcalloc(nchunks, sizeof(*c->handles));
     c->mark_cycles = kcalloc(rounds + 1, sizeof(uint64_t));
@@ -349,18 +351,24 @@ static uint32_t crowd_gather(struct crowd *c, int cpu)
             break;
         c->handles[spawned / CROWD_CHUNK][spawned % CROWD_CHUNK] = t;
     }
+    c->size = spawned; /* the timekeeper waits for this many at the gate */
     while (__atomic_load_n(&c->arrived, __ATOMIC_RELAXED) < spawned)
         thread_sleep_ns(1000000);
     return spawned;
 }
 
-/* Opens the gate and joins the first `spawned` members. */
-static void crowd_release(struct crowd *c, uint32_t spawned)
+static void crowd_open_gate(struct crowd *c)
 {
     bool irq = spin_lock(&c->gate.lock);
     __atomic_store_n(&c->open, 1, __ATOMIC_RELEASE);
     spin_unlock(&c->gate.lock, irq);
     wait_queue_wake_all(&c->gate);
+}
+
+/* Opens the gate and joins the first `spawned` members. */
+static void crowd_release(struct crowd *c, uint32_t spawned)
+{
+    crowd_open_gate(c);
     for (uint32_t i = 0; i < spawned; i++)
         thread_join(c->handles[i / CROWD_CHUNK][i % CROWD_CHUNK]);
 }
@@ -372,23 +380,99 @@ static uint64_t free_bytes(void)
     return stats.free_frames * FRAME_SIZE;
 }
 
-/* A million threads spread over the CPUs: spawned, all alive, all joined. Sets
- * the time in cycles and the memory they held while alive. */
+/* One CPU's share of the million: handles [first, first + count); `spawned` of
+ * them were (the rest failed for want of memory). */
+struct crowd_share {
+    struct crowd *c;
+    uint32_t first, count, spawned;
+};
+
+static struct thread **crowd_handle(struct crowd *c, uint32_t i)
+{
+    return &c->handles[i / CROWD_CHUNK][i % CROWD_CHUNK];
+}
+
+/* Spawns a share, unpinned: each member is queued on the spawner's CPU and runs
+ * there unless another CPU runs out of work and steals it. */
+static void crowd_spawn_share(void *arg)
+{
+    struct crowd_share *share = arg;
+    for (; share->spawned < share->count; share->spawned++) {
+        uint32_t i = share->first + share->spawned;
+        thread_fn fn = i == 0 ? crowd_timekeeper : crowd_member;
+        struct thread *t = thread_spawn_stack(fn, share->c, "crowd", THREAD_ANY_CPU,
+                                              SMALLEST_STACK_BYTES);
+        if (!t)
+            break;
+        *crowd_handle(share->c, i) = t;
+    }
+}
+
+static void crowd_join_share(void *arg)
+{
+    struct crowd_share *share = arg;
+    for (uint32_t i = 0; i < share->spawned; i++)
+        thread_join(*crowd_handle(share->c, share->first + i));
+}
+
+/* Runs fn(&shares[cpu]) on every CPU at once, in a thread pinned there, and waits
+ * for them all; false when a thread could not be spawned (nothing ran then). */
+static bool crowd_on_each_cpu(thread_fn fn, struct crowd_share *shares, unsigned ncpus)
+{
+    struct thread **workers = kcalloc(ncpus, sizeof(*workers));
+    if (!workers)
+        return false;
+    unsigned n = 0;
+    for (; n < ncpus; n++) {
+        workers[n] = thread_spawn(fn, &shares[n], "crowd worker", (int)n);
+        if (!workers[n])
+            break;
+    }
+    for (unsigned i = 0; i < n; i++)
+        thread_join(workers[i]);
+    kfree(workers);
+    return n == ncpus;
+}
+
+/* A million threads spread over the CPUs: each CPU spawns a share (as a program
+ * with a thread per CPU would), all wait alive at the gate, the gate opens, each
+ * CPU joins its share. Sets the time in cycles and the memory they held while
+ * alive. */
 static bool crowd_life(uint64_t *cycles, uint64_t *bytes_per_thread)
 {
     struct crowd c;
-    if (!crowd_init(&c, CROWD_THREADS, 0, 0, 1)) {
+    unsigned ncpus = arch_cpu_count();
+    struct crowd_share *shares = kcalloc(ncpus, sizeof(*shares));
+    if (!shares || !crowd_init(&c, CROWD_THREADS, 0, 0, 1)) {
+        kfree(shares);
         bench_fail("no memory for a million thread handles");
         return false;
     }
+    for (unsigned cpu = 0; cpu < ncpus; cpu++) {
+        uint32_t first = (uint32_t)((uint64_t)CROWD_THREADS * cpu / ncpus);
+        uint32_t end = (uint32_t)((uint64_t)CROWD_THREADS * (cpu + 1) / ncpus);
+        shares[cpu] = (struct crowd_share){.c = &c, .first = first, .count = end - first};
+    }
     uint64_t free_before = free_bytes();
     uint64_t start = arch_read_timestamp_before();
-    uint32_t spawned = crowd_gather(&c, THREAD_ANY_CPU);
+    bool workers = crowd_on_each_cpu(crowd_spawn_share, shares, ncpus);
+    uint32_t spawned = 0;
+    for (unsigned cpu = 0; cpu < ncpus; cpu++)
+        spawned += shares[cpu].spawned;
+    c.size = spawned; /* the timekeeper waits for this many at the gate */
+    while (__atomic_load_n(&c.arrived, __ATOMIC_RELAXED) < spawned)
+        thread_sleep_ns(1000000);
     uint64_t free_during = free_bytes();
-    crowd_release(&c, spawned);
+    crowd_open_gate(&c);
+    workers = crowd_on_each_cpu(crowd_join_share, shares, ncpus) && workers;
     *cycles = arch_read_timestamp_after() - start;
     *bytes_per_thread = spawned ? (free_before - free_during) / spawned : 0;
     crowd_free_handles(&c);
+    kfree(shares);
+    if (!workers) {
+        bench_fail("no memory for a worker thread per CPU");
+        return false;
+    }
     if (spawned < CROWD_THREADS) {
         kprintf("bench threads_1m: only %u threads could be spawned\n", spawned);
         bench_fail("out of memory before a million threads");

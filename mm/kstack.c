@@ -11,6 +11,8 @@
 
 #define PAGE_BYTES FRAME_SIZE
 #define FREE_CHUNK_SLOTS 1016 /* a chunk is 4080 bytes: with its heap header, one 4 KiB block */
+#define BATCH_PAGES 16        /* pages mapped or unmapped at once, at most */
+#define BATCH_STACKS 8        /* stacks made at once for a cache: half the largest one */
 
 /* Slot numbers given back, in heap-allocated chunks (the slots are unmapped). */
 struct free_chunk {
@@ -219,7 +221,43 @@ static bool cache_put(unsigned c, const struct kstack *stack)
     return room;
 }
 
+/* Caches n fresh stacks of class c (mapped, never used) in this CPU's cache, as
+ * many as there is room for, the first ones; returns how many. */
+static size_t cache_put_many(unsigned c, const struct kstack *stacks, size_t n)
+{
+    struct stack_cache *cache = &stack_caches[arch_cpu_index()];
+    unsigned room_total = (unsigned)(cache_first[c + 1] - cache_first[c]);
+    size_t put = 0;
+    bool irq = spin_lock(&cache->lock);
+    for (; put < n && cache->count[c] < room_total; put++) {
+        *(uint64_t *)stacks[put].bottom = cached_seal(stacks[put].bottom);
+        cache->stacks[cache_first[c] + cache->count[c]++] = stacks[put];
+    }
+    spin_unlock(&cache->lock, irq);
+    return put;
+}
+
+/* Takes the older half of this CPU's cache of class c out into `out` (their seals
+ * cleared: they are about to be unmapped); returns how many. */
+static size_t cache_take_older_half(unsigned c, struct kstack *out)
+{
+    struct stack_cache *cache = &stack_caches[arch_cpu_index()];
+    bool irq = spin_lock(&cache->lock);
+    unsigned n = cache->count[c] / 2;
+    struct kstack *first = &cache->stacks[cache_first[c]];
+    for (unsigned i = 0; i < n; i++)
+        out[i] = first[i];
+    for (unsigned i = n; i < cache->count[c]; i++)
+        first[i - n] = first[i];
+    cache->count[c] -= n;
+    spin_unlock(&cache->lock, irq);
+    for (unsigned i = 0; i < n; i++)
+        *(uint64_t *)out[i].bottom = 0;
+    return n;
+}
+
 static void free_unmapping(const struct kstack *stack, unsigned c);
+static void free_unmapping_batch(const struct kstack *stacks, size_t n, unsigned c, bool live);
 
 /* Unmaps every cached stack (into the pending batch). */
 static void drain_caches(void)
@@ -244,6 +282,87 @@ static void drain_caches(void)
     }
 }
 
+/* Takes up to n slots of class c (fewer when the class runs out). */
+static size_t take_slots(unsigned c, size_t *slots, size_t n)
+{
+    size_t got = 0;
+    bool irq = spin_lock(&kstack_lock);
+    if (!classes_ready)
+        setup_classes();
+    for (; got < n; got++) {
+        if (take_slot_locked(&classes[c], &slots[got]))
+            continue;
+        if (!npending_stacks)
+            break;
+        flush_pending_locked(); /* slots waiting for the flush may be all that is left */
+        if (!take_slot_locked(&classes[c], &slots[got]))
+            break;
+    }
+    spin_unlock(&kstack_lock, irq);
+    return got;
+}
+
+static void give_slots(unsigned c, const size_t *slots, size_t n)
+{
+    bool irq = spin_lock(&kstack_lock);
+    for (size_t i = 0; i < n; i++)
+        give_slot_locked(&classes[c], slots[i]);
+    spin_unlock(&kstack_lock, irq);
+}
+
+/*
+ * A cache miss for a stack of class c: makes a batch of fresh stacks of npages
+ * (half the class's cache, at most BATCH_PAGES pages) with one hold of kstack_lock
+ * for the slots and one of the kernel half's lock for the mappings, hands out one
+ * and caches the rest. False when any of it fails: everything is given back and
+ * the caller takes the one-stack path, which retries after a flush.
+ */
+static bool refill_and_take(unsigned c, size_t npages, struct kstack *out)
+{
+    size_t n = (size_t)(cache_first[c + 1] - cache_first[c]) / 2;
+    if (n > BATCH_PAGES / npages)
+        n = BATCH_PAGES / npages;
+    if (n > BATCH_STACKS)
+        n = BATCH_STACKS;
+    if (n < 2)
+        return false; /* no batch to gain: the one-stack path */
+    size_t slots[BATCH_STACKS];
+    uintptr_t va[BATCH_PAGES];
+    phys_addr_t frames[BATCH_PAGES];
+    n = take_slots(c, slots, n);
+    size_t pages = 0;
+    for (; pages < n * npages; pages++) {
+        frames[pages] = frame_alloc();
+        if (!phys_is_valid(frames[pages]))
+            break;
+        size_t slot = slots[pages / npages];
+        uintptr_t top = classes[c].base + (slot + 1) * classes[c].slot_pages * PAGE_BYTES;
+        va[pages] = top - (npages - pages % npages) * PAGE_BYTES;
+    }
+    int error = PAGING_ERR_NO_MEMORY;
+    size_t mapped = 0;
+    if (n && pages == n * npages)
+        mapped = paging_map_pages(va, frames, pages, PAGE_WRITE | PAGE_GLOBAL, &error);
+    if (!n || mapped < pages) {
+        for (size_t i = 0; i < mapped; i++)
+            paging_unmap(&kernel_space, va[i], PAGE_4K, NULL);
+        for (size_t i = 0; i < pages; i++)
+            frame_free(frames[i]);
+        give_slots(c, slots, n);
+        return false;
+    }
+    *out = (struct kstack){.bottom = va[0], .top = va[0] + npages * PAGE_BYTES};
+    __atomic_fetch_add(&live_stacks, 1, __ATOMIC_RELAXED);
+    struct kstack rest[BATCH_STACKS];
+    for (size_t i = 1; i < n; i++)
+        rest[i - 1] = (struct kstack){.bottom = va[i * npages],
+                                      .top = va[i * npages] + npages * PAGE_BYTES};
+    size_t cached = cache_put_many(c, rest, n - 1);
+    if (cached < n - 1) /* moved to another CPU meanwhile, whose cache was fuller */
+        free_unmapping_batch(rest + cached, n - 1 - cached, c, false);
+    return true;
+}
+
 int kstack_alloc(size_t size_bytes, struct kstack *out)
 {
     return kstack_alloc_on_node(size_bytes, KSTACK_ANY_NODE, out);
@@ -261,7 +380,8 @@ int kstack_alloc_on_node(size_t size_bytes, unsigned node, struct kstack *out)
         c++;
 
     /* The cache holds stacks of this CPU's node only. */
-    if (node == KSTACK_ANY_NODE && c < CACHED_CLASSES && cache_take(c, npages, out))
+    if (node == KSTACK_ANY_NODE && c < CACHED_CLASSES &&
+        (cache_take(c, npages, out) || refill_and_take(c, npages, out)))
         return KSTACK_OK;
 
     size_t slot;
@@ -310,6 +430,18 @@ static void panic_double_free(const struct kstack *stack)
     panic("kstack: double free of the stack at [0x%lx, 0x%lx)", stack->bottom, stack->top);
 }
 
+/* Are a mapped stack's frames on this CPU's node? (Always, with one node.) */
+static bool on_this_cpus_node(const struct kstack *stack)
+{
+    if (numa_node_count() == 1)
+        return true;
+    struct translation tr;
+    /* Unlocked, as kstack_free's own check: the caller owns the stack. */
+    return paging_translate_unlocked(&kernel_space, stack->bottom, &tr) &&
+           frame_node(phys(tr.pa.value & ~(uint64_t)(PAGE_BYTES - 1))) ==
+               numa_cpu_node(arch_cpu_index());
+}
+
 void kstack_free(const struct kstack *stack)
 {
     unsigned c = class_of(stack->bottom);
@@ -325,10 +457,22 @@ void kstack_free(const struct kstack *stack)
         if (!paging_is_mapped_unlocked(&kernel_space, stack->bottom) ||
             *(uint64_t *)stack->bottom == cached_seal(stack->bottom))
             panic_double_free(stack);
+        if (!on_this_cpus_node(stack)) {
+            free_unmapping(stack, c); /* the cache holds this node's stacks only */
+            return;
+        }
         if (cache_put(c, stack)) {
             __atomic_fetch_sub(&live_stacks, 1, __ATOMIC_RELAXED);
             return;
         }
+        /* Full: this stack and the older half of the cache are unmapped in one
+         * batch, so the next frees find room. */
+        struct kstack batch[CACHE_ENTRIES / 2 + 1];
+        size_t n = cache_take_older_half(c, batch);
+        __atomic_fetch_add(&live_stacks, n, __ATOMIC_RELAXED); /* counted off below */
+        batch[n++] = *stack;
+        free_unmapping_batch(batch, n, c, true);
+        return;
     }
     free_unmapping(stack, c);
 }
@@ -336,35 +480,72 @@ void kstack_free(const struct kstack *stack)
 /* Unmaps a stack into the pending batch (its frames and slot wait for the flush). */
 static void free_unmapping(const struct kstack *stack, unsigned c)
 {
-    size_t npages = (stack->top - stack->bottom) / PAGE_BYTES;
+    free_unmapping_batch(stack, 1, c, true);
+}
+
+/* Unmaps the pages gathered so far (va[0..n)) and files their frames and their
+ * stacks' slots in the pending batch; a stack whose lowest page was not mapped
+ * is a double free. kstack_lock held; dropped only to panic. */
+static void unmap_gathered_locked(const uintptr_t *va, const struct kstack *const *stack_of,
+                                  size_t n, unsigned c, bool irq)
+{
+    spin_assert_held(&kstack_lock);
+    phys_addr_t old[BATCH_PAGES];
     struct slot_class *cls = &classes[c];
-    size_t slot = (stack->top - cls->base) / (cls->slot_pages * PAGE_BYTES) - 1;
-    bool irq = spin_lock(&kstack_lock);
-    if (npending_stacks == PENDING_STACKS || npending_frames + npages > PENDING_FRAMES)
-        flush_pending_locked();
-    for (size_t i = 0; i < npages; i++) {
-        uintptr_t va = stack->bottom + i * PAGE_BYTES;
-        phys_addr_t frame;
-        int error = paging_unmap_deferred(&kernel_space, va, PAGE_4K, &frame, &pending_tables);
-        if (error == PAGING_ERR_NO_MEMORY) { /* no room for emptied tables: flush first */
-            flush_pending_locked();
-            error = paging_unmap_deferred(&kernel_space, va, PAGE_4K, &frame, &pending_tables);
+    paging_unmap_pages_deferred(va, n, old);
+    for (size_t i = 0; i < n; i++) {
+        const struct kstack *stack = stack_of[i];
+        if (va[i] == stack->bottom) {
+            /* Unmapped already: a racing second free got here first (both passed
+             * kstack_free's unlocked check), or an uncached stack is freed twice.
+             * Under the lock, so exactly one of two racing frees wins. */
+            if (!phys_is_valid(old[i])) {
+                spin_unlock(&kstack_lock, irq);
+                panic_double_free(stack);
+            }
+            pending_stacks[npending_stacks].class_index = (uint8_t)c;
+            pending_stacks[npending_stacks].slot =
+                (uint32_t)((stack->top - cls->base) / (cls->slot_pages * PAGE_BYTES) - 1);
+            npending_stacks++;
         }
-        /* The lowest page unmapped already: a racing second free got here first
-         * (both passed kstack_free's unlocked check), or an uncached stack is
-         * freed twice. Under the lock, so exactly one of two racing frees wins. */
-        if (i == 0 && error == PAGING_ERR_NOT_MAPPED) {
-            spin_unlock(&kstack_lock, irq);
-            panic_double_free(stack);
-        }
-        if (error == PAGING_OK)
-            pending_frames[npending_frames++] = frame;
+        if (phys_is_valid(old[i]))
+            pending_frames[npending_frames++] = old[i];
     }
-    pending_stacks[npending_stacks].class_index = (uint8_t)c;
-    pending_stacks[npending_stacks].slot = (uint32_t)slot;
-    npending_stacks++;
+}
+
+/*
+ * Unmaps n stacks of class c into the pending batch (their frames and slots wait
+ * for the flush) under one hold of kstack_lock, BATCH_PAGES pages per hold of the
+ * kernel half's lock. `live`: they were counted in live_stacks.
+ */
+static void free_unmapping_batch(const struct kstack *stacks, size_t n, unsigned c, bool live)
+{
+    uintptr_t va[BATCH_PAGES];
+    const struct kstack *stack_of[BATCH_PAGES];
+    size_t gathered = 0, gathered_stacks = 0;
+    bool irq = spin_lock(&kstack_lock);
+    for (size_t s = 0; s < n; s++) {
+        size_t npages = (stacks[s].top - stacks[s].bottom) / PAGE_BYTES;
+        if (npending_stacks + gathered_stacks == PENDING_STACKS ||
+            npending_frames + gathered + npages > PENDING_FRAMES) {
+            unmap_gathered_locked(va, stack_of, gathered, c, irq);
+            gathered = gathered_stacks = 0;
+            flush_pending_locked();
+        }
+        gathered_stacks++;
+        for (size_t i = 0; i < npages; i++) {
+            if (gathered == BATCH_PAGES) {
+                unmap_gathered_locked(va, stack_of, gathered, c, irq);
+                gathered = gathered_stacks = 0;
+            }
+            va[gathered] = stacks[s].bottom + i * PAGE_BYTES;
+            stack_of[gathered++] = &stacks[s];
+        }
+    }
+    unmap_gathered_locked(va, stack_of, gathered, c, irq);
     spin_unlock(&kstack_lock, irq);
-    __atomic_fetch_sub(&live_stacks, 1, __ATOMIC_RELAXED);
+    if (live)
+        __atomic_fetch_sub(&live_stacks, n, __ATOMIC_RELAXED);
 }
 
 bool kstack_is_guard(uintptr_t addr)

@@ -309,6 +309,75 @@ void paging_flush_deferred(struct paging_deferred *batch)
     batch->ntables = 0;
 }
 
+/* The 4 KiB leaf entry of kernel address va, walking only when va is outside the
+ * leaf table of the last call (*table, which maps from *table_base): a batch of
+ * nearby pages costs one walk per 2 MiB. NULL with *error when there is none (and
+ * !create). kernel_space's lock held. */
+static uint64_t *kernel_leaf_entry(uintptr_t va, bool create, uint64_t **table,
+                                   uintptr_t *table_base, int *error)
+{
+    uintptr_t base = va & ~(((uintptr_t)ARCH_PT_ENTRIES << ARCH_PAGE_SHIFT) - 1);
+    if (*table && base == *table_base)
+        return &(*table)[arch_va_index(va, 0)];
+    struct walk path;
+    uint64_t *entry = walk_to(&kernel_space, va, PAGE_4K, create, &path, error);
+    if (entry) {
+        *table = path.table[0];
+        *table_base = base;
+    }
+    return entry;
+}
+
+size_t paging_map_pages(const uintptr_t *va, const phys_addr_t *pa, size_t n, unsigned flags,
+                        int *error)
+{
+    uint64_t *table = NULL;
+    uintptr_t table_base = 0;
+    size_t done = 0;
+    *error = PAGING_OK;
+    bool irq = spin_lock(&kernel_space.lock);
+    for (; done < n; done++) {
+        int e = arch_va_is_kernel(va[done]) ? check_page(va[done], pa[done].value, PAGE_4K)
+                                             : PAGING_ERR_BAD_ADDRESS;
+        if (!e)
+            e = check_flags(va[done], flags);
+        uint64_t *entry = e ? NULL : kernel_leaf_entry(va[done], true, &table, &table_base, &e);
+        if (entry && arch_pte_present(*entry))
+            e = PAGING_ERR_EXISTS;
+        if (e) {
+            *error = e;
+            break;
+        }
+        *entry = arch_pte_leaf(pa[done].value, flags, PAGE_4K);
+    }
+    spin_unlock(&kernel_space.lock, irq);
+    /* A not-present entry is never cached, so new mappings need no flush. */
+    return done;
+}
+
+size_t paging_unmap_pages_deferred(const uintptr_t *va, size_t n, phys_addr_t *old)
+{
+    uint64_t *table = NULL;
+    uintptr_t table_base = 0;
+    size_t unmapped = 0;
+    bool irq = spin_lock(&kernel_space.lock);
+    for (size_t i = 0; i < n; i++) {
+        int error = arch_va_is_kernel(va[i]) ? check_page(va[i], 0, PAGE_4K)
+                                             : PAGING_ERR_BAD_ADDRESS;
+        uint64_t *entry =
+            error ? NULL : kernel_leaf_entry(va[i], false, &table, &table_base, &error);
+        old[i] = PHYS_INVALID;
+        if (!entry || !arch_pte_present(*entry))
+            continue;
+        old[i] = phys(arch_pte_phys(*entry, PAGE_4K));
+        *entry = 0;
+        arch_tlb_flush_page(va[i]);
+        unmapped++;
+    }
+    spin_unlock(&kernel_space.lock, irq);
+    return unmapped;
+}
+
 int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, unsigned flags)
 {
     int error = check_page(va, 0, size);

@@ -45,6 +45,18 @@ void rq_push(struct run_queue *rq, struct rq_node *node)
     spin_unlock(&rq->lock, irq);
 }
 
+void rq_push_many(struct run_queue *rq, struct rq_node *const *nodes, size_t n)
+{
+    bool irq = spin_lock(&rq->lock);
+    for (size_t i = 0; i < n; i++) {
+        rq_check_unlinked(rq, nodes[i], irq); /* panics: the nodes before it are queued */
+        rq_link_newest(rq, nodes[i]);
+        /* Counted as it goes, so that a panic above leaves the counts right. */
+        rq_publish_counts(rq, rq->count + 1, rq->stealable_count + (nodes[i]->pinned ? 0 : 1));
+    }
+    spin_unlock(&rq->lock, irq);
+}
+
 void rq_push_head(struct run_queue *rq, struct rq_node *node)
 {
     bool irq = spin_lock(&rq->lock);

@@ -98,7 +98,9 @@ struct sched_cpu {
 
 static struct sched_cpu cpus[ARCH_MAX_CPUS];
 _Static_assert(sizeof(struct thread) + HEAP_HEADER_BYTES <= 256,
-               "a thread's control block fits a 256-byte heap block (thread.h)");
+               "a boot or idle thread's control block fits a 256-byte heap block (thread.h)");
+_Static_assert(THREAD_CONTROL_BYTES <= 256 && THREAD_CONTROL_BYTES % 16 == 0,
+               "a spawned thread's control block leaves most of a 4 KiB stack, 16-byte aligned");
 _Static_assert(ARCH_MAX_CPUS - 1 <= INT16_MAX && ARCH_MAX_CPUS - 1 <= UINT16_MAX,
                "a thread's affinity (int16_t) and cpu (uint16_t) hold any CPU index");
 static unsigned cpus_online;     /* atomic; CPUs with a scheduler */
@@ -181,7 +183,8 @@ static bool this_cpu_stays_busy(void)
 /* Wakes one idle CPU other than self, if there is one, to look for work. */
 static inline __attribute__((always_inline)) void kick_some_idle_cpu(unsigned self)
 {
-    unsigned idle = cpuset_first_except_atomic(&idle_cpus, self);
+    unsigned idle = cpuset_first_except_below_atomic(
+        &idle_cpus, self, __atomic_load_n(&cpus_online, __ATOMIC_RELAXED));
     if (idle < ARCH_MAX_CPUS)
         kick_idle_cpu(idle);
 }
@@ -192,21 +195,35 @@ static __attribute__((noinline)) void kick_idle_cpu_out_of_line(unsigned self)
     kick_some_idle_cpu(self);
 }
 
-/* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
-static void enqueue(struct thread *t)
+/* The queue a RUNNABLE thread goes to: its CPU's, pinned or last run. */
+static unsigned enqueue_target(const struct thread *t, unsigned self)
 {
-    unsigned self = arch_cpu_index();
     unsigned target = t->affinity >= 0 ? (unsigned)t->affinity : t->cpu;
     if (target >= __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE))
         target = self;
-    rq_push(&cpus[target].rq, &t->rq);
+    return target;
+}
+
+/* After threads were queued on target's queue (`stealable`: some may be stolen):
+ * makes sure some CPU will look. Interrupts off. */
+static void kick_for_queued(unsigned target, unsigned self, bool stealable)
+{
     if (cpuset_test_atomic(&idle_cpus, target)) {
         kick_idle_cpu(target);
-    } else if (!t->rq.pinned && (target != self || this_cpu_stays_busy())) {
+    } else if (stealable && (target != self || this_cpu_stays_busy())) {
         /* Queued on a busy CPU while another is idle: wake that one to come and
          * steal (work conservation, include/sched/fair.h). */
         kick_some_idle_cpu(self);
     }
+}
+
+/* Puts a RUNNABLE thread in a run queue and makes sure some CPU will look. */
+static void enqueue(struct thread *t)
+{
+    unsigned self = arch_cpu_index();
+    unsigned target = enqueue_target(t, self);
+    rq_push(&cpus[target].rq, &t->rq);
+    kick_for_queued(target, self, !t->rq.pinned);
 }
 
 /*
@@ -325,9 +342,12 @@ static inline __attribute__((always_inline)) struct thread *pick_next(struct sch
 
 /* ---- switching ---------------------------------------------------------------- */
 
+/* An exited thread is off its stack for good: it is DEAD, and its joiner may
+ * free it (a control block on its stack goes with the stack, at the join). */
 static void release_stack_and_mark_dead(struct thread *t)
 {
-    kstack_free(&t->stack);
+    if (!t->in_stack)
+        kstack_free(&t->stack);
     __atomic_store_n(&t->on_cpu, false, __ATOMIC_RELEASE);
     struct spinlock *lock = join_lock(t);
     bool irq = spin_lock(lock);
@@ -630,22 +650,85 @@ void thread_block(void)
     schedule();
 }
 
-bool thread_wake(struct thread *t)
+/* Makes a BLOCKED thread RUNNABLE, for the caller to queue; false when it was not
+ * blocked. It may still be switching away on its CPU: it is the caller's to queue
+ * only once its stack is free, so this waits for that. So a queued thread is
+ * never on a CPU, and schedule() never waits for one while it is itself in the
+ * middle of a switch (two CPUs doing that for each other's threads would wait
+ * forever). */
+static bool claim_to_wake(struct thread *t)
 {
     int expected = THREAD_BLOCKED;
     if (!__atomic_compare_exchange_n(&t->state, &expected, THREAD_RUNNABLE, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return false;
-    /* It may still be switching away on its CPU: queue it only once its stack is
-     * free. So a queued thread is never on a CPU, and schedule() never waits for
-     * one while it is itself in the middle of a switch (two CPUs doing that for
-     * each other's threads would wait forever). */
     while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
         arch_cpu_relax();
+    return true;
+}
+
+bool thread_wake(struct thread *t)
+{
+    if (!claim_to_wake(t))
+        return false;
     bool irq = arch_irq_save_disable();
     enqueue(t);
     arch_irq_restore(irq);
     return true;
+}
+
+/* Threads thread_wake_list queues under one hold of a run queue's lock. */
+#define WAKE_BATCH 32
+
+/* A batch of claimed threads bound for one queue. */
+struct wake_batch {
+    struct rq_node *nodes[WAKE_BATCH];
+    size_t n;
+    unsigned target;
+    bool stealable;
+};
+
+static void wake_batch_flush(struct wake_batch *b)
+{
+    if (!b->n)
+        return;
+    bool irq = arch_irq_save_disable();
+    rq_push_many(&cpus[b->target].rq, b->nodes, b->n);
+    kick_for_queued(b->target, arch_cpu_index(), b->stealable);
+    arch_irq_restore(irq);
+    b->n = 0;
+    b->stealable = false;
+}
+
+/*
+ * thread_wake of a whole list, for a wake-up of many (wait_queue_wake_all): the
+ * threads bound for one CPU's queue, up to WAKE_BATCH in a row, are queued under
+ * one hold of its lock, with one look for an idle CPU to kick, instead of one
+ * each. A claimed thread waits in the batch, RUNNABLE and in no queue, until its
+ * batch is queued (a few dozen claims later, by this same call): nothing waits
+ * for a RUNNABLE thread to be queued, so this only delays it.
+ */
+unsigned thread_wake_list(struct thread *list)
+{
+    struct wake_batch batch = {.n = 0};
+    unsigned listed = 0;
+    for (; list; listed++) {
+        struct thread *t = list;
+        list = t->wait_next;
+        t->wait_next = NULL;
+        if (!claim_to_wake(t))
+            continue; /* not blocked: woken by someone else already */
+        bool irq = arch_irq_save_disable();
+        unsigned target = enqueue_target(t, arch_cpu_index());
+        arch_irq_restore(irq);
+        if (batch.n == WAKE_BATCH || (batch.n && target != batch.target))
+            wake_batch_flush(&batch);
+        batch.target = target;
+        batch.nodes[batch.n++] = &t->rq;
+        batch.stealable |= !t->rq.pinned;
+    }
+    wake_batch_flush(&batch);
+    return listed;
 }
 
 /* ---- the registry ------------------------------------------------------------- */
@@ -737,13 +820,9 @@ void thread_exit(void)
     panic("sched: exited thread %u ran again", running()->id);
 }
 
-/* A pinned thread's control block from its CPU's node; another's from this CPU's,
- * where enqueue puts it (as its stack, below). */
-static struct thread *thread_new(const char *name, int cpu)
+/* Fills in a new control block and registers it. */
+static void thread_init(struct thread *t, const char *name, int cpu)
 {
-    struct thread *t = cpu >= 0 ? kmalloc_for_cpu(sizeof(*t), (unsigned)cpu) : kmalloc(sizeof(*t));
-    if (!t)
-        return NULL;
     *t = (struct thread){
         .name = name,
         .id = __atomic_add_fetch(&next_thread_id, 1, __ATOMIC_RELAXED),
@@ -755,6 +834,15 @@ static struct thread *thread_new(const char *name, int cpu)
     };
     t->rq.pinned = cpu >= 0;
     registry_add(t);
+}
+
+/* A control block on the heap, for the boot and idle threads: a pinned thread's
+ * from its CPU's node. */
+static struct thread *thread_new(const char *name, int cpu)
+{
+    struct thread *t = cpu >= 0 ? kmalloc_for_cpu(sizeof(*t), (unsigned)cpu) : kmalloc(sizeof(*t));
+    if (t)
+        thread_init(t, name, cpu);
     return t;
 }
 
@@ -763,17 +851,17 @@ struct thread *thread_spawn_stack(thread_fn fn, void *arg, const char *name, int
 {
     if (cpu >= (int)ARCH_MAX_CPUS || cpu < THREAD_ANY_CPU)
         return NULL;
-    struct thread *t = thread_new(name, cpu);
-    if (!t)
-        return NULL;
     /* A pinned thread's stack from its CPU's node; another from this CPU's, where
-     * enqueue puts it and where it stays unless its node runs out of work. */
+     * enqueue puts it and where it stays unless its node runs out of work. Its
+     * control block is the stack's top (thread.h). */
     unsigned node = cpu >= 0 ? numa_cpu_node((unsigned)cpu) : KSTACK_ANY_NODE;
-    if (kstack_alloc_on_node(stack_bytes, node, &t->stack) != KSTACK_OK) {
-        registry_remove(t);
-        kfree(t);
+    struct kstack stack;
+    if (kstack_alloc_on_node(stack_bytes, node, &stack) != KSTACK_OK)
         return NULL;
-    }
+    struct thread *t = (struct thread *)(stack.top - THREAD_CONTROL_BYTES);
+    thread_init(t, name, cpu);
+    t->stack = (struct kstack){.bottom = stack.bottom, .top = (uintptr_t)t};
+    t->in_stack = true;
     struct arch_thread_start start = {
         .begin = thread_begin, .entry = fn, .arg = arg, .end = thread_exit};
     t->saved_sp = arch_thread_stack_init(t->stack.top, &start);
@@ -796,9 +884,15 @@ void thread_join(struct thread *t)
     struct spinlock *lock = join_lock(t);
     for (;;) {
         bool irq = spin_lock(lock);
-        if (load_state(t) == THREAD_DEAD) {
+        int state = load_state(t);
+        if (state == THREAD_DEAD) {
             spin_unlock(lock, irq);
             break;
+        }
+        if (state < THREAD_RUNNING || state > THREAD_DEAD) {
+            spin_unlock(lock, irq);
+            panic("sched: join of %p, which is not a thread (state %d): joined twice?",
+                  (void *)t, state);
         }
         t->joiner = self;
         store_state(self, THREAD_BLOCKED);
@@ -807,8 +901,14 @@ void thread_join(struct thread *t)
         arch_irq_restore(irq);
     }
     registry_remove(t);
-    kfree(t);
     __atomic_fetch_sub(&threads_alive, 1, __ATOMIC_RELAXED);
+    if (!t->in_stack) {
+        kfree(t);
+        return;
+    }
+    struct kstack stack = {.bottom = t->stack.bottom, .top = t->stack.top + THREAD_CONTROL_BYTES};
+    t->state = 0; /* not a thread any more: a second join panics, if the stack is still cached */
+    kstack_free(&stack);
 }
 
 /* ---- time --------------------------------------------------------------------- */

@@ -81,15 +81,7 @@ unsigned wait_queue_wake_all(struct wait_queue *wq)
     struct thread *list = wq->head;
     wq->head = wq->tail = NULL;
     spin_unlock(&wq->lock, irq);
-    unsigned woken = 0;
-    while (list) {
-        struct thread *t = list;
-        list = t->wait_next;
-        t->wait_next = NULL;
-        thread_wake(t);
-        woken++;
-    }
-    return woken;
+    return thread_wake_list(list);
 }
 
 void wait_queue_wait(struct wait_queue *wq, bool (*cond_fn)(void *ctx), void *ctx)

@@ -1,19 +1,9 @@
-/* x86_64 page-table entry bits (Intel SDM vol. 3, 4.5) and the control-register
- * and CPUID bits of the MMU features. */
+/* x86_64 page-table entry bits (machine/pte.h) and the control-register and
+ * CPUID bits of the MMU features. */
 #ifndef EXO_ARCH_X86_64_MMU_BITS_H
 #define EXO_ARCH_X86_64_MMU_BITS_H
 
-#define PTE_PRESENT (1ull << 0)
-#define PTE_WRITE (1ull << 1)
-#define PTE_USER (1ull << 2)
-#define PTE_WRITE_THROUGH (1ull << 3) /* PWT: PAT index bit 0 */
-#define PTE_CACHE_DISABLE (1ull << 4) /* PCD: PAT index bit 1 */
-#define PTE_ACCESSED (1ull << 5)
-#define PTE_DIRTY (1ull << 6)
-#define PTE_HUGE (1ull << 7) /* PS in a level-1 or level-2 entry */
-#define PTE_GLOBAL (1ull << 8)
-#define PTE_NO_EXEC (1ull << 63)
-#define PTE_ADDR_MASK 0x000ffffffffff000ull
+#include "machine/pte.h" /* the PTE_* bits */
 
 #define CR0_WP (1ull << 16)
 #define CR4_PGE (1ull << 7)

@@ -1,5 +1,6 @@
 /*
- * x86_64 page-table entry format (4-level paging), for include/arch/mmu.h.
+ * x86_64 page-table entry format (4-level paging), for include/arch/mmu.h (the
+ * tests a walk runs at every level are inline, in machine/pte.h).
  * Pure bit manipulation: the host tests build this file too.
  */
 #include "arch/mmu.h"
@@ -32,24 +33,6 @@ uint64_t arch_pte_table(uint64_t table_phys, bool user)
     return PTE_PRESENT | PTE_WRITE | (user ? PTE_USER : 0) | (table_phys & PTE_ADDR_MASK);
 }
 
-bool arch_pte_present(uint64_t pte)
-{
-    return (pte & PTE_PRESENT) != 0;
-}
-
-bool arch_pte_is_leaf(uint64_t pte, unsigned level)
-{
-    return level == 0 || (level < 3 && (pte & PTE_HUGE));
-}
-
-uint64_t arch_pte_phys(uint64_t pte, unsigned level)
-{
-    /* In a 2 MiB or 1 GiB entry bit 12 is the PAT bit, not part of the address. */
-    if (level > 0 && (pte & PTE_HUGE))
-        return pte & PTE_ADDR_MASK & ~((1ull << (12 + 9 * level)) - 1);
-    return pte & PTE_ADDR_MASK;
-}
-
 unsigned arch_pte_flags(uint64_t pte)
 {
     unsigned flags = 0;
@@ -78,23 +61,6 @@ unsigned arch_pte_table_rights(uint64_t pte)
     if (pte & PTE_USER)
         rights |= PAGE_USER;
     return rights;
-}
-
-unsigned arch_va_index(uintptr_t va, unsigned level)
-{
-    return (unsigned)(va >> (12 + ARCH_PT_INDEX_BITS * level)) & (ARCH_PT_ENTRIES - 1);
-}
-
-bool arch_va_is_canonical(uintptr_t va)
-{
-    /* Bits 63..47 all equal. */
-    uint64_t top = va >> 47;
-    return top == 0 || top == 0x1ffff;
-}
-
-bool arch_va_is_kernel(uintptr_t va)
-{
-    return (va >> 63) != 0;
 }
 
 uintptr_t arch_va_from_indexes(const unsigned index[ARCH_PT_LEVELS])

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "machine/mmu.h"
+#include "machine/pte.h"
 
 /* ---- geometry and physical memory (machine/mmu.h) ------------------------- */
 
@@ -70,26 +71,28 @@ extern const struct arch_image_section arch_image_sections[ARCH_IMAGE_SECTIONS];
 
 /* ---- entries (arch/x86_64/pte.c) ------------------------------------------ */
 
+/* Inline in machine/pte.h, as the walk runs them at every level:
+ *   bool arch_pte_present(uint64_t pte);
+ *   bool arch_pte_is_leaf(uint64_t pte, unsigned level): does this present entry
+ *     at `level` map a page (rather than point to a table)?
+ *   uint64_t arch_pte_phys(uint64_t pte, unsigned level): the physical address
+ *     the entry points to (a page or a table);
+ *   unsigned arch_va_index(uintptr_t va, unsigned level): the index of `va` in a
+ *     table of level `level`;
+ *   bool arch_va_is_canonical(uintptr_t va);
+ *   bool arch_va_is_kernel(uintptr_t va): the kernel half, shared by every
+ *     address space. */
+
 /* An entry mapping a page of level `level` (0: 4 KiB, 1: 2 MiB, 2: 1 GiB). */
 uint64_t arch_pte_leaf(uint64_t phys, unsigned page_flags, unsigned level);
 /* An entry pointing to a next-level table; `user` lets user pages sit below it. */
 uint64_t arch_pte_table(uint64_t table_phys, bool user);
-bool arch_pte_present(uint64_t pte);
-/* Does this present entry at `level` map a page (rather than point to a table)? */
-bool arch_pte_is_leaf(uint64_t pte, unsigned level);
-/* The physical address the entry points to (a page or a table). */
-uint64_t arch_pte_phys(uint64_t pte, unsigned level);
 /* The PAGE_* flags a leaf entry grants. */
 unsigned arch_pte_flags(uint64_t pte);
 /* What a table entry lets through to the entries below it (PAGE_WRITE, PAGE_EXEC,
  * PAGE_USER): the effective rights of a page are the intersection along its walk. */
 unsigned arch_pte_table_rights(uint64_t pte);
 
-/* The index of `va` in a table of level `level`. */
-unsigned arch_va_index(uintptr_t va, unsigned level);
-bool arch_va_is_canonical(uintptr_t va);
-/* Kernel half: shared by every address space. */
-bool arch_va_is_kernel(uintptr_t va);
 /* Rebuilds a canonical address from table indexes (the inverse of the walk). */
 uintptr_t arch_va_from_indexes(const unsigned index[ARCH_PT_LEVELS]);
 

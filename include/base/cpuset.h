@@ -55,6 +55,24 @@ static inline bool cpuset_test_atomic(const struct cpuset *set, unsigned cpu)
     return (word >> (cpu % CPUSET_WORD_BITS)) & 1;
 }
 
+/* The lowest CPU below `limit` in the set other than `except`, or ARCH_MAX_CPUS when
+ * there is none; only the words that hold CPUs below limit are read (the
+ * scheduler's wake-ups pass the CPUs online: one word on a small machine, not
+ * ARCH_MAX_CPUS / 64 of them). Bits at or above limit in the last word read count. */
+static inline unsigned cpuset_first_except_below_atomic(const struct cpuset *set,
+                                                        unsigned except, unsigned limit)
+{
+    unsigned words = (limit + CPUSET_WORD_BITS - 1) / CPUSET_WORD_BITS;
+    for (unsigned w = 0; w < words && w < CPUSET_WORDS; w++) {
+        uint64_t word = __atomic_load_n(&set->words[w], __ATOMIC_SEQ_CST);
+        if (except / CPUSET_WORD_BITS == w)
+            word &= ~(1ull << (except % CPUSET_WORD_BITS));
+        if (word)
+            return w * CPUSET_WORD_BITS + (unsigned)__builtin_ctzll(word);
+    }
+    return ARCH_MAX_CPUS;
+}
+
 /* The lowest CPU in the set other than `except`, or ARCH_MAX_CPUS when there is none. */
 static inline unsigned cpuset_first_except_atomic(const struct cpuset *set, unsigned except)
 {

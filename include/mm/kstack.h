@@ -13,7 +13,10 @@
  * Locking: one spinlock over the slot bookkeeping (kstack_lock in mm/kstack.c);
  * pages are mapped outside it. A freed stack of up to 15 pages goes, still mapped,
  * into a small per-CPU cache (its own lock), from which the next kstack_alloc of
- * that size on the CPU takes it: no page-table work, no frame. Other freed stacks
+ * that size on the CPU takes it: no page-table work, no frame. A miss of that
+ * cache makes a batch of stacks (half a cache) with one slot-lock hold and one
+ * page-table walk per 2 MiB (paging_map_pages); a free into a full cache unmaps
+ * the older half of it with the freed stack, in one batch too. Other freed stacks
  * are unmapped at once but their frames and slots are reused only after a batched
  * TLB flush of every CPU.
  *
@@ -51,7 +54,9 @@ int kstack_alloc(size_t size_bytes, struct kstack *out);
 /* The same with frames from `node` (then the nearest with memory), for a thread
  * placed on another node's CPU; KSTACK_ANY_NODE: as kstack_alloc. A stack for
  * another node bypasses the per-CPU cache, whose stacks are the CPU's node's. A
- * freed stack goes to the cache of the CPU that frees it, whatever its node. */
+ * freed stack goes to the cache of the CPU that frees it when its frames are of
+ * that CPU's node (a thread's stack is freed by its joiner, who may run on
+ * another node than the thread did); another is unmapped. */
 #define KSTACK_ANY_NODE (~0u)
 int kstack_alloc_on_node(size_t size_bytes, unsigned node, struct kstack *out);
 void kstack_free(const struct kstack *stack);

@@ -113,6 +113,22 @@ struct paging_deferred {
 int paging_unmap_deferred(struct address_space *as, uintptr_t va, enum page_size size,
                           phys_addr_t *old, struct paging_deferred *batch);
 void paging_flush_deferred(struct paging_deferred *batch);
+/*
+ * Batches of 4 KiB pages in the kernel half (kernel stacks fill and drain their
+ * caches so), under one hold of the kernel half's lock and with one walk per
+ * leaf table instead of one per page. paging_map_pages maps va[i] -> pa[i] for i
+ * below n, each checked as paging_map checks it, and stops at the first error
+ * (*error; PAGING_ERR_BAD_ADDRESS for a user address): it returns how many it
+ * mapped, the first ones. Tables a failed walk created stay, empty, until
+ * paging_trim. paging_unmap_pages_deferred unmaps every va[i] that is mapped,
+ * setting old[i] to its frame, or to PHYS_INVALID when nothing was mapped there
+ * (or va[i] is not a kernel 4 KiB page), and returns how many it unmapped; as
+ * paging_unmap_deferred, only this CPU's TLB is invalidated, so neither the
+ * addresses nor the frames may be reused before a paging_flush_deferred.
+ */
+size_t paging_map_pages(const uintptr_t *va, const phys_addr_t *pa, size_t n, unsigned flags,
+                        int *error);
+size_t paging_unmap_pages_deferred(const uintptr_t *va, size_t n, phys_addr_t *old);
 int paging_protect(struct address_space *as, uintptr_t va, enum page_size size, unsigned flags);
 
 /* Points the present 4 KiB page at va to another frame with `flags` (*old, if
@@ -155,7 +171,8 @@ struct translation {
     unsigned flags;      /* effective: what every level of the walk allows */
 };
 bool paging_translate(struct address_space *as, uintptr_t va, struct translation *out);
-/* The same without the lock, for panic reports only (the tables may be changing). */
+/* The same without the lock, for panic reports (the tables may be changing) and
+ * for a caller that owns va's mapping, so that nobody else changes it (kstack). */
 bool paging_translate_unlocked(struct address_space *as, uintptr_t va, struct translation *out);
 /* Whether va is mapped, without the lock and without working out the rights: for
  * a caller that owns va's mapping (kstack_free's double-free check) or a panic. */

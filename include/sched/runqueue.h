@@ -87,6 +87,11 @@ void rq_init(struct run_queue *rq);
 /* Any CPU may push (a wake-up from another CPU); the node must be unlinked. */
 void rq_push(struct run_queue *rq, struct rq_node *node);
 
+/* Any CPU: rq_push of nodes[0], ..., nodes[n - 1], in that order, under one hold
+ * of the lock (a wake-up of many threads). A linked node panics as in rq_push,
+ * with the nodes before it queued. */
+void rq_push_many(struct run_queue *rq, struct rq_node *const *nodes, size_t n);
+
 /* Any CPU: queues an unlinked node ahead of every node queued, as the oldest (a
  * thread moved from another queue's head keeps its place in line: fair.h). Seqs
  * below the first push's leave room for 2^62 such pushes. */

@@ -19,8 +19,14 @@
  * (in a wait queue or sleeping; woken by thread_wake), EXITING (switching away
  * for the last time), DEAD (stack freed, waiting for join).
  *
- * The control block is 168 bytes with its heap header (a 256-byte heap block), so
- * that a million threads with 4 KiB stacks fit in well under 6 GiB.
+ * A spawned thread's control block (struct thread, THREAD_CONTROL_BYTES with its
+ * alignment) is the top of its own kernel stack: one allocation for both, no heap
+ * block, so that a million threads with 4 KiB stacks fit in well under 6 GiB and
+ * spawning one costs a stack from the per-CPU cache and little else. The stack
+ * the thread runs on is what lies below it (a request of 4 KiB leaves 3,968
+ * bytes). So the stack lives until the join, which frees both; a running
+ * thread's overflow goes down into the guard page, away from the block. The boot
+ * and idle threads, which are never joined, have heap blocks instead.
  *
  * Every thread is also in a registry from its creation until it is joined (the
  * boot and idle threads, never joined, stay there for good), so that
@@ -60,7 +66,7 @@ typedef void (*thread_fn)(void *arg);
 struct thread {
     struct rq_node rq;          /* run-queue link; rq.pinned = (affinity >= 0) */
     uint64_t saved_sp;          /* while not running: arch_context_switch's frame */
-    struct kstack stack;
+    struct kstack stack;        /* what it runs on: below the control block, if in_stack */
     struct thread *wait_next;   /* link in a wait queue or sleep bucket (its lock) */
     struct thread *joiner;      /* who waits in thread_join (join lock of this thread) */
     uint64_t wake_at_ns;        /* sleeping: the arch_time_ns to wake at (owner CPU only) */
@@ -77,12 +83,16 @@ struct thread {
     int16_t affinity;           /* THREAD_ANY_CPU or the CPU it is pinned to */
     uint16_t cpu;               /* the CPU it runs on, or last ran on */
     bool on_cpu;                /* its stack is in use by a CPU (atomic, release on clear) */
+    bool in_stack;              /* this block is the top of `stack` (thread_spawn_stack) */
     /* A user thread's state in the layers above (proc/): NULL for a kernel thread.
      * Set once by the thread itself (thread_set_user); read by the switch hook. */
     void *user;
     /* Links in the registry shard id % SCHED_REGISTRY_SHARDS (that shard's lock). */
     struct thread *registry_prev, *registry_next;
 };
+
+/* The top of a spawned thread's stack that its control block takes. */
+#define THREAD_CONTROL_BYTES ((sizeof(struct thread) + 63) & ~(size_t)63)
 
 /* Starts the scheduler on the boot CPU: the caller becomes thread "main". */
 void sched_init(void);
@@ -101,7 +111,9 @@ void thread_yield(void);
  * may change its pinning: a queued thread's pinning decides which list holds it. */
 void thread_set_own_affinity(int cpu);
 __attribute__((noreturn)) void thread_exit(void);
-/* Waits until t has ended, then frees it. Each thread is joined exactly once. */
+/* Waits until t has ended, then frees it (its control block and stack). Each
+ * thread is joined exactly once; joining one that is not a thread any more (a
+ * second join while its stack is still cached) panics. */
 void thread_join(struct thread *t);
 void thread_sleep_ns(uint64_t ns);
 /* Inline: one load from this CPU's area (arch_cpu_running). */
@@ -118,6 +130,10 @@ static inline struct thread *thread_current(void)
  */
 void thread_block(void);
 bool thread_wake(struct thread *t);
+/* thread_wake of every thread of a list linked through wait_next (each link is
+ * cleared), queueing those bound for one CPU in batches, under one hold of its
+ * queue's lock each; returns how many threads the list held. */
+unsigned thread_wake_list(struct thread *list);
 
 /*
  * Parking: blocking without keeping a kernel frame (IPC's fastpath). A parked

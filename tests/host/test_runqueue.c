@@ -97,6 +97,29 @@ static void test_pop_returns_nodes_in_push_order(void)
     CHECK(rq_pop(&rq) == NULL);
 }
 
+static void test_push_many_queues_in_order_behind_what_is_there(void)
+{
+    struct run_queue rq;
+    struct item items[6] = {0};
+    struct rq_node *batch[5];
+    rq_init(&rq);
+    rq_push(&rq, &items[0].node);
+    for (int i = 1; i < 6; i++) {
+        items[i].node.pinned = i % 2 == 0;
+        batch[i - 1] = &items[i].node;
+    }
+    rq_push_many(&rq, batch, 5);
+    rq_check(&rq);
+    CHECK_EQ_INT(rq_count(&rq), 6);
+    CHECK_EQ_INT(rq_stealable_count(&rq), 4);
+    CHECK(rq_steal(&rq) == &items[0].node);
+    for (int i = 1; i < 6; i++)
+        CHECK(rq_pop(&rq) == &items[i].node);
+    CHECK(rq_pop(&rq) == NULL);
+    rq_push_many(&rq, batch, 0);
+    CHECK_EQ_INT(rq_count(&rq), 0);
+}
+
 static void test_pop_interleaves_pinned_and_stealable_by_age(void)
 {
     struct run_queue rq;
@@ -297,6 +320,16 @@ static void test_pushing_a_linked_node_panics(void)
     CHECK(rq_pop(&rq) == &items[0].node);
     rq_push(&other, &items[0].node);
     CHECK(rq_pop(&other) == &items[0].node);
+
+    /* A batch with a linked node queues those before it, then panics; the queue
+     * stays whole. */
+    struct item fresh = {0};
+    struct rq_node *batch[2] = {&fresh.node, &items[1].node};
+    CHECK(SHIM_EXPECT_PANIC(rq_push_many(&rq, batch, 2)));
+    CHECK(panic_says("still linked"));
+    rq_check(&rq);
+    CHECK_EQ_INT(rq_count(&rq), 2);
+    CHECK(rq_remove(&rq, &fresh.node));
 
     /* An exchange checks the node it queues as a push does. */
     CHECK(SHIM_EXPECT_PANIC(rq_exchange(&rq, &items[1].node)));
@@ -741,6 +774,7 @@ int main(int argc, char **argv)
         return run_bench();
     RUN(test_new_queue_is_empty);
     RUN(test_pop_returns_nodes_in_push_order);
+    RUN(test_push_many_queues_in_order_behind_what_is_there);
     RUN(test_pop_interleaves_pinned_and_stealable_by_age);
     RUN(test_steal_takes_the_oldest_stealable_and_never_a_pinned_one);
     RUN(test_remove_unlinks_only_a_node_queued_there);

@@ -1,8 +1,10 @@
 /* Suite `kstack`: kernel stacks and their guard pages. */
 #include "kernel/ktest.h"
+#include "mm/frame.h"
 #include "mm/heap.h"
 #include "mm/kstack.h"
 #include "mm/paging.h"
+#include "sched/thread.h"
 #include "mm_test_util.h"
 #include "arch/context.h"
 #include "arch/fault.h"
@@ -119,9 +121,81 @@ static void kstack_many_stacks_reuse_slots(struct ktest *t)
     }
 }
 
+static bool is_mapped(uintptr_t va)
+{
+    struct translation tr;
+    return paging_translate(&kernel_space, va, &tr);
+}
+
+/* Frames free, this CPU's frame cache drained, the stack caches left as they are
+ * (mm_free_frames empties them). */
+static uint64_t free_frames_keeping_stack_caches(void)
+{
+    struct frame_stats stats;
+    frame_drain_cache();
+    frame_get_stats(&stats);
+    return stats.free_frames;
+}
+
+/* Pinned, so that every call sees one CPU's cache; emptied first (kstack_flush). */
+static void pin_and_empty_caches(void)
+{
+    thread_set_own_affinity((int)arch_cpu_index());
+    thread_yield();
+    kstack_flush();
+}
+
+/* A miss of an empty cache maps a batch of stacks at once: the next allocation
+ * of that size takes one of them, without a frame. */
+static void kstack_cache_miss_maps_a_batch(struct ktest *t)
+{
+    struct kstack first, second;
+    pin_and_empty_caches();
+    uint64_t frames_before = mm_free_frames();
+    KT_ASSERT(t, kstack_alloc(4096, &first) == KSTACK_OK);
+    uint64_t frames_after_first = free_frames_keeping_stack_caches();
+    KT_EXPECT(t, frames_before - frames_after_first >= 3); /* its frame and 2+ cached */
+    KT_ASSERT(t, kstack_alloc(4096, &second) == KSTACK_OK);
+    KT_EXPECT_EQ(t, free_frames_keeping_stack_caches(), frames_after_first);
+    KT_EXPECT(t, is_mapped(second.bottom) && kstack_is_guard(second.bottom - 1));
+    KT_EXPECT(t, second.bottom != first.bottom);
+    kstack_free(&first);
+    kstack_free(&second);
+    kstack_flush();
+    KT_EXPECT_EQ(t, mm_free_frames(), frames_before);
+    thread_set_own_affinity(THREAD_ANY_CPU);
+}
+
+/* Frees past a full cache unmap the older half of it with the stack freed, in one
+ * batch: what stays mapped is at most a cache's worth, the rest are guard pages. */
+static void kstack_full_cache_unmaps_in_batches(struct ktest *t)
+{
+    enum { COUNT = 40 };
+    struct kstack s[COUNT];
+    pin_and_empty_caches();
+    uint64_t frames_before = mm_free_frames();
+    for (int i = 0; i < COUNT; i++)
+        KT_ASSERT(t, kstack_alloc(4096, &s[i]) == KSTACK_OK);
+    uint64_t live = kstack_count();
+    for (int i = 0; i < COUNT; i++)
+        kstack_free(&s[i]);
+    KT_EXPECT_EQ(t, kstack_count(), live - COUNT);
+    int mapped = 0;
+    for (int i = 0; i < COUNT; i++)
+        mapped += is_mapped(s[i].bottom);
+    KT_EXPECT(t, mapped > 0 && mapped <= 16);
+    KT_EXPECT(t, !is_mapped(s[0].bottom) && kstack_is_guard(s[0].bottom));
+    kstack_flush();
+    for (int i = 0; i < COUNT; i++)
+        KT_EXPECT(t, !is_mapped(s[i].bottom));
+    KT_EXPECT_EQ(t, mm_free_frames(), frames_before);
+    thread_set_own_affinity(THREAD_ANY_CPU);
+}
+
 KTEST_SUITE(kstack, KTEST(kstack_is_mapped_with_a_guard_below),
             KTEST(kstack_runs_code_on_its_stack), KTEST(kstack_sizes_and_bad_sizes),
-            KTEST(kstack_many_stacks_reuse_slots));
+            KTEST(kstack_many_stacks_reuse_slots), KTEST(kstack_cache_miss_maps_a_batch),
+            KTEST(kstack_full_cache_unmaps_in_batches));
 
 static void crash_kstack_double_free(struct ktest *t)
 {
@@ -144,6 +218,23 @@ static void crash_kstack_double_free_large(struct ktest *t)
     ktest_fail(t, __FILE__, __LINE__, "the second kstack_free went unnoticed");
 }
 KTEST_CRASH_SUITE(crash_kstack_double_free_large, KTEST(crash_kstack_double_free_large));
+
+/* The oldest stack freed into a full cache was unmapped with its batch: freeing
+ * it again is the double-free panic. */
+static void crash_kstack_double_free_after_batch(struct ktest *t)
+{
+    enum { COUNT = 40 };
+    struct kstack s[COUNT];
+    pin_and_empty_caches();
+    for (int i = 0; i < COUNT; i++)
+        KT_ASSERT(t, kstack_alloc(4096, &s[i]) == KSTACK_OK);
+    for (int i = 0; i < COUNT; i++)
+        kstack_free(&s[i]);
+    kstack_free(&s[0]);
+    ktest_fail(t, __FILE__, __LINE__, "the second kstack_free went unnoticed");
+}
+KTEST_CRASH_SUITE(crash_kstack_double_free_after_batch,
+                  KTEST(crash_kstack_double_free_after_batch));
 
 /* Recurses until `limit` (far beyond any stack): the guard page stops it first. */
 static __attribute__((noinline)) unsigned recurse_deeply(unsigned depth, unsigned limit)

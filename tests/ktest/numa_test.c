@@ -368,8 +368,42 @@ static void numa_steal_order_is_own_node_first_then_by_distance(struct ktest *t)
     }
 }
 
+static void do_nothing(void *arg)
+{
+    (void)arg;
+}
+
+/* A thread pinned to another node's CPU, joined from CPU 0: the join frees its
+ * stack there, and CPU 0's cache, which holds its own node's stacks only, does
+ * not keep it: it is unmapped (once the batch is flushed, its frames are back on
+ * their node). */
+static void numa_a_stack_freed_on_another_node_is_not_cached_there(struct ktest *t)
+{
+    thread_set_own_affinity(0);
+    thread_yield();
+    unsigned tried = 0;
+    for (unsigned cpu = 1; cpu < arch_cpu_count(); cpu++) {
+        if (home_node(cpu) == home_node(0))
+            continue;
+        kstack_flush();
+        struct thread *th = thread_spawn_stack(do_nothing, NULL, "numa far", (int)cpu, 4096);
+        KT_ASSERT(t, th != NULL);
+        uintptr_t bottom = th->stack.bottom;
+        KT_EXPECT_EQ(t, node_of_address((void *)bottom), home_node(cpu));
+        thread_join(th);
+        struct translation tr;
+        KT_EXPECT(t, !paging_translate(&kernel_space, bottom, &tr));
+        tried++;
+    }
+    thread_set_own_affinity(THREAD_ANY_CPU);
+    kstack_flush();
+    if (!tried)
+        KT_SKIP(t, "every CPU's memory is on CPU 0's node");
+}
+
 KTEST_SUITE(numa, KTEST(numa_topology_matches_the_machine),
             KTEST(numa_frames_stacks_and_heap_come_from_the_cpus_node),
             KTEST(numa_a_pinned_threads_stack_and_tcb_come_from_its_cpus_node),
             KTEST(numa_an_exhausted_node_falls_back_to_the_nearest),
-            KTEST(numa_steal_order_is_own_node_first_then_by_distance));
+            KTEST(numa_steal_order_is_own_node_first_then_by_distance),
+            KTEST(numa_a_stack_freed_on_another_node_is_not_cached_there));

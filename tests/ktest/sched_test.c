@@ -87,6 +87,32 @@ static void sched_join_waits_for_the_end_and_frees_everything(struct ktest *t)
     KT_EXPECT_EQ(t, kstack_count(), stacks);
 }
 
+/* Where a running thread stands: an address in its frame. */
+static void note_frame(void *arg)
+{
+    volatile uintptr_t here = 0;
+    *(uintptr_t *)arg = (uintptr_t)&here;
+}
+
+/* A spawned thread's control block is the top of its own stack (thread.h): the
+ * thread runs below it, inside the pages it asked for, and the join frees both
+ * (the stack count comes back, no heap block was taken). */
+static void sched_control_block_sits_atop_its_own_stack(struct ktest *t)
+{
+    size_t stacks = kstack_count();
+    uintptr_t frame = 0;
+    struct thread *th = thread_spawn_stack(note_frame, &frame, "atop", THREAD_ANY_CPU, 4096);
+    KT_ASSERT(t, th != NULL);
+    KT_EXPECT_EQ(t, kstack_count(), stacks + 1);
+    KT_EXPECT_EQ(t, th->stack.top, (uintptr_t)th);
+    KT_EXPECT_EQ(t, th->stack.top + THREAD_CONTROL_BYTES - th->stack.bottom, 4096);
+    KT_EXPECT(t, kstack_is_guard(th->stack.bottom - 1));
+    uintptr_t bottom = th->stack.bottom, top = th->stack.top;
+    thread_join(th);
+    KT_EXPECT(t, frame >= bottom && frame < top);
+    KT_EXPECT_EQ(t, kstack_count(), stacks);
+}
+
 static void sched_sleep_lasts_at_least_as_asked(struct ktest *t)
 {
     struct sched_stats before, after;
@@ -314,12 +340,61 @@ static void sched_blocked_threads_wait_for_their_wake_up(struct ktest *t)
     KT_EXPECT_EQ(t, g.passed, THREADS);
 }
 
+/* A gate passer pinned to a CPU notes where it ran once through. */
+struct pinned_passer {
+    struct gate *g;
+    unsigned ran_on; /* atomic */
+};
+
+static void pass_gate_pinned(void *arg)
+{
+    struct pinned_passer *p = arg;
+    pass_gate(p->g);
+    __atomic_store_n(&p->ran_on, arch_cpu_index(), __ATOMIC_RELEASE);
+}
+
+/* More waiters than one wake-up batch (sched.c: WAKE_BATCH), pinned to the CPUs
+ * in turn, so that the batches change queue at every thread and fill up on one
+ * CPU: wake_all counts them all, and each runs past the gate on its own CPU. */
+static void sched_wake_all_wakes_every_waiter_onto_its_cpu(struct ktest *t)
+{
+    enum { THREADS = 100 };
+    static struct gate g;
+    static struct pinned_passer passers[THREADS];
+    struct thread *th[THREADS];
+    unsigned cpus = arch_cpu_count();
+    g = (struct gate){.wq = WAIT_QUEUE_INIT("gate")};
+    for (int i = 0; i < THREADS; i++) {
+        /* The first half alternate between CPUs, the rest all on the last one. */
+        unsigned cpu = i < THREADS / 2 ? (unsigned)i % cpus : cpus - 1;
+        passers[i] = (struct pinned_passer){.g = &g, .ran_on = ARCH_MAX_CPUS};
+        th[i] = thread_spawn_stack(pass_gate_pinned, &passers[i], "gate", (int)cpu, 4096);
+        KT_ASSERT(t, th[i] != NULL);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        while (__atomic_load_n(&th[i]->state, __ATOMIC_ACQUIRE) != THREAD_BLOCKED)
+            thread_sleep_ns(1000000);
+    }
+    bool irq = spin_lock(&g.wq.lock);
+    __atomic_store_n(&g.open, 1, __ATOMIC_RELEASE);
+    spin_unlock(&g.wq.lock, irq);
+    KT_EXPECT_EQ(t, wait_queue_wake_all(&g.wq), THREADS);
+    KT_EXPECT_EQ(t, wait_queue_wake_all(&g.wq), 0);
+    for (int i = 0; i < THREADS; i++)
+        thread_join(th[i]);
+    KT_EXPECT_EQ(t, g.passed, THREADS);
+    for (int i = 0; i < THREADS; i++)
+        KT_EXPECT_EQ(t, passers[i].ran_on, i < THREADS / 2 ? (unsigned)i % cpus : cpus - 1);
+}
+
 KTEST_SUITE(sched, KTEST(sched_yield_takes_turns_in_fifo_order),
             KTEST(sched_join_waits_for_the_end_and_frees_everything),
             KTEST(sched_sleep_lasts_at_least_as_asked), KTEST(sched_tick_follows_the_clock),
             KTEST(sched_mutex_excludes_under_preemption), KTEST(sched_semaphore_limits_holders),
             KTEST(sched_blocked_threads_wait_for_their_wake_up),
-            KTEST(sched_ticks_never_nest_on_one_stack));
+            KTEST(sched_ticks_never_nest_on_one_stack),
+            KTEST(sched_control_block_sits_atop_its_own_stack),
+            KTEST(sched_wake_all_wakes_every_waiter_onto_its_cpu));
 
 /* ---- steal -------------------------------------------------------------------- */
 
@@ -453,6 +528,23 @@ static void crash_sched_idle_thread_queued(struct ktest *t)
     ktest_fail(t, __FILE__, __LINE__, "the idle thread was queued");
 }
 KTEST_CRASH_SUITE(crash_sched_idle_thread_queued, KTEST(crash_sched_idle_thread_queued));
+
+/* A joined thread's control block went with its stack, which this CPU keeps
+ * cached (it has room: emptied first): a second join finds no thread there. */
+static void crash_sched_join_twice(struct ktest *t)
+{
+    thread_set_own_affinity((int)arch_cpu_index());
+    thread_yield();
+    kstack_flush();
+    uintptr_t frame = 0;
+    struct thread *th = thread_spawn_stack(note_frame, &frame, "joined twice",
+                                           (int)arch_cpu_index(), 4096);
+    KT_ASSERT(t, th != NULL);
+    thread_join(th);
+    thread_join(th);
+    ktest_fail(t, __FILE__, __LINE__, "the second join went unnoticed");
+}
+KTEST_CRASH_SUITE(crash_sched_join_twice, KTEST(crash_sched_join_twice));
 
 KTEST_SUITE(steal, KTEST(steal_work_spawned_on_one_cpu_reaches_every_cpu),
             KTEST(steal_never_moves_pinned_threads),

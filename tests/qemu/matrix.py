@@ -254,8 +254,11 @@ def all_boots(seed):
         ("crash_frame_double_free", ["frame: double free of frame 0x"]),
         ("crash_kstack_double_free", ["kstack: double free of the stack at"]),
         ("crash_kstack_double_free_large", ["kstack: double free of the stack at"]),
+        ("crash_kstack_double_free_after_batch", ["kstack: double free of the stack at"]),
         ("crash_sched_idle_thread_queued", ["runqueue", "that is still linked",
                                             "crash_sched_idle_thread_queued"]),
+        ("crash_sched_join_twice", ["sched: join of 0xffffc8", "joined twice?",
+                                    "crash_sched_join_twice"]),
         ("crash_stack_overflow", ["double fault", "kernel stack overflow: CR2=0xffffc8",
                                   "crash_stack_overflow"]),
     ]
