@@ -1050,6 +1050,110 @@ static void bad_buffers_and_messages(void)
 	close_pair(sv);
 }
 
+/* ---- stress ------------------------------------------------------------------------ */
+
+/* One seeded round of the ways a socket ends: pairs closed with data unread,
+ * listeners closed with connections never accepted, datagrams left queued,
+ * ends held by a child that exits. The kernel's `user` suite runs this case
+ * and checks that frame and heap counts come back exactly. */
+static void stress_round(int round)
+{
+	static const int types[] = { SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET };
+	static char data[6000];
+	int type = types[ktap_rand_below(3)];
+	int sv[2];
+	switch (ktap_rand_below(4)) {
+	case 0: { /* a pair, data each way, closed in either order */
+		if (socketpair(AF_UNIX, type | SOCK_NONBLOCK, 0, sv))
+			break;
+		for (int i = (int)ktap_rand_below(8); i > 0; i--)
+			send(sv[ktap_rand_below(2)], data, ktap_rand_below(sizeof(data)), MSG_NOSIGNAL);
+		if (ktap_rand_below(2))
+			shutdown(sv[0], (int)ktap_rand_below(3));
+		char buf[100];
+		recv(sv[1], buf, sizeof(buf), 0);
+		int first = (int)ktap_rand_below(2);
+		close(sv[first]);
+		send(sv[!first], "late", 4, MSG_NOSIGNAL);
+		close(sv[!first]);
+		break;
+	}
+	case 1: { /* a listener, some connections accepted, the rest dropped */
+		if (type == SOCK_DGRAM)
+			type = SOCK_STREAM;
+		socklen_t len;
+		char tag[16];
+		snprintf(tag, sizeof(tag), "st%d", round);
+		struct sockaddr_un a = abstract(tag, &len);
+		int l = socket(AF_UNIX, type | SOCK_NONBLOCK, 0), c[4], n = 0;
+		if (bind(l, (struct sockaddr *)&a, len) || listen(l, 8)) {
+			EXPECT_TRUE(0);
+			close(l);
+			break;
+		}
+		for (int i = (int)ktap_rand_below(5); i > 0; i--) {
+			c[n] = socket(AF_UNIX, type, 0);
+			if (connect(c[n], (struct sockaddr *)&a, len) == 0)
+				send(c[n], data, ktap_rand_below(100), MSG_NOSIGNAL);
+			n++;
+		}
+		for (int i = (int)ktap_rand_below((uint64_t)n + 1); i > 0; i--) {
+			int s = accept(l, NULL, NULL);
+			if (s >= 0 && ktap_rand_below(2))
+				send(s, "hi", 2, MSG_NOSIGNAL);
+			close(s);
+		}
+		close(l);
+		while (n > 0)
+			close(c[--n]);
+		break;
+	}
+	case 2: { /* named datagrams left queued */
+		socklen_t len;
+		char tag[16];
+		snprintf(tag, sizeof(tag), "dg%d", round);
+		struct sockaddr_un a = abstract(tag, &len);
+		int r = socket(AF_UNIX, SOCK_DGRAM, 0), w = socket(AF_UNIX, SOCK_DGRAM, 0);
+		EXPECT_OK(bind(r, (struct sockaddr *)&a, len));
+		for (int i = (int)ktap_rand_below(6); i > 0; i--)
+			sendto(w, data, ktap_rand_below(sizeof(data)), MSG_DONTWAIT, (struct sockaddr *)&a, len);
+		if (ktap_rand_below(2))
+			connect(w, (struct sockaddr *)&a, len);
+		close(r);
+		close(w);
+		break;
+	}
+	default: { /* a child holds one end and exits mid-conversation */
+		if (socketpair(AF_UNIX, type, 0, sv))
+			break;
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(sv[0]);
+			send(sv[1], data, ktap_rand_below(sizeof(data)), MSG_NOSIGNAL);
+			_exit(0);
+		}
+		close(sv[1]);
+		char buf[8192];
+		recv(sv[0], buf, sizeof(buf), 0);
+		waitpid(pid, NULL, 0);
+		close(sv[0]);
+		break;
+	}
+	}
+}
+
+static void seeded_stress_of_sockets_leaves_nothing_open(void)
+{
+	int before = (int)EXPECT_OK(dup(0));
+	close(before);
+	for (int i = 0; i < 300 && ktap_case_failures() == 0; i++)
+		stress_round(i);
+	/* Every descriptor went: the lowest free number is where it was. */
+	int after = (int)EXPECT_OK(dup(0));
+	EXPECT_EQ(after, before);
+	close(after);
+}
+
 static const struct ktap_case cases[] = {
 	KTAP_CASE(stream_data_integrity_random_sizes_both_directions),
 	KTAP_CASE(socketpair_fds_are_sockets_with_their_flags),
@@ -1077,6 +1181,7 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(state_errors),
 	KTAP_CASE(bad_addresses_and_lengths),
 	KTAP_CASE(bad_buffers_and_messages),
+	KTAP_CASE(seeded_stress_of_sockets_leaves_nothing_open),
 };
 
 int main(int argc, char **argv)
