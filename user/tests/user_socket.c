@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1154,6 +1155,206 @@ static void seeded_stress_of_sockets_leaves_nothing_open(void)
 	close(after);
 }
 
+/* ---- a seeded fuzzer over the socket calls ---------------------------------------------- */
+
+#define FUZZ_BATCHES 12
+#define FUZZ_CALLS 400
+#define FUZZ_FDS 24
+#define FUZZ_SCRATCH 16384
+
+static uint8_t *fuzz_scratch;
+static int fuzz_fds[FUZZ_FDS];
+
+/* A pointer argument: into the scratch area (random bytes, or a built
+ * structure), or NULL, kernel-half, unmapped, read-only. */
+static long fuzz_ptr(void)
+{
+	switch (ktap_rand_below(8)) {
+	case 0: return 0;
+	case 1: return (long)KPTR;
+	case 2: return (long)ktap_unmapped_page();
+	case 3: return (long)ktap_readonly_page();
+	case 4: return (long)(ktap_mapping_end() - ktap_rand_below(16));
+	default: return (long)(fuzz_scratch + ktap_rand_below(FUZZ_SCRATCH - 256));
+	}
+}
+
+static long fuzz_int(void)
+{
+	static const long special[] = { 0, 1, 2, 3, 5, -1, 110, 111, 128, 1 << 20, 0x7fffffff,
+					MSG_PEEK | MSG_DONTWAIT, MSG_TRUNC | MSG_DONTWAIT, MSG_WAITALL };
+	if (ktap_rand_below(2))
+		return special[ktap_rand_below(sizeof(special) / sizeof(special[0]))];
+	return (long)ktap_rand();
+}
+
+static long fuzz_fd(void)
+{
+	return ktap_rand_below(8) ? fuzz_fds[ktap_rand_below(FUZZ_FDS)] : fuzz_int();
+}
+
+/* An address in the scratch area: abstract, the family alone, another family,
+ * or a path in a directory that does not exist; its length in *len. */
+static long fuzz_addr(long *len)
+{
+	struct sockaddr_un *a = (struct sockaddr_un *)(fuzz_scratch + ktap_rand_below(64) * 128);
+	a->sun_family = ktap_rand_below(6) ? AF_UNIX : (sa_family_t)ktap_rand_below(50);
+	a->sun_path[0] = 0;
+	a->sun_path[1] = (char)('a' + ktap_rand_below(4)); /* a few names, so some meet */
+	*len = (long)(offsetof(struct sockaddr_un, sun_path) + 2);
+	switch (ktap_rand_below(5)) {
+	case 0: *len = sizeof(sa_family_t); break;
+	case 1: strcpy(a->sun_path, "/no-such-dir-exo/s"); *len = sizeof(*a); break;
+	case 2: *len = fuzz_int(); break;
+	default: break;
+	}
+	return ktap_rand_below(10) ? (long)a : fuzz_ptr();
+}
+
+/* A msghdr in the scratch area with fields random or plausible. */
+static long fuzz_msghdr(void)
+{
+	struct msghdr *m = (struct msghdr *)(fuzz_scratch + FUZZ_SCRATCH - 128);
+	struct iovec *iov = (struct iovec *)(fuzz_scratch + FUZZ_SCRATCH - 256);
+	for (int i = 0; i < 4; i++)
+		iov[i] = (struct iovec){ (void *)fuzz_ptr(), ktap_rand_below(3) ? ktap_rand_below(9000)
+										    : (size_t)fuzz_int() };
+	long len;
+	m->msg_name = ktap_rand_below(2) ? (void *)fuzz_addr(&len) : NULL;
+	m->msg_namelen = (socklen_t)len;
+	m->msg_iov = ktap_rand_below(8) ? iov : (struct iovec *)fuzz_ptr();
+	m->msg_iovlen = ktap_rand_below(8) ? ktap_rand_below(5) : (size_t)fuzz_int();
+	m->msg_control = ktap_rand_below(8) ? NULL : (void *)fuzz_ptr();
+	m->msg_controllen = m->msg_control ? ktap_rand_below(64) : 0;
+	m->msg_flags = (int)fuzz_int();
+	return ktap_rand_below(10) ? (long)m : fuzz_ptr();
+}
+
+static void fuzz_keep(long fd)
+{
+	if (fd >= 0)
+		fuzz_fds[ktap_rand_below(FUZZ_FDS)] = (int)fd;
+}
+
+static void fuzz_one_call(void)
+{
+	static const int families[] = { AF_UNIX, AF_UNIX, AF_UNIX, AF_INET, 0, -1 };
+	long len, fd = fuzz_fd();
+	int type = (int)(ktap_rand_below(6) | (ktap_rand_below(2) ? SOCK_NONBLOCK : 0));
+	switch (ktap_rand_below(17)) {
+	case 0: fuzz_keep(syscall(SYS_socket, families[ktap_rand_below(6)], type, ktap_rand_below(3))); break;
+	case 1: {
+		int *sv = (int *)(fuzz_scratch + 64);
+		long p = ktap_rand_below(8) ? (long)sv : fuzz_ptr();
+		if (syscall(SYS_socketpair, AF_UNIX, type, 0, p) == 0 && p == (long)sv) {
+			fuzz_keep(sv[0]);
+			fuzz_keep(sv[1]);
+		}
+		break;
+	}
+	case 2: { long a = fuzz_addr(&len); syscall(SYS_bind, fd, a, len); break; }
+	case 3: syscall(SYS_listen, fd, fuzz_int()); break;
+	case 4: { long a = fuzz_addr(&len); syscall(SYS_connect, fd, a, len); break; }
+	case 5: {
+		socklen_t *l = (socklen_t *)(fuzz_scratch + 128);
+		*l = (socklen_t)fuzz_int();
+		fuzz_keep(syscall(SYS_accept4, fd, fuzz_ptr(), ktap_rand_below(4) ? (long)l : fuzz_ptr(),
+				  SOCK_NONBLOCK | (ktap_rand_below(8) ? 0 : fuzz_int())));
+		break;
+	}
+	case 6:
+	case 7: {
+		socklen_t *l = (socklen_t *)(fuzz_scratch + 128);
+		*l = (socklen_t)(ktap_rand_below(2) ? 110 : fuzz_int());
+		syscall(ktap_rand_below(2) ? SYS_getsockname : SYS_getpeername, fd, fuzz_ptr(),
+			ktap_rand_below(4) ? (long)l : fuzz_ptr());
+		break;
+	}
+	case 8: syscall(SYS_shutdown, fd, ktap_rand_below(4) ? (long)ktap_rand_below(3) : fuzz_int()); break;
+	case 9: {
+		socklen_t *l = (socklen_t *)(fuzz_scratch + 128);
+		*l = (socklen_t)(ktap_rand_below(2) ? 4 : fuzz_int());
+		syscall(SYS_getsockopt, fd, ktap_rand_below(4) ? SOL_SOCKET : fuzz_int(),
+			ktap_rand_below(45), fuzz_ptr(), ktap_rand_below(4) ? (long)l : fuzz_ptr());
+		break;
+	}
+	case 10: syscall(SYS_setsockopt, fd, ktap_rand_below(4) ? SOL_SOCKET : fuzz_int(),
+			 ktap_rand_below(45), fuzz_ptr(), ktap_rand_below(2) ? 4 : fuzz_int()); break;
+	case 11: {
+		long a = fuzz_addr(&len);
+		syscall(SYS_sendto, fd, fuzz_ptr(), ktap_rand_below(9000), fuzz_int() | MSG_DONTWAIT,
+			ktap_rand_below(2) ? a : 0, len);
+		break;
+	}
+	case 12: {
+		socklen_t *l = (socklen_t *)(fuzz_scratch + 128);
+		*l = (socklen_t)fuzz_int();
+		syscall(SYS_recvfrom, fd, fuzz_ptr(), ktap_rand_below(9000), fuzz_int() | MSG_DONTWAIT,
+			fuzz_ptr(), ktap_rand_below(2) ? (long)l : fuzz_ptr());
+		break;
+	}
+	case 13: syscall(SYS_sendmsg, fd, fuzz_msghdr(), fuzz_int() | MSG_DONTWAIT); break;
+	case 14: syscall(SYS_recvmsg, fd, fuzz_msghdr(), fuzz_int() | MSG_DONTWAIT); break;
+	case 15: {
+		struct pollfd p = { (int)fd, POLLIN | POLLOUT, 0 };
+		syscall(SYS_poll, &p, 1, 0);
+		syscall(ktap_rand_below(2) ? SYS_read : SYS_write, fd, fuzz_ptr(), ktap_rand_below(9000));
+		break;
+	}
+	default: close((int)fd); break;
+	}
+}
+
+static int fuzz_batch(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < FUZZ_FDS; i++)
+		fuzz_fds[i] = -1;
+	for (int i = 0; i < FUZZ_CALLS; i++)
+		fuzz_one_call();
+	return 0;
+}
+
+/* Random arguments to every socket call, on sockets of every kind and state,
+ * from forked children in batches: a batch blocked at its deadline (a random
+ * blocking socket) is killed. The checks: each child ends, the suite still
+ * works after, and (tests/ktest/user_test.c) frame and heap counts come back
+ * exactly. Exo only: on a host a random path could name a real file. */
+static void seeded_fuzz_of_socket_calls(void)
+{
+	KTAP_SKIP_UNLESS_EXO("random socket calls on the host");
+	fuzz_scratch = mmap(NULL, FUZZ_SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!EXPECT_TRUE(fuzz_scratch != MAP_FAILED))
+		return;
+	for (int i = 0; i < FUZZ_SCRATCH; i++)
+		fuzz_scratch[i] = (uint8_t)ktap_rand();
+	for (int b = 0; b < FUZZ_BATCHES; b++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(fuzz_batch());
+		int status = 0, waited = 0;
+		for (int ms = 0; ms < 3000 && !waited; ms += 10) {
+			waited = waitpid(pid, &status, WNOHANG) == pid;
+			if (!waited)
+				sleep_ms(10);
+		}
+		if (!waited) {
+			kill(pid, SIGKILL);
+			EXPECT_EQ(waitpid(pid, &status, 0), pid);
+		}
+		ktap_rand(); /* each batch its own draw */
+	}
+	munmap(fuzz_scratch, FUZZ_SCRATCH);
+	/* The kernel still serves sockets. */
+	int sv[2];
+	char c;
+	if (pair(SOCK_STREAM, sv))
+		return;
+	EXPECT_EQ(write(sv[0], "k", 1), 1);
+	EXPECT_EQ(read(sv[1], &c, 1), 1);
+	close_pair(sv);
+}
+
 static const struct ktap_case cases[] = {
 	KTAP_CASE(stream_data_integrity_random_sizes_both_directions),
 	KTAP_CASE(socketpair_fds_are_sockets_with_their_flags),
@@ -1182,6 +1383,7 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(bad_addresses_and_lengths),
 	KTAP_CASE(bad_buffers_and_messages),
 	KTAP_CASE(seeded_stress_of_sockets_leaves_nothing_open),
+	KTAP_CASE(seeded_fuzz_of_socket_calls),
 };
 
 int main(int argc, char **argv)
