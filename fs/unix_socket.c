@@ -35,13 +35,13 @@ struct unix_sock {
     int error;                  /* (A) pending SO_ERROR */
     bool dead;                  /* (A) its owner let it go */
     int sndbuf, rcvbuf;         /* (A) as SO_SNDBUF/SO_RCVBUF report them */
-    enum unix_state state;
+    enum unix_state state;      /* (G) written; waits, poll and the send path read it (A) */
     struct unix_sock *peer;     /* a reference; for a stream fixed once connected */
     struct unix_addr name;      /* len 0 until bound */
     struct unix_sock *next_bound;
     struct unix_sock *queue_head, *queue_tail, *next_queued; /* a listener's connections */
-    uint32_t queued;            /* (A) */
-    int backlog;
+    uint32_t queued;            /* (A) connections in the queue */
+    int backlog;                /* (G) written; a connecter's wait reads it */
 };
 
 static struct spinlock unix_lock = SPINLOCK_INIT("unix sockets");
@@ -384,10 +384,6 @@ int unix_socket_listen(struct file *f, int backlog)
         sock_changed(s); /* a connecter waiting on a full backlog may fit now */
     return error;
 }
-
-struct backlog_wait {
-    struct unix_sock *listener;
-};
 
 static bool backlog_has_room(void *ctx)
 {
