@@ -15,6 +15,18 @@ size_t pipe_ring_read_span(const struct pipe_ring *r, const uint8_t **out)
     return r->len < to_end ? r->len : to_end;
 }
 
+size_t pipe_ring_peek_span(const struct pipe_ring *r, size_t offset, const uint8_t **out)
+{
+    if (offset >= r->len) {
+        *out = r->buf;
+        return 0;
+    }
+    size_t at = (r->head + offset) % r->capacity;
+    size_t to_end = r->capacity - at;
+    *out = r->buf + at;
+    return r->len - offset < to_end ? r->len - offset : to_end;
+}
+
 void pipe_ring_consume(struct pipe_ring *r, size_t n)
 {
     KASSERT(n <= r->len);

@@ -1,5 +1,5 @@
 /*
- * pipe_ring: the byte ring under a pipe (fs/pipe.c), pure code with no lock and
+ * pipe_ring: the byte ring under a pipe (fs/pipe.c) and a Unix socket (fs/unix_socket.c), pure code with no lock and
  * no allocation of its own, so the host tests check it against a model.
  *
  * A ring of `capacity` bytes (any size > 0) holds `len` bytes starting at
@@ -12,6 +12,8 @@
  *          pipe_ring_consume(r, n).
  *   write: span = pipe_ring_write_span(r, &p); copy into p[0..n), n <= span;
  *          pipe_ring_commit(r, n).
+ *   peek:  span = pipe_ring_peek_span(r, offset, &p): the bytes at offset from
+ *          the head, left in place (Unix sockets' MSG_PEEK and their records).
  *
  * Locking is the caller's (fs/pipe.c holds the pipe's mutex around both).
  */
@@ -37,7 +39,11 @@ static inline size_t pipe_ring_free(const struct pipe_ring *r)
 
 /* The contiguous bytes readable at the head (0 when empty). */
 size_t pipe_ring_read_span(const struct pipe_ring *r, const uint8_t **out);
-/* Drops n (<= the read span) bytes from the head. */
+/* The contiguous bytes readable from `offset` (< len) bytes past the head,
+ * without consuming them (a peek, or a record read in pieces); 0 when offset
+ * is at or past len. */
+size_t pipe_ring_peek_span(const struct pipe_ring *r, size_t offset, const uint8_t **out);
+/* Drops n (<= len) bytes from the head. */
 void pipe_ring_consume(struct pipe_ring *r, size_t n);
 /* The contiguous free bytes after the tail (0 when full). */
 size_t pipe_ring_write_span(const struct pipe_ring *r, uint8_t **out);

@@ -1,4 +1,4 @@
-/* The system-call handlers (proc/syscall.c, proc/sys_file.c) as proc/syscall_table.c lists them.
+/* The system-call handlers (proc/syscall.c, proc/sys_file.c, proc/sys_socket.c, ...) as proc/syscall_table.c lists them.
  * Each takes the six Linux argument registers; unused ones are ignored. */
 #ifndef EXO_PROC_SYSCALL_H
 #define EXO_PROC_SYSCALL_H
@@ -141,6 +141,22 @@ SYSCALL_DECLARE(ppoll);
 SYSCALL_DECLARE(utimensat);
 SYSCALL_DECLARE(dup3);
 SYSCALL_DECLARE(pipe2);
+SYSCALL_DECLARE(socket);
+SYSCALL_DECLARE(socketpair);
+SYSCALL_DECLARE(bind);
+SYSCALL_DECLARE(listen);
+SYSCALL_DECLARE(connect);
+SYSCALL_DECLARE(accept);
+SYSCALL_DECLARE(accept4);
+SYSCALL_DECLARE(getsockname);
+SYSCALL_DECLARE(getpeername);
+SYSCALL_DECLARE(shutdown);
+SYSCALL_DECLARE(getsockopt);
+SYSCALL_DECLARE(setsockopt);
+SYSCALL_DECLARE(sendto);
+SYSCALL_DECLARE(recvfrom);
+SYSCALL_DECLARE(sendmsg);
+SYSCALL_DECLARE(recvmsg);
 SYSCALL_DECLARE(renameat2);
 SYSCALL_DECLARE(faccessat2);
 SYSCALL_DECLARE(sendfile);

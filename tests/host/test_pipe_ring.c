@@ -88,6 +88,38 @@ static void test_draining_resets_the_head(void)
     CHECK(wp == buf);
 }
 
+/* A peek sees the bytes at any offset from the head, in spans that stop at
+ * the wrap, and leaves them in place. */
+static void test_peek_spans_follow_the_offset_across_the_wrap(void)
+{
+    uint8_t buf[8];
+    struct pipe_ring r;
+    uint8_t *wp;
+    const uint8_t *rp;
+    pipe_ring_init(&r, buf, sizeof(buf));
+    pipe_ring_write_span(&r, &wp);
+    memcpy(wp, "012345", 6);
+    pipe_ring_commit(&r, 6);
+    pipe_ring_consume(&r, 4); /* "45" at 4..5 */
+    pipe_ring_write_span(&r, &wp);
+    memcpy(wp, "67", 2);
+    pipe_ring_commit(&r, 2);
+    pipe_ring_write_span(&r, &wp);
+    memcpy(wp, "89", 2);
+    pipe_ring_commit(&r, 2); /* "4567" at 4..7, "89" at 0..1 */
+    CHECK_EQ_INT(pipe_ring_peek_span(&r, 0, &rp), 4);
+    CHECK(rp == buf + 4);
+    CHECK_EQ_INT(pipe_ring_peek_span(&r, 3, &rp), 1);
+    CHECK(*rp == '7');
+    CHECK_EQ_INT(pipe_ring_peek_span(&r, 4, &rp), 2);
+    CHECK(rp == buf && memcmp(rp, "89", 2) == 0);
+    CHECK_EQ_INT(pipe_ring_peek_span(&r, 5, &rp), 1);
+    CHECK(*rp == '9');
+    CHECK_EQ_INT(pipe_ring_peek_span(&r, 6, &rp), 0);
+    CHECK_EQ_INT(pipe_ring_peek_span(&r, 100, &rp), 0);
+    CHECK_EQ_U64(r.len, 6);
+}
+
 /* Random partial writes and reads against a byte-counter model. */
 static void test_random_sequences_match_a_fifo_model(void)
 {
@@ -121,6 +153,12 @@ static void test_random_sequences_match_a_fifo_model(void)
                         break;
                     }
                 }
+                size_t off = r.len ? rng() % r.len : 0;
+                const uint8_t *pp;
+                size_t peek = pipe_ring_peek_span(&r, off, &pp);
+                CHECK(r.len == 0 ? peek == 0 : peek > 0 && peek <= r.len - off);
+                if (peek)
+                    CHECK_EQ_INT(pp[0], (uint8_t)(read + off));
                 pipe_ring_consume(&r, n);
                 read += n;
             }
@@ -137,6 +175,7 @@ int main(void)
     RUN(test_full_ring_has_no_write_span);
     RUN(test_spans_split_at_the_wrap);
     RUN(test_draining_resets_the_head);
+    RUN(test_peek_spans_follow_the_offset_across_the_wrap);
     RUN(test_random_sequences_match_a_fifo_model);
     return check_summary();
 }

@@ -209,6 +209,23 @@ static void user_ipc_fuzzer_leaves_counts_exact(struct ktest *t)
     expect_exit_zero_and_counts_exact(t, argv);
 }
 
+static void user_socket_stress_leaves_counts_exact(struct ktest *t)
+{
+    if (!fs_root())
+        KT_SKIP(t, "no initrd");
+    const char *const argv[] = {"/tests/user_socket",
+                                "case=seeded_stress_of_sockets_leaves_nothing_open", NULL};
+    expect_exit_zero_and_counts_exact(t, argv);
+}
+
+static void user_socket_fuzzer_leaves_counts_exact(struct ktest *t)
+{
+    if (!fs_root())
+        KT_SKIP(t, "no initrd");
+    const char *const argv[] = {"/tests/user_socket", "case=seeded_fuzz_of_socket_calls", NULL};
+    expect_exit_zero_and_counts_exact(t, argv);
+}
+
 /* ---- the user-memory boundary ------------------------------------------------------ */
 
 /* A space with one populated read-write page at VA and one read-only page after
@@ -310,5 +327,7 @@ KTEST_SUITE(user,
             KTEST(user_syscall_fuzzer_leaves_counts_exact),
             KTEST(user_ipc_stress_with_pages_and_fds_leaves_counts_exact),
             KTEST(user_ipc_fuzzer_leaves_counts_exact),
+            KTEST(user_socket_stress_leaves_counts_exact),
+            KTEST(user_socket_fuzzer_leaves_counts_exact),
             KTEST(user_copies_refuse_bad_pointers_with_efault),
             KTEST(user_plain_kernel_access_to_user_memory_faults_under_smap));
