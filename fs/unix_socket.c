@@ -35,6 +35,7 @@ struct unix_sock {
     int error;                  /* (A) pending SO_ERROR */
     bool dead;                  /* (A) its owner let it go */
     int sndbuf, rcvbuf;         /* (A) as SO_SNDBUF/SO_RCVBUF report them */
+    uint32_t flag_opts;         /* (A) the on/off options set (bit = option number) */
     enum unix_state state;      /* (G) written; waits, poll and the send path read it (A) */
     struct unix_sock *peer;     /* a reference; for a stream fixed once connected */
     struct unix_addr name;      /* len 0 until bound */
@@ -1009,6 +1010,17 @@ static const struct file_ops unix_socket_ops = {
 
 /* ---- options ---------------------------------------------------------------------- */
 
+/* On/off options that a program sets on any socket and that change nothing for
+ * a Unix socket (as on Linux: no routing, broadcast or keepalive probes, and an
+ * abstract name is free again once its socket is closed): kept and reported
+ * back, so a program that sets SO_REUSEADDR before bind works. SO_PASSCRED is
+ * not among them: it promises credentials in recvmsg, which Exo does not send. */
+static bool flag_option(int name)
+{
+    return name == SO_REUSEADDR || name == SO_DONTROUTE || name == SO_BROADCAST ||
+           name == SO_KEEPALIVE;
+}
+
 int unix_socket_getopt(struct file *f, int name, int *value)
 {
     struct unix_sock *s = sock_of(f);
@@ -1035,7 +1047,10 @@ int unix_socket_getopt(struct file *f, int name, int *value)
         *value = AF_UNIX;
         return 0;
     default:
-        return -ENOPROTOOPT;
+        if (!flag_option(name))
+            return -ENOPROTOOPT;
+        *value = (__atomic_load_n(&s->flag_opts, __ATOMIC_RELAXED) >> name) & 1;
+        return 0;
     }
 }
 
@@ -1058,6 +1073,12 @@ int unix_socket_setopt(struct file *f, int name, int value)
         __atomic_store_n(&s->rcvbuf, buffer_size(value, UNIX_RCVBUF_MIN), __ATOMIC_RELAXED);
         return 0;
     default:
-        return -ENOPROTOOPT;
+        if (!flag_option(name))
+            return -ENOPROTOOPT;
+        if (value)
+            __atomic_fetch_or(&s->flag_opts, 1u << name, __ATOMIC_RELAXED);
+        else
+            __atomic_fetch_and(&s->flag_opts, ~(1u << name), __ATOMIC_RELAXED);
+        return 0;
     }
 }

@@ -222,6 +222,23 @@ static void sockopts_report_type_error_and_buffers(void)
 		EXPECT_OK(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)));
 		EXPECT_OK(getsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &v, &len));
 		EXPECT_EQ(v, 100000);
+		/* On/off options that change nothing for a Unix socket are kept:
+		 * off at first, on once set (any nonzero value), off again. */
+		static const int flags[] = { SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_DONTROUTE };
+		for (int f = 0; f < 4; f++) {
+			EXPECT_OK(getsockopt(sv[0], SOL_SOCKET, flags[f], &v, &len));
+			EXPECT_EQ(v, 0);
+			v = 7;
+			EXPECT_OK(setsockopt(sv[0], SOL_SOCKET, flags[f], &v, sizeof(v)));
+			EXPECT_OK(getsockopt(sv[0], SOL_SOCKET, flags[f], &v, &len));
+			EXPECT_EQ(v, 1);
+			EXPECT_OK(getsockopt(sv[1], SOL_SOCKET, flags[f], &v, &len));
+			EXPECT_EQ(v, 0);
+			v = 0;
+			EXPECT_OK(setsockopt(sv[0], SOL_SOCKET, flags[f], &v, sizeof(v)));
+			EXPECT_OK(getsockopt(sv[0], SOL_SOCKET, flags[f], &v, &len));
+			EXPECT_EQ(v, 0);
+		}
 		/* A short length gets the value's first bytes; the length says so. */
 		char c = 0x55;
 		len = 1;
