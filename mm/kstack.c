@@ -343,7 +343,7 @@ static bool refill_and_take(unsigned c, size_t npages, struct kstack *out)
     size_t mapped = 0;
     if (n && pages == n * npages)
         mapped = paging_map_pages(va, frames, pages, PAGE_WRITE | PAGE_GLOBAL, &error);
-    if (!n || mapped < pages) {
+    if (!n || mapped < n * npages) { /* short of frames (even the first) or of tables */
         for (size_t i = 0; i < mapped; i++)
             paging_unmap(&kernel_space, va[i], PAGE_4K, NULL);
         for (size_t i = 0; i < pages; i++)

@@ -192,10 +192,44 @@ static void kstack_full_cache_unmaps_in_batches(struct ktest *t)
     thread_set_own_affinity(THREAD_ANY_CPU);
 }
 
+/* With no frame free at all, a cache miss fails cleanly: KSTACK_ERR_NO_MEMORY, no
+ * stack counted, every slot and frame back (the batch's refill once took its
+ * first failed frame for a whole mapped batch and wrote through garbage). */
+static void kstack_alloc_without_frames_fails_cleanly(struct ktest *t)
+{
+    pin_and_empty_caches();
+    uint64_t before = mm_free_frames();
+    uint64_t live = kstack_count();
+    phys_addr_t list = PHYS_INVALID;
+    for (;;) {
+        phys_addr_t f = frame_alloc();
+        if (!phys_is_valid(f))
+            break;
+        *(uint64_t *)arch_phys_to_virt(f.value) = list.value;
+        list = f;
+    }
+    struct kstack s;
+    int small = kstack_alloc(4096, &s), large = kstack_alloc(16384, &s);
+    while (phys_is_valid(list)) {
+        phys_addr_t next = phys(*(uint64_t *)arch_phys_to_virt(list.value));
+        frame_free(list);
+        list = next;
+    }
+    KT_EXPECT_EQ(t, small, KSTACK_ERR_NO_MEMORY);
+    KT_EXPECT_EQ(t, large, KSTACK_ERR_NO_MEMORY);
+    KT_EXPECT_EQ(t, kstack_count(), live);
+    KT_ASSERT(t, kstack_alloc(4096, &s) == KSTACK_OK); /* and the slots still serve */
+    kstack_free(&s);
+    kstack_flush();
+    KT_EXPECT_EQ(t, mm_free_frames(), before);
+    thread_set_own_affinity(THREAD_ANY_CPU);
+}
+
 KTEST_SUITE(kstack, KTEST(kstack_is_mapped_with_a_guard_below),
             KTEST(kstack_runs_code_on_its_stack), KTEST(kstack_sizes_and_bad_sizes),
             KTEST(kstack_many_stacks_reuse_slots), KTEST(kstack_cache_miss_maps_a_batch),
-            KTEST(kstack_full_cache_unmaps_in_batches));
+            KTEST(kstack_full_cache_unmaps_in_batches),
+            KTEST(kstack_alloc_without_frames_fails_cleanly));
 
 static void crash_kstack_double_free(struct ktest *t)
 {

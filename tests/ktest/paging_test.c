@@ -104,8 +104,9 @@ static void paging_map_translate_protect_unmap_4k(struct ktest *t)
 
 static void paging_map_2m_page(struct ktest *t)
 {
-    /* A 2 MiB-aligned run of 2 MiB free frames, and its page tables. */
-    if (mm_skip_unless_free(t, 4ull << 20) || mm_skip_unless_aligned_run(t, 512, 512))
+    /* A 2 MiB-aligned run of 2 MiB free frames, and its page tables (3 MiB
+     * free leaves room for them and for the heap). */
+    if (mm_skip_unless_free(t, 3ull << 20) || mm_skip_unless_aligned_run(t, 512, 512))
         return;
     uint64_t frames_before = mm_free_frames();
     uintptr_t va = scratch_va() + (4ull << 20);
