@@ -603,22 +603,18 @@ void thread_park_handoff(const struct thread_park *park, struct thread *next)
 
 /* switch_in without the hook (the caller runs it: thread.h) and without a wait:
  * a call of nothing, so that the caller keeps its values in registers across
- * it. next's on_cpu still set (its CPU has not finished switching it away),
- * the caller's thread_park_handoff waits for it. */
+ * it. next last ran on this CPU and may run here (the caller's precondition):
+ * so its cpu is ours already, and its on_cpu is clear (this CPU finished
+ * switching it away before it ran the caller) and only we can set it once the
+ * compare-and-swap has made it ours. */
 bool thread_park_switch(const struct thread_park *park, struct thread *next)
 {
-    unsigned self = arch_cpu_index();
     int expected = THREAD_BLOCKED;
-    if ((next->affinity >= 0 && next->affinity != (int)self) ||
-        __atomic_exchange_n(&next->on_cpu, true, __ATOMIC_ACQUIRE))
-        return false;
     if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNING, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        __atomic_store_n(&next->on_cpu, false, __ATOMIC_RELEASE);
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return false;
-    }
+    __atomic_store_n(&next->on_cpu, true, __ATOMIC_RELAXED);
     struct thread *prev = running();
-    next->cpu = (uint16_t)self;
     arch_cpu_set_running(next);
     __atomic_fetch_add(&this_cpu()->switches, 1, __ATOMIC_RELAXED);
     prev->saved_sp = park->sp;

@@ -138,7 +138,9 @@ bool thread_wake(struct thread *t);
  *       either returns only when the caller did not switch away at all (it
  *       was woken meanwhile and nothing else runs: RUNNING again); it then
  *       calls its resume itself;
- *   thread_park_switch   switches without a stack switch to next, BLOCKED in a
+ *   thread_park_switch   switches without a stack switch to next, which last
+ *                        ran on this CPU and may run here (the caller checks
+ *                        both: IPC's check 5), BLOCKED in a
  *                        park of its own (in its wait queue or not: the caller
  *                        ended its wait, so no waker of that queue finds it
  *                        BLOCKED any more): next becomes this CPU's running
@@ -150,10 +152,9 @@ bool thread_wake(struct thread *t);
  *                        its on_cpu (arch_syscall_return does both): it
  *                        finishes next's wait on next's behalf instead of next
  *                        resuming. false: nothing done; next cannot run
- *                        here now (pinned elsewhere, woken by someone else, or
- *                        still being switched away by its CPU): the caller
+ *                        here now (someone else woke it first): the caller
  *                        parks with thread_park_handoff(next) instead, which
- *                        sorts those out.
+ *                        sorts that out.
  * A thread is in one park at a time; the park's resume decides from its own
  * records what woke it (include/proc: IPC's park_resume).
  */
