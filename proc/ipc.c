@@ -767,6 +767,18 @@ static __attribute__((noreturn)) void park_resume(void *arg)
     arch_syscall_return(f->frame, fast_result(f, result), NULL);
 }
 
+/* A fastpath wait that found something pending as it published itself (a
+ * signal, kill) and took itself back out of its queue: its peer, whose wait it
+ * ended (NULL: none asleep), is woken, and wait_for decides, interrupts on, as
+ * for the general path. */
+static __attribute__((noinline)) long fast_interrupted(struct fast_wait *f, struct thread *peer)
+{
+    if (peer)
+        thread_wake(peer);
+    arch_irq_enable();
+    return fast_result(f, wait_for(f->held->ep, &f->w));
+}
+
 /*
  * The fastpath's wait (no deadline): w is published on one of its endpoint's
  * lists with this thread asleep in w->sleep (fast_wait_init); `peer` (NULL: none
@@ -782,29 +794,29 @@ static __attribute__((noreturn)) void park_resume(void *arg)
  * interrupts on, as for the general path. Returns only then.
  */
 static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
+                                                             struct thread *self,
                                                              struct uthread *ut,
                                                              struct ipc_wait *peer_w,
                                                              struct thread *peer, bool peer_parked)
 {
     struct ipc_wait *w = &f->w;
-    if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
-        if (peer)
-            thread_wake(peer);
-        arch_irq_enable();
-        return fast_result(f, wait_for(f->held->ep, w));
-    }
+    if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep))
+        return fast_interrupted(f, peer);
     __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
-    if (peer_parked && thread_park_switch(&f->park, peer)) {
-        struct fast_wait *pf = fast_of(peer_w);
-        signal_wait_withdraw(peer->user);
-        file_put(&pf->held->file);
-        uthread_switch(ut, peer);
-        arch_syscall_return(pf->frame, peer_w->result, &w->thread->on_cpu);
-    }
-    if (peer)
+    if (peer_parked) {
+        if (thread_park_switch(&f->park, self, peer)) {
+            struct fast_wait *pf = fast_of(peer_w);
+            signal_wait_withdraw(peer->user);
+            file_put(&pf->held->file);
+            uthread_switch(ut, peer);
+            arch_syscall_return(pf->frame, peer_w->result, &self->on_cpu);
+        }
         thread_park_handoff(&f->park, peer);
-    else
+    } else if (peer) {
+        thread_park_handoff(&f->park, peer);
+    } else {
         thread_park_block(&f->park);
+    }
     arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
     park_resume(f);
 }
@@ -846,7 +858,7 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
     bool peer_parked;
     struct thread *peer = finish_take_locked(r, (long)w->token, &peer_parked);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, ut, r, peer, peer_parked);
+    return fast_park(f, self, ut, r, peer, peer_parked);
 }
 
 /*
@@ -889,7 +901,7 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, ut, s, peer, peer_parked);
+    return fast_park(f, self, ut, s, peer, peer_parked);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */

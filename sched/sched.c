@@ -76,6 +76,10 @@
 /* One CPU's scheduler state. Fields without a lock note are touched only by
  * their own CPU with interrupts disabled. */
 struct sched_cpu {
+    /* Statistics, written by this CPU only (relaxed atomic stores, so other CPUs
+     * can sum them without a shared counter bouncing between caches). switches
+     * is the first word: thread_park_switch (thread.h, inline) counts there. */
+    uint64_t switches, steals;
     struct run_queue rq;         /* own lock: any CPU pushes, others steal */
     struct thread *idle;         /* runs when nothing else can; never queued */
     /* Between a switch and its finish_switch, the thread switched away from, when
@@ -88,15 +92,14 @@ struct sched_cpu {
     bool in_tick;
     uint64_t wheel_tick;         /* the last sleep-wheel slot swept (real-time ticks) */
     bool need_resched;
-    /* Statistics, written by this CPU only (relaxed atomic stores, so other CPUs
-     * can sum them without a shared counter bouncing between caches). */
-    uint64_t switches, steals;
     /* The sleep wheel, SLEEP_BUCKETS lists, allocated when the CPU comes online:
      * 2 KiB each would be 2 MiB of static memory for ARCH_MAX_CPUS. */
     struct thread **sleepers;
 } __attribute__((aligned(64)));
 
 static struct sched_cpu cpus[ARCH_MAX_CPUS];
+_Static_assert(__builtin_offsetof(struct sched_cpu, switches) == 0,
+               "thread_park_switch finds the switch count at its CPU's slot");
 _Static_assert(sizeof(struct thread) + HEAP_HEADER_BYTES <= 256,
                "a thread's control block fits a 256-byte heap block (thread.h)");
 _Static_assert(ARCH_MAX_CPUS - 1 <= INT16_MAX && ARCH_MAX_CPUS - 1 <= UINT16_MAX,
@@ -599,26 +602,6 @@ void thread_park_handoff(const struct thread_park *park, struct thread *next)
         return;
     }
     park_switch_to(this_cpu(), running(), next, self, park);
-}
-
-/* switch_in without the hook (the caller runs it: thread.h) and without a wait:
- * a call of nothing, so that the caller keeps its values in registers across
- * it. next last ran on this CPU and may run here (the caller's precondition):
- * so its cpu is ours already, and its on_cpu is clear (this CPU finished
- * switching it away before it ran the caller) and only we can set it once the
- * compare-and-swap has made it ours. */
-bool thread_park_switch(const struct thread_park *park, struct thread *next)
-{
-    int expected = THREAD_BLOCKED;
-    if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNING, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        return false;
-    __atomic_store_n(&next->on_cpu, true, __ATOMIC_RELAXED);
-    struct thread *prev = running();
-    arch_cpu_set_running(next);
-    __atomic_fetch_add(&this_cpu()->switches, 1, __ATOMIC_RELAXED);
-    prev->saved_sp = park->sp;
-    return true;
 }
 
 void thread_block(void)

@@ -138,7 +138,8 @@ bool thread_wake(struct thread *t);
  *       either returns only when the caller did not switch away at all (it
  *       was woken meanwhile and nothing else runs: RUNNING again); it then
  *       calls its resume itself;
- *   thread_park_switch   switches without a stack switch to next, which last
+ *   thread_park_switch   switches (the calling thread prev) without a stack
+ *                        switch to next, which last
  *                        ran on this CPU and may run here (the caller checks
  *                        both: IPC's check 5), BLOCKED in a
  *                        park of its own (in its wait queue or not: the caller
@@ -166,7 +167,26 @@ void thread_park_init(struct thread_park *park, void (*resume)(void *arg), void 
                       uintptr_t stack_top);
 void thread_park_handoff(const struct thread_park *park, struct thread *next);
 void thread_park_block(const struct thread_park *park);
-bool thread_park_switch(const struct thread_park *park, struct thread *next);
+/* Inline (IPC's fastpath keeps its values in registers across it): prev is the
+ * calling thread. It does switch_in's work without the hook and without a wait:
+ * next last ran on this CPU, so its cpu is ours already and its on_cpu is clear
+ * (this CPU finished switching it away before it ran prev), and only we can set
+ * that once the compare-and-swap has made next ours. The switch is counted in
+ * this CPU's scheduler record, whose first word is its switch count
+ * (sched/sched.c). */
+static inline __attribute__((always_inline)) bool
+thread_park_switch(const struct thread_park *park, struct thread *prev, struct thread *next)
+{
+    int expected = THREAD_BLOCKED;
+    if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNING, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return false;
+    __atomic_store_n(&next->on_cpu, true, __ATOMIC_RELAXED);
+    arch_cpu_set_running(next);
+    __atomic_fetch_add((uint64_t *)arch_cpu_slot(ARCH_CPU_SLOT_SCHED), 1, __ATOMIC_RELAXED);
+    prev->saved_sp = park->sp;
+    return true;
+}
 
 struct sched_stats {
     uint64_t threads_alive;  /* spawned and not yet joined */
