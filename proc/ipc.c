@@ -216,7 +216,7 @@ struct ipc_wait {
                                     * peer writes the words there and clears this */
     bool parked;                   /* a fast_wait's (below), parked with no kernel frame: set by it
                                     * before it switches away; cleared by the fastpath
-                                    * peer that claims it (finish_take_locked) or when
+                                    * peer that claims it (claim_parked_locked) or when
                                     * it resumes (park_resume): false again by the end
                                     * of every wait */
 };
@@ -707,24 +707,23 @@ fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
     return f;
 }
 
-/* Ends w's wait and takes its sleeping thread to switch to (NULL: not asleep
- * yet; it will see DONE itself). A parked one is claimed (*parked: true) by
- * taking its parked flag, not taken out of its queue: thread_park_switch's
+/* Ends the wait of w (endpoint lock held, w off every list) with result and
+ * claims it if it is parked: true, its thread is ours to switch to; false: it
+ * is asleep in its queue (the caller takes it with wait_queue_take_one: NULL
+ * when it is not there yet; it will see DONE itself). A parked one is claimed
+ * by taking its parked flag, not taken out of its queue: thread_park_switch's
  * compare-and-swap of its state then decides between us and a waker that finds
  * it there (a signal), and its next wait makes the queue anew. The flag is
  * taken, not read: a parked thread woken meanwhile clears it as it resumes
  * (park_resume) and may be asleep in its C frame again by now (in wait_for, for
  * an ignored signal), BLOCKED in this same queue, where only a switch to that
  * frame may wake it. Interrupts off. */
-static inline __attribute__((always_inline)) struct thread *
-finish_take_locked(struct ipc_wait *w, long result, bool *parked)
+static inline __attribute__((always_inline)) bool claim_parked_locked(struct ipc_wait *w,
+                                                                      long result)
 {
     w->result = result;
     __atomic_store_n(&w->state, DONE, __ATOMIC_RELEASE);
-    *parked = __atomic_exchange_n(&w->parked, false, __ATOMIC_ACQ_REL);
-    if (*parked)
-        return w->thread;
-    return wait_queue_take_one(&w->sleep);
+    return __atomic_exchange_n(&w->parked, false, __ATOMIC_ACQ_REL);
 }
 
 /* The end of a fastpath wait for its own thread: the words that came in the
@@ -855,10 +854,13 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
     w->state = WAITING;
     w->next = ep->serving;
     ep->serving = w;
-    bool peer_parked;
-    struct thread *peer = finish_take_locked(r, (long)w->token, &peer_parked);
+    if (claim_parked_locked(r, (long)w->token)) {
+        spin_unlock_irqs_off(&ep->lock);
+        return fast_park(f, self, ut, r, r->thread, true);
+    }
+    struct thread *peer = wait_queue_take_one(&r->sleep);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, self, ut, r, peer, peer_parked);
+    return fast_park(f, self, ut, r, peer, false);
 }
 
 /*
@@ -895,13 +897,16 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
     struct ipc_wait *r = &f->w;
     fast_words(s, f->frame);
     s->recv_got = 0;
-    bool peer_parked;
-    struct thread *peer = finish_take_locked(s, 0, &peer_parked);
     r->served_by = file;
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
+    if (claim_parked_locked(s, 0)) {
+        spin_unlock_irqs_off(&ep->lock);
+        return fast_park(f, self, ut, s, s->thread, true);
+    }
+    struct thread *peer = wait_queue_take_one(&s->sleep);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, self, ut, s, peer, peer_parked);
+    return fast_park(f, self, ut, s, peer, false);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */
