@@ -656,7 +656,8 @@ static struct ipc_file *fast_file(struct process *p, uint64_t fd, bool need_serv
 
 /* The message words, from our saved registers to the waiter w: straight into
  * its own saved registers when it waits on the fastpath (words_regs, which this
- * clears to say so), else into its record. */
+ * clears to say so), else into its record, with the size of the bytes that
+ * came (none), which only a general-path wait reads (wait_return). */
 static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
                                                               const struct arch_regs *regs)
 {
@@ -665,6 +666,7 @@ static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
         w->words_regs = NULL;
     } else {
         arch_regs_ipc_words_get(regs, w->words);
+        w->recv_got = 0; /* no bytes (a fastpath waiter has no ext to say so) */
     }
 }
 
@@ -808,7 +810,7 @@ static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
             signal_wait_withdraw(peer->user);
             file_put(&pf->held->file);
             uthread_switch(ut, peer);
-            arch_syscall_return(pf->frame, peer_w->result, &self->on_cpu);
+            arch_syscall_switch_return(pf->frame, peer_w->result, &self->on_cpu);
         }
         thread_park_handoff(&f->park, peer);
     } else if (peer) {
@@ -848,7 +850,6 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
     struct fast_wait *f = fast_wait_init(self, ut, file);
     struct ipc_wait *w = &f->w;
     fast_words(r, f->frame);
-    r->recv_got = 0;
     w->token = ++ep->next_token;
     w->served_by = r->served_by;
     w->state = WAITING;
@@ -896,7 +897,6 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
     struct fast_wait *f = fast_wait_init(self, ut, file);
     struct ipc_wait *r = &f->w;
     fast_words(s, f->frame);
-    s->recv_got = 0;
     r->served_by = file;
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);

@@ -150,6 +150,20 @@ arch_syscall_return:
     .size arch_syscall_return, . - arch_syscall_return
 
 /*
+ * void arch_syscall_switch_return(struct arch_regs *regs, long result, bool *released)
+ * arch_syscall_return for IPC's direct switch: interrupts are off already and
+ * rdx (the switched-from thread's on_cpu) is never NULL.
+ */
+    .globl arch_syscall_switch_return
+    .type arch_syscall_switch_return, @function
+arch_syscall_switch_return:
+    movq %rdi, %rsp
+    movb $0, (%rdx)                     /* the old stack is free */
+    movq %rsi, %rax
+    jmp .Lresult
+    .size arch_syscall_switch_return, . - arch_syscall_switch_return
+
+/*
  * user_return_iret: rsp = a user frame (struct arch_regs); interrupts off.
  * Restores every register from it and returns to ring 3 by IRETQ.
  */

@@ -344,8 +344,11 @@ signal_wait_publish(struct uthread *ut, struct wait_queue *wq)
 static inline void signal_wait_withdraw(struct uthread *ut)
 {
     (void)__atomic_exchange_n(&ut->sig.waiting_on, NULL, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE))
-        arch_cpu_relax();
+    if (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE)) { /* rarely: one test */
+        do
+            arch_cpu_relax();
+        while (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE));
+    }
 }
 
 #endif
