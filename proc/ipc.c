@@ -822,6 +822,24 @@ static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
     park_resume(f);
 }
 
+/* A check failed after the file was taken (interrupts off): the general path
+ * with the same arguments, interrupts on again and the file let go. Out of
+ * line, so that the fastpath keeps nothing for it. */
+static __attribute__((noinline)) long fast_call_general(uint64_t fd, struct ipc_file *file)
+{
+    arch_irq_enable();
+    file_put(&file->file);
+    return call_or_send(fd, 0, 0, 0, 0, 0, true);
+}
+
+static __attribute__((noinline)) long fast_reply_recv_general(uint64_t token, uint64_t fd,
+                                                              struct ipc_file *file)
+{
+    arch_irq_enable();
+    file_put(&file->file);
+    return reply_recv(token, 0, 0, 0, fd);
+}
+
 /*
  * ipc_call(fd, 0, 0, 0): checks 1-6, the transfer and the wait, with
  * interrupts off from the first check to the switch. A failed check takes the
@@ -842,9 +860,7 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
     struct ipc_wait *r = ep->receivers;
     if (!r || !runs_here(r->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_enable();
-        file_put(&file->file);
-        return call_or_send(fd, 0, 0, 0, 0, 0, true);
+        return fast_call_general(fd, file);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
     struct fast_wait *f = fast_wait_init(self, ut, file);
@@ -886,9 +902,7 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
                              : find_serving_locked(ep, token);
     if (!s || ep->senders || !runs_here(s->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_enable();
-        file_put(&file->file);
-        return reply_recv(token, 0, 0, 0, fd);
+        return fast_reply_recv_general(token, fd, file);
     }
     if (s == ep->serving)
         ep->serving = s->next;
