@@ -89,6 +89,7 @@ syscall_entry:
 .Lresult:
     movq %rax, RAX(%rsp)
     cli
+.Lresult_irqs_off:                      /* (arch_syscall_switch_return: rax stored) */
     movq %gs:CPU_USER_WORK, %rcx
     cmpl $0, (%rcx)
     jne .Lslow
@@ -160,7 +161,8 @@ arch_syscall_switch_return:
     movq %rdi, %rsp
     movb $0, (%rdx)                     /* the old stack is free */
     movq %rsi, %rax
-    jmp .Lresult
+    movq %rsi, RAX(%rdi)
+    jmp .Lresult_irqs_off
     .size arch_syscall_switch_return, . - arch_syscall_switch_return
 
 /*
