@@ -785,42 +785,53 @@ static __attribute__((noinline)) long fast_interrupted(struct fast_wait *f, stru
 
 /*
  * The fastpath's wait (no deadline): w is published on one of its endpoint's
- * lists with this thread asleep in w->sleep (fast_wait_init); `peer` (NULL: none
- * was asleep; peer_parked: claimed parked) is the thread of peer_w, whose wait
- * this call just ended; interrupts are off since the checks (and were on
- * before: a system call). It makes w->sleep the thread's
- * interruptible wait without the signal lock (signal_wait_publish), then parks:
- *   - a peer parked too is resumed in user mode right here (thread_park_switch,
- *     arch_syscall_return): its wait's end is done on its behalf (its signal
- *     wait withdrawn, its file let go; its words are in its frame already);
- *   - any other peer runs at once (thread_park_handoff), none: whoever is next.
+ * lists with this thread asleep in w->sleep (fast_wait_init); interrupts are
+ * off since the checks (and were on before: a system call). It makes w->sleep
+ * the thread's interruptible wait without the signal lock
+ * (signal_wait_publish), then parks. fast_park: peer, the thread of peer_w,
+ * whose wait this call just ended, was claimed parked (claim_parked_locked),
+ * and is resumed in user mode right here (thread_park_switch,
+ * arch_syscall_switch_return): its wait's end is done on its behalf (its
+ * signal wait withdrawn, its file let go; its words are in its frame already).
+ * fast_park_other (out of line: the fastpath keeps nothing for it): the peer was
+ * asleep in its queue (a general-path waiter) and runs at once
+ * (thread_park_handoff), or none was there yet: whoever is next.
  * Anything pending before the sleep (a signal, kill) is wait_for's business with
- * interrupts on, as for the general path. Returns only then.
+ * interrupts on, as for the general path (fast_interrupted). Returns only then.
  */
 static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
                                                              struct thread *self,
                                                              struct uthread *ut,
                                                              struct ipc_wait *peer_w,
-                                                             struct thread *peer, bool peer_parked)
+                                                             struct thread *peer)
 {
     struct ipc_wait *w = &f->w;
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep))
         return fast_interrupted(f, peer);
     __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
-    if (peer_parked) {
-        if (thread_park_switch(&f->park, self, peer)) {
-            struct fast_wait *pf = fast_of(peer_w);
-            signal_wait_withdraw(peer->user);
-            file_put(&pf->held->file);
-            uthread_switch(ut, peer);
-            arch_syscall_switch_return(pf->frame, peer_w->result, &self->on_cpu);
-        }
-        thread_park_handoff(&f->park, peer);
-    } else if (peer) {
-        thread_park_handoff(&f->park, peer);
-    } else {
-        thread_park_block(&f->park);
+    if (thread_park_switch(&f->park, self, peer)) {
+        struct fast_wait *pf = fast_of(peer_w);
+        signal_wait_withdraw(peer->user);
+        file_put(&pf->held->file);
+        uthread_switch(ut, peer);
+        arch_syscall_switch_return(pf->frame, peer_w->result, &self->on_cpu);
     }
+    thread_park_handoff(&f->park, peer); /* a signal's waker took it first */
+    arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
+    park_resume(f);
+}
+
+static __attribute__((noinline)) long fast_park_other(struct fast_wait *f, struct uthread *ut,
+                                                      struct thread *peer)
+{
+    struct ipc_wait *w = &f->w;
+    if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep))
+        return fast_interrupted(f, peer);
+    __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
+    if (peer)
+        thread_park_handoff(&f->park, peer);
+    else
+        thread_park_block(&f->park);
     arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
     park_resume(f);
 }
@@ -876,11 +887,11 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
     ep->serving = w;
     if (claim_parked_locked(r, (long)w->token)) {
         spin_unlock_irqs_off(&ep->lock);
-        return fast_park(f, self, ut, r, r->thread, true);
+        return fast_park(f, self, ut, r, r->thread);
     }
     struct thread *peer = wait_queue_take_one(&r->sleep);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, self, ut, r, peer, false);
+    return fast_park_other(f, ut, peer);
 }
 
 /*
@@ -919,11 +930,11 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
     push_locked(&ep->receivers, &ep->receivers_tail, r);
     if (claim_parked_locked(s, 0)) {
         spin_unlock_irqs_off(&ep->lock);
-        return fast_park(f, self, ut, s, s->thread, true);
+        return fast_park(f, self, ut, s, s->thread);
     }
     struct thread *peer = wait_queue_take_one(&s->sleep);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, self, ut, s, peer, false);
+    return fast_park_other(f, ut, peer);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */
