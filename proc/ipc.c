@@ -675,19 +675,19 @@ static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
 
 static __attribute__((noreturn)) void park_resume(void *arg);
 
-/* The first fastpath wait of thread `self` (or of a uthread whose record
- * another thread had): the fields no wait changes, a peer on either path or
- * wait_for reads, set once. Everything that says "nothing" stays so: no buffer
+/* A user thread's record, made as it starts (ipc_thread_start): the fields no
+ * wait changes, a peer on either path or wait_for reads, set once. Everything that says "nothing" stays so: no buffer
  * either way, no region and no fds sent or accepted (a general-path reply to
  * such a wait finds nothing accepted: EMSGSIZE to the server, as for any refused
  * region), no deadline; the same thread and process. Its vm stays NULL: with
  * nothing to copy or map either way, transfer never reads it (copy_across is
  * called for 0 bytes, vmspace_transfer never), so exec, which changes the
  * space, has nothing to update here. */
-static __attribute__((noinline)) void park_record_init(struct fast_wait *f, struct thread *self,
-                                                       struct process *proc)
+void ipc_thread_start(struct uthread *ut)
 {
-    *f = (struct fast_wait){.w = {.thread = self, .proc = proc,
+    struct fast_wait *f = (struct fast_wait *)ut->ipc_wait;
+    struct thread *self = thread_current();
+    *f = (struct fast_wait){.w = {.thread = self, .proc = ut->proc,
                                   .sleep = WAIT_QUEUE_INIT("ipc wait")},
                             .frame = arch_user_regs(self->stack.top)};
     thread_park_init(&f->park, park_resume, f, (uintptr_t)f->frame);
@@ -704,8 +704,6 @@ static inline __attribute__((always_inline)) struct fast_wait *
 fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
 {
     struct fast_wait *f = (struct fast_wait *)ut->ipc_wait;
-    if (__builtin_expect(f->w.thread != self, 0))
-        park_record_init(f, self, ut->proc);
     wait_queue_reuse_asleep(&f->w.sleep, self);
     f->w.words_regs = f->frame;
     f->held = file; /* parked is false: every wait's end clears it */

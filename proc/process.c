@@ -474,6 +474,7 @@ static void user_thread_start(void *arg)
     struct uthread *ut = arg;
     ut->thread = thread_current();
     thread_set_user(ut);
+    ipc_thread_start(ut);
     arch_enter_user(ut->entry, ut->stack, thread_current()->stack.top);
 }
 

@@ -164,7 +164,8 @@ struct uthread {
     void *futex_waiter;          /* (futex bucket lock) its waiter record, or NULL */
     /* IPC's fastpath wait record (proc/ipc.c's struct ipc_wait, opaque here): a
      * thread parked there keeps no kernel frame, so its record cannot be on its
-     * stack. The thread's own, or a peer's under the endpoint lock. */
+     * stack. The thread's own, or a peer's under the endpoint lock. Made by
+     * ipc_thread_start as the thread starts. */
     uint64_t ipc_wait[UTHREAD_IPC_WAIT_WORDS];
 };
 
@@ -307,6 +308,10 @@ size_t process_count(void);
 
 /* "SIGSEGV" for 11, ..., "SIG?" for an unknown number. */
 const char *signal_name(int signal);
+
+/* A user thread's IPC fastpath record (struct uthread's ipc_wait): made by the
+ * thread itself as it starts, once it is ut's (ut->thread, thread_set_user). */
+void ipc_thread_start(struct uthread *ut);
 
 /* The system-call table's size and unknown-call handler (proc/syscall_table.c). */
 long syscall_unknown_number(uint64_t number);
