@@ -699,12 +699,15 @@ void ipc_thread_start(struct uthread *ut)
  * result and recv_got (a peer writes them before DONE), state, token and
  * served_by (the caller sets them for its role), and the words (a fast
  * caller's go straight to its receiver; what comes back is written before it is
- * read, into the frame or w->words as fast_words says). */
+ * read, into the frame or w->words as fast_words says). Set as soon as the file
+ * is taken (a failed check leaves them unused: only a fastpath wait reads them,
+ * and this thread is not in one), so that the file need not be kept; the wait
+ * begins later, when the thread puts itself in w->sleep (wait_queue_reuse_asleep),
+ * once every check has passed. */
 static inline __attribute__((always_inline)) struct fast_wait *
-fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
+fast_wait_init(struct uthread *ut, struct ipc_file *file)
 {
     struct fast_wait *f = (struct fast_wait *)ut->ipc_wait;
-    wait_queue_reuse_asleep(&f->w.sleep, self);
     f->w.words_regs = f->frame;
     f->held = file; /* parked is false: every wait's end clears it */
     return f;
@@ -867,16 +870,17 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
         arch_irq_enable();
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
+    struct fast_wait *f = fast_wait_init(ut, file);
     struct endpoint *ep = file->ep;
     spin_lock_irqs_off(&ep->lock);
     struct ipc_wait *r = ep->receivers;
     if (!r || !runs_here(r->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        return fast_call_general(fd, file);
+        return fast_call_general(fd, f->held);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
-    struct fast_wait *f = fast_wait_init(self, ut, file);
     struct ipc_wait *w = &f->w;
+    wait_queue_reuse_asleep(&w->sleep, self);
     fast_words(r, f->frame);
     w->token = ++ep->next_token;
     w->served_by = r->served_by;
@@ -907,6 +911,7 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
         arch_irq_enable();
         return reply_recv(token, 0, 0, 0, fd);
     }
+    struct fast_wait *f = fast_wait_init(ut, file);
     struct endpoint *ep = file->ep;
     spin_lock_irqs_off(&ep->lock);
     struct ipc_wait *s = ep->serving && ep->serving->token == token
@@ -914,16 +919,16 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
                              : find_serving_locked(ep, token);
     if (!s || ep->senders || !runs_here(s->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        return fast_reply_recv_general(token, fd, file);
+        return fast_reply_recv_general(token, fd, f->held);
     }
     if (s == ep->serving)
         ep->serving = s->next;
     else
         unlink_locked(&ep->serving, NULL, s);
-    struct fast_wait *f = fast_wait_init(self, ut, file);
     struct ipc_wait *r = &f->w;
+    wait_queue_reuse_asleep(&r->sleep, self);
     fast_words(s, f->frame);
-    r->served_by = file;
+    r->served_by = f->held;
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
     if (claim_parked_locked(s, 0)) {
