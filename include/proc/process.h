@@ -330,7 +330,7 @@ static inline __attribute__((always_inline)) void uthread_switch(struct uthread 
     uint64_t now = arch_read_timestamp();
     from->cpu_ticks += now - from->ran_since;
     to->ran_since = now;
-    struct address_space *as = vmspace_address_space(to->proc->vm);
+    struct address_space *as = to->proc->vm->as; /* a process always has one (exec swaps it) */
     arch_user_switch_between(&from->arch, &to->arch, next->stack.top, &to->work,
                              as->root.value, &as->tlb);
 }
