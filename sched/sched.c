@@ -76,10 +76,6 @@
 /* One CPU's scheduler state. Fields without a lock note are touched only by
  * their own CPU with interrupts disabled. */
 struct sched_cpu {
-    /* Statistics, written by this CPU only (relaxed atomic stores, so other CPUs
-     * can sum them without a shared counter bouncing between caches). switches
-     * is the first word: thread_park_switch (thread.h, inline) counts there. */
-    uint64_t switches, steals;
     struct run_queue rq;         /* own lock: any CPU pushes, others steal */
     struct thread *idle;         /* runs when nothing else can; never queued */
     /* Between a switch and its finish_switch, the thread switched away from, when
@@ -92,14 +88,18 @@ struct sched_cpu {
     bool in_tick;
     uint64_t wheel_tick;         /* the last sleep-wheel slot swept (real-time ticks) */
     bool need_resched;
+    /* Statistics, written by this CPU only (relaxed atomic stores, so other CPUs
+     * can sum them without a shared counter bouncing between caches). switches
+     * is where thread_park_switch (thread.h, inline) counts: SCHED_CPU_SWITCHES. */
+    uint64_t switches, steals;
     /* The sleep wheel, SLEEP_BUCKETS lists, allocated when the CPU comes online:
      * 2 KiB each would be 2 MiB of static memory for ARCH_MAX_CPUS. */
     struct thread **sleepers;
 } __attribute__((aligned(64)));
 
 static struct sched_cpu cpus[ARCH_MAX_CPUS];
-_Static_assert(__builtin_offsetof(struct sched_cpu, switches) == 0,
-               "thread_park_switch finds the switch count at its CPU's slot");
+_Static_assert(__builtin_offsetof(struct sched_cpu, switches) == SCHED_CPU_SWITCHES,
+               "thread_park_switch finds the switch count where it is");
 _Static_assert(sizeof(struct thread) + HEAP_HEADER_BYTES <= 256,
                "a thread's control block fits a 256-byte heap block (thread.h)");
 _Static_assert(ARCH_MAX_CPUS - 1 <= INT16_MAX && ARCH_MAX_CPUS - 1 <= UINT16_MAX,

@@ -172,8 +172,10 @@ void thread_park_block(const struct thread_park *park);
  * next last ran on this CPU, so its cpu is ours already and its on_cpu is clear
  * (this CPU finished switching it away before it ran prev), and only we can set
  * that once the compare-and-swap has made next ours. The switch is counted in
- * this CPU's scheduler record, whose first word is its switch count
- * (sched/sched.c). */
+ * this CPU's scheduler record (sched/sched.c, whose struct is private: the
+ * count's offset is SCHED_CPU_SWITCHES, which it asserts; its run queue stays
+ * first, where the scheduler's own paths reach it for free). */
+#define SCHED_CPU_SWITCHES 256
 static inline __attribute__((always_inline)) bool
 thread_park_switch(const struct thread_park *park, struct thread *prev, struct thread *next)
 {
@@ -183,7 +185,9 @@ thread_park_switch(const struct thread_park *park, struct thread *prev, struct t
         return false;
     __atomic_store_n(&next->on_cpu, true, __ATOMIC_RELAXED);
     arch_cpu_set_running(next);
-    __atomic_fetch_add((uint64_t *)arch_cpu_slot(ARCH_CPU_SLOT_SCHED), 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add((uint64_t *)((char *)arch_cpu_slot(ARCH_CPU_SLOT_SCHED) +
+                                    SCHED_CPU_SWITCHES),
+                       1, __ATOMIC_RELAXED);
     prev->saved_sp = park->sp;
     return true;
 }
