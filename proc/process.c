@@ -79,11 +79,11 @@ static void switch_hook(struct thread *prev, struct thread *next)
     }
     uint64_t now = arch_read_timestamp();
     if (from) {
-        from->cpu_ticks += now - from->ran_since;
+        from->cpu_clock += now;
         from_arch = &from->arch;
     }
     if (to) {
-        to->ran_since = now;
+        to->cpu_clock -= now;
         struct address_space *as = vmspace_address_space(to->proc->vm);
         arch_user_switch(from_arch, &to->arch, next->stack.top, &to->work, as->root.value,
                          &as->tlb);

@@ -153,8 +153,12 @@ struct uthread {
     struct signal_thread sig;    /* mask, own pending signals, alternate stack */
     uint64_t entry, stack;       /* where ring 3 starts (process_spawn) */
     /* In arch_read_timestamp ticks, which the switch reads without converting. */
-    uint64_t cpu_ticks;          /* time on a CPU until ran_since (switch hook) */
-    uint64_t ran_since;          /* when it last went on a CPU (switch hook) */
+    /* Its CPU time in timestamp ticks, kept by the switch hook as one word:
+     * while it is off a CPU, that time; while it runs, that time minus the
+     * timestamp it went on at (so the time now is cpu_clock + the timestamp:
+     * uthread_cpu_ticks). A switch adds the timestamp to the one going off
+     * and subtracts it from the one coming on, one instruction each. */
+    uint64_t cpu_clock;
     struct arch_regs start_regs; /* where ring 3 starts (clone: the parent's, changed) */
     uint64_t set_child_tid;      /* CLONE_CHILD_SETTID: the child writes its tid there */
     struct uthread *next_thread; /* the process's thread list (process_lock) */
@@ -323,13 +327,19 @@ extern struct spinlock signal_lock;
  * thread `next`: CPU time, then the machine (arch_user_switch). Interrupts off.
  * Inline: the hook and IPC's direct switch (thread_park_switch leaves it to
  * its caller) share it. */
+/* The CPU time of ut, the calling thread (it runs), in timestamp ticks. */
+static inline uint64_t uthread_cpu_ticks(const struct uthread *ut)
+{
+    return ut->cpu_clock + arch_read_timestamp();
+}
+
 static inline __attribute__((always_inline)) void uthread_switch(struct uthread *from,
                                                                  struct thread *next)
 {
     struct uthread *to = next->user;
     uint64_t now = arch_read_timestamp();
-    from->cpu_ticks += now - from->ran_since;
-    to->ran_since = now;
+    from->cpu_clock += now;
+    to->cpu_clock -= now;
     struct address_space *as = to->proc->vm->as; /* a process always has one (exec swaps it) */
     arch_user_switch_between(&from->arch, &to->arch, next->stack.top, &to->work,
                              as->root.value, &as->tlb);
