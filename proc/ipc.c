@@ -812,9 +812,10 @@ static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
     __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
     if (thread_park_switch(&f->park, self, peer)) {
         struct fast_wait *pf = fast_of(peer_w);
-        signal_wait_withdraw(peer->user);
+        struct uthread *peer_ut = peer->user;
+        signal_wait_withdraw(peer_ut);
         file_put(&pf->held->file);
-        uthread_switch(ut, peer);
+        uthread_switch(ut, peer, peer_ut);
         arch_syscall_switch_return(pf->frame, peer_w->result, &self->on_cpu);
     }
     thread_park_handoff(&f->park, peer); /* a signal's waker took it first */

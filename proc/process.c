@@ -74,7 +74,7 @@ static void switch_hook(struct thread *prev, struct thread *next)
     struct uthread *from = prev ? prev->user : NULL, *to = next->user;
     struct arch_user_state *from_arch = NULL;
     if (from && to) {
-        uthread_switch(from, next);
+        uthread_switch(from, next, to);
         return;
     }
     uint64_t now = arch_read_timestamp();

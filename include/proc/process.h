@@ -324,7 +324,8 @@ long syscall_unknown_number(uint64_t number);
 extern struct spinlock signal_lock;
 
 /* The switch hook's work for a switch from user thread `from` (running) to user
- * thread `next`: CPU time, then the machine (arch_user_switch). Interrupts off.
+ * thread `next` (to: next->user, which the caller has at hand): CPU time, then
+ * the machine (arch_user_switch). Interrupts off.
  * Inline: the hook and IPC's direct switch (thread_park_switch leaves it to
  * its caller) share it. */
 /* The CPU time of ut, the calling thread (it runs), in timestamp ticks. */
@@ -334,9 +335,9 @@ static inline uint64_t uthread_cpu_ticks(const struct uthread *ut)
 }
 
 static inline __attribute__((always_inline)) void uthread_switch(struct uthread *from,
-                                                                 struct thread *next)
+                                                                 struct thread *next,
+                                                                 struct uthread *to)
 {
-    struct uthread *to = next->user;
     uint64_t now = arch_read_timestamp();
     from->cpu_clock += now;
     to->cpu_clock -= now;
