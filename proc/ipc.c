@@ -85,6 +85,8 @@
  *   5. the peer thread last ran on this CPU and is not pinned elsewhere: a
  *      peer on another CPU is woken where it is (its caches are there; moving
  *      it here would also race with that CPU), which the general path does;
+ *      and a peer that parked here is off every stack (this CPU finished
+ *      switching it away before it ran us), which thread_park_switch relies on;
  *   6. the peer can be switched to: claimed parked (below) with its state
  *      still BLOCKED (thread_park_switch's compare-and-swap: a signal's waker
  *      may have taken it first), or asleep in its wait queue
@@ -111,11 +113,12 @@
  * woke clears it when it resumes, and may be asleep again in its C frame by
  * the time we look) ends the wait on its behalf (the words straight into its
  * saved registers, its signal wait withdrawn, its file reference let go), makes
- * it the running thread (thread_park_switch: current, on_cpu, the switch count;
- * then the user half the switch hook would do: CPU time, FPU, TLS bases, ring-0
- * stack, address space: uthread_switch), and leaves for user mode on the
- * waiter's frame through the system-call exit (arch_syscall_return, SYSRET),
- * never through switch_to. Interrupts stay off from the checks to there. A
+ * it the running thread (thread_park_switch, inline: its state, on_cpu,
+ * current, the switch count; it needs no test of the waiter's CPU or on_cpu,
+ * which check 5 settled; then the user half the switch hook would do: CPU time,
+ * ring-0 stack, FPU, TLS bases, address space: uthread_switch), and leaves for
+ * user mode on the waiter's frame through the system-call exit
+ * (arch_syscall_switch_return, SYSRET), never through switch_to. Interrupts stay off from the checks to there. A
  * waiter whose peer is not parked (a general-path receiver asleep in its C
  * frame) is switched to by thread_park_handoff, a handoff that does not save
  * the caller's registers either; with no peer to run, thread_park_block.
@@ -126,16 +129,18 @@
  * is counted.
  *
  * How it stays short (README, "IPC", has the instruction count of each step:
- * 646 guest instructions a round trip, both directions, switches included).
+ * 551 guest instructions a round trip, both directions, switches included).
  * The system calls jump straight to it, and it takes the general path itself
- * when a check fails (with the same arguments), so neither keeps a frame of
- * its own. It runs with interrupts off from check 3 to the switch (a system
+ * when a check fails (with the same arguments; after the file is taken, from
+ * out-of-line helpers, so the fastpath keeps nothing for them), so neither
+ * keeps a frame of its own. It runs with interrupts off from check 3 to the switch (a system
  * call runs with them on: cli, and sti on the way out of a failed check), so
  * each lock is an exchange and a store; the fd is looked up once (check 2 and
  * the file reference together); the record's fields that never change (no
  * buffer, region or fds either way, no deadline, the thread, the park's resume
- * words) are set once, on a thread's first fastpath wait, and each wait sets
- * only what it changes; the words go from the caller's saved registers
+ * words, the queue's lock and name) are set once, as the thread starts
+ * (ipc_thread_start), and each wait sets only what it changes (its file and
+ * answer frame, then the sleep: head, tail, BLOCKED); the words go from the caller's saved registers
  * straight into the waiter's saved registers (words_regs; a general-path peer,
  * which knows only the record, writes them there instead). The sleep is the
  * fastpath's own: the waiter puts itself in its record's wait queue, BLOCKED,
@@ -151,7 +156,10 @@
  * of the waiter's after dropping it, so waiting until the lock is free (one
  * load, normally) is enough; likewise it withdraws its wait from the signal
  * senders by waiting for the signal lock to be free. The locks left per
- * one-way trip: the endpoint's once.
+ * one-way trip: the endpoint's once. The peer's wait is ended and claimed in
+ * one place (claim_parked_locked), and the claimed-parked case, the one that
+ * switches, is the only one inline (fast_park; a peer asleep in its C frame
+ * goes to fast_park_other), so no value is kept across the branch.
  *
  * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
  * under it); the timeout lock > wait-queue locks; the two never nest.
@@ -676,8 +684,8 @@ static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
 static __attribute__((noreturn)) void park_resume(void *arg);
 
 /* A user thread's record, made as it starts (ipc_thread_start): the fields no
- * wait changes, a peer on either path or wait_for reads, set once. Everything that says "nothing" stays so: no buffer
- * either way, no region and no fds sent or accepted (a general-path reply to
+ * wait changes, a peer on either path or wait_for reads, set once. Everything
+ * that says "nothing" stays so: no buffer either way, no region and no fds sent or accepted (a general-path reply to
  * such a wait finds nothing accepted: EMSGSIZE to the server, as for any refused
  * region), no deadline; the same thread and process. Its vm stays NULL: with
  * nothing to copy or map either way, transfer never reads it (copy_across is
