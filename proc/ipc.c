@@ -118,10 +118,10 @@
  * which check 5 settled; then the user half the switch hook would do: CPU time,
  * ring-0 stack, FPU, TLS bases, address space: uthread_switch), and leaves for
  * user mode on the waiter's frame through the system-call exit
- * (arch_syscall_switch_return, SYSRET), never through switch_to. Interrupts stay off from the checks to there. A
- * waiter whose peer is not parked (a general-path receiver asleep in its C
- * frame) is switched to by thread_park_handoff, a handoff that does not save
- * the caller's registers either; with no peer to run, thread_park_block.
+ * (arch_syscall_switch_return, SYSRET), never through switch_to. Interrupts
+ * stay off from the checks to there. A waiter whose peer is not parked (a general-path receiver
+ * asleep in its C frame) is switched to by thread_park_handoff, a handoff that does not save the
+ * caller's registers either; with no peer to run, thread_park_block.
  * A parked thread is BLOCKED like any other (ps shows it so); the scheduler's
  * invariants hold as for a handoff: the switched-from thread is settled by the
  * switch (BLOCKED, or RUNNABLE by a waker waiting for its on_cpu, which is
@@ -140,10 +140,10 @@
  * buffer, region or fds either way, no deadline, the thread, the park's resume
  * words, the queue's lock and name) are set once, as the thread starts
  * (ipc_thread_start), and each wait sets only what it changes (its file and
- * answer frame, then the sleep: head, tail, BLOCKED); the words go from the caller's saved registers
- * straight into the waiter's saved registers (words_regs; a general-path peer,
- * which knows only the record, writes them there instead). The sleep is the
- * fastpath's own: the waiter puts itself in its record's wait queue, BLOCKED,
+ * answer frame, then the sleep: head, tail, BLOCKED); the words go from the
+ * caller's saved registers straight into the waiter's saved registers (words_regs; a general-path
+ * peer, which knows only the record, writes them there instead). The sleep is the fastpath's own:
+ * the waiter puts itself in its record's wait queue, BLOCKED,
  * before it publishes the record, so no lock is needed for that; it makes the
  * queue its interruptible wait with one exchange and then looks for pending
  * work (signal_wait_publish: a sender sets the work first and reads the wait
@@ -685,10 +685,10 @@ static __attribute__((noreturn)) void park_resume(void *arg);
 
 /* A user thread's record, made as it starts (ipc_thread_start): the fields no
  * wait changes, a peer on either path or wait_for reads, set once. Everything
- * that says "nothing" stays so: no buffer either way, no region and no fds sent or accepted (a general-path reply to
- * such a wait finds nothing accepted: EMSGSIZE to the server, as for any refused
- * region), no deadline; the same thread and process. Its vm stays NULL: with
- * nothing to copy or map either way, transfer never reads it (copy_across is
+ * that says "nothing" stays so: no buffer either way, no region and no fds
+ * sent or accepted (a general-path reply to such a wait finds nothing accepted: EMSGSIZE to the
+ * server, as for any refused region), no deadline; the same thread and process. Its vm stays NULL:
+ * with nothing to copy or map either way, transfer never reads it (copy_across is
  * called for 0 bytes, vmspace_transfer never), so exec, which changes the
  * space, has nothing to update here. */
 void ipc_thread_start(struct uthread *ut)
@@ -847,21 +847,22 @@ static __attribute__((noinline)) long fast_park_other(struct fast_wait *f, struc
 }
 
 /* A check failed after the file was taken (interrupts off): the general path
- * with the same arguments, interrupts on again and the file let go. Out of
- * line, so that the fastpath keeps nothing for it. */
-static __attribute__((noinline)) long fast_call_general(uint64_t fd, struct ipc_file *file)
+ * with the same arguments (read back from the system call's saved registers),
+ * interrupts on again and the file let go. Out of line, so that the fastpath
+ * keeps nothing for it. */
+static __attribute__((noinline)) long fast_call_general(struct fast_wait *f)
 {
     arch_irq_enable();
-    file_put(&file->file);
-    return call_or_send(fd, 0, 0, 0, 0, 0, true);
+    file_put(&f->held->file);
+    return call_or_send(arch_regs_syscall_arg(f->frame, 0), 0, 0, 0, 0, 0, true);
 }
 
-static __attribute__((noinline)) long fast_reply_recv_general(uint64_t token, uint64_t fd,
-                                                              struct ipc_file *file)
+static __attribute__((noinline)) long fast_reply_recv_general(struct fast_wait *f)
 {
     arch_irq_enable();
-    file_put(&file->file);
-    return reply_recv(token, 0, 0, 0, fd);
+    file_put(&f->held->file);
+    return reply_recv(arch_regs_syscall_arg(f->frame, 0), 0, 0, 0,
+                      arch_regs_syscall_arg(f->frame, 4));
 }
 
 /*
@@ -885,7 +886,7 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
     struct ipc_wait *r = ep->receivers;
     if (!r || !runs_here(r->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        return fast_call_general(fd, f->held);
+        return fast_call_general(f);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
     struct ipc_wait *w = &f->w;
@@ -928,7 +929,7 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
                              : find_serving_locked(ep, token);
     if (!s || ep->senders || !runs_here(s->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        return fast_reply_recv_general(token, fd, f->held);
+        return fast_reply_recv_general(f);
     }
     if (s == ep->serving)
         ep->serving = s->next;

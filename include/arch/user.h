@@ -46,6 +46,18 @@ struct arch_regs {
 static inline uint64_t arch_regs_ip(const struct arch_regs *r) { return r->rip; }
 static inline uint64_t arch_regs_sp(const struct arch_regs *r) { return r->rsp; }
 static inline uint64_t arch_regs_syscall_number(const struct arch_regs *r) { return r->error_code; }
+/* A system call's argument i (0-5), as its entry saved it. */
+static inline uint64_t arch_regs_syscall_arg(const struct arch_regs *r, unsigned i)
+{
+    switch (i) {
+    case 0: return r->rdi;
+    case 1: return r->rsi;
+    case 2: return r->rdx;
+    case 3: return r->r10;
+    case 4: return r->r8;
+    default: return r->r9;
+    }
+}
 
 /* The six IPC message words (include/uapi/exo_ipc.h: rbx r12 r13 r14 r15 r9),
  * read at a call's entry and written for its return. */
