@@ -129,7 +129,7 @@
  * is counted.
  *
  * How it stays short (README, "IPC", has the instruction count of each step:
- * 551 guest instructions a round trip, both directions, switches included).
+ * 546 guest instructions a round trip, both directions, switches included).
  * The system calls jump straight to it, and it takes the general path itself
  * when a check fails (with the same arguments; after the file is taken, from
  * out-of-line helpers, so the fastpath keeps nothing for them), so neither
