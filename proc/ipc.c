@@ -118,7 +118,12 @@
  * which check 5 settled; then the user half the switch hook would do: CPU time,
  * ring-0 stack, FPU, TLS bases, address space: uthread_switch), and leaves for
  * user mode on the waiter's frame through the system-call exit
- * (arch_syscall_switch_return, SYSRET), never through switch_to. Interrupts
+ * (arch_syscall_switch_return, SYSRET), never through switch_to. A peer that
+ * claimed the waiter but cannot switch to it (someone else woke it first, or
+ * the peer itself is interrupted and wakes it) says so in the waiter's record
+ * (claim_over) once it is done with it, and the waiter, resuming, waits for
+ * that before it goes on (park_resume): so it can never be blocked elsewhere
+ * by the time a late wake of the claim's reaches it. Interrupts
  * stay off from the checks to there. A waiter whose peer is not parked (a general-path receiver
  * asleep in its C frame) is switched to by thread_park_handoff, a handoff that does not save the
  * caller's registers either; with no peer to run, thread_park_block.
@@ -238,6 +243,8 @@ struct fast_wait {
     struct arch_regs *frame;       /* its saved user registers */
     struct ipc_file *held;         /* the file its fd named, one reference held */
     struct thread_park park;       /* the scheduler resumes it in park_resume */
+    bool claim_over;               /* set by a peer that claimed it parked and then could not
+                                    * switch to it, once it is done with it (park_resume) */
 };
 _Static_assert(sizeof(struct fast_wait) <= sizeof(((struct uthread *)0)->ipc_wait),
                "a thread's fastpath wait record fits its uthread");
@@ -767,7 +774,15 @@ static __attribute__((noreturn)) void park_resume(void *arg)
     struct fast_wait *f = arg;
     struct ipc_wait *w = &f->w;
     struct endpoint *ep = f->held->ep;
-    __atomic_store_n(&w->parked, false, __ATOMIC_RELEASE);
+    if (!__atomic_exchange_n(&w->parked, false, __ATOMIC_ACQ_REL)) {
+        /* A peer claimed us and did not switch to us (someone else woke us, or
+         * it was interrupted): until it says it is done, its wake of us may be
+         * ahead, and we must not block anywhere else before that (its wake
+         * would end that other wait). */
+        while (!__atomic_load_n(&f->claim_over, __ATOMIC_ACQUIRE))
+            arch_cpu_relax();
+        __atomic_store_n(&f->claim_over, false, __ATOMIC_RELAXED);
+    }
     long result;
     if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
         result = wait_for(ep, w);
@@ -783,11 +798,15 @@ static __attribute__((noreturn)) void park_resume(void *arg)
 /* A fastpath wait that found something pending as it published itself (a
  * signal, kill) and took itself back out of its queue: its peer, whose wait it
  * ended (NULL: none asleep), is woken, and wait_for decides, interrupts on, as
- * for the general path. */
-static __attribute__((noinline)) long fast_interrupted(struct fast_wait *f, struct thread *peer)
+ * for the general path. claimed: the peer's record when it was claimed parked,
+ * told that we are done with it once it is woken (park_resume waits for that). */
+static __attribute__((noinline)) long fast_interrupted(struct fast_wait *f, struct thread *peer,
+                                                       struct fast_wait *claimed)
 {
     if (peer)
         thread_wake(peer);
+    if (claimed)
+        __atomic_store_n(&claimed->claim_over, true, __ATOMIC_RELEASE);
     arch_irq_enable();
     return fast_result(f, wait_for(f->held->ep, &f->w));
 }
@@ -816,7 +835,7 @@ static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
 {
     struct ipc_wait *w = &f->w;
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep))
-        return fast_interrupted(f, peer);
+        return fast_interrupted(f, peer, fast_of(peer_w));
     __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
     if (thread_park_switch(&f->park, self, peer)) {
         struct fast_wait *pf = fast_of(peer_w);
@@ -826,7 +845,11 @@ static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
         uthread_switch(ut, peer, peer_ut);
         arch_syscall_switch_return(pf->frame, peer_w->result, &self->on_cpu);
     }
-    thread_park_handoff(&f->park, peer); /* a signal's waker took it first */
+    /* Someone else woke it first (a signal): it runs on its own, and may
+     * already have left its wait and blocked elsewhere, where a wake of ours
+     * would be wrong; we are done with it. */
+    __atomic_store_n(&fast_of(peer_w)->claim_over, true, __ATOMIC_RELEASE);
+    thread_park_block(&f->park);
     arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
     park_resume(f);
 }
@@ -836,7 +859,7 @@ static __attribute__((noinline)) long fast_park_other(struct fast_wait *f, struc
 {
     struct ipc_wait *w = &f->w;
     if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep))
-        return fast_interrupted(f, peer);
+        return fast_interrupted(f, peer, NULL);
     __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
     if (peer)
         thread_park_handoff(&f->park, peer);
