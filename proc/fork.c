@@ -53,6 +53,7 @@ static void clone_start(void *arg)
     struct uthread *ut = arg;
     __atomic_store_n(&ut->thread, thread_current(), __ATOMIC_RELEASE);
     thread_set_user(ut);
+    ipc_thread_start(ut);
     if (ut->set_child_tid) {
         uint32_t tid = ut->tid;
         (void)!copy_to_user(ut->set_child_tid, &tid, sizeof(tid)); /* Linux ignores a fault too */

@@ -85,6 +85,8 @@
  *   5. the peer thread last ran on this CPU and is not pinned elsewhere: a
  *      peer on another CPU is woken where it is (its caches are there; moving
  *      it here would also race with that CPU), which the general path does;
+ *      and a peer that parked here is off every stack (this CPU finished
+ *      switching it away before it ran us), which thread_park_switch relies on;
  *   6. the peer can be switched to: claimed parked (below) with its state
  *      still BLOCKED (thread_park_switch's compare-and-swap: a signal's waker
  *      may have taken it first), or asleep in its wait queue
@@ -111,14 +113,20 @@
  * woke clears it when it resumes, and may be asleep again in its C frame by
  * the time we look) ends the wait on its behalf (the words straight into its
  * saved registers, its signal wait withdrawn, its file reference let go), makes
- * it the running thread (thread_park_switch: current, on_cpu, the switch count;
- * then the user half the switch hook would do: CPU time, FPU, TLS bases, ring-0
- * stack, address space: uthread_switch), and leaves for user mode on the
- * waiter's frame through the system-call exit (arch_syscall_return, SYSRET),
- * never through switch_to. Interrupts stay off from the checks to there. A
- * waiter whose peer is not parked (a general-path receiver asleep in its C
- * frame) is switched to by thread_park_handoff, a handoff that does not save
- * the caller's registers either; with no peer to run, thread_park_block.
+ * it the running thread (thread_park_switch, inline: its state, on_cpu,
+ * current, the switch count; it needs no test of the waiter's CPU or on_cpu,
+ * which check 5 settled; then the user half the switch hook would do: CPU time,
+ * ring-0 stack, FPU, TLS bases, address space: uthread_switch), and leaves for
+ * user mode on the waiter's frame through the system-call exit
+ * (arch_syscall_switch_return, SYSRET), never through switch_to. A peer that
+ * claimed the waiter but cannot switch to it (someone else woke it first, or
+ * the peer itself is interrupted and wakes it) says so in the waiter's record
+ * (claim_over) once it is done with it, and the waiter, resuming, waits for
+ * that before it goes on (park_resume): so it can never be blocked elsewhere
+ * by the time a late wake of the claim's reaches it. Interrupts
+ * stay off from the checks to there. A waiter whose peer is not parked (a general-path receiver
+ * asleep in its C frame) is switched to by thread_park_handoff, a handoff that does not save the
+ * caller's registers either; with no peer to run, thread_park_block.
  * A parked thread is BLOCKED like any other (ps shows it so); the scheduler's
  * invariants hold as for a handoff: the switched-from thread is settled by the
  * switch (BLOCKED, or RUNNABLE by a waker waiting for its on_cpu, which is
@@ -126,19 +134,21 @@
  * is counted.
  *
  * How it stays short (README, "IPC", has the instruction count of each step:
- * 646 guest instructions a round trip, both directions, switches included).
+ * 546 guest instructions a round trip, both directions, switches included).
  * The system calls jump straight to it, and it takes the general path itself
- * when a check fails (with the same arguments), so neither keeps a frame of
- * its own. It runs with interrupts off from check 3 to the switch (a system
+ * when a check fails (with the same arguments; after the file is taken, from
+ * out-of-line helpers, so the fastpath keeps nothing for them), so neither
+ * keeps a frame of its own. It runs with interrupts off from check 3 to the switch (a system
  * call runs with them on: cli, and sti on the way out of a failed check), so
  * each lock is an exchange and a store; the fd is looked up once (check 2 and
  * the file reference together); the record's fields that never change (no
  * buffer, region or fds either way, no deadline, the thread, the park's resume
- * words) are set once, on a thread's first fastpath wait, and each wait sets
- * only what it changes; the words go from the caller's saved registers
- * straight into the waiter's saved registers (words_regs; a general-path peer,
- * which knows only the record, writes them there instead). The sleep is the
- * fastpath's own: the waiter puts itself in its record's wait queue, BLOCKED,
+ * words, the queue's lock and name) are set once, as the thread starts
+ * (ipc_thread_start), and each wait sets only what it changes (its file and
+ * answer frame, then the sleep: head, tail, BLOCKED); the words go from the
+ * caller's saved registers straight into the waiter's saved registers (words_regs; a general-path
+ * peer, which knows only the record, writes them there instead). The sleep is the fastpath's own:
+ * the waiter puts itself in its record's wait queue, BLOCKED,
  * before it publishes the record, so no lock is needed for that; it makes the
  * queue its interruptible wait with one exchange and then looks for pending
  * work (signal_wait_publish: a sender sets the work first and reads the wait
@@ -151,7 +161,10 @@
  * of the waiter's after dropping it, so waiting until the lock is free (one
  * load, normally) is enough; likewise it withdraws its wait from the signal
  * senders by waiting for the signal lock to be free. The locks left per
- * one-way trip: the endpoint's once.
+ * one-way trip: the endpoint's once. The peer's wait is ended and claimed in
+ * one place (claim_parked_locked), and the claimed-parked case, the one that
+ * switches, is the only one inline (fast_park; a peer asleep in its C frame
+ * goes to fast_park_other), so no value is kept across the branch.
  *
  * Lock order: endpoint lock > wait-queue and run-queue locks (a peer is woken
  * under it); the timeout lock > wait-queue locks; the two never nest.
@@ -216,7 +229,7 @@ struct ipc_wait {
                                     * peer writes the words there and clears this */
     bool parked;                   /* a fast_wait's (below), parked with no kernel frame: set by it
                                     * before it switches away; cleared by the fastpath
-                                    * peer that claims it (finish_take_locked) or when
+                                    * peer that claims it (claim_parked_locked) or when
                                     * it resumes (park_resume): false again by the end
                                     * of every wait */
 };
@@ -230,6 +243,8 @@ struct fast_wait {
     struct arch_regs *frame;       /* its saved user registers */
     struct ipc_file *held;         /* the file its fd named, one reference held */
     struct thread_park park;       /* the scheduler resumes it in park_resume */
+    bool claim_over;               /* set by a peer that claimed it parked and then could not
+                                    * switch to it, once it is done with it (park_resume) */
 };
 _Static_assert(sizeof(struct fast_wait) <= sizeof(((struct uthread *)0)->ipc_wait),
                "a thread's fastpath wait record fits its uthread");
@@ -647,7 +662,10 @@ static struct ipc_file *fast_file(struct process *p, uint64_t fd, bool need_serv
 {
     if (fd >= PROCESS_MAX_FDS)
         return NULL;
-    struct file *f = __atomic_load_n(&p->fds[fd], __ATOMIC_ACQUIRE);
+    /* A volatile load (as Linux's READ_ONCE): everything read after it is reached
+     * through its value, so it is ordered after the store that published the
+     * file; the acquire built-in cost an extra address computation here. */
+    struct file *f = *(struct file *volatile *)&p->fds[fd];
     if (!f || f->ops != &ipc_file_ops || (need_server && !((struct ipc_file *)f)->server))
         return NULL;
     file_get(f);
@@ -656,7 +674,8 @@ static struct ipc_file *fast_file(struct process *p, uint64_t fd, bool need_serv
 
 /* The message words, from our saved registers to the waiter w: straight into
  * its own saved registers when it waits on the fastpath (words_regs, which this
- * clears to say so), else into its record. */
+ * clears to say so), else into its record, with the size of the bytes that
+ * came (none), which only a general-path wait reads (wait_return). */
 static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
                                                               const struct arch_regs *regs)
 {
@@ -665,21 +684,26 @@ static inline __attribute__((always_inline)) void fast_words(struct ipc_wait *w,
         w->words_regs = NULL;
     } else {
         arch_regs_ipc_words_get(regs, w->words);
+        w->recv_got = 0; /* no bytes (a fastpath waiter has no ext to say so) */
     }
 }
 
 static __attribute__((noreturn)) void park_resume(void *arg);
 
-/* The first fastpath wait of thread `self` (or of a uthread whose record
- * another thread had): the fields no wait changes, a peer on either path or
- * wait_for reads, set once. Everything that says "nothing" stays so: no buffer
- * either way, no region and no fds sent or accepted (a general-path reply to
- * such a wait finds nothing accepted: EMSGSIZE to the server, as for any refused
- * region), no deadline; the same thread and process. */
-static __attribute__((noinline)) void park_record_init(struct fast_wait *f, struct thread *self,
-                                                       struct process *proc)
+/* A user thread's record, made as it starts (ipc_thread_start): the fields no
+ * wait changes, a peer on either path or wait_for reads, set once. Everything
+ * that says "nothing" stays so: no buffer either way, no region and no fds
+ * sent or accepted (a general-path reply to such a wait finds nothing accepted: EMSGSIZE to the
+ * server, as for any refused region), no deadline; the same thread and process. Its vm stays NULL:
+ * with nothing to copy or map either way, transfer never reads it (copy_across is
+ * called for 0 bytes, vmspace_transfer never), so exec, which changes the
+ * space, has nothing to update here. */
+void ipc_thread_start(struct uthread *ut)
 {
-    *f = (struct fast_wait){.w = {.thread = self, .proc = proc},
+    struct fast_wait *f = (struct fast_wait *)ut->ipc_wait;
+    struct thread *self = thread_current();
+    *f = (struct fast_wait){.w = {.thread = self, .proc = ut->proc,
+                                  .sleep = WAIT_QUEUE_INIT("ipc wait")},
                             .frame = arch_user_regs(self->stack.top)};
     thread_park_init(&f->park, park_resume, f, (uintptr_t)f->frame);
 }
@@ -690,38 +714,37 @@ static __attribute__((noinline)) void park_record_init(struct fast_wait *f, stru
  * result and recv_got (a peer writes them before DONE), state, token and
  * served_by (the caller sets them for its role), and the words (a fast
  * caller's go straight to its receiver; what comes back is written before it is
- * read, into the frame or w->words as fast_words says). */
+ * read, into the frame or w->words as fast_words says). Set as soon as the file
+ * is taken (a failed check leaves them unused: only a fastpath wait reads them,
+ * and this thread is not in one), so that the file need not be kept; the wait
+ * begins later, when the thread puts itself in w->sleep (wait_queue_reuse_asleep),
+ * once every check has passed. */
 static inline __attribute__((always_inline)) struct fast_wait *
-fast_wait_init(struct thread *self, struct uthread *ut, struct ipc_file *file)
+fast_wait_init(struct uthread *ut, struct ipc_file *file)
 {
     struct fast_wait *f = (struct fast_wait *)ut->ipc_wait;
-    if (__builtin_expect(f->w.thread != self, 0))
-        park_record_init(f, self, ut->proc);
-    f->w.vm = ut->proc->vm; /* exec changes it */
-    wait_queue_init_asleep(&f->w.sleep, "ipc wait", self);
     f->w.words_regs = f->frame;
     f->held = file; /* parked is false: every wait's end clears it */
     return f;
 }
 
-/* Ends w's wait and takes its sleeping thread to switch to (NULL: not asleep
- * yet; it will see DONE itself). A parked one is claimed (*parked: true) by
- * taking its parked flag, not taken out of its queue: thread_park_switch's
+/* Ends the wait of w (endpoint lock held, w off every list) with result and
+ * claims it if it is parked: true, its thread is ours to switch to; false: it
+ * is asleep in its queue (the caller takes it with wait_queue_take_one: NULL
+ * when it is not there yet; it will see DONE itself). A parked one is claimed
+ * by taking its parked flag, not taken out of its queue: thread_park_switch's
  * compare-and-swap of its state then decides between us and a waker that finds
  * it there (a signal), and its next wait makes the queue anew. The flag is
  * taken, not read: a parked thread woken meanwhile clears it as it resumes
  * (park_resume) and may be asleep in its C frame again by now (in wait_for, for
  * an ignored signal), BLOCKED in this same queue, where only a switch to that
  * frame may wake it. Interrupts off. */
-static inline __attribute__((always_inline)) struct thread *
-finish_take_locked(struct ipc_wait *w, long result, bool *parked)
+static inline __attribute__((always_inline)) bool claim_parked_locked(struct ipc_wait *w,
+                                                                      long result)
 {
     w->result = result;
     __atomic_store_n(&w->state, DONE, __ATOMIC_RELEASE);
-    *parked = __atomic_exchange_n(&w->parked, false, __ATOMIC_ACQ_REL);
-    if (*parked)
-        return w->thread;
-    return wait_queue_take_one(&w->sleep);
+    return __atomic_exchange_n(&w->parked, false, __ATOMIC_ACQ_REL);
 }
 
 /* The end of a fastpath wait for its own thread: the words that came in the
@@ -751,7 +774,15 @@ static __attribute__((noreturn)) void park_resume(void *arg)
     struct fast_wait *f = arg;
     struct ipc_wait *w = &f->w;
     struct endpoint *ep = f->held->ep;
-    __atomic_store_n(&w->parked, false, __ATOMIC_RELEASE);
+    if (!__atomic_exchange_n(&w->parked, false, __ATOMIC_ACQ_REL)) {
+        /* A peer claimed us and did not switch to us (someone else woke us, or
+         * it was interrupted): until it says it is done, its wake of us may be
+         * ahead, and we must not block anywhere else before that (its wake
+         * would end that other wait). */
+        while (!__atomic_load_n(&f->claim_over, __ATOMIC_ACQUIRE))
+            arch_cpu_relax();
+        __atomic_store_n(&f->claim_over, false, __ATOMIC_RELAXED);
+    }
     long result;
     if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != DONE) {
         result = wait_for(ep, w);
@@ -764,46 +795,97 @@ static __attribute__((noreturn)) void park_resume(void *arg)
     arch_syscall_return(f->frame, fast_result(f, result), NULL);
 }
 
+/* A fastpath wait that found something pending as it published itself (a
+ * signal, kill) and took itself back out of its queue: its peer, whose wait it
+ * ended (NULL: none asleep), is woken, and wait_for decides, interrupts on, as
+ * for the general path. claimed: the peer's record when it was claimed parked,
+ * told that we are done with it once it is woken (park_resume waits for that). */
+static __attribute__((noinline)) long fast_interrupted(struct fast_wait *f, struct thread *peer,
+                                                       struct fast_wait *claimed)
+{
+    if (peer)
+        thread_wake(peer);
+    if (claimed)
+        __atomic_store_n(&claimed->claim_over, true, __ATOMIC_RELEASE);
+    arch_irq_enable();
+    return fast_result(f, wait_for(f->held->ep, &f->w));
+}
+
 /*
  * The fastpath's wait (no deadline): w is published on one of its endpoint's
- * lists with this thread asleep in w->sleep (fast_wait_init); `peer` (NULL: none
- * was asleep; peer_parked: claimed parked) is the thread of peer_w, whose wait
- * this call just ended; interrupts are off since the checks (and were on
- * before: a system call). It makes w->sleep the thread's
- * interruptible wait without the signal lock (signal_wait_publish), then parks:
- *   - a peer parked too is resumed in user mode right here (thread_park_switch,
- *     arch_syscall_return): its wait's end is done on its behalf (its signal
- *     wait withdrawn, its file let go; its words are in its frame already);
- *   - any other peer runs at once (thread_park_handoff), none: whoever is next.
+ * lists with this thread asleep in w->sleep (fast_wait_init); interrupts are
+ * off since the checks (and were on before: a system call). It makes w->sleep
+ * the thread's interruptible wait without the signal lock
+ * (signal_wait_publish), then parks. fast_park: peer, the thread of peer_w,
+ * whose wait this call just ended, was claimed parked (claim_parked_locked),
+ * and is resumed in user mode right here (thread_park_switch,
+ * arch_syscall_switch_return): its wait's end is done on its behalf (its
+ * signal wait withdrawn, its file let go; its words are in its frame already).
+ * fast_park_other (out of line: the fastpath keeps nothing for it): the peer was
+ * asleep in its queue (a general-path waiter) and runs at once
+ * (thread_park_handoff), or none was there yet: whoever is next.
  * Anything pending before the sleep (a signal, kill) is wait_for's business with
- * interrupts on, as for the general path. Returns only then.
+ * interrupts on, as for the general path (fast_interrupted). Returns only then.
  */
 static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
+                                                             struct thread *self,
                                                              struct uthread *ut,
                                                              struct ipc_wait *peer_w,
-                                                             struct thread *peer, bool peer_parked)
+                                                             struct thread *peer)
 {
     struct ipc_wait *w = &f->w;
-    if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep)) {
-        if (peer)
-            thread_wake(peer);
-        arch_irq_enable();
-        return fast_result(f, wait_for(f->held->ep, w));
-    }
+    if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep))
+        return fast_interrupted(f, peer, fast_of(peer_w));
     __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
-    if (peer_parked && thread_park_switch(&f->park, peer)) {
+    if (thread_park_switch(&f->park, self, peer)) {
         struct fast_wait *pf = fast_of(peer_w);
-        signal_wait_withdraw(peer->user);
+        struct uthread *peer_ut = peer->user;
+        signal_wait_withdraw(peer_ut);
         file_put(&pf->held->file);
-        uthread_switch(ut, peer);
-        arch_syscall_return(pf->frame, peer_w->result, &w->thread->on_cpu);
+        uthread_switch(ut, peer, peer_ut);
+        arch_syscall_switch_return(pf->frame, peer_w->result, &self->on_cpu);
     }
+    /* Someone else woke it first (a signal): it runs on its own, and may
+     * already have left its wait and blocked elsewhere, where a wake of ours
+     * would be wrong; we are done with it. */
+    __atomic_store_n(&fast_of(peer_w)->claim_over, true, __ATOMIC_RELEASE);
+    thread_park_block(&f->park);
+    arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
+    park_resume(f);
+}
+
+static __attribute__((noinline)) long fast_park_other(struct fast_wait *f, struct uthread *ut,
+                                                      struct thread *peer)
+{
+    struct ipc_wait *w = &f->w;
+    if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep))
+        return fast_interrupted(f, peer, NULL);
+    __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
     if (peer)
         thread_park_handoff(&f->park, peer);
     else
         thread_park_block(&f->park);
     arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
     park_resume(f);
+}
+
+/* A check failed after the file was taken (interrupts off): the general path
+ * with the same arguments (read back from the system call's saved registers),
+ * interrupts on again and the file let go. Out of line, so that the fastpath
+ * keeps nothing for it. */
+static __attribute__((noinline)) long fast_call_general(struct fast_wait *f)
+{
+    arch_irq_enable();
+    file_put(&f->held->file);
+    return call_or_send(arch_regs_syscall_arg(f->frame, 0), 0, 0, 0, 0, 0, true);
+}
+
+static __attribute__((noinline)) long fast_reply_recv_general(struct fast_wait *f)
+{
+    arch_irq_enable();
+    file_put(&f->held->file);
+    return reply_recv(arch_regs_syscall_arg(f->frame, 0), 0, 0, 0,
+                      arch_regs_syscall_arg(f->frame, 4));
 }
 
 /*
@@ -821,29 +903,30 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
         arch_irq_enable();
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
+    struct fast_wait *f = fast_wait_init(ut, file);
     struct endpoint *ep = file->ep;
     spin_lock_irqs_off(&ep->lock);
     struct ipc_wait *r = ep->receivers;
     if (!r || !runs_here(r->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_enable();
-        file_put(&file->file);
-        return call_or_send(fd, 0, 0, 0, 0, 0, true);
+        return fast_call_general(f);
     }
     pop_locked(&ep->receivers, &ep->receivers_tail);
-    struct fast_wait *f = fast_wait_init(self, ut, file);
     struct ipc_wait *w = &f->w;
+    wait_queue_reuse_asleep(&w->sleep, self);
     fast_words(r, f->frame);
-    r->recv_got = 0;
     w->token = ++ep->next_token;
     w->served_by = r->served_by;
     w->state = WAITING;
     w->next = ep->serving;
     ep->serving = w;
-    bool peer_parked;
-    struct thread *peer = finish_take_locked(r, (long)w->token, &peer_parked);
+    if (claim_parked_locked(r, (long)w->token)) {
+        spin_unlock_irqs_off(&ep->lock);
+        return fast_park(f, self, ut, r, r->thread);
+    }
+    struct thread *peer = wait_queue_take_one(&r->sleep);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, ut, r, peer, peer_parked);
+    return fast_park_other(f, ut, peer);
 }
 
 /*
@@ -861,6 +944,7 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
         arch_irq_enable();
         return reply_recv(token, 0, 0, 0, fd);
     }
+    struct fast_wait *f = fast_wait_init(ut, file);
     struct endpoint *ep = file->ep;
     spin_lock_irqs_off(&ep->lock);
     struct ipc_wait *s = ep->serving && ep->serving->token == token
@@ -868,25 +952,25 @@ static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t f
                              : find_serving_locked(ep, token);
     if (!s || ep->senders || !runs_here(s->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
-        arch_irq_enable();
-        file_put(&file->file);
-        return reply_recv(token, 0, 0, 0, fd);
+        return fast_reply_recv_general(f);
     }
     if (s == ep->serving)
         ep->serving = s->next;
     else
         unlink_locked(&ep->serving, NULL, s);
-    struct fast_wait *f = fast_wait_init(self, ut, file);
     struct ipc_wait *r = &f->w;
+    wait_queue_reuse_asleep(&r->sleep, self);
     fast_words(s, f->frame);
-    s->recv_got = 0;
-    bool peer_parked;
-    struct thread *peer = finish_take_locked(s, 0, &peer_parked);
-    r->served_by = file;
+    r->served_by = f->held;
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
+    if (claim_parked_locked(s, 0)) {
+        spin_unlock_irqs_off(&ep->lock);
+        return fast_park(f, self, ut, s, s->thread);
+    }
+    struct thread *peer = wait_queue_take_one(&s->sleep);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, ut, s, peer, peer_parked);
+    return fast_park_other(f, ut, peer);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */

@@ -74,16 +74,16 @@ static void switch_hook(struct thread *prev, struct thread *next)
     struct uthread *from = prev ? prev->user : NULL, *to = next->user;
     struct arch_user_state *from_arch = NULL;
     if (from && to) {
-        uthread_switch(from, next);
+        uthread_switch(from, next, to);
         return;
     }
     uint64_t now = arch_read_timestamp();
     if (from) {
-        from->cpu_ticks += now - from->ran_since;
+        from->cpu_clock += now;
         from_arch = &from->arch;
     }
     if (to) {
-        to->ran_since = now;
+        to->cpu_clock -= now;
         struct address_space *as = vmspace_address_space(to->proc->vm);
         arch_user_switch(from_arch, &to->arch, next->stack.top, &to->work, as->root.value,
                          &as->tlb);
@@ -474,6 +474,7 @@ static void user_thread_start(void *arg)
     struct uthread *ut = arg;
     ut->thread = thread_current();
     thread_set_user(ut);
+    ipc_thread_start(ut);
     arch_enter_user(ut->entry, ut->stack, thread_current()->stack.top);
 }
 

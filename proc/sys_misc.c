@@ -188,7 +188,7 @@ long sys_getrusage(SYSCALL_ARGS)
     memset(&ru, 0, sizeof(ru));
     if (who != RUSAGE_CHILDREN) {
         struct uthread *ut = uthread_current();
-        uint64_t ns = arch_timestamp_to_ns(ut->cpu_ticks + (arch_read_timestamp() - ut->ran_since));
+        uint64_t ns = arch_timestamp_to_ns(uthread_cpu_ticks(ut));
         ru.utime_sec = (int64_t)(ns / 1000000000u);
         ru.utime_usec = (int64_t)(ns % 1000000000u / 1000);
     }

@@ -81,7 +81,7 @@ static uint64_t realtime_ns(void)
 static uint64_t thread_cpu_ns(const struct uthread *ut)
 {
     /* it runs: the caller */
-    return arch_timestamp_to_ns(ut->cpu_ticks + (arch_read_timestamp() - ut->ran_since));
+    return arch_timestamp_to_ns(uthread_cpu_ticks(ut));
 }
 
 static uint64_t clock_now_ns(enum clock_kind kind)

@@ -89,7 +89,8 @@ struct sched_cpu {
     uint64_t wheel_tick;         /* the last sleep-wheel slot swept (real-time ticks) */
     bool need_resched;
     /* Statistics, written by this CPU only (relaxed atomic stores, so other CPUs
-     * can sum them without a shared counter bouncing between caches). */
+     * can sum them without a shared counter bouncing between caches). switches
+     * is where thread_park_switch (thread.h, inline) counts: SCHED_CPU_SWITCHES. */
     uint64_t switches, steals;
     /* The sleep wheel, SLEEP_BUCKETS lists, allocated when the CPU comes online:
      * 2 KiB each would be 2 MiB of static memory for ARCH_MAX_CPUS. */
@@ -97,6 +98,8 @@ struct sched_cpu {
 } __attribute__((aligned(64)));
 
 static struct sched_cpu cpus[ARCH_MAX_CPUS];
+_Static_assert(__builtin_offsetof(struct sched_cpu, switches) == SCHED_CPU_SWITCHES,
+               "thread_park_switch finds the switch count where it is");
 _Static_assert(sizeof(struct thread) + HEAP_HEADER_BYTES <= 256,
                "a boot or idle thread's control block fits a 256-byte heap block (thread.h)");
 _Static_assert(THREAD_CONTROL_BYTES <= 256 && THREAD_CONTROL_BYTES % 16 == 0,
@@ -619,30 +622,6 @@ void thread_park_handoff(const struct thread_park *park, struct thread *next)
         return;
     }
     park_switch_to(this_cpu(), running(), next, self, park);
-}
-
-/* switch_in without the hook (the caller runs it: thread.h) and without a wait:
- * a call of nothing, so that the caller keeps its values in registers across
- * it. next's on_cpu still set (its CPU has not finished switching it away),
- * the caller's thread_park_handoff waits for it. */
-bool thread_park_switch(const struct thread_park *park, struct thread *next)
-{
-    unsigned self = arch_cpu_index();
-    int expected = THREAD_BLOCKED;
-    if ((next->affinity >= 0 && next->affinity != (int)self) ||
-        __atomic_exchange_n(&next->on_cpu, true, __ATOMIC_ACQUIRE))
-        return false;
-    if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNING, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        __atomic_store_n(&next->on_cpu, false, __ATOMIC_RELEASE);
-        return false;
-    }
-    struct thread *prev = running();
-    next->cpu = (uint16_t)self;
-    arch_cpu_set_running(next);
-    __atomic_fetch_add(&this_cpu()->switches, 1, __ATOMIC_RELAXED);
-    prev->saved_sp = park->sp;
-    return true;
 }
 
 void thread_block(void)

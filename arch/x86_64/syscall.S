@@ -89,6 +89,7 @@ syscall_entry:
 .Lresult:
     movq %rax, RAX(%rsp)
     cli
+.Lresult_irqs_off:                      /* (arch_syscall_switch_return: rax stored) */
     movq %gs:CPU_USER_WORK, %rcx
     cmpl $0, (%rcx)
     jne .Lslow
@@ -148,6 +149,21 @@ arch_syscall_return:
 1:  movq %rsi, %rax
     jmp .Lresult
     .size arch_syscall_return, . - arch_syscall_return
+
+/*
+ * void arch_syscall_switch_return(struct arch_regs *regs, long result, bool *released)
+ * arch_syscall_return for IPC's direct switch: interrupts are off already and
+ * rdx (the switched-from thread's on_cpu) is never NULL.
+ */
+    .globl arch_syscall_switch_return
+    .type arch_syscall_switch_return, @function
+arch_syscall_switch_return:
+    movq %rdi, %rsp
+    movb $0, (%rdx)                     /* the old stack is free */
+    movq %rsi, %rax
+    movq %rsi, RAX(%rdi)
+    jmp .Lresult_irqs_off
+    .size arch_syscall_switch_return, . - arch_syscall_switch_return
 
 /*
  * user_return_iret: rsp = a user frame (struct arch_regs); interrupts off.

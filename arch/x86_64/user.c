@@ -260,11 +260,19 @@ uint32_t user_fpu_mxcsr_mask(void)
 
 /* ---- switching ---------------------------------------------------------------- */
 
-/* The TLS bases, the ring-0 stacks and the work word of user thread next. */
-static inline __attribute__((always_inline)) void load_user_thread(struct cpu_area *c,
-                                                                   struct arch_user_state *next,
-                                                                   uintptr_t next_stack_top,
-                                                                   const uint32_t *next_work)
+/* The ring-0 stacks and the work word of user thread next. */
+static inline __attribute__((always_inline)) void load_user_stack(struct cpu_area *c,
+                                                                  uintptr_t next_stack_top,
+                                                                  const uint32_t *next_work)
+{
+    c->kernel_rsp = next_stack_top;
+    gdt_set_ring0_stack(c, next_stack_top);
+    c->user_work = next_work;
+}
+
+/* The TLS bases of user thread next. */
+static inline __attribute__((always_inline)) void load_user_tls(struct cpu_area *c,
+                                                                struct arch_user_state *next)
 {
     if (c->fs_base != next->fs_base) {
         wrmsr(MSR_FS_BASE, next->fs_base);
@@ -274,9 +282,6 @@ static inline __attribute__((always_inline)) void load_user_thread(struct cpu_ar
         wrmsr(MSR_KERNEL_GS_BASE, next->gs_base); /* swapgs makes it the user's */
         c->user_gs_base = next->gs_base;
     }
-    c->kernel_rsp = next_stack_top;
-    gdt_set_ring0_stack(c, next_stack_top);
-    c->user_work = next_work;
 }
 
 void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_state *next,
@@ -284,6 +289,9 @@ void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_sta
                               uint64_t root_phys, struct arch_space_tlb *space)
 {
     struct cpu_area *c = this_cpu_area();
+    /* The stacks first: their arguments are then dead before the FPU and MSR
+     * instructions below, which take rax, rcx and rdx (no register moves). */
+    load_user_stack(c, next_stack_top, next_work);
     if (!has_xsave) { /* one test for both (user_fpu_save and _restore test it each) */
         __asm__ volatile("fxsave64 (%0)" : : "r"(prev->fpu) : "memory");
         __asm__ volatile("fxrstor64 (%0)" : : "r"(next->fpu) : "memory");
@@ -292,7 +300,7 @@ void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_sta
         user_fpu_restore(next->fpu);
     }
     c->user_state = next;
-    load_user_thread(c, next, next_stack_top, next_work);
+    load_user_tls(c, next);
     pcid_space_switch(c->index, root_phys, space);
 }
 
@@ -306,7 +314,8 @@ void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next
     c->user_state = next;
     if (next) {
         user_fpu_restore(next->fpu);
-        load_user_thread(c, next, next_stack_top, next_work);
+        load_user_tls(c, next);
+        load_user_stack(c, next_stack_top, next_work);
     } else {
         c->user_work = &no_work;
     }

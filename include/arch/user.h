@@ -46,6 +46,18 @@ struct arch_regs {
 static inline uint64_t arch_regs_ip(const struct arch_regs *r) { return r->rip; }
 static inline uint64_t arch_regs_sp(const struct arch_regs *r) { return r->rsp; }
 static inline uint64_t arch_regs_syscall_number(const struct arch_regs *r) { return r->error_code; }
+/* A system call's argument i (0-5), as its entry saved it. */
+static inline uint64_t arch_regs_syscall_arg(const struct arch_regs *r, unsigned i)
+{
+    switch (i) {
+    case 0: return r->rdi;
+    case 1: return r->rsi;
+    case 2: return r->rdx;
+    case 3: return r->r10;
+    case 4: return r->r8;
+    default: return r->r9;
+    }
+}
 
 /* The six IPC message words (include/uapi/exo_ipc.h: rbx r12 r13 r14 r15 r9),
  * read at a call's entry and written for its return. */
@@ -143,6 +155,10 @@ __attribute__((noreturn)) void arch_resume_user(const struct arch_regs *regs,
  * include/sched/thread.h: thread_park_switch). */
 __attribute__((noreturn)) void arch_syscall_return(struct arch_regs *regs, long result,
                                                    bool *released);
+/* The same for IPC's direct switch alone: interrupts already off, released
+ * never NULL (three instructions fewer). */
+__attribute__((noreturn)) void arch_syscall_switch_return(struct arch_regs *regs, long result,
+                                                          bool *released);
 
 typedef long (*arch_syscall_fn)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                                 uint64_t a5);

@@ -153,8 +153,12 @@ struct uthread {
     struct signal_thread sig;    /* mask, own pending signals, alternate stack */
     uint64_t entry, stack;       /* where ring 3 starts (process_spawn) */
     /* In arch_read_timestamp ticks, which the switch reads without converting. */
-    uint64_t cpu_ticks;          /* time on a CPU until ran_since (switch hook) */
-    uint64_t ran_since;          /* when it last went on a CPU (switch hook) */
+    /* Its CPU time in timestamp ticks, kept by the switch hook as one word:
+     * while it is off a CPU, that time; while it runs, that time minus the
+     * timestamp it went on at (so the time now is cpu_clock + the timestamp:
+     * uthread_cpu_ticks). A switch adds the timestamp to the one going off
+     * and subtracts it from the one coming on, one instruction each. */
+    uint64_t cpu_clock;
     struct arch_regs start_regs; /* where ring 3 starts (clone: the parent's, changed) */
     uint64_t set_child_tid;      /* CLONE_CHILD_SETTID: the child writes its tid there */
     struct uthread *next_thread; /* the process's thread list (process_lock) */
@@ -164,7 +168,8 @@ struct uthread {
     void *futex_waiter;          /* (futex bucket lock) its waiter record, or NULL */
     /* IPC's fastpath wait record (proc/ipc.c's struct ipc_wait, opaque here): a
      * thread parked there keeps no kernel frame, so its record cannot be on its
-     * stack. The thread's own, or a peer's under the endpoint lock. */
+     * stack. The thread's own, or a peer's under the endpoint lock. Made by
+     * ipc_thread_start as the thread starts. */
     uint64_t ipc_wait[UTHREAD_IPC_WAIT_WORDS];
 };
 
@@ -308,6 +313,10 @@ size_t process_count(void);
 /* "SIGSEGV" for 11, ..., "SIG?" for an unknown number. */
 const char *signal_name(int signal);
 
+/* A user thread's IPC fastpath record (struct uthread's ipc_wait): made by the
+ * thread itself as it starts, once it is ut's (ut->thread, thread_set_user). */
+void ipc_thread_start(struct uthread *ut);
+
 /* The system-call table's size and unknown-call handler (proc/syscall_table.c). */
 long syscall_unknown_number(uint64_t number);
 
@@ -315,17 +324,24 @@ long syscall_unknown_number(uint64_t number);
 extern struct spinlock signal_lock;
 
 /* The switch hook's work for a switch from user thread `from` (running) to user
- * thread `next`: CPU time, then the machine (arch_user_switch). Interrupts off.
+ * thread `next` (to: next->user, which the caller has at hand): CPU time, then
+ * the machine (arch_user_switch). Interrupts off.
  * Inline: the hook and IPC's direct switch (thread_park_switch leaves it to
  * its caller) share it. */
-static inline __attribute__((always_inline)) void uthread_switch(struct uthread *from,
-                                                                 struct thread *next)
+/* The CPU time of ut, the calling thread (it runs), in timestamp ticks. */
+static inline uint64_t uthread_cpu_ticks(const struct uthread *ut)
 {
-    struct uthread *to = next->user;
+    return ut->cpu_clock + arch_read_timestamp();
+}
+
+static inline __attribute__((always_inline)) void uthread_switch(struct uthread *from,
+                                                                 struct thread *next,
+                                                                 struct uthread *to)
+{
     uint64_t now = arch_read_timestamp();
-    from->cpu_ticks += now - from->ran_since;
-    to->ran_since = now;
-    struct address_space *as = vmspace_address_space(to->proc->vm);
+    from->cpu_clock += now;
+    to->cpu_clock -= now;
+    struct address_space *as = to->proc->vm->as; /* a process always has one (exec swaps it) */
     arch_user_switch_between(&from->arch, &to->arch, next->stack.top, &to->work,
                              as->root.value, &as->tlb);
 }
@@ -344,8 +360,11 @@ signal_wait_publish(struct uthread *ut, struct wait_queue *wq)
 static inline void signal_wait_withdraw(struct uthread *ut)
 {
     (void)__atomic_exchange_n(&ut->sig.waiting_on, NULL, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE))
-        arch_cpu_relax();
+    if (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE)) { /* rarely: one test */
+        do
+            arch_cpu_relax();
+        while (__atomic_load_n(&signal_lock.locked, __ATOMIC_ACQUIRE));
+    }
 }
 
 #endif

@@ -81,6 +81,15 @@ static inline void wait_queue_init_asleep(struct wait_queue *wq, const char *nam
     self->wait_next = NULL;
     __atomic_store_n(&self->state, THREAD_BLOCKED, __ATOMIC_RELEASE);
 }
+/* The same for a wq that was made so before (wait_queue_init_asleep) and is
+ * used again by the same sleeper: its lock and name are left as they are (the
+ * lock is free: nobody can reach wq until it is published again). */
+static inline void wait_queue_reuse_asleep(struct wait_queue *wq, struct thread *self)
+{
+    wq->head = wq->tail = self;
+    self->wait_next = NULL;
+    __atomic_store_n(&self->state, THREAD_BLOCKED, __ATOMIC_RELEASE);
+}
 /* Takes the calling thread out of wq (wait_queue_init_asleep) unless a waker
  * has already taken it: true, and it is RUNNING again; false, it is RUNNABLE and
  * its waker waits for it to switch away before queueing it, so it must still

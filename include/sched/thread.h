@@ -154,7 +154,10 @@ unsigned thread_wake_list(struct thread *list);
  *       either returns only when the caller did not switch away at all (it
  *       was woken meanwhile and nothing else runs: RUNNING again); it then
  *       calls its resume itself;
- *   thread_park_switch   switches without a stack switch to next, BLOCKED in a
+ *   thread_park_switch   switches (the calling thread prev) without a stack
+ *                        switch to next, which last
+ *                        ran on this CPU and may run here (the caller checks
+ *                        both: IPC's check 5), BLOCKED in a
  *                        park of its own (in its wait queue or not: the caller
  *                        ended its wait, so no waker of that queue finds it
  *                        BLOCKED any more): next becomes this CPU's running
@@ -166,10 +169,9 @@ unsigned thread_wake_list(struct thread *list);
  *                        its on_cpu (arch_syscall_return does both): it
  *                        finishes next's wait on next's behalf instead of next
  *                        resuming. false: nothing done; next cannot run
- *                        here now (pinned elsewhere, woken by someone else, or
- *                        still being switched away by its CPU): the caller
+ *                        here now (someone else woke it first): the caller
  *                        parks with thread_park_handoff(next) instead, which
- *                        sorts those out.
+ *                        sorts that out.
  * A thread is in one park at a time; the park's resume decides from its own
  * records what woke it (include/proc: IPC's park_resume).
  */
@@ -181,7 +183,30 @@ void thread_park_init(struct thread_park *park, void (*resume)(void *arg), void 
                       uintptr_t stack_top);
 void thread_park_handoff(const struct thread_park *park, struct thread *next);
 void thread_park_block(const struct thread_park *park);
-bool thread_park_switch(const struct thread_park *park, struct thread *next);
+/* Inline (IPC's fastpath keeps its values in registers across it): prev is the
+ * calling thread. It does switch_in's work without the hook and without a wait:
+ * next last ran on this CPU, so its cpu is ours already and its on_cpu is clear
+ * (this CPU finished switching it away before it ran prev), and only we can set
+ * that once the compare-and-swap has made next ours. The switch is counted in
+ * this CPU's scheduler record (sched/sched.c, whose struct is private: the
+ * count's offset is SCHED_CPU_SWITCHES, which it asserts; its run queue stays
+ * first, where the scheduler's own paths reach it for free). */
+#define SCHED_CPU_SWITCHES 256
+static inline __attribute__((always_inline)) bool
+thread_park_switch(const struct thread_park *park, struct thread *prev, struct thread *next)
+{
+    int expected = THREAD_BLOCKED;
+    if (!__atomic_compare_exchange_n(&next->state, &expected, THREAD_RUNNING, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return false;
+    __atomic_store_n(&next->on_cpu, true, __ATOMIC_RELAXED);
+    arch_cpu_set_running(next);
+    __atomic_fetch_add((uint64_t *)((char *)arch_cpu_slot(ARCH_CPU_SLOT_SCHED) +
+                                    SCHED_CPU_SWITCHES),
+                       1, __ATOMIC_RELAXED);
+    prev->saved_sp = park->sp;
+    return true;
+}
 
 struct sched_stats {
     uint64_t threads_alive;  /* spawned and not yet joined */

@@ -2,14 +2,18 @@
  * user_time: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
  * clock_nanosleep. Raw syscalls throughout: musl would use a vDSO on Linux,
  * which turns a bad pointer into SIGSEGV instead of EFAULT. Sleeps are checked
- * never to return early; how late they return is not asserted.
+ * never to return early; how late they return is not asserted. The thread's
+ * CPU time is checked to advance while it runs and only then (a sleep, or
+ * another process running in its place, adds less than half of that time).
  */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,6 +107,53 @@ static void clock_getres_cases(void)
 	EXPECT_EQ(syscall(SYS_clock_getres, CLOCK_MONOTONIC, NULL), 0);
 	EXPECT_ERRNO(syscall(SYS_clock_getres, 12345, &res), EINVAL);
 	EXPECT_ERRNO(syscall(SYS_clock_getres, CLOCK_MONOTONIC, KPTR), EFAULT);
+}
+
+/* CLOCK_THREAD_CPUTIME_ID: never back, forward while spinning; asleep (the
+ * switch to and from the idle thread) or waiting while a child runs (on one
+ * CPU, a switch between two user threads), it does not count. getrusage's
+ * user time is the same clock. */
+static void thread_cpu_time_counts_running_only(void)
+{
+	int64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), prev = t0;
+	EXPECT_TRUE(t0 >= 0);
+	for (int i = 0; i < 2000; i++) {
+		int64_t now = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		if (now < prev) {
+			ktap_fail_at(__FILE__, __LINE__, "thread CPU time went back: %lld -> %lld",
+				     (long long)prev, (long long)now);
+			return;
+		}
+		prev = now;
+	}
+	EXPECT_TRUE(prev > t0);
+
+	int64_t before = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	struct timespec req = { 0, 50000000 };
+	EXPECT_EQ(syscall(SYS_nanosleep, &req, NULL), 0);
+	int64_t asleep = clock_ns(CLOCK_THREAD_CPUTIME_ID) - before;
+	if (!EXPECT_TRUE(asleep >= 0 && asleep < 25000000))
+		ktap_diag("a 50 ms sleep added %lld ns of CPU time", (long long)asleep);
+
+	before = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	pid_t child = fork();
+	if (child == 0) {
+		int64_t until = clock_ns(CLOCK_MONOTONIC) + 50000000;
+		while (clock_ns(CLOCK_MONOTONIC) < until)
+			;
+		_exit(0);
+	}
+	int status = -1;
+	EXPECT_EQ(waitpid(child, &status, 0), child);
+	int64_t waited = clock_ns(CLOCK_THREAD_CPUTIME_ID) - before;
+	if (!EXPECT_TRUE(waited >= 0 && waited < 25000000))
+		ktap_diag("waiting for a 50 ms child added %lld ns of CPU time", (long long)waited);
+
+	int64_t seen = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	struct rusage ru;
+	EXPECT_EQ(syscall(SYS_getrusage, RUSAGE_SELF, &ru), 0);
+	int64_t ru_ns = ((int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec) * 1000;
+	EXPECT_TRUE(ru_ns >= seen - 1000 && ru_ns <= seen + 25000000);
 }
 
 static void gettimeofday_and_time_agree(void)
@@ -226,6 +277,7 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(clock_gettime_bad_arguments),
 	KTAP_CASE(clock_getres_cases),
 	KTAP_CASE(gettimeofday_and_time_agree),
+	KTAP_CASE(thread_cpu_time_counts_running_only),
 	KTAP_CASE(nanosleep_sleeps_at_least),
 	KTAP_CASE(nanosleep_bad_arguments),
 	KTAP_CASE(clock_nanosleep_relative_and_absolute),
