@@ -604,6 +604,17 @@ void thread_park_block(const struct thread_park *park)
     park_switch_to(c, prev, next, self, park);
 }
 
+/* After a compare-and-swap took t from BLOCKED (acquire: it sees what t stored before
+ * it blocked): panics if t sleeps in a sleep wheel, which only that wheel may wake
+ * (thread_sleep_ns in thread.h says why). The backtrace names the stray waker. */
+static inline void check_not_asleep(struct thread *t)
+{
+    if (__builtin_expect(__atomic_load_n(&t->asleep, __ATOMIC_RELAXED), 0))
+        panic("sched: stray wake-up of thread %u (%s), asleep in thread_sleep_ns until "
+              "%lu ns: only its deadline may end that sleep",
+              t->id, t->name ? t->name : "?", (unsigned long)t->wake_at_ns);
+}
+
 /* The caller gives its CPU, and what is left of its time slice, straight to
  * next: no run queue is touched. A next pinned to another CPU, or that someone
  * else woke meanwhile, is left to the general path (thread_wake, schedule). */
@@ -621,6 +632,7 @@ void thread_park_handoff(const struct thread_park *park, struct thread *next)
         thread_park_block(park);
         return;
     }
+    check_not_asleep(next);
     park_switch_to(this_cpu(), running(), next, self, park);
 }
 
@@ -641,6 +653,7 @@ static bool claim_to_wake(struct thread *t)
     if (!__atomic_compare_exchange_n(&t->state, &expected, THREAD_RUNNABLE, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return false;
+    check_not_asleep(t);
     while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
         arch_cpu_relax();
     return true;
@@ -912,6 +925,7 @@ void thread_sleep_ns(uint64_t ns)
     struct thread **bucket = &c->sleepers[deadline_tick % SLEEP_BUCKETS];
     self->wait_next = *bucket;
     *bucket = self;
+    __atomic_store_n(&self->asleep, true, __ATOMIC_RELAXED); /* published by the store below */
     store_state(self, THREAD_BLOCKED);
     thread_block();
     arch_irq_restore(irq);
@@ -926,6 +940,7 @@ static void wake_bucket(struct sched_cpu *c, uint64_t slot, uint64_t now)
         if (t->wake_at_ns <= now) {
             *link = t->wait_next;
             t->wait_next = NULL;
+            __atomic_store_n(&t->asleep, false, __ATOMIC_RELAXED); /* before the wake's CAS */
             thread_wake(t);
         } else {
             link = &t->wait_next;

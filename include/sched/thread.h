@@ -84,6 +84,9 @@ struct thread {
     uint16_t cpu;               /* the CPU it runs on, or last ran on */
     bool on_cpu;                /* its stack is in use by a CPU (atomic, release on clear) */
     bool in_stack;              /* this block is the top of `stack` (thread_spawn_stack) */
+    /* In a CPU's sleep wheel (thread_sleep_ns), which alone may wake it: set by the
+     * sleeper before it is BLOCKED, cleared by the wheel before its wake (atomic). */
+    bool asleep;
     /* A user thread's state in the layers above (proc/): NULL for a kernel thread.
      * Set once by the thread itself (thread_set_user); read by the switch hook. */
     void *user;
@@ -115,6 +118,11 @@ __attribute__((noreturn)) void thread_exit(void);
  * thread is joined exactly once; joining one that is not a thread any more (a
  * second join while its stack is still cached) panics. */
 void thread_join(struct thread *t);
+/* Sleeps at least ns. Only the sleep's deadline ends it: a thread_wake of a
+ * sleeping thread is a stray wake-up of some other wait's (its caller's bug) and
+ * panics, naming the caller, for it would otherwise leave the sleeper linked in the
+ * wheel while it runs, and its next sleep would unlink the sleepers behind it, who
+ * would then sleep forever. */
 void thread_sleep_ns(uint64_t ns);
 /* Inline: one load from this CPU's area (arch_cpu_running). */
 static inline struct thread *thread_current(void)

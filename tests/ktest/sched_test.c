@@ -546,6 +546,27 @@ static void crash_sched_join_twice(struct ktest *t)
 }
 KTEST_CRASH_SUITE(crash_sched_join_twice, KTEST(crash_sched_join_twice));
 
+static void sleep_one_second(void *arg)
+{
+    (void)arg;
+    thread_sleep_ns(1000000000ull);
+}
+
+/* Only its deadline ends a sleep (thread.h): a thread_wake of a sleeper, a wake-up
+ * meant for some other wait of that thread's, would leave it linked in the sleep
+ * wheel while it runs, and its next sleep would cut off the sleepers behind it, who
+ * would sleep forever. It panics, naming the waker. */
+static void crash_sched_stray_wake_of_sleeper(struct ktest *t)
+{
+    struct thread *th = thread_spawn(sleep_one_second, NULL, "sleeper", THREAD_ANY_CPU);
+    KT_ASSERT(t, th != NULL);
+    while (__atomic_load_n(&th->state, __ATOMIC_ACQUIRE) != THREAD_BLOCKED)
+        thread_yield();
+    thread_wake(th);
+    ktest_fail(t, __FILE__, __LINE__, "the stray wake-up of a sleeper went unnoticed");
+}
+KTEST_CRASH_SUITE(crash_sched_stray_wake_of_sleeper, KTEST(crash_sched_stray_wake_of_sleeper));
+
 KTEST_SUITE(steal, KTEST(steal_work_spawned_on_one_cpu_reaches_every_cpu),
             KTEST(steal_never_moves_pinned_threads),
             KTEST(steal_thousands_of_threads_sum_exactly));

@@ -259,6 +259,9 @@ def all_boots(seed):
                                             "crash_sched_idle_thread_queued"]),
         ("crash_sched_join_twice", ["sched: join of 0xffffc8", "joined twice?",
                                     "crash_sched_join_twice"]),
+        ("crash_sched_stray_wake_of_sleeper", ["sched: stray wake-up of thread",
+                                               "asleep in thread_sleep_ns",
+                                               "crash_sched_stray_wake_of_sleeper"]),
         ("crash_stack_overflow", ["double fault", "kernel stack overflow: CR2=0xffffc8",
                                   "crash_stack_overflow"]),
     ]
