@@ -702,6 +702,12 @@ static void wake_batch_flush(struct wake_batch *b)
  */
 unsigned thread_wake_list(struct thread *list)
 {
+    if (!list)
+        return 0;
+    if (!list->wait_next) { /* one waiter, the common case (a pipe's reader): no batch */
+        thread_wake(list);
+        return 1;
+    }
     struct wake_batch batch = {.n = 0};
     unsigned listed = 0;
     for (; list; listed++) {
