@@ -63,25 +63,13 @@ static void frame_exhaust_then_free_restores_count(struct ktest *t)
 {
     uint64_t before = mm_free_frames();
     uint64_t taken = 0;
-    phys_addr_t list = PHYS_INVALID;
-    for (;;) {
-        phys_addr_t f = frame_alloc();
-        if (!phys_is_valid(f))
-            break;
-        *(uint64_t *)arch_phys_to_virt(f.value) = list.value;
-        list = f;
-        taken++;
-    }
+    phys_addr_t list = mm_take_all_frames(&taken);
     KT_EXPECT_EQ(t, taken, before);
     struct frame_stats empty;
     frame_get_stats(&empty);
     KT_EXPECT_EQ(t, empty.free_frames, 0);
     KT_EXPECT(t, !phys_is_valid(frame_alloc_run(1, 1)));
-    while (phys_is_valid(list)) {
-        phys_addr_t next = phys(*(uint64_t *)arch_phys_to_virt(list.value));
-        frame_free(list);
-        list = next;
-    }
+    mm_give_back_all(list);
     KT_EXPECT_EQ(t, mm_free_frames(), before);
     ktest_note(t, "%lu frames taken and given back", taken);
 }

@@ -200,21 +200,10 @@ static void kstack_alloc_without_frames_fails_cleanly(struct ktest *t)
     pin_and_empty_caches();
     uint64_t before = mm_free_frames();
     uint64_t live = kstack_count();
-    phys_addr_t list = PHYS_INVALID;
-    for (;;) {
-        phys_addr_t f = frame_alloc();
-        if (!phys_is_valid(f))
-            break;
-        *(uint64_t *)arch_phys_to_virt(f.value) = list.value;
-        list = f;
-    }
+    phys_addr_t list = mm_take_all_frames(NULL);
     struct kstack s;
     int small = kstack_alloc(4096, &s), large = kstack_alloc(16384, &s);
-    while (phys_is_valid(list)) {
-        phys_addr_t next = phys(*(uint64_t *)arch_phys_to_virt(list.value));
-        frame_free(list);
-        list = next;
-    }
+    mm_give_back_all(list);
     KT_EXPECT_EQ(t, small, KSTACK_ERR_NO_MEMORY);
     KT_EXPECT_EQ(t, large, KSTACK_ERR_NO_MEMORY);
     KT_EXPECT_EQ(t, kstack_count(), live);

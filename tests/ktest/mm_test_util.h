@@ -3,6 +3,7 @@
 #define EXO_TESTS_KTEST_MM_TEST_UTIL_H
 
 #include "arch/fault.h"
+#include "arch/mmu.h"
 #include "kernel/ktest.h"
 #include "lib/printf.h"
 #include "mm/frame.h"
@@ -102,6 +103,39 @@ MM_TEST_HELPER bool mm_skip_unless_aligned_run(struct ktest *t, size_t nframes, 
               need >> 10, (uint64_t)align * FRAME_SIZE >> 10, free_bytes >> 10);
     ktest_skip(t, reason);
     return true;
+}
+
+/* Takes every free frame, linked through their first words; returns the list's
+ * head (PHYS_INVALID when none was free) and the count in *taken if asked. */
+MM_TEST_HELPER phys_addr_t mm_take_all_frames(uint64_t *taken)
+{
+    phys_addr_t list = PHYS_INVALID;
+    uint64_t n = 0;
+    for (;; n++) {
+        phys_addr_t f = frame_alloc();
+        if (!phys_is_valid(f))
+            break;
+        *(uint64_t *)arch_phys_to_virt(f.value) = list.value;
+        list = f;
+    }
+    if (taken)
+        *taken = n;
+    return list;
+}
+
+/* The first frame of a list of mm_take_all_frames, given back; returns the rest. */
+MM_TEST_HELPER phys_addr_t mm_give_back_one(phys_addr_t list)
+{
+    phys_addr_t next = phys(*(uint64_t *)arch_phys_to_virt(list.value));
+    frame_free(list);
+    return next;
+}
+
+/* Gives back every frame of a list of mm_take_all_frames. */
+MM_TEST_HELPER void mm_give_back_all(phys_addr_t list)
+{
+    while (phys_is_valid(list))
+        list = mm_give_back_one(list);
 }
 
 #endif

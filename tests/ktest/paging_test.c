@@ -464,19 +464,9 @@ static void paging_move_user_out_of_memory_moves_nothing(struct ktest *t)
     /* Every frame taken but three: dst's level-2, level-1 and first level-0 table
      * (for page 0) are made, the second level-0 (pages 1..10) is not. A move that
      * made tables as it went would have moved page 0 by then. */
-    phys_addr_t list = PHYS_INVALID;
-    for (;;) {
-        phys_addr_t f = frame_alloc();
-        if (!phys_is_valid(f))
-            break;
-        *(uint64_t *)arch_phys_to_virt(f.value) = list.value;
-        list = f;
-    }
-    for (int i = 0; i < 3; i++) {
-        phys_addr_t spare = list;
-        list = phys(*(uint64_t *)arch_phys_to_virt(list.value));
-        frame_free(spare);
-    }
+    phys_addr_t list = mm_take_all_frames(NULL);
+    for (int i = 0; i < 3; i++)
+        list = mm_give_back_one(list);
     struct move_seen seen = {0};
     size_t moved = 99;
     int error = paging_move_user(src, MOVE_SRC, dst, MOVE_DST, MOVE_PAGES * ARCH_PAGE_SIZE,
@@ -492,11 +482,7 @@ static void paging_move_user_out_of_memory_moves_nothing(struct ktest *t)
         if (phys_is_valid(again[i]))
             frame_free(again[i]);
     }
-    while (phys_is_valid(list)) {
-        phys_addr_t next = phys(*(uint64_t *)arch_phys_to_virt(list.value));
-        frame_free(list);
-        list = next;
-    }
+    mm_give_back_all(list);
     KT_EXPECT_EQ(t, error, PAGING_ERR_NO_MEMORY);
     KT_EXPECT_EQ(t, moved, 0);
     KT_EXPECT_EQ(t, seen.calls, 0);
