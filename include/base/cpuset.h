@@ -76,14 +76,7 @@ static inline unsigned cpuset_first_except_below_atomic(const struct cpuset *set
 /* The lowest CPU in the set other than `except`, or ARCH_MAX_CPUS when there is none. */
 static inline unsigned cpuset_first_except_atomic(const struct cpuset *set, unsigned except)
 {
-    for (unsigned w = 0; w < CPUSET_WORDS; w++) {
-        uint64_t word = __atomic_load_n(&set->words[w], __ATOMIC_SEQ_CST);
-        if (except / CPUSET_WORD_BITS == w)
-            word &= ~(1ull << (except % CPUSET_WORD_BITS));
-        if (word)
-            return w * CPUSET_WORD_BITS + (unsigned)__builtin_ctzll(word);
-    }
-    return ARCH_MAX_CPUS;
+    return cpuset_first_except_below_atomic(set, except, ARCH_MAX_CPUS);
 }
 
 #endif

@@ -705,15 +705,23 @@ static void check_plus_one(const uint64_t in[EXO_IPC_WORDS], const uint64_t out[
 		EXPECT_EQ(out[k], in[k] + 1);
 }
 
+/* Forks a word_server on ep and lets go of the parent's ep (the calls go through
+ * a client fd); returns the server's pid. */
+static pid_t start_word_server(int ep, bool alternate)
+{
+	pid_t server = fork();
+	if (server == 0)
+		word_server(ep, alternate);
+	close(ep);
+	return server;
+}
+
 static void parked_caller_keeps_registers_both_ways_back(void)
 {
 	SKIP_UNLESS_IPC();
 	int ep, c;
 	cpu_set_t old = pinned_endpoint(&ep, &c, false);
-	pid_t server = fork();
-	if (server == 0)
-		word_server(ep, true);
-	close(ep);
+	pid_t server = start_word_server(ep, true);
 	for (int n = 0; n < 40; n++) {
 		uint64_t in[EXO_IPC_WORDS], out[EXO_IPC_WORDS];
 		for (int k = 0; k < EXO_IPC_WORDS; k++)
@@ -731,10 +739,7 @@ static void general_path_caller_resumes_a_parked_server(void)
 	SKIP_UNLESS_IPC();
 	int ep, c;
 	cpu_set_t old = pinned_endpoint(&ep, &c, false);
-	pid_t server = fork();
-	if (server == 0)
-		word_server(ep, false);
-	close(ep);
+	pid_t server = start_word_server(ep, false);
 	static uint8_t bytes[100];
 	for (int n = 0; n < 20; n++) {
 		struct ipc_msg m = { { n, ktap_rand(), 3, 4, 5, 6 } }, sent = m;
@@ -761,10 +766,7 @@ static void kill_ends_a_parked_server(void)
 	SKIP_UNLESS_IPC();
 	int ep, c;
 	cpu_set_t old = pinned_endpoint(&ep, &c, false);
-	pid_t server = fork();
-	if (server == 0)
-		word_server(ep, false);
-	close(ep);
+	pid_t server = start_word_server(ep, false);
 	struct ipc_msg m = { { 1 } }, r;
 	EXPECT_EQ(ipc_call(c, &m, &r), 0); /* the server now waits parked in reply_recv */
 	pause_ms(20);
