@@ -275,24 +275,33 @@ struct ipc_file {
 
 /* ---- lists ------------------------------------------------------------------ */
 
+/* A list is a head and a tail; the tail means something only while the head is
+ * not NULL (so taking the last waiter off leaves it as it was: one store fewer
+ * on every pop). */
 static void push_locked(struct ipc_wait **head, struct ipc_wait **tail, struct ipc_wait *w)
 {
     w->next = NULL;
-    if (*tail)
+    if (*head)
         (*tail)->next = w;
     else
         *head = w;
     *tail = w;
 }
 
-static struct ipc_wait *pop_locked(struct ipc_wait **head, struct ipc_wait **tail)
+/* Puts w back at the front (it was first). */
+static void push_front_locked(struct ipc_wait **head, struct ipc_wait **tail, struct ipc_wait *w)
+{
+    w->next = *head;
+    if (!*head)
+        *tail = w;
+    *head = w;
+}
+
+static struct ipc_wait *pop_locked(struct ipc_wait **head)
 {
     struct ipc_wait *w = *head;
-    if (w) {
+    if (w)
         *head = w->next;
-        if (!*head)
-            *tail = NULL;
-    }
     return w;
 }
 
@@ -498,7 +507,7 @@ static long deliver(struct endpoint *ep, struct ipc_wait *w, bool nonblock)
             spin_unlock(&ep->lock, irq);
             return -EPIPE;
         }
-        struct ipc_wait *r = pop_locked(&ep->receivers, &ep->receivers_tail);
+        struct ipc_wait *r = pop_locked(&ep->receivers);
         if (!r) {
             if (nonblock) {
                 spin_unlock(&ep->lock, irq);
@@ -516,10 +525,7 @@ static long deliver(struct endpoint *ep, struct ipc_wait *w, bool nonblock)
         irq = spin_lock(&ep->lock);
         if (error && !rcv_side) {
             r->state = WAITING; /* back at the front: it was first */
-            r->next = ep->receivers;
-            ep->receivers = r;
-            if (!ep->receivers_tail)
-                ep->receivers_tail = r;
+            push_front_locked(&ep->receivers, &ep->receivers_tail, r);
             spin_unlock(&ep->lock, irq);
             return error;
         }
@@ -552,7 +558,7 @@ static long receive(struct endpoint *ep, struct ipc_wait *r, struct ipc_file *vi
     r->served_by = via;
     for (;;) {
         bool irq = spin_lock(&ep->lock);
-        struct ipc_wait *s = pop_locked(&ep->senders, &ep->senders_tail);
+        struct ipc_wait *s = pop_locked(&ep->senders);
         if (!s) {
             if (nonblock) {
                 spin_unlock(&ep->lock, irq);
@@ -570,10 +576,7 @@ static long receive(struct endpoint *ep, struct ipc_wait *r, struct ipc_file *vi
         irq = spin_lock(&ep->lock);
         if (error && rcv_side) {
             s->state = WAITING;
-            s->next = ep->senders;
-            ep->senders = s;
-            if (!ep->senders_tail)
-                ep->senders_tail = s;
+            push_front_locked(&ep->senders, &ep->senders_tail, s);
             spin_unlock(&ep->lock, irq);
             return error;
         }
@@ -811,6 +814,36 @@ static __attribute__((noinline)) long fast_interrupted(struct fast_wait *f, stru
     return fast_result(f, wait_for(f->held->ep, &f->w));
 }
 
+/* The rare branches of the fastpath, each called so that it keeps every
+ * register (arch_call_keeping) or left by a tail call, so that the common path
+ * saves no register: the last reference to a parked peer's file (its fd was
+ * closed while it waited), and the cancel of our own sleep when something is
+ * pending. */
+static long held_file_release(void *arg)
+{
+    struct file *f = arg;
+    if (f->ops->release)
+        f->ops->release(f);
+    return 0;
+}
+
+static long cancel_asleep(void *wq)
+{
+    return wait_queue_cancel_asleep(wq);
+}
+
+/* A claimed parked peer that someone else woke first (a signal): it runs on its
+ * own, and may already have left its wait and blocked elsewhere, where a wake
+ * of ours would be wrong; we are done with it, and sleep. */
+static __attribute__((noinline, noreturn)) void fast_park_missed(struct fast_wait *f,
+                                                                 struct fast_wait *claimed)
+{
+    __atomic_store_n(&claimed->claim_over, true, __ATOMIC_RELEASE);
+    thread_park_block(&f->park);
+    arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
+    park_resume(f);
+}
+
 /*
  * The fastpath's wait (no deadline): w is published on one of its endpoint's
  * lists with this thread asleep in w->sleep (fast_wait_init); interrupts are
@@ -819,11 +852,11 @@ static __attribute__((noinline)) long fast_interrupted(struct fast_wait *f, stru
  * (signal_wait_publish), then parks. fast_park: peer, the thread of peer_w,
  * whose wait this call just ended, was claimed parked (claim_parked_locked),
  * and is resumed in user mode right here (thread_park_switch,
- * arch_syscall_switch_return): its wait's end is done on its behalf (its
- * signal wait withdrawn, its file let go; its words are in its frame already).
- * fast_park_other (out of line: the fastpath keeps nothing for it): the peer was
- * asleep in its queue (a general-path waiter) and runs at once
- * (thread_park_handoff), or none was there yet: whoever is next.
+ * uthread_switch_return): its wait's end is done on its behalf (its signal
+ * wait withdrawn, its file let go, its result in its frame; its words are
+ * there already). fast_park_other (out of line: the fastpath keeps nothing
+ * for it): the peer was asleep in its queue (a general-path waiter) and runs at
+ * once (thread_park_handoff), or none was there yet: whoever is next.
  * Anything pending before the sleep (a signal, kill) is wait_for's business with
  * interrupts on, as for the general path (fast_interrupted). Returns only then.
  */
@@ -831,27 +864,23 @@ static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
                                                              struct thread *self,
                                                              struct uthread *ut,
                                                              struct ipc_wait *peer_w,
-                                                             struct thread *peer)
+                                                             struct thread *peer,
+                                                             long peer_result)
 {
     struct ipc_wait *w = &f->w;
-    if (!signal_wait_publish(ut, &w->sleep) && wait_queue_cancel_asleep(&w->sleep))
-        return fast_interrupted(f, peer, fast_of(peer_w));
+    struct fast_wait *pf = fast_of(peer_w);
+    if (!signal_wait_publish(ut, &w->sleep) && arch_call_keeping(cancel_asleep, &w->sleep))
+        return fast_interrupted(f, peer, pf);
     __atomic_store_n(&w->parked, true, __ATOMIC_RELAXED); /* for a peer of this CPU */
-    if (thread_park_switch(&f->park, self, peer)) {
-        struct fast_wait *pf = fast_of(peer_w);
-        struct uthread *peer_ut = peer->user;
-        signal_wait_withdraw(peer_ut);
-        file_put(&pf->held->file);
-        uthread_switch(ut, peer, peer_ut);
-        arch_syscall_switch_return(pf->frame, peer_w->result, &self->on_cpu);
-    }
-    /* Someone else woke it first (a signal): it runs on its own, and may
-     * already have left its wait and blocked elsewhere, where a wake of ours
-     * would be wrong; we are done with it. */
-    __atomic_store_n(&fast_of(peer_w)->claim_over, true, __ATOMIC_RELEASE);
-    thread_park_block(&f->park);
-    arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
-    park_resume(f);
+    if (!thread_park_switch(&f->park, self, peer))
+        fast_park_missed(f, pf);
+    struct uthread *peer_ut = peer->user;
+    signal_wait_withdraw(peer_ut);
+    struct file *held = &pf->held->file;
+    if (__atomic_sub_fetch(&held->refs, 1, __ATOMIC_ACQ_REL) == 0) /* file_put's */
+        arch_call_keeping(held_file_release, held);
+    arch_regs_set_result(pf->frame, peer_result); /* peer_w->result, as the claim set it */
+    uthread_switch_return(ut, peer, peer_ut, &self->on_cpu);
 }
 
 static __attribute__((noinline)) long fast_park_other(struct fast_wait *f, struct uthread *ut,
@@ -867,6 +896,17 @@ static __attribute__((noinline)) long fast_park_other(struct fast_wait *f, struc
         thread_park_block(&f->park);
     arch_irq_enable(); /* it did not switch away: it was woken meanwhile */
     park_resume(f);
+}
+
+/* The peer w, whose wait we just ended, was not parked (a general-path waiter,
+ * asleep in its own queue or about to be): taken out of its queue if it is
+ * there, and we wait as fast_park_other says. ep's lock held. */
+static __attribute__((noinline)) long fast_wake_other(struct fast_wait *f, struct uthread *ut,
+                                                      struct endpoint *ep, struct ipc_wait *w)
+{
+    struct thread *peer = wait_queue_take_one(&w->sleep);
+    spin_unlock_irqs_off(&ep->lock);
+    return fast_park_other(f, ut, peer);
 }
 
 /* A check failed after the file was taken (interrupts off): the general path
@@ -893,13 +933,13 @@ static __attribute__((noinline)) long fast_reply_recv_general(struct fast_wait *
  * interrupts off from the first check to the switch. A failed check takes the
  * general path (with the same arguments).
  */
-static __attribute__((noinline)) long fast_call(uint64_t fd)
+static inline __attribute__((always_inline)) long fast_call(uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
     arch_irq_disable(); /* on in a system call */
-    struct ipc_file *file;
-    if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, false))) {
+    struct ipc_file *file = fast_file(ut->proc, fd, false);
+    if (!file) {
         arch_irq_enable();
         return call_or_send(fd, 0, 0, 0, 0, 0, true);
     }
@@ -911,7 +951,7 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
         spin_unlock_irqs_off(&ep->lock);
         return fast_call_general(f);
     }
-    pop_locked(&ep->receivers, &ep->receivers_tail);
+    ep->receivers = r->next; /* pop_locked */
     struct ipc_wait *w = &f->w;
     wait_queue_reuse_asleep(&w->sleep, self);
     fast_words(r, f->frame);
@@ -920,13 +960,11 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
     w->state = WAITING;
     w->next = ep->serving;
     ep->serving = w;
-    if (claim_parked_locked(r, (long)w->token)) {
-        spin_unlock_irqs_off(&ep->lock);
-        return fast_park(f, self, ut, r, r->thread);
-    }
-    struct thread *peer = wait_queue_take_one(&r->sleep);
+    long token = (long)w->token;
+    if (!claim_parked_locked(r, token))
+        return fast_wake_other(f, ut, ep, r);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park_other(f, ut, peer);
+    return fast_park(f, self, ut, r, r->thread, token);
 }
 
 /*
@@ -934,43 +972,40 @@ static __attribute__((noinline)) long fast_call(uint64_t fd)
  * to the caller and we wait for the next message, the caller running in our
  * place. A failed check takes the general path.
  */
-static __attribute__((noinline)) long fast_reply_recv(uint64_t token, uint64_t fd)
+static inline __attribute__((always_inline)) long fast_reply_recv(uint64_t token, uint64_t fd)
 {
     struct thread *self = thread_current();
     struct uthread *ut = self->user;
     arch_irq_disable(); /* on in a system call */
-    struct ipc_file *file;
-    if (__atomic_load_n(&ut->work, __ATOMIC_ACQUIRE) || !(file = fast_file(ut->proc, fd, true))) {
+    struct ipc_file *file = fast_file(ut->proc, fd, true);
+    if (!file) {
         arch_irq_enable();
         return reply_recv(token, 0, 0, 0, fd);
     }
     struct fast_wait *f = fast_wait_init(ut, file);
     struct endpoint *ep = file->ep;
     spin_lock_irqs_off(&ep->lock);
-    struct ipc_wait *s = ep->serving && ep->serving->token == token
-                             ? ep->serving
-                             : find_serving_locked(ep, token);
+    /* The call answered, and the link to it: the newest call served first (one
+     * server thread answers its only call), else the others (find_serving_locked's
+     * walk, here so that its link can be cut). */
+    struct ipc_wait **at = &ep->serving, *s;
+    while ((s = *at) && s->token != token)
+        at = &s->next;
     if (!s || ep->senders || !runs_here(s->thread, self->cpu)) {
         spin_unlock_irqs_off(&ep->lock);
         return fast_reply_recv_general(f);
     }
-    if (s == ep->serving)
-        ep->serving = s->next;
-    else
-        unlink_locked(&ep->serving, NULL, s);
+    *at = s->next;
     struct ipc_wait *r = &f->w;
     wait_queue_reuse_asleep(&r->sleep, self);
     fast_words(s, f->frame);
     r->served_by = f->held;
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
-    if (claim_parked_locked(s, 0)) {
-        spin_unlock_irqs_off(&ep->lock);
-        return fast_park(f, self, ut, s, s->thread);
-    }
-    struct thread *peer = wait_queue_take_one(&s->sleep);
+    if (!claim_parked_locked(s, 0))
+        return fast_wake_other(f, ut, ep, s);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park_other(f, ut, peer);
+    return fast_park(f, self, ut, s, s->thread, 0);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */
@@ -993,7 +1028,7 @@ static void ipc_file_release(struct file *f)
         }
         if (--ep->servers == 0) {
             struct ipc_wait *s;
-            while ((s = pop_locked(&ep->senders, &ep->senders_tail)))
+            while ((s = pop_locked(&ep->senders)))
                 finish_locked(s, -EPIPE);
         }
     }

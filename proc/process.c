@@ -85,14 +85,13 @@ static void switch_hook(struct thread *prev, struct thread *next)
     if (to) {
         to->cpu_clock -= now;
         struct address_space *as = vmspace_address_space(to->proc->vm);
-        arch_user_switch(from_arch, &to->arch, next->stack.top, &to->work, as->root.value,
-                         &as->tlb);
+        arch_user_switch(from_arch, &to->arch, next->stack.top, as->root.value, &as->tlb);
     } else if (from) {
         /* A kernel thread must not keep a space alive: it runs in the kernel's. */
-        arch_user_switch(from_arch, NULL, next->stack.top, NULL, kernel_space.root.value,
+        arch_user_switch(from_arch, NULL, next->stack.top, kernel_space.root.value,
                          &kernel_space.tlb);
     } else {
-        arch_user_switch(NULL, NULL, next->stack.top, NULL, 0, NULL);
+        arch_user_switch(NULL, NULL, next->stack.top, 0, NULL);
     }
 }
 
@@ -310,6 +309,7 @@ struct uthread *uthread_new(struct process *p)
     uintptr_t aligned = ((uintptr_t)ut->fpu_block + ARCH_FPU_ALIGN - 1) & ~(uintptr_t)(ARCH_FPU_ALIGN - 1);
     ut->arch.fpu = (void *)aligned;
     arch_fpu_state_init(ut->arch.fpu);
+    ut->arch.work = &ut->work;
     ut->proc = p;
     ut->futex_bucket = -1;
     signal_thread_init(ut, NULL, false);

@@ -16,6 +16,7 @@
 #include "gdt.h"
 #include "idt.h"
 #include "layout.h"
+#include "pcid.h"
 #include "percpu.h"
 #include "user_entry.h"
 #include "mm/paging.h"
@@ -34,6 +35,7 @@ void percpu_init_this_cpu(unsigned cpu)
 {
     cpu_areas[cpu].self = &cpu_areas[cpu];
     cpu_areas[cpu].index = cpu;
+    cpu_areas[cpu].pcid = &pcid_cpus[cpu];
     wrmsr(MSR_GS_BASE, (uint64_t)&cpu_areas[cpu]);
 }
 
@@ -58,11 +60,13 @@ void arch_cpu_init(void)
     user_cpu_init();
 }
 
-void arch_cpu_relax(void)
+long arch_cpu_relax_call(void *unused)
 {
+    (void)unused;
     __asm__ volatile("pause");
     /* Spinners answer TLB shootdowns even with interrupts off (smp.c). */
     smp_service_shootdown();
+    return 0;
 }
 
 void arch_halt_forever(void)

@@ -73,7 +73,8 @@ void arch_space_switch(uint64_t root_phys, struct arch_space_tlb *t)
 
 void arch_space_switch_irqs_off(uint64_t root_phys, struct arch_space_tlb *t)
 {
-    pcid_space_switch(arch_cpu_index(), root_phys, t);
+    unsigned cpu = arch_cpu_index();
+    pcid_space_switch(cpu, &pcid_cpus[cpu], root_phys, t);
 }
 
 void pcid_flush_local(uint64_t id, uintptr_t va)

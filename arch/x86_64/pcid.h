@@ -47,25 +47,40 @@ static inline bool pcid_cpu_in(const struct cpuset *set, unsigned cpu)
     return in;
 }
 
-/* arch_space_switch_irqs_off's body on CPU `cpu` (this one), inline also at the
- * end of arch_user_switch (user.c), so a switch between processes loads the
- * space without a call of its own. */
+/* arch_space_switch_irqs_off's body on CPU `cpu` (this one), whose record is c
+ * (&pcid_cpus[cpu]: the per-CPU area keeps its address, so the switch computes
+ * no index), inline also at the end of arch_user_switch (user.c), so a switch
+ * between processes loads the space without a call of its own. */
 static inline __attribute__((always_inline)) void pcid_space_switch(unsigned cpu,
+                                                                    struct pcid_cpu *c,
                                                                     uint64_t root_phys,
-                                                                    struct arch_space_tlb *t)
+                                                                    struct arch_space_tlb *t);
+
+/* pcid_space_switch but for a tagged load (PCID on), which it leaves to its
+ * caller: true when one is needed (pcid_load_tagged(c, root_phys, t->id)). */
+static inline __attribute__((always_inline, warn_unused_result)) bool
+pcid_space_switch_untagged(unsigned cpu, struct pcid_cpu *c, uint64_t root_phys,
+                           struct arch_space_tlb *t)
 {
-    struct pcid_cpu *c = &pcid_cpus[cpu];
     uint64_t id = t->id;
     if (!pcid_cpu_in(&t->cpus, cpu))
         cpuset_set_atomic(&t->cpus, cpu);
     if (c->current_id != id || (read_cr3() & PTE_ADDR_MASK) != root_phys) {
-        if (pcid_enabled) {
-            pcid_load_tagged(c, root_phys, id);
-            return;
-        }
+        if (pcid_enabled)
+            return true;
         __asm__ volatile("mov %0, %%cr3" : : "r"(root_phys) : "memory");
         c->current_id = id;
     }
+    return false;
+}
+
+static inline __attribute__((always_inline)) void pcid_space_switch(unsigned cpu,
+                                                                    struct pcid_cpu *c,
+                                                                    uint64_t root_phys,
+                                                                    struct arch_space_tlb *t)
+{
+    if (pcid_space_switch_untagged(cpu, c, root_phys, t))
+        pcid_load_tagged(c, root_phys, t->id);
 }
 
 #endif

@@ -2,11 +2,14 @@
 #ifndef EXO_ARCH_X86_64_PERCPU_H
 #define EXO_ARCH_X86_64_PERCPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "machine/cpu.h"
 
 #define MSR_GS_BASE 0xc0000101u
+
+struct pcid_cpu;
 
 /* Only its own CPU touches its area. The fields syscall.S reads have their
  * offsets checked in user.c. */
@@ -21,6 +24,9 @@ struct cpu_area {
     struct arch_user_state *user_state; /* the running user thread's, or NULL */
     void *running;         /* arch_cpu_running(): the scheduler's current thread */
     void *slots[MACHINE_CPU_SLOTS]; /* arch_cpu_slot() (include/arch/cpu.h) */
+    struct pcid_cpu *pcid; /* &pcid_cpus[index] (pcid.h) */
+    bool *switch_released; /* IPC's direct switch (arch_user_switch_return): the on_cpu
+                            * of the thread it switched from, cleared once off its stack */
 };
 _Static_assert(__builtin_offsetof(struct cpu_area, index) == MACHINE_PERCPU_INDEX_OFFSET,
                "machine/cpu.h's arch_cpu_index reads the index there");

@@ -44,6 +44,7 @@
     .set CPU_KERNEL_RSP, 16
     .set CPU_USER_RSP, 24
     .set CPU_USER_WORK, 32
+    .set CPU_SWITCH_RELEASED, 120
 
     .set USER_CS, 0x23          /* GDT_USER_CODE | 3 */
     .set USER_SS, 0x1b          /* GDT_USER_DATA | 3 */
@@ -151,17 +152,20 @@ arch_syscall_return:
     .size arch_syscall_return, . - arch_syscall_return
 
 /*
- * void arch_syscall_switch_return(struct arch_regs *regs, long result, bool *released)
- * arch_syscall_return for IPC's direct switch: interrupts are off already and
- * rdx (the switched-from thread's on_cpu) is never NULL.
+ * arch_syscall_switch_return: arch_syscall_return for IPC's direct switch,
+ * jumped to by arch_user_switch_return: interrupts are off already, the frame
+ * is at the top of the ring-0 stack just loaded for the thread switched to,
+ * with its result in it, and the switched-from thread's on_cpu is in the CPU's
+ * area (never NULL).
  */
     .globl arch_syscall_switch_return
     .type arch_syscall_switch_return, @function
 arch_syscall_switch_return:
-    movq %rdi, %rsp
-    movb $0, (%rdx)                     /* the old stack is free */
-    movq %rsi, %rax
-    movq %rsi, RAX(%rdi)
+    movq %gs:CPU_KERNEL_RSP, %rsp
+    subq $FRAME_BYTES, %rsp
+    movq %gs:CPU_SWITCH_RELEASED, %rdi
+    movb $0, (%rdi)                     /* the old stack is free */
+    movq RAX(%rsp), %rax
     jmp .Lresult_irqs_off
     .size arch_syscall_switch_return, . - arch_syscall_switch_return
 

@@ -77,6 +77,7 @@ _Static_assert(offsetof(struct cpu_area, self) == 0, "%gs:0");
 _Static_assert(offsetof(struct cpu_area, kernel_rsp) == 16, "syscall.S CPU_KERNEL_RSP");
 _Static_assert(offsetof(struct cpu_area, user_rsp) == 24, "syscall.S CPU_USER_RSP");
 _Static_assert(offsetof(struct cpu_area, user_work) == 32, "syscall.S CPU_USER_WORK");
+_Static_assert(offsetof(struct cpu_area, switch_released) == 120, "syscall.S CPU_SWITCH_RELEASED");
 _Static_assert(GDT_USER_CODE == 0x20 && GDT_USER_DATA == 0x18, "syscall.S USER_CS/USER_SS, STAR");
 
 void syscall_entry(void);
@@ -218,14 +219,10 @@ void arch_fpu_state_init(void *fpu)
     memcpy(area + 24, &mxcsr, sizeof(mxcsr));
 }
 
-/* xsaveopt implies xsave: one test settles a CPU without either (fxsave), and
- * XCR0 is read only for the instructions that take it. */
-void user_fpu_save(void *fpu)
+/* The XSAVE halves of user_fpu_save and _restore (has_xsave), inline also in
+ * the switch (switch_between), which tests has_xsave once for both. */
+static inline __attribute__((always_inline)) void xsave_save(void *fpu)
 {
-    if (!has_xsave) {
-        __asm__ volatile("fxsave64 (%0)" : : "r"(fpu) : "memory");
-        return;
-    }
     uint32_t low = (uint32_t)xcr0, high = (uint32_t)(xcr0 >> 32);
     if (has_xsaveopt)
         __asm__ volatile("xsaveopt64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
@@ -233,14 +230,28 @@ void user_fpu_save(void *fpu)
         __asm__ volatile("xsave64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
 }
 
-void user_fpu_restore(const void *fpu)
+static inline __attribute__((always_inline)) void xsave_restore(const void *fpu)
 {
-    if (!has_xsave) {
-        __asm__ volatile("fxrstor64 (%0)" : : "r"(fpu) : "memory");
-        return;
-    }
     uint32_t low = (uint32_t)xcr0, high = (uint32_t)(xcr0 >> 32);
     __asm__ volatile("xrstor64 (%0)" : : "r"(fpu), "a"(low), "d"(high) : "memory");
+}
+
+/* xsaveopt implies xsave: one test settles a CPU without either (fxsave), and
+ * XCR0 is read only for the instructions that take it. */
+void user_fpu_save(void *fpu)
+{
+    if (!has_xsave)
+        __asm__ volatile("fxsave64 (%0)" : : "r"(fpu) : "memory");
+    else
+        xsave_save(fpu);
+}
+
+void user_fpu_restore(const void *fpu)
+{
+    if (!has_xsave)
+        __asm__ volatile("fxrstor64 (%0)" : : "r"(fpu) : "memory");
+    else
+        xsave_restore(fpu);
 }
 
 bool user_fpu_has_xsave(void)
@@ -263,11 +274,11 @@ uint32_t user_fpu_mxcsr_mask(void)
 /* The ring-0 stacks and the work word of user thread next. */
 static inline __attribute__((always_inline)) void load_user_stack(struct cpu_area *c,
                                                                   uintptr_t next_stack_top,
-                                                                  const uint32_t *next_work)
+                                                                  const struct arch_user_state *next)
 {
     c->kernel_rsp = next_stack_top;
     gdt_set_ring0_stack(c, next_stack_top);
-    c->user_work = next_work;
+    c->user_work = next->work;
 }
 
 /* The TLS bases of user thread next. */
@@ -284,29 +295,69 @@ static inline __attribute__((always_inline)) void load_user_tls(struct cpu_area 
     }
 }
 
-void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_state *next,
-                              uintptr_t next_stack_top, const uint32_t *next_work,
-                              uint64_t root_phys, struct arch_space_tlb *space)
+/* arch_user_switch_between's work but a tagged load of the space (PCID on),
+ * which it leaves to its caller: true when one is needed. The stacks first:
+ * their arguments are then dead before the FPU and MSR instructions, which take
+ * rax, rcx and rdx (no register moves). */
+static inline __attribute__((always_inline, warn_unused_result)) bool
+switch_between(struct cpu_area *c, struct arch_user_state *prev, struct arch_user_state *next,
+               uintptr_t next_stack_top, uint64_t root_phys, struct arch_space_tlb *space)
 {
-    struct cpu_area *c = this_cpu_area();
-    /* The stacks first: their arguments are then dead before the FPU and MSR
-     * instructions below, which take rax, rcx and rdx (no register moves). */
-    load_user_stack(c, next_stack_top, next_work);
+    load_user_stack(c, next_stack_top, next);
     if (!has_xsave) { /* one test for both (user_fpu_save and _restore test it each) */
         __asm__ volatile("fxsave64 (%0)" : : "r"(prev->fpu) : "memory");
         __asm__ volatile("fxrstor64 (%0)" : : "r"(next->fpu) : "memory");
     } else {
-        user_fpu_save(prev->fpu);
-        user_fpu_restore(next->fpu);
+        xsave_save(prev->fpu);
+        xsave_restore(next->fpu);
     }
     c->user_state = next;
     load_user_tls(c, next);
-    pcid_space_switch(c->index, root_phys, space);
+    return pcid_space_switch_untagged(c->index, c->pcid, root_phys, space);
+}
+
+void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_state *next,
+                              uintptr_t next_stack_top, uint64_t root_phys,
+                              struct arch_space_tlb *space)
+{
+    struct cpu_area *c = this_cpu_area();
+    if (switch_between(c, prev, next, next_stack_top, root_phys, space))
+        pcid_load_tagged(c->pcid, root_phys, space->id);
+}
+
+/* arch_user_switch_return's way out when the space is loaded tagged (PCID on),
+ * jumped to, so that arch_user_switch_return makes no call (and so needs no
+ * frame): the load, then the way out. */
+__attribute__((noreturn, used)) void user_switch_return_tagged(struct pcid_cpu *c,
+                                                               uint64_t root_phys, uint64_t id);
+void user_switch_return_tagged(struct pcid_cpu *c, uint64_t root_phys, uint64_t id)
+{
+    pcid_load_tagged(c, root_phys, id);
+    __asm__ volatile("jmp arch_syscall_switch_return" : : : "memory");
+    __builtin_unreachable();
+}
+
+/* Nothing is live after the switch (released waits in the CPU's area, the frame
+ * is found again from the ring-0 stack just loaded), and every way out is a
+ * jump (arch_syscall_switch_return never returns): so the common path keeps no
+ * register and needs no frame. */
+void arch_user_switch_return(struct arch_user_state *prev, struct arch_user_state *next,
+                             uintptr_t next_stack_top, uint64_t root_phys,
+                             struct arch_space_tlb *space, bool *released)
+{
+    struct cpu_area *c = this_cpu_area();
+    c->switch_released = released;
+    if (switch_between(c, prev, next, next_stack_top, root_phys, space))
+        __asm__ volatile("jmp user_switch_return_tagged"
+                         :
+                         : "D"(c->pcid), "S"(root_phys), "d"(space->id)
+                         : "memory");
+    __asm__ volatile("jmp arch_syscall_switch_return" : : : "memory");
+    __builtin_unreachable();
 }
 
 void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
-                      uintptr_t next_stack_top, const uint32_t *next_work,
-                      uint64_t root_phys, struct arch_space_tlb *space)
+                      uintptr_t next_stack_top, uint64_t root_phys, struct arch_space_tlb *space)
 {
     struct cpu_area *c = this_cpu_area();
     if (prev)
@@ -315,13 +366,13 @@ void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next
     if (next) {
         user_fpu_restore(next->fpu);
         load_user_tls(c, next);
-        load_user_stack(c, next_stack_top, next_work);
+        load_user_stack(c, next_stack_top, next);
     } else {
         c->user_work = &no_work;
     }
     /* Last: its rare branch (PCID) is a call, which then holds no value of ours. */
     if (space)
-        pcid_space_switch(c->index, root_phys, space);
+        pcid_space_switch(c->index, c->pcid, root_phys, space);
 }
 
 void arch_user_copy_current(const struct arch_user_state *current, struct arch_user_state *copy)

@@ -19,6 +19,22 @@
 
 #include "machine/cpu.h"
 
+/*
+ * fn(arg), called so that the caller keeps every register but the result:
+ * the call is then no call to the caller's register allocation. For the rare
+ * branches of fast paths (a spin loop's body, a last reference's release), so
+ * that the caller keeps its values in scratch registers around them instead of
+ * saving callee-saved ones on the common path that never takes them. A port
+ * without such a call (machine/cpu.h: MACHINE_CALL_KEEPING_INLINE) makes it a
+ * plain call.
+ */
+#ifndef MACHINE_CALL_KEEPING_INLINE
+static inline long arch_call_keeping(long (*fn)(void *arg), void *arg)
+{
+    return fn(arg);
+}
+#endif
+
 /* The most CPUs the kernel runs on: per-CPU arrays, CPU sets (base/cpuset.h) and
  * the CPU fields of a thread are sized by it, and _Static_asserts where each is
  * declared check that it fits. CPUs the firmware lists beyond it stay offline.
@@ -72,8 +88,12 @@ void arch_cpu_init(void);
  * TLB shootdown (include/arch/mmu.h, arch_tlb_shootdown) is carried out here, so
  * two CPUs each spinning on the other, one of them shooting down, cannot deadlock.
  * A spinner that waits without calling it, interrupts off, can hang the machine.
+ * Inline where a port makes it a call that keeps every register
+ * (arch_call_keeping): a spin loop then costs its caller no register saves.
  */
+#ifndef MACHINE_CPU_RELAX_INLINE
 void arch_cpu_relax(void);
+#endif
 
 /* Enables interrupts and halts until one arrives, atomically (no wake-up can slip
  * in between); returns with interrupts disabled, after the interrupt's handler. */

@@ -59,6 +59,9 @@ static inline uint64_t arch_regs_syscall_arg(const struct arch_regs *r, unsigned
     }
 }
 
+/* A system call's result, where its return loads it from. */
+static inline void arch_regs_set_result(struct arch_regs *r, long result) { r->rax = (uint64_t)result; }
+
 /* The six IPC message words (include/uapi/exo_ipc.h: rbx r12 r13 r14 r15 r9),
  * read at a call's entry and written for its return. */
 #define ARCH_IPC_WORDS 6
@@ -71,11 +74,24 @@ static inline void arch_regs_ipc_words_set(struct arch_regs *r, const uint64_t w
     r->rbx = w[0], r->r12 = w[1], r->r13 = w[2], r->r14 = w[3], r->r15 = w[4], r->r9 = w[5];
 }
 
+/* From one frame to another, a word at a time (the empty asm keeps each load
+ * next to its store): one scratch register, where a compiler free to load all
+ * six first would take callee-saved ones in IPC's fastpath and save them. */
+#define ARCH_REGS_COPY_ONE(to, from, reg)                                                \
+    do {                                                                                 \
+        (to)->reg = (from)->reg;                                                         \
+        __asm__ volatile("" : : : "memory");                                             \
+    } while (0)
 static inline void arch_regs_ipc_words_copy(struct arch_regs *to, const struct arch_regs *from)
 {
-    to->rbx = from->rbx, to->r12 = from->r12, to->r13 = from->r13;
-    to->r14 = from->r14, to->r15 = from->r15, to->r9 = from->r9;
+    ARCH_REGS_COPY_ONE(to, from, rbx);
+    ARCH_REGS_COPY_ONE(to, from, r12);
+    ARCH_REGS_COPY_ONE(to, from, r13);
+    ARCH_REGS_COPY_ONE(to, from, r14);
+    ARCH_REGS_COPY_ONE(to, from, r15);
+    ARCH_REGS_COPY_ONE(to, from, r9);
 }
+#undef ARCH_REGS_COPY_ONE
 
 /* Where a user thread's registers sit on its kernel stack. */
 static inline struct arch_regs *arch_user_regs(uintptr_t kernel_stack_top)
@@ -88,6 +104,8 @@ struct arch_user_state {
     uint64_t fs_base;  /* TLS pointer (ARCH_SET_FS) */
     uint64_t gs_base;  /* ARCH_SET_GS */
     void *fpu;         /* arch_fpu_state_bytes(), ARCH_FPU_ALIGN-aligned */
+    const uint32_t *work; /* the thread's work word, which the way back to ring 3
+                           * checks (non-zero: return_work); set once, as it is made */
     /* The last ring-3 exception (a signal frame's sigcontext reports them). */
     uint64_t fault_trapno, fault_error, fault_addr;
 };
@@ -105,19 +123,30 @@ struct arch_space_tlb;
  * switch between processes does to the machine, in one call. prev (NULL for a
  * kernel thread) has its FPU state saved; next (NULL for a kernel thread) has
  * its FPU and TLS bases loaded, and its kernel stack (next_stack_top) becomes the
- * one ring-3 entries use on this CPU. next_work: the word the return path
- * checks (non-zero: call return_work). space (NULL: keep the loaded one) is the
+ * one ring-3 entries use on this CPU, and its work word (next->work) the one the
+ * return path checks (non-zero: call return_work). space (NULL: keep the loaded one) is the
  * address space to load, as arch_space_switch_irqs_off would (include/arch/asid.h),
  * its top-level table at root_phys.
  */
 void arch_user_switch(struct arch_user_state *prev, struct arch_user_state *next,
-                      uintptr_t next_stack_top, const uint32_t *next_work,
-                      uint64_t root_phys, struct arch_space_tlb *space);
+                      uintptr_t next_stack_top, uint64_t root_phys, struct arch_space_tlb *space);
 /* The same between two user threads (prev, next and space all given): the
  * common case, without the tests for the others. */
 void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_state *next,
-                              uintptr_t next_stack_top, const uint32_t *next_work,
-                              uint64_t root_phys, struct arch_space_tlb *space);
+                              uintptr_t next_stack_top, uint64_t root_phys,
+                              struct arch_space_tlb *space);
+
+/* arch_user_switch_between, then the end of next's system call on its frame at
+ * the top of next_stack_top, its result already there (arch_regs_set_result),
+ * as arch_syscall_switch_return: IPC's direct switch, which stands on the
+ * stack of the thread it switched from (released: that thread's on_cpu,
+ * cleared once off its stack). */
+__attribute__((noreturn)) void arch_user_switch_return(struct arch_user_state *prev,
+                                                       struct arch_user_state *next,
+                                                       uintptr_t next_stack_top,
+                                                       uint64_t root_phys,
+                                                       struct arch_space_tlb *space,
+                                                       bool *released);
 
 /* Fork and clone: copy (its fpu area allocated) receives the running thread's
  * live FPU/SIMD registers and the TLS bases of `current`, its state. */
@@ -155,10 +184,6 @@ __attribute__((noreturn)) void arch_resume_user(const struct arch_regs *regs,
  * include/sched/thread.h: thread_park_switch). */
 __attribute__((noreturn)) void arch_syscall_return(struct arch_regs *regs, long result,
                                                    bool *released);
-/* The same for IPC's direct switch alone: interrupts already off, released
- * never NULL (three instructions fewer). */
-__attribute__((noreturn)) void arch_syscall_switch_return(struct arch_regs *regs, long result,
-                                                          bool *released);
 
 typedef long (*arch_syscall_fn)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                                 uint64_t a5);

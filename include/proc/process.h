@@ -342,8 +342,23 @@ static inline __attribute__((always_inline)) void uthread_switch(struct uthread 
     from->cpu_clock += now;
     to->cpu_clock -= now;
     struct address_space *as = to->proc->vm->as; /* a process always has one (exec swaps it) */
-    arch_user_switch_between(&from->arch, &to->arch, next->stack.top, &to->work,
-                             as->root.value, &as->tlb);
+    arch_user_switch_between(&from->arch, &to->arch, next->stack.top, as->root.value,
+                             &as->tlb);
+}
+
+/* The same for IPC's direct switch, which then ends next's system call on its
+ * frame (its result there already): arch_user_switch_return. released: the
+ * on_cpu of from's thread, which the caller stands on. */
+static inline __attribute__((always_inline, noreturn)) void
+uthread_switch_return(struct uthread *from, struct thread *next, struct uthread *to,
+                      bool *released)
+{
+    uint64_t now = arch_read_timestamp();
+    from->cpu_clock += now;
+    to->cpu_clock -= now;
+    struct address_space *as = to->proc->vm->as;
+    arch_user_switch_return(&from->arch, &to->arch, next->stack.top, as->root.value,
+                            &as->tlb, released);
 }
 
 static inline __attribute__((warn_unused_result)) bool

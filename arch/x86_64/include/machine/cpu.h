@@ -19,6 +19,29 @@
 #define MACHINE_CPU_SLOTS 4
 
 #if __STDC_HOSTED__ == 0
+/* include/arch/cpu.h's arch_call_keeping: call_keeping.S's thunk saves the
+ * scratch registers, aligns the stack, calls fn(arg) and restores them. */
+static inline long arch_call_keeping(long (*fn)(void *arg), void *arg)
+{
+    long result;
+    __asm__ volatile("call arch_call_keeping_thunk"
+                     : "=a"(result)
+                     : "D"(arg), "S"(fn)
+                     : "memory", "cc");
+    return result;
+}
+#define MACHINE_CALL_KEEPING_INLINE 1
+
+/* include/arch/cpu.h's arch_cpu_relax: pause, then (arch.c) any shootdown that
+ * waits for this CPU, called as arch_call_keeping calls (call_keeping.S), with
+ * nothing to pass: a spin loop sets up no register for it. */
+long arch_cpu_relax_call(void *unused);
+static inline void arch_cpu_relax(void)
+{
+    __asm__ volatile("call arch_cpu_relax_thunk" : : : "memory", "cc");
+}
+#define MACHINE_CPU_RELAX_INLINE 1
+
 /* arch_cpu_index, inline in the kernel (the scheduler asks on every switch); a
  * hosted build (tests/host) links its shim's. volatile: the thread may move to
  * another CPU between two calls. */

@@ -13,9 +13,13 @@
  * lfence keeps rdtsc from running ahead of the code before it. */
 static inline uint64_t arch_read_timestamp(void)
 {
-    uint32_t low, high;
-    __asm__ volatile("lfence; rdtsc" : "=a"(low), "=d"(high) : : "memory");
-    return ((uint64_t)high << 32) | low;
+    uint64_t t, high;
+    /* rdtsc clears the upper halves: the halves join without a zero-extension. */
+    __asm__ volatile("lfence; rdtsc; shlq $32, %%rdx; orq %%rdx, %%rax"
+                     : "=a"(t), "=d"(high)
+                     :
+                     : "memory");
+    return t;
 }
 #define MACHINE_READ_TIMESTAMP_INLINE 1
 #endif
