@@ -75,8 +75,10 @@
  *      general-path work, and without them the rendezvous is six words;
  *   2. the fd is an endpoint fd (and, for reply_recv, a server fd): the same
  *      validation as the general path, which then reports the error;
- *   3. the calling thread has no work pending (signal, kill): it would have to
- *      leave its wait at once, so running the peer in its place gains nothing;
+ *   3. the calling thread has no work pending (signal, kill): looked at once it
+ *      has published its wait (signal_wait_publish), after the rendezvous, as
+ *      a signal arriving then would be; it leaves its wait at once
+ *      (fast_interrupted, wait_for), as a general-path waiter would;
  *   4. call: a receiver waits, and the endpoint still has a server (it has:
  *      the receiver holds a server fd); reply_recv: the token names a call
  *      being served, and no other caller is queued (that caller is the
@@ -86,7 +88,8 @@
  *      peer on another CPU is woken where it is (its caches are there; moving
  *      it here would also race with that CPU), which the general path does;
  *      and a peer that parked here is off every stack (this CPU finished
- *      switching it away before it ran us), which thread_park_switch relies on;
+ *      switching it away before it ran us), which thread_park_switch relies on.
+ *      One test when the peer's CPU and pin are the caller's (runs_here);
  *   6. the peer can be switched to: claimed parked (below) with its state
  *      still BLOCKED (thread_park_switch's compare-and-swap: a signal's waker
  *      may have taken it first), or asleep in its wait queue
@@ -116,9 +119,10 @@
  * it the running thread (thread_park_switch, inline: its state, on_cpu,
  * current, the switch count; it needs no test of the waiter's CPU or on_cpu,
  * which check 5 settled; then the user half the switch hook would do: CPU time,
- * ring-0 stack, FPU, TLS bases, address space: uthread_switch), and leaves for
- * user mode on the waiter's frame through the system-call exit
- * (arch_syscall_switch_return, SYSRET), never through switch_to. A peer that
+ * ring-0 stack, FPU, TLS bases, address space), and leaves for user mode on the
+ * waiter's frame through the system-call exit, never through switch_to: both
+ * are one arch call that ends in a jump (uthread_switch_return,
+ * arch_user_switch_return, then SYSRET). A peer that
  * claimed the waiter but cannot switch to it (someone else woke it first, or
  * the peer itself is interrupted and wakes it) says so in the waiter's record
  * (claim_over) once it is done with it, and the waiter, resuming, waits for
@@ -134,11 +138,14 @@
  * is counted.
  *
  * How it stays short (README, "IPC", has the instruction count of each step:
- * 546 guest instructions a round trip, both directions, switches included).
- * The system calls jump straight to it, and it takes the general path itself
+ * 498 guest instructions a round trip, both directions, switches included).
+ * It is inline in the system calls, and it takes the general path itself
  * when a check fails (with the same arguments; after the file is taken, from
- * out-of-line helpers, so the fastpath keeps nothing for them), so neither
- * keeps a frame of its own. It runs with interrupts off from check 3 to the switch (a system
+ * out-of-line helpers, so the fastpath keeps nothing for them). It keeps no
+ * value in a callee-saved register, so it saves none: every call on its common
+ * path is a tail call or the final jump, and its rare branches (a spin loop's
+ * body, a last file reference, the cancel of its own sleep) are calls that keep
+ * every register (arch_call_keeping, arch_cpu_relax). It runs with interrupts off from check 2 to the switch (a system
  * call runs with them on: cli, and sti on the way out of a failed check), so
  * each lock is an exchange and a store; the fd is looked up once (check 2 and
  * the file reference together); the record's fields that never change (no
@@ -654,8 +661,16 @@ static const struct file_ops ipc_file_ops;
 static long call_or_send(SYSCALL_ARGS, bool wants_reply);
 static long reply_recv(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
 
-static bool runs_here(const struct thread *t, unsigned cpu)
+/* Check 5 for peer t; self, the caller, runs here (interrupts off). In one test
+ * when t last ran where self runs and is pinned as self is: a running thread's
+ * pin, if any, is the CPU it runs on (uthread_apply_affinity moves it there at
+ * once), so both unpinned, or both pinned here. Else the test field by field. */
+static inline __attribute__((always_inline)) bool runs_here(const struct thread *t,
+                                                            const struct thread *self)
 {
+    if (t->place == self->place)
+        return true;
+    unsigned cpu = self->cpu;
     return t->cpu == cpu && (t->affinity < 0 || t->affinity == (int)cpu);
 }
 
@@ -947,20 +962,20 @@ static inline __attribute__((always_inline)) long fast_call(uint64_t fd)
     struct endpoint *ep = file->ep;
     spin_lock_irqs_off(&ep->lock);
     struct ipc_wait *r = ep->receivers;
-    if (!r || !runs_here(r->thread, self->cpu)) {
+    if (!r || !runs_here(r->thread, self)) {
         spin_unlock_irqs_off(&ep->lock);
         return fast_call_general(f);
     }
     ep->receivers = r->next; /* pop_locked */
     struct ipc_wait *w = &f->w;
-    wait_queue_reuse_asleep(&w->sleep, self);
-    fast_words(r, f->frame);
-    w->token = ++ep->next_token;
+    long token = (long)++ep->next_token;
+    w->token = (uint64_t)token;
     w->served_by = r->served_by;
     w->state = WAITING;
     w->next = ep->serving;
     ep->serving = w;
-    long token = (long)w->token;
+    wait_queue_reuse_asleep(&w->sleep, self);
+    fast_words(r, f->frame);
     if (!claim_parked_locked(r, token))
         return fast_wake_other(f, ut, ep, r);
     spin_unlock_irqs_off(&ep->lock);
@@ -991,15 +1006,15 @@ static inline __attribute__((always_inline)) long fast_reply_recv(uint64_t token
     struct ipc_wait **at = &ep->serving, *s;
     while ((s = *at) && s->token != token)
         at = &s->next;
-    if (!s || ep->senders || !runs_here(s->thread, self->cpu)) {
+    if (!s || ep->senders || !runs_here(s->thread, self)) {
         spin_unlock_irqs_off(&ep->lock);
         return fast_reply_recv_general(f);
     }
     *at = s->next;
     struct ipc_wait *r = &f->w;
+    r->served_by = file; /* f->held */
     wait_queue_reuse_asleep(&r->sleep, self);
     fast_words(s, f->frame);
-    r->served_by = f->held;
     r->state = WAITING;
     push_locked(&ep->receivers, &ep->receivers_tail, r);
     if (!claim_parked_locked(s, 0))

@@ -736,8 +736,7 @@ int process_reap_child(struct process *child)
 void uthread_apply_affinity(struct uthread *ut)
 {
     uint64_t mask = __atomic_load_n(&ut->cpu_mask, __ATOMIC_ACQUIRE);
-    thread_set_own_affinity(mask ? __builtin_ctzll(mask) : THREAD_ANY_CPU);
-    thread_yield(); /* off to that CPU now */
+    thread_set_own_affinity(mask ? __builtin_ctzll(mask) : THREAD_ANY_CPU); /* there now */
 }
 
 int process_wait(struct process *p)

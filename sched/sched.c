@@ -560,6 +560,16 @@ void thread_set_own_affinity(int cpu)
     struct thread *self = running();
     self->affinity = (int16_t)cpu; /* running, so in no queue: the counts stay right */
     self->rq.pinned = cpu >= 0;
+    unsigned here = arch_cpu_index();
+    if (cpu >= 0 && (unsigned)cpu != here &&
+        (unsigned)cpu < __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE)) {
+        /* Pinned elsewhere: off this CPU at once. It stays RUNNING through the
+         * switch, so finish_switch queues it where enqueue_target says: there.
+         * (A yield would queue it here, where it could run on for good.) */
+        struct sched_cpu *c = this_cpu();
+        struct thread *next = pick_next(c, here);
+        switch_to(c, self, next ? next : c->idle, here, false);
+    }
     arch_irq_restore(irq);
 }
 

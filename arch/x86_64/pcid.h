@@ -47,6 +47,14 @@ static inline bool pcid_cpu_in(const struct cpuset *set, unsigned cpu)
     return in;
 }
 
+/* cpuset_set_atomic(set, cpu) the same way (lock bts, an atomic read-modify-
+ * write as the builtin's is): no shift, so the switch
+ * keeps no copy of the index in rcx for it. */
+static inline void pcid_cpu_add(struct cpuset *set, unsigned cpu)
+{
+    __asm__ volatile("lock btsq %1, %0" : "+m"(*set) : "r"((uint64_t)cpu) : "memory", "cc");
+}
+
 /* arch_space_switch_irqs_off's body on CPU `cpu` (this one), whose record is c
  * (&pcid_cpus[cpu]: the per-CPU area keeps its address, so the switch computes
  * no index), inline also at the end of arch_user_switch (user.c), so a switch
@@ -64,7 +72,7 @@ pcid_space_switch_untagged(unsigned cpu, struct pcid_cpu *c, uint64_t root_phys,
 {
     uint64_t id = t->id;
     if (!pcid_cpu_in(&t->cpus, cpu))
-        cpuset_set_atomic(&t->cpus, cpu);
+        pcid_cpu_add(&t->cpus, cpu);
     if (c->current_id != id || (read_cr3() & PTE_ADDR_MASK) != root_phys) {
         if (pcid_enabled)
             return true;

@@ -328,11 +328,11 @@ void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_sta
 /* arch_user_switch_return's way out when the space is loaded tagged (PCID on),
  * jumped to, so that arch_user_switch_return makes no call (and so needs no
  * frame): the load, then the way out. */
-__attribute__((noreturn, used)) void user_switch_return_tagged(struct pcid_cpu *c,
-                                                               uint64_t root_phys, uint64_t id);
-void user_switch_return_tagged(struct pcid_cpu *c, uint64_t root_phys, uint64_t id)
+__attribute__((noreturn, used)) void user_switch_return_tagged(uint64_t root_phys,
+                                                               struct arch_space_tlb *space);
+void user_switch_return_tagged(uint64_t root_phys, struct arch_space_tlb *space)
 {
-    pcid_load_tagged(c, root_phys, id);
+    pcid_load_tagged(this_cpu_area()->pcid, root_phys, space->id);
     __asm__ volatile("jmp arch_syscall_switch_return" : : : "memory");
     __builtin_unreachable();
 }
@@ -342,15 +342,18 @@ void user_switch_return_tagged(struct pcid_cpu *c, uint64_t root_phys, uint64_t 
  * jump (arch_syscall_switch_return never returns): so the common path keeps no
  * register and needs no frame. */
 void arch_user_switch_return(struct arch_user_state *prev, struct arch_user_state *next,
-                             uintptr_t next_stack_top, uint64_t root_phys,
-                             struct arch_space_tlb *space, bool *released)
+                             uintptr_t next_stack_top, bool *released, uint64_t root_phys,
+                             struct arch_space_tlb *space)
 {
     struct cpu_area *c = this_cpu_area();
     c->switch_released = released;
     if (switch_between(c, prev, next, next_stack_top, root_phys, space))
-        __asm__ volatile("jmp user_switch_return_tagged"
+        /* Its arguments through the stack, wherever the compiler keeps them,
+         * so that this rare branch puts no constraint on the common one. */
+        __asm__ volatile("push %0\n\tpush %1\n\tpop %%rsi\n\tpop %%rdi\n\t"
+                         "jmp user_switch_return_tagged"
                          :
-                         : "D"(c->pcid), "S"(root_phys), "d"(space->id)
+                         : "r"(root_phys), "r"(space)
                          : "memory");
     __asm__ volatile("jmp arch_syscall_switch_return" : : : "memory");
     __builtin_unreachable();

@@ -144,9 +144,9 @@ void arch_user_switch_between(struct arch_user_state *prev, struct arch_user_sta
 __attribute__((noreturn)) void arch_user_switch_return(struct arch_user_state *prev,
                                                        struct arch_user_state *next,
                                                        uintptr_t next_stack_top,
+                                                       bool *released,
                                                        uint64_t root_phys,
-                                                       struct arch_space_tlb *space,
-                                                       bool *released);
+                                                       struct arch_space_tlb *space);
 
 /* Fork and clone: copy (its fpu area allocated) receives the running thread's
  * live FPU/SIMD registers and the TLS bases of `current`, its state. */

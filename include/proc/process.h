@@ -357,8 +357,8 @@ uthread_switch_return(struct uthread *from, struct thread *next, struct uthread 
     from->cpu_clock += now;
     to->cpu_clock -= now;
     struct address_space *as = to->proc->vm->as;
-    arch_user_switch_return(&from->arch, &to->arch, next->stack.top, as->root.value,
-                            &as->tlb, released);
+    arch_user_switch_return(&from->arch, &to->arch, next->stack.top, released, as->root.value,
+                            &as->tlb);
 }
 
 static inline __attribute__((warn_unused_result)) bool

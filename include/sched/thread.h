@@ -80,8 +80,13 @@ struct thread {
     int32_t quantum;
     uint32_t run_ticks;         /* ticks charged to it (the CPU running it; atomic) */
     int8_t nice;
-    int16_t affinity;           /* THREAD_ANY_CPU or the CPU it is pinned to */
-    uint16_t cpu;               /* the CPU it runs on, or last ran on */
+    union {
+        struct {
+            int16_t affinity;   /* THREAD_ANY_CPU or the CPU it is pinned to */
+            uint16_t cpu;       /* the CPU it runs on, or last ran on */
+        };
+        uint32_t place;         /* both, for a test of both at once (IPC's check 5) */
+    };
     bool on_cpu;                /* its stack is in use by a CPU (atomic, release on clear) */
     bool in_stack;              /* this block is the top of `stack` (thread_spawn_stack) */
     /* In a CPU's sleep wheel (thread_sleep_ns), which alone may wake it: set by the
@@ -110,8 +115,10 @@ struct thread *thread_spawn_stack(thread_fn fn, void *arg, const char *name, int
                                   size_t stack_bytes);
 void thread_yield(void);
 /* Pins the calling thread to `cpu` (THREAD_ANY_CPU: lets it run anywhere). It
- * moves there at its next switch (thread_yield: now). Only the thread itself
- * may change its pinning: a queued thread's pinning decides which list holds it. */
+ * moves there at once: pinned to another online CPU, it is switched away and
+ * queued there before this returns, so a running thread's pin, if any, is the
+ * CPU it runs on (IPC's check 5 relies on it). Only the thread itself may change
+ * its pinning: a queued thread's pinning decides which list holds it. */
 void thread_set_own_affinity(int cpu);
 __attribute__((noreturn)) void thread_exit(void);
 /* Waits until t has ended, then frees it (its control block and stack). Each

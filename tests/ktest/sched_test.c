@@ -387,6 +387,39 @@ static void sched_wake_all_wakes_every_waiter_onto_its_cpu(struct ktest *t)
         KT_EXPECT_EQ(t, passers[i].ran_on, i < THREADS / 2 ? (unsigned)i % cpus : cpus - 1);
 }
 
+/* Pinning oneself to another CPU moves the caller there before it returns, and
+ * back, each time, even with nothing else to run here (a yield would queue it on
+ * this CPU, where it could run on for good). */
+struct pin_hops {
+    unsigned ran_on[6];
+};
+
+static void pin_and_hop(void *arg)
+{
+    struct pin_hops *h = arg;
+    unsigned last = arch_cpu_count() - 1;
+    for (int i = 0; i < 6; i++) {
+        thread_set_own_affinity(i % 2 ? 0 : (int)last);
+        h->ran_on[i] = arch_cpu_index();
+    }
+    thread_set_own_affinity(THREAD_ANY_CPU);
+}
+
+static void sched_pinning_oneself_moves_there_at_once(struct ktest *t)
+{
+    unsigned cpus = arch_cpu_count();
+    if (cpus < 2) {
+        ktest_skip(t, "needs 2 CPUs");
+        return;
+    }
+    struct pin_hops hops;
+    struct thread *th = thread_spawn(pin_and_hop, &hops, "pin hops", 0);
+    KT_ASSERT(t, th != NULL);
+    thread_join(th);
+    for (int i = 0; i < 6; i++)
+        KT_EXPECT_EQ(t, hops.ran_on[i], i % 2 ? 0 : cpus - 1);
+}
+
 KTEST_SUITE(sched, KTEST(sched_yield_takes_turns_in_fifo_order),
             KTEST(sched_join_waits_for_the_end_and_frees_everything),
             KTEST(sched_sleep_lasts_at_least_as_asked), KTEST(sched_tick_follows_the_clock),
@@ -394,7 +427,8 @@ KTEST_SUITE(sched, KTEST(sched_yield_takes_turns_in_fifo_order),
             KTEST(sched_blocked_threads_wait_for_their_wake_up),
             KTEST(sched_ticks_never_nest_on_one_stack),
             KTEST(sched_control_block_sits_atop_its_own_stack),
-            KTEST(sched_wake_all_wakes_every_waiter_onto_its_cpu));
+            KTEST(sched_wake_all_wakes_every_waiter_onto_its_cpu),
+            KTEST(sched_pinning_oneself_moves_there_at_once));
 
 /* ---- steal -------------------------------------------------------------------- */
 
