@@ -328,10 +328,15 @@ extern struct spinlock signal_lock;
  * the machine (arch_user_switch). Interrupts off.
  * Inline: the hook and IPC's direct switch (thread_park_switch leaves it to
  * its caller) share it. */
-/* The CPU time of ut, the calling thread (it runs), in timestamp ticks. */
+/* The CPU time of ut, the calling thread (it runs), in timestamp ticks. The
+ * word and the timestamp are read with no switch between them: one in between
+ * would count the time the thread was off the CPU (or take it off). */
 static inline uint64_t uthread_cpu_ticks(const struct uthread *ut)
 {
-    return ut->cpu_clock + arch_read_timestamp();
+    bool irq = arch_irq_save_disable();
+    uint64_t ticks = ut->cpu_clock + arch_read_timestamp();
+    arch_irq_restore(irq);
+    return ticks;
 }
 
 static inline __attribute__((always_inline)) void uthread_switch(struct uthread *from,

@@ -112,7 +112,10 @@ static void clock_getres_cases(void)
 /* CLOCK_THREAD_CPUTIME_ID: never back, forward while spinning; asleep (the
  * switch to and from the idle thread) or waiting while a child runs (on one
  * CPU, a switch between two user threads), it does not count. getrusage's
- * user time is the same clock. */
+ * user time is the same clock. The waits are timed around the blocking call
+ * alone: under TCG the timestamp runs on while the host deschedules QEMU, so
+ * the parent's own work (the fork, the reap in waitpid: milliseconds) would
+ * count whatever a loaded host stalls it for. */
 static void thread_cpu_time_counts_running_only(void)
 {
 	int64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), prev = t0;
@@ -135,19 +138,27 @@ static void thread_cpu_time_counts_running_only(void)
 	if (!EXPECT_TRUE(asleep >= 0 && asleep < 25000000))
 		ktap_diag("a 50 ms sleep added %lld ns of CPU time", (long long)asleep);
 
-	before = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	int done[2];
+	if (!EXPECT_EQ(pipe(done), 0))
+		return;
 	pid_t child = fork();
 	if (child == 0) {
 		int64_t until = clock_ns(CLOCK_MONOTONIC) + 50000000;
 		while (clock_ns(CLOCK_MONOTONIC) < until)
 			;
-		_exit(0);
+		_exit(write(done[1], "x", 1) == 1 ? 0 : 1);
 	}
-	int status = -1;
-	EXPECT_EQ(waitpid(child, &status, 0), child);
+	char c;
+	before = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	EXPECT_EQ(read(done[0], &c, 1), 1);
 	int64_t waited = clock_ns(CLOCK_THREAD_CPUTIME_ID) - before;
 	if (!EXPECT_TRUE(waited >= 0 && waited < 25000000))
 		ktap_diag("waiting for a 50 ms child added %lld ns of CPU time", (long long)waited);
+	int status = -1;
+	EXPECT_EQ(waitpid(child, &status, 0), child);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(done[0]);
+	close(done[1]);
 
 	int64_t seen = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	struct rusage ru;
