@@ -663,7 +663,7 @@ static long reply_recv(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint6
 
 /* Check 5 for peer t; self, the caller, runs here (interrupts off). In one test
  * when t last ran where self runs and is pinned as self is: a running thread's
- * pin, if any, is the CPU it runs on (uthread_apply_affinity moves it there at
+ * pin, if any, is the CPU it runs on (thread_set_own_affinity moves it there at
  * once), so both unpinned, or both pinned here. Else the test field by field. */
 static inline __attribute__((always_inline)) bool runs_here(const struct thread *t,
                                                             const struct thread *self)
