@@ -426,39 +426,64 @@ struct share {
     uintptr_t start, end;
     paging_share_fn fn;
     void *ctx;
+    uint64_t *dst_table; /* dst's level-0 table that maps dst_base (NULL: none yet) */
+    uintptr_t dst_base;
     bool src_changed;
 };
 
-/* Shares the 4 KiB pages of src's table `table` (level `level`, mapping from
- * `base`) that lie in [start, end). src's lock held; dst is private. */
-static int share_table(struct share *s, uint64_t *table, unsigned level, uintptr_t base)
+static void range_indexes(uintptr_t base, unsigned level, uintptr_t start, uintptr_t end,
+                          unsigned *first, unsigned *last);
+
+/* Shares the present pages of src's level-0 table `table` (mapping from `base`)
+ * with indexes in [first, last): the hot loop, one walk of dst per table. */
+static int share_leaves(struct share *s, uint64_t *table, uintptr_t base, unsigned first,
+                        unsigned last)
 {
-    uint64_t span = page_size_bytes((enum page_size)level);
-    for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++) {
-        uintptr_t va = base + i * span;
-        if (va + span <= s->start || va >= s->end || !arch_pte_present(table[i]))
+    for (unsigned i = first; i < last; i++) {
+        uint64_t pte = table[i];
+        if (!arch_pte_present(pte))
             continue;
-        if (level > 0 && !arch_pte_is_leaf(table[i], level)) {
-            int error = share_table(s, table_at(arch_pte_phys(table[i], level)), level - 1, va);
-            if (error)
+        uintptr_t va = base + (uintptr_t)i * ARCH_PAGE_SIZE;
+        if (!s->dst_table || base != s->dst_base) {
+            struct walk path;
+            int error = PAGING_OK;
+            if (!walk_to(s->dst, va, 0, true, &path, &error))
                 return error;
-            continue;
+            s->dst_table = path.table[0];
+            s->dst_base = base;
         }
-        if (level > 0)
-            return PAGING_ERR_SIZE_MISMATCH; /* user spaces hold 4 KiB pages only */
-        phys_addr_t pa = phys(arch_pte_phys(table[i], 0));
-        unsigned flags = arch_pte_flags(table[i]);
-        unsigned shared_flags = s->fn(s->ctx, va, pa, flags);
-        struct walk path;
-        int error = 0;
-        uint64_t *entry = walk_to(s->dst, va, 0, true, &path, &error);
-        if (!entry)
-            return error;
-        *entry = arch_pte_leaf(pa.value, shared_flags, 0);
-        if (shared_flags != flags) {
-            table[i] = arch_pte_leaf(pa.value, shared_flags, 0);
+        uint64_t pa = arch_pte_phys(pte, 0);
+        unsigned flags = arch_pte_flags(pte);
+        unsigned shared_flags = s->fn(s->ctx, va, phys(pa), flags);
+        uint64_t shared = shared_flags == flags ? pte : arch_pte_leaf(pa, shared_flags, 0);
+        s->dst_table[i] = shared;
+        if (shared != pte) {
+            table[i] = shared;
             s->src_changed = true;
         }
+    }
+    return PAGING_OK;
+}
+
+/* Shares the 4 KiB pages of src's table `table` (level `level`, mapping from
+ * `base`) that lie in [start, end), visiting only the entries that overlap it.
+ * src's lock held; dst is private. */
+static int share_table(struct share *s, uint64_t *table, unsigned level, uintptr_t base)
+{
+    unsigned first, last;
+    range_indexes(base, level, s->start, s->end, &first, &last);
+    if (level == 0)
+        return share_leaves(s, table, base, first, last);
+    uint64_t span = page_size_bytes((enum page_size)level);
+    for (unsigned i = first; i < last; i++) {
+        if (!arch_pte_present(table[i]))
+            continue;
+        if (arch_pte_is_leaf(table[i], level))
+            return PAGING_ERR_SIZE_MISMATCH; /* user spaces hold 4 KiB pages only */
+        int error = share_table(s, table_at(arch_pte_phys(table[i], level)), level - 1,
+                                base + i * span);
+        if (error)
+            return error;
     }
     return PAGING_OK;
 }
