@@ -238,6 +238,40 @@ static void vmspace_fork_then_both_write_gives_different_frames(struct ktest *t)
     expect_counts(t, before);
 }
 
+/* Two regions side by side across a 1 GiB boundary (so over two of each table
+ * below the root), with holes: the child maps exactly the parent's present pages,
+ * to the same frames, with as many tables as the parent (none for a hole). */
+static void vmspace_fork_copies_present_pages_across_tables_and_no_holes(struct ktest *t)
+{
+    struct mm_counts before = counts_settled();
+    const uintptr_t gib = 1ull << 30, page = 4096;
+    struct vmspace *parent = vmspace_create(), *child = NULL;
+    KT_ASSERT(t, parent != NULL);
+    uintptr_t a = gib - 3 * page, b = gib + 3 * page;
+    KT_ASSERT(t, vmspace_map(parent, &a, 6 * page, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_ASSERT(t, vmspace_map(parent, &b, 2 * page, VM_READ, VMSPACE_FIXED) == 0);
+    static const bool touched[8] = {true, false, true, false, true, true, false, true};
+    for (unsigned i = 0; i < 8; i++) {
+        if (touched[i])
+            KT_EXPECT_EQ(t, vmspace_fault(parent, a + i * page,
+                                          i < 6 ? VM_ACCESS_WRITE : VM_ACCESS_READ), 0);
+    }
+    uint64_t parent_tables = paging_table_pages() - before.tables;
+    KT_ASSERT(t, vmspace_fork(parent, &child) == 0);
+    KT_EXPECT_EQ(t, paging_table_pages() - before.tables, 2 * parent_tables);
+    for (unsigned i = 0; i < 8; i++) {
+        uintptr_t va = a + i * page;
+        KT_EXPECT_EQ(t, frame_at(child, va), frame_at(parent, va));
+        KT_EXPECT_EQ(t, frame_at(child, va) != 0, touched[i]);
+        KT_EXPECT(t, !writable_at(parent, va) && !writable_at(child, va));
+    }
+    KT_EXPECT_EQ(t, frame_at(child, a - page), 0);
+    KT_EXPECT_EQ(t, frame_at(child, b + 2 * page), 0);
+    vmspace_destroy(child);
+    vmspace_destroy(parent);
+    expect_counts(t, before);
+}
+
 static void vmspace_fork_frame_freed_by_the_last_space_out(struct ktest *t)
 {
     struct mm_counts before = counts_settled();
@@ -341,6 +375,7 @@ KTEST_SUITE(vmspace,
             KTEST(vmspace_activation_records_the_cpu),
             KTEST(vmspace_destroy_restores_frame_heap_and_table_counts),
             KTEST(vmspace_fork_then_both_write_gives_different_frames),
+            KTEST(vmspace_fork_copies_present_pages_across_tables_and_no_holes),
             KTEST(vmspace_fork_frame_freed_by_the_last_space_out),
             KTEST(vmspace_prot_none_keeps_the_data_for_mprotect_back),
             KTEST(vmspace_file_mapping_past_the_file_end_is_a_bus_error),
