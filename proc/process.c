@@ -261,13 +261,15 @@ static struct process *process_new(const char *path, struct process *parent)
     for (int fd = 0; fd < 3 && console_file; fd++) {
         file_get(console_file);
         p->fds[fd] = console_file;
+        p->fd_end = fd + 1;
     }
     return p;
 }
 
 static void close_files(struct process *p)
 {
-    for (int fd = 0; fd < PROCESS_MAX_FDS; fd++) {
+    unsigned end = __atomic_load_n(&p->fd_end, __ATOMIC_ACQUIRE);
+    for (unsigned fd = 0; fd < end; fd++) {
         struct file *f = __atomic_exchange_n(&p->fds[fd], NULL, __ATOMIC_ACQ_REL);
         if (f)
             file_put(f);
@@ -510,6 +512,8 @@ struct process *process_spawn_output(const char *path, const char *const *argv,
             file_put(p->fds[fd]);
         file_get(output);
         p->fds[fd] = output;
+        if ((unsigned)fd >= p->fd_end)
+            p->fd_end = fd + 1; /* not yet published: no lock */
     }
     p->main = uthread_new(p);
     *error = p->main ? process_load(p->vm, file, path, argv, envp, &p->main->entry,
