@@ -388,8 +388,9 @@ void process_collect_threads(struct process *p)
     }
 }
 
-/* Maps each segment with its protection and copies its file bytes; the rest of
- * its pages (bss) are fresh zero pages. */
+/* Maps each segment with its protection, its pages to be filled from its file
+ * bytes when first touched (the rest, bss, are zeros); nothing is copied now.
+ * The file is the initrd's, which lives for good. */
 static int load_segments(struct vmspace *vm, const struct elf_image *img, const uint8_t *file,
                          uint64_t bias)
 {
@@ -397,9 +398,9 @@ static int load_segments(struct vmspace *vm, const struct elf_image *img, const 
         const struct elf_segment *s = &img->segments[i];
         uintptr_t start = (s->vaddr + bias) & ~(VMSPACE_PAGE - 1);
         uintptr_t end = (s->vaddr + bias + s->memsz + VMSPACE_PAGE - 1) & ~(VMSPACE_PAGE - 1);
-        int error = vmspace_map(vm, &start, end - start, s->prot, VMSPACE_FIXED);
-        if (!error)
-            error = vmspace_write(vm, s->vaddr + bias, file + s->file_offset, s->filesz);
+        struct vma_image image = {.bytes = file + s->file_offset, .start = s->vaddr + bias,
+                                  .end = s->vaddr + bias + s->filesz};
+        int error = vmspace_map_image(vm, start, end - start, s->prot, &image);
         if (error)
             return error;
     }

@@ -272,6 +272,59 @@ static void vmspace_fork_copies_present_pages_across_tables_and_no_holes(struct 
     expect_counts(t, before);
 }
 
+/* A region made from an image: nothing is populated until touched; each page then
+ * holds the image where it covers it and zeros around, also after a split, a
+ * discard and a fork; an image outside its region is refused. */
+static void vmspace_image_pages_are_filled_on_first_touch(struct ktest *t)
+{
+    struct mm_counts before = counts_settled();
+    static uint8_t bytes[5000];
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        bytes[i] = (uint8_t)(i * 7 + 1);
+    struct vmspace *vs = vmspace_create(), *child = NULL;
+    KT_ASSERT(t, vs != NULL);
+    const uintptr_t page = 4096, va = VA;
+    struct vma_image image = {.bytes = bytes, .start = va + 100, .end = va + 100 + sizeof(bytes)};
+    struct vma_image outside = {.bytes = bytes, .start = va - 1, .end = va + 100};
+    KT_EXPECT_EQ(t, vmspace_map_image(vs, va, 3 * page, VM_READ | VM_WRITE, &outside), -EINVAL);
+    outside = (struct vma_image){.bytes = bytes, .start = va, .end = va + 3 * page + 1};
+    KT_EXPECT_EQ(t, vmspace_map_image(vs, va, 3 * page, VM_READ | VM_WRITE, &outside), -EINVAL);
+    KT_ASSERT(t, vmspace_map_image(vs, va, 3 * page, VM_READ | VM_WRITE, &image) == 0);
+    for (unsigned i = 0; i < 3; i++)
+        KT_EXPECT_EQ(t, frame_at(vs, va + i * page), 0);
+    /* Split the region: the pieces keep their part of the image. */
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va + page, page, VM_READ), 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va + page, VM_ACCESS_READ), 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va, VM_ACCESS_WRITE), 0);
+    KT_ASSERT(t, vmspace_fork(vs, &child) == 0);
+    static uint8_t got[3 * 4096];
+    struct vmspace *spaces[] = {vs, child};
+    for (unsigned s = 0; s < 2; s++) {
+        KT_EXPECT_EQ(t, vmspace_read(spaces[s], va, got, sizeof(got)), 0);
+        bool ok = true;
+        for (size_t i = 0; i < sizeof(got); i++) {
+            uint8_t want = i >= 100 && i < 100 + sizeof(bytes) ? bytes[i - 100] : 0;
+            ok = ok && got[i] == want;
+        }
+        KT_EXPECT(t, ok);
+    }
+    /* The third page, first touched in the child, and a discarded page, refilled. */
+    KT_EXPECT_EQ(t, vmspace_fault(child, va + 2 * page, VM_ACCESS_WRITE), 0);
+    KT_EXPECT(t, frame_at(child, va + 2 * page) != 0 && frame_at(vs, va + 2 * page) == 0);
+    KT_EXPECT_EQ(t, vmspace_advise(vs, va, page, true), 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va, VM_ACCESS_READ), 0);
+    KT_EXPECT_EQ(t, vmspace_read(vs, va + 100, got, 8), 0);
+    KT_EXPECT_EQ(t, memcmp(got, bytes, 8), 0);
+    KT_EXPECT_EQ(t, vmspace_read(child, va + 2 * page, got, page), 0);
+    bool ok = true;
+    for (size_t i = 0; i < page; i++)
+        ok = ok && got[i] == (2 * page + i < 100 + sizeof(bytes) ? bytes[2 * page + i - 100] : 0);
+    KT_EXPECT(t, ok);
+    vmspace_destroy(child);
+    vmspace_destroy(vs);
+    expect_counts(t, before);
+}
+
 static void vmspace_fork_frame_freed_by_the_last_space_out(struct ktest *t)
 {
     struct mm_counts before = counts_settled();
@@ -376,6 +429,7 @@ KTEST_SUITE(vmspace,
             KTEST(vmspace_destroy_restores_frame_heap_and_table_counts),
             KTEST(vmspace_fork_then_both_write_gives_different_frames),
             KTEST(vmspace_fork_copies_present_pages_across_tables_and_no_holes),
+            KTEST(vmspace_image_pages_are_filled_on_first_touch),
             KTEST(vmspace_fork_frame_freed_by_the_last_space_out),
             KTEST(vmspace_prot_none_keeps_the_data_for_mprotect_back),
             KTEST(vmspace_file_mapping_past_the_file_end_is_a_bus_error),
