@@ -124,6 +124,27 @@ static uint64_t *walk_to(struct address_space *as, uintptr_t va, unsigned level,
     return &table[arch_va_index(va, level)];
 }
 
+/* The index of the first non-zero entry of `table` in [i, end), else end. Eight
+ * zero entries cost one test: the tables of a user half are mostly empty, and
+ * fork and exit scan them whole. (A zero entry is never present.) */
+static unsigned next_nonzero(const uint64_t *table, unsigned i, unsigned end)
+{
+    for (; i < end && (i & 7); i++) {
+        if (table[i])
+            return i;
+    }
+    for (; i + 8 <= end; i += 8) {
+        const uint64_t *e = &table[i];
+        if (e[0] | e[1] | e[2] | e[3] | e[4] | e[5] | e[6] | e[7])
+            break;
+    }
+    for (; i < end; i++) {
+        if (table[i])
+            return i;
+    }
+    return end;
+}
+
 static bool table_is_empty(const uint64_t *table)
 {
     for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++) {
@@ -439,7 +460,8 @@ static void range_indexes(uintptr_t base, unsigned level, uintptr_t start, uintp
 static int share_leaves(struct share *s, uint64_t *table, uintptr_t base, unsigned first,
                         unsigned last)
 {
-    for (unsigned i = first; i < last; i++) {
+    for (unsigned i = next_nonzero(table, first, last); i < last;
+         i = next_nonzero(table, i + 1, last)) {
         uint64_t pte = table[i];
         if (!arch_pte_present(pte))
             continue;
@@ -475,7 +497,8 @@ static int share_table(struct share *s, uint64_t *table, unsigned level, uintptr
     if (level == 0)
         return share_leaves(s, table, base, first, last);
     uint64_t span = page_size_bytes((enum page_size)level);
-    for (unsigned i = first; i < last; i++) {
+    for (unsigned i = next_nonzero(table, first, last); i < last;
+         i = next_nonzero(table, i + 1, last)) {
         if (!arch_pte_present(table[i]))
             continue;
         if (arch_pte_is_leaf(table[i], level))
@@ -883,7 +906,8 @@ static void free_user_tables(uint64_t table_phys, unsigned level, paging_page_fn
                              void *ctx)
 {
     uint64_t *table = table_at(table_phys);
-    for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++) {
+    for (unsigned i = next_nonzero(table, 0, ARCH_PT_ENTRIES); i < ARCH_PT_ENTRIES;
+         i = next_nonzero(table, i + 1, ARCH_PT_ENTRIES)) {
         if (!arch_pte_present(table[i]))
             continue;
         if (arch_pte_is_leaf(table[i], level)) {
@@ -901,7 +925,8 @@ void paging_destroy_space_pages(struct address_space *as, paging_page_fn page_fn
     KASSERT(as != &kernel_space);
     KASSERT(arch_mmu_root() != as->root.value);
     uint64_t *root = table_at(as->root.value);
-    for (unsigned i = 0; i < KERNEL_ROOT_FIRST; i++) {
+    for (unsigned i = next_nonzero(root, 0, KERNEL_ROOT_FIRST); i < KERNEL_ROOT_FIRST;
+         i = next_nonzero(root, i + 1, KERNEL_ROOT_FIRST)) {
         if (arch_pte_present(root[i]))
             free_user_tables(arch_pte_phys(root[i], ROOT_LEVEL), ROOT_LEVEL - 1, page_fn, ctx);
     }
