@@ -14,6 +14,15 @@ static void set_cloexec_bit(struct process *p, unsigned fd, bool on)
     p->fd_flags[fd] = on ? PROCESS_FD_CLOEXEC : 0;
 }
 
+/* Stores f at fd (fd_lock held), keeping every open fd below fd_end. */
+static void occupy(struct process *p, unsigned fd, struct file *f, bool cloexec)
+{
+    p->fds[fd] = f;
+    set_cloexec_bit(p, fd, cloexec);
+    if (fd >= p->fd_end)
+        __atomic_store_n(&p->fd_end, fd + 1, __ATOMIC_RELEASE);
+}
+
 void fdtable_init(struct process *p)
 {
     p->fd_lock = (struct spinlock)SPINLOCK_INIT("fd table");
@@ -39,8 +48,7 @@ int fdtable_install(struct process *p, struct file *f, unsigned min, bool cloexe
     bool irq = spin_lock(&p->fd_lock);
     for (unsigned fd = min; fd < limit; fd++) {
         if (!p->fds[fd]) {
-            p->fds[fd] = f;
-            set_cloexec_bit(p, fd, cloexec);
+            occupy(p, fd, f, cloexec);
             result = (int)fd;
             break;
         }
@@ -63,8 +71,7 @@ int fdtable_install_many(struct process *p, struct file *const *f, unsigned n, i
     }
     for (unsigned i = 0; i < n; i++) {
         file_get(f[i]);
-        p->fds[fds[i]] = f[i];
-        set_cloexec_bit(p, (unsigned)fds[i], false);
+        occupy(p, (unsigned)fds[i], f[i], false);
     }
     spin_unlock(&p->fd_lock, irq);
     return 0;
@@ -90,8 +97,7 @@ int fdtable_install_at(struct process *p, struct file *f, uint64_t fd, bool cloe
     }
     struct file *old = p->fds[fd];
     file_get(f);
-    p->fds[fd] = f;
-    set_cloexec_bit(p, (unsigned)fd, cloexec);
+    occupy(p, (unsigned)fd, f, cloexec);
     spin_unlock(&p->fd_lock, irq);
     if (old)
         file_put(old);
@@ -140,7 +146,7 @@ int fdtable_set_cloexec(struct process *p, uint64_t fd, bool cloexec)
  * time so that no file is released under the lock. */
 static void close_matching(struct process *p, bool all)
 {
-    for (unsigned fd = 0; fd < PROCESS_MAX_FDS; fd++) {
+    for (unsigned fd = 0; fd < __atomic_load_n(&p->fd_end, __ATOMIC_ACQUIRE); fd++) {
         bool irq = spin_lock(&p->fd_lock);
         struct file *f = p->fds[fd];
         if (f && (all || cloexec_bit(p, fd)))
@@ -167,12 +173,13 @@ void fdtable_close_all(struct process *p)
 void fdtable_fork(struct process *child, struct process *parent)
 {
     bool irq = spin_lock(&parent->fd_lock);
-    for (unsigned fd = 0; fd < PROCESS_MAX_FDS; fd++) {
+    for (unsigned fd = 0; fd < parent->fd_end; fd++) {
         child->fds[fd] = parent->fds[fd];
         if (child->fds[fd])
             file_get(child->fds[fd]);
         child->fd_flags[fd] = parent->fd_flags[fd];
     }
+    child->fd_end = parent->fd_end;
     spin_unlock(&parent->fd_lock, irq);
     child->cwd = parent->cwd;
 }

@@ -124,6 +124,27 @@ static uint64_t *walk_to(struct address_space *as, uintptr_t va, unsigned level,
     return &table[arch_va_index(va, level)];
 }
 
+/* The index of the first non-zero entry of `table` in [i, end), else end. Eight
+ * zero entries cost one test: the tables of a user half are mostly empty, and
+ * fork and exit scan them whole. (A zero entry is never present.) */
+static unsigned next_nonzero(const uint64_t *table, unsigned i, unsigned end)
+{
+    for (; i < end && (i & 7); i++) {
+        if (table[i])
+            return i;
+    }
+    for (; i + 8 <= end; i += 8) {
+        const uint64_t *e = &table[i];
+        if (e[0] | e[1] | e[2] | e[3] | e[4] | e[5] | e[6] | e[7])
+            break;
+    }
+    for (; i < end; i++) {
+        if (table[i])
+            return i;
+    }
+    return end;
+}
+
 static bool table_is_empty(const uint64_t *table)
 {
     for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++) {
@@ -426,39 +447,66 @@ struct share {
     uintptr_t start, end;
     paging_share_fn fn;
     void *ctx;
+    uint64_t *dst_table; /* dst's level-0 table that maps dst_base (NULL: none yet) */
+    uintptr_t dst_base;
     bool src_changed;
 };
 
-/* Shares the 4 KiB pages of src's table `table` (level `level`, mapping from
- * `base`) that lie in [start, end). src's lock held; dst is private. */
-static int share_table(struct share *s, uint64_t *table, unsigned level, uintptr_t base)
+static void range_indexes(uintptr_t base, unsigned level, uintptr_t start, uintptr_t end,
+                          unsigned *first, unsigned *last);
+
+/* Shares the present pages of src's level-0 table `table` (mapping from `base`)
+ * with indexes in [first, last): the hot loop, one walk of dst per table. */
+static int share_leaves(struct share *s, uint64_t *table, uintptr_t base, unsigned first,
+                        unsigned last)
 {
-    uint64_t span = page_size_bytes((enum page_size)level);
-    for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++) {
-        uintptr_t va = base + i * span;
-        if (va + span <= s->start || va >= s->end || !arch_pte_present(table[i]))
+    for (unsigned i = next_nonzero(table, first, last); i < last;
+         i = next_nonzero(table, i + 1, last)) {
+        uint64_t pte = table[i];
+        if (!arch_pte_present(pte))
             continue;
-        if (level > 0 && !arch_pte_is_leaf(table[i], level)) {
-            int error = share_table(s, table_at(arch_pte_phys(table[i], level)), level - 1, va);
-            if (error)
+        uintptr_t va = base + (uintptr_t)i * ARCH_PAGE_SIZE;
+        if (!s->dst_table || base != s->dst_base) {
+            struct walk path;
+            int error = PAGING_OK;
+            if (!walk_to(s->dst, va, 0, true, &path, &error))
                 return error;
-            continue;
+            s->dst_table = path.table[0];
+            s->dst_base = base;
         }
-        if (level > 0)
-            return PAGING_ERR_SIZE_MISMATCH; /* user spaces hold 4 KiB pages only */
-        phys_addr_t pa = phys(arch_pte_phys(table[i], 0));
-        unsigned flags = arch_pte_flags(table[i]);
-        unsigned shared_flags = s->fn(s->ctx, va, pa, flags);
-        struct walk path;
-        int error = 0;
-        uint64_t *entry = walk_to(s->dst, va, 0, true, &path, &error);
-        if (!entry)
-            return error;
-        *entry = arch_pte_leaf(pa.value, shared_flags, 0);
-        if (shared_flags != flags) {
-            table[i] = arch_pte_leaf(pa.value, shared_flags, 0);
+        uint64_t pa = arch_pte_phys(pte, 0);
+        unsigned flags = arch_pte_flags(pte);
+        unsigned shared_flags = s->fn(s->ctx, va, phys(pa), flags);
+        uint64_t shared = shared_flags == flags ? pte : arch_pte_leaf(pa, shared_flags, 0);
+        s->dst_table[i] = shared;
+        if (shared != pte) {
+            table[i] = shared;
             s->src_changed = true;
         }
+    }
+    return PAGING_OK;
+}
+
+/* Shares the 4 KiB pages of src's table `table` (level `level`, mapping from
+ * `base`) that lie in [start, end), visiting only the entries that overlap it.
+ * src's lock held; dst is private. */
+static int share_table(struct share *s, uint64_t *table, unsigned level, uintptr_t base)
+{
+    unsigned first, last;
+    range_indexes(base, level, s->start, s->end, &first, &last);
+    if (level == 0)
+        return share_leaves(s, table, base, first, last);
+    uint64_t span = page_size_bytes((enum page_size)level);
+    for (unsigned i = next_nonzero(table, first, last); i < last;
+         i = next_nonzero(table, i + 1, last)) {
+        if (!arch_pte_present(table[i]))
+            continue;
+        if (arch_pte_is_leaf(table[i], level))
+            return PAGING_ERR_SIZE_MISMATCH; /* user spaces hold 4 KiB pages only */
+        int error = share_table(s, table_at(arch_pte_phys(table[i], level)), level - 1,
+                                base + i * span);
+        if (error)
+            return error;
     }
     return PAGING_OK;
 }
@@ -858,7 +906,8 @@ static void free_user_tables(uint64_t table_phys, unsigned level, paging_page_fn
                              void *ctx)
 {
     uint64_t *table = table_at(table_phys);
-    for (unsigned i = 0; i < ARCH_PT_ENTRIES; i++) {
+    for (unsigned i = next_nonzero(table, 0, ARCH_PT_ENTRIES); i < ARCH_PT_ENTRIES;
+         i = next_nonzero(table, i + 1, ARCH_PT_ENTRIES)) {
         if (!arch_pte_present(table[i]))
             continue;
         if (arch_pte_is_leaf(table[i], level)) {
@@ -876,7 +925,8 @@ void paging_destroy_space_pages(struct address_space *as, paging_page_fn page_fn
     KASSERT(as != &kernel_space);
     KASSERT(arch_mmu_root() != as->root.value);
     uint64_t *root = table_at(as->root.value);
-    for (unsigned i = 0; i < KERNEL_ROOT_FIRST; i++) {
+    for (unsigned i = next_nonzero(root, 0, KERNEL_ROOT_FIRST); i < KERNEL_ROOT_FIRST;
+         i = next_nonzero(root, i + 1, KERNEL_ROOT_FIRST)) {
         if (arch_pte_present(root[i]))
             free_user_tables(arch_pte_phys(root[i], ROOT_LEVEL), ROOT_LEVEL - 1, page_fn, ctx);
     }

@@ -121,13 +121,20 @@ static int split_at_locked(struct vmspace *vs, uintptr_t at)
     return 0;
 }
 
-/* Joins neighbours that touch and share a protection (and a file end). */
+static bool same_image(const struct vma_image *a, const struct vma_image *b)
+{
+    return a->bytes == b->bytes && a->start == b->start && a->end == b->end;
+}
+
+/* Joins neighbours that touch and share a protection (and a file end, and an
+ * image: the pieces of one split region). */
 static void merge_locked(struct vmspace *vs)
 {
     for (struct vma *v = vs->vmas; v && v->next;) {
         struct vma *n = v->next;
         if (v->end == n->start && v->prot == n->prot && v->bus_from == n->bus_from &&
-            v->shared == n->shared && v->no_prot == n->no_prot) {
+            v->shared == n->shared && v->no_prot == n->no_prot &&
+            same_image(&v->image, &n->image)) {
             v->end = n->end;
             v->next = n->next;
             kfree(n);
@@ -209,7 +216,7 @@ static uintptr_t find_gap_locked(struct vmspace *vs, size_t len)
 }
 
 static int map_region(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot,
-                      unsigned flags, size_t file_bytes)
+                      unsigned flags, size_t file_bytes, const struct vma_image *image)
 {
     if ((prot & VM_WRITE) && (prot & VM_EXEC))
         return -EACCES;
@@ -240,7 +247,10 @@ static int map_region(struct vmspace *vs, uintptr_t *va, size_t len, unsigned pr
         *node = (struct vma){.start = start,
                              .end = start + len,
                              .prot = prot,
-                             .bus_from = file_end < start + len ? file_end : 0};
+                             .bus_from = file_end < start + len ? file_end : 0,
+                             .image = image && image->start < image->end
+                                          ? *image
+                                          : (struct vma_image){0}};
         insert_locked(vs, node);
         *va = start;
     }
@@ -252,13 +262,22 @@ static int map_region(struct vmspace *vs, uintptr_t *va, size_t len, unsigned pr
 
 int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, unsigned flags)
 {
-    return map_region(vs, va, len, prot, flags, SIZE_MAX);
+    return map_region(vs, va, len, prot, flags, SIZE_MAX, NULL);
 }
 
 int vmspace_map_file(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot,
                      unsigned flags, size_t file_bytes)
 {
-    return map_region(vs, va, len, prot, flags, file_bytes);
+    return map_region(vs, va, len, prot, flags, file_bytes, NULL);
+}
+
+int vmspace_map_image(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot,
+                      const struct vma_image *image)
+{
+    if (image->start > image->end || image->start < va || len > UINTPTR_MAX - va ||
+        image->end > va + len || (!image->bytes && image->start != image->end))
+        return -EINVAL;
+    return map_region(vs, &va, len, prot, VMSPACE_FIXED, SIZE_MAX, image);
 }
 
 bool vmspace_is_past_file_end(struct vmspace *vs, uintptr_t va)
@@ -372,7 +391,22 @@ int vmspace_advise(struct vmspace *vs, uintptr_t va, size_t len, bool discard)
 
 /* ---- pages ---------------------------------------------------------------------- */
 
-/* Maps a zeroed frame at va (page-aligned, in region v) unless a page is there. */
+/* What [va, va + n) of region v holds before its page is populated: the part of
+ * v's image it covers, zeros around. */
+static void fill_unpopulated(const struct vma *v, uintptr_t va, uint8_t *dst, size_t n)
+{
+    uintptr_t from = v->image.start > va ? v->image.start : va;
+    uintptr_t to = v->image.end < va + n ? v->image.end : va + n;
+    if (!v->image.bytes || from >= to) {
+        memset(dst, 0, n);
+        return;
+    }
+    memset(dst, 0, from - va);
+    memcpy(dst + (from - va), v->image.bytes + (from - v->image.start), to - from);
+    memset(dst + (to - va), 0, va + n - to);
+}
+
+/* Maps a new frame at va (page-aligned, in region v) unless a page is there. */
 static int populate_locked(struct vmspace *vs, struct vma *v, uintptr_t va, phys_addr_t *out)
 {
     struct translation tr;
@@ -383,7 +417,7 @@ static int populate_locked(struct vmspace *vs, struct vma *v, uintptr_t va, phys
     phys_addr_t frame = frame_alloc();
     if (!phys_is_valid(frame))
         return -ENOMEM;
-    memset(arch_phys_to_virt(frame.value), 0, VMSPACE_PAGE);
+    fill_unpopulated(v, va, arch_phys_to_virt(frame.value), VMSPACE_PAGE);
     if (paging_map(vs->as, va, frame, PAGE_4K, page_flags(v->prot)) != PAGING_OK) {
         frame_free(frame);
         return -ENOMEM;
@@ -498,7 +532,7 @@ static int copy_pages(struct vmspace *vs, uintptr_t va, void *buf, size_t len, b
         } else if (paging_translate(vs->as, va, &tr)) {
             memcpy(kbuf, arch_phys_to_virt(tr.pa.value), chunk);
         } else {
-            memset(kbuf, 0, chunk);
+            fill_unpopulated(v, va, kbuf, chunk);
         }
         va += chunk;
         kbuf += chunk;
@@ -657,6 +691,10 @@ static struct vma *pieces_for_locked(struct vmspace *from, uintptr_t src, uintpt
         node->start = v->start - src + dst;
         node->end = v->end - src + dst;
         node->bus_from = v->bus_from ? v->bus_from - src + dst : 0;
+        if (v->image.bytes) {
+            node->image.start = v->image.start - src + dst;
+            node->image.end = v->image.end - src + dst;
+        }
         if (share) {
             node->shared = true;
             node->no_prot |= ~v->prot & (VM_READ | VM_WRITE | VM_EXEC);

@@ -1063,17 +1063,10 @@ static long install(struct endpoint *ep, bool server, unsigned flags)
     if (!file)
         return -ENOMEM;
     *file = (struct ipc_file){.file = {.ops = &ipc_file_ops, .refs = 1}, .ep = ep, .server = server};
-    struct process *p = process_current();
-    for (int fd = 0; fd < PROCESS_MAX_FDS; fd++) {
-        struct file *none = NULL;
-        if (__atomic_compare_exchange_n(&p->fds[fd], &none, &file->file, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED)) {
-            p->fd_flags[fd] = (flags & EXO_IPC_CLOEXEC) ? PROCESS_FD_CLOEXEC : 0;
-            return fd;
-        }
-    }
-    file_put(&file->file); /* releases: uncounts it from ep */
-    return -EMFILE;
+    int fd = fdtable_install(process_current(), &file->file, 0, flags & EXO_IPC_CLOEXEC);
+    if (fd < 0)
+        file_put(&file->file); /* releases: uncounts it from ep */
+    return fd;
 }
 
 /* The endpoint file behind fd, with a reference (file_put when done). */

@@ -261,13 +261,15 @@ static struct process *process_new(const char *path, struct process *parent)
     for (int fd = 0; fd < 3 && console_file; fd++) {
         file_get(console_file);
         p->fds[fd] = console_file;
+        p->fd_end = fd + 1;
     }
     return p;
 }
 
 static void close_files(struct process *p)
 {
-    for (int fd = 0; fd < PROCESS_MAX_FDS; fd++) {
+    unsigned end = __atomic_load_n(&p->fd_end, __ATOMIC_ACQUIRE);
+    for (unsigned fd = 0; fd < end; fd++) {
         struct file *f = __atomic_exchange_n(&p->fds[fd], NULL, __ATOMIC_ACQ_REL);
         if (f)
             file_put(f);
@@ -386,8 +388,9 @@ void process_collect_threads(struct process *p)
     }
 }
 
-/* Maps each segment with its protection and copies its file bytes; the rest of
- * its pages (bss) are fresh zero pages. */
+/* Maps each segment with its protection, its pages to be filled from its file
+ * bytes when first touched (the rest, bss, are zeros); nothing is copied now.
+ * The file is the initrd's, which lives for good. */
 static int load_segments(struct vmspace *vm, const struct elf_image *img, const uint8_t *file,
                          uint64_t bias)
 {
@@ -395,9 +398,9 @@ static int load_segments(struct vmspace *vm, const struct elf_image *img, const 
         const struct elf_segment *s = &img->segments[i];
         uintptr_t start = (s->vaddr + bias) & ~(VMSPACE_PAGE - 1);
         uintptr_t end = (s->vaddr + bias + s->memsz + VMSPACE_PAGE - 1) & ~(VMSPACE_PAGE - 1);
-        int error = vmspace_map(vm, &start, end - start, s->prot, VMSPACE_FIXED);
-        if (!error)
-            error = vmspace_write(vm, s->vaddr + bias, file + s->file_offset, s->filesz);
+        struct vma_image image = {.bytes = file + s->file_offset, .start = s->vaddr + bias,
+                                  .end = s->vaddr + bias + s->filesz};
+        int error = vmspace_map_image(vm, start, end - start, s->prot, &image);
         if (error)
             return error;
     }
@@ -510,6 +513,8 @@ struct process *process_spawn_output(const char *path, const char *const *argv,
             file_put(p->fds[fd]);
         file_get(output);
         p->fds[fd] = output;
+        if ((unsigned)fd >= p->fd_end)
+            p->fd_end = fd + 1; /* not yet published: no lock */
     }
     p->main = uthread_new(p);
     *error = p->main ? process_load(p->vm, file, path, argv, envp, &p->main->entry,

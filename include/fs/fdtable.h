@@ -4,7 +4,9 @@
  *
  * A descriptor is an index into p->fds holding one reference to a struct file,
  * and a close-on-exec bit. Numbers are handed out lowest-free-first, below the
- * process's RLIMIT_NOFILE (fdtable_limit). Descriptors are
+ * process's RLIMIT_NOFILE (fdtable_limit). p->fd_end is a high-water mark: no
+ * fd at or above it is open, so fork, exec and exit visit the table only up to
+ * it (every install goes through here and raises it). Descriptors are
  * shared by the threads of a process, so every function takes p->fd_lock (a
  * spinlock, held for a few loads and stores); a file's last reference is
  * dropped after the lock is released, so a release may sleep.

@@ -5,8 +5,11 @@
  *
  * Pages are populated on demand: a region promises memory, and the first access
  * to a page (vmspace_fault, from the page-fault handler or a user copy) maps a
- * zeroed frame with the region's protection. The loader writes file contents
- * through vmspace_write, which populates as it goes. A populated page is a frame
+ * zeroed frame with the region's protection, or, in a region made by
+ * vmspace_map_image (the ELF loader's segments), a frame filled from the bytes
+ * the region was given: a program's pages are copied from its file when first
+ * touched, as Linux faults them in from the page cache. vmspace_write (the stack
+ * builder's way in) populates as it goes. A populated page is a frame
  * of its own until vmspace_fork shares it: both spaces then map the frame
  * read-only with one more reference (include/mm/frame_ref.h), and the first
  * write in either copies it, or simply takes it back when the other has let it
@@ -50,6 +53,14 @@
 #define VMSPACE_FIXED (1u << 0) /* exactly at *va, replacing what is there */
 #define VMSPACE_NOREPLACE (1u << 1) /* exactly at *va, -EEXIST if anything is there */
 
+/* The bytes a region's pages start with: the space's [start, end) reads as
+ * bytes[0, end - start), the rest of each page as zeros. bytes NULL: all zeros.
+ * The bytes must outlive every space (the initrd's files do: include/fs/initrd.h). */
+struct vma_image {
+    const uint8_t *bytes;
+    uintptr_t start, end;
+};
+
 struct vma {
     uintptr_t start, end; /* [start, end), page-aligned */
     unsigned prot;        /* VM_* */
@@ -60,6 +71,7 @@ struct vma {
                            * fork shares them writable */
     unsigned no_prot;     /* VM_* rights it may never gain (mprotect: -EACCES): a
                            * shared region received read-only stays so */
+    struct vma_image image; /* what a page holds when first populated */
     struct vma *next;     /* sorted by address, no overlaps */
 };
 
@@ -100,6 +112,12 @@ int vmspace_map(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot, un
 int vmspace_map_file(struct vmspace *vs, uintptr_t *va, size_t len, unsigned prot,
                      unsigned flags, size_t file_bytes) __attribute__((warn_unused_result));
 bool vmspace_is_past_file_end(struct vmspace *vs, uintptr_t va);
+/* The same as vmspace_map with VMSPACE_FIXED at va, for a region whose pages,
+ * when first touched, hold image->bytes over [image->start, image->end) (inside
+ * the region) and zeros elsewhere: nothing is copied now. -EINVAL for an image
+ * outside the region, and vmspace_map's errors. */
+int vmspace_map_image(struct vmspace *vs, uintptr_t va, size_t len, unsigned prot,
+                      const struct vma_image *image) __attribute__((warn_unused_result));
 /* Removes [va, va + len) from every region (splitting them) and frees its pages.
  * Unmapped parts are fine (Linux's munmap). -EINVAL for a bad range. */
 int vmspace_unmap(struct vmspace *vs, uintptr_t va, size_t len) __attribute__((warn_unused_result));
@@ -137,8 +155,8 @@ bool vmspace_is_mapped(struct vmspace *vs, uintptr_t va);
  * -EFAULT otherwise, -ENOMEM. */
 int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len)
     __attribute__((warn_unused_result));
-/* Copies len bytes from va (populated pages only; a hole reads as zeros). For
- * tests and debugging. -EFAULT outside every region. */
+/* Copies len bytes from va, populating nothing (a hole reads as what its first
+ * touch would put there: its region's image, or zeros). For tests and debugging. -EFAULT outside every region. */
 int vmspace_read(struct vmspace *vs, uintptr_t va, void *dst, size_t len)
     __attribute__((warn_unused_result));
 

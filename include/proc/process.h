@@ -193,8 +193,9 @@ struct process {
     struct wait_queue child_wait;/* wait4/waitid sleep here */
     bool vfork_done;             /* (A) the vfork child execed or ended: its parent goes on */
     struct wait_queue vfork_wait;/* the vfork parent sleeps here */
-    struct spinlock fd_lock;     /* protects fds and fd_flags (include/fs/fdtable.h) */
+    struct spinlock fd_lock;     /* protects fds, fd_flags, fd_end (include/fs/fdtable.h) */
     struct file *fds[PROCESS_MAX_FDS];
+    unsigned fd_end;             /* (L) fd_lock, (A) read: every fd at or above it is closed */
     uint8_t fd_flags[PROCESS_MAX_FDS]; /* PROCESS_FD_CLOEXEC per fd (with fds) */
     struct inode *cwd;           /* the working directory (initrd nodes live for good) */
     struct signal_shared sig;    /* actions, process-wide pending signals */

@@ -1112,6 +1112,57 @@ static void test_paging_destroy_space_frees_every_user_table(void)
     EXPECT_MAPPED(&kernel_space, TEXT_START, IMAGE_PHYS, PAGE_4K, PAGE_EXEC | PAGE_GLOBAL);
 }
 
+struct handed_pages {
+    uint64_t pa[64];
+    size_t n;
+};
+
+static void record_page(void *ctx, phys_addr_t pa, enum page_size size)
+{
+    struct handed_pages *h = ctx;
+    CHECK_EQ_INT(size, PAGE_4K);
+    if (h->n < COUNT_OF(h->pa))
+        h->pa[h->n] = pa.value;
+    h->n++;
+}
+
+/* Pages on either side of every eight-entry block edge of one table, and in two
+ * other tables: destroy hands each to page_fn once, and frees every table. */
+static void test_paging_destroy_space_pages_hands_over_every_page_once(void)
+{
+    boot_big(true);
+    struct counts before = counts_now();
+    struct address_space *as = paging_create_space();
+    static const unsigned indexes[] = {0, 1, 7, 8, 9, 15, 16, 63, 64, 255, 256, 500, 510, 511};
+    uint64_t expected = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < COUNT_OF(indexes); i++) {
+        uint64_t pa = 0x100000 + i * 0x1000;
+        CHECK_EQ_INT(paging_map(as, USER_VA + indexes[i] * 0x1000ull, phys(pa), PAGE_4K,
+                                PAGE_USER), PAGING_OK);
+        expected += pa;
+        n++;
+    }
+    const uintptr_t others[] = {0x10000, 0x7ffffffff000ull};
+    for (size_t i = 0; i < COUNT_OF(others); i++) {
+        uint64_t pa = 0x200000 + i * 0x1000;
+        CHECK_EQ_INT(paging_map(as, others[i], phys(pa), PAGE_4K, PAGE_USER), PAGING_OK);
+        expected += pa;
+        n++;
+    }
+    struct handed_pages handed = {.n = 0};
+    paging_destroy_space_pages(as, record_page, &handed);
+    CHECK_EQ_INT(handed.n, n);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < handed.n && i < COUNT_OF(handed.pa); i++) {
+        sum += handed.pa[i];
+        for (size_t j = 0; j < i; j++)
+            CHECK(handed.pa[j] != handed.pa[i]);
+    }
+    CHECK(sum == expected);
+    CHECK_COUNTS_BACK(before);
+}
+
 static void test_paging_activate_loads_the_root_and_destroying_the_active_space_panics(void)
 {
     boot_big(true);
@@ -1473,6 +1524,7 @@ int main(void)
     RUN(test_paging_spaces_share_the_kernel_half);
     RUN(test_paging_space_user_mappings_are_private);
     RUN(test_paging_destroy_space_frees_every_user_table);
+    RUN(test_paging_destroy_space_pages_hands_over_every_page_once);
     RUN(test_paging_activate_loads_the_root_and_destroying_the_active_space_panics);
     RUN(test_paging_audit_reports_user_wx_pages_with_va_and_size);
     RUN(test_paging_audit_reports_kernel_half_pages_at_canonical_addresses);

@@ -303,7 +303,7 @@ static void test_parse_u64_round_trips_random_values(void)
 /* Random buffers and offsets, each kernel function against libc on identical copies. */
 static void test_mem_functions_agree_with_libc(void)
 {
-    enum { SIZE = 96 };
+    enum { SIZE = 300 }; /* several turns of the eight-word loops */
     unsigned char a[SIZE], b[SIZE], src[SIZE];
     for (int round = 0; round < RANDOM_ROUNDS; round++) {
         for (size_t i = 0; i < SIZE; i++)

@@ -238,6 +238,93 @@ static void vmspace_fork_then_both_write_gives_different_frames(struct ktest *t)
     expect_counts(t, before);
 }
 
+/* Two regions side by side across a 1 GiB boundary (so over two of each table
+ * below the root), with holes: the child maps exactly the parent's present pages,
+ * to the same frames, with as many tables as the parent (none for a hole). */
+static void vmspace_fork_copies_present_pages_across_tables_and_no_holes(struct ktest *t)
+{
+    struct mm_counts before = counts_settled();
+    const uintptr_t gib = 1ull << 30, page = 4096;
+    struct vmspace *parent = vmspace_create(), *child = NULL;
+    KT_ASSERT(t, parent != NULL);
+    uintptr_t a = gib - 3 * page, b = gib + 3 * page;
+    KT_ASSERT(t, vmspace_map(parent, &a, 6 * page, VM_READ | VM_WRITE, VMSPACE_FIXED) == 0);
+    KT_ASSERT(t, vmspace_map(parent, &b, 2 * page, VM_READ, VMSPACE_FIXED) == 0);
+    static const bool touched[8] = {true, false, true, false, true, true, false, true};
+    for (unsigned i = 0; i < 8; i++) {
+        if (touched[i])
+            KT_EXPECT_EQ(t, vmspace_fault(parent, a + i * page,
+                                          i < 6 ? VM_ACCESS_WRITE : VM_ACCESS_READ), 0);
+    }
+    uint64_t parent_tables = paging_table_pages() - before.tables;
+    KT_ASSERT(t, vmspace_fork(parent, &child) == 0);
+    KT_EXPECT_EQ(t, paging_table_pages() - before.tables, 2 * parent_tables);
+    for (unsigned i = 0; i < 8; i++) {
+        uintptr_t va = a + i * page;
+        KT_EXPECT_EQ(t, frame_at(child, va), frame_at(parent, va));
+        KT_EXPECT_EQ(t, frame_at(child, va) != 0, touched[i]);
+        KT_EXPECT(t, !writable_at(parent, va) && !writable_at(child, va));
+    }
+    KT_EXPECT_EQ(t, frame_at(child, a - page), 0);
+    KT_EXPECT_EQ(t, frame_at(child, b + 2 * page), 0);
+    vmspace_destroy(child);
+    vmspace_destroy(parent);
+    expect_counts(t, before);
+}
+
+/* A region made from an image: nothing is populated until touched; each page then
+ * holds the image where it covers it and zeros around, also after a split, a
+ * discard and a fork; an image outside its region is refused. */
+static void vmspace_image_pages_are_filled_on_first_touch(struct ktest *t)
+{
+    struct mm_counts before = counts_settled();
+    static uint8_t bytes[5000];
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        bytes[i] = (uint8_t)(i * 7 + 1);
+    struct vmspace *vs = vmspace_create(), *child = NULL;
+    KT_ASSERT(t, vs != NULL);
+    const uintptr_t page = 4096, va = VA;
+    struct vma_image image = {.bytes = bytes, .start = va + 100, .end = va + 100 + sizeof(bytes)};
+    struct vma_image outside = {.bytes = bytes, .start = va - 1, .end = va + 100};
+    KT_EXPECT_EQ(t, vmspace_map_image(vs, va, 3 * page, VM_READ | VM_WRITE, &outside), -EINVAL);
+    outside = (struct vma_image){.bytes = bytes, .start = va, .end = va + 3 * page + 1};
+    KT_EXPECT_EQ(t, vmspace_map_image(vs, va, 3 * page, VM_READ | VM_WRITE, &outside), -EINVAL);
+    KT_ASSERT(t, vmspace_map_image(vs, va, 3 * page, VM_READ | VM_WRITE, &image) == 0);
+    for (unsigned i = 0; i < 3; i++)
+        KT_EXPECT_EQ(t, frame_at(vs, va + i * page), 0);
+    /* Split the region: the pieces keep their part of the image. */
+    KT_EXPECT_EQ(t, vmspace_protect(vs, va + page, page, VM_READ), 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va + page, VM_ACCESS_READ), 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va, VM_ACCESS_WRITE), 0);
+    KT_ASSERT(t, vmspace_fork(vs, &child) == 0);
+    static uint8_t got[3 * 4096];
+    struct vmspace *spaces[] = {vs, child};
+    for (unsigned s = 0; s < 2; s++) {
+        KT_EXPECT_EQ(t, vmspace_read(spaces[s], va, got, sizeof(got)), 0);
+        bool ok = true;
+        for (size_t i = 0; i < sizeof(got); i++) {
+            uint8_t want = i >= 100 && i < 100 + sizeof(bytes) ? bytes[i - 100] : 0;
+            ok = ok && got[i] == want;
+        }
+        KT_EXPECT(t, ok);
+    }
+    /* The third page, first touched in the child, and a discarded page, refilled. */
+    KT_EXPECT_EQ(t, vmspace_fault(child, va + 2 * page, VM_ACCESS_WRITE), 0);
+    KT_EXPECT(t, frame_at(child, va + 2 * page) != 0 && frame_at(vs, va + 2 * page) == 0);
+    KT_EXPECT_EQ(t, vmspace_advise(vs, va, page, true), 0);
+    KT_EXPECT_EQ(t, vmspace_fault(vs, va, VM_ACCESS_READ), 0);
+    KT_EXPECT_EQ(t, vmspace_read(vs, va + 100, got, 8), 0);
+    KT_EXPECT_EQ(t, memcmp(got, bytes, 8), 0);
+    KT_EXPECT_EQ(t, vmspace_read(child, va + 2 * page, got, page), 0);
+    bool ok = true;
+    for (size_t i = 0; i < page; i++)
+        ok = ok && got[i] == (2 * page + i < 100 + sizeof(bytes) ? bytes[2 * page + i - 100] : 0);
+    KT_EXPECT(t, ok);
+    vmspace_destroy(child);
+    vmspace_destroy(vs);
+    expect_counts(t, before);
+}
+
 static void vmspace_fork_frame_freed_by_the_last_space_out(struct ktest *t)
 {
     struct mm_counts before = counts_settled();
@@ -341,6 +428,8 @@ KTEST_SUITE(vmspace,
             KTEST(vmspace_activation_records_the_cpu),
             KTEST(vmspace_destroy_restores_frame_heap_and_table_counts),
             KTEST(vmspace_fork_then_both_write_gives_different_frames),
+            KTEST(vmspace_fork_copies_present_pages_across_tables_and_no_holes),
+            KTEST(vmspace_image_pages_are_filled_on_first_touch),
             KTEST(vmspace_fork_frame_freed_by_the_last_space_out),
             KTEST(vmspace_prot_none_keeps_the_data_for_mprotect_back),
             KTEST(vmspace_file_mapping_past_the_file_end_is_a_bus_error),

@@ -342,6 +342,32 @@ static void cloexec_survives_fork(void)
 	close(fd);
 }
 
+static int high_fd_child(void *arg)
+{
+	int fd = *(int *)arg;
+	/* Inherited (fork copies up to the highest open fd); left open for exit to close. */
+	return write(fd, "x", 1) == 1 ? 0 : 1;
+}
+
+/* A descriptor high in the table is copied by fork and closed by exit: the pipe's
+ * only write end lives at fd 900 of the parent, then of the child alone. */
+static void high_fd_survives_fork_and_closes_at_exit(void)
+{
+	int p[2];
+	char c;
+	if (EXPECT_OK(pipe2(p, O_NONBLOCK)) != 0)
+		return;
+	int high = 900;
+	EXPECT_EQ(syscall(SYS_dup2, p[1], high), high);
+	close(p[1]);
+	EXPECT_EXITED(ktap_run_child(high_fd_child, &high), 0);
+	close(high);
+	EXPECT_EQ(read(p[0], &c, 1), 1);
+	EXPECT_EQ(c, 'x');
+	EXPECT_EQ(read(p[0], &c, 1), 0); /* EOF: no write end is left anywhere */
+	close(p[0]);
+}
+
 static const struct ktap_case cases[] = {
 	KTAP_CASE(close_cases),
 	KTAP_CASE(dup_shares_offset),
@@ -358,6 +384,7 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(ioctl_not_a_tty_is_enotty),
 	KTAP_CASE(ioctl_console),
 	KTAP_CASE(cloexec_survives_fork),
+	KTAP_CASE(high_fd_survives_fork_and_closes_at_exit),
 };
 
 int main(int argc, char **argv)
