@@ -112,6 +112,16 @@ def shell_session(boot, serial, check, started):
          lambda out: "no benchmark matches 'no-such-bench'" in out,
          "expected 'no benchmark matches'"),
     ]
+    if boot.initrd:
+        # The IPC demo as the README has a user run it: a key-value server in a
+        # forked process, a client's puts and gets over an endpoint.
+        demo = ["put 1 = \"exo\"", "put 2 = \"synchronous IPC\"", "get 2 = \"synchronous IPC\"",
+                "get 1 = \"exo\"", "get 3: not found", "ipc_demo: done",
+                "exo: ipc_demo exited with status 0"]
+        steps.append(("ipc_demo_serves_puts_and_gets", "run /bin/ipc_demo\r",
+                      lambda out: re.search(r"^ipc_demo: server is process \d+$", out, re.M) and
+                      [l for l in out.splitlines() if not l.startswith("ipc_demo: server")] == demo,
+                      "expected the demo's server line, then %r" % demo, 60))
     if boot.shell_rerun:
         # Suites run again in a live system: the scheduler's threads ran on every
         # CPU, then the frame suite must still reach every free frame.
