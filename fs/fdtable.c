@@ -57,7 +57,8 @@ int fdtable_install(struct process *p, struct file *f, unsigned min, bool cloexe
     return result;
 }
 
-int fdtable_install_many(struct process *p, struct file *const *f, unsigned n, int *fds)
+int fdtable_install_many(struct process *p, struct file *const *f, unsigned n, int *fds,
+                         bool cloexec)
 {
     unsigned limit = fdtable_limit(p), found = 0;
     bool irq = spin_lock(&p->fd_lock);
@@ -71,7 +72,7 @@ int fdtable_install_many(struct process *p, struct file *const *f, unsigned n, i
     }
     for (unsigned i = 0; i < n; i++) {
         file_get(f[i]);
-        occupy(p, (unsigned)fds[i], f[i], false);
+        occupy(p, (unsigned)fds[i], f[i], cloexec);
     }
     spin_unlock(&p->fd_lock, irq);
     return 0;

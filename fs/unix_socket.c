@@ -43,6 +43,13 @@ struct unix_sock {
     struct unix_sock *queue_head, *queue_tail, *next_queued; /* a listener's connections */
     uint32_t queued;            /* (A) connections in the queue */
     int backlog;                /* (G) written; a connecter's wait reads it */
+    struct unix_fds *fds_head, *fds_tail; /* (lock) files in flight queued here */
+    uint64_t put_pos, got_pos;  /* (lock) bytes ever queued into / consumed from the ring */
+    uint32_t inflight;          /* (G) queue entries holding this socket's file */
+    uint32_t held_socks;        /* (G) Unix sockets in flight in this queue (a listener's:
+                                   and in its queued connections') */
+    uint32_t own_socks;         /* (G) Unix sockets in flight in this queue itself */
+    struct unix_sock *listener; /* (G) a queued connection's listener, until accepted */
 };
 
 static struct spinlock unix_lock = SPINLOCK_INIT("unix sockets");
@@ -89,9 +96,13 @@ static void sock_get(struct unix_sock *s)
     __atomic_fetch_add(&s->refs, 1, __ATOMIC_RELAXED);
 }
 
+static void fds_drain(struct unix_sock *q);
+
 static void sock_put(struct unix_sock *s)
 {
     if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        if (s->fds_head)
+            fds_drain(s); /* empty once released (a socket never released had no sends) */
         kfree(s->ring.buf);
         kfree(s);
     }
@@ -134,6 +145,128 @@ static void sock_changed(struct unix_sock *s)
     fs_poll_notify();
 }
 
+/* ---- files in flight (SCM_RIGHTS) ---------------------------------------------------- */
+
+void unix_fds_free(struct unix_fds *fds)
+{
+    if (!fds)
+        return;
+    for (unsigned i = 0; i < fds->count; i++)
+        file_put(fds->files[i]);
+    kfree(fds);
+}
+
+/* The socket that counts for q's queue in the cycle rule (see the header). */
+static struct unix_sock *owner_locked(struct unix_sock *q)
+{
+    return q->listener ? q->listener : q;
+}
+
+/* Counts fds' Unix sockets as in flight in q's queue: 0, or -ETOOMANYREFS
+ * when that could close a cycle (nothing counted). */
+static int fds_account(struct unix_sock *q, const struct unix_fds *fds)
+{
+    uint32_t socks = 0;
+    for (unsigned i = 0; i < fds->count; i++)
+        socks += unix_socket_is(fds->files[i]);
+    if (!socks)
+        return 0;
+    bool irq = spin_lock(&unix_lock);
+    struct unix_sock *owner = owner_locked(q);
+    int error = owner->inflight ? -ETOOMANYREFS : 0;
+    for (unsigned i = 0; i < fds->count && !error; i++) {
+        if (!unix_socket_is(fds->files[i]))
+            continue;
+        struct unix_sock *sent = sock_of(fds->files[i]);
+        if (sent == owner || sent->held_socks)
+            error = -ETOOMANYREFS;
+    }
+    if (!error) {
+        for (unsigned i = 0; i < fds->count; i++)
+            if (unix_socket_is(fds->files[i]))
+                sock_of(fds->files[i])->inflight++;
+        owner->held_socks += socks;
+        q->own_socks += socks;
+    }
+    spin_unlock(&unix_lock, irq);
+    return error;
+}
+
+/* Undoes fds_account: the entry left q's queue. */
+static void fds_unaccount(struct unix_sock *q, const struct unix_fds *fds)
+{
+    uint32_t socks = 0;
+    for (unsigned i = 0; i < fds->count; i++)
+        socks += unix_socket_is(fds->files[i]);
+    if (!socks)
+        return;
+    bool irq = spin_lock(&unix_lock);
+    for (unsigned i = 0; i < fds->count; i++)
+        if (unix_socket_is(fds->files[i]))
+            sock_of(fds->files[i])->inflight--;
+    owner_locked(q)->held_socks -= socks;
+    q->own_socks -= socks;
+    spin_unlock(&unix_lock, irq);
+}
+
+/* A queued connection leaves its listener (accepted, or the listener closed):
+ * its sockets in flight count for itself from now on. */
+static void detach_embryo_locked(struct unix_sock *e)
+{
+    if (e->listener) {
+        e->listener->held_socks -= e->own_socks;
+        e->held_socks += e->own_socks;
+        e->listener = NULL;
+    }
+}
+
+/* Queues fds (accounted) with the data at q->put_pos. (q->lock) */
+static void fds_enqueue(struct unix_sock *q, struct unix_fds *fds)
+{
+    fds->at = q->put_pos;
+    fds->next = NULL;
+    if (q->fds_tail)
+        q->fds_tail->next = fds;
+    else
+        q->fds_head = fds;
+    q->fds_tail = fds;
+}
+
+/* Takes the queue's first entry, no longer in flight. (q->lock) */
+static struct unix_fds *fds_dequeue(struct unix_sock *q)
+{
+    struct unix_fds *fds = q->fds_head;
+    q->fds_head = fds->next;
+    if (!q->fds_head)
+        q->fds_tail = NULL;
+    fds_unaccount(q, fds);
+    return fds;
+}
+
+/* Drops every entry of q's queue (q is dead: no send adds more). */
+static void fds_drain(struct unix_sock *q)
+{
+    mutex_lock(&q->lock);
+    struct unix_fds *fds = q->fds_head;
+    q->fds_head = q->fds_tail = NULL;
+    mutex_unlock(&q->lock);
+    while (fds) {
+        struct unix_fds *next = fds->next;
+        fds_unaccount(q, fds);
+        unix_fds_free(fds);
+        fds = next;
+    }
+}
+
+/* Hands the files a receive took to its caller, or drops them. */
+static void fds_deliver(struct unix_msg *m, struct unix_fds *fds)
+{
+    if (m->want_fds)
+        m->fds = fds;
+    else
+        unix_fds_free(fds);
+}
+
 static void unbind_locked(struct unix_sock *s)
 {
     for (struct unix_sock **at = &bound_sockets; *at; at = &(*at)->next_bound) {
@@ -154,6 +287,8 @@ static void sock_release(struct unix_sock *s)
     struct unix_sock *peer = s->peer, *queue = s->queue_head;
     s->peer = NULL;
     s->queue_head = s->queue_tail = NULL;
+    for (struct unix_sock *q = queue; q; q = q->next_queued)
+        detach_embryo_locked(q);
     if (s->name.len)
         unbind_locked(s);
     if (peer && s->type != SOCK_DGRAM) {
@@ -163,6 +298,7 @@ static void sock_release(struct unix_sock *s)
     }
     s->state = UNCONNECTED;
     spin_unlock(&unix_lock, irq);
+    fds_drain(s);
     sock_changed(s);
     if (peer) {
         sock_changed(peer);
@@ -408,6 +544,7 @@ static int enqueue_connection(struct unix_sock *s, struct unix_sock *l, struct u
     if (result == 1) {
         connect_pair_locked(s, server);
         server->name = l->name;
+        server->listener = l;
         if (l->queue_tail)
             l->queue_tail->next_queued = server;
         else
@@ -505,6 +642,7 @@ int unix_socket_accept(struct file *f, uint32_t flags, struct file **out, struct
             if (!l->queue_head)
                 l->queue_tail = NULL;
             s->next_queued = NULL;
+            detach_embryo_locked(s);
             __atomic_fetch_sub(&l->queued, 1, __ATOMIC_RELEASE);
             *peer = s->peer ? s->peer->name : (struct unix_addr){0};
             spin_unlock(&unix_lock, irq);
@@ -683,7 +821,24 @@ static long send_stream(struct file *f, struct unix_sock *s, struct unix_sock *t
         }
         size_t room = pipe_ring_free(&to->ring), n = m->total - done;
         n = n < room ? n : room;
-        int error = n ? ring_put_user(&to->ring, m, done, n) : 0;
+        int error = 0;
+        if (n && m->fds && (error = fds_account(to, m->fds))) {
+            mutex_unlock(&to->lock);
+            return error; /* the fds go with the first piece: nothing sent yet */
+        }
+        if (n)
+            error = ring_put_user(&to->ring, m, done, n);
+        if (n && m->fds) {
+            if (error) {
+                fds_unaccount(to, m->fds);
+            } else {
+                m->fds->len = n;
+                fds_enqueue(to, m->fds);
+                m->fds = NULL;
+            }
+        }
+        if (n && !error)
+            to->put_pos += n;
         mutex_unlock(&to->lock);
         if (error)
             return done ? (long)done : error;
@@ -723,14 +878,27 @@ static long send_record(struct file *f, struct unix_sock *s, struct unix_sock *t
             return is_dead(to) && s->type == SOCK_DGRAM ? -ECONNREFUSED : -EPIPE;
         }
         if (pipe_ring_free(&to->ring) >= need) {
+            int error = m->fds ? fds_account(to, m->fds) : 0;
+            if (error) {
+                mutex_unlock(&to->lock);
+                return error;
+            }
             struct pipe_ring shadow = to->ring;
             ring_put(&shadow, &head, sizeof(head));
             ring_put(&shadow, from.bytes, head.name_len);
             struct pipe_ring at_data = to->ring;
             at_data.len = shadow.len;
-            int error = ring_put_user(&at_data, m, 0, m->total);
-            if (!error)
+            error = ring_put_user(&at_data, m, 0, m->total);
+            if (!error) {
                 __atomic_store_n(&to->ring.len, at_data.len, __ATOMIC_RELEASE);
+                if (m->fds) {
+                    fds_enqueue(to, m->fds);
+                    m->fds = NULL;
+                }
+                to->put_pos += need;
+            } else if (m->fds) {
+                fds_unaccount(to, m->fds);
+            }
             mutex_unlock(&to->lock);
             if (error)
                 return error;
@@ -862,10 +1030,33 @@ static long recv_stream(struct file *f, struct unix_sock *s, struct unix_msg *m)
         int ready = wait_readable(f, s, m->flags);
         if (ready <= 0)
             return done ? (long)done : ready;
-        long got = ring_get_user(&s->ring, 0, m, done, m->total - done);
-        if (got > 0 && !(m->flags & MSG_PEEK))
+        /* Files in flight: a read takes the ones at its first byte and ends
+         * with their bytes; else it stops before the next entry. */
+        size_t n = m->total - done;
+        struct unix_fds *at = s->fds_head, *taken = NULL;
+        bool take = at && at->at == s->got_pos;
+        if (take && done) {
+            mutex_unlock(&s->lock);
+            break;
+        }
+        uint64_t limit = !at ? n : take ? at->len : at->at - s->got_pos;
+        if (limit < n)
+            n = (size_t)limit;
+        long got = ring_get_user(&s->ring, 0, m, done, n);
+        if (got > 0 && !(m->flags & MSG_PEEK)) {
             pipe_ring_consume(&s->ring, (size_t)got);
+            s->got_pos += (uint64_t)got;
+            if (take)
+                taken = fds_dequeue(s);
+        }
         mutex_unlock(&s->lock);
+        if (taken) {
+            fds_deliver(m, taken);
+            done += (size_t)got;
+            wait_queue_wake_all(&s->writable);
+            fs_poll_notify();
+            break;
+        }
         if (got < 0)
             return done ? (long)done : got;
         if (got > 0 && !(m->flags & MSG_PEEK)) {
@@ -893,9 +1084,16 @@ static long recv_record(struct file *f, struct unix_sock *s, struct unix_msg *m)
     size_t data_at = sizeof(head) + head.name_len;
     size_t n = head.len < m->total ? head.len : m->total;
     long got = ring_get_user(&s->ring, data_at, m, 0, n);
-    if (got >= 0 && (size_t)got == n && !(m->flags & MSG_PEEK))
+    struct unix_fds *taken = NULL;
+    if (got >= 0 && (size_t)got == n && !(m->flags & MSG_PEEK)) {
         pipe_ring_consume(&s->ring, data_at + head.len);
+        if (s->fds_head && s->fds_head->at == s->got_pos)
+            taken = fds_dequeue(s);
+        s->got_pos += data_at + head.len;
+    }
     mutex_unlock(&s->lock);
+    if (taken)
+        fds_deliver(m, taken);
     if (got < 0 || (size_t)got < n)
         return -EFAULT;
     if (!(m->flags & MSG_PEEK)) {

@@ -477,7 +477,8 @@ static long transfer(struct ipc_wait *snd, struct ipc_wait *rcv, bool sender_run
     *rcv_side = true;
     rcv->got_nfds = 0;
     if (snd->send_nfds) {
-        int error = fdtable_install_many(rcv->proc, snd->send_files, snd->send_nfds, rcv->got_fds);
+        int error = fdtable_install_many(rcv->proc, snd->send_files, snd->send_nfds, rcv->got_fds,
+                                         false);
         if (error)
             return error;
         rcv->got_nfds = snd->send_nfds;

@@ -26,6 +26,9 @@
 #define SOCKADDR_STORAGE 128     /* sizeof(struct sockaddr_storage) */
 #define UIO_MAXIOV 1024
 #define IO_MAX_BYTES 0x7ffff000ul /* Linux's MAX_RW_COUNT */
+#define SCM_RIGHTS 1
+#define SCM_CREDENTIALS 2
+#define OPTMEM_MAX 20480          /* Linux's net.core.optmem_max: the largest control buffer */
 
 /* The socket behind fd with a reference, or NULL with *error set. */
 static struct file *socket_get(uint64_t fd, long *error)
@@ -342,21 +345,22 @@ static long iov_from_user(uintptr_t user, uint64_t count, struct unix_iov **out,
 }
 
 /* send, sendto and sendmsg after their structures: one buffer set, a
- * destination or none. */
+ * destination or none, files to pass or none (freed here unless queued). */
 static long send_common(struct file *f, const struct unix_iov *iov, unsigned count, size_t total,
-                        int flags, uintptr_t user_addr, uint64_t addr_len)
+                        int flags, uintptr_t user_addr, uint64_t addr_len, struct unix_fds *fds)
 {
     struct unix_addr to;
-    struct unix_msg m = {.iov = iov, .count = count, .total = total, .flags = flags};
+    struct unix_msg m = {.iov = iov, .count = count, .total = total, .flags = flags, .fds = fds};
+    long result = 0;
     if (user_addr && addr_len) {
-        int error = addr_from_user(user_addr, addr_len, &to);
-        if (error)
-            return error;
-        if ((error = unix_validate_addr(&to)))
-            return error;
+        if (!(result = addr_from_user(user_addr, addr_len, &to)))
+            result = unix_validate_addr(&to);
         m.addr = &to;
     }
-    return unix_socket_send(f, &m);
+    if (!result)
+        result = unix_socket_send(f, &m);
+    unix_fds_free(m.fds); /* not queued: the send failed, or a stream sent no bytes */
+    return result;
 }
 
 static long do_sendto(struct file *f, uintptr_t buf, size_t len, int flags, uintptr_t addr,
@@ -367,7 +371,7 @@ static long do_sendto(struct file *f, uintptr_t buf, size_t len, int flags, uint
     if (!user_range_ok(buf, len))
         return -EFAULT;
     struct unix_iov iov = {buf, len};
-    return send_common(f, &iov, 1, len, flags, addr, addr_len);
+    return send_common(f, &iov, 1, len, flags, addr, addr_len, NULL);
 }
 
 long sys_sendto(SYSCALL_ARGS)
@@ -402,20 +406,102 @@ static long msghdr_from_user(uintptr_t user, struct msghdr_user *h)
     return 0;
 }
 
+/* struct cmsghdr, Linux x86_64; its data starts at the next 8-byte boundary. */
+struct cmsghdr_user {
+    uint64_t len; /* the header's and the data's bytes, without the padding after */
+    int32_t level;
+    int32_t type;
+};
+_Static_assert(sizeof(struct cmsghdr_user) == 16, "struct cmsghdr is 16 bytes");
+
+static uint64_t cmsg_align(uint64_t len)
+{
+    return (len + 7) & ~(uint64_t)7;
+}
+
+/* Adds the n descriptors of one SCM_RIGHTS message at `data` to *fds (a file
+ * reference each): 0, -EINVAL past SCM_MAX_FD in all, -EBADF for a closed one. */
+static long rights_from(const uint8_t *data, uint64_t n, struct unix_fds **fds)
+{
+    if (!*fds) {
+        *fds = kmalloc(sizeof(**fds) + SCM_MAX_FD * sizeof((*fds)->files[0]));
+        if (!*fds)
+            return -ENOMEM;
+        (*fds)->count = 0;
+    }
+    struct unix_fds *to = *fds;
+    if (n > SCM_MAX_FD - to->count)
+        return -EINVAL;
+    struct process *p = process_current();
+    for (uint64_t i = 0; i < n; i++) {
+        int fd;
+        memcpy(&fd, data + i * sizeof(fd), sizeof(fd));
+        struct file *file = fd < 0 ? NULL : fdtable_get(p, (uint64_t)fd);
+        if (!file)
+            return -EBADF;
+        to->files[to->count++] = file;
+    }
+    return 0;
+}
+
+/* Linux's __scm_send for a Unix socket: the control buffer's messages, each
+ * checked (a length below the header or past the buffer: EINVAL); SCM_RIGHTS
+ * gathers files, SCM_CREDENTIALS is EOPNOTSUPP (Exo sends no credentials), any
+ * other SOL_SOCKET type EINVAL; other levels are skipped, as Linux skips
+ * them. *out: the files (NULL for none), or on error nothing held. */
+static long control_from_user(uintptr_t user, uint64_t len, struct unix_fds **out)
+{
+    *out = NULL;
+    if (!len)
+        return 0;
+    if (len > OPTMEM_MAX)
+        return -ENOBUFS;
+    uint8_t *buf = kmalloc(len);
+    if (!buf)
+        return -ENOMEM;
+    long error = copy_from_user(buf, user, len) ? -EFAULT : 0;
+    struct unix_fds *fds = NULL;
+    for (uint64_t at = 0; !error && at + sizeof(struct cmsghdr_user) <= len;) {
+        struct cmsghdr_user c;
+        memcpy(&c, buf + at, sizeof(c));
+        if (c.len < sizeof(c) || c.len > len - at) {
+            error = -EINVAL;
+        } else if (c.level == SOL_SOCKET) {
+            if (c.type == SCM_RIGHTS)
+                error = rights_from(buf + at + sizeof(c), (c.len - sizeof(c)) / sizeof(int), &fds);
+            else
+                error = c.type == SCM_CREDENTIALS ? -EOPNOTSUPP : -EINVAL;
+        }
+        at += cmsg_align(c.len);
+    }
+    kfree(buf);
+    if (error || (fds && !fds->count)) {
+        unix_fds_free(fds);
+        return error;
+    }
+    *out = fds;
+    return 0;
+}
+
 static long do_sendmsg(struct file *f, uintptr_t user_msg, int flags)
 {
     struct msghdr_user h;
     long error = msghdr_from_user(user_msg, &h);
     if (error)
         return error;
-    if (h.control_len)
-        return -EOPNOTSUPP; /* no ancillary data: SCM_RIGHTS is not supported */
+    if (h.control_len > 0x7fffffff)
+        return -ENOBUFS;
     struct unix_iov *iov;
     size_t total;
     if ((error = iov_from_user(h.iov, h.iov_len, &iov, &total)))
         return error;
+    struct unix_fds *fds;
+    if ((error = control_from_user(h.control, h.control_len, &fds))) {
+        kfree(iov);
+        return error;
+    }
     long result = send_common(f, iov, (unsigned)h.iov_len, total, flags, h.name,
-                              h.name ? (uint64_t)h.name_len : 0);
+                              h.name ? (uint64_t)h.name_len : 0, fds);
     kfree(iov);
     return result;
 }
@@ -449,6 +535,38 @@ long sys_recvfrom(SYSCALL_ARGS)
     return WITH_SOCKET(a0, f, do_recvfrom(f, a1, a2, (int)a3, a4, a5));
 }
 
+/* Linux's scm_detach_fds: installs as many of the files as the control buffer
+ * has room for (all or none: -EMFILE installs none), writes their cmsg and
+ * returns the control bytes used; the rest are closed and *out_flags gets
+ * MSG_CTRUNC. A control buffer that faults takes none. */
+static uint64_t rights_to_user(const struct unix_fds *fds, uintptr_t control, uint64_t control_len,
+                               bool cloexec, int32_t *out_flags)
+{
+    uint64_t room = control_len > sizeof(struct cmsghdr_user)
+                        ? (control_len - sizeof(struct cmsghdr_user)) / sizeof(int) : 0;
+    unsigned n = room < fds->count ? (unsigned)room : fds->count;
+    uint64_t used = 0;
+    int *numbers = n ? kmalloc(n * sizeof(int)) : NULL; /* not on the 4 KiB kernel stack */
+    struct process *p = process_current();
+    if (numbers && fdtable_install_many(p, fds->files, n, numbers, cloexec) == 0) {
+        struct cmsghdr_user c = {.len = sizeof(c) + n * sizeof(int), .level = SOL_SOCKET,
+                                 .type = SCM_RIGHTS};
+        if (copy_to_user(control, &c, sizeof(c)) ||
+            copy_to_user(control + sizeof(c), numbers, n * sizeof(int))) {
+            for (unsigned i = 0; i < n; i++)
+                fdtable_remove_if(p, (uint64_t)numbers[i], fds->files[i]);
+        } else {
+            used = cmsg_align(c.len) < control_len ? cmsg_align(c.len) : control_len;
+        }
+    }
+    kfree(numbers);
+    if (!used)
+        n = 0;
+    if (n < fds->count)
+        *out_flags |= MSG_CTRUNC;
+    return used;
+}
+
 static long do_recvmsg(struct file *f, uintptr_t user_msg, int flags)
 {
     struct msghdr_user h;
@@ -461,18 +579,25 @@ static long do_recvmsg(struct file *f, uintptr_t user_msg, int flags)
         return error;
     struct unix_addr from = {0};
     struct unix_msg m = {.iov = iov, .count = (unsigned)h.iov_len, .total = total,
-                         .flags = flags & ~MSG_CMSG_CLOEXEC, .addr = &from};
+                         .flags = flags & ~MSG_CMSG_CLOEXEC, .addr = &from, .want_fds = true};
     long got = unix_socket_recv(f, &m);
     kfree(iov);
     if (got < 0)
         return got;
-    /* Linux writes back the name (when asked for), no control data, and the
+    /* Linux writes back the name (when asked for), the control data, and the
      * flags. */
     if (h.name && (error = addr_to_user(&from, h.name, user_msg + offsetof(struct msghdr_user,
-                                                                           name_len))))
+                                                                           name_len)))) {
+        unix_fds_free(m.fds);
         return error;
+    }
     uint64_t control_len = 0;
     int32_t out_flags = m.out_flags;
+    if (m.fds) {
+        control_len = rights_to_user(m.fds, h.control, h.control_len, flags & MSG_CMSG_CLOEXEC,
+                                     &out_flags);
+        unix_fds_free(m.fds);
+    }
     if (copy_to_user(user_msg + offsetof(struct msghdr_user, control_len), &control_len,
                      sizeof(control_len)) ||
         copy_to_user(user_msg + offsetof(struct msghdr_user, flags), &out_flags, sizeof(out_flags)))

@@ -39,9 +39,10 @@ int fdtable_install(struct process *p, struct file *f, unsigned min, bool cloexe
     __attribute__((warn_unused_result));
 
 /* Installs n files (a new reference each) at the n lowest free numbers, all or
- * none: fds[i] receives f[i]'s number. -EMFILE when fewer are free (IPC's fd
- * passing: nothing half-done to undo). */
-int fdtable_install_many(struct process *p, struct file *const *f, unsigned n, int *fds)
+ * none, close-on-exec or not: fds[i] receives f[i]'s number. -EMFILE when fewer
+ * are free (IPC's and SCM_RIGHTS' fd passing: nothing half-done to undo). */
+int fdtable_install_many(struct process *p, struct file *const *f, unsigned n, int *fds,
+                         bool cloexec)
     __attribute__((warn_unused_result));
 /* Closes fd only if it still holds f (undoing fdtable_install_many when the
  * rest of a transfer failed; a number the process reused meanwhile stays). */

@@ -26,8 +26,27 @@
  * filesystem path answers what Linux's mknod would on a read-only mount
  * (EADDRINUSE when the name exists, ENOENT/ENOTDIR when its parent does not,
  * else EROFS), and connecting to one ENOENT or ECONNREFUSED (nothing in the
- * tree is a socket). Not supported: ancillary data (SCM_RIGHTS,
- * SCM_CREDENTIALS: a sendmsg with control data is EOPNOTSUPP), MSG_OOB.
+ * tree is a socket). Not supported: SCM_CREDENTIALS (EOPNOTSUPP), MSG_OOB.
+ *
+ * SCM_RIGHTS (unix(7)): a send's files (struct unix_fds, a reference each) are
+ * queued with its data, on a list beside the receiver's ring, each entry at the
+ * position in the byte stream (counted since creation) of the data it came
+ * with: a record's header, or a stream send's first byte. A receive that
+ * reaches an entry takes it with that data; a stream read stops before an
+ * entry it does not take and after the bytes of one it takes (the send's
+ * first piece, as Linux's), so one receive returns at most one send's files.
+ * MSG_PEEK returns the data and leaves the files queued. Whatever is still
+ * queued is dropped when the socket's owner lets it go.
+ *
+ * Cycles: a Unix socket in flight keeps its queue (and the files in it) alive,
+ * so a socket sent into its own queue, or two sockets each in flight in the
+ * other's, would never be released. Linux collects such cycles; Exo refuses
+ * to make them (ETOOMANYREFS): a Unix socket may be sent only when its queue
+ * holds no Unix socket, and not into the queue of a socket that is itself in
+ * flight, nor into its own. A listener and the connections queued on it
+ * (which it owns) count as one socket for both rules. So every socket in flight
+ * holds only files that are not Unix sockets: no cycle, and releasing a queue
+ * releases at most one more level of sockets.
  *
  * Locking: a socket's mutex serializes its ring (held across the user copies,
  * which may fault and sleep); a sender takes the receiver's mutex, a reader its
@@ -58,6 +77,7 @@
 
 #define MSG_OOB 0x1
 #define MSG_PEEK 0x2
+#define MSG_CTRUNC 0x8
 #define MSG_TRUNC 0x20
 #define MSG_DONTWAIT 0x40
 #define MSG_WAITALL 0x100
@@ -96,6 +116,21 @@ struct unix_addr {
     uint8_t bytes[UNIX_ADDR_MAX];
 };
 
+#define SCM_MAX_FD 253 /* files one message may carry (Linux's) */
+
+/* The files a send carries (SCM_RIGHTS), a reference each: kmalloc'd with
+ * room for `count`. */
+struct unix_fds {
+    struct unix_fds *next; /* the queue's next entry */
+    uint64_t at;           /* its position in the receiver's byte stream */
+    uint64_t len;          /* a stream's: the bytes it came with */
+    unsigned count;
+    struct file *files[];
+};
+
+/* Drops each file's reference and frees fds (NULL: nothing). */
+void unix_fds_free(struct unix_fds *fds);
+
 /* User buffers, each range already checked with user_range_ok. */
 struct unix_iov {
     uintptr_t base;
@@ -112,6 +147,12 @@ struct unix_msg {
     int flags;
     int out_flags;
     struct unix_addr *addr;
+    /* Send: the files to attach, or NULL; set to NULL once they are queued
+     * (else the caller still owns them). Receive: want_fds asks for the
+     * files that come with the data, left in *fds (the caller's to free);
+     * without it they are dropped as the data is read. */
+    struct unix_fds *fds;
+    bool want_fds;
 };
 
 /* A new unbound socket of `type` (SOCK_STREAM, _DGRAM or _SEQPACKET; the caller

@@ -5,7 +5,8 @@
  * nonblocking EAGAIN, datagram boundaries and MSG_TRUNC, MSG_PEEK, shutdown,
  * poll readiness, names in the abstract namespace (bind, listen, connect,
  * accept, getsockname, getpeername, sendto), descriptors over fork and exec,
- * and every argument error with Linux's errno.
+ * descriptors passed with SCM_RIGHTS, and every argument error with Linux's
+ * errno.
  *
  * argv[1] = "exec-child" checks which socket fds an execve kept.
  */
@@ -31,6 +32,7 @@
 #include "ktap.h"
 
 #define KPTR KTAP_KERNEL_PTR
+#define SCM_MAX_FD_TEST 253 /* Linux's SCM_MAX_FD */
 
 static long sys_poll(struct pollfd *fds, unsigned long n, int timeout_ms)
 {
@@ -1068,6 +1070,363 @@ static void bad_buffers_and_messages(void)
 	close_pair(sv);
 }
 
+/* ---- passing descriptors (SCM_RIGHTS) ------------------------------------------------- */
+
+/* Sends `n` bytes of data with fds[0..nfds) in one SCM_RIGHTS message. */
+static long send_fds(int sock, const void *data, size_t n, const int *fds, int nfds, int flags)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 300)];
+	} u;
+	struct iovec iov = { (void *)data, n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	memset(&u, 0, sizeof(u)); /* cmsg_len's upper half is musl's padding */
+	if (nfds > 0) {
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	return syscall(SYS_sendmsg, sock, &mh, flags); /* musl's copies at most 1,024 control bytes */
+}
+
+/* Receives into buf with a control buffer of `room` bytes: the byte count;
+ * the fds of an SCM_RIGHTS message in fds[], their number in *nfds, the flags
+ * out in *mflags. */
+static long recv_fds(int sock, void *buf, size_t n, int *fds, int *nfds, size_t room, int flags,
+		     int *mflags)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 300)];
+	} u;
+	struct iovec iov = { buf, n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = room ? u.buf : NULL,
+			     .msg_controllen = room };
+	*nfds = 0;
+	long got = recvmsg(sock, &mh, flags);
+	if (got < 0)
+		return got;
+	*mflags = mh.msg_flags;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (!EXPECT_TRUE(c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS))
+			break;
+		int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds + *nfds, CMSG_DATA(c), sizeof(int) * (size_t)k);
+		*nfds += k;
+	}
+	return got;
+}
+
+static int same_file(int a, int b)
+{
+	struct stat sa, sb;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+/* Whether the pipe whose read end is r has no writer left (read: end of file). */
+static int pipe_writers_gone(int r)
+{
+	char c;
+	int fl = fcntl(r, F_GETFL);
+	fcntl(r, F_SETFL, fl | O_NONBLOCK);
+	long n = read(r, &c, 1);
+	fcntl(r, F_SETFL, fl);
+	return n == 0;
+}
+
+static void scm_rights_pass_a_pipe_to_another_process(void)
+{
+	int sv[2], p[2];
+	if (pair(SOCK_STREAM, sv) || EXPECT_OK(pipe(p)))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		close(p[0]);
+		close(p[1]);
+		char buf[8] = { 0 }, msg[8] = { 0 };
+		int fds[4], nfds, flags, low = dup(0);
+		close(low);
+		long got = recv_fds(sv[1], buf, sizeof(buf), fds, &nfds, CMSG_SPACE(sizeof(int)), 0, &flags);
+		if (got != 1 || buf[0] != 'p' || nfds != 1 || (flags & MSG_CTRUNC))
+			_exit(1);
+		if (fds[0] != low) /* the lowest free number */
+			_exit(2);
+		if (read(fds[0], msg, 5) != 5 || strcmp(msg, "hello"))
+			_exit(3);
+		_exit(0);
+	}
+	close(sv[1]);
+	EXPECT_EQ(send_fds(sv[0], "p", 1, &p[0], 1, 0), 1);
+	close(p[0]); /* the message holds it now */
+	EXPECT_EQ(write(p[1], "hello", 5), 5);
+	EXPECT_EQ(wait_child(pid), 0);
+	close(p[1]);
+	close(sv[0]);
+}
+
+/* Three descriptors in two cmsgs of one message arrive as one, in order, on
+ * every socket type; MSG_CMSG_CLOEXEC sets close-on-exec on them. */
+static void scm_rights_several_fds_every_type_and_cloexec(void)
+{
+	static const int types[] = { SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET };
+	for (int t = 0; t < 3; t++) {
+		int sv[2], p[2];
+		if (pair(types[t], sv) || EXPECT_OK(pipe(p)))
+			return;
+		int three[3] = { p[0], p[1], sv[0] };
+		union {
+			struct cmsghdr h;
+			char buf[2 * CMSG_SPACE(2 * sizeof(int))];
+		} u;
+		memset(&u, 0, sizeof(u));
+		struct iovec iov = { "xyz", 3 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+				     .msg_controllen = CMSG_SPACE(2 * sizeof(int)) + CMSG_SPACE(sizeof(int)) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		*c = (struct cmsghdr){ .cmsg_len = CMSG_LEN(2 * sizeof(int)), .cmsg_level = SOL_SOCKET,
+				       .cmsg_type = SCM_RIGHTS };
+		memcpy(CMSG_DATA(c), three, 2 * sizeof(int));
+		c = CMSG_NXTHDR(&mh, c);
+		*c = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET,
+				       .cmsg_type = SCM_RIGHTS };
+		memcpy(CMSG_DATA(c), three + 2, sizeof(int));
+		for (int round = 0; round < 2; round++) {
+			EXPECT_EQ(sendmsg(sv[0], &mh, 0), 3);
+			char buf[8];
+			int fds[8], nfds, flags;
+			EXPECT_EQ(recv_fds(sv[1], buf, sizeof(buf), fds, &nfds, CMSG_SPACE(3 * sizeof(int)),
+					   round ? MSG_CMSG_CLOEXEC : 0, &flags), 3);
+			if (!EXPECT_EQ(nfds, 3))
+				break;
+			EXPECT_EQ(flags & MSG_CTRUNC, 0);
+			for (int i = 0; i < 3; i++) {
+				EXPECT_TRUE(fds[i] != three[i] && same_file(fds[i], three[i]));
+				EXPECT_EQ(fcntl(fds[i], F_GETFD) & FD_CLOEXEC, round ? FD_CLOEXEC : 0);
+			}
+			/* The received pipe ends are the pipe. */
+			EXPECT_EQ(write(fds[1], "q", 1), 1);
+			EXPECT_EQ(read(p[0], buf, 1), 1);
+			for (int i = 0; i < 3; i++)
+				close(fds[i]);
+		}
+		close_pair(sv);
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
+/* A control buffer too small: what fits is installed, the rest closed,
+ * MSG_CTRUNC; none at all without a buffer. */
+static void scm_rights_ctrunc_closes_what_does_not_fit(void)
+{
+	int sv[2], p[2];
+	if (pair(SOCK_DGRAM, sv) || EXPECT_OK(pipe(p)))
+		return;
+	int three[3] = { p[0], p[0], p[1] };
+	EXPECT_EQ(send_fds(sv[0], "a", 1, three, 3, 0), 1);
+	EXPECT_EQ(send_fds(sv[0], "b", 1, three + 2, 1, 0), 1);
+	close(p[1]);
+	char buf[4];
+	int fds[8], nfds, flags;
+	/* Room for two (Linux counts the ints after one header). */
+	EXPECT_EQ(recv_fds(sv[1], buf, sizeof(buf), fds, &nfds, CMSG_SPACE(sizeof(int)), 0, &flags), 1);
+	EXPECT_EQ(nfds, 2);
+	EXPECT_EQ(flags & MSG_CTRUNC, MSG_CTRUNC);
+	for (int i = 0; i < nfds; i++) {
+		EXPECT_TRUE(same_file(fds[i], p[0]));
+		close(fds[i]);
+	}
+	/* The next has its write end: no control buffer, so it is closed. */
+	EXPECT_EQ(recv_fds(sv[1], buf, sizeof(buf), fds, &nfds, 0, 0, &flags), 1);
+	EXPECT_EQ(nfds, 0);
+	EXPECT_EQ(flags & MSG_CTRUNC, MSG_CTRUNC);
+	EXPECT_TRUE(pipe_writers_gone(p[0]));
+	close(p[0]);
+	close_pair(sv);
+}
+
+/* Files not received are closed: by a plain read of their data, and with the
+ * socket that queued them. */
+static void scm_rights_unreceived_fds_are_closed(void)
+{
+	static const int types[] = { SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET };
+	for (int t = 0; t < 3; t++) {
+		int sv[2], p[2];
+		char buf[8];
+		if (pair(types[t], sv) || EXPECT_OK(pipe(p)))
+			return;
+		EXPECT_EQ(send_fds(sv[0], "r", 1, &p[1], 1, 0), 1);
+		EXPECT_EQ(send_fds(sv[0], "s", 1, &p[1], 1, 0), 1);
+		close(p[1]);
+		EXPECT_TRUE(!pipe_writers_gone(p[0]));
+		EXPECT_EQ(read(sv[1], buf, sizeof(buf)), 1); /* drops the first */
+		EXPECT_EQ(buf[0], 'r');
+		EXPECT_TRUE(!pipe_writers_gone(p[0]));
+		/* MSG_PEEK leaves the second queued. */
+		int fds[4], nfds, flags;
+		EXPECT_EQ(recv_fds(sv[1], buf, sizeof(buf), fds, &nfds, 0, MSG_PEEK, &flags), 1);
+		EXPECT_EQ(buf[0], 's');
+		close(sv[1]); /* drops the second */
+		EXPECT_TRUE(pipe_writers_gone(p[0]));
+		close(sv[0]);
+		close(p[0]);
+	}
+}
+
+/* A stream receive that brings descriptors ends with the bytes they came
+ * with; the bytes before and after come in other receives. */
+static void scm_rights_stream_reads_stop_at_the_attached_bytes(void)
+{
+	int sv[2], p[2];
+	if (pair(SOCK_STREAM, sv) || EXPECT_OK(pipe(p)))
+		return;
+	EXPECT_EQ(send(sv[0], "ab", 2, 0), 2);
+	EXPECT_EQ(send_fds(sv[0], "cd", 2, &p[0], 1, 0), 2);
+	EXPECT_EQ(send(sv[0], "ef", 2, 0), 2);
+	char all[8] = { 0 }, buf[8];
+	int at = 0, fd_from = -1, fd_to = -1;
+	while (at < 6) {
+		int fds[4], nfds, flags;
+		long got = recv_fds(sv[1], buf, sizeof(buf), fds, &nfds, CMSG_SPACE(4 * sizeof(int)),
+				    MSG_DONTWAIT, &flags);
+		if (!EXPECT_TRUE(got > 0))
+			break;
+		memcpy(all + at, buf, (size_t)got);
+		if (nfds) {
+			EXPECT_EQ(nfds, 1);
+			EXPECT_TRUE(same_file(fds[0], p[0]));
+			close(fds[0]);
+			fd_from = at;
+			fd_to = at + (int)got;
+		}
+		at += (int)got;
+	}
+	EXPECT_EQ(strcmp(all, "abcdef"), 0);
+	/* Linux returns "abcd" with the fd, Exo "ab" then "cd": both end at 'd'. */
+	EXPECT_TRUE(fd_from >= 0 && fd_from <= 2);
+	EXPECT_EQ(fd_to, 4);
+	close_pair(sv);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Bad control data: nothing is sent. */
+static void scm_rights_bad_fds_and_control_errors(void)
+{
+	int sv[2], p[2];
+	if (pair(SOCK_SEQPACKET, sv) || EXPECT_OK(pipe(p)))
+		return;
+	int closed = dup(0), bad[2] = { p[0], -1 };
+	close(closed);
+	EXPECT_ERRNO(send_fds(sv[0], "x", 1, &closed, 1, 0), EBADF);
+	EXPECT_ERRNO(send_fds(sv[0], "x", 1, bad, 2, 0), EBADF);
+	int many[SCM_MAX_FD_TEST + 1];
+	for (int i = 0; i <= SCM_MAX_FD_TEST; i++)
+		many[i] = p[1];
+	EXPECT_ERRNO(send_fds(sv[0], "x", 1, many, SCM_MAX_FD_TEST + 1, 0), EINVAL);
+	char buf[4];
+	EXPECT_ERRNO(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	/* A malformed cmsg: a length below the header, or past the buffer. */
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = { "x", 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	/* Raw calls: musl's wrapper copies the control data itself. */
+	u.h = (struct cmsghdr){ .cmsg_len = sizeof(struct cmsghdr) - 1, .cmsg_level = SOL_SOCKET,
+				.cmsg_type = SCM_RIGHTS };
+	memcpy(CMSG_DATA(&u.h), &p[0], sizeof(int));
+	EXPECT_ERRNO(syscall(SYS_sendmsg, sv[0], &mh, 0), EINVAL);
+	u.h.cmsg_len = sizeof(u.buf) + 1;
+	EXPECT_ERRNO(syscall(SYS_sendmsg, sv[0], &mh, 0), EINVAL);
+	u.h.cmsg_len = CMSG_LEN(sizeof(int));
+	u.h.cmsg_type = 99; /* no such SOL_SOCKET type */
+	EXPECT_ERRNO(syscall(SYS_sendmsg, sv[0], &mh, 0), EINVAL);
+	mh.msg_control = KPTR;
+	EXPECT_ERRNO(syscall(SYS_sendmsg, sv[0], &mh, 0), EFAULT);
+	mh.msg_control = u.buf;
+	mh.msg_controllen = 1u << 20; /* past net.core.optmem_max */
+	EXPECT_ERRNO(syscall(SYS_sendmsg, sv[0], &mh, 0), ENOBUFS);
+	EXPECT_ERRNO(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	/* The most a message carries: SCM_MAX_FD, dropped with the socket. */
+	EXPECT_EQ(send_fds(sv[0], "x", 1, many, SCM_MAX_FD_TEST, 0), 1);
+	close(p[1]);
+	EXPECT_TRUE(!pipe_writers_gone(p[0]));
+	close_pair(sv);
+	EXPECT_TRUE(pipe_writers_gone(p[0]));
+	close(p[0]);
+}
+
+/* Exo refuses what could make a cycle of sockets in flight (Linux collects
+ * them): ETOOMANYREFS; anything else passes. SCM_CREDENTIALS is not built. */
+static void scm_rights_refuses_cycles(void)
+{
+	KTAP_SKIP_UNLESS_EXO("exo policy: no in-flight socket cycles");
+	int ab[2], cd[2], p[2];
+	if (pair(SOCK_STREAM, ab) || pair(SOCK_DGRAM, cd) || EXPECT_OK(pipe(p)))
+		return;
+	/* Into its own queue, either end. */
+	EXPECT_ERRNO(send_fds(ab[1], "x", 1, &ab[0], 1, 0), ETOOMANYREFS);
+	EXPECT_ERRNO(send_fds(ab[0], "x", 1, &ab[1], 1, 0), ETOOMANYREFS);
+	/* c into a's queue is fine; then no socket goes into c's queue (other
+	 * files do), and a (which holds c) goes nowhere. */
+	int ef[2];
+	if (pair(SOCK_STREAM, ef))
+		return;
+	EXPECT_EQ(send_fds(ab[1], "c", 1, &cd[0], 1, 0), 1);
+	EXPECT_ERRNO(send_fds(cd[1], "x", 1, &ab[1], 1, 0), ETOOMANYREFS);
+	EXPECT_ERRNO(send_fds(cd[1], "x", 1, &ef[0], 1, 0), ETOOMANYREFS);
+	EXPECT_EQ(send_fds(cd[1], "p", 1, &p[0], 1, 0), 1);
+	EXPECT_ERRNO(send_fds(ef[1], "x", 1, &ab[0], 1, 0), ETOOMANYREFS);
+	EXPECT_EQ(send_fds(ef[1], "x", 1, &ab[1], 1, 0), 1); /* b holds nothing */
+	/* Received, c is an ordinary socket again. */
+	char buf[4];
+	int fds[4], nfds, flags;
+	EXPECT_EQ(recv_fds(ab[0], buf, sizeof(buf), fds, &nfds, CMSG_SPACE(sizeof(int)), 0, &flags), 1);
+	EXPECT_EQ(nfds, 1);
+	EXPECT_EQ(send_fds(cd[1], "x", 1, &p[0], 1, 0), 1);
+	EXPECT_EQ(send_fds(ef[1], "y", 1, &ab[0], 1, 0), 1);
+	close(fds[0]);
+	/* A listener into a connection it has queued (which it owns). */
+	socklen_t len;
+	struct sockaddr_un a = abstract("scm", &len);
+	int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+	EXPECT_OK(bind(l, (struct sockaddr *)&a, len));
+	EXPECT_OK(listen(l, 4));
+	EXPECT_OK(connect(c, (struct sockaddr *)&a, len));
+	EXPECT_ERRNO(send_fds(c, "x", 1, &l, 1, 0), ETOOMANYREFS);
+	EXPECT_EQ(send_fds(c, "x", 1, &ab[0], 1, 0), 1); /* a holds nothing now */
+	/* SCM_CREDENTIALS is not built. */
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} u;
+	struct ucred cred = { getpid(), getuid(), getgid() };
+	struct iovec iov = { "x", 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	u.h = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(cred)), .cmsg_level = SOL_SOCKET,
+				.cmsg_type = SCM_CREDENTIALS };
+	memcpy(CMSG_DATA(&u.h), &cred, sizeof(cred));
+	EXPECT_ERRNO(sendmsg(c, &mh, 0), EOPNOTSUPP);
+	/* Everything still queued goes with the sockets (counts: the user suite). */
+	close(l);
+	close(c);
+	close_pair(ab);
+	close_pair(cd);
+	close_pair(ef);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* ---- stress ------------------------------------------------------------------------ */
 
 /* One seeded round of the ways a socket ends: pairs closed with data unread,
@@ -1080,7 +1439,7 @@ static void stress_round(int round)
 	static char data[6000];
 	int type = types[ktap_rand_below(3)];
 	int sv[2];
-	switch (ktap_rand_below(4)) {
+	switch (ktap_rand_below(5)) {
 	case 0: { /* a pair, data each way, closed in either order */
 		if (socketpair(AF_UNIX, type | SOCK_NONBLOCK, 0, sv))
 			break;
@@ -1139,6 +1498,57 @@ static void stress_round(int round)
 			connect(w, (struct sockaddr *)&a, len);
 		close(r);
 		close(w);
+		break;
+	}
+	case 4: { /* descriptors in flight: some received, the rest dropped with
+		   * the sockets (some sends refused: cycles), or by a child's exit */
+		int x[2], p[2];
+		if (socketpair(AF_UNIX, type | SOCK_NONBLOCK, 0, sv))
+			break;
+		if (socketpair(AF_UNIX, types[ktap_rand_below(3)] | SOCK_NONBLOCK, 0, x)) {
+			close_pair(sv);
+			break;
+		}
+		if (pipe(p)) {
+			close_pair(sv);
+			close_pair(x);
+			break;
+		}
+		int pool[6] = { p[0], p[1], sv[0], sv[1], x[0], x[1] };
+		pid_t pid = ktap_rand_below(4) ? -1 : fork();
+		if (pid == 0) { /* the child sends, then exits with its ends */
+			for (int i = (int)ktap_rand_below(5); i > 0; i--) {
+				int fds[4];
+				for (int k = 0; k < 4; k++)
+					fds[k] = pool[ktap_rand_below(6)];
+				send_fds(pool[2 + ktap_rand_below(4)], data, 1 + ktap_rand_below(100), fds,
+					 1 + (int)ktap_rand_below(4), MSG_DONTWAIT | MSG_NOSIGNAL);
+			}
+			_exit(0);
+		}
+		for (int i = (int)ktap_rand_below(8); i > 0; i--) {
+			int fds[4], got[300], n, flags;
+			char buf[128];
+			for (int k = 0; k < 4; k++)
+				fds[k] = pool[ktap_rand_below(6)];
+			if (ktap_rand_below(3)) {
+				send_fds(pool[2 + ktap_rand_below(4)], data, ktap_rand_below(100), fds,
+					 1 + (int)ktap_rand_below(4), MSG_DONTWAIT | MSG_NOSIGNAL);
+			} else if (recv_fds(pool[2 + ktap_rand_below(4)], buf, sizeof(buf), got, &n,
+					    ktap_rand_below(2) ? CMSG_SPACE(ktap_rand_below(5) * sizeof(int)) : 0,
+					    MSG_DONTWAIT | (ktap_rand_below(4) ? 0 : MSG_PEEK), &flags) >= 0) {
+				while (n > 0)
+					close(got[--n]);
+			}
+		}
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		for (int i = 0; i < 6; i++) { /* in a random order */
+			int k = i + (int)ktap_rand_below((uint64_t)(6 - i)), t = pool[i];
+			pool[i] = pool[k];
+			pool[k] = t;
+			close(pool[i]);
+		}
 		break;
 	}
 	default: { /* a child holds one end and exits mid-conversation */
@@ -1243,6 +1653,32 @@ static long fuzz_msghdr(void)
 	m->msg_iovlen = ktap_rand_below(8) ? ktap_rand_below(5) : (size_t)fuzz_int();
 	m->msg_control = ktap_rand_below(8) ? NULL : (void *)fuzz_ptr();
 	m->msg_controllen = m->msg_control ? ktap_rand_below(64) : 0;
+	if (ktap_rand_below(3) == 0) { /* SCM_RIGHTS, one or two cmsgs, fds of the batch's */
+		uint8_t *c = fuzz_scratch + FUZZ_SCRATCH - 2048;
+		size_t at = 0;
+		memset(c, 0, 1792);
+		for (int msgs = 1 + (int)ktap_rand_below(2); msgs > 0; msgs--) {
+			size_t n = ktap_rand_below(8) ? ktap_rand_below(6) : ktap_rand_below(260);
+			if (at + CMSG_SPACE(n * sizeof(int)) > 1792)
+				break;
+			struct cmsghdr h = { .cmsg_len = CMSG_LEN(n * sizeof(int)), .cmsg_level = SOL_SOCKET,
+					     .cmsg_type = SCM_RIGHTS };
+			if (ktap_rand_below(10) == 0)
+				h.cmsg_len = (socklen_t)fuzz_int();
+			if (ktap_rand_below(10) == 0)
+				h.cmsg_type = (int)ktap_rand_below(4);
+			if (ktap_rand_below(10) == 0)
+				h.cmsg_level = (int)fuzz_int();
+			memcpy(c + at, &h, sizeof(h));
+			for (size_t i = 0; i < n; i++) {
+				int fd = (int)fuzz_fd();
+				memcpy(c + at + CMSG_LEN(i * sizeof(int)), &fd, sizeof(fd));
+			}
+			at += CMSG_SPACE(n * sizeof(int));
+		}
+		m->msg_control = c;
+		m->msg_controllen = ktap_rand_below(8) ? at : ktap_rand_below(1792);
+	}
 	m->msg_flags = (int)fuzz_int();
 	return ktap_rand_below(10) ? (long)m : fuzz_ptr();
 }
@@ -1406,6 +1842,13 @@ static const struct ktap_case cases[] = {
 	KTAP_CASE(state_errors),
 	KTAP_CASE(bad_addresses_and_lengths),
 	KTAP_CASE(bad_buffers_and_messages),
+	KTAP_CASE(scm_rights_pass_a_pipe_to_another_process),
+	KTAP_CASE(scm_rights_several_fds_every_type_and_cloexec),
+	KTAP_CASE(scm_rights_ctrunc_closes_what_does_not_fit),
+	KTAP_CASE(scm_rights_unreceived_fds_are_closed),
+	KTAP_CASE(scm_rights_stream_reads_stop_at_the_attached_bytes),
+	KTAP_CASE(scm_rights_bad_fds_and_control_errors),
+	KTAP_CASE(scm_rights_refuses_cycles),
 	KTAP_CASE(seeded_stress_of_sockets_leaves_nothing_open),
 	KTAP_CASE(seeded_fuzz_of_socket_calls),
 };
