@@ -44,7 +44,7 @@ struct unix_sock {
     uint32_t queued;            /* (A) connections in the queue */
     int backlog;                /* (G) written; a connecter's wait reads it */
     struct unix_fds *fds_head, *fds_tail; /* (lock) files in flight queued here */
-    uint64_t put_pos, got_pos;  /* (lock) bytes ever queued into / consumed from the ring */
+    size_t fds_span;            /* (lock) ring bytes before the last entry's data */
     uint32_t inflight;          /* (G) queue entries holding this socket's file */
     uint32_t held_socks;        /* (G) Unix sockets in flight in this queue (a listener's:
                                    and in its queued connections') */
@@ -220,10 +220,12 @@ static void detach_embryo_locked(struct unix_sock *e)
     }
 }
 
-/* Queues fds (accounted) with the data at q->put_pos. (q->lock) */
-static void fds_enqueue(struct unix_sock *q, struct unix_fds *fds)
+/* Queues fds (accounted) with data that starts `queued` bytes into the ring.
+ * (q->lock) */
+static void fds_enqueue(struct unix_sock *q, struct unix_fds *fds, size_t queued)
 {
-    fds->at = q->put_pos;
+    fds->ahead = queued - q->fds_span;
+    q->fds_span = queued;
     fds->next = NULL;
     if (q->fds_tail)
         q->fds_tail->next = fds;
@@ -241,6 +243,40 @@ static struct unix_fds *fds_dequeue(struct unix_sock *q)
         q->fds_tail = NULL;
     fds_unaccount(q, fds);
     return fds;
+}
+
+/* After k bytes left the head of q's ring (q->fds_head not NULL): the entry
+ * they started with, if any (no longer in flight), else NULL. (q->lock) */
+static struct unix_fds *fds_consumed(struct unix_sock *q, size_t k)
+{
+    struct unix_fds *taken = q->fds_head->ahead == 0 ? fds_dequeue(q) : NULL;
+    if (q->fds_head) {
+        q->fds_head->ahead -= k;
+        q->fds_span -= k;
+    } else {
+        q->fds_span = 0;
+    }
+    return taken;
+}
+
+/* Copies n bytes of m (from byte `skip`) into q's ring with m->fds attached
+ * to the first: 0 or -errno with nothing queued. (q->lock) */
+static int ring_put_user(struct pipe_ring *r, const struct unix_msg *m, size_t skip, size_t n);
+
+static int put_with_fds(struct unix_sock *q, struct unix_msg *m, size_t skip, size_t n)
+{
+    int error = fds_account(q, m->fds);
+    if (error)
+        return error;
+    size_t queued = q->ring.len;
+    if ((error = ring_put_user(&q->ring, m, skip, n))) {
+        fds_unaccount(q, m->fds);
+        return error;
+    }
+    m->fds->len = n;
+    fds_enqueue(q, m->fds, queued);
+    m->fds = NULL;
+    return 0;
 }
 
 /* Drops every entry of q's queue (q is dead: no send adds more). */
@@ -822,23 +858,8 @@ static long send_stream(struct file *f, struct unix_sock *s, struct unix_sock *t
         size_t room = pipe_ring_free(&to->ring), n = m->total - done;
         n = n < room ? n : room;
         int error = 0;
-        if (n && m->fds && (error = fds_account(to, m->fds))) {
-            mutex_unlock(&to->lock);
-            return error; /* the fds go with the first piece: nothing sent yet */
-        }
-        if (n)
-            error = ring_put_user(&to->ring, m, done, n);
-        if (n && m->fds) {
-            if (error) {
-                fds_unaccount(to, m->fds);
-            } else {
-                m->fds->len = n;
-                fds_enqueue(to, m->fds);
-                m->fds = NULL;
-            }
-        }
-        if (n && !error)
-            to->put_pos += n;
+        if (n) /* files go with the first piece (done is 0: an error sends nothing) */
+            error = m->fds ? put_with_fds(to, m, done, n) : ring_put_user(&to->ring, m, done, n);
         mutex_unlock(&to->lock);
         if (error)
             return done ? (long)done : error;
@@ -890,12 +911,11 @@ static long send_record(struct file *f, struct unix_sock *s, struct unix_sock *t
             at_data.len = shadow.len;
             error = ring_put_user(&at_data, m, 0, m->total);
             if (!error) {
-                __atomic_store_n(&to->ring.len, at_data.len, __ATOMIC_RELEASE);
                 if (m->fds) {
-                    fds_enqueue(to, m->fds);
+                    fds_enqueue(to, m->fds, to->ring.len);
                     m->fds = NULL;
                 }
-                to->put_pos += need;
+                __atomic_store_n(&to->ring.len, at_data.len, __ATOMIC_RELEASE);
             } else if (m->fds) {
                 fds_unaccount(to, m->fds);
             }
@@ -1033,21 +1053,20 @@ static long recv_stream(struct file *f, struct unix_sock *s, struct unix_msg *m)
         /* Files in flight: a read takes the ones at its first byte and ends
          * with their bytes; else it stops before the next entry. */
         size_t n = m->total - done;
-        struct unix_fds *at = s->fds_head, *taken = NULL;
-        bool take = at && at->at == s->got_pos;
-        if (take && done) {
-            mutex_unlock(&s->lock);
-            break;
+        struct unix_fds *fds = s->fds_head, *taken = NULL;
+        if (fds) {
+            if (fds->ahead == 0 && done) {
+                mutex_unlock(&s->lock);
+                break;
+            }
+            size_t limit = fds->ahead == 0 ? (size_t)fds->len : fds->ahead;
+            n = n < limit ? n : limit;
         }
-        uint64_t limit = !at ? n : take ? at->len : at->at - s->got_pos;
-        if (limit < n)
-            n = (size_t)limit;
         long got = ring_get_user(&s->ring, 0, m, done, n);
         if (got > 0 && !(m->flags & MSG_PEEK)) {
             pipe_ring_consume(&s->ring, (size_t)got);
-            s->got_pos += (uint64_t)got;
-            if (take)
-                taken = fds_dequeue(s);
+            if (fds)
+                taken = fds_consumed(s, (size_t)got);
         }
         mutex_unlock(&s->lock);
         if (taken) {
@@ -1087,9 +1106,8 @@ static long recv_record(struct file *f, struct unix_sock *s, struct unix_msg *m)
     struct unix_fds *taken = NULL;
     if (got >= 0 && (size_t)got == n && !(m->flags & MSG_PEEK)) {
         pipe_ring_consume(&s->ring, data_at + head.len);
-        if (s->fds_head && s->fds_head->at == s->got_pos)
-            taken = fds_dequeue(s);
-        s->got_pos += data_at + head.len;
+        if (s->fds_head)
+            taken = fds_consumed(s, data_at + head.len);
     }
     mutex_unlock(&s->lock);
     if (taken)

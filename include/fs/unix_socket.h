@@ -30,8 +30,9 @@
  *
  * SCM_RIGHTS (unix(7)): a send's files (struct unix_fds, a reference each) are
  * queued with its data, on a list beside the receiver's ring, each entry at the
- * position in the byte stream (counted since creation) of the data it came
- * with: a record's header, or a stream send's first byte. A receive that
+ * position in the ring of the data it came with (a record's header, or a
+ * stream send's first byte), kept as the distance from the entry before, so a
+ * socket with nothing in flight does no bookkeeping. A receive that
  * reaches an entry takes it with that data; a stream read stops before an
  * entry it does not take and after the bytes of one it takes (the send's
  * first piece, as Linux's), so one receive returns at most one send's files.
@@ -122,8 +123,9 @@ struct unix_addr {
  * room for `count`. */
 struct unix_fds {
     struct unix_fds *next; /* the queue's next entry */
-    uint64_t at;           /* its position in the receiver's byte stream */
-    uint64_t len;          /* a stream's: the bytes it came with */
+    size_t ahead;          /* receiver's ring bytes before its data, counted from the
+                              previous entry's data (the first entry: from the head) */
+    size_t len;            /* a stream's: the bytes it came with */
     unsigned count;
     struct file *files[];
 };
