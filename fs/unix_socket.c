@@ -1040,6 +1040,38 @@ static int wait_readable(struct file *f, struct unix_sock *s, int flags)
     }
 }
 
+/* One piece of a stream read with files in flight (s->lock held, released
+ * here): a read takes the files at its first byte and ends with their bytes
+ * (*stop); else it stops before the next entry's bytes (*stop when it has
+ * read something already). The count, or -errno. */
+static __attribute__((noinline)) long recv_stream_fds(struct unix_sock *s, struct unix_msg *m,
+                                                      size_t done, bool *stop)
+{
+    struct unix_fds *fds = s->fds_head, *taken = NULL;
+    size_t n = m->total - done;
+    *stop = fds->ahead == 0;
+    if (*stop && done) {
+        mutex_unlock(&s->lock);
+        return 0;
+    }
+    size_t limit = fds->ahead == 0 ? fds->len : fds->ahead;
+    n = n < limit ? n : limit;
+    long got = ring_get_user(&s->ring, 0, m, done, n);
+    bool consume = got > 0 && !(m->flags & MSG_PEEK);
+    if (consume) {
+        pipe_ring_consume(&s->ring, (size_t)got);
+        taken = fds_consumed(s, (size_t)got);
+    }
+    mutex_unlock(&s->lock);
+    if (taken)
+        fds_deliver(m, taken);
+    if (consume) {
+        wait_queue_wake_all(&s->writable);
+        fs_poll_notify();
+    }
+    return got;
+}
+
 static long recv_stream(struct file *f, struct unix_sock *s, struct unix_msg *m)
 {
     size_t done = 0;
@@ -1050,32 +1082,20 @@ static long recv_stream(struct file *f, struct unix_sock *s, struct unix_msg *m)
         int ready = wait_readable(f, s, m->flags);
         if (ready <= 0)
             return done ? (long)done : ready;
-        /* Files in flight: a read takes the ones at its first byte and ends
-         * with their bytes; else it stops before the next entry. */
-        size_t n = m->total - done;
-        struct unix_fds *fds = s->fds_head, *taken = NULL;
-        if (fds) {
-            if (fds->ahead == 0 && done) {
-                mutex_unlock(&s->lock);
-                break;
-            }
-            size_t limit = fds->ahead == 0 ? (size_t)fds->len : fds->ahead;
-            n = n < limit ? n : limit;
-        }
-        long got = ring_get_user(&s->ring, 0, m, done, n);
-        if (got > 0 && !(m->flags & MSG_PEEK)) {
-            pipe_ring_consume(&s->ring, (size_t)got);
-            if (fds)
-                taken = fds_consumed(s, (size_t)got);
-        }
-        mutex_unlock(&s->lock);
-        if (taken) {
-            fds_deliver(m, taken);
+        if (__builtin_expect(s->fds_head != NULL, 0)) {
+            bool stop;
+            long got = recv_stream_fds(s, m, done, &stop);
+            if (got < 0)
+                return done ? (long)done : got;
             done += (size_t)got;
-            wait_queue_wake_all(&s->writable);
-            fs_poll_notify();
-            break;
+            if (stop || (m->flags & MSG_PEEK))
+                break;
+            continue;
         }
+        long got = ring_get_user(&s->ring, 0, m, done, m->total - done);
+        if (got > 0 && !(m->flags & MSG_PEEK))
+            pipe_ring_consume(&s->ring, (size_t)got);
+        mutex_unlock(&s->lock);
         if (got < 0)
             return done ? (long)done : got;
         if (got > 0 && !(m->flags & MSG_PEEK)) {
@@ -1146,19 +1166,35 @@ long unix_socket_recv(struct file *f, struct unix_msg *m)
 
 /* ---- the file --------------------------------------------------------------------- */
 
+/* A message of one buffer, no flags, address or files: field by field, which
+ * leaves the padding alone (a designated initializer zeroes all of it, on the
+ * read and write paths that unix_socket_roundtrip measures). */
+static inline void msg_one(struct unix_msg *m, const struct unix_iov *iov, size_t len)
+{
+    m->iov = iov;
+    m->count = 1;
+    m->total = len;
+    m->flags = m->out_flags = 0;
+    m->addr = NULL;
+}
+
 static long unix_read(struct file *f, uintptr_t buf, size_t len)
 {
     if (len == 0)
         return 0; /* read(2), unlike recv, returns at once (Linux's sock_read_iter) */
     struct unix_iov iov = {buf, len};
-    struct unix_msg m = {.iov = &iov, .count = 1, .total = len};
+    struct unix_msg m;
+    msg_one(&m, &iov, len);
+    m.want_fds = false; /* a receive's fds is output only */
     return unix_socket_recv(f, &m);
 }
 
 static long unix_write(struct file *f, uintptr_t buf, size_t len)
 {
     struct unix_iov iov = {buf, len};
-    struct unix_msg m = {.iov = &iov, .count = 1, .total = len};
+    struct unix_msg m;
+    msg_one(&m, &iov, len);
+    m.fds = NULL; /* a send's want_fds is not read */
     return unix_socket_send(f, &m);
 }
 

@@ -145,16 +145,16 @@ struct unix_iov {
 struct unix_msg {
     const struct unix_iov *iov;
     unsigned count;
+    /* Receive: want_fds asks for the files that come with the data, left in
+     * fds (the caller's to free); without it they are dropped as the data is
+     * read. Send: fds are the files to attach, or NULL; set to NULL once they
+     * are queued (else the caller still owns them). */
+    bool want_fds;
     size_t total; /* the sum of the iov lengths */
     int flags;
     int out_flags;
     struct unix_addr *addr;
-    /* Send: the files to attach, or NULL; set to NULL once they are queued
-     * (else the caller still owns them). Receive: want_fds asks for the
-     * files that come with the data, left in *fds (the caller's to free);
-     * without it they are dropped as the data is read. */
     struct unix_fds *fds;
-    bool want_fds;
 };
 
 /* A new unbound socket of `type` (SOCK_STREAM, _DGRAM or _SEQPACKET; the caller
