@@ -489,8 +489,6 @@ static long do_sendmsg(struct file *f, uintptr_t user_msg, int flags)
     long error = msghdr_from_user(user_msg, &h);
     if (error)
         return error;
-    if (h.control_len > 0x7fffffff)
-        return -ENOBUFS;
     struct unix_iov *iov;
     size_t total;
     if ((error = iov_from_user(h.iov, h.iov_len, &iov, &total)))
