@@ -162,13 +162,20 @@ static struct unix_sock *owner_locked(struct unix_sock *q)
     return q->listener ? q->listener : q;
 }
 
-/* Counts fds' Unix sockets as in flight in q's queue: 0, or -ETOOMANYREFS
- * when that could close a cycle (nothing counted). */
-static int fds_account(struct unix_sock *q, const struct unix_fds *fds)
+/* How many of fds' files are Unix sockets. */
+static uint32_t fds_socks(const struct unix_fds *fds)
 {
     uint32_t socks = 0;
     for (unsigned i = 0; i < fds->count; i++)
         socks += unix_socket_is(fds->files[i]);
+    return socks;
+}
+
+/* Counts fds' Unix sockets as in flight in q's queue: 0, or -ETOOMANYREFS
+ * when that could close a cycle (nothing counted). */
+static int fds_account(struct unix_sock *q, const struct unix_fds *fds)
+{
+    uint32_t socks = fds_socks(fds);
     if (!socks)
         return 0;
     bool irq = spin_lock(&unix_lock);
@@ -195,9 +202,7 @@ static int fds_account(struct unix_sock *q, const struct unix_fds *fds)
 /* Undoes fds_account: the entry left q's queue. */
 static void fds_unaccount(struct unix_sock *q, const struct unix_fds *fds)
 {
-    uint32_t socks = 0;
-    for (unsigned i = 0; i < fds->count; i++)
-        socks += unix_socket_is(fds->files[i]);
+    uint32_t socks = fds_socks(fds);
     if (!socks)
         return;
     bool irq = spin_lock(&unix_lock);

@@ -880,8 +880,7 @@ static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
                                                              struct thread *self,
                                                              struct uthread *ut,
                                                              struct ipc_wait *peer_w,
-                                                             struct thread *peer,
-                                                             long peer_result)
+                                                             struct thread *peer)
 {
     struct ipc_wait *w = &f->w;
     struct fast_wait *pf = fast_of(peer_w);
@@ -895,7 +894,7 @@ static inline __attribute__((always_inline)) long fast_park(struct fast_wait *f,
     struct file *held = &pf->held->file;
     if (__atomic_sub_fetch(&held->refs, 1, __ATOMIC_ACQ_REL) == 0) /* file_put's */
         arch_call_keeping(held_file_release, held);
-    arch_regs_set_result(pf->frame, peer_result); /* peer_w->result, as the claim set it */
+    arch_regs_set_result(pf->frame, peer_w->result);
     uthread_switch_return(ut, peer, peer_ut, &self->on_cpu);
 }
 
@@ -980,7 +979,7 @@ static inline __attribute__((always_inline)) long fast_call(uint64_t fd)
     if (!claim_parked_locked(r, token))
         return fast_wake_other(f, ut, ep, r);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, self, ut, r, r->thread, token);
+    return fast_park(f, self, ut, r, r->thread);
 }
 
 /*
@@ -1021,7 +1020,7 @@ static inline __attribute__((always_inline)) long fast_reply_recv(uint64_t token
     if (!claim_parked_locked(s, 0))
         return fast_wake_other(f, ut, ep, s);
     spin_unlock_irqs_off(&ep->lock);
-    return fast_park(f, self, ut, s, s->thread, 0);
+    return fast_park(f, self, ut, s, s->thread);
 }
 
 /* ---- endpoint files ------------------------------------------------------------- */

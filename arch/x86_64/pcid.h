@@ -55,17 +55,8 @@ static inline void pcid_cpu_add(struct cpuset *set, unsigned cpu)
     __asm__ volatile("lock btsq %1, %0" : "+m"(*set) : "r"((uint64_t)cpu) : "memory", "cc");
 }
 
-/* arch_space_switch_irqs_off's body on CPU `cpu` (this one), whose record is c
- * (&pcid_cpus[cpu]: the per-CPU area keeps its address, so the switch computes
- * no index), inline also at the end of arch_user_switch (user.c), so a switch
- * between processes loads the space without a call of its own. */
-static inline __attribute__((always_inline)) void pcid_space_switch(unsigned cpu,
-                                                                    struct pcid_cpu *c,
-                                                                    uint64_t root_phys,
-                                                                    struct arch_space_tlb *t);
-
-/* pcid_space_switch but for a tagged load (PCID on), which it leaves to its
- * caller: true when one is needed (pcid_load_tagged(c, root_phys, t->id)). */
+/* pcid_space_switch (below) but for a tagged load (PCID on), which it leaves to
+ * its caller: true when one is needed (pcid_load_tagged(c, root_phys, t->id)). */
 static inline __attribute__((always_inline, warn_unused_result)) bool
 pcid_space_switch_untagged(unsigned cpu, struct pcid_cpu *c, uint64_t root_phys,
                            struct arch_space_tlb *t)
@@ -82,6 +73,10 @@ pcid_space_switch_untagged(unsigned cpu, struct pcid_cpu *c, uint64_t root_phys,
     return false;
 }
 
+/* arch_space_switch_irqs_off's body on CPU `cpu` (this one), whose record is c
+ * (&pcid_cpus[cpu]: the per-CPU area keeps its address, so the switch computes
+ * no index), inline also at the end of arch_user_switch (user.c), so a switch
+ * between processes loads the space without a call of its own. */
 static inline __attribute__((always_inline)) void pcid_space_switch(unsigned cpu,
                                                                     struct pcid_cpu *c,
                                                                     uint64_t root_phys,

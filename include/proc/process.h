@@ -324,11 +324,6 @@ long syscall_unknown_number(uint64_t number);
 /* include/proc/signal.h has their contract; inline for IPC's fastpath. */
 extern struct spinlock signal_lock;
 
-/* The switch hook's work for a switch from user thread `from` (running) to user
- * thread `next` (to: next->user, which the caller has at hand): CPU time, then
- * the machine (arch_user_switch). Interrupts off.
- * Inline: the hook and IPC's direct switch (thread_park_switch leaves it to
- * its caller) share it. */
 /* The CPU time of ut, the calling thread (it runs), in timestamp ticks. The
  * word and the timestamp are read with no switch between them: one in between
  * would count the time the thread was off the CPU (or take it off). */
@@ -340,13 +335,25 @@ static inline uint64_t uthread_cpu_ticks(const struct uthread *ut)
     return ticks;
 }
 
-static inline __attribute__((always_inline)) void uthread_switch(struct uthread *from,
-                                                                 struct thread *next,
-                                                                 struct uthread *to)
+/* A switch's CPU time (cpu_clock) between two user threads: from goes off the
+ * CPU, to comes on, one timestamp for both. Interrupts off. (The hook's switches
+ * to and from kernel threads do the half that applies.) */
+static inline __attribute__((always_inline)) void uthread_switch_time(struct uthread *from,
+                                                                      struct uthread *to)
 {
     uint64_t now = arch_read_timestamp();
     from->cpu_clock += now;
     to->cpu_clock -= now;
+}
+
+/* The switch hook's work for a switch from user thread `from` (running) to user
+ * thread `next` (to: next->user, which the caller has at hand): CPU time, then
+ * the machine (arch_user_switch_between). Interrupts off. */
+static inline __attribute__((always_inline)) void uthread_switch(struct uthread *from,
+                                                                 struct thread *next,
+                                                                 struct uthread *to)
+{
+    uthread_switch_time(from, to);
     struct address_space *as = to->proc->vm->as; /* a process always has one (exec swaps it) */
     arch_user_switch_between(&from->arch, &to->arch, next->stack.top, as->root.value,
                              &as->tlb);
@@ -359,9 +366,7 @@ static inline __attribute__((always_inline, noreturn)) void
 uthread_switch_return(struct uthread *from, struct thread *next, struct uthread *to,
                       bool *released)
 {
-    uint64_t now = arch_read_timestamp();
-    from->cpu_clock += now;
-    to->cpu_clock -= now;
+    uthread_switch_time(from, to);
     struct address_space *as = to->proc->vm->as;
     arch_user_switch_return(&from->arch, &to->arch, next->stack.top, released, as->root.value,
                             &as->tlb);

@@ -198,7 +198,7 @@ void signal_wait_mask_restore(void);
 
 /*
  * An interruptible sleep without signal_lock's two holds, for IPC's fastpath.
- * The caller (interrupts off) is already in wq, BLOCKED (wait_queue_init_asleep),
+ * The caller (interrupts off) is already in wq, BLOCKED (wait_queue_reuse_asleep),
  * and wq is published to its wakers. signal_wait_publish makes wq the caller's
  * interruptible wait with one exchange (a full barrier), then looks for anything
  * that must end the wait: work on the thread (a signal, kill, exit) or a

@@ -68,29 +68,19 @@ static inline struct thread *wait_queue_take_one(struct wait_queue *wq)
 }
 
 /* For a sleeper that publishes its own wq only after it is in it (IPC's
- * fastpath): wq, which nobody else can reach yet, is made to hold just the
- * calling thread `self` (thread_current(), which the caller has at hand),
- * marked BLOCKED. The caller then publishes wq to its wakers and blocks
- * (thread_block, thread_park_*), or takes itself back out with
+ * fastpath): wq, initialized once (WAIT_QUEUE_INIT) and reachable by nobody
+ * until published again (so its lock is free and is left as it is), is made to
+ * hold just the calling thread `self` (thread_current(), which the caller has
+ * at hand), marked BLOCKED. The caller then publishes wq to its wakers and
+ * blocks (thread_block, thread_park_*), or takes itself back out with
  * wait_queue_cancel_asleep. Interrupts disabled from here to the block. */
-static inline void wait_queue_init_asleep(struct wait_queue *wq, const char *name,
-                                          struct thread *self)
-{
-    *wq = (struct wait_queue)WAIT_QUEUE_INIT(name);
-    wq->head = wq->tail = self;
-    self->wait_next = NULL;
-    __atomic_store_n(&self->state, THREAD_BLOCKED, __ATOMIC_RELEASE);
-}
-/* The same for a wq that was made so before (wait_queue_init_asleep) and is
- * used again by the same sleeper: its lock and name are left as they are (the
- * lock is free: nobody can reach wq until it is published again). */
 static inline void wait_queue_reuse_asleep(struct wait_queue *wq, struct thread *self)
 {
     wq->head = wq->tail = self;
     self->wait_next = NULL;
     __atomic_store_n(&self->state, THREAD_BLOCKED, __ATOMIC_RELEASE);
 }
-/* Takes the calling thread out of wq (wait_queue_init_asleep) unless a waker
+/* Takes the calling thread out of wq (wait_queue_reuse_asleep) unless a waker
  * has already taken it: true, and it is RUNNING again; false, it is RUNNABLE and
  * its waker waits for it to switch away before queueing it, so it must still
  * block. Interrupts disabled. */

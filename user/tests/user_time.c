@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -63,18 +64,29 @@ static void clock_gettime_every_clock(void)
 	EXPECT_TRUE(clock_ns(CLOCK_REALTIME) / NS > 1577836800);
 }
 
-static void monotonic_never_goes_back(void)
+/* Reads `id` `reads` times after *first: false (and a failure) if it ever went
+ * back; *last is the last reading. */
+static bool never_back(clockid_t id, const char *name, int reads, int64_t first, int64_t *last)
 {
-	int64_t prev = clock_ns(CLOCK_MONOTONIC);
-	for (int i = 0; i < 10000; i++) {
-		int64_t now = clock_ns(CLOCK_MONOTONIC);
+	int64_t prev = first;
+	for (int i = 0; i < reads; i++) {
+		int64_t now = clock_ns(id);
 		if (now < prev) {
-			ktap_fail_at(__FILE__, __LINE__, "CLOCK_MONOTONIC went back: %lld -> %lld",
+			ktap_fail_at(__FILE__, __LINE__, "%s went back: %lld -> %lld", name,
 				     (long long)prev, (long long)now);
-			return;
+			return false;
 		}
 		prev = now;
 	}
+	*last = prev;
+	return true;
+}
+
+static void monotonic_never_goes_back(void)
+{
+	int64_t last;
+	if (!never_back(CLOCK_MONOTONIC, "CLOCK_MONOTONIC", 10000, clock_ns(CLOCK_MONOTONIC), &last))
+		return;
 	/* BOOTTIME counts from the same boot, and is at least MONOTONIC. */
 	EXPECT_TRUE(clock_ns(CLOCK_BOOTTIME) >= clock_ns(CLOCK_MONOTONIC) - NS / 100);
 }
@@ -118,17 +130,10 @@ static void clock_getres_cases(void)
  * count whatever a loaded host stalls it for. */
 static void thread_cpu_time_counts_running_only(void)
 {
-	int64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), prev = t0;
+	int64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), prev;
 	EXPECT_TRUE(t0 >= 0);
-	for (int i = 0; i < 2000; i++) {
-		int64_t now = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		if (now < prev) {
-			ktap_fail_at(__FILE__, __LINE__, "thread CPU time went back: %lld -> %lld",
-				     (long long)prev, (long long)now);
-			return;
-		}
-		prev = now;
-	}
+	if (!never_back(CLOCK_THREAD_CPUTIME_ID, "thread CPU time", 2000, t0, &prev))
+		return;
 	EXPECT_TRUE(prev > t0);
 
 	int64_t before = clock_ns(CLOCK_THREAD_CPUTIME_ID);
